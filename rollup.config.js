@@ -1,0 +1,48 @@
+// Bundles the action into one ESM file, dist/index.js, as the runner loads it (node24).
+import commonjs from '@rollup/plugin-commonjs'
+import json from '@rollup/plugin-json'
+import { nodeResolve } from '@rollup/plugin-node-resolve'
+import typescript from '@rollup/plugin-typescript'
+
+// ssh2 is CommonJS and finds files beside itself through __dirname and require(); an ESM
+// bundle has neither, so both are defined from import.meta.url.
+const banner = [
+  "import { createRequire as __sfdCreateRequire } from 'node:module';",
+  "import { fileURLToPath as __sfdFileURLToPath } from 'node:url';",
+  "import { dirname as __sfdDirname } from 'node:path';",
+  'const __filename = __sfdFileURLToPath(import.meta.url);',
+  'const __dirname = __sfdDirname(__filename);',
+  'const require = __sfdCreateRequire(import.meta.url);'
+].join('\n')
+
+/** @type {import('rollup').RollupOptions} */
+const config = {
+  input: 'src/index.ts',
+  output: {
+    file: 'dist/index.js',
+    format: 'es',
+    banner,
+    inlineDynamicImports: true,
+    sourcemap: false
+  },
+  // A runner has no node_modules beside dist/: ssh2's optional native addons (cpu-features,
+  // sshcrypto.node) are left out, and ssh2 falls back to its JavaScript code as it is built to.
+  plugins: [
+    typescript({
+      tsconfig: './tsconfig.build.json',
+      module: 'esnext',
+      moduleResolution: 'bundler'
+    }),
+    nodeResolve({ preferBuiltins: true, exportConditions: ['node'] }),
+    commonjs({ ignore: ['cpu-features'], ignoreTryCatch: true }),
+    json({ preferConst: true })
+  ],
+  onwarn(warning, warn) {
+    // ssh2 and @actions/* contain circular requires that are harmless at run time.
+    // Their TypeScript helpers test `this` at the top of a module, which ESM leaves undefined.
+    if (warning.code === 'CIRCULAR_DEPENDENCY' || warning.code === 'THIS_IS_UNDEFINED') return
+    warn(warning)
+  }
+}
+
+export default config

@@ -1,0 +1,54 @@
+// The one module that talks to @actions/core: inputs, masking, outputs, logs and the summary.
+
+import * as core from '@actions/core'
+
+export interface ActionIO {
+  getInput(name: string): string
+  /** Masks a secret in every later log line (each line of a multi-line value too). */
+  setSecret(value: string): void
+  setOutput(name: string, value: string): void
+  info(line: string): void
+  warning(message: string, title?: string): void
+  error(message: string, title?: string): void
+  group(title: string, lines: readonly string[]): void
+  writeSummary(markdown: string): Promise<void>
+  /** Fails the step with one `::error` annotation. */
+  setFailed(message: string): void
+  /** Fails the step without another annotation (those already printed say why). */
+  markFailed(): void
+}
+
+// PEM armour lines are public boilerplate; masking them would only hide our own messages.
+const ARMOUR = /^-----(BEGIN|END) [A-Z0-9 ]+-----$/
+
+export function createActionIO(): ActionIO {
+  return {
+    getInput: (name) => core.getInput(name),
+    setSecret: (value) => {
+      if (value === '') return
+      core.setSecret(value)
+      if (!value.includes('\n')) return
+      for (const line of value.split('\n').map((part) => part.trim())) {
+        if (line.length >= 6 && !ARMOUR.test(line)) core.setSecret(line)
+      }
+    },
+    setOutput: (name, value) => core.setOutput(name, value),
+    info: (line) => core.info(line),
+    warning: (message, title) => core.warning(message, title === undefined ? {} : { title }),
+    error: (message, title) => core.error(message, title === undefined ? {} : { title }),
+    group: (title, lines) => {
+      core.startGroup(title)
+      for (const line of lines) core.info(line)
+      core.endGroup()
+    },
+    writeSummary: async (markdown) => {
+      if (process.env.GITHUB_STEP_SUMMARY === undefined || process.env.GITHUB_STEP_SUMMARY === '')
+        return
+      await core.summary.addRaw(markdown, true).write()
+    },
+    setFailed: (message) => core.setFailed(message),
+    markFailed: () => {
+      process.exitCode = 1
+    }
+  }
+}

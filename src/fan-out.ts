@@ -1,0 +1,122 @@
+// Deploys to every host, `max-parallel` at a time. Hosts are independent: one host's failure,
+// reset or stall touches no other. Each host's log is buffered and handed over when it ends;
+// while hosts run, a progress line per running host is printed every few seconds.
+
+import { randomBytes } from 'node:crypto'
+import { deployHost } from './deploy-host.js'
+import { formatDuration } from './duration.js'
+import { errorMessage } from './errors.js'
+import { createHostProgress, type HostJob, type HostProgress } from './host-session.js'
+import type { Settings } from './inputs.js'
+import type { LocalHasher } from './local-files.js'
+import type { Plan } from './plan.js'
+import { formatBytes, type HostResult } from './report.js'
+
+export interface LogLine {
+  readonly level: 'info' | 'warning'
+  readonly text: string
+}
+
+export interface FanOutReporter {
+  /** A line outside any group (progress). */
+  progress(line: string): void
+  /** A host has finished: its result and its buffered log. */
+  hostDone(result: HostResult, log: readonly LogLine[]): void
+}
+
+export interface FanOutOptions {
+  readonly settings: Settings
+  readonly plan: Plan
+  readonly localHasher: LocalHasher
+  readonly signal: AbortSignal
+  readonly reporter: FanOutReporter
+  readonly progressIntervalMs: number
+}
+
+interface Running {
+  readonly label: string
+  readonly progress: HostProgress
+}
+
+export function progressLine(label: string, progress: HostProgress, files: number): string {
+  const done = progress.uploaded + progress.skipped
+  return `${label}: ${done}/${files} files, ${formatBytes(progress.bytes)} sent, attempt ${progress.attempts}`
+}
+
+export async function fanOut(options: FanOutOptions): Promise<HostResult[]> {
+  const { settings, plan, signal, reporter } = options
+  const runToken = randomBytes(8).toString('hex')
+  const results = new Array<HostResult | undefined>(settings.hosts.length)
+  const running = new Set<Running>()
+
+  const ticker = setInterval(() => {
+    for (const host of running)
+      reporter.progress(progressLine(host.label, host.progress, plan.files.length))
+  }, options.progressIntervalMs)
+
+  let next = 0
+  const lane = async (): Promise<void> => {
+    while (next < settings.hosts.length) {
+      const index = next
+      next += 1
+      const host = settings.hosts[index]
+      if (host === undefined) continue
+      if (signal.aborted) {
+        const reason = errorMessage(signal.reason)
+        results[index] = skipped(host.label, plan.files.length, reason)
+        reporter.hostDone(results[index], [])
+        continue
+      }
+      const log: LogLine[] = []
+      const progress = createHostProgress()
+      const job: HostJob = {
+        host,
+        settings,
+        plan,
+        localHasher: options.localHasher,
+        runToken,
+        progress,
+        log: {
+          info: (text) => log.push({ level: 'info', text }),
+          warning: (text) => log.push({ level: 'warning', text })
+        }
+      }
+      const entry = { label: host.label, progress }
+      running.add(entry)
+      const result = await deployHost(job, signal)
+      running.delete(entry)
+      results[index] = result
+      log.push({
+        level: 'info',
+        text: `${result.status} in ${formatDuration(result.durationMs)}: ${formatBytes(result.bytes)} sent`
+      })
+      reporter.hostDone(result, log)
+    }
+  }
+
+  try {
+    await Promise.all(
+      Array.from({ length: Math.min(settings.maxParallel, settings.hosts.length) }, lane)
+    )
+  } finally {
+    clearInterval(ticker)
+  }
+  return results.map(
+    (result, index) =>
+      result ?? skipped(settings.hosts[index]?.label ?? '?', plan.files.length, 'not attempted')
+  )
+}
+
+function skipped(label: string, files: number, reason: string): HostResult {
+  return {
+    host: label,
+    status: 'skipped',
+    files,
+    uploaded: 0,
+    skipped: 0,
+    bytes: 0,
+    attempts: 0,
+    durationMs: 0,
+    error: `not attempted: ${reason}`
+  }
+}

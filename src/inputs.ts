@@ -1,0 +1,333 @@
+// Reads, normalises and validates every input into one typed Settings object, before anything
+// connects. Each problem is an InputError that names the input and says what is wrong.
+// Pure apart from `readFile` (for `key-path`), which the caller provides.
+
+import { isAbsolute, resolve } from 'node:path'
+import { parseDuration } from './duration.js'
+import { InputError } from './errors.js'
+import { parseFingerprint, type Fingerprint, type HostKeyPolicy } from './host-key.js'
+import { HostListError, parseHostList, parsePort, type HostTarget } from './host-list.js'
+import { KnownHostsError, parseKnownHosts } from './known-hosts.js'
+import { loadPrivateKey } from './private-key.js'
+import { normalizeTarget } from './remote-path.js'
+
+export const INPUT_NAMES = [
+  'host',
+  'port',
+  'username',
+  'key',
+  'key-path',
+  'passphrase',
+  'password',
+  'known-hosts',
+  'fingerprint',
+  'insecure-ignore-host-key',
+  'connect-timeout',
+  'timeout',
+  'source',
+  'working-directory',
+  'target',
+  'strip-components',
+  'if-no-files-found',
+  'follow-symbolic-links',
+  'max-parallel',
+  'concurrency',
+  'retries',
+  'retry-delay',
+  'verify',
+  'atomic'
+] as const
+export type InputName = (typeof INPUT_NAMES)[number]
+
+/** Inputs whose values are secrets, masked before anything is logged. */
+export const SECRET_INPUTS = ['key', 'passphrase', 'password'] as const
+
+export const VERIFY_MODES = ['sha256', 'size', 'none'] as const
+export type VerifyMode = (typeof VERIFY_MODES)[number]
+
+export const NO_FILES_MODES = ['error', 'warn', 'ignore'] as const
+export type NoFilesMode = (typeof NO_FILES_MODES)[number]
+
+export interface Credentials {
+  readonly privateKey: string | undefined
+  readonly passphrase: string | undefined
+  readonly password: string | undefined
+  /** e.g. `ssh-ed25519 key`, `password`: for the log. */
+  readonly description: string
+}
+
+export interface Settings {
+  readonly hosts: readonly HostTarget[]
+  readonly credentials: Credentials
+  readonly hostKeys: HostKeyPolicy
+  readonly connectTimeoutMs: number
+  readonly timeoutMs: number
+  readonly patterns: readonly string[]
+  /** Absolute. */
+  readonly workingDirectory: string
+  readonly target: string
+  readonly stripComponents: number
+  readonly ifNoFilesFound: NoFilesMode
+  readonly followSymbolicLinks: boolean
+  readonly maxParallel: number
+  readonly concurrency: number
+  readonly retries: number
+  readonly retryDelayMs: number
+  readonly verify: VerifyMode
+  readonly atomic: boolean
+  /** Values derived from secrets that must be masked too (a converted key, say). */
+  readonly derivedSecrets: readonly string[]
+  readonly warnings: readonly string[]
+}
+
+export interface InputEnvironment {
+  /** Where relative paths (`working-directory`, `key-path`) start: the workspace. */
+  readonly workspace: string
+  readonly readFile: (path: string) => string
+}
+
+/** `(name) => value`: trimmed text, '' when unset (as @actions/core's getInput). */
+export type InputReader = (name: InputName) => string
+
+function integer(
+  get: InputReader,
+  name: InputName,
+  fallback: number,
+  min: number,
+  max: number
+): number {
+  const text = get(name)
+  if (text === '') return fallback
+  if (!/^\d+$/.test(text))
+    throw new InputError(name, `'${text}' is not a whole number (expected ${min}-${max})`)
+  const value = Number(text)
+  if (value < min || value > max)
+    throw new InputError(name, `${value} is out of range (expected ${min}-${max})`)
+  return value
+}
+
+function duration(get: InputReader, name: InputName, fallback: string): number {
+  const text = get(name) || fallback
+  const ms = parseDuration(text)
+  if (ms === undefined)
+    throw new InputError(
+      name,
+      `'${text}' is not a duration (examples: 500ms, 30s, 5m, 1h, or a number of seconds)`
+    )
+  if (ms <= 0) throw new InputError(name, `must be longer than zero, got '${text}'`)
+  return ms
+}
+
+function boolean(get: InputReader, name: InputName, fallback: boolean): boolean {
+  const text = get(name)
+  if (text === '') return fallback
+  if (['true', 'True', 'TRUE'].includes(text)) return true
+  if (['false', 'False', 'FALSE'].includes(text)) return false
+  throw new InputError(name, `'${text}' is not a boolean (expected true or false)`)
+}
+
+function oneOf<T extends string>(
+  get: InputReader,
+  name: InputName,
+  allowed: readonly T[],
+  fallback: T
+): T {
+  const text = get(name)
+  if (text === '') return fallback
+  const value = allowed.find((option) => option === text.toLowerCase())
+  if (value === undefined)
+    throw new InputError(name, `'${text}' is not one of: ${allowed.join(', ')}`)
+  return value
+}
+
+function optional(get: InputReader, name: InputName): string | undefined {
+  const text = get(name)
+  return text === '' ? undefined : text
+}
+
+function readHosts(get: InputReader): HostTarget[] {
+  const port = get('port') === '' ? 22 : parsePort(get('port'))
+  if (port === undefined)
+    throw new InputError('port', `'${get('port')}' is not a port number (1-65535)`)
+  try {
+    return parseHostList(get('host'), { port, user: optional(get, 'username') })
+  } catch (error) {
+    if (error instanceof HostListError) throw new InputError(error.input, error.message)
+    throw error
+  }
+}
+
+function readCredentials(
+  get: InputReader,
+  env: InputEnvironment
+): { credentials: Credentials; derivedSecrets: string[] } {
+  const keyText = optional(get, 'key')
+  const keyPath = optional(get, 'key-path')
+  const passphrase = optional(get, 'passphrase')
+  const password = optional(get, 'password')
+  if (keyText !== undefined && keyPath !== undefined)
+    throw new InputError('key-path', "set either 'key' or 'key-path', not both")
+
+  let source = keyText
+  if (keyPath !== undefined) {
+    const path = isAbsolute(keyPath) ? keyPath : resolve(env.workspace, keyPath)
+    try {
+      source = env.readFile(path)
+    } catch (error) {
+      throw new InputError('key-path', `cannot read '${path}': ${(error as Error).message}`, {
+        cause: error
+      })
+    }
+  }
+
+  if (source === undefined) {
+    if (password === undefined)
+      throw new InputError('key', "no credentials: set 'key' (or 'key-path') or 'password'")
+    return {
+      credentials: {
+        privateKey: undefined,
+        passphrase: undefined,
+        password,
+        description: 'password'
+      },
+      derivedSecrets: []
+    }
+  }
+
+  let loaded
+  try {
+    loaded = loadPrivateKey(source, passphrase)
+  } catch (error) {
+    // A problem with a key read from a file is reported under the input that named the file.
+    if (error instanceof InputError && error.input === 'key' && keyPath !== undefined)
+      throw new InputError('key-path', error.message.replace(/^Input 'key': /, ''), {
+        cause: error
+      })
+    throw error
+  }
+  return {
+    credentials: {
+      privateKey: loaded.key,
+      passphrase: loaded.passphrase,
+      password,
+      description: `${loaded.type} key${password === undefined ? '' : ', then password'}`
+    },
+    derivedSecrets: [...loaded.derivedSecrets]
+  }
+}
+
+function readHostKeys(get: InputReader, warnings: string[]): HostKeyPolicy {
+  const insecure = boolean(get, 'insecure-ignore-host-key', false)
+  const knownHostsText = optional(get, 'known-hosts')
+  const fingerprintText = optional(get, 'fingerprint')
+
+  if (insecure) {
+    if (knownHostsText !== undefined || fingerprintText !== undefined)
+      throw new InputError(
+        'insecure-ignore-host-key',
+        "is true while 'known-hosts' or 'fingerprint' is set; remove one: the host key is either checked or not"
+      )
+    warnings.push(
+      'insecure-ignore-host-key is true: host keys are not checked, so a machine in the middle could receive these files. Pin them with known-hosts or fingerprint.'
+    )
+    return { mode: 'insecure' }
+  }
+
+  let knownHosts: ReturnType<typeof parseKnownHosts> = []
+  if (knownHostsText !== undefined) {
+    try {
+      knownHosts = parseKnownHosts(knownHostsText)
+    } catch (error) {
+      if (error instanceof KnownHostsError) throw new InputError('known-hosts', error.message)
+      throw error
+    }
+    if (knownHosts.length === 0) throw new InputError('known-hosts', 'contains no host key entries')
+  }
+
+  const fingerprints: Fingerprint[] = []
+  if (fingerprintText !== undefined) {
+    for (const item of fingerprintText.split(/[\s,]+/).filter((part) => part !== '')) {
+      const fingerprint = parseFingerprint(item)
+      if (fingerprint === undefined)
+        throw new InputError(
+          'fingerprint',
+          `'${item}' is not a host key fingerprint (expected SHA256:… as 'ssh-keygen -lf' prints, or MD5 hex)`
+        )
+      fingerprints.push(fingerprint)
+    }
+  }
+
+  if (knownHosts.length === 0 && fingerprints.length === 0)
+    throw new InputError(
+      'known-hosts',
+      "no host key to check the servers against: set 'known-hosts' (for example the output of ssh-keyscan) or 'fingerprint'; 'insecure-ignore-host-key: true' skips the check"
+    )
+  return { mode: 'verify', knownHosts, fingerprints }
+}
+
+function readPatterns(get: InputReader): string[] {
+  const patterns = get('source')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'))
+  if (patterns.length === 0)
+    throw new InputError('source', 'is required: give one glob pattern per line')
+  if (patterns.every((pattern) => pattern.startsWith('!')))
+    throw new InputError(
+      'source',
+      'has only exclude patterns (!…); add a pattern that includes files'
+    )
+  return patterns
+}
+
+function readTarget(get: InputReader): string {
+  const text = get('target')
+  if (text === '') throw new InputError('target', 'is required: the remote directory to deploy to')
+  if (text.includes('\0') || /[\r\n]/.test(text))
+    throw new InputError('target', 'must be one line without NUL characters')
+  return normalizeTarget(text)
+}
+
+export function parseInputs(get: InputReader, env: InputEnvironment): Settings {
+  const warnings: string[] = []
+  // Cheap structural checks first, so a typo is reported before a key is parsed.
+  const hosts = readHosts(get)
+  const connectTimeoutMs = duration(get, 'connect-timeout', '30s')
+  const timeoutMs = duration(get, 'timeout', '30m')
+  const patterns = readPatterns(get)
+  const target = readTarget(get)
+  const workingDirectory = resolve(env.workspace, get('working-directory') || '.')
+  const stripComponents = integer(get, 'strip-components', 0, 0, 1000)
+  const ifNoFilesFound = oneOf(get, 'if-no-files-found', NO_FILES_MODES, 'error')
+  const followSymbolicLinks = boolean(get, 'follow-symbolic-links', true)
+  const maxParallel = integer(get, 'max-parallel', 8, 1, 1000)
+  const concurrency = integer(get, 'concurrency', 8, 1, 128)
+  const retries = integer(get, 'retries', 3, 0, 100)
+  const retryDelayMs = duration(get, 'retry-delay', '1s')
+  const verify = oneOf(get, 'verify', VERIFY_MODES, 'sha256')
+  const atomic = boolean(get, 'atomic', true)
+  const hostKeys = readHostKeys(get, warnings)
+  const { credentials, derivedSecrets } = readCredentials(get, env)
+
+  return {
+    hosts,
+    credentials,
+    hostKeys,
+    connectTimeoutMs,
+    timeoutMs,
+    patterns,
+    workingDirectory,
+    target,
+    stripComponents,
+    ifNoFilesFound,
+    followSymbolicLinks,
+    maxParallel,
+    concurrency,
+    retries,
+    retryDelayMs,
+    verify,
+    atomic,
+    derivedSecrets,
+    warnings
+  }
+}

@@ -1,0 +1,167 @@
+// run(): inputs → plan → fan-out → report. The one place where a failure becomes the step's
+// result.
+
+import { readFileSync } from 'node:fs'
+import { stat } from 'node:fs/promises'
+import { createActionIO, type ActionIO } from './actions.js'
+import { formatDuration } from './duration.js'
+import { DeployError, errorMessage, InputError, oneLine } from './errors.js'
+import { fanOut } from './fan-out.js'
+import { parseInputs, SECRET_INPUTS, type InputName, type Settings } from './inputs.js'
+import { createLocalHasher } from './local-files.js'
+import { buildPlan, type Plan } from './plan.js'
+import { buildOutputs, formatBytes, summaryMarkdown, type HostResult } from './report.js'
+
+export interface RunOptions {
+  readonly io?: ActionIO
+  readonly env?: NodeJS.ProcessEnv
+  /** Cancels the run (SIGINT and SIGTERM do too). */
+  readonly signal?: AbortSignal
+}
+
+const DEFAULT_PROGRESS_INTERVAL_MS = 5000
+
+function progressInterval(env: NodeJS.ProcessEnv): number {
+  const value = Number(env.SFD_PROGRESS_INTERVAL_MS)
+  return Number.isFinite(value) && value > 0 ? value : DEFAULT_PROGRESS_INTERVAL_MS
+}
+
+async function checkWorkingDirectory(settings: Settings): Promise<void> {
+  const info = await stat(settings.workingDirectory).catch(() => undefined)
+  if (info?.isDirectory() !== true)
+    throw new InputError(
+      'working-directory',
+      `'${settings.workingDirectory}' is not a directory on the runner`
+    )
+}
+
+function writeOutputs(io: ActionIO, results: readonly HostResult[], files: number): void {
+  for (const [name, value] of Object.entries(buildOutputs(results, files)))
+    io.setOutput(name, value)
+}
+
+/** Cancellation by the runner: SIGINT, then SIGTERM, aborts the root signal. */
+function rootSignal(extra: AbortSignal | undefined): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController()
+  const handlers = (['SIGINT', 'SIGTERM'] as const).map((name) => {
+    const handler = (): void =>
+      controller.abort(new DeployError('aborted', `the run was cancelled (${name})`))
+    process.once(name, handler)
+    return [name, handler] as const
+  })
+  const signal =
+    extra === undefined ? controller.signal : AbortSignal.any([controller.signal, extra])
+  return {
+    signal,
+    dispose: () => {
+      for (const [name, handler] of handlers) process.removeListener(name, handler)
+    }
+  }
+}
+
+function noFiles(io: ActionIO, settings: Settings): boolean {
+  const message = `no files match 'source' under working-directory '${settings.workingDirectory}'`
+  if (settings.ifNoFilesFound === 'error') throw new InputError('source', message)
+  if (settings.ifNoFilesFound === 'warn') io.warning(`${message}; nothing to deploy`)
+  else io.info(`${message}; nothing to deploy`)
+  const results: HostResult[] = settings.hosts.map((host) => ({
+    host: host.label,
+    status: 'skipped',
+    files: 0,
+    uploaded: 0,
+    skipped: 0,
+    bytes: 0,
+    attempts: 0,
+    durationMs: 0,
+    error: 'no files to deploy'
+  }))
+  writeOutputs(io, results, 0)
+  return true
+}
+
+async function deploy(
+  io: ActionIO,
+  settings: Settings,
+  plan: Plan,
+  options: RunOptions
+): Promise<void> {
+  const env = options.env ?? process.env
+  const hosts = settings.hosts
+  io.info(
+    `Deploying ${plan.files.length} file(s), ${formatBytes(plan.totalBytes)}, to ${hosts.length} host(s) at '${settings.target}' (verify ${settings.verify}, ${settings.atomic ? 'atomic' : 'in place'}, auth ${settings.credentials.description}, ${settings.maxParallel} host(s) at once)`
+  )
+
+  const root = rootSignal(options.signal)
+  let results: HostResult[]
+  try {
+    results = await fanOut({
+      settings,
+      plan,
+      localHasher: createLocalHasher(),
+      signal: root.signal,
+      progressIntervalMs: progressInterval(env),
+      reporter: {
+        progress: (line) => io.info(`progress: ${line}`),
+        hostDone: (result, log) => {
+          const title = `${result.host}: ${result.status} (${result.uploaded} uploaded, ${result.skipped} unchanged, ${formatDuration(result.durationMs)})`
+          io.group(
+            title,
+            log.map((line) => (line.level === 'warning' ? `warning: ${line.text}` : line.text))
+          )
+        }
+      }
+    })
+  } finally {
+    root.dispose()
+  }
+
+  writeOutputs(io, results, plan.files.length)
+  await io.writeSummary(
+    summaryMarkdown(results, {
+      target: settings.target,
+      files: plan.files.length,
+      totalBytes: plan.totalBytes,
+      verify: settings.verify
+    })
+  )
+
+  const failed = results.filter((result) => result.status === 'failed')
+  for (const result of failed)
+    io.error(oneLine(result.error ?? 'failed'), `Deploy to ${result.host} failed`)
+  const skipped = results.filter((result) => result.status === 'skipped')
+  const succeeded = results.length - failed.length - skipped.length
+  io.info(
+    `${succeeded} of ${results.length} host(s) deployed, ${failed.length} failed, ${skipped.length} not attempted`
+  )
+  if (failed.length > 0 || skipped.length > 0) io.markFailed()
+}
+
+export async function run(options: RunOptions = {}): Promise<void> {
+  const io = options.io ?? createActionIO()
+  const env = options.env ?? process.env
+  try {
+    // Secrets are masked before anything else can print them.
+    for (const name of SECRET_INPUTS) io.setSecret(io.getInput(name))
+    const settings = parseInputs((name: InputName) => io.getInput(name), {
+      workspace: env.GITHUB_WORKSPACE ?? process.cwd(),
+      readFile: (path) => readFileSync(path, 'utf8')
+    })
+    for (const secret of settings.derivedSecrets) io.setSecret(secret)
+    for (const warning of settings.warnings) io.warning(warning)
+
+    await checkWorkingDirectory(settings)
+    const plan = await buildPlan({
+      patterns: settings.patterns,
+      workingDirectory: settings.workingDirectory,
+      target: settings.target,
+      stripComponents: settings.stripComponents,
+      followSymbolicLinks: settings.followSymbolicLinks
+    })
+    if (plan.files.length === 0 && noFiles(io, settings)) return
+    await deploy(io, settings, plan, options)
+  } catch (error) {
+    io.setFailed(
+      error instanceof DeployError ? error.message : `unexpected error: ${errorMessage(error)}`
+    )
+  }
+}

@@ -1,0 +1,69 @@
+// Remote paths are POSIX whatever the runner's OS. Pure helpers for the target directory, the
+// path each file lands at, and the temporary name it is written under before it is published.
+
+import { createHash } from 'node:crypto'
+import { posix } from 'node:path'
+
+/**
+ * The `target` input as an SFTP path. SFTP resolves relative paths against the login directory,
+ * so `~` and `~/x` become `.` and `x`; trailing slashes are dropped.
+ */
+export function normalizeTarget(target: string): string {
+  let value = target.trim()
+  if (value === '~') return '.'
+  if (value.startsWith('~/')) value = value.slice(2) || '.'
+  if (value.length > 1) value = value.replace(/\/+$/, '') || '/'
+  return posix.normalize(value)
+}
+
+/** Converts a runner-local relative path (backslashes on Windows) to POSIX segments. */
+export function toPosixSegments(relative: string): string[] {
+  return relative.split(/[\\/]+/).filter((segment) => segment !== '' && segment !== '.')
+}
+
+export function joinRemote(base: string, relative: string): string {
+  return posix.join(base, relative)
+}
+
+/** Every directory above `path`, outermost first, stopping at `/` or `.`. */
+export function parentDirectories(path: string): string[] {
+  const parents: string[] = []
+  for (let dir = posix.dirname(path); dir !== '/' && dir !== '.'; dir = posix.dirname(dir))
+    parents.unshift(dir)
+  return parents
+}
+
+// File names are limited to 255 bytes on the common file systems; the temporary name adds
+// a prefix and a suffix, so the original name is shortened in it when it is long.
+const MAX_NAME_BYTES = 255
+const TEMP_SUFFIX = '.sfd-tmp'
+
+function truncateUtf8(text: string, maxBytes: number): string {
+  let result = ''
+  let bytes = 0
+  for (const ch of text) {
+    const size = Buffer.byteLength(ch)
+    if (bytes + size > maxBytes) break
+    result += ch
+    bytes += size
+  }
+  return result
+}
+
+/**
+ * The temporary name a file is written under, in the same directory as its final path (so the
+ * rename that publishes it never crosses file systems). Deterministic for one run and one file:
+ * a retry finds its own partial file, and another run's never collides with it.
+ */
+export function temporaryPath(finalPath: string, runToken: string): string {
+  const dir = posix.dirname(finalPath)
+  const base = posix.basename(finalPath)
+  const tag = createHash('sha256').update(`${runToken}\0${finalPath}`).digest('hex').slice(0, 12)
+  const room = MAX_NAME_BYTES - 1 - 1 - tag.length - TEMP_SUFFIX.length
+  const name = `.${truncateUtf8(base, room)}.${tag}${TEMP_SUFFIX}`
+  return dir === '.' ? name : posix.join(dir, name)
+}
+
+export function isTemporaryName(name: string): boolean {
+  return name.startsWith('.') && name.endsWith(TEMP_SUFFIX)
+}

@@ -1,0 +1,501 @@
+// The one module that talks to ssh2. Everything else sees SshConnection and SftpSession:
+// promises that always settle. ssh2 can leave a request unanswered forever (ssh2 #947, #421),
+// and an unhandled 'error' event on any of its objects would end the whole process, so here:
+// - every ssh2 object gets an 'error' listener before it can emit one;
+// - every request is tracked, and a watchdog fails them all when nothing has arrived from the
+//   server for `idleTimeoutMs` while one is waiting;
+// - the connection's end, an abort of the caller's signal, and a connect timeout each settle
+//   every pending request with a typed error.
+
+import { createConnection, type Socket } from 'node:net'
+import ssh2 from 'ssh2'
+import type { ClientChannel, ConnectConfig, SFTPWrapper, Stats } from 'ssh2'
+import { classifyConnectError, classifySftpError, SFTP_STATUS } from './classify.js'
+import { DeployError, errorMessage } from './errors.js'
+
+export interface ParsedKeyInfo {
+  readonly type: string
+  readonly isPrivate: boolean
+}
+
+/** ssh2's key parser: the key formats it can use, or the reason it cannot. */
+export function parseSshKey(data: string, passphrase: string | undefined): ParsedKeyInfo | Error {
+  const parsed = ssh2.utils.parseKey(data, passphrase)
+  if (parsed instanceof Error) return parsed
+  const key = Array.isArray(parsed) ? (parsed[0] as ssh2.ParsedKey | undefined) : parsed
+  if (key === undefined) return new Error('no key found')
+  return { type: key.type, isPrivate: key.isPrivateKey() }
+}
+
+export interface HostKeyCheck {
+  readonly ok: boolean
+  readonly reason?: string
+}
+
+export interface ConnectOptions {
+  readonly host: string
+  readonly port: number
+  readonly username: string
+  readonly privateKey: string | undefined
+  readonly passphrase: string | undefined
+  readonly password: string | undefined
+  /** Called with the server's public key blob during key exchange. */
+  readonly checkHostKey: (blob: Buffer) => HostKeyCheck
+  /** Host key algorithms to offer; undefined for ssh2's defaults. */
+  readonly hostKeyAlgorithms: readonly string[] | undefined
+  readonly connectTimeoutMs: number
+  readonly idleTimeoutMs: number
+  readonly keepaliveIntervalMs: number
+  readonly keepaliveCountMax: number
+  readonly signal: AbortSignal
+  /** `user@host:port`, for messages. */
+  readonly label: string
+}
+
+export interface RemoteStat {
+  readonly size: number
+  readonly mode: number
+  readonly isFile: boolean
+  readonly isDirectory: boolean
+}
+
+export interface ExecResult {
+  readonly code: number | null
+  readonly signal: string | undefined
+  readonly stdout: string
+  readonly stderr: string
+}
+
+export type RemoteHandle = Buffer
+
+export interface SftpSession {
+  /** Largest write the server accepts in one request (OpenSSH: 261120 via limits@openssh.com). */
+  readonly maxWriteLength: number
+  readonly maxReadLength: number
+  /** Whether the server offers posix-rename@openssh.com (atomic replace). */
+  readonly hasPosixRename: boolean
+  /** Undefined when nothing exists at `path`. */
+  stat(path: string): Promise<RemoteStat | undefined>
+  mkdir(path: string): Promise<void>
+  realpath(path: string): Promise<string>
+  open(path: string, flags: 'r' | 'w' | 'r+', mode?: number): Promise<RemoteHandle>
+  /** Writes `length` bytes of `data` (copied before this returns) at `position`. */
+  write(handle: RemoteHandle, data: Buffer, length: number, position: number): Promise<void>
+  /** Reads into `into`; resolves with the number of bytes read, 0 at end of file. */
+  read(handle: RemoteHandle, into: Buffer, length: number, position: number): Promise<number>
+  close(handle: RemoteHandle): Promise<void>
+  /** Atomic replace: posix-rename@openssh.com. */
+  posixRename(from: string, to: string): Promise<void>
+  unlink(path: string): Promise<void>
+  readdir(path: string): Promise<string[]>
+}
+
+export interface SshConnection {
+  /** The connection's one SFTP session (opened on first use). */
+  sftp(): Promise<SftpSession>
+  /** Runs a command; resolves with its exit status and output (stdin is closed at once). */
+  exec(command: string, options?: { allowanceMs?: number }): Promise<ExecResult>
+  /** Resolves when the connection has failed or ended: the reason, or undefined if closed. */
+  readonly failure: DeployError | undefined
+  /** Ends the SFTP session and the connection, waiting briefly for both to close. */
+  close(): Promise<void>
+}
+
+interface PendingOp {
+  readonly label: string
+  readonly startedAt: number
+  readonly allowanceMs: number
+  readonly reject: (error: DeployError) => void
+}
+
+const WATCHDOG_TICK_MS = 250
+const CLOSE_GRACE_MS = 2000
+const MAX_EXEC_OUTPUT = 16 * 1024 * 1024
+
+function abortError(signal: AbortSignal, label: string): DeployError {
+  const reason: unknown = signal.reason
+  if (reason instanceof DeployError) return reason
+  return new DeployError('aborted', `${label}: cancelled (${errorMessage(reason)})`, {
+    cause: reason
+  })
+}
+
+function toStat(stats: Stats): RemoteStat {
+  return {
+    size: stats.size,
+    mode: stats.mode,
+    isFile: stats.isFile(),
+    isDirectory: stats.isDirectory()
+  }
+}
+
+/**
+ * Opens a connection and authenticates. Rejects with a DeployError: `host-key` when the server's
+ * key is not trusted (the key exchange stops there; nothing else is sent), `auth`, `timeout`,
+ * `network` or `connection-lost`.
+ */
+export async function connect(options: ConnectOptions): Promise<SshConnection> {
+  const { label, signal } = options
+  if (signal.aborted) throw abortError(signal, label)
+
+  const client = new ssh2.Client()
+  const pending = new Set<PendingOp>()
+  let lastActivity = Date.now()
+  let failure: DeployError | undefined
+  let hostKeyFailure: DeployError | undefined
+  let sftpPromise: Promise<SftpSession> | undefined
+  let sftpChannel: SFTPWrapper | undefined
+  let settleConnect: ((error?: DeployError) => void) | undefined
+
+  const touch = (): void => {
+    lastActivity = Date.now()
+  }
+
+  // The first failure wins; every waiting request and the connect itself settle with it.
+  const fail = (error: DeployError): void => {
+    if (failure !== undefined) return
+    failure = error
+    for (const op of [...pending]) op.reject(error)
+    pending.clear()
+    settleConnect?.(error)
+    client.destroy()
+  }
+
+  const watchdog = setInterval(() => {
+    if (pending.size === 0) return
+    const now = Date.now()
+    const quiet = now - lastActivity
+    for (const op of pending) {
+      if (quiet > op.allowanceMs && now - op.startedAt > op.allowanceMs) {
+        fail(
+          new DeployError(
+            'timeout',
+            `${label}: no data from the server for ${Math.round(quiet / 1000)}s during ${op.label}; the connection is stalled`
+          )
+        )
+        return
+      }
+    }
+  }, WATCHDOG_TICK_MS)
+  watchdog.unref()
+
+  const onAbort = (): void => fail(abortError(signal, label))
+  signal.addEventListener('abort', onAbort, { once: true })
+
+  const closed = new Promise<void>((resolve) => {
+    client.once('close', () => resolve())
+  })
+
+  client.on('error', (error: Error) => {
+    const classified = hostKeyFailure ?? classifyConnectError(error, label)
+    fail(classified)
+  })
+  client.on('close', () => {
+    clearInterval(watchdog)
+    signal.removeEventListener('abort', onAbort)
+    fail(new DeployError('connection-lost', `${label}: the connection closed`))
+  })
+  client.on('keyboard-interactive', (_name, _instructions, _lang, prompts, finish) => {
+    finish(prompts.map(() => options.password ?? ''))
+  })
+
+  const track = <T>(
+    opLabel: string,
+    allowanceMs: number,
+    start: (resolve: (value: T) => void, reject: (error: DeployError) => void) => void
+  ): Promise<T> => {
+    if (failure !== undefined) return Promise.reject(failure)
+    return new Promise<T>((resolve, reject) => {
+      const op: PendingOp = { label: opLabel, startedAt: Date.now(), allowanceMs, reject }
+      pending.add(op)
+      const finish = (): boolean => {
+        if (!pending.delete(op)) return false
+        touch()
+        return true
+      }
+      try {
+        start(
+          (value) => {
+            if (finish()) resolve(value)
+          },
+          (error) => {
+            if (finish()) reject(error)
+          }
+        )
+      } catch (error) {
+        if (finish()) reject(classifySftpError(error, opLabel, ''))
+      }
+    })
+  }
+
+  const idle = options.idleTimeoutMs
+
+  const openSftp = (): Promise<SftpSession> =>
+    track<SftpSession>('opening the SFTP session', idle, (resolve, reject) => {
+      client.sftp((error, sftp) => {
+        if (error !== undefined) {
+          reject(
+            new DeployError(
+              'protocol',
+              `${label}: the server refused an SFTP session (${error.message})`,
+              {
+                cause: error
+              }
+            )
+          )
+          return
+        }
+        sftpChannel = sftp
+        sftp.on('error', (channelError: Error) =>
+          fail(
+            new DeployError(
+              'connection-lost',
+              `${label}: SFTP channel error: ${channelError.message}`
+            )
+          )
+        )
+        sftp.on('close', () => {
+          if (failure === undefined && !closing)
+            fail(new DeployError('connection-lost', `${label}: the SFTP session ended`))
+        })
+        resolve(wrapSftp(sftp))
+      })
+    })
+
+  const sftpRequest = <T>(
+    operation: string,
+    path: string,
+    start: (callback: (error: Error | null | undefined, value?: T) => void) => void,
+    // Turns an expected error status into a value ({ value }), or names the error.
+    mapError?: (error: Error) => { value: T } | DeployError
+  ): Promise<T> =>
+    track<T>(`${operation} ${path}`, idle, (resolve, reject) => {
+      start((error, value) => {
+        if (error !== null && error !== undefined) {
+          const mapped = mapError?.(error) ?? classifySftpError(error, operation, path)
+          if (mapped instanceof DeployError) reject(mapped)
+          else resolve(mapped.value)
+          return
+        }
+        resolve(value as T)
+      })
+    })
+
+  const wrapSftp = (sftp: SFTPWrapper): SftpSession => {
+    const internals = sftp as unknown as {
+      _maxWriteLen?: unknown
+      _maxReadLen?: unknown
+      _extensions?: Record<string, string>
+    }
+    const maxWriteLength =
+      typeof internals._maxWriteLen === 'number' && internals._maxWriteLen > 0
+        ? internals._maxWriteLen
+        : 32 * 1024
+    const maxReadLength =
+      typeof internals._maxReadLen === 'number' && internals._maxReadLen > 0
+        ? internals._maxReadLen
+        : 32 * 1024
+    const hasPosixRename = internals._extensions?.['posix-rename@openssh.com'] !== undefined
+
+    return {
+      maxWriteLength,
+      maxReadLength,
+      hasPosixRename,
+      stat: (path) =>
+        sftpRequest<RemoteStat | undefined>(
+          'stat',
+          path,
+          (cb) => sftp.stat(path, (error, stats) => cb(error, error ? undefined : toStat(stats))),
+          (error) =>
+            (error as { code?: unknown }).code === SFTP_STATUS.NO_SUCH_FILE
+              ? { value: undefined }
+              : classifySftpError(error, 'stat', path)
+        ),
+      mkdir: (path) =>
+        sftpRequest<undefined>('mkdir', path, (cb) => sftp.mkdir(path, (e) => cb(e))),
+      realpath: (path) =>
+        sftpRequest<string>('realpath', path, (cb) => sftp.realpath(path, (e, p) => cb(e, p))),
+      open: (path, flags, mode) =>
+        sftpRequest<RemoteHandle>('open', path, (cb) => {
+          sftp.open(path, flags, mode === undefined ? {} : { mode }, (e, handle) => cb(e, handle))
+        }),
+      write: (handle, data, length, position) =>
+        sftpRequest<undefined>('write', `at ${position}`, (cb) =>
+          sftp.write(handle, data, 0, length, position, (e) => cb(e))
+        ),
+      read: (handle, into, length, position) =>
+        sftpRequest<number>(
+          'read',
+          `at ${position}`,
+          (cb) => sftp.read(handle, into, 0, length, position, (e, bytesRead) => cb(e, bytesRead)),
+          (error) =>
+            (error as { code?: unknown }).code === SFTP_STATUS.EOF
+              ? { value: 0 }
+              : classifySftpError(error, 'read', `at ${position}`)
+        ),
+      close: (handle) =>
+        sftpRequest<undefined>('close', 'handle', (cb) => sftp.close(handle, (e) => cb(e))),
+      posixRename: (from, to) =>
+        sftpRequest<undefined>('rename', `${from} -> ${to}`, (cb) =>
+          sftp.ext_openssh_rename(from, to, (e) => cb(e))
+        ),
+      unlink: (path) =>
+        sftpRequest<undefined>('unlink', path, (cb) => sftp.unlink(path, (e) => cb(e))),
+      readdir: (path) =>
+        sftpRequest<string[]>('readdir', path, (cb) =>
+          sftp.readdir(path, (e, list) =>
+            cb(e, e ? undefined : list.map((entry) => entry.filename))
+          )
+        )
+    }
+  }
+
+  const exec = (command: string, execOptions: { allowanceMs?: number } = {}): Promise<ExecResult> =>
+    track<ExecResult>('a remote command', execOptions.allowanceMs ?? idle, (resolve, reject) => {
+      client.exec(command, (error, stream: ClientChannel) => {
+        if (error !== undefined) {
+          reject(
+            new DeployError(
+              'protocol',
+              `${label}: the server refused to run a command (${error.message})`,
+              {
+                cause: error
+              }
+            )
+          )
+          return
+        }
+        const stdout: Buffer[] = []
+        const stderr: Buffer[] = []
+        let size = 0
+        let code: number | null = null
+        let exitSignal: string | undefined
+        const collect = (into: Buffer[]) => (chunk: Buffer) => {
+          touch()
+          size += chunk.length
+          if (size <= MAX_EXEC_OUTPUT) into.push(chunk)
+        }
+        stream.on('data', collect(stdout))
+        stream.stderr.on('data', collect(stderr))
+        stream.on('error', (streamError: Error) =>
+          reject(
+            new DeployError(
+              'connection-lost',
+              `${label}: command channel error: ${streamError.message}`
+            )
+          )
+        )
+        stream.stderr.on('error', () => undefined)
+        stream.on('exit', (exitCode: number | null, signalName?: string) => {
+          code = exitCode
+          exitSignal = signalName
+        })
+        stream.on('close', () =>
+          resolve({
+            code,
+            signal: exitSignal,
+            stdout: Buffer.concat(stdout).toString('utf8'),
+            stderr: Buffer.concat(stderr).toString('utf8')
+          })
+        )
+        stream.end()
+      })
+    })
+
+  let closing = false
+  const close = async (): Promise<void> => {
+    closing = true
+    const channel = sftpChannel
+    if (channel !== undefined && failure === undefined) {
+      // Let the server's sftp-server exit before the connection ends, or it is orphaned.
+      await Promise.race([
+        new Promise<void>((resolve) => {
+          channel.once('close', () => resolve())
+          channel.end()
+        }),
+        delay(CLOSE_GRACE_MS)
+      ])
+    }
+    client.end()
+    await Promise.race([closed, delay(CLOSE_GRACE_MS)])
+    client.destroy()
+    clearInterval(watchdog)
+    signal.removeEventListener('abort', onAbort)
+  }
+
+  const connection: SshConnection = {
+    sftp: () => (sftpPromise ??= openSftp()),
+    exec,
+    get failure() {
+      return failure
+    },
+    close
+  }
+
+  const socket: Socket = createConnection({ host: options.host, port: options.port, noDelay: true })
+  socket.on('error', () => undefined) // ssh2 reports socket errors through the client
+  socket.on('data', touch)
+
+  const authHandler: string[] = []
+  if (options.privateKey !== undefined) authHandler.push('publickey')
+  if (options.password !== undefined) authHandler.push('password', 'keyboard-interactive')
+
+  const config: ConnectConfig = {
+    sock: socket,
+    host: options.host,
+    port: options.port,
+    username: options.username,
+    readyTimeout: options.connectTimeoutMs,
+    keepaliveInterval: options.keepaliveIntervalMs,
+    keepaliveCountMax: options.keepaliveCountMax,
+    tryKeyboard: options.password !== undefined,
+    authHandler: authHandler as ConnectConfig['authHandler'],
+    hostVerifier: (blob: Buffer) => {
+      const verdict = options.checkHostKey(blob)
+      if (!verdict.ok)
+        hostKeyFailure = new DeployError('host-key', verdict.reason ?? 'host key rejected')
+      return verdict.ok
+    },
+    ...(options.hostKeyAlgorithms === undefined
+      ? {}
+      : { algorithms: { serverHostKey: [...options.hostKeyAlgorithms] as never } })
+  }
+  if (options.privateKey !== undefined) config.privateKey = options.privateKey
+  if (options.passphrase !== undefined) config.passphrase = options.passphrase
+  if (options.password !== undefined) config.password = options.password
+
+  const connectTimer = setTimeout(() => {
+    fail(
+      new DeployError(
+        'timeout',
+        `${label}: no SSH session within ${options.connectTimeoutMs / 1000}s (TCP connect, handshake and authentication)`
+      )
+    )
+  }, options.connectTimeoutMs)
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      settleConnect = (error) => {
+        settleConnect = undefined
+        if (error === undefined) resolve()
+        else reject(error)
+      }
+      client.once('ready', () => {
+        touch()
+        settleConnect?.()
+      })
+      try {
+        client.connect(config)
+      } catch (error) {
+        fail(classifyConnectError(error, label))
+      }
+    })
+  } finally {
+    clearTimeout(connectTimer)
+  }
+  return connection
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref())
+}

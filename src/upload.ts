@@ -1,0 +1,69 @@
+// Sends one local file to one remote path over SFTP with several writes in flight. ssh2 copies
+// each write into its packet before `write` returns, so one read buffer serves every write.
+
+import { open as openLocal } from 'node:fs/promises'
+import { DeployError } from './errors.js'
+import type { SftpSession } from './ssh.js'
+
+/** OpenSSH's largest write; 262144 makes ssh2 split every request in two. */
+export const MAX_CHUNK = 261_120
+
+export interface UploadOptions {
+  readonly localPath: string
+  readonly remotePath: string
+  readonly mode: number
+  /** Writes in flight for this file. */
+  readonly writesInFlight: number
+  /** Called with each write's length once the server has acknowledged it. */
+  readonly onBytes: (bytes: number) => void
+}
+
+export async function uploadFile(sftp: SftpSession, options: UploadOptions): Promise<number> {
+  const chunk = Math.min(MAX_CHUNK, sftp.maxWriteLength)
+  const local = await openLocal(options.localPath, 'r').catch((error: unknown) => {
+    throw new DeployError('local-file', `cannot read '${options.localPath}': ${String(error)}`, {
+      cause: error
+    })
+  })
+  try {
+    const handle = await sftp.open(options.remotePath, 'w', options.mode)
+    let sent = 0
+    try {
+      const buffer = Buffer.allocUnsafe(chunk)
+      const inFlight = new Set<Promise<void>>()
+      let failure: Error | undefined
+      let position = 0
+      for (;;) {
+        while (inFlight.size >= options.writesInFlight && failure === undefined)
+          await Promise.race(inFlight)
+        if (failure !== undefined) break
+        const { bytesRead } = await local.read(buffer, 0, chunk, position)
+        if (bytesRead === 0) break
+        const length = bytesRead
+        const write: Promise<void> = sftp.write(handle, buffer, length, position).then(
+          () => {
+            inFlight.delete(write)
+            sent += length
+            options.onBytes(length)
+          },
+          (error: unknown) => {
+            inFlight.delete(write)
+            failure ??= error instanceof Error ? error : new Error(String(error))
+          }
+        )
+        inFlight.add(write)
+        position += length
+      }
+      await Promise.all(inFlight)
+      if (failure !== undefined) throw failure
+    } catch (error) {
+      await sftp.close(handle).catch(() => undefined)
+      throw error
+    }
+    // The server reports some write errors (a full disk on NFS, say) only when the file closes.
+    await sftp.close(handle)
+    return sent
+  } finally {
+    await local.close()
+  }
+}

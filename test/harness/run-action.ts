@@ -1,0 +1,127 @@
+// Runs the bundled action as the runner does: `node dist/index.js` with INPUT_* variables (names
+// upper-cased, hyphens kept), GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files.
+
+import { spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, relative, resolve } from 'node:path'
+
+export const DIST = resolve(import.meta.dirname, '../../dist/index.js')
+
+export interface ActionRun {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly stdout: string
+  readonly stderr: string
+  readonly outputs: Record<string, string>
+  readonly summary: string
+  readonly durationMs: number
+}
+
+export interface HostResultOutput {
+  host: string
+  status: string
+  files: number
+  uploaded: number
+  skipped: number
+  bytes: number
+  attempts: number
+  durationMs: number
+  error?: string
+  resumedBytes?: number
+}
+
+/** Parses the GITHUB_OUTPUT file: `name<<DELIMITER` … `DELIMITER` blocks. */
+export function parseOutputFile(text: string): Record<string, string> {
+  const outputs: Record<string, string> = {}
+  const lines = text.split('\n')
+  for (let i = 0; i < lines.length; i += 1) {
+    const match = /^([^<=]+)<<(.+)$/.exec(lines[i] ?? '')
+    if (match?.[1] === undefined || match[2] === undefined) continue
+    const value: string[] = []
+    for (i += 1; i < lines.length && lines[i] !== match[2]; i += 1) value.push(lines[i] ?? '')
+    outputs[match[1]] = value.join('\n')
+  }
+  return outputs
+}
+
+export interface RunOptions {
+  /** Workspace (and working directory) of the run. */
+  readonly cwd: string
+  readonly env?: Record<string, string>
+  readonly timeoutMs?: number
+  /** Called with the child once started (to signal it, say). */
+  readonly onSpawn?: (child: import('node:child_process').ChildProcess) => void
+}
+
+export async function runAction(
+  inputs: Record<string, string>,
+  options: RunOptions
+): Promise<ActionRun> {
+  const runDir = mkdtempSync(join(tmpdir(), 'sfd-run-'))
+  const outputPath = join(runDir, 'output')
+  const summaryPath = join(runDir, 'summary')
+  writeFileSync(outputPath, '')
+  writeFileSync(summaryPath, '')
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? runDir,
+    GITHUB_OUTPUT: outputPath,
+    GITHUB_STEP_SUMMARY: summaryPath,
+    GITHUB_WORKSPACE: options.cwd,
+    RUNNER_TEMP: runDir,
+    ...options.env
+  }
+  for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value
+
+  const started = Date.now()
+  const child = spawn(process.execPath, [DIST], {
+    cwd: options.cwd,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  options.onSpawn?.(child)
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (data: Buffer) => (stdout += data.toString()))
+  child.stderr.on('data', (data: Buffer) => (stderr += data.toString()))
+  const timeoutMs = options.timeoutMs ?? 120_000
+  const killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((done) =>
+    child.on('close', (exitCode, exitSignal) => done([exitCode, exitSignal]))
+  )
+  clearTimeout(killer)
+  return {
+    code,
+    signal,
+    stdout,
+    stderr,
+    outputs: parseOutputFile(readFileSync(outputPath, 'utf8')),
+    summary: readFileSync(summaryPath, 'utf8'),
+    durationMs: Date.now() - started
+  }
+}
+
+export function results(run: ActionRun): HostResultOutput[] {
+  return JSON.parse(run.outputs.results ?? '[]') as HostResultOutput[]
+}
+
+export function sha256(data: Buffer | string): string {
+  return createHash('sha256').update(data).digest('hex')
+}
+
+/** Every file below `dir` (hidden ones too) as relative path → sha256. */
+export function treeDigest(dir: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  const walk = (current: string): void => {
+    for (const name of readdirSync(current)) {
+      const path = join(current, name)
+      const info = statSync(path)
+      if (info.isDirectory()) walk(path)
+      else out[relative(dir, path)] = sha256(readFileSync(path))
+    }
+  }
+  walk(dir)
+  return out
+}

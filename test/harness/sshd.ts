@@ -1,0 +1,363 @@
+// Test fleets of real OpenSSH servers: one `sshd` per simulated host, each on its own loopback
+// address with its own host key, config and login directory, started from a temporary
+// directory and stopped by PID. Works as root (CI) and as an ordinary user: every host logs in
+// as the user running the tests, and a ForceCommand wrapper gives each host its own login
+// directory, so one `target` lands in a different place per host.
+
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  chmodSync
+} from 'node:fs'
+import { connect as netConnect } from 'node:net'
+import { tmpdir, userInfo } from 'node:os'
+import { join } from 'node:path'
+
+export type HostKeyType = 'ed25519' | 'ecdsa' | 'rsa'
+
+export interface HostOptions {
+  /** Host key types, default ['ed25519']. */
+  readonly hostKeyTypes?: readonly HostKeyType[]
+  /** Extra sshd_config lines. */
+  readonly config?: readonly string[]
+  /** SFTP only: `ForceCommand internal-sftp`, no shell, no remote commands. */
+  readonly sftpOnly?: boolean
+}
+
+export interface TestHost {
+  readonly index: number
+  readonly address: string
+  readonly port: number
+  /** `address:port`. */
+  readonly entry: string
+  /** Login (home) directory of this host; relative targets resolve here. */
+  readonly home: string
+  readonly dir: string
+  /** known_hosts lines for this host's keys. */
+  readonly knownHosts: string
+  /** SHA256 fingerprints of its keys, as ssh-keygen prints. */
+  readonly fingerprints: readonly string[]
+  readonly process: ChildProcess
+  readonly pid: number
+  /** Path of a file under the host's login directory. */
+  path(relative: string): string
+  log(): string
+  stop(): Promise<void>
+}
+
+export interface ClientKeys {
+  /** Unencrypted ed25519, OpenSSH format. */
+  readonly ed25519: string
+  /** RSA, traditional PEM (PKCS#1) encrypted with `passphrase`. */
+  readonly rsaPemEncrypted: string
+  readonly passphrase: string
+  readonly ed25519Path: string
+}
+
+export interface Fleet {
+  readonly dir: string
+  readonly user: string
+  readonly keys: ClientKeys
+  readonly hosts: TestHost[]
+  /** known_hosts text for every host. */
+  readonly knownHosts: string
+  stop(): Promise<void>
+}
+
+const SSHD_CANDIDATES = ['/usr/sbin/sshd', '/usr/local/sbin/sshd', '/sbin/sshd']
+const SFTP_SERVER_CANDIDATES = [
+  '/usr/lib/openssh/sftp-server',
+  '/usr/libexec/openssh/sftp-server',
+  '/usr/libexec/sftp-server',
+  '/usr/lib/ssh/sftp-server'
+]
+
+function findBinary(candidates: readonly string[], what: string): string {
+  const found = candidates.find((path) => existsSync(path))
+  if (found === undefined)
+    throw new Error(
+      `${what} not found (looked at ${candidates.join(', ')}); install openssh-server`
+    )
+  return found
+}
+
+const livePids = new Set<number>()
+let exitHookInstalled = false
+function registerPid(pid: number): void {
+  livePids.add(pid)
+  if (exitHookInstalled) return
+  exitHookInstalled = true
+  // If a test run dies, its servers do not outlive it.
+  process.once('exit', () => {
+    for (const live of livePids) {
+      try {
+        process.kill(live, 'SIGKILL')
+      } catch {
+        // already gone
+      }
+    }
+  })
+}
+
+function sshKeygen(args: readonly string[]): void {
+  execFileSync('ssh-keygen', ['-q', ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+}
+
+export function fingerprintOf(publicKeyLine: string): string {
+  const blob = Buffer.from(publicKeyLine.trim().split(/\s+/)[1] ?? '', 'base64')
+  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`
+}
+
+function makeClientKeys(dir: string): ClientKeys {
+  const ed25519Path = join(dir, 'client_ed25519')
+  const rsaPath = join(dir, 'client_rsa_pem')
+  const passphrase = 'correct horse battery'
+  sshKeygen(['-t', 'ed25519', '-N', '', '-C', 'sfd-test', '-f', ed25519Path])
+  sshKeygen([
+    '-t',
+    'rsa',
+    '-b',
+    '2048',
+    '-m',
+    'PEM',
+    '-N',
+    passphrase,
+    '-C',
+    'sfd-test-rsa',
+    '-f',
+    rsaPath
+  ])
+  writeFileSync(
+    join(dir, 'authorized_keys'),
+    readFileSync(`${ed25519Path}.pub`, 'utf8') + readFileSync(`${rsaPath}.pub`, 'utf8')
+  )
+  return {
+    ed25519: readFileSync(ed25519Path, 'utf8'),
+    rsaPemEncrypted: readFileSync(rsaPath, 'utf8'),
+    passphrase,
+    ed25519Path
+  }
+}
+
+/** Loopback address for host `index`: 127.0.1.2, 127.0.1.3, … then 127.0.2.x. */
+export function loopbackAddress(index: number): string {
+  return `127.0.${1 + Math.floor(index / 250)}.${2 + (index % 250)}`
+}
+
+function waitForBanner(
+  address: string,
+  port: number,
+  child: ChildProcess,
+  logPath: string
+): Promise<void> {
+  const deadline = Date.now() + 10_000
+  return new Promise((resolve, reject) => {
+    const attempt = (): void => {
+      if (child.exitCode !== null) {
+        reject(new Error(`sshd exited with ${child.exitCode}: ${readLog(logPath)}`))
+        return
+      }
+      if (Date.now() > deadline) {
+        reject(
+          new Error(`sshd on ${address}:${port} did not answer within 10s: ${readLog(logPath)}`)
+        )
+        return
+      }
+      const socket = netConnect({ host: address, port })
+      let received = ''
+      socket.setTimeout(1000)
+      socket.on('data', (data) => {
+        received += data.toString('latin1')
+        if (received.startsWith('SSH-')) {
+          socket.destroy()
+          resolve()
+        }
+      })
+      const retry = (): void => {
+        socket.destroy()
+        setTimeout(attempt, 50)
+      }
+      socket.on('error', retry)
+      socket.on('timeout', retry)
+    }
+    attempt()
+  })
+}
+
+function readLog(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').slice(-2000)
+  } catch {
+    return '(no log)'
+  }
+}
+
+async function stopProcess(child: ChildProcess, pid: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    livePids.delete(pid)
+    return
+  }
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  try {
+    process.kill(pid, 'SIGCONT')
+    process.kill(pid, 'SIGTERM')
+  } catch {
+    // already gone
+  }
+  const timer = setTimeout(() => {
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {
+      // already gone
+    }
+  }, 3000)
+  await exited
+  clearTimeout(timer)
+  livePids.delete(pid)
+}
+
+async function startHost(fleetDir: string, index: number, options: HostOptions): Promise<TestHost> {
+  const sshd = findBinary(SSHD_CANDIDATES, 'sshd')
+  const sftpServer = findBinary(SFTP_SERVER_CANDIDATES, 'sftp-server')
+  const dir = join(fleetDir, `host${index}`)
+  const home = join(dir, 'home')
+  mkdirSync(home, { recursive: true })
+
+  const types = options.hostKeyTypes ?? ['ed25519']
+  const keyPaths = types.map((type) => {
+    const path = join(dir, `ssh_host_${type}_key`)
+    sshKeygen([
+      '-t',
+      type,
+      ...(type === 'rsa' ? ['-b', '2048'] : []),
+      '-N',
+      '',
+      '-C',
+      '',
+      '-f',
+      path
+    ])
+    return path
+  })
+  const publicLines = keyPaths.map((path) => readFileSync(`${path}.pub`, 'utf8').trim())
+
+  // Each host's own login directory: sessions and the SFTP server start there.
+  const login = join(dir, 'login.sh')
+  writeFileSync(
+    login,
+    [
+      '#!/bin/sh',
+      `cd '${home}' || exit 1`,
+      `HOME='${home}'; export HOME`,
+      'if [ -z "$SSH_ORIGINAL_COMMAND" ]; then exec /bin/sh; fi',
+      'exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"',
+      ''
+    ].join('\n')
+  )
+  chmodSync(login, 0o755)
+
+  const address = loopbackAddress(index)
+  const logPath = join(dir, 'sshd.log')
+  for (let tries = 0; ; tries += 1) {
+    const port = 20000 + Math.floor(Math.random() * 40000)
+    const config = [
+      `ListenAddress ${address}:${port}`,
+      ...keyPaths.map((path) => `HostKey ${path}`),
+      `PidFile ${join(dir, 'sshd.pid')}`,
+      `AuthorizedKeysFile ${join(fleetDir, 'authorized_keys')}`,
+      'StrictModes no',
+      'PubkeyAuthentication yes',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'UsePAM no',
+      'PermitRootLogin prohibit-password',
+      'PrintMotd no',
+      'LogLevel VERBOSE',
+      options.sftpOnly === true ? `ForceCommand internal-sftp -d ${home}` : `ForceCommand ${login}`,
+      `Subsystem sftp ${sftpServer}`,
+      ...(options.config ?? [])
+    ]
+    const configPath = join(dir, 'sshd_config')
+    writeFileSync(configPath, `${config.join('\n')}\n`)
+    const child = spawn(sshd, ['-D', '-e', '-f', configPath, '-E', logPath], {
+      stdio: ['ignore', 'ignore', 'ignore']
+    })
+    const pid = child.pid
+    if (pid === undefined) throw new Error('could not start sshd')
+    registerPid(pid)
+    try {
+      await waitForBanner(address, port, child, logPath)
+    } catch (error) {
+      await stopProcess(child, pid)
+      if (tries < 5 && /Address already in use|Bind to port/i.test(String(error))) continue
+      throw error
+    }
+    const entry = `${address}:${port}`
+    return {
+      index,
+      address,
+      port,
+      entry,
+      home,
+      dir,
+      knownHosts: publicLines
+        .map((line) => `[${address}]:${port} ${line.split(/\s+/).slice(0, 2).join(' ')}`)
+        .join('\n'),
+      fingerprints: publicLines.map(fingerprintOf),
+      process: child,
+      pid,
+      path: (relative) => join(home, relative),
+      log: () => readLog(logPath),
+      stop: () => stopProcess(child, pid)
+    }
+  }
+}
+
+export interface FleetOptions {
+  readonly count: number
+  /** Options per host index (or for all). */
+  readonly host?: HostOptions | ((index: number) => HostOptions)
+  /** First host index (its address); fleets started side by side use different ranges. */
+  readonly firstIndex?: number
+}
+
+function ensurePrivilegeSeparationDir(): void {
+  if (process.getuid?.() !== 0) return
+  if (!existsSync('/run/sshd')) mkdirSync('/run/sshd', { recursive: true, mode: 0o755 })
+}
+
+export async function startFleet(options: FleetOptions): Promise<Fleet> {
+  ensurePrivilegeSeparationDir()
+  const dir = mkdtempSync(join(tmpdir(), 'sfd-fleet-'))
+  chmodSync(dir, 0o755)
+  const keys = makeClientKeys(dir)
+  const first = options.firstIndex ?? Math.floor(Math.random() * 20) * 50
+  const hosts: TestHost[] = []
+  try {
+    for (let i = 0; i < options.count; i += 1) {
+      const hostOptions =
+        typeof options.host === 'function' ? options.host(i) : (options.host ?? {})
+      hosts.push(await startHost(dir, first + i, hostOptions))
+    }
+  } catch (error) {
+    await Promise.all(hosts.map((host) => host.stop()))
+    throw error
+  }
+  return {
+    dir,
+    user: userInfo().username,
+    keys,
+    hosts,
+    knownHosts: hosts.map((host) => host.knownHosts).join('\n'),
+    stop: async () => {
+      await Promise.all(hosts.map((host) => host.stop()))
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}
