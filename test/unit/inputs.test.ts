@@ -1,0 +1,199 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, test } from 'vitest'
+import { InputError } from '../../src/errors.js'
+import { parseInputs, type InputName } from '../../src/inputs.js'
+import { sshKeygen } from '../helpers/keys.js'
+
+const key = sshKeygen('ed25519')
+const workspace = mkdtempSync(join(tmpdir(), 'sfd-inputs-'))
+const knownHosts = `[127.0.1.2]:2200 ${key.publicKey.split(' ').slice(0, 2).join(' ')}`
+
+const base: Partial<Record<InputName, string>> = {
+  host: '127.0.1.2:2200',
+  username: 'deploy',
+  key: key.privateKey,
+  'known-hosts': knownHosts,
+  source: 'dist/**',
+  target: '/srv/www'
+}
+
+function parse(overrides: Partial<Record<InputName, string>>) {
+  const values = { ...base, ...overrides }
+  return parseInputs((name) => (values[name] ?? '').trim(), {
+    workspace,
+    readFile: (path) => {
+      if (path.endsWith('missing')) throw new Error('ENOENT: no such file')
+      return key.privateKey
+    }
+  })
+}
+
+function refusal(overrides: Partial<Record<InputName, string>>): InputError {
+  try {
+    parse(overrides)
+  } catch (error) {
+    if (error instanceof InputError) return error
+    throw error
+  }
+  throw new Error('expected the inputs to be refused')
+}
+
+describe('inputs', () => {
+  test('defaults of the contract', () => {
+    const settings = parse({})
+    expect(settings).toMatchObject({
+      connectTimeoutMs: 30_000,
+      timeoutMs: 30 * 60_000,
+      stripComponents: 0,
+      ifNoFilesFound: 'error',
+      followSymbolicLinks: true,
+      maxParallel: 8,
+      concurrency: 8,
+      retries: 3,
+      retryDelayMs: 1000,
+      verify: 'sha256',
+      atomic: true,
+      workingDirectory: workspace,
+      target: '/srv/www'
+    })
+    expect(settings.hosts[0]?.label).toBe('deploy@127.0.1.2:2200')
+    expect(settings.credentials.description).toBe('ssh-ed25519 key')
+    expect(settings.hostKeys.mode).toBe('verify')
+  })
+
+  test('every value is read', () => {
+    const settings = parse({
+      port: '2022',
+      host: 'a\nb:23',
+      'connect-timeout': '5s',
+      timeout: '10m',
+      'working-directory': 'build',
+      'strip-components': '2',
+      'if-no-files-found': 'warn',
+      'follow-symbolic-links': 'false',
+      'max-parallel': '3',
+      concurrency: '4',
+      retries: '0',
+      'retry-delay': '250ms',
+      verify: 'size',
+      atomic: 'FALSE',
+      password: 'pw'
+    })
+    expect(settings.hosts.map((host) => host.port)).toEqual([2022, 23])
+    expect(settings).toMatchObject({
+      connectTimeoutMs: 5000,
+      timeoutMs: 600_000,
+      workingDirectory: join(workspace, 'build'),
+      stripComponents: 2,
+      ifNoFilesFound: 'warn',
+      followSymbolicLinks: false,
+      maxParallel: 3,
+      concurrency: 4,
+      retries: 0,
+      retryDelayMs: 250,
+      verify: 'size',
+      atomic: false
+    })
+    expect(settings.credentials.description).toBe('ssh-ed25519 key, then password')
+  })
+
+  test('insecure-ignore-host-key is allowed with a warning', () => {
+    const settings = parse({ 'known-hosts': '', 'insecure-ignore-host-key': 'true' })
+    expect(settings.hostKeys.mode).toBe('insecure')
+    expect(settings.warnings.join()).toMatch(/not checked/)
+  })
+
+  test('key-path reads the key from a file; password alone is enough', () => {
+    expect(parse({ key: '', 'key-path': 'id_ed25519' }).credentials.privateKey).toContain('OPENSSH')
+    expect(parse({ key: '', password: 'secret' }).credentials).toMatchObject({
+      privateKey: undefined,
+      password: 'secret'
+    })
+  })
+
+  const refused: [string, Partial<Record<InputName, string>>, InputName, RegExp][] = [
+    ['empty host', { host: '' }, 'host', /names no host/],
+    ['a duplicate host', { host: '127.0.1.2:2200\ndeploy@127.0.1.2:2200' }, 'host', /duplicates/],
+    ['no user', { username: '' }, 'username', /no user/],
+    ['a bad port', { port: 'ssh' }, 'port', /not a port/],
+    ['strip-components: -1', { 'strip-components': '-1' }, 'strip-components', /whole number/],
+    ['max-parallel: many', { 'max-parallel': 'many' }, 'max-parallel', /whole number/],
+    ['max-parallel: 0', { 'max-parallel': '0' }, 'max-parallel', /out of range/],
+    ['concurrency: 1000', { concurrency: '1000' }, 'concurrency', /out of range/],
+    ['retries: 1.5', { retries: '1.5' }, 'retries', /whole number/],
+    ['an unknown verify mode', { verify: 'md5' }, 'verify', /not one of: sha256, size, none/],
+    [
+      'an unknown if-no-files-found',
+      { 'if-no-files-found': 'fail' },
+      'if-no-files-found',
+      /not one of/
+    ],
+    ['a bad duration', { 'connect-timeout': 'soon' }, 'connect-timeout', /not a duration/],
+    ['a zero duration', { timeout: '0s' }, 'timeout', /longer than zero/],
+    ['a bad retry-delay', { 'retry-delay': '1 minute' }, 'retry-delay', /not a duration/],
+    ['a bad boolean', { atomic: 'yes' }, 'atomic', /not a boolean/],
+    ['a public key as key', { key: key.publicKey }, 'key', /public key/],
+    ['a key that does not parse', { key: 'hello' }, 'key', /not a private key/],
+    [
+      'a wrong passphrase',
+      { key: sshKeygen('ed25519', [], 'rightpass').privateKey, passphrase: 'wrong' },
+      'passphrase',
+      /does not decrypt/
+    ],
+    ['key and key-path', { 'key-path': 'id' }, 'key-path', /not both/],
+    [
+      'a key-path that cannot be read',
+      { key: '', 'key-path': 'missing' },
+      'key-path',
+      /cannot read/
+    ],
+    ['no credentials', { key: '' }, 'key', /no credentials/],
+    ['no host key material', { 'known-hosts': '' }, 'known-hosts', /no host key to check/],
+    ['a broken known-hosts line', { 'known-hosts': 'web1 ssh-ed25519' }, 'known-hosts', /line 1/],
+    [
+      'a bad fingerprint',
+      { 'known-hosts': '', fingerprint: 'SHA256:nope' },
+      'fingerprint',
+      /not a host key fingerprint/
+    ],
+    [
+      'insecure with pins',
+      { 'insecure-ignore-host-key': 'true' },
+      'insecure-ignore-host-key',
+      /either checked or not/
+    ],
+    ['no source', { source: '' }, 'source', /is required/],
+    ['only excludes', { source: '!*.map' }, 'source', /only exclude/],
+    ['no target', { target: '' }, 'target', /is required/]
+  ]
+  test.each(refused)('%s is refused, naming the input', (_what, overrides, input, message) => {
+    const error = refusal(overrides)
+    expect(error.input).toBe(input)
+    expect(error.message.startsWith(`Input '${input}': `)).toBe(true)
+    expect(error.message).toMatch(message)
+  })
+
+  test('a refusal never repeats a secret', () => {
+    const secret = 'hunter2-secret-value'
+    for (const overrides of [
+      { key: secret },
+      { passphrase: secret, key: sshKeygen('ed25519', [], 'other1').privateKey }
+    ]) {
+      expect(refusal(overrides).message).not.toContain(secret)
+    }
+  })
+
+  test('a key read from key-path that is public names key-path', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sfd-kp-'))
+    writeFileSync(join(dir, 'k.pub'), key.publicKey)
+    const values = { ...base, key: '', 'key-path': join(dir, 'k.pub') }
+    expect(() =>
+      parseInputs((name) => values[name] ?? '', {
+        workspace,
+        readFile: () => key.publicKey
+      })
+    ).toThrow(/Input 'key-path': this is a public key/)
+  })
+})

@@ -1,0 +1,54 @@
+import { describe, expect, test } from 'vitest'
+import {
+  isTemporaryName,
+  normalizeTarget,
+  parentDirectories,
+  temporaryPath,
+  toPosixSegments
+} from '../../src/remote-path.js'
+
+describe('remote paths', () => {
+  test.each([
+    ['/srv/www/', '/srv/www'],
+    ['/', '/'],
+    ['site', 'site'],
+    ['site//', 'site'],
+    ['~', '.'],
+    ['~/', '.'],
+    ['~/app/current', 'app/current'],
+    ['./a/../b', 'b'],
+    ['dir with space/$(x)', 'dir with space/$(x)']
+  ])('target %j is %j', (input, expected) => {
+    expect(normalizeTarget(input)).toBe(expected)
+  })
+
+  test('Windows runner paths become POSIX segments', () => {
+    expect(toPosixSegments('dist\\assets\\app.js')).toEqual(['dist', 'assets', 'app.js'])
+    expect(toPosixSegments('./a//b/')).toEqual(['a', 'b'])
+  })
+
+  test('parent directories, outermost first', () => {
+    expect(parentDirectories('/srv/www/a/b.txt')).toEqual(['/srv', '/srv/www', '/srv/www/a'])
+    expect(parentDirectories('site/a/b.txt')).toEqual(['site', 'site/a'])
+    expect(parentDirectories('b.txt')).toEqual([])
+  })
+
+  test('temporary names: beside the final path, hidden, deterministic per run and file', () => {
+    const a = temporaryPath('/srv/www/index.html', 'run1')
+    expect(a.startsWith('/srv/www/.index.html.')).toBe(true)
+    expect(isTemporaryName(a.split('/').pop() ?? '')).toBe(true)
+    expect(temporaryPath('/srv/www/index.html', 'run1')).toBe(a)
+    expect(temporaryPath('/srv/www/index.html', 'run2')).not.toBe(a)
+    expect(temporaryPath('/srv/www/other.html', 'run1')).not.toBe(a)
+    expect(temporaryPath('plain.txt', 'r')).toMatch(/^\.plain\.txt\.[0-9a-f]{12}\.sfd-tmp$/)
+  })
+
+  test('a long (multi-byte) name still gives a temporary name within 255 bytes', () => {
+    const long = 'é'.repeat(127) // 254 bytes
+    const temp = temporaryPath(`/x/${long}`, 'run')
+    const name = temp.split('/').pop() ?? ''
+    expect(Buffer.byteLength(name)).toBeLessThanOrEqual(255)
+    expect(name.includes('\uFFFD')).toBe(false)
+    expect(isTemporaryName(name)).toBe(true)
+  })
+})
