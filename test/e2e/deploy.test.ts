@@ -1,0 +1,288 @@
+// The action as the runner runs it (node dist/index.js), against real OpenSSH servers.
+
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { hashKnownHosts } from '../helpers/keys.js'
+import { pseudoRandomBytes, workspace } from '../helpers/workspace.js'
+import { results, runAction, sha256, treeDigest } from '../harness/run-action.js'
+import { startFleet, type Fleet, type TestHost } from '../harness/sshd.js'
+
+let fleet: Fleet
+
+beforeAll(async () => {
+  fleet = await startFleet({
+    count: 5,
+    host: (index) =>
+      index === 3 ? { hostKeyTypes: ['ed25519', 'rsa'] } : index === 4 ? { sftpOnly: true } : {}
+  })
+})
+
+afterAll(async () => {
+  await fleet.stop()
+})
+
+const host = (index: number): TestHost => {
+  const found = fleet.hosts[index]
+  if (found === undefined) throw new Error(`no host ${index}`)
+  return found
+}
+
+function baseInputs(hosts: TestHost[], extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    host: hosts.map((h) => h.entry).join('\n'),
+    username: fleet.user,
+    key: fleet.keys.ed25519,
+    'known-hosts': fleet.knownHosts,
+    'retry-delay': '100ms',
+    ...extra
+  }
+}
+
+/** Files with `.sfd-tmp` anywhere below a directory: there must never be any after a run. */
+function leftoverTemporaries(dir: string): string[] {
+  if (!existsSync(dir)) return []
+  return Object.keys(treeDigest(dir)).filter((path) => path.endsWith('.sfd-tmp'))
+}
+
+describe('deploying to several real hosts', () => {
+  test('three hosts in mixed entry forms get byte-identical files; outputs and summary report each', async () => {
+    const big = pseudoRandomBytes(20 * 1024 * 1024, 7)
+    const files: Record<string, string | Buffer> = { 'site/big.bin': big }
+    for (let i = 0; i < 10; i += 1) files[`site/small/${i}.txt`] = `small file ${i}\n`.repeat(i + 1)
+    const ws = workspace(files)
+    const [a, b, c] = [host(0), host(1), host(2)]
+    const run = await runAction(
+      {
+        ...baseInputs([]),
+        // user@host:port, host:port with the username input, and host alone with the port input.
+        host: `${fleet.user}@${a.entry}, ${b.entry}\n\n${c.address}`,
+        port: String(c.port),
+        source: 'site/**',
+        target: 'releases/current',
+        'strip-components': '1'
+      },
+      { cwd: ws }
+    )
+    expect(run.code, run.stdout).toBe(0)
+
+    const expected: Record<string, string> = {}
+    for (const [path, content] of Object.entries(files))
+      expected[path.replace(/^site\//, '')] = sha256(content)
+    for (const h of [a, b, c]) {
+      expect(treeDigest(h.path('releases/current'))).toEqual(expected)
+      expect(leftoverTemporaries(h.home)).toEqual([])
+    }
+
+    const total = Object.values(files).reduce((sum, file) => sum + file.length, 0)
+    const labels = [a, b, c].map((h) => `${fleet.user}@${h.address}:${h.port}`)
+    expect(results(run).map((r) => r.host)).toEqual(labels)
+    for (const result of results(run)) {
+      expect(result).toMatchObject({
+        status: 'success',
+        files: 11,
+        uploaded: 11,
+        skipped: 0,
+        attempts: 1
+      })
+      expect(result.bytes).toBe(total)
+    }
+    expect(JSON.parse(run.outputs['succeeded-hosts'] ?? '')).toEqual(labels)
+    expect(run.outputs['failed-hosts']).toBe('[]')
+    expect(run.outputs['succeeded-count']).toBe('3')
+    expect(run.outputs['failed-count']).toBe('0')
+    expect(run.outputs.files).toBe('11')
+    expect(Number(run.outputs.bytes)).toBe(3 * total)
+    for (const label of labels)
+      expect(run.summary).toContain(`| ${label} | ✅ success | 11 | 11 | 0 |`)
+    // Each host's log is one group.
+    for (const label of labels) expect(run.stdout).toContain(`::group::${label}: success`)
+  })
+
+  test('a redeploy of unchanged files sends nothing and reports them skipped', async () => {
+    const ws = workspace({ 'a.txt': 'alpha', 'b/c.txt': 'gamma' })
+    const inputs = baseInputs([host(0)], { source: '**', target: 'redeploy' })
+    const first = await runAction(inputs, { cwd: ws })
+    expect(first.code, first.stdout).toBe(0)
+    const second = await runAction(inputs, { cwd: ws })
+    expect(second.code, second.stdout).toBe(0)
+    expect(results(second)[0]).toMatchObject({
+      status: 'success',
+      uploaded: 0,
+      skipped: 2,
+      bytes: 0
+    })
+    expect(treeDigest(host(0).path('redeploy'))).toEqual({
+      'a.txt': sha256('alpha'),
+      'b/c.txt': sha256('gamma')
+    })
+  })
+
+  test('excludes apply, hidden files are sent, working-directory is the base of the paths', async () => {
+    const ws = workspace({
+      'build/dist/app.js': 'app',
+      'build/dist/app.js.map': 'map',
+      'build/dist/.htaccess': 'deny from all',
+      'build/dist/.well-known/security.txt': 'contact',
+      'build/other.txt': 'not matched'
+    })
+    const run = await runAction(
+      baseInputs([host(1)], {
+        'working-directory': 'build',
+        source: 'dist/**\n!**/*.map',
+        target: '/' + host(1).path('abs-target').replace(/^\//, '')
+      }),
+      { cwd: ws }
+    )
+    expect(run.code, run.stdout).toBe(0)
+    expect(treeDigest(host(1).path('abs-target'))).toEqual({
+      'dist/.htaccess': sha256('deny from all'),
+      'dist/.well-known/security.txt': sha256('contact'),
+      'dist/app.js': sha256('app')
+    })
+  })
+
+  test('odd file names and a target full of shell metacharacters arrive literally and run nothing', async () => {
+    const names = [
+      'with space.txt',
+      "it's quoted.txt",
+      '"double".txt',
+      '$(touch PWNED-subst).txt',
+      '`touch PWNED-backtick`.txt',
+      'semi;colon&amp.txt',
+      'new\nline.txt',
+      'ünïcødé-日本語.txt',
+      '-rf',
+      '*.txt'
+    ]
+    const files: Record<string, string> = {}
+    names.forEach((name, index) => (files[`odd/${name}`] = `content ${index}`))
+    const ws = workspace(files)
+    const target = 't $(touch PWNED-target) `touch PWNED-tick` \'q\' "d" ;&|<>*?~'
+    const run = await runAction(baseInputs([host(0)], { source: 'odd/**', target }), { cwd: ws })
+    expect(run.code, run.stdout).toBe(0)
+    const landed = treeDigest(host(0).path(target))
+    const expected: Record<string, string> = {}
+    names.forEach((name, index) => (expected[`odd/${name}`] = sha256(`content ${index}`)))
+    expect(landed).toEqual(expected)
+    // Verification ran remote commands over these names: nothing was executed anywhere.
+    const everywhere = [host(0).home, ws, '/tmp']
+    for (const dir of everywhere)
+      expect(
+        readdirSync(dir).filter((name) => name.startsWith('PWNED')),
+        dir
+      ).toEqual([])
+    expect(run.stdout).not.toContain('reading each file back')
+  })
+
+  test('an encrypted PEM RSA key with its passphrase', async () => {
+    const ws = workspace({ 'rsa.txt': 'via rsa' })
+    const run = await runAction(
+      baseInputs([host(2)], {
+        key: fleet.keys.rsaPemEncrypted,
+        passphrase: fleet.keys.passphrase,
+        source: 'rsa.txt',
+        target: 'rsa'
+      }),
+      { cwd: ws }
+    )
+    expect(run.code, run.stdout).toBe(0)
+    expect(readFileSync(host(2).path('rsa/rsa.txt'), 'utf8')).toBe('via rsa')
+    expect(run.stdout).toContain('auth ssh-rsa key')
+    // The passphrase and the key are registered as secrets and never printed otherwise.
+    const masked = run.stdout.split('\n').filter((line) => line.startsWith('::add-mask::'))
+    expect(masked).toContain(`::add-mask::${fleet.keys.passphrase}`)
+    const printed = run.stdout
+      .split('\n')
+      .filter((line) => !line.startsWith('::add-mask::'))
+      .join('\n')
+    expect(printed).not.toContain(fleet.keys.passphrase)
+    const keyLine = fleet.keys.rsaPemEncrypted.split('\n')[4] ?? ''
+    expect(keyLine.length).toBeGreaterThan(40)
+    expect(masked).toContain(`::add-mask::${keyLine}`)
+    expect(printed).not.toContain(keyLine)
+  })
+
+  test('host keys pinned by fingerprint, or by hashed known_hosts entries', async () => {
+    const ws = workspace({ 'f.txt': 'pinned' })
+    const byFingerprint = await runAction(
+      baseInputs([host(0), host(1)], {
+        'known-hosts': '',
+        fingerprint: `${host(0).fingerprints.join('\n')}\n${host(1).fingerprints.join('\n')}`,
+        source: 'f.txt',
+        target: 'fp'
+      }),
+      { cwd: ws }
+    )
+    expect(byFingerprint.code, byFingerprint.stdout).toBe(0)
+    expect(readFileSync(host(1).path('fp/f.txt'), 'utf8')).toBe('pinned')
+
+    const hashed = hashKnownHosts(`${host(0).knownHosts}\n${host(2).knownHosts}\n`)
+    expect(hashed).not.toContain(host(0).address)
+    const byHashed = await runAction(
+      baseInputs([host(0), host(2)], { 'known-hosts': hashed, source: 'f.txt', target: 'hashed' }),
+      { cwd: ws }
+    )
+    expect(byHashed.code, byHashed.stdout).toBe(0)
+    expect(readFileSync(host(2).path('hashed/f.txt'), 'utf8')).toBe('pinned')
+  })
+
+  test('a server with several host keys is offered only the type known-hosts lists', async () => {
+    // Host 3 has ed25519 and RSA keys; ssh2 would pick ed25519 first, which is not listed.
+    const rsaOnly = host(3)
+      .knownHosts.split('\n')
+      .filter((line) => line.includes('ssh-rsa'))
+      .join('\n')
+    expect(rsaOnly).toContain('ssh-rsa')
+    const ws = workspace({ 'k.txt': 'rsa host key' })
+    const run = await runAction(
+      baseInputs([host(3)], { 'known-hosts': rsaOnly, source: 'k.txt', target: 'k' }),
+      {
+        cwd: ws
+      }
+    )
+    expect(run.code, run.stdout).toBe(0)
+    expect(readFileSync(host(3).path('k/k.txt'), 'utf8')).toBe('rsa host key')
+  })
+
+  test('an SFTP-only account (no shell) is verified by reading files back, and says so', async () => {
+    const content = pseudoRandomBytes(3 * 1024 * 1024 + 17, 3)
+    const ws = workspace({ 'data.bin': content, 'x/y.txt': 'y' })
+    const run = await runAction(baseInputs([host(4)], { source: '**', target: 'sftp-only' }), {
+      cwd: ws
+    })
+    expect(run.code, run.stdout).toBe(0)
+    expect(run.stdout).toContain('reading each file back over SFTP')
+    expect(treeDigest(host(4).path('sftp-only'))).toEqual({
+      'data.bin': sha256(content),
+      'x/y.txt': sha256('y')
+    })
+    expect(leftoverTemporaries(host(4).home)).toEqual([])
+  })
+
+  test('verify: size and atomic: false write in place', async () => {
+    const ws = workspace({ 'p.txt': 'in place' })
+    const run = await runAction(
+      baseInputs([host(1)], {
+        source: 'p.txt',
+        target: 'inplace',
+        verify: 'size',
+        atomic: 'false'
+      }),
+      { cwd: ws }
+    )
+    expect(run.code, run.stdout).toBe(0)
+    expect(readFileSync(host(1).path('inplace/p.txt'), 'utf8')).toBe('in place')
+  })
+
+  test('file modes travel: an executable stays executable', async () => {
+    const ws = workspace({ 'bin/run.sh': '#!/bin/sh\necho hi\n' })
+    const { chmodSync, statSync } = await import('node:fs')
+    chmodSync(join(ws, 'bin/run.sh'), 0o755)
+    const run = await runAction(baseInputs([host(2)], { source: 'bin/**', target: 'modes' }), {
+      cwd: ws
+    })
+    expect(run.code, run.stdout).toBe(0)
+    expect(statSync(host(2).path('modes/bin/run.sh')).mode & 0o111).not.toBe(0)
+  })
+})
