@@ -29874,7 +29874,7 @@ function createRemoteHasher(connection, channels, idleTimeoutMs) {
                         request.resolve('unavailable');
                 }
                 else {
-                    batch.forEach((request, index) => request.resolve(answer[index]));
+                    batch.forEach((request, index) => request.resolve(answer[index] ?? 'unreadable'));
                 }
             }, (error) => {
                 // A refused exec channel means no remote hashing here; a lost connection fails all.

@@ -107,7 +107,7 @@ export function createRemoteHasher(
               unavailable = true
               for (const request of batch) request.resolve('unavailable')
             } else {
-              batch.forEach((request, index) => request.resolve(answer[index]))
+              batch.forEach((request, index) => request.resolve(answer[index] ?? 'unreadable'))
             }
           },
           (error: unknown) => {

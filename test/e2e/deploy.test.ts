@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { hashKnownHosts } from '../helpers/keys.js'
 import { pseudoRandomBytes, workspace } from '../helpers/workspace.js'
-import { results, runAction, sha256, treeDigest } from '../harness/run-action.js'
+import { fleetInputs, results, runAction, sha256, treeDigest } from '../harness/run-action.js'
 import { startFleet, type Fleet, type TestHost } from '../harness/sshd.js'
 
 let fleet: Fleet
@@ -22,22 +22,12 @@ afterAll(async () => {
   await fleet.stop()
 })
 
-const host = (index: number): TestHost => {
-  const found = fleet.hosts[index]
-  if (found === undefined) throw new Error(`no host ${index}`)
-  return found
-}
+const host = (index: number): TestHost => fleet.host(index)
 
-function baseInputs(hosts: TestHost[], extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    host: hosts.map((h) => h.entry).join('\n'),
-    username: fleet.user,
-    key: fleet.keys.ed25519,
-    'known-hosts': fleet.knownHosts,
-    'retry-delay': '100ms',
-    ...extra
-  }
-}
+const baseInputs = (
+  hosts: TestHost[],
+  extra: Record<string, string> = {}
+): Record<string, string> => fleetInputs(fleet, hosts, extra)
 
 /** Files with `.sfd-tmp` anywhere below a directory: there must never be any after a run. */
 function leftoverTemporaries(dir: string): string[] {

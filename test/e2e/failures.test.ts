@@ -5,7 +5,7 @@ import { existsSync, readdirSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { sshKeygen } from '../helpers/keys.js'
 import { workspace } from '../helpers/workspace.js'
-import { results, runAction, treeDigest, sha256 } from '../harness/run-action.js'
+import { fleetInputs, results, runAction, treeDigest, sha256 } from '../harness/run-action.js'
 import { startPasswordServer, startSilentListener } from '../harness/ssh2-server.js'
 import { startFleet, type Fleet, type TestHost } from '../harness/sshd.js'
 
@@ -19,24 +19,10 @@ afterAll(async () => {
   await fleet.stop()
 })
 
-const host = (index: number): TestHost => {
-  const found = fleet.hosts[index]
-  if (found === undefined) throw new Error(`no host ${index}`)
-  return found
-}
+const host = (index: number): TestHost => fleet.host(index)
 
-function inputs(hosts: TestHost[], extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    host: hosts.map((h) => h.entry).join('\n'),
-    username: fleet.user,
-    key: fleet.keys.ed25519,
-    'known-hosts': fleet.knownHosts,
-    source: '**',
-    target: 'app',
-    'retry-delay': '100ms',
-    ...extra
-  }
-}
+const inputs = (hosts: TestHost[], extra: Record<string, string> = {}): Record<string, string> =>
+  fleetInputs(fleet, hosts, extra)
 
 const errorAnnotations = (stdout: string): string[] =>
   stdout.split('\n').filter((line) => line.startsWith('::error'))
@@ -161,7 +147,7 @@ describe('unreachable hosts', () => {
         {
           ...inputs([], { retries: '1', 'connect-timeout': '1s' }),
           host: silent.entry,
-          'known-hosts': `[127.0.0.1]:${silent.port} ${sshKeygen('ed25519').publicKey.split(' ').slice(0, 2).join(' ')}`
+          'known-hosts': silent.knownHosts
         },
         { cwd: workspace({ 'x.txt': 'x' }), timeoutMs: 30_000 }
       )
@@ -182,7 +168,7 @@ describe('unreachable hosts', () => {
         {
           ...inputs([], { retries: '5', 'connect-timeout': '30s', timeout: '1500ms' }),
           host: silent.entry,
-          'known-hosts': `[127.0.0.1]:${silent.port} ${sshKeygen('ed25519').publicKey.split(' ').slice(0, 2).join(' ')}`
+          'known-hosts': silent.knownHosts
         },
         { cwd: workspace({ 'x.txt': 'x' }), timeoutMs: 30_000 }
       )
@@ -201,7 +187,7 @@ describe('unreachable hosts', () => {
         {
           ...inputs([host(0), host(1)], { 'max-parallel': '1', 'connect-timeout': '60s' }),
           host: `${silent.entry}\n${host(0).entry}\n${host(1).entry}`,
-          'known-hosts': `${fleet.knownHosts}\n[127.0.0.1]:${silent.port} ${sshKeygen('ed25519').publicKey.split(' ').slice(0, 2).join(' ')}`
+          'known-hosts': `${fleet.knownHosts}\n${silent.knownHosts}`
         },
         {
           cwd: workspace({ 'x.txt': 'x' }),

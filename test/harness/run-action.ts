@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto'
 import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative, resolve } from 'node:path'
+import type { Fleet, TestHost } from './sshd.js'
 
 export const DIST = resolve(import.meta.dirname, '../../dist/index.js')
 
@@ -44,6 +45,24 @@ export function parseOutputFile(text: string): Record<string, string> {
     outputs[match[1]] = value.join('\n')
   }
   return outputs
+}
+
+/** Inputs that deploy to some of a fleet's hosts with its key and known_hosts. */
+export function fleetInputs(
+  fleet: Fleet,
+  hosts: readonly TestHost[],
+  extra: Record<string, string> = {}
+): Record<string, string> {
+  return {
+    host: hosts.map((h) => h.entry).join('\n'),
+    username: fleet.user,
+    key: fleet.keys.ed25519,
+    'known-hosts': fleet.knownHosts,
+    source: '**',
+    target: 'app',
+    'retry-delay': '100ms',
+    ...extra
+  }
 }
 
 export interface RunOptions {

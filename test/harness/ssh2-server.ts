@@ -5,6 +5,7 @@
 
 import { spawn } from 'node:child_process'
 import { execFileSync } from 'node:child_process'
+import { generateKeyPairSync } from 'node:crypto'
 import { mkdtempSync, readFileSync } from 'node:fs'
 import {
   createServer as createTcpServer,
@@ -123,10 +124,29 @@ export async function startPasswordServer(options: {
   }
 }
 
+/** A known_hosts line with a fresh ed25519 key, for a host that never gets as far as showing one. */
+function throwawayKnownHostsLine(address: string, port: number): string {
+  const { publicKey } = generateKeyPairSync('ed25519')
+  const raw = Buffer.from(publicKey.export({ format: 'jwk' }).x ?? '', 'base64url')
+  const sshString = (data: Buffer): Buffer => {
+    const length = Buffer.alloc(4)
+    length.writeUInt32BE(data.length)
+    return Buffer.concat([length, data])
+  }
+  const blob = Buffer.concat([sshString(Buffer.from('ssh-ed25519')), sshString(raw)])
+  return `[${address}]:${port} ssh-ed25519 ${blob.toString('base64')}`
+}
+
+export interface SilentListener {
+  readonly port: number
+  readonly entry: string
+  /** A known_hosts line for it (never checked: it never sends a key). */
+  readonly knownHosts: string
+  stop(): Promise<void>
+}
+
 /** A TCP listener that accepts connections and never says a word (no SSH banner). */
-export async function startSilentListener(
-  address: string
-): Promise<{ port: number; entry: string; stop(): Promise<void> }> {
+export async function startSilentListener(address: string): Promise<SilentListener> {
   const sockets = new Set<Socket>()
   const server = createTcpServer((socket) => {
     sockets.add(socket)
@@ -138,6 +158,7 @@ export async function startSilentListener(
   return {
     port,
     entry: `${address}:${port}`,
+    knownHosts: throwawayKnownHostsLine(address, port),
     stop: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy()

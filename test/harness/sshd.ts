@@ -67,6 +67,8 @@ export interface Fleet {
   readonly hosts: TestHost[]
   /** known_hosts text for every host. */
   readonly knownHosts: string
+  /** The host at `index`, or an error. */
+  host(index: number): TestHost
   stop(): Promise<void>
 }
 
@@ -355,6 +357,11 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     keys,
     hosts,
     knownHosts: hosts.map((host) => host.knownHosts).join('\n'),
+    host: (index) => {
+      const found = hosts[index]
+      if (found === undefined) throw new Error(`the fleet has no host ${index}`)
+      return found
+    },
     stop: async () => {
       await Promise.all(hosts.map((host) => host.stop()))
       rmSync(dir, { recursive: true, force: true })
