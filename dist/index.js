@@ -29795,30 +29795,32 @@ function shellQuote(value) {
 }
 
 // SHA-256 of files on the server. OpenSSH's sftp-server has no checksum extension, so the hash
-// comes from a remote command (`sha256sum`, `shasum -a 256` or `openssl dgst -sha256`, the first
-// the host has), many files per command, over a small pool of exec channels shared by the
-// connection. Where the host refuses commands or has no hasher, the file is read back over SFTP
-// and hashed here.
-/** The shell script for a batch: every path is single-quoted by shellQuote. */
-function hashBatchCommand(paths) {
+// comes from a remote command: `sha256sum`, `shasum -a 256` or `openssl dgst -sha256`, the first
+// the host has. A few long-lived `sh -s` processes per connection (each one exec channel, so the
+// connection stays within MaxSessions) take batches of files on stdin and answer one line per
+// file; the session start-up is paid once, not once per file. Where the host refuses commands or
+// has no hasher, files are read back over SFTP and hashed here.
+/** Every line of ours starts with this, so login banners and other noise are ignored. */
+const LINE_PREFIX = 'sfd-';
+/** Picks the hasher once per shell; answers `sfd-ready`, or `sfd-none` when there is none. */
+const HASHER_PRELUDE = [
+    'if command -v sha256sum >/dev/null 2>&1; then h() { sha256sum; }; echo sfd-ready',
+    'elif command -v shasum >/dev/null 2>&1; then h() { shasum -a 256; }; echo sfd-ready',
+    'elif command -v openssl >/dev/null 2>&1; then h() { openssl dgst -sha256; }; echo sfd-ready',
+    'else echo sfd-none; fi',
+    ''
+].join('\n');
+/** One batch: a line per path, in order; every path single-quoted by shellQuote. */
+function hashBatchScript(paths) {
     return [
-        'if command -v sha256sum >/dev/null 2>&1; then h() { sha256sum; }',
-        'elif command -v shasum >/dev/null 2>&1; then h() { shasum -a 256; }',
-        'elif command -v openssl >/dev/null 2>&1; then h() { openssl dgst -sha256; }',
-        "else echo 'sfd-none'; exit 0; fi",
         `for f in ${paths.map(shellQuote).join(' ')}; do`,
         'if r=$(h < "$f" 2>/dev/null); then printf \'sfd-ok %s\\n\' "$r"; else echo \'sfd-err\'; fi',
-        'done'
+        'done',
+        ''
     ].join('\n');
 }
-/**
- * Reads a batch's output: one answer per path in order, or 'unavailable' when the host cannot hash (no hasher, commands refused or replaced,
- * as under `ForceCommand internal-sftp`).
- */
-function parseHashBatch(stdout, count) {
-    const lines = stdout.split('\n').filter((line) => line.startsWith('sfd-'));
-    if (lines.length !== count)
-        return 'unavailable';
+/** Reads a batch's answer lines: one per path, in order. */
+function parseHashLines(lines) {
     return lines.map((line) => {
         const sha256 = line.startsWith('sfd-ok ')
             ? /\b([0-9a-f]{64})\b/.exec(line.slice(7))?.[1]
@@ -29826,23 +29828,58 @@ function parseHashBatch(stdout, count) {
         return sha256 === undefined ? 'unreadable' : { sha256 };
     });
 }
-// Command length stays far below any server's limit (OpenSSH takes 256 KiB packets).
+// Commands stay far below any server's limit (OpenSSH takes 256 KiB packets).
 const MAX_BATCH_PATHS = 200;
 const MAX_BATCH_CHARS = 48 * 1024;
-// A remote hasher reads at least this fast; a command gets this long per byte before the
+// A remote hasher reads at least this fast; a batch gets this long per byte before the
 // watchdog calls it stalled.
 const MIN_HASH_BYTES_PER_MS = 20 * 1024;
+// A shell that has not said it is ready by then is not a shell (a forced sftp-server, say).
+const READY_TIMEOUT_MS = 10_000;
+async function startShell(connection, idleTimeoutMs) {
+    let channel;
+    try {
+        channel = await connection.openCommandChannel('sh -s', LINE_PREFIX);
+    }
+    catch (error) {
+        if (connection.failure !== undefined)
+            throw error;
+        return undefined; // exec refused
+    }
+    let timer;
+    const timedOut = new Promise((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), Math.min(READY_TIMEOUT_MS, idleTimeoutMs));
+    });
+    try {
+        const answer = await Promise.race([channel.request(HASHER_PRELUDE, 1, idleTimeoutMs), timedOut]);
+        if (answer !== 'timeout' && answer[0] === 'sfd-ready')
+            return channel;
+    }
+    catch (error) {
+        if (connection.failure !== undefined)
+            throw error;
+    }
+    finally {
+        clearTimeout(timer);
+    }
+    channel.close();
+    return undefined;
+}
 function createRemoteHasher(connection, channels, idleTimeoutMs) {
     const queue = [];
-    let running = 0;
+    const shells = [];
+    let starting = 0;
     let unavailable = false;
+    let closed = false;
+    const giveUp = () => {
+        unavailable = true;
+        for (const request of queue.splice(0))
+            request.resolve('unavailable');
+    };
     const takeBatch = () => {
         const batch = [];
         let chars = 0;
-        while (queue.length > 0 && batch.length < MAX_BATCH_PATHS) {
-            const next = queue[0];
-            if (next === undefined)
-                break;
+        for (let next = queue[0]; next !== undefined && batch.length < MAX_BATCH_PATHS; next = queue[0]) {
             const cost = next.path.length + 8;
             if (batch.length > 0 && chars + cost > MAX_BATCH_CHARS)
                 break;
@@ -29852,56 +29889,79 @@ function createRemoteHasher(connection, channels, idleTimeoutMs) {
         }
         return batch;
     };
-    const pump = () => {
-        while (running < channels && queue.length > 0) {
-            if (unavailable) {
-                for (const request of queue.splice(0))
-                    request.resolve('unavailable');
+    const run = (shell, batch) => {
+        shell.busy = true;
+        const bytes = batch.reduce((sum, request) => sum + request.size, 0);
+        shell.channel
+            .request(hashBatchScript(batch.map((request) => request.path)), batch.length, idleTimeoutMs + bytes / MIN_HASH_BYTES_PER_MS)
+            .then((lines) => {
+            const answers = parseHashLines(lines);
+            batch.forEach((request, index) => request.resolve(answers[index] ?? 'unreadable'));
+        }, (error) => {
+            for (const request of batch)
+                request.reject(error);
+        })
+            .finally(() => {
+            shell.busy = false;
+            pump();
+        });
+    };
+    const grow = () => {
+        starting += 1;
+        startShell(connection, idleTimeoutMs)
+            .then((channel) => {
+            if (channel === undefined) {
+                if (shells.length === 0)
+                    giveUp();
                 return;
             }
-            const batch = takeBatch();
-            running += 1;
-            const bytes = batch.reduce((sum, request) => sum + request.size, 0);
-            connection
-                .exec(hashBatchCommand(batch.map((request) => request.path)), {
-                allowanceMs: idleTimeoutMs + bytes / MIN_HASH_BYTES_PER_MS
-            })
-                .then((result) => {
-                const answer = parseHashBatch(result.stdout, batch.length);
-                if (answer === 'unavailable') {
-                    unavailable = true;
-                    for (const request of batch)
-                        request.resolve('unavailable');
-                }
-                else {
-                    batch.forEach((request, index) => request.resolve(answer[index] ?? 'unreadable'));
-                }
-            }, (error) => {
-                // A refused exec channel means no remote hashing here; a lost connection fails all.
-                if (connection.failure === undefined) {
-                    unavailable = true;
-                    for (const request of batch)
-                        request.resolve('unavailable');
-                }
-                else {
-                    for (const request of batch)
-                        request.reject(error);
-                }
-            })
-                .finally(() => {
-                running -= 1;
-                pump();
-            });
-        }
+            if (closed) {
+                channel.close();
+                return;
+            }
+            shells.push({ channel, busy: false });
+        }, (error) => {
+            for (const request of queue.splice(0))
+                request.reject(error);
+        })
+            .finally(() => {
+            starting -= 1;
+            pump();
+        });
     };
+    function pump() {
+        if (unavailable) {
+            giveUp();
+            return;
+        }
+        for (const shell of shells) {
+            if (queue.length === 0)
+                return;
+            if (!shell.busy)
+                run(shell, takeBatch());
+        }
+        if (queue.length > 0 && starting === 0 && shells.length + starting < channels)
+            grow();
+    }
     return {
         hash(path, size) {
             if (unavailable)
                 return Promise.resolve('unavailable');
+            if (closed)
+                return Promise.reject(new DeployError('remote-failure', 'the remote hasher is closed'));
             return new Promise((resolve, reject) => {
                 queue.push({ path, size, resolve, reject });
                 pump();
             });
+        },
+        warmUp() {
+            if (shells.length === 0 && starting === 0 && !unavailable)
+                grow();
+        },
+        close() {
+            closed = true;
+            for (const shell of shells)
+                shell.channel.close();
         }
     };
 }
@@ -53873,6 +53933,63 @@ async function connect(options) {
             stream.end();
         });
     });
+    const openCommandChannel = (command, prefix) => track('starting a remote command', idle, (resolve, reject) => {
+        client.exec(command, (error, stream) => {
+            if (error !== undefined) {
+                reject(new DeployError('protocol', `${label}: the server refused to run a command (${error.message})`, {
+                    cause: error
+                }));
+                return;
+            }
+            const waiters = [];
+            const lines = [];
+            let partial = '';
+            let ended = false;
+            const settle = () => {
+                for (let head = waiters[0]; head !== undefined && lines.length >= head.count; head = waiters[0]) {
+                    waiters.shift();
+                    head.resolve(lines.splice(0, head.count));
+                }
+            };
+            const end = (reason) => {
+                if (ended)
+                    return;
+                ended = true;
+                const error = failure ?? new DeployError('remote-failure', `${label}: ${reason}`);
+                for (const waiter of waiters.splice(0))
+                    waiter.reject(error);
+            };
+            stream.on('data', (chunk) => {
+                touch();
+                const text = partial + chunk.toString('utf8');
+                const parts = text.split('\n');
+                partial = parts.pop() ?? '';
+                for (const line of parts)
+                    if (line.startsWith(prefix))
+                        lines.push(line);
+                settle();
+            });
+            stream.stderr.on('data', touch);
+            stream.on('error', () => end('the remote command channel failed'));
+            stream.stderr.on('error', () => undefined);
+            stream.on('close', () => end('the remote command ended'));
+            resolve({
+                request: (input, count, allowanceMs) => {
+                    if (ended)
+                        return Promise.reject(failure ?? new DeployError('remote-failure', `${label}: the remote command ended`));
+                    return track('a remote command', allowanceMs, (done, fail) => {
+                        waiters.push({ count, resolve: done, reject: fail });
+                        stream.write(input);
+                    });
+                },
+                close: () => {
+                    end('the remote command was closed');
+                    stream.end();
+                    stream.close();
+                }
+            });
+        });
+    });
     let closing = false;
     const close = async () => {
         closing = true;
@@ -53896,6 +54013,7 @@ async function connect(options) {
     const connection = {
         sftp: () => (sftpPromise ??= openSftp()),
         exec,
+        openCommandChannel,
         get failure() {
             return failure;
         },
@@ -54217,6 +54335,11 @@ async function deployFile(context, file) {
 async function runAttempt(job, signal) {
     const { settings, progress, log } = job;
     const connection = await openConnection(job, signal);
+    // The hashing shell starts while the SFTP session opens and the first files go out.
+    const remoteHasher = settings.verify === 'sha256'
+        ? createRemoteHasher(connection, HASH_CHANNELS, IDLE_TIMEOUT_MS)
+        : undefined;
+    remoteHasher?.warmUp();
     try {
         const sftp = await connection.sftp();
         if (settings.atomic && !sftp.hasPosixRename)
@@ -54226,13 +54349,11 @@ async function runAttempt(job, signal) {
         const base = await sftp.realpath(settings.target);
         if (progress.attempts === 1)
             log.info(`target ${settings.target} is ${base} on the host`);
-        const remoteHasher = settings.verify === 'sha256'
-            ? createRemoteHasher(connection, HASH_CHANNELS, IDLE_TIMEOUT_MS)
-            : undefined;
         const todo = job.plan.files.filter((file) => !progress.done.has(file.relativePath));
         await runPool(todo, settings.concurrency, signal, (file) => deployFile({ job, sftp, remoteHasher, ensureDir, base }, file));
     }
     finally {
+        remoteHasher?.close();
         await connection.close();
     }
 }

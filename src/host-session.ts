@@ -265,6 +265,12 @@ async function deployFile(context: AttemptContext, file: PlannedFile): Promise<v
 export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<void> {
   const { settings, progress, log } = job
   const connection = await openConnection(job, signal)
+  // The hashing shell starts while the SFTP session opens and the first files go out.
+  const remoteHasher =
+    settings.verify === 'sha256'
+      ? createRemoteHasher(connection, HASH_CHANNELS, IDLE_TIMEOUT_MS)
+      : undefined
+  remoteHasher?.warmUp()
   try {
     const sftp = await connection.sftp()
     if (settings.atomic && !sftp.hasPosixRename)
@@ -277,15 +283,12 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
     const base = await sftp.realpath(settings.target)
     if (progress.attempts === 1) log.info(`target ${settings.target} is ${base} on the host`)
 
-    const remoteHasher =
-      settings.verify === 'sha256'
-        ? createRemoteHasher(connection, HASH_CHANNELS, IDLE_TIMEOUT_MS)
-        : undefined
     const todo = job.plan.files.filter((file) => !progress.done.has(file.relativePath))
     await runPool(todo, settings.concurrency, signal, (file) =>
       deployFile({ job, sftp, remoteHasher, ensureDir, base }, file)
     )
   } finally {
+    remoteHasher?.close()
     await connection.close()
   }
 }

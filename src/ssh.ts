@@ -90,11 +90,27 @@ export interface SftpSession {
   readdir(path: string): Promise<string[]>
 }
 
+/**
+ * A long-running remote command fed over stdin: one exec channel serves many requests, so the
+ * cost of starting a session (and the login shell) is paid once per connection.
+ */
+export interface CommandChannel {
+  /**
+   * Writes `input` to the command's stdin and resolves with the next `lines` lines of its output
+   * that start with `prefix` (other output is ignored). Rejects when the command ends first.
+   */
+  request(input: string, lines: number, allowanceMs: number): Promise<string[]>
+  /** Ends the command (pending requests are rejected). */
+  close(): void
+}
+
 export interface SshConnection {
   /** The connection's one SFTP session (opened on first use). */
   sftp(): Promise<SftpSession>
   /** Runs a command; resolves with its exit status and output (stdin is closed at once). */
   exec(command: string, options?: { allowanceMs?: number }): Promise<ExecResult>
+  /** Starts `command` on an exec channel for line-oriented requests (see CommandChannel). */
+  openCommandChannel(command: string, prefix: string): Promise<CommandChannel>
   /** Resolves when the connection has failed or ended: the reason, or undefined if closed. */
   readonly failure: DeployError | undefined
   /** Ends the SFTP session and the connection, waiting briefly for both to close. */
@@ -402,6 +418,78 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
       })
     })
 
+  const openCommandChannel = (command: string, prefix: string): Promise<CommandChannel> =>
+    track<CommandChannel>('starting a remote command', idle, (resolve, reject) => {
+      client.exec(command, (error, stream: ClientChannel) => {
+        if (error !== undefined) {
+          reject(
+            new DeployError(
+              'protocol',
+              `${label}: the server refused to run a command (${error.message})`,
+              {
+                cause: error
+              }
+            )
+          )
+          return
+        }
+        interface Waiter {
+          readonly count: number
+          readonly resolve: (lines: string[]) => void
+          readonly reject: (error: DeployError) => void
+        }
+        const waiters: Waiter[] = []
+        const lines: string[] = []
+        let partial = ''
+        let ended = false
+        const settle = (): void => {
+          for (
+            let head = waiters[0];
+            head !== undefined && lines.length >= head.count;
+            head = waiters[0]
+          ) {
+            waiters.shift()
+            head.resolve(lines.splice(0, head.count))
+          }
+        }
+        const end = (reason: string): void => {
+          if (ended) return
+          ended = true
+          const error = failure ?? new DeployError('remote-failure', `${label}: ${reason}`)
+          for (const waiter of waiters.splice(0)) waiter.reject(error)
+        }
+        stream.on('data', (chunk: Buffer) => {
+          touch()
+          const text = partial + chunk.toString('utf8')
+          const parts = text.split('\n')
+          partial = parts.pop() ?? ''
+          for (const line of parts) if (line.startsWith(prefix)) lines.push(line)
+          settle()
+        })
+        stream.stderr.on('data', touch)
+        stream.on('error', () => end('the remote command channel failed'))
+        stream.stderr.on('error', () => undefined)
+        stream.on('close', () => end('the remote command ended'))
+        resolve({
+          request: (input, count, allowanceMs) => {
+            if (ended)
+              return Promise.reject(
+                failure ?? new DeployError('remote-failure', `${label}: the remote command ended`)
+              )
+            return track<string[]>('a remote command', allowanceMs, (done, fail) => {
+              waiters.push({ count, resolve: done, reject: fail })
+              stream.write(input)
+            })
+          },
+          close: () => {
+            end('the remote command was closed')
+            stream.end()
+            stream.close()
+          }
+        })
+      })
+    })
+
   let closing = false
   const close = async (): Promise<void> => {
     closing = true
@@ -426,6 +514,7 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
   const connection: SshConnection = {
     sftp: () => (sftpPromise ??= openSftp()),
     exec,
+    openCommandChannel,
     get failure() {
       return failure
     },

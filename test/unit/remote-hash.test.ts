@@ -4,17 +4,23 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
-import { hashBatchCommand, parseHashBatch } from '../../src/remote-hash.js'
+import {
+  HASHER_PRELUDE,
+  hashBatchScript,
+  LINE_PREFIX,
+  parseHashLines
+} from '../../src/remote-hash.js'
 
-// The batch script runs here under /bin/sh, as a server's login shell would run it.
-function runBatch(paths: string[], path = process.env.PATH ?? ''): string {
-  return execFileSync('/bin/sh', ['-c', hashBatchCommand(paths)], {
-    cwd: '/tmp',
-    env: { PATH: path }
-  }).toString()
+// The scripts run here under `/bin/sh -s`, fed on stdin as a server's hashing shell is fed.
+function runShell(input: string, path = process.env.PATH ?? ''): string[] {
+  const out = execFileSync('/bin/sh', ['-s'], { cwd: '/tmp', env: { PATH: path }, input })
+  return out
+    .toString()
+    .split('\n')
+    .filter((line) => line.startsWith(LINE_PREFIX))
 }
 
-describe('remote hashing command', () => {
+describe('remote hashing shell', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sfd-hash-'))
   const names = [
     'plain.txt',
@@ -23,7 +29,8 @@ describe('remote hashing command', () => {
     '$(touch sfd-pwned)',
     '`id`',
     'new\nline',
-    'ünï 日本'
+    'ünï 日本',
+    '-n'
   ]
   const paths = names.map((name, index) => {
     const path = join(dir, name)
@@ -34,32 +41,46 @@ describe('remote hashing command', () => {
     createHash('sha256').update(`content ${index}`).digest('hex')
   )
 
-  test('hashes every file, in order, whatever its name, running nothing', () => {
-    const answer = parseHashBatch(runBatch(paths), paths.length)
-    expect(answer).toEqual(expected.map((sha256) => ({ sha256 })))
+  test('says it is ready, then hashes every file of each batch, in order, whatever its name, running nothing', () => {
+    const lines = runShell(
+      HASHER_PRELUDE + hashBatchScript(paths.slice(0, 3)) + hashBatchScript(paths.slice(3))
+    )
+    expect(lines[0]).toBe('sfd-ready')
+    expect(parseHashLines(lines.slice(1))).toEqual(expected.map((sha256) => ({ sha256 })))
     expect(() => execFileSync('test', ['-e', join('/tmp', 'sfd-pwned')])).toThrow()
   })
 
   test('a missing file is unreadable, the others still hashed', () => {
-    const answer = parseHashBatch(
-      runBatch([paths[0] ?? '', join(dir, 'missing'), paths[1] ?? '']),
-      3
+    const lines = runShell(
+      HASHER_PRELUDE + hashBatchScript([paths[0] ?? '', join(dir, 'missing'), paths[1] ?? ''])
     )
-    expect(answer).toEqual([{ sha256: expected[0] }, 'unreadable', { sha256: expected[1] }])
+    expect(parseHashLines(lines.slice(1))).toEqual([
+      { sha256: expected[0] },
+      'unreadable',
+      { sha256: expected[1] }
+    ])
   })
 
-  test('falls back to openssl when sha256sum and shasum are absent', () => {
+  test.each([
+    ['shasum', 'shasum'],
+    ['openssl', 'openssl']
+  ])('uses %s when it is the only hasher', (_name, tool) => {
     const bin = mkdtempSync(join(tmpdir(), 'sfd-bin-'))
-    const openssl = execFileSync('sh', ['-c', 'command -v openssl']).toString().trim()
-    execFileSync('ln', ['-s', openssl, join(bin, 'openssl')])
-    const answer = parseHashBatch(runBatch(paths.slice(0, 2), bin), 2)
-    expect(answer).toEqual(expected.slice(0, 2).map((sha256) => ({ sha256 })))
+    const found = execFileSync('sh', ['-c', `command -v ${tool} || true`])
+      .toString()
+      .trim()
+    if (found === '') return // shasum is Perl's; not every machine has it
+    execFileSync('ln', ['-s', found, join(bin, tool)])
+    // openssl and shasum need nothing else on PATH, but the shell's own commands are builtins.
+    const lines = runShell(HASHER_PRELUDE + hashBatchScript(paths.slice(0, 2)), bin)
+    expect(lines[0]).toBe('sfd-ready')
+    expect(parseHashLines(lines.slice(1))).toEqual(
+      expected.slice(0, 2).map((sha256) => ({ sha256 }))
+    )
   })
 
-  test('no hasher, or output that is not ours (sftp-only accounts), means unavailable', () => {
+  test('with no hasher on the host the shell says so', () => {
     const empty = mkdtempSync(join(tmpdir(), 'sfd-nobin-'))
-    expect(parseHashBatch(runBatch(paths.slice(0, 2), empty), 2)).toBe('unavailable')
-    expect(parseHashBatch('', 2)).toBe('unavailable')
-    expect(parseHashBatch('This service allows sftp connections only.\n', 1)).toBe('unavailable')
+    expect(runShell(HASHER_PRELUDE, empty)).toEqual(['sfd-none'])
   })
 })
