@@ -53897,7 +53897,8 @@ async function connect(options) {
             readdir: (path) => sftpRequest('readdir', path, (cb) => sftp.readdir(path, (e, list) => cb(e, e ? undefined : list.map((entry) => entry.filename))))
         };
     };
-    const exec = (command, execOptions = {}) => track('a remote command', execOptions.allowanceMs ?? idle, (resolve, reject) => {
+    /** Opens an exec channel; a refusal (exec forbidden, MaxSessions reached) is a DeployError. */
+    const openExec = (command, reject, use) => {
         client.exec(command, (error, stream) => {
             if (error !== undefined) {
                 reject(new DeployError('protocol', `${label}: the server refused to run a command (${error.message})`, {
@@ -53905,6 +53906,11 @@ async function connect(options) {
                 }));
                 return;
             }
+            use(stream);
+        });
+    };
+    const exec = (command, execOptions = {}) => track('a remote command', execOptions.allowanceMs ?? idle, (resolve, reject) => {
+        openExec(command, reject, (stream) => {
             const stdout = [];
             const stderr = [];
             let size = 0;
@@ -53934,13 +53940,7 @@ async function connect(options) {
         });
     });
     const openCommandChannel = (command, prefix) => track('starting a remote command', idle, (resolve, reject) => {
-        client.exec(command, (error, stream) => {
-            if (error !== undefined) {
-                reject(new DeployError('protocol', `${label}: the server refused to run a command (${error.message})`, {
-                    cause: error
-                }));
-                return;
-            }
+        openExec(command, reject, (stream) => {
             const waiters = [];
             const lines = [];
             let partial = '';

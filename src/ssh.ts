@@ -366,21 +366,32 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
     }
   }
 
+  /** Opens an exec channel; a refusal (exec forbidden, MaxSessions reached) is a DeployError. */
+  const openExec = (
+    command: string,
+    reject: (error: DeployError) => void,
+    use: (stream: ClientChannel) => void
+  ): void => {
+    client.exec(command, (error, stream: ClientChannel) => {
+      if (error !== undefined) {
+        reject(
+          new DeployError(
+            'protocol',
+            `${label}: the server refused to run a command (${error.message})`,
+            {
+              cause: error
+            }
+          )
+        )
+        return
+      }
+      use(stream)
+    })
+  }
+
   const exec = (command: string, execOptions: { allowanceMs?: number } = {}): Promise<ExecResult> =>
     track<ExecResult>('a remote command', execOptions.allowanceMs ?? idle, (resolve, reject) => {
-      client.exec(command, (error, stream: ClientChannel) => {
-        if (error !== undefined) {
-          reject(
-            new DeployError(
-              'protocol',
-              `${label}: the server refused to run a command (${error.message})`,
-              {
-                cause: error
-              }
-            )
-          )
-          return
-        }
+      openExec(command, reject, (stream) => {
         const stdout: Buffer[] = []
         const stderr: Buffer[] = []
         let size = 0
@@ -420,19 +431,7 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
 
   const openCommandChannel = (command: string, prefix: string): Promise<CommandChannel> =>
     track<CommandChannel>('starting a remote command', idle, (resolve, reject) => {
-      client.exec(command, (error, stream: ClientChannel) => {
-        if (error !== undefined) {
-          reject(
-            new DeployError(
-              'protocol',
-              `${label}: the server refused to run a command (${error.message})`,
-              {
-                cause: error
-              }
-            )
-          )
-          return
-        }
+      openExec(command, reject, (stream) => {
         interface Waiter {
           readonly count: number
           readonly resolve: (lines: string[]) => void
