@@ -86,6 +86,8 @@ export function checkHostKey(
     )
   if (policy.fingerprints.length > 0)
     sources.push(`it matches none of the ${policy.fingerprints.length} fingerprint(s) given`)
+  if (entries.some((entry) => entry.marker === 'cert-authority'))
+    sources.push('host certificates (@cert-authority) are not supported: list the host key itself')
   return { ok: false, reason: sources.join('; ') }
 }
 

@@ -265,6 +265,32 @@ describe('deploying to several real hosts', () => {
     expect(readFileSync(host(1).path('inplace/p.txt'), 'utf8')).toBe('in place')
   })
 
+  test('progress lines are printed outside the host groups while hosts run', async () => {
+    const ws = workspace({ 'big.bin': pseudoRandomBytes(24 * 1024 * 1024, 11) })
+    const run = await runAction(
+      baseInputs([host(0), host(1)], { source: 'big.bin', target: 'progress' }),
+      {
+        cwd: ws,
+        env: { SFD_PROGRESS_INTERVAL_MS: '20' }
+      }
+    )
+    expect(run.code, run.stdout).toBe(0)
+    let depth = 0
+    const progress: string[] = []
+    for (const line of run.stdout.split('\n')) {
+      if (line.startsWith('::group::')) depth += 1
+      else if (line.startsWith('::endgroup::')) depth -= 1
+      else if (line.startsWith('progress: ')) {
+        expect(depth, 'a progress line inside a group').toBe(0)
+        progress.push(line)
+      }
+    }
+    expect(progress.length).toBeGreaterThan(0)
+    expect(progress[0]).toMatch(
+      /^progress: \S+@127\.0\.\d+\.\d+:\d+: \d+\/1 files, .* sent, attempt 1$/
+    )
+  })
+
   test('file modes travel: an executable stays executable', async () => {
     const ws = workspace({ 'bin/run.sh': '#!/bin/sh\necho hi\n' })
     const { chmodSync, statSync } = await import('node:fs')

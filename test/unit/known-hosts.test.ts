@@ -122,6 +122,12 @@ describe('host key verdicts', () => {
     }
   )
 
+  test('a @cert-authority entry does not admit a host, and the reason says certificates are not supported', () => {
+    const text = `@cert-authority *.example.com ${keyText(ed.publicKey)}\n`
+    const verdict = checkHostKey(policy(text), 'web.example.com', 22, blobOf(ed.publicKey))
+    expect(verdict.ok ? '' : verdict.reason).toMatch(/@cert-authority\) are not supported/)
+  })
+
   test('insecure mode accepts anything', () => {
     expect(checkHostKey({ mode: 'insecure' }, 'h', 22, blobOf(other.publicKey)).ok).toBe(true)
   })
