@@ -25,14 +25,6 @@ export function joinRemote(base: string, relative: string): string {
   return posix.join(base, relative)
 }
 
-/** Every directory above `path`, outermost first, stopping at `/` or `.`. */
-export function parentDirectories(path: string): string[] {
-  const parents: string[] = []
-  for (let dir = posix.dirname(path); dir !== '/' && dir !== '.'; dir = posix.dirname(dir))
-    parents.unshift(dir)
-  return parents
-}
-
 // File names are limited to 255 bytes on the common file systems; the temporary name adds
 // a prefix and a suffix, so the original name is shortened in it when it is long.
 const MAX_NAME_BYTES = 255

@@ -2,7 +2,6 @@ import { describe, expect, test } from 'vitest'
 import {
   isTemporaryName,
   normalizeTarget,
-  parentDirectories,
   temporaryPath,
   toPosixSegments
 } from '../../src/remote-path.js'
@@ -25,12 +24,6 @@ describe('remote paths', () => {
   test('Windows runner paths become POSIX segments', () => {
     expect(toPosixSegments('dist\\assets\\app.js')).toEqual(['dist', 'assets', 'app.js'])
     expect(toPosixSegments('./a//b/')).toEqual(['a', 'b'])
-  })
-
-  test('parent directories, outermost first', () => {
-    expect(parentDirectories('/srv/www/a/b.txt')).toEqual(['/srv', '/srv/www', '/srv/www/a'])
-    expect(parentDirectories('site/a/b.txt')).toEqual(['site', 'site/a'])
-    expect(parentDirectories('b.txt')).toEqual([])
   })
 
   test('temporary names: beside the final path, hidden, deterministic per run and file', () => {
