@@ -30058,6 +30058,86 @@ function temporaryPath(finalPath, runToken) {
     return dir === '.' ? name : posix.join(dir, name);
 }
 
+// The run's results as the contract publishes them: step outputs, the job summary table and
+// one error annotation per failed host. Pure formatting.
+/** A host that was not contacted: the run was cancelled first, or there was nothing to send. */
+function notAttempted(host, files, reason) {
+    return {
+        host,
+        status: 'skipped',
+        files,
+        uploaded: 0,
+        skipped: 0,
+        bytes: 0,
+        resumedBytes: 0,
+        attempts: 0,
+        durationMs: 0,
+        error: reason
+    };
+}
+function formatBytes(bytes) {
+    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+    let value = bytes;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+        value /= 1024;
+        unit += 1;
+    }
+    return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit] ?? ''}`;
+}
+function buildOutputs(results, fileCount) {
+    const succeeded = results.filter((result) => result.status === 'success').map((r) => r.host);
+    const failed = results.filter((result) => result.status === 'failed').map((r) => r.host);
+    const ordered = results.map((result) => ({
+        host: result.host,
+        status: result.status,
+        files: result.files,
+        uploaded: result.uploaded,
+        skipped: result.skipped,
+        bytes: result.bytes,
+        resumedBytes: result.resumedBytes,
+        attempts: result.attempts,
+        durationMs: result.durationMs,
+        ...(result.error === undefined ? {} : { error: oneLine(result.error) }),
+        ...(result.errorClass === undefined ? {} : { errorClass: result.errorClass })
+    }));
+    return {
+        results: JSON.stringify(ordered),
+        'succeeded-hosts': JSON.stringify(succeeded),
+        'failed-hosts': JSON.stringify(failed),
+        'succeeded-count': String(succeeded.length),
+        'failed-count': String(failed.length),
+        files: String(fileCount),
+        bytes: String(results.reduce((sum, result) => sum + result.bytes, 0))
+    };
+}
+function cell(text) {
+    return oneLine(text).replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+const STATUS_LABEL = {
+    success: '✅ success',
+    failed: '❌ failed',
+    skipped: '⏭️ skipped'
+};
+function summaryMarkdown(results, context) {
+    const failed = results.filter((result) => result.status === 'failed').length;
+    const headline = failed === 0
+        ? `Deployed ${context.files} file(s), ${formatBytes(context.totalBytes)}, to ${results.length} host(s)`
+        : `${failed} of ${results.length} host(s) failed`;
+    const lines = [
+        `### SSH Fan-out Deploy: ${cell(headline)}`,
+        '',
+        `Target \`${cell(context.target)}\`, verify \`${context.verify}\`.`,
+        '',
+        '| Host | Status | Files | Uploaded | Skipped | Bytes | Attempts | Time | Error |',
+        '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |'
+    ];
+    for (const result of results) {
+        lines.push(`| ${cell(result.host)} | ${STATUS_LABEL[result.status]} | ${result.files} | ${result.uploaded} | ${result.skipped} | ${formatBytes(result.bytes)} | ${result.attempts} | ${formatDuration(result.durationMs)} | ${cell(result.error ?? '')} |`);
+    }
+    return `${lines.join('\n')}\n`;
+}
+
 var ber = {exports: {}};
 
 var errors;
@@ -53877,6 +53957,7 @@ async function connect(options) {
             ? internals._maxReadLen
             : 32 * 1024;
         const hasPosixRename = internals._extensions?.['posix-rename@openssh.com'] !== undefined;
+        const hasStatvfs = internals._extensions?.['statvfs@openssh.com'] !== undefined;
         return {
             maxWriteLength,
             maxReadLength,
@@ -53896,6 +53977,24 @@ async function connect(options) {
             close: (handle) => sftpRequest('close', 'handle', (cb) => sftp.close(handle, (e) => cb(e))),
             posixRename: (from, to) => sftpRequest('rename', `${from} -> ${to}`, (cb) => sftp.ext_openssh_rename(from, to, (e) => cb(e))),
             unlink: (path) => sftpRequest('unlink', path, (cb) => sftp.unlink(path, (e) => cb(e))),
+            statvfs: (path) => {
+                if (!hasStatvfs)
+                    return Promise.resolve(undefined);
+                return sftpRequest('statvfs', path, (cb) => {
+                    sftp.ext_openssh_statvfs(path, (e, info) => {
+                        if (e !== undefined) {
+                            cb(e);
+                            return;
+                        }
+                        const available = Number(info?.f_bavail ?? 0) * Number(info?.f_frsize ?? info?.f_bsize ?? 0);
+                        // ST_RDONLY is bit 0 of f_flag (PROTOCOL: SSH2_FXE_STATVFS_ST_RDONLY).
+                        cb(undefined, {
+                            availableBytes: available,
+                            readOnly: (Number(info?.f_flag ?? 0) & 1) === 1
+                        });
+                    });
+                });
+            },
             readdir: (path) => sftpRequest('readdir', path, (cb) => sftp.readdir(path, (e, list) => cb(e, e ? undefined : list.map((entry) => entry.filename))))
         };
     };
@@ -54092,6 +54191,7 @@ function delay(ms) {
 // each write into its packet before `write` returns, so one read buffer serves every write.
 /** OpenSSH's largest write; 262144 makes ssh2 split every request in two. */
 const MAX_CHUNK = 261_120;
+/** Resolves with the bytes written (from `offset` to the end of the local file). */
 async function uploadFile(sftp, options) {
     const chunk = Math.min(MAX_CHUNK, sftp.maxWriteLength);
     const local = await open$1(options.localPath, 'r').catch((error) => {
@@ -54100,13 +54200,13 @@ async function uploadFile(sftp, options) {
         });
     });
     try {
-        const handle = await sftp.open(options.remotePath, 'w', options.mode);
+        const handle = await sftp.open(options.remotePath, options.offset > 0 ? 'r+' : 'w', options.mode);
         let sent = 0;
         try {
             const buffer = Buffer.allocUnsafe(chunk);
             const inFlight = new Set();
             let failure;
-            let position = 0;
+            let position = options.offset;
             for (;;) {
                 while (inFlight.size >= options.writesInFlight && failure === undefined)
                     await Promise.race(inFlight);
@@ -54144,24 +54244,26 @@ async function uploadFile(sftp, options) {
     }
 }
 
-// One attempt at one host: connect, create directories, and for each file not yet done —
-// skip it if the host already has it, else write it to a temporary name beside its final path,
-// verify it, and rename it into place. A retry runs this again with the files still to do.
+// One attempt at one host: connect, check the target (preflight), create directories, and for
+// each file not yet done — skip it if the host already has it, else write it to a temporary name
+// beside its final path (continuing an earlier attempt's partial copy), verify it, and rename it
+// into place. A retry runs this again with the files still to do.
 function createHostProgress() {
     return {
         attempts: 0,
         bytes: 0,
+        resumedBytes: 0,
         uploaded: 0,
         skipped: 0,
         done: new Set(),
-        serialWrites: false,
+        temporaries: new Set(),
+        cautious: false,
         toldReadBack: false
     };
 }
 // Internal limits not worth an input.
-const IDLE_TIMEOUT_MS = 60_000;
-const KEEPALIVE_INTERVAL_MS = 10_000;
 const KEEPALIVE_COUNT_MAX = 3;
+/** Exec channels for hashing; with the SFTP channel, 3 of OpenSSH's default MaxSessions (10). */
 const HASH_CHANNELS = 2;
 const WRITES_IN_FLIGHT = 16;
 /** Creates directories like `mkdir -p`, each at most once per connection. */
@@ -54178,10 +54280,16 @@ function directoryMaker(sftp) {
         }
         catch (error) {
             // Another writer may have created it meanwhile.
-            if ((await sftp.stat(dir))?.isDirectory)
+            const now = await sftp.stat(dir);
+            if (now?.isDirectory)
                 return;
+            if (now === undefined && error instanceof DeployError && error.kind === 'remote-failure')
+                throw new DeployError('no-such-path', `cannot create directory '${dir}': something is in the way (a dangling symbolic link?) and it still does not exist`, { cause: error });
             throw error;
         }
+        const created = await sftp.stat(dir);
+        if (created?.isDirectory !== true)
+            throw new DeployError('no-such-path', `directory '${dir}' does not exist after it was created`);
     };
     const ensure = (dir) => {
         if (dir === '/' || dir === '.' || dir === '')
@@ -54217,7 +54325,7 @@ async function runPool(items, limit, signal, worker) {
     if (signal.aborted)
         throw signal.reason;
 }
-async function openConnection(job, signal) {
+function openConnection(job, signal) {
     const { host, settings } = job;
     return connect({
         host: host.host,
@@ -54239,8 +54347,8 @@ async function openConnection(job, signal) {
         },
         hostKeyAlgorithms: hostKeyAlgorithms(settings.hostKeys, host.host, host.port),
         connectTimeoutMs: settings.connectTimeoutMs,
-        idleTimeoutMs: IDLE_TIMEOUT_MS,
-        keepaliveIntervalMs: KEEPALIVE_INTERVAL_MS,
+        idleTimeoutMs: settings.idleTimeoutMs,
+        keepaliveIntervalMs: settings.keepaliveIntervalMs,
         keepaliveCountMax: KEEPALIVE_COUNT_MAX,
         signal
     });
@@ -54252,7 +54360,7 @@ async function remoteDigest(context, path, size) {
     if (answer === 'unavailable') {
         if (!job.progress.toldReadBack) {
             job.progress.toldReadBack = true;
-            job.log.info('the host does not run sha256sum, shasum or openssl for us (no shell, or none installed): verifying by reading each file back over SFTP');
+            job.log.info('the host does not run sha256sum, shasum or openssl for us (no shell, none installed, or no session left): verifying by reading each file back over SFTP');
         }
         return readBackHash(sftp, path);
     }
@@ -54273,32 +54381,62 @@ async function alreadyThere(context, file, path) {
     ]);
     return local.sha256 === remote && local.size === file.size;
 }
-async function verifyFile(context, file, path, sent) {
+async function verifyFile(context, file, path, size) {
     const { job, sftp } = context;
     switch (job.settings.verify) {
         case 'none':
             return;
         case 'size': {
             const stat = await sftp.stat(path);
-            if (stat?.size !== sent)
-                throw new DeployError('verify-mismatch', `'${file.relativePath}' has ${stat?.size ?? 'no'} bytes on the host after sending ${sent}`);
+            if (stat?.size !== size)
+                throw new DeployError('verify-mismatch', `'${file.relativePath}' has ${stat?.size ?? 'no'} bytes on the host after sending ${size}`);
             return;
         }
         case 'sha256': {
             const [local, remote] = await Promise.all([
                 job.localHasher.digest(file.localPath),
-                remoteDigest(context, path, sent)
+                remoteDigest(context, path, size)
             ]);
-            if (local.size !== sent)
-                throw new DeployError('verify-mismatch', `'${file.relativePath}' changed on the runner while it was being sent (${sent} bytes sent, ${local.size} hashed)`);
+            if (local.size !== size)
+                throw new DeployError('verify-mismatch', `'${file.relativePath}' changed on the runner while it was being sent (${size} bytes sent, ${local.size} hashed)`);
             if (local.sha256 !== remote) {
-                job.progress.serialWrites = true;
+                job.progress.cautious = true;
                 throw new DeployError('verify-mismatch', `'${file.relativePath}' arrived corrupted: SHA-256 on the host ${remote.slice(0, 16)}…, expected ${local.sha256.slice(0, 16)}…`);
             }
         }
     }
 }
-async function deployFile(context, file) {
+/** Free space at `dir`: statvfs over SFTP, else `df -Pk` where the host has a shell. */
+async function freeSpace(sftp, connection, dir) {
+    const space = await sftp.statvfs(dir).catch(() => undefined);
+    if (space !== undefined)
+        return { bytes: space.availableBytes, readOnly: space.readOnly };
+    const result = await connection.exec(`df -Pk -- ${shellQuote(dir)}`).catch(() => undefined);
+    const fields = result?.stdout.trim().split('\n').pop()?.trim().split(/\s+/);
+    const availableKiB = Number(fields?.[3]);
+    return result?.code === 0 && Number.isFinite(availableKiB)
+        ? { bytes: availableKiB * 1024, readOnly: false }
+        : undefined;
+}
+/**
+ * SFTP's FAILURE status covers a full disk, a quota, a read-only file system and more: look at
+ * the space left so the message says which.
+ */
+async function explainFailure(context, connection, error, file, remaining) {
+    if (!(error instanceof DeployError) || error.kind !== 'remote-failure')
+        return error;
+    if (connection.failure !== undefined)
+        return error;
+    const dir = posix.dirname(posix.join(context.base, file.relativePath));
+    const space = await freeSpace(context.sftp, connection, dir).catch(() => undefined);
+    const where = context.job.host.label;
+    if (space?.readOnly === true)
+        return new DeployError('permission', `the file system of '${dir}' on ${where} is read-only (while writing '${file.relativePath}')`, { cause: error });
+    if (space !== undefined && space.bytes < Math.max(remaining, 1) + 64 * 1024)
+        return new DeployError('disk-full', `disk full on ${where} while writing '${file.relativePath}': ${formatBytes(space.bytes)} free in '${dir}', ${formatBytes(remaining)} still to write`, { cause: error });
+    return new DeployError('remote-failure', `${error.message}${space === undefined ? '' : ` (${formatBytes(space.bytes)} free in '${dir}', so not for lack of space: a quota or file size limit?)`}`, { cause: error });
+}
+async function deployFile(context, connection, file) {
     const { job, sftp, base } = context;
     const { settings, progress } = job;
     const finalPath = posix.join(base, file.relativePath);
@@ -54309,55 +54447,140 @@ async function deployFile(context, file) {
         return;
     }
     const writePath = settings.atomic ? temporaryPath(finalPath, job.runToken) : finalPath;
+    // An earlier attempt of this run may have left part of this file under its temporary name.
+    let offset = 0;
+    if (settings.atomic &&
+        settings.resume &&
+        !progress.cautious &&
+        progress.temporaries.has(writePath)) {
+        const partial = await sftp.stat(writePath);
+        if (partial?.isFile === true && partial.size <= file.size)
+            offset = partial.size;
+    }
+    if (settings.atomic)
+        progress.temporaries.add(writePath);
+    let written = offset;
     try {
         const sent = await uploadFile(sftp, {
             localPath: file.localPath,
             remotePath: writePath,
             mode: file.mode,
-            writesInFlight: progress.serialWrites ? 1 : WRITES_IN_FLIGHT,
+            offset,
+            writesInFlight: progress.cautious ? 1 : WRITES_IN_FLIGHT,
             onBytes: (bytes) => {
                 progress.bytes += bytes;
+                written += bytes;
             }
         });
-        await verifyFile(context, file, writePath, sent);
-        if (settings.atomic)
+        if (offset > 0) {
+            progress.resumedBytes += offset;
+            job.log.info(`'${file.relativePath}': continued from ${formatBytes(offset)} already on the host`);
+        }
+        await verifyFile(context, file, writePath, offset + sent);
+        if (settings.atomic) {
             await sftp.posixRename(writePath, finalPath);
+            progress.temporaries.delete(writePath);
+        }
     }
     catch (error) {
-        // Nothing half-written stays behind at a temporary name when the connection still allows
-        // removing it.
-        if (settings.atomic)
-            await sftp.unlink(writePath).catch(() => undefined);
-        throw error;
+        const explained = await explainFailure(context, connection, error, file, file.size - written);
+        // A partial copy is kept for the next attempt only when the connection, not the copy, failed;
+        // otherwise it is removed now, while the connection allows.
+        if (settings.atomic && connection.failure === undefined) {
+            await sftp
+                .unlink(writePath)
+                .then(() => progress.temporaries.delete(writePath))
+                .catch(() => undefined);
+        }
+        throw explained;
     }
     progress.done.add(file.relativePath);
     progress.uploaded += 1;
+}
+/** Before any file is sent: the target is writable and has room for what is to be sent. */
+async function preflight(context, connection, todo) {
+    const { job, sftp, base } = context;
+    const probe = posix.join(base, `.sfd-preflight-${job.runToken}`);
+    try {
+        await sftp.close(await sftp.open(probe, 'w', 0o600));
+        await sftp.unlink(probe);
+    }
+    catch (error) {
+        if (connection.failure !== undefined)
+            throw error;
+        const reason = error instanceof Error ? error.message : String(error);
+        const space = await sftp.statvfs(base).catch(() => undefined);
+        throw new DeployError(space?.readOnly === true
+            ? 'permission'
+            : error instanceof DeployError
+                ? error.kind
+                : 'remote-failure', `preflight: cannot write in target '${base}' on ${job.host.label}: ${space?.readOnly === true ? 'the file system is read-only' : reason}`, { cause: error });
+    }
+    const needed = todo.reduce((sum, file) => sum + file.size, 0);
+    const space = await freeSpace(sftp, connection, base);
+    if (space !== undefined && space.bytes < needed)
+        throw new DeployError('disk-full', `preflight: not enough space on ${job.host.label}: ${formatBytes(space.bytes)} free in '${base}', ${formatBytes(needed)} to send`);
+    if (job.progress.attempts === 1)
+        job.log.info(`preflight: target writable, ${space === undefined ? 'free space unknown' : `${formatBytes(space.bytes)} free`}, ${formatBytes(needed)} to send`);
 }
 /** One attempt. Throws a DeployError; `retryable` tells the caller whether to try again. */
 async function runAttempt(job, signal) {
     const { settings, progress, log } = job;
     const connection = await openConnection(job, signal);
-    // The hashing shell starts while the SFTP session opens and the first files go out.
-    const remoteHasher = settings.verify === 'sha256'
-        ? createRemoteHasher(connection, HASH_CHANNELS, IDLE_TIMEOUT_MS)
-        : undefined;
-    remoteHasher?.warmUp();
+    let remoteHasher;
     try {
         const sftp = await connection.sftp();
         if (settings.atomic && !sftp.hasPosixRename)
             throw new DeployError('protocol', "the server's SFTP does not offer posix-rename@openssh.com, needed to publish files atomically; set 'atomic: false' to write files in place");
+        // The hashing shell starts now (after the SFTP session has its channel, so a server with
+        // MaxSessions 1 still gets one) and overlaps the first uploads.
+        if (settings.verify === 'sha256') {
+            remoteHasher = createRemoteHasher(connection, HASH_CHANNELS, settings.idleTimeoutMs);
+            remoteHasher.warmUp();
+        }
         const ensureDir = directoryMaker(sftp);
         await ensureDir(settings.target);
         const base = await sftp.realpath(settings.target);
         if (progress.attempts === 1)
             log.info(`target ${settings.target} is ${base} on the host`);
         const todo = job.plan.files.filter((file) => !progress.done.has(file.relativePath));
-        await runPool(todo, settings.concurrency, signal, (file) => deployFile({ job, sftp, remoteHasher, ensureDir, base }, file));
+        const context = { job, sftp, remoteHasher, ensureDir, base };
+        if (settings.preflight)
+            await preflight(context, connection, todo);
+        await runPool(todo, settings.concurrency, signal, (file) => deployFile(context, connection, file));
     }
     finally {
         remoteHasher?.close();
         await connection.close();
     }
+}
+/**
+ * After a host has failed for good: remove the temporary files this run left there, over a new
+ * short connection if the last one is gone. Returns what could not be removed.
+ */
+async function removeTemporaries(job, signal) {
+    const { progress } = job;
+    if (progress.temporaries.size === 0)
+        return [];
+    const connection = await openConnection(job, signal);
+    try {
+        const sftp = await connection.sftp();
+        for (const path of [...progress.temporaries]) {
+            await sftp
+                .unlink(path)
+                .catch((error) => {
+                // Already gone is as good as removed.
+                if (!(error instanceof DeployError && error.kind === 'no-such-path'))
+                    throw error;
+            })
+                .then(() => progress.temporaries.delete(path))
+                .catch(() => undefined);
+        }
+    }
+    finally {
+        await connection.close();
+    }
+    return [...progress.temporaries];
 }
 
 // One host from start to result: attempts with retries (p-retry, every option explicit),
@@ -54377,6 +54600,28 @@ function asDeployError(error) {
         return error;
     return new DeployError('remote-failure', errorMessage(error), { cause: error });
 }
+// Removing leftovers after a failure gets its own short deadline: the host's may have passed.
+const CLEANUP_DEADLINE_MS = 15_000;
+async function cleanUp(job, rootSignal, connectTimeoutMs) {
+    const { progress, log } = job;
+    if (progress.temporaries.size === 0 || rootSignal.aborted)
+        return;
+    const count = progress.temporaries.size;
+    const deadline = deadlineSignal(Math.min(CLEANUP_DEADLINE_MS, connectTimeoutMs + 5000), job.host.label);
+    try {
+        const left = await removeTemporaries(job, AbortSignal.any([rootSignal, deadline.signal]));
+        if (left.length === 0)
+            log.info(`removed ${count} temporary file(s) this run left on the host`);
+        else
+            log.warning(`could not remove ${left.length} temporary file(s) this run left: ${left.join(', ')}`);
+    }
+    catch (error) {
+        log.warning(`could not reconnect to remove ${count} temporary file(s) this run left (${oneLine(errorMessage(error))}): ${[...progress.temporaries].join(', ')}`);
+    }
+    finally {
+        deadline.clear();
+    }
+}
 async function deployHost(job, rootSignal) {
     const { host, settings, progress, log } = job;
     const started = Date.now();
@@ -54389,9 +54634,10 @@ async function deployHost(job, rootSignal) {
         uploaded: progress.uploaded,
         skipped: progress.skipped,
         bytes: progress.bytes,
+        resumedBytes: progress.resumedBytes,
         attempts: progress.attempts,
         durationMs: Date.now() - started,
-        ...(error === undefined ? {} : { error: oneLine(error) })
+        ...(error === undefined ? {} : { error: oneLine(error.message), errorClass: error.kind })
     });
     try {
         await pRetry(async () => {
@@ -54420,75 +54666,13 @@ async function deployHost(job, rootSignal) {
     catch (error) {
         const failure = asDeployError(error);
         if (failure.kind === 'aborted' && progress.attempts === 0)
-            return result('skipped', failure.message);
-        return result('failed', failure.message);
+            return result('skipped', failure);
+        await cleanUp(job, rootSignal, settings.connectTimeoutMs);
+        return result('failed', failure);
     }
     finally {
         deadline.clear();
     }
-}
-
-// The run's results as the contract publishes them: step outputs, the job summary table and
-// one error annotation per failed host. Pure formatting.
-function formatBytes(bytes) {
-    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-    let value = bytes;
-    let unit = 0;
-    while (value >= 1024 && unit < units.length - 1) {
-        value /= 1024;
-        unit += 1;
-    }
-    return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit] ?? ''}`;
-}
-function buildOutputs(results, fileCount) {
-    const succeeded = results.filter((result) => result.status === 'success').map((r) => r.host);
-    const failed = results.filter((result) => result.status === 'failed').map((r) => r.host);
-    const ordered = results.map((result) => ({
-        host: result.host,
-        status: result.status,
-        files: result.files,
-        uploaded: result.uploaded,
-        skipped: result.skipped,
-        bytes: result.bytes,
-        attempts: result.attempts,
-        durationMs: result.durationMs,
-        ...(result.error === undefined ? {} : { error: oneLine(result.error) })
-    }));
-    return {
-        results: JSON.stringify(ordered),
-        'succeeded-hosts': JSON.stringify(succeeded),
-        'failed-hosts': JSON.stringify(failed),
-        'succeeded-count': String(succeeded.length),
-        'failed-count': String(failed.length),
-        files: String(fileCount),
-        bytes: String(results.reduce((sum, result) => sum + result.bytes, 0))
-    };
-}
-function cell(text) {
-    return oneLine(text).replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-const STATUS_LABEL = {
-    success: '✅ success',
-    failed: '❌ failed',
-    skipped: '⏭️ skipped'
-};
-function summaryMarkdown(results, context) {
-    const failed = results.filter((result) => result.status === 'failed').length;
-    const headline = failed === 0
-        ? `Deployed ${context.files} file(s), ${formatBytes(context.totalBytes)}, to ${results.length} host(s)`
-        : `${failed} of ${results.length} host(s) failed`;
-    const lines = [
-        `### SSH Fan-out Deploy: ${cell(headline)}`,
-        '',
-        `Target \`${cell(context.target)}\`, verify \`${context.verify}\`.`,
-        '',
-        '| Host | Status | Files | Uploaded | Skipped | Bytes | Attempts | Time | Error |',
-        '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |'
-    ];
-    for (const result of results) {
-        lines.push(`| ${cell(result.host)} | ${STATUS_LABEL[result.status]} | ${result.files} | ${result.uploaded} | ${result.skipped} | ${formatBytes(result.bytes)} | ${result.attempts} | ${formatDuration(result.durationMs)} | ${cell(result.error ?? '')} |`);
-    }
-    return `${lines.join('\n')}\n`;
 }
 
 // Deploys to every host, `max-parallel` at a time. Hosts are independent: one host's failure,
@@ -54517,7 +54701,7 @@ async function fanOut(options) {
                 continue;
             if (signal.aborted) {
                 const reason = errorMessage(signal.reason);
-                results[index] = skipped(host.label, plan.files.length, reason);
+                results[index] = notAttempted(host.label, plan.files.length, `not attempted: ${reason}`);
                 reporter.hostDone(results[index], []);
                 continue;
             }
@@ -54553,20 +54737,8 @@ async function fanOut(options) {
     finally {
         clearInterval(ticker);
     }
-    return results.map((result, index) => result ?? skipped(settings.hosts[index]?.label ?? '?', plan.files.length, 'not attempted'));
-}
-function skipped(label, files, reason) {
-    return {
-        host: label,
-        status: 'skipped',
-        files,
-        uploaded: 0,
-        skipped: 0,
-        bytes: 0,
-        attempts: 0,
-        durationMs: 0,
-        error: `not attempted: ${reason}`
-    };
+    return results.map((result, index) => result ??
+        notAttempted(settings.hosts[index]?.label ?? '?', plan.files.length, 'not attempted'));
 }
 
 // The `host` input: `[user@]host[:port]` entries separated by newlines and/or commas, IPv6 as
@@ -54956,6 +55128,10 @@ function parseInputs(get, env) {
     const retryDelayMs = duration(get, 'retry-delay', '1s');
     const verify = oneOf(get, 'verify', VERIFY_MODES, 'sha256');
     const atomic = boolean(get, 'atomic', true);
+    const resume = boolean(get, 'resume', true);
+    const idleTimeoutMs = duration(get, 'idle-timeout', '60s');
+    const keepaliveIntervalMs = duration(get, 'keepalive-interval', '10s');
+    const preflight = boolean(get, 'preflight', true);
     const hostKeys = readHostKeys(get, warnings);
     const { credentials, derivedSecrets } = readCredentials(get, env);
     return {
@@ -54976,6 +55152,10 @@ function parseInputs(get, env) {
         retryDelayMs,
         verify,
         atomic,
+        resume,
+        idleTimeoutMs,
+        keepaliveIntervalMs,
+        preflight,
         derivedSecrets,
         warnings
     };
@@ -58672,17 +58852,7 @@ function noFiles(io, settings) {
         io.warning(`${message}; nothing to deploy`);
     else
         io.info(`${message}; nothing to deploy`);
-    const results = settings.hosts.map((host) => ({
-        host: host.label,
-        status: 'skipped',
-        files: 0,
-        uploaded: 0,
-        skipped: 0,
-        bytes: 0,
-        attempts: 0,
-        durationMs: 0,
-        error: 'no files to deploy'
-    }));
+    const results = settings.hosts.map((host) => notAttempted(host.label, 0, 'no files to deploy'));
     writeOutputs(io, results, 0);
     return true;
 }

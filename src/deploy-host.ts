@@ -4,7 +4,7 @@
 import pRetry from 'p-retry'
 import { formatDuration } from './duration.js'
 import { DeployError, errorMessage, oneLine } from './errors.js'
-import { runAttempt, type HostJob } from './host-session.js'
+import { removeTemporaries, runAttempt, type HostJob } from './host-session.js'
 import type { HostResult } from './report.js'
 
 // Backoff doubles from `retry-delay` up to this, each delay scaled by a random 1-2 factor.
@@ -29,22 +29,54 @@ function asDeployError(error: unknown): DeployError {
   return new DeployError('remote-failure', errorMessage(error), { cause: error })
 }
 
+// Removing leftovers after a failure gets its own short deadline: the host's may have passed.
+const CLEANUP_DEADLINE_MS = 15_000
+
+async function cleanUp(
+  job: HostJob,
+  rootSignal: AbortSignal,
+  connectTimeoutMs: number
+): Promise<void> {
+  const { progress, log } = job
+  if (progress.temporaries.size === 0 || rootSignal.aborted) return
+  const count = progress.temporaries.size
+  const deadline = deadlineSignal(
+    Math.min(CLEANUP_DEADLINE_MS, connectTimeoutMs + 5000),
+    job.host.label
+  )
+  try {
+    const left = await removeTemporaries(job, AbortSignal.any([rootSignal, deadline.signal]))
+    if (left.length === 0) log.info(`removed ${count} temporary file(s) this run left on the host`)
+    else
+      log.warning(
+        `could not remove ${left.length} temporary file(s) this run left: ${left.join(', ')}`
+      )
+  } catch (error) {
+    log.warning(
+      `could not reconnect to remove ${count} temporary file(s) this run left (${oneLine(errorMessage(error))}): ${[...progress.temporaries].join(', ')}`
+    )
+  } finally {
+    deadline.clear()
+  }
+}
+
 export async function deployHost(job: HostJob, rootSignal: AbortSignal): Promise<HostResult> {
   const { host, settings, progress, log } = job
   const started = Date.now()
   const deadline = deadlineSignal(settings.timeoutMs, host.label)
   const signal = AbortSignal.any([rootSignal, deadline.signal])
 
-  const result = (status: HostResult['status'], error?: string): HostResult => ({
+  const result = (status: HostResult['status'], error?: DeployError): HostResult => ({
     host: host.label,
     status,
     files: job.plan.files.length,
     uploaded: progress.uploaded,
     skipped: progress.skipped,
     bytes: progress.bytes,
+    resumedBytes: progress.resumedBytes,
     attempts: progress.attempts,
     durationMs: Date.now() - started,
-    ...(error === undefined ? {} : { error: oneLine(error) })
+    ...(error === undefined ? {} : { error: oneLine(error.message), errorClass: error.kind })
   })
 
   try {
@@ -81,9 +113,9 @@ export async function deployHost(job: HostJob, rootSignal: AbortSignal): Promise
     return result('success')
   } catch (error) {
     const failure = asDeployError(error)
-    if (failure.kind === 'aborted' && progress.attempts === 0)
-      return result('skipped', failure.message)
-    return result('failed', failure.message)
+    if (failure.kind === 'aborted' && progress.attempts === 0) return result('skipped', failure)
+    await cleanUp(job, rootSignal, settings.connectTimeoutMs)
+    return result('failed', failure)
   } finally {
     deadline.clear()
   }

@@ -10,7 +10,7 @@ import { createHostProgress, type HostJob, type HostProgress } from './host-sess
 import type { Settings } from './inputs.js'
 import type { LocalHasher } from './local-files.js'
 import type { Plan } from './plan.js'
-import { formatBytes, type HostResult } from './report.js'
+import { formatBytes, notAttempted, type HostResult } from './report.js'
 
 export interface LogLine {
   readonly level: 'info' | 'warning'
@@ -63,7 +63,7 @@ export async function fanOut(options: FanOutOptions): Promise<HostResult[]> {
       if (host === undefined) continue
       if (signal.aborted) {
         const reason = errorMessage(signal.reason)
-        results[index] = skipped(host.label, plan.files.length, reason)
+        results[index] = notAttempted(host.label, plan.files.length, `not attempted: ${reason}`)
         reporter.hostDone(results[index], [])
         continue
       }
@@ -103,20 +103,7 @@ export async function fanOut(options: FanOutOptions): Promise<HostResult[]> {
   }
   return results.map(
     (result, index) =>
-      result ?? skipped(settings.hosts[index]?.label ?? '?', plan.files.length, 'not attempted')
+      result ??
+      notAttempted(settings.hosts[index]?.label ?? '?', plan.files.length, 'not attempted')
   )
-}
-
-function skipped(label: string, files: number, reason: string): HostResult {
-  return {
-    host: label,
-    status: 'skipped',
-    files,
-    uploaded: 0,
-    skipped: 0,
-    bytes: 0,
-    attempts: 0,
-    durationMs: 0,
-    error: `not attempted: ${reason}`
-  }
 }

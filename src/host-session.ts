@@ -1,6 +1,7 @@
-// One attempt at one host: connect, create directories, and for each file not yet done —
-// skip it if the host already has it, else write it to a temporary name beside its final path,
-// verify it, and rename it into place. A retry runs this again with the files still to do.
+// One attempt at one host: connect, check the target (preflight), create directories, and for
+// each file not yet done — skip it if the host already has it, else write it to a temporary name
+// beside its final path (continuing an earlier attempt's partial copy), verify it, and rename it
+// into place. A retry runs this again with the files still to do.
 
 import { posix } from 'node:path'
 import { DeployError } from './errors.js'
@@ -11,6 +12,8 @@ import type { LocalHasher } from './local-files.js'
 import type { Plan, PlannedFile } from './plan.js'
 import { createRemoteHasher, readBackHash, type RemoteHasher } from './remote-hash.js'
 import { temporaryPath } from './remote-path.js'
+import { formatBytes } from './report.js'
+import { shellQuote } from './shell-quote.js'
 import { connect, type SftpSession, type SshConnection } from './ssh.js'
 import { uploadFile } from './upload.js'
 
@@ -23,12 +26,15 @@ export interface HostLog {
 export interface HostProgress {
   attempts: number
   bytes: number
+  resumedBytes: number
   uploaded: number
   skipped: number
   /** Relative paths published (or found identical) on this host. */
   readonly done: Set<string>
-  /** After a hash mismatch: one write in flight per file from then on. */
-  serialWrites: boolean
+  /** Temporary paths this run may have left on the host (written, not yet renamed or removed). */
+  readonly temporaries: Set<string>
+  /** After a hash mismatch: one write in flight per file, and no resuming, from then on. */
+  cautious: boolean
   /** Once told, the log does not repeat that the host verifies by reading back. */
   toldReadBack: boolean
 }
@@ -37,10 +43,12 @@ export function createHostProgress(): HostProgress {
   return {
     attempts: 0,
     bytes: 0,
+    resumedBytes: 0,
     uploaded: 0,
     skipped: 0,
     done: new Set(),
-    serialWrites: false,
+    temporaries: new Set(),
+    cautious: false,
     toldReadBack: false
   }
 }
@@ -57,9 +65,8 @@ export interface HostJob {
 }
 
 // Internal limits not worth an input.
-const IDLE_TIMEOUT_MS = 60_000
-const KEEPALIVE_INTERVAL_MS = 10_000
 const KEEPALIVE_COUNT_MAX = 3
+/** Exec channels for hashing; with the SFTP channel, 3 of OpenSSH's default MaxSessions (10). */
 const HASH_CHANNELS = 2
 const WRITES_IN_FLIGHT = 16
 
@@ -75,9 +82,22 @@ function directoryMaker(sftp: SftpSession): (dir: string) => Promise<void> {
       await sftp.mkdir(dir)
     } catch (error) {
       // Another writer may have created it meanwhile.
-      if ((await sftp.stat(dir))?.isDirectory) return
+      const now = await sftp.stat(dir)
+      if (now?.isDirectory) return
+      if (now === undefined && error instanceof DeployError && error.kind === 'remote-failure')
+        throw new DeployError(
+          'no-such-path',
+          `cannot create directory '${dir}': something is in the way (a dangling symbolic link?) and it still does not exist`,
+          { cause: error }
+        )
       throw error
     }
+    const created = await sftp.stat(dir)
+    if (created?.isDirectory !== true)
+      throw new DeployError(
+        'no-such-path',
+        `directory '${dir}' does not exist after it was created`
+      )
   }
   const ensure = (dir: string): Promise<void> => {
     if (dir === '/' || dir === '.' || dir === '') return Promise.resolve()
@@ -116,7 +136,7 @@ export async function runPool<T>(
   if (signal.aborted) throw signal.reason
 }
 
-async function openConnection(job: HostJob, signal: AbortSignal): Promise<SshConnection> {
+export function openConnection(job: HostJob, signal: AbortSignal): Promise<SshConnection> {
   const { host, settings } = job
   return connect({
     host: host.host,
@@ -137,8 +157,8 @@ async function openConnection(job: HostJob, signal: AbortSignal): Promise<SshCon
     },
     hostKeyAlgorithms: hostKeyAlgorithms(settings.hostKeys, host.host, host.port),
     connectTimeoutMs: settings.connectTimeoutMs,
-    idleTimeoutMs: IDLE_TIMEOUT_MS,
-    keepaliveIntervalMs: KEEPALIVE_INTERVAL_MS,
+    idleTimeoutMs: settings.idleTimeoutMs,
+    keepaliveIntervalMs: settings.keepaliveIntervalMs,
     keepaliveCountMax: KEEPALIVE_COUNT_MAX,
     signal
   })
@@ -160,7 +180,7 @@ async function remoteDigest(context: AttemptContext, path: string, size: number)
     if (!job.progress.toldReadBack) {
       job.progress.toldReadBack = true
       job.log.info(
-        'the host does not run sha256sum, shasum or openssl for us (no shell, or none installed): verifying by reading each file back over SFTP'
+        'the host does not run sha256sum, shasum or openssl for us (no shell, none installed, or no session left): verifying by reading each file back over SFTP'
       )
     }
     return readBackHash(sftp, path)
@@ -190,7 +210,7 @@ async function verifyFile(
   context: AttemptContext,
   file: PlannedFile,
   path: string,
-  sent: number
+  size: number
 ): Promise<void> {
   const { job, sftp } = context
   switch (job.settings.verify) {
@@ -198,25 +218,25 @@ async function verifyFile(
       return
     case 'size': {
       const stat = await sftp.stat(path)
-      if (stat?.size !== sent)
+      if (stat?.size !== size)
         throw new DeployError(
           'verify-mismatch',
-          `'${file.relativePath}' has ${stat?.size ?? 'no'} bytes on the host after sending ${sent}`
+          `'${file.relativePath}' has ${stat?.size ?? 'no'} bytes on the host after sending ${size}`
         )
       return
     }
     case 'sha256': {
       const [local, remote] = await Promise.all([
         job.localHasher.digest(file.localPath),
-        remoteDigest(context, path, sent)
+        remoteDigest(context, path, size)
       ])
-      if (local.size !== sent)
+      if (local.size !== size)
         throw new DeployError(
           'verify-mismatch',
-          `'${file.relativePath}' changed on the runner while it was being sent (${sent} bytes sent, ${local.size} hashed)`
+          `'${file.relativePath}' changed on the runner while it was being sent (${size} bytes sent, ${local.size} hashed)`
         )
       if (local.sha256 !== remote) {
-        job.progress.serialWrites = true
+        job.progress.cautious = true
         throw new DeployError(
           'verify-mismatch',
           `'${file.relativePath}' arrived corrupted: SHA-256 on the host ${remote.slice(0, 16)}…, expected ${local.sha256.slice(0, 16)}…`
@@ -226,7 +246,62 @@ async function verifyFile(
   }
 }
 
-async function deployFile(context: AttemptContext, file: PlannedFile): Promise<void> {
+/** Free space at `dir`: statvfs over SFTP, else `df -Pk` where the host has a shell. */
+async function freeSpace(
+  sftp: SftpSession,
+  connection: SshConnection,
+  dir: string
+): Promise<{ bytes: number; readOnly: boolean } | undefined> {
+  const space = await sftp.statvfs(dir).catch(() => undefined)
+  if (space !== undefined) return { bytes: space.availableBytes, readOnly: space.readOnly }
+  const result = await connection.exec(`df -Pk -- ${shellQuote(dir)}`).catch(() => undefined)
+  const fields = result?.stdout.trim().split('\n').pop()?.trim().split(/\s+/)
+  const availableKiB = Number(fields?.[3])
+  return result?.code === 0 && Number.isFinite(availableKiB)
+    ? { bytes: availableKiB * 1024, readOnly: false }
+    : undefined
+}
+
+/**
+ * SFTP's FAILURE status covers a full disk, a quota, a read-only file system and more: look at
+ * the space left so the message says which.
+ */
+async function explainFailure(
+  context: AttemptContext,
+  connection: SshConnection,
+  error: unknown,
+  file: PlannedFile,
+  remaining: number
+): Promise<unknown> {
+  if (!(error instanceof DeployError) || error.kind !== 'remote-failure') return error
+  if (connection.failure !== undefined) return error
+  const dir = posix.dirname(posix.join(context.base, file.relativePath))
+  const space = await freeSpace(context.sftp, connection, dir).catch(() => undefined)
+  const where = context.job.host.label
+  if (space?.readOnly === true)
+    return new DeployError(
+      'permission',
+      `the file system of '${dir}' on ${where} is read-only (while writing '${file.relativePath}')`,
+      { cause: error }
+    )
+  if (space !== undefined && space.bytes < Math.max(remaining, 1) + 64 * 1024)
+    return new DeployError(
+      'disk-full',
+      `disk full on ${where} while writing '${file.relativePath}': ${formatBytes(space.bytes)} free in '${dir}', ${formatBytes(remaining)} still to write`,
+      { cause: error }
+    )
+  return new DeployError(
+    'remote-failure',
+    `${error.message}${space === undefined ? '' : ` (${formatBytes(space.bytes)} free in '${dir}', so not for lack of space: a quota or file size limit?)`}`,
+    { cause: error }
+  )
+}
+
+async function deployFile(
+  context: AttemptContext,
+  connection: SshConnection,
+  file: PlannedFile
+): Promise<void> {
   const { job, sftp, base } = context
   const { settings, progress } = job
   const finalPath = posix.join(base, file.relativePath)
@@ -239,38 +314,102 @@ async function deployFile(context: AttemptContext, file: PlannedFile): Promise<v
   }
 
   const writePath = settings.atomic ? temporaryPath(finalPath, job.runToken) : finalPath
+  // An earlier attempt of this run may have left part of this file under its temporary name.
+  let offset = 0
+  if (
+    settings.atomic &&
+    settings.resume &&
+    !progress.cautious &&
+    progress.temporaries.has(writePath)
+  ) {
+    const partial = await sftp.stat(writePath)
+    if (partial?.isFile === true && partial.size <= file.size) offset = partial.size
+  }
+  if (settings.atomic) progress.temporaries.add(writePath)
+
+  let written = offset
   try {
     const sent = await uploadFile(sftp, {
       localPath: file.localPath,
       remotePath: writePath,
       mode: file.mode,
-      writesInFlight: progress.serialWrites ? 1 : WRITES_IN_FLIGHT,
+      offset,
+      writesInFlight: progress.cautious ? 1 : WRITES_IN_FLIGHT,
       onBytes: (bytes) => {
         progress.bytes += bytes
+        written += bytes
       }
     })
-    await verifyFile(context, file, writePath, sent)
-    if (settings.atomic) await sftp.posixRename(writePath, finalPath)
+    if (offset > 0) {
+      progress.resumedBytes += offset
+      job.log.info(
+        `'${file.relativePath}': continued from ${formatBytes(offset)} already on the host`
+      )
+    }
+    await verifyFile(context, file, writePath, offset + sent)
+    if (settings.atomic) {
+      await sftp.posixRename(writePath, finalPath)
+      progress.temporaries.delete(writePath)
+    }
   } catch (error) {
-    // Nothing half-written stays behind at a temporary name when the connection still allows
-    // removing it.
-    if (settings.atomic) await sftp.unlink(writePath).catch(() => undefined)
-    throw error
+    const explained = await explainFailure(context, connection, error, file, file.size - written)
+    // A partial copy is kept for the next attempt only when the connection, not the copy, failed;
+    // otherwise it is removed now, while the connection allows.
+    if (settings.atomic && connection.failure === undefined) {
+      await sftp
+        .unlink(writePath)
+        .then(() => progress.temporaries.delete(writePath))
+        .catch(() => undefined)
+    }
+    throw explained
   }
   progress.done.add(file.relativePath)
   progress.uploaded += 1
+}
+
+/** Before any file is sent: the target is writable and has room for what is to be sent. */
+async function preflight(
+  context: AttemptContext,
+  connection: SshConnection,
+  todo: readonly PlannedFile[]
+): Promise<void> {
+  const { job, sftp, base } = context
+  const probe = posix.join(base, `.sfd-preflight-${job.runToken}`)
+  try {
+    await sftp.close(await sftp.open(probe, 'w', 0o600))
+    await sftp.unlink(probe)
+  } catch (error) {
+    if (connection.failure !== undefined) throw error
+    const reason = error instanceof Error ? error.message : String(error)
+    const space = await sftp.statvfs(base).catch(() => undefined)
+    throw new DeployError(
+      space?.readOnly === true
+        ? 'permission'
+        : error instanceof DeployError
+          ? error.kind
+          : 'remote-failure',
+      `preflight: cannot write in target '${base}' on ${job.host.label}: ${space?.readOnly === true ? 'the file system is read-only' : reason}`,
+      { cause: error }
+    )
+  }
+  const needed = todo.reduce((sum, file) => sum + file.size, 0)
+  const space = await freeSpace(sftp, connection, base)
+  if (space !== undefined && space.bytes < needed)
+    throw new DeployError(
+      'disk-full',
+      `preflight: not enough space on ${job.host.label}: ${formatBytes(space.bytes)} free in '${base}', ${formatBytes(needed)} to send`
+    )
+  if (job.progress.attempts === 1)
+    job.log.info(
+      `preflight: target writable, ${space === undefined ? 'free space unknown' : `${formatBytes(space.bytes)} free`}, ${formatBytes(needed)} to send`
+    )
 }
 
 /** One attempt. Throws a DeployError; `retryable` tells the caller whether to try again. */
 export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<void> {
   const { settings, progress, log } = job
   const connection = await openConnection(job, signal)
-  // The hashing shell starts while the SFTP session opens and the first files go out.
-  const remoteHasher =
-    settings.verify === 'sha256'
-      ? createRemoteHasher(connection, HASH_CHANNELS, IDLE_TIMEOUT_MS)
-      : undefined
-  remoteHasher?.warmUp()
+  let remoteHasher: RemoteHasher | undefined
   try {
     const sftp = await connection.sftp()
     if (settings.atomic && !sftp.hasPosixRename)
@@ -278,17 +417,51 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
         'protocol',
         "the server's SFTP does not offer posix-rename@openssh.com, needed to publish files atomically; set 'atomic: false' to write files in place"
       )
+    // The hashing shell starts now (after the SFTP session has its channel, so a server with
+    // MaxSessions 1 still gets one) and overlaps the first uploads.
+    if (settings.verify === 'sha256') {
+      remoteHasher = createRemoteHasher(connection, HASH_CHANNELS, settings.idleTimeoutMs)
+      remoteHasher.warmUp()
+    }
     const ensureDir = directoryMaker(sftp)
     await ensureDir(settings.target)
     const base = await sftp.realpath(settings.target)
     if (progress.attempts === 1) log.info(`target ${settings.target} is ${base} on the host`)
 
     const todo = job.plan.files.filter((file) => !progress.done.has(file.relativePath))
+    const context: AttemptContext = { job, sftp, remoteHasher, ensureDir, base }
+    if (settings.preflight) await preflight(context, connection, todo)
     await runPool(todo, settings.concurrency, signal, (file) =>
-      deployFile({ job, sftp, remoteHasher, ensureDir, base }, file)
+      deployFile(context, connection, file)
     )
   } finally {
     remoteHasher?.close()
     await connection.close()
   }
+}
+
+/**
+ * After a host has failed for good: remove the temporary files this run left there, over a new
+ * short connection if the last one is gone. Returns what could not be removed.
+ */
+export async function removeTemporaries(job: HostJob, signal: AbortSignal): Promise<string[]> {
+  const { progress } = job
+  if (progress.temporaries.size === 0) return []
+  const connection = await openConnection(job, signal)
+  try {
+    const sftp = await connection.sftp()
+    for (const path of [...progress.temporaries]) {
+      await sftp
+        .unlink(path)
+        .catch((error: unknown) => {
+          // Already gone is as good as removed.
+          if (!(error instanceof DeployError && error.kind === 'no-such-path')) throw error
+        })
+        .then(() => progress.temporaries.delete(path))
+        .catch(() => undefined)
+    }
+  } finally {
+    await connection.close()
+  }
+  return [...progress.temporaries]
 }

@@ -35,7 +35,11 @@ export const INPUT_NAMES = [
   'retries',
   'retry-delay',
   'verify',
-  'atomic'
+  'atomic',
+  'resume',
+  'idle-timeout',
+  'keepalive-interval',
+  'preflight'
 ] as const
 export type InputName = (typeof INPUT_NAMES)[number]
 
@@ -75,6 +79,13 @@ export interface Settings {
   readonly retryDelayMs: number
   readonly verify: VerifyMode
   readonly atomic: boolean
+  /** A retry continues a file's temporary copy from the bytes the server already holds. */
+  readonly resume: boolean
+  /** An attempt that moves no bytes for this long is aborted (and retried). */
+  readonly idleTimeoutMs: number
+  readonly keepaliveIntervalMs: number
+  /** Check auth, a writable target and free space before sending anything. */
+  readonly preflight: boolean
   /** Values derived from secrets that must be masked too (a converted key, say). */
   readonly derivedSecrets: readonly string[]
   readonly warnings: readonly string[]
@@ -306,6 +317,10 @@ export function parseInputs(get: InputReader, env: InputEnvironment): Settings {
   const retryDelayMs = duration(get, 'retry-delay', '1s')
   const verify = oneOf(get, 'verify', VERIFY_MODES, 'sha256')
   const atomic = boolean(get, 'atomic', true)
+  const resume = boolean(get, 'resume', true)
+  const idleTimeoutMs = duration(get, 'idle-timeout', '60s')
+  const keepaliveIntervalMs = duration(get, 'keepalive-interval', '10s')
+  const preflight = boolean(get, 'preflight', true)
   const hostKeys = readHostKeys(get, warnings)
   const { credentials, derivedSecrets } = readCredentials(get, env)
 
@@ -327,6 +342,10 @@ export function parseInputs(get: InputReader, env: InputEnvironment): Settings {
     retryDelayMs,
     verify,
     atomic,
+    resume,
+    idleTimeoutMs,
+    keepaliveIntervalMs,
+    preflight,
     derivedSecrets,
     warnings
   }

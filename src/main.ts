@@ -10,7 +10,13 @@ import { fanOut } from './fan-out.js'
 import { parseInputs, SECRET_INPUTS, type InputName, type Settings } from './inputs.js'
 import { createLocalHasher } from './local-files.js'
 import { buildPlan, type Plan } from './plan.js'
-import { buildOutputs, formatBytes, summaryMarkdown, type HostResult } from './report.js'
+import {
+  buildOutputs,
+  formatBytes,
+  notAttempted,
+  summaryMarkdown,
+  type HostResult
+} from './report.js'
 
 export interface RunOptions {
   readonly io?: ActionIO
@@ -64,17 +70,7 @@ function noFiles(io: ActionIO, settings: Settings): boolean {
   if (settings.ifNoFilesFound === 'error') throw new InputError('source', message)
   if (settings.ifNoFilesFound === 'warn') io.warning(`${message}; nothing to deploy`)
   else io.info(`${message}; nothing to deploy`)
-  const results: HostResult[] = settings.hosts.map((host) => ({
-    host: host.label,
-    status: 'skipped',
-    files: 0,
-    uploaded: 0,
-    skipped: 0,
-    bytes: 0,
-    attempts: 0,
-    durationMs: 0,
-    error: 'no files to deploy'
-  }))
+  const results = settings.hosts.map((host) => notAttempted(host.label, 0, 'no files to deploy'))
   writeOutputs(io, results, 0)
   return true
 }

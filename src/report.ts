@@ -2,7 +2,7 @@
 // one error annotation per failed host. Pure formatting.
 
 import { formatDuration } from './duration.js'
-import { oneLine } from './errors.js'
+import { oneLine, type ErrorKind } from './errors.js'
 
 export const HOST_STATUSES = ['success', 'failed', 'skipped'] as const
 export type HostStatus = (typeof HOST_STATUSES)[number]
@@ -17,12 +17,32 @@ export interface HostResult {
   readonly uploaded: number
   /** Files already identical on the host, not sent. */
   readonly skipped: number
-  /** File bytes sent to this host, resent bytes included. */
+  /** File bytes sent to this host (acknowledged by it), resent bytes included. */
   readonly bytes: number
+  /** Bytes not sent again because a retry continued an earlier attempt's partial copy. */
+  readonly resumedBytes: number
   readonly attempts: number
   readonly durationMs: number
   /** One line, when failed or skipped. */
   readonly error?: string
+  /** What kind of failure (`host-key`, `auth`, `network`, `disk-full`, …), when failed. */
+  readonly errorClass?: ErrorKind
+}
+
+/** A host that was not contacted: the run was cancelled first, or there was nothing to send. */
+export function notAttempted(host: string, files: number, reason: string): HostResult {
+  return {
+    host,
+    status: 'skipped',
+    files,
+    uploaded: 0,
+    skipped: 0,
+    bytes: 0,
+    resumedBytes: 0,
+    attempts: 0,
+    durationMs: 0,
+    error: reason
+  }
 }
 
 export function formatBytes(bytes: number): string {
@@ -49,9 +69,11 @@ export function buildOutputs(
     uploaded: result.uploaded,
     skipped: result.skipped,
     bytes: result.bytes,
+    resumedBytes: result.resumedBytes,
     attempts: result.attempts,
     durationMs: result.durationMs,
-    ...(result.error === undefined ? {} : { error: oneLine(result.error) })
+    ...(result.error === undefined ? {} : { error: oneLine(result.error) }),
+    ...(result.errorClass === undefined ? {} : { errorClass: result.errorClass })
   }))
   return {
     results: JSON.stringify(ordered),

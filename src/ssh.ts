@@ -88,6 +88,14 @@ export interface SftpSession {
   posixRename(from: string, to: string): Promise<void>
   unlink(path: string): Promise<void>
   readdir(path: string): Promise<string[]>
+  /** Space at `path` (statvfs@openssh.com); undefined when the server does not offer it. */
+  statvfs(path: string): Promise<FileSystemSpace | undefined>
+}
+
+export interface FileSystemSpace {
+  /** Bytes an unprivileged writer may still use. */
+  readonly availableBytes: number
+  readonly readOnly: boolean
 }
 
 /**
@@ -312,6 +320,7 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
         ? internals._maxReadLen
         : 32 * 1024
     const hasPosixRename = internals._extensions?.['posix-rename@openssh.com'] !== undefined
+    const hasStatvfs = internals._extensions?.['statvfs@openssh.com'] !== undefined
 
     return {
       maxWriteLength,
@@ -357,6 +366,24 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
         ),
       unlink: (path) =>
         sftpRequest<undefined>('unlink', path, (cb) => sftp.unlink(path, (e) => cb(e))),
+      statvfs: (path) => {
+        if (!hasStatvfs) return Promise.resolve(undefined)
+        return sftpRequest<FileSystemSpace>('statvfs', path, (cb) => {
+          sftp.ext_openssh_statvfs(path, (e, info: Record<string, unknown> | undefined) => {
+            if (e !== undefined) {
+              cb(e)
+              return
+            }
+            const available =
+              Number(info?.f_bavail ?? 0) * Number(info?.f_frsize ?? info?.f_bsize ?? 0)
+            // ST_RDONLY is bit 0 of f_flag (PROTOCOL: SSH2_FXE_STATVFS_ST_RDONLY).
+            cb(undefined, {
+              availableBytes: available,
+              readOnly: (Number(info?.f_flag ?? 0) & 1) === 1
+            })
+          })
+        })
+      },
       readdir: (path) =>
         sftpRequest<string[]>('readdir', path, (cb) =>
           sftp.readdir(path, (e, list) =>

@@ -12,12 +12,18 @@ export interface UploadOptions {
   readonly localPath: string
   readonly remotePath: string
   readonly mode: number
+  /**
+   * Where to start: 0 writes the file anew; more continues a partial copy of the same file
+   * already that long on the server (opened without truncating).
+   */
+  readonly offset: number
   /** Writes in flight for this file. */
   readonly writesInFlight: number
   /** Called with each write's length once the server has acknowledged it. */
   readonly onBytes: (bytes: number) => void
 }
 
+/** Resolves with the bytes written (from `offset` to the end of the local file). */
 export async function uploadFile(sftp: SftpSession, options: UploadOptions): Promise<number> {
   const chunk = Math.min(MAX_CHUNK, sftp.maxWriteLength)
   const local = await openLocal(options.localPath, 'r').catch((error: unknown) => {
@@ -26,13 +32,17 @@ export async function uploadFile(sftp: SftpSession, options: UploadOptions): Pro
     })
   })
   try {
-    const handle = await sftp.open(options.remotePath, 'w', options.mode)
+    const handle = await sftp.open(
+      options.remotePath,
+      options.offset > 0 ? 'r+' : 'w',
+      options.mode
+    )
     let sent = 0
     try {
       const buffer = Buffer.allocUnsafe(chunk)
       const inFlight = new Set<Promise<void>>()
       let failure: Error | undefined
-      let position = 0
+      let position = options.offset
       for (;;) {
         while (inFlight.size >= options.writesInFlight && failure === undefined)
           await Promise.race(inFlight)

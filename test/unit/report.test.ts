@@ -9,6 +9,7 @@ const results: HostResult[] = [
     uploaded: 2,
     skipped: 1,
     bytes: 2048,
+    resumedBytes: 0,
     attempts: 1,
     durationMs: 1200
   },
@@ -19,9 +20,11 @@ const results: HostResult[] = [
     uploaded: 0,
     skipped: 0,
     bytes: 10,
+    resumedBytes: 4,
     attempts: 4,
     durationMs: 9000,
-    error: 'connect ECONNREFUSED\nsecond | line <b>'
+    error: 'connect ECONNREFUSED\nsecond | line <b>',
+    errorClass: 'network'
   },
   {
     host: 'c@[::1]:22',
@@ -30,6 +33,7 @@ const results: HostResult[] = [
     uploaded: 0,
     skipped: 0,
     bytes: 0,
+    resumedBytes: 0,
     attempts: 0,
     durationMs: 0,
     error: 'not attempted'
@@ -56,7 +60,9 @@ describe('report', () => {
       bytes: 10,
       attempts: 4,
       durationMs: 9000,
-      error: 'connect ECONNREFUSED second | line <b>'
+      resumedBytes: 4,
+      error: 'connect ECONNREFUSED second | line <b>',
+      errorClass: 'network'
     })
     expect(parsed[0]).not.toHaveProperty('error')
   })
