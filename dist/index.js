@@ -54639,9 +54639,11 @@ async function deployHost(job, rootSignal) {
         durationMs: Date.now() - started,
         ...(error === undefined ? {} : { error: oneLine(error.message), errorClass: error.kind })
     });
+    let attemptStarted = started;
     try {
         await pRetry(async () => {
             progress.attempts += 1;
+            attemptStarted = Date.now();
             await runAttempt(job, signal);
         }, {
             retries: settings.retries,
@@ -54656,7 +54658,7 @@ async function deployHost(job, rootSignal) {
             onFailedAttempt: ({ error, attemptNumber, retriesLeft, retryDelay }) => {
                 const failure = asDeployError(error);
                 const retrying = failure.retryable && retriesLeft > 0 && !signal.aborted;
-                log.warning(`attempt ${attemptNumber} failed (${failure.kind}): ${oneLine(failure.message)}${retrying ? ` — retrying in ${formatDuration(retryDelay)}` : ''}`);
+                log.warning(`attempt ${attemptNumber} failed after ${formatDuration(Date.now() - attemptStarted)} (${failure.kind}): ${oneLine(failure.message)}${retrying ? ` — retrying in ${formatDuration(retryDelay)}` : ''}`);
             },
             shouldRetry: ({ error }) => asDeployError(error).retryable && !signal.aborted
         });

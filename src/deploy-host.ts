@@ -79,10 +79,12 @@ export async function deployHost(job: HostJob, rootSignal: AbortSignal): Promise
     ...(error === undefined ? {} : { error: oneLine(error.message), errorClass: error.kind })
   })
 
+  let attemptStarted = started
   try {
     await pRetry(
       async () => {
         progress.attempts += 1
+        attemptStarted = Date.now()
         await runAttempt(job, signal)
       },
       {
@@ -99,7 +101,7 @@ export async function deployHost(job: HostJob, rootSignal: AbortSignal): Promise
           const failure = asDeployError(error)
           const retrying = failure.retryable && retriesLeft > 0 && !signal.aborted
           log.warning(
-            `attempt ${attemptNumber} failed (${failure.kind}): ${oneLine(failure.message)}${
+            `attempt ${attemptNumber} failed after ${formatDuration(Date.now() - attemptStarted)} (${failure.kind}): ${oneLine(failure.message)}${
               retrying ? ` — retrying in ${formatDuration(retryDelay)}` : ''
             }`
           )

@@ -135,7 +135,7 @@ describe('unreachable hosts', () => {
     expect(last).toMatchObject({ status: 'success', uploaded: 1 })
     expect(gone).toMatchObject({ status: 'failed', attempts: 3 })
     expect(gone?.error).toMatch(/ECONNREFUSED/)
-    expect(run.stdout).toMatch(/attempt 1 failed \(network\).*retrying in/)
+    expect(run.stdout).toMatch(/attempt 1 failed after \S+ \(network\).*retrying in/)
     expect(errorAnnotations(run.stdout)).toHaveLength(1)
     expect(treeDigest(host(1).path('dead'))).toEqual({ 'a.txt': sha256('live') })
   })

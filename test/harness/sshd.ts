@@ -10,6 +10,7 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
@@ -43,11 +44,24 @@ export interface TestHost {
   readonly knownHosts: string
   /** SHA256 fingerprints of its keys, as ssh-keygen prints. */
   readonly fingerprints: readonly string[]
-  readonly process: ChildProcess
+  /** The listening sshd's PID (a new one after restart). */
   readonly pid: number
   /** Path of a file under the host's login directory. */
   path(relative: string): string
   log(): string
+  /** PIDs of the processes serving current connections (per-connection sshd, sftp-server, shells). */
+  sessionPids(): number[]
+  /** While on, every SFTP write is refused with permission denied (sftp-server -R). */
+  setReadOnly(on: boolean): void
+  /**
+   * A directory under the login directory that holds only `kib` KiB: a tmpfs when root, else a
+   * file size limit on the SFTP server. Says which.
+   */
+  limitedDirectory(name: string, kib: number): 'tmpfs' | 'ulimit'
+  /** SIGKILL the server and every session it serves: connections die mid-transfer. */
+  kill(): Promise<void>
+  /** Start the server again on the same address, port and keys. */
+  restart(): Promise<void>
   stop(): Promise<void>
 }
 
@@ -200,28 +214,46 @@ function readLog(path: string): string {
   }
 }
 
-async function stopProcess(child: ChildProcess, pid: number): Promise<void> {
+async function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  const pid = child.pid
+  if (pid === undefined) return
   if (child.exitCode !== null || child.signalCode !== null) {
     livePids.delete(pid)
     return
   }
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  try {
-    process.kill(pid, 'SIGCONT')
-    process.kill(pid, 'SIGTERM')
-  } catch {
-    // already gone
-  }
-  const timer = setTimeout(() => {
-    try {
-      process.kill(pid, 'SIGKILL')
-    } catch {
-      // already gone
-    }
-  }, 3000)
+  signalQuietly(pid, 'SIGCONT')
+  signalQuietly(pid, signal)
+  const timer = setTimeout(() => signalQuietly(pid, 'SIGKILL'), 3000)
   await exited
   clearTimeout(timer)
   livePids.delete(pid)
+}
+
+/** Every process below `pid` (its sessions and their sftp-servers and shells). */
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>()
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      const list = children.get(ppid) ?? []
+      list.push(Number(entry))
+      children.set(ppid, list)
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const found: number[] = []
+  const walk = (parent: number): void => {
+    for (const child of children.get(parent) ?? []) {
+      found.push(child)
+      walk(child)
+    }
+  }
+  walk(pid)
+  return found
 }
 
 async function startHost(fleetDir: string, index: number, options: HostOptions): Promise<TestHost> {
@@ -249,7 +281,9 @@ async function startHost(fleetDir: string, index: number, options: HostOptions):
   })
   const publicLines = keyPaths.map((path) => readFileSync(`${path}.pub`, 'utf8').trim())
 
-  // Each host's own login directory: sessions and the SFTP server start there.
+  // Each host's own login directory: sessions and the SFTP server start there. Flag files in
+  // the host's directory turn faults on while it runs: `readonly` starts sftp-server with -R
+  // (every write is refused: permission denied); `fsize` caps the size of files it writes.
   const login = join(dir, 'login.sh')
   writeFileSync(
     login,
@@ -257,7 +291,9 @@ async function startHost(fleetDir: string, index: number, options: HostOptions):
       '#!/bin/sh',
       `cd '${home}' || exit 1`,
       `HOME='${home}'; export HOME`,
+      `if [ -e '${dir}/fsize' ]; then trap '' XFSZ; ulimit -f "$(cat '${dir}/fsize')"; fi`,
       'if [ -z "$SSH_ORIGINAL_COMMAND" ]; then exec /bin/sh; fi',
+      `if [ "$SSH_ORIGINAL_COMMAND" = '${sftpServer}' ] && [ -e '${dir}/readonly' ]; then exec '${sftpServer}' -R; fi`,
       'exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"',
       ''
     ].join('\n')
@@ -266,8 +302,8 @@ async function startHost(fleetDir: string, index: number, options: HostOptions):
 
   const address = loopbackAddress(index)
   const logPath = join(dir, 'sshd.log')
-  for (let tries = 0; ; tries += 1) {
-    const port = 20000 + Math.floor(Math.random() * 40000)
+  const configPath = join(dir, 'sshd_config')
+  const writeConfig = (port: number): void => {
     const config = [
       `ListenAddress ${address}:${port}`,
       ...keyPaths.map((path) => `HostKey ${path}`),
@@ -285,39 +321,98 @@ async function startHost(fleetDir: string, index: number, options: HostOptions):
       `Subsystem sftp ${sftpServer}`,
       ...(options.config ?? [])
     ]
-    const configPath = join(dir, 'sshd_config')
     writeFileSync(configPath, `${config.join('\n')}\n`)
+  }
+  const launch = async (port: number): Promise<ChildProcess> => {
+    writeConfig(port)
     const child = spawn(sshd, ['-D', '-e', '-f', configPath, '-E', logPath], {
       stdio: ['ignore', 'ignore', 'ignore']
     })
-    const pid = child.pid
-    if (pid === undefined) throw new Error('could not start sshd')
-    registerPid(pid)
+    if (child.pid === undefined) throw new Error('could not start sshd')
+    registerPid(child.pid)
     try {
       await waitForBanner(address, port, child, logPath)
     } catch (error) {
-      await stopProcess(child, pid)
-      if (tries < 5 && /Address already in use|Bind to port/i.test(String(error))) continue
+      await stopProcess(child)
       throw error
     }
-    const entry = `${address}:${port}`
-    return {
-      index,
-      address,
-      port,
-      entry,
-      home,
-      dir,
-      knownHosts: publicLines
-        .map((line) => `[${address}]:${port} ${line.split(/\s+/).slice(0, 2).join(' ')}`)
-        .join('\n'),
-      fingerprints: publicLines.map(fingerprintOf),
-      process: child,
-      pid,
-      path: (relative) => join(home, relative),
-      log: () => readLog(logPath),
-      stop: () => stopProcess(child, pid)
+    return child
+  }
+
+  let port = 0
+  let child: ChildProcess | undefined
+  for (let tries = 0; child === undefined; tries += 1) {
+    port = 20000 + Math.floor(Math.random() * 40000)
+    try {
+      child = await launch(port)
+    } catch (error) {
+      if (tries >= 5 || !/Address already in use|Bind to port/i.test(String(error))) throw error
     }
+  }
+
+  const mounts: string[] = []
+  const host: TestHost = {
+    index,
+    address,
+    port,
+    entry: `${address}:${port}`,
+    home,
+    dir,
+    knownHosts: publicLines
+      .map((line) => `[${address}]:${port} ${line.split(/\s+/).slice(0, 2).join(' ')}`)
+      .join('\n'),
+    fingerprints: publicLines.map(fingerprintOf),
+    get pid() {
+      return child?.pid ?? 0
+    },
+    path: (relative) => join(home, relative),
+    log: () => readLog(logPath),
+    sessionPids: () => (child?.pid === undefined ? [] : descendants(child.pid)),
+    setReadOnly: (on) => {
+      if (on) writeFileSync(join(dir, 'readonly'), '')
+      else rmSync(join(dir, 'readonly'), { force: true })
+    },
+    limitedDirectory: (name, kib) => {
+      const path = join(home, name)
+      mkdirSync(path, { recursive: true })
+      if (process.getuid?.() === 0) {
+        execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${kib}k,mode=0755`, 'tmpfs', path])
+        mounts.push(path)
+        return 'tmpfs'
+      }
+      // Without root there is no size-limited file system to mount: cap file sizes instead.
+      writeFileSync(join(dir, 'fsize'), String(kib * 2)) // ulimit -f counts 512-byte blocks
+      return 'ulimit'
+    },
+    kill: async () => {
+      const sessions = host.sessionPids()
+      if (child !== undefined) await stopProcess(child, 'SIGKILL')
+      for (const pid of sessions) signalQuietly(pid, 'SIGKILL')
+    },
+    restart: async () => {
+      if (child !== undefined) await stopProcess(child)
+      child = await launch(port)
+    },
+    stop: async () => {
+      for (const pid of host.sessionPids()) signalQuietly(pid, 'SIGCONT')
+      if (child !== undefined) await stopProcess(child)
+      for (const path of mounts.splice(0)) {
+        try {
+          execFileSync('umount', ['-l', path])
+        } catch {
+          // already unmounted
+        }
+      }
+    }
+  }
+  return host
+}
+
+function signalQuietly(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal)
+  } catch {
+    // already gone
   }
 }
 
