@@ -30,7 +30,8 @@ export interface HostResultOutput {
   attempts: number
   durationMs: number
   error?: string
-  resumedBytes?: number
+  errorClass?: string
+  resumedBytes: number
 }
 
 /** Parses the GITHUB_OUTPUT file: `name<<DELIMITER` … `DELIMITER` blocks. */
