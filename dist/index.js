@@ -53744,7 +53744,9 @@ function classifyConnectError(error, where) {
     if (level === 'client-authentication')
         return make('auth', `authentication failed on ${where}: the server accepted none of the credentials given (${message})`);
     if (level === 'client-timeout')
-        return make('timeout', `${where}: ${message}`);
+        return make('timeout', message === 'Keepalive timeout'
+            ? `${where}: the server stopped answering SSH keepalives; the connection is dead`
+            : `${where}: ${message}`);
     if (level === 'client-dns' || code === 'ENOTFOUND')
         return make('network', `cannot resolve ${where}: ${message}`);
     if (typeof code === 'string' && TRANSIENT_SOCKET_CODES.has(code))
@@ -54121,8 +54123,9 @@ async function connect(options) {
         close
     };
     const socket = createConnection({ host: options.host, port: options.port, noDelay: true });
-    socket.on('error', () => undefined); // ssh2 reports socket errors through the client
-    socket.on('data', touch);
+    // ssh2 reports socket errors through the client. Raw socket traffic does not count as
+    // activity: keepalive replies would hide a stalled SFTP server behind a live sshd.
+    socket.on('error', () => undefined);
     const authHandler = [];
     if (options.privateKey !== undefined)
         authHandler.push('publickey');

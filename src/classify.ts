@@ -52,7 +52,13 @@ export function classifyConnectError(error: unknown, where: string): DeployError
       'auth',
       `authentication failed on ${where}: the server accepted none of the credentials given (${message})`
     )
-  if (level === 'client-timeout') return make('timeout', `${where}: ${message}`)
+  if (level === 'client-timeout')
+    return make(
+      'timeout',
+      message === 'Keepalive timeout'
+        ? `${where}: the server stopped answering SSH keepalives; the connection is dead`
+        : `${where}: ${message}`
+    )
   if (level === 'client-dns' || code === 'ENOTFOUND')
     return make('network', `cannot resolve ${where}: ${message}`)
   if (typeof code === 'string' && TRANSIENT_SOCKET_CODES.has(code))

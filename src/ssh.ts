@@ -548,8 +548,9 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
   }
 
   const socket: Socket = createConnection({ host: options.host, port: options.port, noDelay: true })
-  socket.on('error', () => undefined) // ssh2 reports socket errors through the client
-  socket.on('data', touch)
+  // ssh2 reports socket errors through the client. Raw socket traffic does not count as
+  // activity: keepalive replies would hide a stalled SFTP server behind a live sshd.
+  socket.on('error', () => undefined)
 
   const authHandler: string[] = []
   if (options.privateKey !== undefined) authHandler.push('publickey')

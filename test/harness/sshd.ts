@@ -51,8 +51,11 @@ export interface TestHost {
   log(): string
   /** PIDs of the processes serving current connections (per-connection sshd, sftp-server, shells). */
   sessionPids(): number[]
-  /** While on, every SFTP write is refused with permission denied (sftp-server -R). */
-  setReadOnly(on: boolean): void
+  /**
+   * Options for the host's sftp-server from its next session on: ['-R'] refuses every write
+   * (permission denied), ['-P', 'posix-rename@openssh.com'] bans a request; [] for none.
+   */
+  setSftpServerFlags(flags: readonly string[]): void
   /**
    * A directory under the login directory that holds only `kib` KiB: a tmpfs when root, else a
    * file size limit on the SFTP server. Says which.
@@ -281,9 +284,9 @@ async function startHost(fleetDir: string, index: number, options: HostOptions):
   })
   const publicLines = keyPaths.map((path) => readFileSync(`${path}.pub`, 'utf8').trim())
 
-  // Each host's own login directory: sessions and the SFTP server start there. Flag files in
-  // the host's directory turn faults on while it runs: `readonly` starts sftp-server with -R
-  // (every write is refused: permission denied); `fsize` caps the size of files it writes.
+  // Each host's own login directory: sessions and the SFTP server start there. Files in the
+  // host's directory turn faults on while it runs: `sftp-flags` holds options for sftp-server
+  // (-R: every write refused; -P name: a request banned); `fsize` caps the size of files.
   const login = join(dir, 'login.sh')
   writeFileSync(
     login,
@@ -293,7 +296,7 @@ async function startHost(fleetDir: string, index: number, options: HostOptions):
       `HOME='${home}'; export HOME`,
       `if [ -e '${dir}/fsize' ]; then trap '' XFSZ; ulimit -f "$(cat '${dir}/fsize')"; fi`,
       'if [ -z "$SSH_ORIGINAL_COMMAND" ]; then exec /bin/sh; fi',
-      `if [ "$SSH_ORIGINAL_COMMAND" = '${sftpServer}' ] && [ -e '${dir}/readonly' ]; then exec '${sftpServer}' -R; fi`,
+      `if [ "$SSH_ORIGINAL_COMMAND" = '${sftpServer}' ] && [ -e '${dir}/sftp-flags' ]; then exec '${sftpServer}' $(cat '${dir}/sftp-flags'); fi`,
       'exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"',
       ''
     ].join('\n')
@@ -368,9 +371,9 @@ async function startHost(fleetDir: string, index: number, options: HostOptions):
     path: (relative) => join(home, relative),
     log: () => readLog(logPath),
     sessionPids: () => (child?.pid === undefined ? [] : descendants(child.pid)),
-    setReadOnly: (on) => {
-      if (on) writeFileSync(join(dir, 'readonly'), '')
-      else rmSync(join(dir, 'readonly'), { force: true })
+    setSftpServerFlags: (flags) => {
+      if (flags.length > 0) writeFileSync(join(dir, 'sftp-flags'), flags.join(' '))
+      else rmSync(join(dir, 'sftp-flags'), { force: true })
     },
     limitedDirectory: (name, kib) => {
       const path = join(home, name)
