@@ -41,11 +41,11 @@ async function replaceWhileReading(
     target: { address: host.address, port: host.port },
     faults: [{ bytesPerSecond: 12 * 1024 * 1024 }]
   })
-  let running = true
+  const reading = { on: true }
   let whole = 0
   let torn = 0
   const reader = (async () => {
-    while (running) {
+    while (reading.on) {
       const content = await readFile(host.path(`${target}/app.bin`))
       if (known.has(sha256(content))) whole += 1
       else torn += 1
@@ -63,7 +63,7 @@ async function replaceWhileReading(
     )
     expect(second.code, second.stdout).toBe(0)
   } finally {
-    running = false
+    reading.on = false
     await reader
     await proxy.stop()
   }
