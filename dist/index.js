@@ -54500,8 +54500,8 @@ async function deployFile(context, connection, file) {
     progress.done.add(file.relativePath);
     progress.uploaded += 1;
 }
-/** Before any file is sent: the target is writable and has room for what is to be sent. */
-async function preflight(context, connection, todo) {
+/** Creates and removes a probe file in the target: the surest test that writing works there. */
+async function checkWritable(context, connection) {
     const { job, sftp, base } = context;
     const probe = posix.join(base, `.sfd-preflight-${job.runToken}`);
     try {
@@ -54519,6 +54519,11 @@ async function preflight(context, connection, todo) {
                 ? error.kind
                 : 'remote-failure', `preflight: cannot write in target '${base}' on ${job.host.label}: ${space?.readOnly === true ? 'the file system is read-only' : reason}`, { cause: error });
     }
+}
+/** Before any file is sent: the target is writable and has room for what is to be sent. */
+async function preflight(context, connection, todo) {
+    const { job, sftp, base } = context;
+    await checkWritable(context, connection);
     const needed = todo.reduce((sum, file) => sum + file.size, 0);
     const space = await freeSpace(sftp, connection, base);
     if (space !== undefined && space.bytes < needed)
@@ -54533,8 +54538,6 @@ async function runAttempt(job, signal) {
     let remoteHasher;
     try {
         const sftp = await connection.sftp();
-        if (settings.atomic && !sftp.hasPosixRename)
-            throw new DeployError('protocol', "the server's SFTP does not offer posix-rename@openssh.com, needed to publish files atomically; set 'atomic: false' to write files in place");
         // The hashing shell starts now (after the SFTP session has its channel, so a server with
         // MaxSessions 1 still gets one) and overlaps the first uploads.
         if (settings.verify === 'sha256') {
@@ -54550,6 +54553,11 @@ async function runAttempt(job, signal) {
         const context = { job, sftp, remoteHasher, ensureDir, base };
         if (settings.preflight)
             await preflight(context, connection, todo);
+        if (settings.atomic && !sftp.hasPosixRename) {
+            // A read-only server offers no rename either: say which it is.
+            await checkWritable(context, connection);
+            throw new DeployError('protocol', "the server's SFTP does not offer posix-rename@openssh.com, needed to publish files atomically; set 'atomic: false' to write files in place");
+        }
         await runPool(todo, settings.concurrency, signal, (file) => deployFile(context, connection, file));
     }
     finally {

@@ -367,12 +367,8 @@ async function deployFile(
   progress.uploaded += 1
 }
 
-/** Before any file is sent: the target is writable and has room for what is to be sent. */
-async function preflight(
-  context: AttemptContext,
-  connection: SshConnection,
-  todo: readonly PlannedFile[]
-): Promise<void> {
+/** Creates and removes a probe file in the target: the surest test that writing works there. */
+async function checkWritable(context: AttemptContext, connection: SshConnection): Promise<void> {
   const { job, sftp, base } = context
   const probe = posix.join(base, `.sfd-preflight-${job.runToken}`)
   try {
@@ -392,6 +388,16 @@ async function preflight(
       { cause: error }
     )
   }
+}
+
+/** Before any file is sent: the target is writable and has room for what is to be sent. */
+async function preflight(
+  context: AttemptContext,
+  connection: SshConnection,
+  todo: readonly PlannedFile[]
+): Promise<void> {
+  const { job, sftp, base } = context
+  await checkWritable(context, connection)
   const needed = todo.reduce((sum, file) => sum + file.size, 0)
   const space = await freeSpace(sftp, connection, base)
   if (space !== undefined && space.bytes < needed)
@@ -412,11 +418,6 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
   let remoteHasher: RemoteHasher | undefined
   try {
     const sftp = await connection.sftp()
-    if (settings.atomic && !sftp.hasPosixRename)
-      throw new DeployError(
-        'protocol',
-        "the server's SFTP does not offer posix-rename@openssh.com, needed to publish files atomically; set 'atomic: false' to write files in place"
-      )
     // The hashing shell starts now (after the SFTP session has its channel, so a server with
     // MaxSessions 1 still gets one) and overlaps the first uploads.
     if (settings.verify === 'sha256') {
@@ -431,6 +432,14 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
     const todo = job.plan.files.filter((file) => !progress.done.has(file.relativePath))
     const context: AttemptContext = { job, sftp, remoteHasher, ensureDir, base }
     if (settings.preflight) await preflight(context, connection, todo)
+    if (settings.atomic && !sftp.hasPosixRename) {
+      // A read-only server offers no rename either: say which it is.
+      await checkWritable(context, connection)
+      throw new DeployError(
+        'protocol',
+        "the server's SFTP does not offer posix-rename@openssh.com, needed to publish files atomically; set 'atomic: false' to write files in place"
+      )
+    }
     await runPool(todo, settings.concurrency, signal, (file) =>
       deployFile(context, connection, file)
     )

@@ -53,7 +53,7 @@ export interface TestHost {
   sessionPids(): number[]
   /**
    * Options for the host's sftp-server from its next session on: ['-R'] refuses every write
-   * (permission denied), ['-P', 'posix-rename@openssh.com'] bans a request; [] for none.
+   * (permission denied), ['-P', 'posix-rename'] bans a request; [] for none.
    */
   setSftpServerFlags(flags: readonly string[]): void
   /**
