@@ -51,7 +51,7 @@ describe('stalls', () => {
         {
           ...fleetInputs(fleet, [], {
             target: 'stall',
-            'idle-timeout': '2s',
+            'idle-timeout': '3s',
             'keepalive-interval': '60s'
           }),
           host: [`${fleet.user}@${proxy.entry}`, fleet.host(1).entry, fleet.host(2).entry].join(
@@ -69,7 +69,7 @@ describe('stalls', () => {
       expect(c).toMatchObject({ status: 'success', attempts: 1 })
       const failure = firstFailure(run)
       expect(failure.line).toMatch(/\(timeout\).*no data from the server for \d+s/)
-      expect(failure.seconds).toBeLessThanOrEqual(2 + 5)
+      expect(failure.seconds).toBeLessThanOrEqual(3 + 5)
       for (const index of [0, 1, 2])
         expect(treeDigest(fleet.host(index).path('stall'))).toEqual({ 'app.bin': sha256(file) })
     } finally {
@@ -112,7 +112,7 @@ describe('stalls', () => {
         {
           ...fleetInputs(fleet, [], {
             target: 'sigstop',
-            'idle-timeout': '2s',
+            'idle-timeout': '3s',
             'keepalive-interval': '1s'
           }),
           host: `${fleet.user}@${proxy.entry}`,
@@ -145,7 +145,7 @@ describe('stalls', () => {
       expect(results(run)[0]).toMatchObject({ status: 'success', attempts: 2 })
       const failure = firstFailure(run)
       expect(failure.line).toMatch(/\(timeout\).*no data from the server/)
-      expect(failure.seconds).toBeLessThanOrEqual(2 + 5)
+      expect(failure.seconds).toBeLessThanOrEqual(3 + 5)
       expect(treeDigest(host.path('sigstop'))).toEqual({ 'app.bin': sha256(file) })
     } finally {
       await proxy.stop()

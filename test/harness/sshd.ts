@@ -307,7 +307,9 @@ async function startHost(fleetDir: string, index: number, options: HostOptions):
   const logPath = join(dir, 'sshd.log')
   const configPath = join(dir, 'sshd_config')
   const writeConfig = (port: number): void => {
+    // sshd keeps the first value it reads for a keyword: a host's own lines go first.
     const config = [
+      ...(options.config ?? []),
       `ListenAddress ${address}:${port}`,
       ...keyPaths.map((path) => `HostKey ${path}`),
       `PidFile ${join(dir, 'sshd.pid')}`,
@@ -321,8 +323,7 @@ async function startHost(fleetDir: string, index: number, options: HostOptions):
       'PrintMotd no',
       'LogLevel VERBOSE',
       options.sftpOnly === true ? `ForceCommand internal-sftp -d ${home}` : `ForceCommand ${login}`,
-      `Subsystem sftp ${sftpServer}`,
-      ...(options.config ?? [])
+      `Subsystem sftp ${sftpServer}`
     ]
     writeFileSync(configPath, `${config.join('\n')}\n`)
   }
