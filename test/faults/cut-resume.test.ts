@@ -130,6 +130,38 @@ describe('cut at a random offset', () => {
     }
   })
 
+  test('with resume: false a retry sends the whole file again', async () => {
+    const host = fleet.host(0)
+    const big = pseudoRandomBytes(BIG, 99)
+    const proxy = await startProxy({
+      address: '127.0.0.1',
+      target: { address: host.address, port: host.port },
+      faults: [{ cutAfter: BIG / 2 }]
+    })
+    try {
+      const run = await runAction(
+        {
+          ...fleetInputs(fleet, [], {
+            target: 'no-resume',
+            resume: 'false',
+            'retry-delay': '50ms'
+          }),
+          host: `${fleet.user}@${proxy.entry}`,
+          'known-hosts': proxy.knownHostsFrom(host.knownHosts)
+        },
+        { cwd: workspace({ 'big.bin': big }) }
+      )
+      expect(run.code, run.stdout).toBe(0)
+      const [result] = results(run)
+      expect(result).toMatchObject({ status: 'success', attempts: 2, resumedBytes: 0 })
+      // Everything acknowledged before the cut is sent again.
+      expect(result?.bytes ?? 0).toBeGreaterThan(BIG + BIG / 8)
+      expect(treeDigest(host.path('no-resume'))).toEqual({ 'big.bin': sha256(big) })
+    } finally {
+      await proxy.stop()
+    }
+  })
+
   test('resuming is what saves the bytes: late cuts resume most of the file', () => {
     const late = figures.filter((figure) => figure.cutAt > BIG / 2)
     expect(late.length).toBeGreaterThan(0)

@@ -55,6 +55,10 @@ describe('inputs', () => {
       retryDelayMs: 1000,
       verify: 'sha256',
       atomic: true,
+      resume: true,
+      idleTimeoutMs: 60_000,
+      keepaliveIntervalMs: 10_000,
+      preflight: true,
       workingDirectory: workspace,
       target: '/srv/www'
     })
@@ -79,6 +83,10 @@ describe('inputs', () => {
       'retry-delay': '250ms',
       verify: 'size',
       atomic: 'FALSE',
+      resume: 'false',
+      'idle-timeout': '90s',
+      'keepalive-interval': '2s',
+      preflight: 'false',
       password: 'pw'
     })
     expect(settings.hosts.map((host) => host.port)).toEqual([2022, 23])
@@ -94,7 +102,11 @@ describe('inputs', () => {
       retries: 0,
       retryDelayMs: 250,
       verify: 'size',
-      atomic: false
+      atomic: false,
+      resume: false,
+      idleTimeoutMs: 90_000,
+      keepaliveIntervalMs: 2000,
+      preflight: false
     })
     expect(settings.credentials.description).toBe('ssh-ed25519 key, then password')
   })
@@ -134,6 +146,15 @@ describe('inputs', () => {
     ['a zero duration', { timeout: '0s' }, 'timeout', /longer than zero/],
     ['a bad retry-delay', { 'retry-delay': '1 minute' }, 'retry-delay', /not a duration/],
     ['a bad boolean', { atomic: 'yes' }, 'atomic', /not a boolean/],
+    ['a bad idle-timeout', { 'idle-timeout': 'never' }, 'idle-timeout', /not a duration/],
+    [
+      'a bad keepalive-interval',
+      { 'keepalive-interval': '-1' },
+      'keepalive-interval',
+      /not a duration/
+    ],
+    ['a bad resume', { resume: 'maybe' }, 'resume', /not a boolean/],
+    ['a bad preflight', { preflight: '1' }, 'preflight', /not a boolean/],
     ['a public key as key', { key: key.publicKey }, 'key', /public key/],
     ['a key that does not parse', { key: 'hello' }, 'key', /not a private key/],
     [
