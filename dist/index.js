@@ -53996,8 +53996,7 @@ async function connect(options) {
                         });
                     });
                 });
-            },
-            readdir: (path) => sftpRequest('readdir', path, (cb) => sftp.readdir(path, (e, list) => cb(e, e ? undefined : list.map((entry) => entry.filename))))
+            }
         };
     };
     /** Opens an exec channel; a refusal (exec forbidden, MaxSessions reached) is a DeployError. */

@@ -55,7 +55,3 @@ export function temporaryPath(finalPath: string, runToken: string): string {
   const name = `.${truncateUtf8(base, room)}.${tag}${TEMP_SUFFIX}`
   return dir === '.' ? name : posix.join(dir, name)
 }
-
-export function isTemporaryName(name: string): boolean {
-  return name.startsWith('.') && name.endsWith(TEMP_SUFFIX)
-}

@@ -87,7 +87,6 @@ export interface SftpSession {
   /** Atomic replace: posix-rename@openssh.com. */
   posixRename(from: string, to: string): Promise<void>
   unlink(path: string): Promise<void>
-  readdir(path: string): Promise<string[]>
   /** Space at `path` (statvfs@openssh.com); undefined when the server does not offer it. */
   statvfs(path: string): Promise<FileSystemSpace | undefined>
 }
@@ -383,13 +382,7 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
             })
           })
         })
-      },
-      readdir: (path) =>
-        sftpRequest<string[]>('readdir', path, (cb) =>
-          sftp.readdir(path, (e, list) =>
-            cb(e, e ? undefined : list.map((entry) => entry.filename))
-          )
-        )
+      }
     }
   }
 
