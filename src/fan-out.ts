@@ -3,6 +3,7 @@
 // while hosts run, a progress line per running host is printed every few seconds.
 
 import { randomBytes } from 'node:crypto'
+import { createByteBudget } from './byte-budget.js'
 import { deployHost } from './deploy-host.js'
 import { formatDuration } from './duration.js'
 import { errorMessage } from './errors.js'
@@ -11,6 +12,9 @@ import type { Settings } from './inputs.js'
 import type { LocalHasher } from './local-files.js'
 import type { Plan } from './plan.js'
 import { formatBytes, notAttempted, type HostResult } from './report.js'
+
+/** Bytes sent but not yet acknowledged, all hosts together: bounds memory (ssh2 holds them). */
+const MAX_BYTES_IN_FLIGHT = 48 * 1024 * 1024
 
 export interface LogLine {
   readonly level: 'info' | 'warning'
@@ -46,6 +50,7 @@ export function progressLine(label: string, progress: HostProgress, files: numbe
 export async function fanOut(options: FanOutOptions): Promise<HostResult[]> {
   const { settings, plan, signal, reporter } = options
   const runToken = randomBytes(8).toString('hex')
+  const budget = createByteBudget(MAX_BYTES_IN_FLIGHT)
   const results = new Array<HostResult | undefined>(settings.hosts.length)
   const running = new Set<Running>()
 
@@ -75,6 +80,7 @@ export async function fanOut(options: FanOutOptions): Promise<HostResult[]> {
         plan,
         localHasher: options.localHasher,
         runToken,
+        budget,
         progress,
         log: {
           info: (text) => log.push({ level: 'info', text }),

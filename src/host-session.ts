@@ -4,6 +4,7 @@
 // into place. A retry runs this again with the files still to do.
 
 import { posix } from 'node:path'
+import type { ByteBudget } from './byte-budget.js'
 import { DeployError } from './errors.js'
 import { checkHostKey, describeHostKey, hostKeyAlgorithms, knownHostsLine } from './host-key.js'
 import type { HostTarget } from './host-list.js'
@@ -62,13 +63,16 @@ export interface HostJob {
   readonly runToken: string
   readonly log: HostLog
   readonly progress: HostProgress
+  /** Bytes in flight, for the whole run. */
+  readonly budget: ByteBudget
 }
 
 // Internal limits not worth an input.
 const KEEPALIVE_COUNT_MAX = 3
 /** Exec channels for hashing; with the SFTP channel, 3 of OpenSSH's default MaxSessions (10). */
 const HASH_CHANNELS = 2
-const WRITES_IN_FLIGHT = 16
+/** Per file; OpenSSH's channel window is 2 MiB, so 12 MiB in flight keeps it full. */
+const WRITES_IN_FLIGHT = 48
 
 /** Creates directories like `mkdir -p`, each at most once per connection. */
 function directoryMaker(sftp: SftpSession): (dir: string) => Promise<void> {
@@ -335,6 +339,7 @@ async function deployFile(
       mode: file.mode,
       offset,
       writesInFlight: progress.cautious ? 1 : WRITES_IN_FLIGHT,
+      budget: job.budget,
       onBytes: (bytes) => {
         progress.bytes += bytes
         written += bytes

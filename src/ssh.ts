@@ -8,6 +8,7 @@
 //   every pending request with a typed error.
 
 import { createConnection, type Socket } from 'node:net'
+import { StringDecoder } from 'node:string_decoder'
 import ssh2 from 'ssh2'
 import type { ClientChannel, ConnectConfig, SFTPWrapper, Stats } from 'ssh2'
 import { classifyConnectError, classifySftpError, SFTP_STATUS } from './classify.js'
@@ -103,10 +104,11 @@ export interface FileSystemSpace {
  */
 export interface CommandChannel {
   /**
-   * Writes `input` to the command's stdin and resolves with the next `lines` lines of its output
-   * that start with `prefix` (other output is ignored). Rejects when the command ends first.
+   * Writes `input` to the command's stdin and resolves with the lines of its output that start
+   * with `prefix` (other output is ignored), up to the line `terminator` (not included).
+   * Rejects when the command ends first.
    */
-  request(input: string, lines: number, allowanceMs: number): Promise<string[]>
+  request(input: string, terminator: string, allowanceMs: number): Promise<string[]>
   /** Ends the command (pending requests are rejected). */
   close(): void
 }
@@ -453,24 +455,15 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
     track<CommandChannel>('starting a remote command', idle, (resolve, reject) => {
       openExec(command, reject, (stream) => {
         interface Waiter {
-          readonly count: number
+          readonly terminator: string
           readonly resolve: (lines: string[]) => void
           readonly reject: (error: DeployError) => void
         }
         const waiters: Waiter[] = []
-        const lines: string[] = []
+        let lines: string[] = []
         let partial = ''
         let ended = false
-        const settle = (): void => {
-          for (
-            let head = waiters[0];
-            head !== undefined && lines.length >= head.count;
-            head = waiters[0]
-          ) {
-            waiters.shift()
-            head.resolve(lines.splice(0, head.count))
-          }
-        }
+        const decoder = new StringDecoder('utf8')
         const end = (reason: string): void => {
           if (ended) return
           ended = true
@@ -479,24 +472,32 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
         }
         stream.on('data', (chunk: Buffer) => {
           touch()
-          const text = partial + chunk.toString('utf8')
-          const parts = text.split('\n')
+          const parts = (partial + decoder.write(chunk)).split('\n')
           partial = parts.pop() ?? ''
-          for (const line of parts) if (line.startsWith(prefix)) lines.push(line)
-          settle()
+          for (const line of parts) {
+            if (!line.startsWith(prefix)) continue
+            const head = waiters[0]
+            if (head !== undefined && line === head.terminator) {
+              waiters.shift()
+              head.resolve(lines)
+              lines = []
+            } else {
+              lines.push(line)
+            }
+          }
         })
         stream.stderr.on('data', touch)
         stream.on('error', () => end('the remote command channel failed'))
         stream.stderr.on('error', () => undefined)
         stream.on('close', () => end('the remote command ended'))
         resolve({
-          request: (input, count, allowanceMs) => {
+          request: (input, terminator, allowanceMs) => {
             if (ended)
               return Promise.reject(
                 failure ?? new DeployError('remote-failure', `${label}: the remote command ended`)
               )
             return track<string[]>('a remote command', allowanceMs, (done, fail) => {
-              waiters.push({ count, resolve: done, reject: fail })
+              waiters.push({ terminator, resolve: done, reject: fail })
               stream.write(input)
             })
           },
@@ -541,6 +542,7 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
   }
 
   const socket: Socket = createConnection({ host: options.host, port: options.port, noDelay: true })
+  coalesceWrites(socket)
   // ssh2 reports socket errors through the client. Raw socket traffic does not count as
   // activity: keepalive replies would hide a stalled SFTP server behind a live sshd.
   socket.on('error', () => undefined)
@@ -603,6 +605,29 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
     clearTimeout(connectTimer)
   }
   return connection
+}
+
+/**
+ * ssh2 hands the socket every SSH packet in three or four pieces (length, payload, tag) and an
+ * SFTP write becomes eight packets: without this, one system call per piece. Corking for the
+ * rest of the current tick turns each burst into one writev (measured on 1 GiB: client CPU
+ * 3.7-4.5 s → 3.0-3.3 s). Nagle stays off, so nothing waits longer than the tick.
+ */
+function coalesceWrites(socket: Socket): void {
+  const write = socket.write.bind(socket) as (...args: unknown[]) => boolean
+  let corked = false
+  const uncork = (): void => {
+    corked = false
+    socket.uncork()
+  }
+  socket.write = (...args: unknown[]) => {
+    if (!corked) {
+      corked = true
+      socket.cork()
+      process.nextTick(uncork)
+    }
+    return write(...args)
+  }
 }
 
 function delay(ms: number): Promise<void> {

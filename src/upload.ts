@@ -2,6 +2,7 @@
 // each write into its packet before `write` returns, so one read buffer serves every write.
 
 import { open as openLocal } from 'node:fs/promises'
+import type { ByteBudget } from './byte-budget.js'
 import { DeployError } from './errors.js'
 import type { SftpSession } from './ssh.js'
 
@@ -19,6 +20,8 @@ export interface UploadOptions {
   readonly offset: number
   /** Writes in flight for this file. */
   readonly writesInFlight: number
+  /** Bytes in flight for the whole run, shared with every other upload. */
+  readonly budget: ByteBudget
   /** Called with each write's length once the server has acknowledged it. */
   readonly onBytes: (bytes: number) => void
 }
@@ -50,13 +53,16 @@ export async function uploadFile(sftp: SftpSession, options: UploadOptions): Pro
         const { bytesRead } = await local.read(buffer, 0, chunk, position)
         if (bytesRead === 0) break
         const length = bytesRead
+        await options.budget.acquire(length)
         const write: Promise<void> = sftp.write(handle, buffer, length, position).then(
           () => {
+            options.budget.release(length)
             inFlight.delete(write)
             sent += length
             options.onBytes(length)
           },
           (error: unknown) => {
+            options.budget.release(length)
             inFlight.delete(write)
             failure ??= error instanceof Error ? error : new Error(String(error))
           }

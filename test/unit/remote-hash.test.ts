@@ -1,23 +1,46 @@
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import {
+  END_LINE,
   HASHER_PRELUDE,
   hashBatchScript,
   LINE_PREFIX,
-  parseHashLines
+  parseHashAnswer,
+  parseHasherLine,
+  type Hasher
 } from '../../src/remote-hash.js'
 
-// The scripts run here under `/bin/sh -s`, fed on stdin as a server's hashing shell is fed.
-function runShell(input: string, path = process.env.PATH ?? ''): string[] {
-  const out = execFileSync('/bin/sh', ['-s'], { cwd: '/tmp', env: { PATH: path }, input })
-  return out
-    .toString()
-    .split('\n')
-    .filter((line) => line.startsWith(LINE_PREFIX))
+/** Feeds scripts to `/bin/sh -s` as a server's hashing shell is fed; returns each answer. */
+function runShell(inputs: readonly string[], path = process.env.PATH ?? ''): string[][] {
+  const out = execFileSync('/bin/sh', ['-s'], {
+    cwd: '/tmp',
+    env: { PATH: path },
+    input: inputs.join('')
+  })
+  const answers: string[][] = [[]]
+  for (const line of out.toString().split('\n')) {
+    if (!line.startsWith(LINE_PREFIX)) continue
+    if (line === END_LINE) answers.push([])
+    else answers[answers.length - 1]?.push(line)
+  }
+  return answers.slice(0, -1)
+}
+
+/** A directory holding only the named commands (and a shell), to stand for a sparse host. */
+function binWith(...tools: string[]): string {
+  const bin = mkdtempSync(join(tmpdir(), 'sfd-bin-'))
+  for (const tool of tools) {
+    const found = execFileSync('sh', ['-c', `command -v ${tool} || true`])
+      .toString()
+      .trim()
+    expect(found, `${tool} is installed`).not.toBe('')
+    symlinkSync(found, join(bin, tool))
+  }
+  return bin
 }
 
 describe('remote hashing shell', () => {
@@ -30,57 +53,54 @@ describe('remote hashing shell', () => {
     '`id`',
     'new\nline',
     'ünï 日本',
-    '-n'
+    '-n',
+    'a)= b'
   ]
   const paths = names.map((name, index) => {
     const path = join(dir, name)
     writeFileSync(path, `content ${index}`)
     return path
   })
-  const expected = names.map((_, index) =>
-    createHash('sha256').update(`content ${index}`).digest('hex')
+  const expected = names.map((_, index) => ({
+    sha256: createHash('sha256').update(`content ${index}`).digest('hex')
+  }))
+
+  test('picks openssl where it is installed', () => {
+    expect(parseHasherLine(runShell([HASHER_PRELUDE])[0] ?? [])).toBe('openssl')
+  })
+
+  const hosts: [Hasher, string[]][] = [
+    ['openssl', ['openssl']],
+    ['sha256sum', ['sha256sum']],
+    ['shasum', ['shasum', 'perl']]
+  ]
+  test.each(hosts)(
+    '%s: every file of each batch, in order, whatever its name, running nothing',
+    (hasher, tools) => {
+      const bin = binWith(...tools)
+      const missing = join(dir, 'missing file')
+      const batches = [paths.slice(0, 4), [...paths.slice(4), missing, paths[0] ?? '']]
+      const answers = runShell(
+        [HASHER_PRELUDE, ...batches.map((batch) => hashBatchScript(hasher, batch))],
+        bin
+      )
+      expect(parseHasherLine(answers[0] ?? [])).toBe(hasher)
+      expect(parseHashAnswer(hasher, batches[0] ?? [], answers[1] ?? [])).toEqual(
+        expected.slice(0, 4)
+      )
+      expect(parseHashAnswer(hasher, batches[1] ?? [], answers[2] ?? [])).toEqual([
+        ...expected.slice(4),
+        'unreadable',
+        expected[0]
+      ])
+      expect(() => execFileSync('test', ['-e', join('/tmp', 'sfd-pwned')])).toThrow()
+    }
   )
-
-  test('says it is ready, then hashes every file of each batch, in order, whatever its name, running nothing', () => {
-    const lines = runShell(
-      HASHER_PRELUDE + hashBatchScript(paths.slice(0, 3)) + hashBatchScript(paths.slice(3))
-    )
-    expect(lines[0]).toBe('sfd-ready')
-    expect(parseHashLines(lines.slice(1))).toEqual(expected.map((sha256) => ({ sha256 })))
-    expect(() => execFileSync('test', ['-e', join('/tmp', 'sfd-pwned')])).toThrow()
-  })
-
-  test('a missing file is unreadable, the others still hashed', () => {
-    const lines = runShell(
-      HASHER_PRELUDE + hashBatchScript([paths[0] ?? '', join(dir, 'missing'), paths[1] ?? ''])
-    )
-    expect(parseHashLines(lines.slice(1))).toEqual([
-      { sha256: expected[0] },
-      'unreadable',
-      { sha256: expected[1] }
-    ])
-  })
-
-  test.each([
-    ['shasum', 'shasum'],
-    ['openssl', 'openssl']
-  ])('uses %s when it is the only hasher', (_name, tool) => {
-    const bin = mkdtempSync(join(tmpdir(), 'sfd-bin-'))
-    const found = execFileSync('sh', ['-c', `command -v ${tool} || true`])
-      .toString()
-      .trim()
-    if (found === '') return // shasum is Perl's; not every machine has it
-    execFileSync('ln', ['-s', found, join(bin, tool)])
-    // openssl and shasum need nothing else on PATH, but the shell's own commands are builtins.
-    const lines = runShell(HASHER_PRELUDE + hashBatchScript(paths.slice(0, 2)), bin)
-    expect(lines[0]).toBe('sfd-ready')
-    expect(parseHashLines(lines.slice(1))).toEqual(
-      expected.slice(0, 2).map((sha256) => ({ sha256 }))
-    )
-  })
 
   test('with no hasher on the host the shell says so', () => {
     const empty = mkdtempSync(join(tmpdir(), 'sfd-nobin-'))
-    expect(runShell(HASHER_PRELUDE, empty)).toEqual(['sfd-none'])
+    const answers = runShell([HASHER_PRELUDE], empty)
+    expect(answers[0]).toEqual(['sfd-hasher none'])
+    expect(parseHasherLine(answers[0] ?? [])).toBeUndefined()
   })
 })
