@@ -4,7 +4,7 @@ import { dirname as __sfdDirname } from 'node:path';
 const __filename = __sfdFileURLToPath(import.meta.url);
 const __dirname = __sfdDirname(__filename);
 const require = __sfdCreateRequire(import.meta.url);
-import { createReadStream, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { open as open$1, stat as stat$1 } from 'node:fs/promises';
 import * as os from 'os';
 import os__default, { EOL } from 'os';
@@ -54295,6 +54295,17 @@ function delay(ms) {
 const MAX_CHUNK = 261_120;
 /** Resolves with the bytes written (from `offset` to the end of the local file). */
 async function uploadFile(sftp, options) {
+    const state = { hashed: false };
+    try {
+        return await send(sftp, options, state);
+    }
+    finally {
+        // Whoever waits for this file's digest must not wait for an upload that stopped early.
+        if (!state.hashed)
+            options.hash?.abandon();
+    }
+}
+async function send(sftp, options, state) {
     const chunk = Math.min(MAX_CHUNK, sftp.maxWriteLength);
     const local = await open$1(options.localPath, 'r').catch((error) => {
         throw new DeployError('local-file', `cannot read '${options.localPath}': ${String(error)}`, {
@@ -54305,7 +54316,7 @@ async function uploadFile(sftp, options) {
         const handle = await sftp.open(options.remotePath, options.offset > 0 ? 'r+' : 'w', options.mode);
         let sent = 0;
         try {
-            const buffer = Buffer.allocUnsafe(chunk);
+            const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(chunk, options.size - options.offset)));
             const inFlight = new Set();
             let failure;
             let position = options.offset;
@@ -54314,9 +54325,13 @@ async function uploadFile(sftp, options) {
                     await Promise.race(inFlight);
                 if (failure !== undefined)
                     break;
-                const { bytesRead } = await local.read(buffer, 0, chunk, position);
-                if (bytesRead === 0)
+                const { bytesRead } = await local.read(buffer, 0, buffer.length, position);
+                if (bytesRead === 0) {
+                    options.hash?.finish();
+                    state.hashed = true;
                     break;
+                }
+                options.hash?.update(buffer.subarray(0, bytesRead));
                 const length = bytesRead;
                 await options.budget.acquire(length);
                 const write = sftp.write(handle, buffer, length, position).then(() => {
@@ -54370,8 +54385,10 @@ function createHostProgress() {
 const KEEPALIVE_COUNT_MAX = 3;
 /** Exec channels for hashing; with the SFTP channel, 3 of OpenSSH's default MaxSessions (10). */
 const HASH_CHANNELS = 2;
-/** Per file; OpenSSH's channel window is 2 MiB, so 12 MiB in flight keeps it full. */
-const WRITES_IN_FLIGHT = 48;
+/** Per file; OpenSSH's channel window is 2 MiB, so 8 MiB in flight keeps it full. */
+const WRITES_IN_FLIGHT = 32;
+/** Files at least this large are compared by size before anyone hashes them. */
+const SIZE_CHECK_FIRST = 1024 * 1024;
 /** Creates directories like `mkdir -p`, each at most once per connection. */
 function directoryMaker(sftp) {
     const made = new Map();
@@ -54409,23 +54426,40 @@ function directoryMaker(sftp) {
     };
     return ensure;
 }
-/** Runs `worker` over `items`, `limit` at a time; the first failure stops new work. */
-async function runPool(items, limit, signal, worker) {
+/**
+ * Runs `worker` over `items`, `limit` at a time. A worker may return a follow-up (the rest of
+ * that item's work: verifying and publishing) that goes on while its lane takes the next item;
+ * at most `maxFollowUps` are pending. The first failure stops new work.
+ */
+async function runPool(items, limit, signal, worker, maxFollowUps = 1024) {
     let next = 0;
     const state = {};
+    const followUps = new Set();
+    const fail = (error) => {
+        state.failure ??= { error };
+    };
     const lane = async () => {
         while (state.failure === undefined && !signal.aborted && next < items.length) {
             const item = items[next];
             next += 1;
             try {
-                await worker(item);
+                const followUp = await worker(item);
+                if (followUp !== undefined) {
+                    const tracked = followUp.rest
+                        .catch(fail)
+                        .finally(() => followUps.delete(tracked));
+                    followUps.add(tracked);
+                }
+                while (followUps.size >= maxFollowUps)
+                    await Promise.race(followUps);
             }
             catch (error) {
-                state.failure ??= { error };
+                fail(error);
             }
         }
     };
     await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+    await Promise.all(followUps);
     if (state.failure !== undefined)
         throw state.failure.error;
     if (signal.aborted)
@@ -54542,15 +54576,19 @@ async function explainFailure(context, connection, error, file, remaining) {
         return new DeployError('disk-full', `disk full on ${where} while writing '${file.relativePath}': ${formatBytes(space.bytes)} free in '${dir}', ${formatBytes(remaining)} still to write`, { cause: error });
     return new DeployError('remote-failure', `${error.message}${space === undefined ? '' : ` (${formatBytes(space.bytes)} free in '${dir}', so not for lack of space: a quota or file size limit?)`}`, { cause: error });
 }
+/**
+ * Sends one file to its temporary name (continuing an earlier attempt's partial copy) and
+ * returns the rest of its work, verifying and publishing it, to run while the next file goes out.
+ */
 async function deployFile(context, connection, file) {
     const { job, sftp, base } = context;
     const { settings, progress } = job;
     const finalPath = posix.join(base, file.relativePath);
     await context.ensureDir(posix.dirname(finalPath));
-    if (await alreadyThere(context, file, finalPath)) {
+    if (!context.checkedUnchanged && (await alreadyThere(context, file, finalPath))) {
         progress.done.add(file.relativePath);
         progress.skipped += 1;
-        return;
+        return undefined;
     }
     const writePath = settings.atomic ? temporaryPath(finalPath, job.runToken) : finalPath;
     // An earlier attempt of this run may have left part of this file under its temporary name.
@@ -54565,32 +54603,8 @@ async function deployFile(context, connection, file) {
     }
     if (settings.atomic)
         progress.temporaries.add(writePath);
-    let written = offset;
-    try {
-        const sent = await uploadFile(sftp, {
-            localPath: file.localPath,
-            remotePath: writePath,
-            mode: file.mode,
-            offset,
-            writesInFlight: progress.cautious ? 1 : WRITES_IN_FLIGHT,
-            budget: job.budget,
-            onBytes: (bytes) => {
-                progress.bytes += bytes;
-                written += bytes;
-            }
-        });
-        if (offset > 0) {
-            progress.resumedBytes += offset;
-            job.log.info(`'${file.relativePath}': continued from ${formatBytes(offset)} already on the host`);
-        }
-        await verifyFile(context, file, writePath, offset + sent);
-        if (settings.atomic) {
-            await sftp.posixRename(writePath, finalPath);
-            progress.temporaries.delete(writePath);
-        }
-    }
-    catch (error) {
-        const explained = await explainFailure(context, connection, error, file, file.size - written);
+    const failed = async (error, remaining) => {
+        const explained = await explainFailure(context, connection, error, file, remaining);
         // A partial copy is kept for the next attempt only when the connection, not the copy, failed;
         // otherwise it is removed now, while the connection allows.
         if (settings.atomic && connection.failure === undefined) {
@@ -54600,9 +54614,81 @@ async function deployFile(context, connection, file) {
                 .catch(() => undefined);
         }
         throw explained;
+    };
+    let written = offset;
+    let sent;
+    try {
+        sent = await uploadFile(sftp, {
+            localPath: file.localPath,
+            remotePath: writePath,
+            mode: file.mode,
+            offset,
+            size: file.size,
+            hash: offset === 0 ? job.localHasher.claim(file.localPath) : undefined,
+            writesInFlight: progress.cautious ? 1 : WRITES_IN_FLIGHT,
+            budget: job.budget,
+            onBytes: (bytes) => {
+                progress.bytes += bytes;
+                written += bytes;
+            }
+        });
     }
-    progress.done.add(file.relativePath);
-    progress.uploaded += 1;
+    catch (error) {
+        return failed(error, file.size - written);
+    }
+    if (offset > 0) {
+        progress.resumedBytes += offset;
+        job.log.info(`'${file.relativePath}': continued from ${formatBytes(offset)} already on the host`);
+    }
+    const rest = (async () => {
+        try {
+            await verifyFile(context, file, writePath, offset + sent);
+            if (settings.atomic) {
+                await sftp.posixRename(writePath, finalPath);
+                progress.temporaries.delete(writePath);
+            }
+        }
+        catch (error) {
+            await failed(error, 0);
+        }
+        progress.done.add(file.relativePath);
+        progress.uploaded += 1;
+    })();
+    return { rest };
+}
+/**
+ * Files whose copy on the host already has the same SHA-256 are not sent again. One pass over
+ * all of them through the hashing shells; large files are compared by size first, so an old
+ * version of a big file is not hashed for nothing. Returns false when the host cannot hash.
+ */
+async function skipUnchanged(context, todo) {
+    const { job, sftp, base, remoteHasher } = context;
+    if (remoteHasher === undefined)
+        return false;
+    const results = await Promise.all(todo.map(async (file) => {
+        const path = posix.join(base, file.relativePath);
+        if (file.size >= SIZE_CHECK_FIRST) {
+            const existing = await sftp.stat(path);
+            if (existing?.isFile !== true || existing.size !== file.size)
+                return 'differs';
+        }
+        const remote = await remoteHasher.hash(path, file.size);
+        if (remote === 'unavailable')
+            return 'unavailable';
+        if (remote === 'unreadable')
+            return 'differs';
+        const local = await job.localHasher.digest(file.localPath);
+        return local.sha256 === remote.sha256 && local.size === file.size ? 'same' : 'differs';
+    }));
+    if (results.includes('unavailable'))
+        return false;
+    todo.forEach((file, index) => {
+        if (results[index] !== 'same')
+            return;
+        job.progress.done.add(file.relativePath);
+        job.progress.skipped += 1;
+    });
+    return true;
 }
 /** Creates and removes a probe file in the target: the surest test that writing works there. */
 async function checkWritable(context, connection) {
@@ -54653,8 +54739,19 @@ async function runAttempt(job, signal) {
         const base = await sftp.realpath(settings.target);
         if (progress.attempts === 1)
             log.info(`target ${settings.target} is ${base} on the host`);
-        const todo = job.plan.files.filter((file) => !progress.done.has(file.relativePath));
-        const context = { job, sftp, remoteHasher, ensureDir, base };
+        const context = {
+            job,
+            sftp,
+            remoteHasher,
+            ensureDir,
+            base,
+            checkedUnchanged: false
+        };
+        let todo = job.plan.files.filter((file) => !progress.done.has(file.relativePath));
+        if (settings.verify === 'sha256') {
+            context.checkedUnchanged = await skipUnchanged(context, todo);
+            todo = todo.filter((file) => !progress.done.has(file.relativePath));
+        }
         if (settings.preflight)
             await preflight(context, connection, todo);
         if (settings.atomic && !sftp.hasPosixRename) {
@@ -54796,7 +54893,7 @@ async function deployHost(job, rootSignal) {
 // reset or stall touches no other. Each host's log is buffered and handed over when it ends;
 // while hosts run, a progress line per running host is printed every few seconds.
 /** Bytes sent but not yet acknowledged, all hosts together: bounds memory (ssh2 holds them). */
-const MAX_BYTES_IN_FLIGHT = 48 * 1024 * 1024;
+const MAX_BYTES_IN_FLIGHT = 24 * 1024 * 1024;
 function progressLine(label, progress, files) {
     const done = progress.uploaded + progress.skipped;
     return `${label}: ${done}/${files} files, ${formatBytes(progress.bytes)} sent, attempt ${progress.attempts}`;
@@ -55282,16 +55379,28 @@ function parseInputs(get, env) {
     };
 }
 
-// Local file digests, computed once per run however many hosts receive the file.
+// Local file digests, computed once per run however many hosts receive the file. The first
+// upload that reads a file from its start hashes the bytes as it reads them (a claim), so a
+// file is read for hashing separately only when no upload read it whole.
 const READ_CHUNK = 1024 * 1024;
 async function hashFile(localPath) {
     const hash = createHash('sha256');
     let size = 0;
     try {
-        for await (const chunk of createReadStream(localPath, { highWaterMark: READ_CHUNK })) {
-            const buffer = chunk;
-            hash.update(buffer);
-            size += buffer.length;
+        const file = await open$1(localPath, 'r');
+        try {
+            const { size: expected } = await file.stat();
+            const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(READ_CHUNK, expected)));
+            for (;;) {
+                const { bytesRead } = await file.read(buffer, 0, buffer.length, size);
+                if (bytesRead === 0)
+                    break;
+                hash.update(buffer.subarray(0, bytesRead));
+                size += bytesRead;
+            }
+        }
+        finally {
+            await file.close();
         }
     }
     catch (error) {
@@ -55301,7 +55410,6 @@ async function hashFile(localPath) {
     }
     return { sha256: hash.digest('hex'), size };
 }
-/** A hasher that remembers each file's digest (and the read under way) for the whole run. */
 function createLocalHasher() {
     const digests = new Map();
     return {
@@ -55312,6 +55420,39 @@ function createLocalHasher() {
                 digests.set(localPath, pending);
             }
             return pending;
+        },
+        claim(localPath) {
+            if (digests.has(localPath))
+                return undefined;
+            let resolve = () => undefined;
+            let reject = () => undefined;
+            const pending = new Promise((done, fail) => {
+                resolve = done;
+                reject = fail;
+            });
+            // Nobody may be waiting when a claim is abandoned and its fallback read fails.
+            pending.catch(() => undefined);
+            digests.set(localPath, pending);
+            let hash = createHash('sha256');
+            let size = 0;
+            return {
+                update(data) {
+                    hash?.update(data);
+                    size += data.length;
+                },
+                finish() {
+                    if (hash === undefined)
+                        return;
+                    resolve({ sha256: hash.digest('hex'), size });
+                    hash = undefined;
+                },
+                abandon() {
+                    if (hash === undefined)
+                        return;
+                    hash = undefined;
+                    hashFile(localPath).then(resolve, reject);
+                }
+            };
         }
     };
 }

@@ -14,7 +14,7 @@ import type { Plan } from './plan.js'
 import { formatBytes, notAttempted, type HostResult } from './report.js'
 
 /** Bytes sent but not yet acknowledged, all hosts together: bounds memory (ssh2 holds them). */
-const MAX_BYTES_IN_FLIGHT = 48 * 1024 * 1024
+const MAX_BYTES_IN_FLIGHT = 24 * 1024 * 1024
 
 export interface LogLine {
   readonly level: 'info' | 'warning'

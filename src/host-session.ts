@@ -71,8 +71,10 @@ export interface HostJob {
 const KEEPALIVE_COUNT_MAX = 3
 /** Exec channels for hashing; with the SFTP channel, 3 of OpenSSH's default MaxSessions (10). */
 const HASH_CHANNELS = 2
-/** Per file; OpenSSH's channel window is 2 MiB, so 12 MiB in flight keeps it full. */
-const WRITES_IN_FLIGHT = 48
+/** Per file; OpenSSH's channel window is 2 MiB, so 8 MiB in flight keeps it full. */
+const WRITES_IN_FLIGHT = 32
+/** Files at least this large are compared by size before anyone hashes them. */
+const SIZE_CHECK_FIRST = 1024 * 1024
 
 /** Creates directories like `mkdir -p`, each at most once per connection. */
 function directoryMaker(sftp: SftpSession): (dir: string) => Promise<void> {
@@ -115,27 +117,49 @@ function directoryMaker(sftp: SftpSession): (dir: string) => Promise<void> {
   return ensure
 }
 
-/** Runs `worker` over `items`, `limit` at a time; the first failure stops new work. */
+/** The rest of an item's work. (A promise cannot be returned bare: awaiting would wait for it.) */
+export interface FollowUp {
+  readonly rest: Promise<void>
+}
+
+/**
+ * Runs `worker` over `items`, `limit` at a time. A worker may return a follow-up (the rest of
+ * that item's work: verifying and publishing) that goes on while its lane takes the next item;
+ * at most `maxFollowUps` are pending. The first failure stops new work.
+ */
 export async function runPool<T>(
   items: readonly T[],
   limit: number,
   signal: AbortSignal,
-  worker: (item: T) => Promise<void>
+  worker: (item: T) => Promise<FollowUp | undefined>,
+  maxFollowUps = 1024
 ): Promise<void> {
   let next = 0
   const state: { failure?: { error: unknown } } = {}
+  const followUps = new Set<Promise<void>>()
+  const fail = (error: unknown): void => {
+    state.failure ??= { error }
+  }
   const lane = async (): Promise<void> => {
     while (state.failure === undefined && !signal.aborted && next < items.length) {
       const item = items[next] as T
       next += 1
       try {
-        await worker(item)
+        const followUp = await worker(item)
+        if (followUp !== undefined) {
+          const tracked: Promise<void> = followUp.rest
+            .catch(fail)
+            .finally(() => followUps.delete(tracked))
+          followUps.add(tracked)
+        }
+        while (followUps.size >= maxFollowUps) await Promise.race(followUps)
       } catch (error) {
-        state.failure ??= { error }
+        fail(error)
       }
     }
   }
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane))
+  await Promise.all(followUps)
   if (state.failure !== undefined) throw state.failure.error
   if (signal.aborted) throw signal.reason
 }
@@ -174,6 +198,8 @@ interface AttemptContext {
   readonly remoteHasher: RemoteHasher | undefined
   readonly ensureDir: (dir: string) => Promise<void>
   readonly base: string
+  /** Unchanged files were already found in one pass: no per-file check. */
+  checkedUnchanged: boolean
 }
 
 /** SHA-256 of a remote file: by remote command where the host can, else read back over SFTP. */
@@ -301,20 +327,24 @@ async function explainFailure(
   )
 }
 
+/**
+ * Sends one file to its temporary name (continuing an earlier attempt's partial copy) and
+ * returns the rest of its work, verifying and publishing it, to run while the next file goes out.
+ */
 async function deployFile(
   context: AttemptContext,
   connection: SshConnection,
   file: PlannedFile
-): Promise<void> {
+): Promise<FollowUp | undefined> {
   const { job, sftp, base } = context
   const { settings, progress } = job
   const finalPath = posix.join(base, file.relativePath)
   await context.ensureDir(posix.dirname(finalPath))
 
-  if (await alreadyThere(context, file, finalPath)) {
+  if (!context.checkedUnchanged && (await alreadyThere(context, file, finalPath))) {
     progress.done.add(file.relativePath)
     progress.skipped += 1
-    return
+    return undefined
   }
 
   const writePath = settings.atomic ? temporaryPath(finalPath, job.runToken) : finalPath
@@ -331,33 +361,8 @@ async function deployFile(
   }
   if (settings.atomic) progress.temporaries.add(writePath)
 
-  let written = offset
-  try {
-    const sent = await uploadFile(sftp, {
-      localPath: file.localPath,
-      remotePath: writePath,
-      mode: file.mode,
-      offset,
-      writesInFlight: progress.cautious ? 1 : WRITES_IN_FLIGHT,
-      budget: job.budget,
-      onBytes: (bytes) => {
-        progress.bytes += bytes
-        written += bytes
-      }
-    })
-    if (offset > 0) {
-      progress.resumedBytes += offset
-      job.log.info(
-        `'${file.relativePath}': continued from ${formatBytes(offset)} already on the host`
-      )
-    }
-    await verifyFile(context, file, writePath, offset + sent)
-    if (settings.atomic) {
-      await sftp.posixRename(writePath, finalPath)
-      progress.temporaries.delete(writePath)
-    }
-  } catch (error) {
-    const explained = await explainFailure(context, connection, error, file, file.size - written)
+  const failed = async (error: unknown, remaining: number): Promise<never> => {
+    const explained = await explainFailure(context, connection, error, file, remaining)
     // A partial copy is kept for the next attempt only when the connection, not the copy, failed;
     // otherwise it is removed now, while the connection allows.
     if (settings.atomic && connection.failure === undefined) {
@@ -368,8 +373,82 @@ async function deployFile(
     }
     throw explained
   }
-  progress.done.add(file.relativePath)
-  progress.uploaded += 1
+
+  let written = offset
+  let sent: number
+  try {
+    sent = await uploadFile(sftp, {
+      localPath: file.localPath,
+      remotePath: writePath,
+      mode: file.mode,
+      offset,
+      size: file.size,
+      hash: offset === 0 ? job.localHasher.claim(file.localPath) : undefined,
+      writesInFlight: progress.cautious ? 1 : WRITES_IN_FLIGHT,
+      budget: job.budget,
+      onBytes: (bytes) => {
+        progress.bytes += bytes
+        written += bytes
+      }
+    })
+  } catch (error) {
+    return failed(error, file.size - written)
+  }
+  if (offset > 0) {
+    progress.resumedBytes += offset
+    job.log.info(
+      `'${file.relativePath}': continued from ${formatBytes(offset)} already on the host`
+    )
+  }
+
+  const rest = (async () => {
+    try {
+      await verifyFile(context, file, writePath, offset + sent)
+      if (settings.atomic) {
+        await sftp.posixRename(writePath, finalPath)
+        progress.temporaries.delete(writePath)
+      }
+    } catch (error) {
+      await failed(error, 0)
+    }
+    progress.done.add(file.relativePath)
+    progress.uploaded += 1
+  })()
+  return { rest }
+}
+
+/**
+ * Files whose copy on the host already has the same SHA-256 are not sent again. One pass over
+ * all of them through the hashing shells; large files are compared by size first, so an old
+ * version of a big file is not hashed for nothing. Returns false when the host cannot hash.
+ */
+async function skipUnchanged(
+  context: AttemptContext,
+  todo: readonly PlannedFile[]
+): Promise<boolean> {
+  const { job, sftp, base, remoteHasher } = context
+  if (remoteHasher === undefined) return false
+  const results = await Promise.all(
+    todo.map(async (file) => {
+      const path = posix.join(base, file.relativePath)
+      if (file.size >= SIZE_CHECK_FIRST) {
+        const existing = await sftp.stat(path)
+        if (existing?.isFile !== true || existing.size !== file.size) return 'differs'
+      }
+      const remote = await remoteHasher.hash(path, file.size)
+      if (remote === 'unavailable') return 'unavailable'
+      if (remote === 'unreadable') return 'differs'
+      const local = await job.localHasher.digest(file.localPath)
+      return local.sha256 === remote.sha256 && local.size === file.size ? 'same' : 'differs'
+    })
+  )
+  if (results.includes('unavailable')) return false
+  todo.forEach((file, index) => {
+    if (results[index] !== 'same') return
+    job.progress.done.add(file.relativePath)
+    job.progress.skipped += 1
+  })
+  return true
 }
 
 /** Creates and removes a probe file in the target: the surest test that writing works there. */
@@ -434,8 +513,19 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
     const base = await sftp.realpath(settings.target)
     if (progress.attempts === 1) log.info(`target ${settings.target} is ${base} on the host`)
 
-    const todo = job.plan.files.filter((file) => !progress.done.has(file.relativePath))
-    const context: AttemptContext = { job, sftp, remoteHasher, ensureDir, base }
+    const context: AttemptContext = {
+      job,
+      sftp,
+      remoteHasher,
+      ensureDir,
+      base,
+      checkedUnchanged: false
+    }
+    let todo = job.plan.files.filter((file) => !progress.done.has(file.relativePath))
+    if (settings.verify === 'sha256') {
+      context.checkedUnchanged = await skipUnchanged(context, todo)
+      todo = todo.filter((file) => !progress.done.has(file.relativePath))
+    }
     if (settings.preflight) await preflight(context, connection, todo)
     if (settings.atomic && !sftp.hasPosixRename) {
       // A read-only server offers no rename either: say which it is.

@@ -1,7 +1,9 @@
-// Local file digests, computed once per run however many hosts receive the file.
+// Local file digests, computed once per run however many hosts receive the file. The first
+// upload that reads a file from its start hashes the bytes as it reads them (a claim), so a
+// file is read for hashing separately only when no upload read it whole.
 
-import { createHash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
+import { createHash, type Hash } from 'node:crypto'
+import { open } from 'node:fs/promises'
 import { DeployError } from './errors.js'
 
 export interface LocalDigest {
@@ -9,8 +11,19 @@ export interface LocalDigest {
   readonly size: number
 }
 
+/** Receives a file's bytes in order, from its first byte to its last. */
+export interface HashSink {
+  update(data: Buffer): void
+  /** All bytes given: the digest is published. */
+  finish(): void
+  /** The reading stopped early: whoever waits gets the digest from a separate read. */
+  abandon(): void
+}
+
 export interface LocalHasher {
   digest(localPath: string): Promise<LocalDigest>
+  /** A sink for a reader about to read the whole file, or undefined when the digest is known or under way. */
+  claim(localPath: string): HashSink | undefined
 }
 
 const READ_CHUNK = 1024 * 1024
@@ -19,10 +32,18 @@ async function hashFile(localPath: string): Promise<LocalDigest> {
   const hash = createHash('sha256')
   let size = 0
   try {
-    for await (const chunk of createReadStream(localPath, { highWaterMark: READ_CHUNK })) {
-      const buffer = chunk as Buffer
-      hash.update(buffer)
-      size += buffer.length
+    const file = await open(localPath, 'r')
+    try {
+      const { size: expected } = await file.stat()
+      const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(READ_CHUNK, expected)))
+      for (;;) {
+        const { bytesRead } = await file.read(buffer, 0, buffer.length, size)
+        if (bytesRead === 0) break
+        hash.update(buffer.subarray(0, bytesRead))
+        size += bytesRead
+      }
+    } finally {
+      await file.close()
     }
   } catch (error) {
     throw new DeployError('local-file', `cannot read '${localPath}': ${String(error)}`, {
@@ -32,7 +53,6 @@ async function hashFile(localPath: string): Promise<LocalDigest> {
   return { sha256: hash.digest('hex'), size }
 }
 
-/** A hasher that remembers each file's digest (and the read under way) for the whole run. */
 export function createLocalHasher(): LocalHasher {
   const digests = new Map<string, Promise<LocalDigest>>()
   return {
@@ -43,6 +63,36 @@ export function createLocalHasher(): LocalHasher {
         digests.set(localPath, pending)
       }
       return pending
+    },
+    claim(localPath) {
+      if (digests.has(localPath)) return undefined
+      let resolve: (digest: LocalDigest) => void = () => undefined
+      let reject: (error: unknown) => void = () => undefined
+      const pending = new Promise<LocalDigest>((done, fail) => {
+        resolve = done
+        reject = fail
+      })
+      // Nobody may be waiting when a claim is abandoned and its fallback read fails.
+      pending.catch(() => undefined)
+      digests.set(localPath, pending)
+      let hash: Hash | undefined = createHash('sha256')
+      let size = 0
+      return {
+        update(data) {
+          hash?.update(data)
+          size += data.length
+        },
+        finish() {
+          if (hash === undefined) return
+          resolve({ sha256: hash.digest('hex'), size })
+          hash = undefined
+        },
+        abandon() {
+          if (hash === undefined) return
+          hash = undefined
+          hashFile(localPath).then(resolve, reject)
+        }
+      }
     }
   }
 }

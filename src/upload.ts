@@ -3,6 +3,7 @@
 
 import { open as openLocal } from 'node:fs/promises'
 import type { ByteBudget } from './byte-budget.js'
+import type { HashSink } from './local-files.js'
 import { DeployError } from './errors.js'
 import type { SftpSession } from './ssh.js'
 
@@ -22,12 +23,30 @@ export interface UploadOptions {
   readonly writesInFlight: number
   /** Bytes in flight for the whole run, shared with every other upload. */
   readonly budget: ByteBudget
+  /** Size the file is expected to have (its buffer is no larger). */
+  readonly size: number
+  /** Receives every byte read when the upload starts at 0, to hash the file on the way. */
+  readonly hash: HashSink | undefined
   /** Called with each write's length once the server has acknowledged it. */
   readonly onBytes: (bytes: number) => void
 }
 
 /** Resolves with the bytes written (from `offset` to the end of the local file). */
 export async function uploadFile(sftp: SftpSession, options: UploadOptions): Promise<number> {
+  const state = { hashed: false }
+  try {
+    return await send(sftp, options, state)
+  } finally {
+    // Whoever waits for this file's digest must not wait for an upload that stopped early.
+    if (!state.hashed) options.hash?.abandon()
+  }
+}
+
+async function send(
+  sftp: SftpSession,
+  options: UploadOptions,
+  state: { hashed: boolean }
+): Promise<number> {
   const chunk = Math.min(MAX_CHUNK, sftp.maxWriteLength)
   const local = await openLocal(options.localPath, 'r').catch((error: unknown) => {
     throw new DeployError('local-file', `cannot read '${options.localPath}': ${String(error)}`, {
@@ -42,7 +61,7 @@ export async function uploadFile(sftp: SftpSession, options: UploadOptions): Pro
     )
     let sent = 0
     try {
-      const buffer = Buffer.allocUnsafe(chunk)
+      const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(chunk, options.size - options.offset)))
       const inFlight = new Set<Promise<void>>()
       let failure: Error | undefined
       let position = options.offset
@@ -50,8 +69,13 @@ export async function uploadFile(sftp: SftpSession, options: UploadOptions): Pro
         while (inFlight.size >= options.writesInFlight && failure === undefined)
           await Promise.race(inFlight)
         if (failure !== undefined) break
-        const { bytesRead } = await local.read(buffer, 0, chunk, position)
-        if (bytesRead === 0) break
+        const { bytesRead } = await local.read(buffer, 0, buffer.length, position)
+        if (bytesRead === 0) {
+          options.hash?.finish()
+          state.hashed = true
+          break
+        }
+        options.hash?.update(buffer.subarray(0, bytesRead))
         const length = bytesRead
         await options.budget.acquire(length)
         const write: Promise<void> = sftp.write(handle, buffer, length, position).then(

@@ -1,0 +1,418 @@
+// npm run bench: this action against OpenSSH scp, sftp and rsync on the same loopback sshd
+// hosts, alternately, several rounds; medians, the ratio ours/theirs from the same run, wall
+// time, client CPU time and peak RSS (GNU time). Writes bench/results/latest.{json,md} and the
+// README's Performance table.
+//
+//   npm run bench                   all workloads, 3 rounds
+//   npm run bench -- --rounds 5
+//   npm run bench -- --quick        smaller data sets (a few seconds per workload)
+//   npm run bench -- --only big,small,redeploy,medium,fanout,rss
+
+import { execFileSync, spawn } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { cpus, tmpdir, totalmem } from 'node:os'
+import { join, resolve } from 'node:path'
+import { DIST } from '../test/harness/run-action.js'
+import { startFleet, type Fleet, type TestHost } from '../test/harness/sshd.js'
+
+const root = resolve(import.meta.dirname, '..')
+const argv = process.argv.slice(2)
+const option = (name: string): string | undefined => {
+  const index = argv.indexOf(`--${name}`)
+  return index === -1 ? undefined : argv[index + 1]
+}
+const quick = argv.includes('--quick')
+const rounds = Number(option('rounds') ?? (quick ? 2 : 3))
+const only = option('only')?.split(',')
+const wanted = (name: string): boolean => only === undefined || only.includes(name)
+
+const MiB = 1024 * 1024
+const GiB = 1024 * MiB
+const sizes = quick
+  ? { big: 128 * MiB, smallCount: 2000, medium: 20, fan: 64 * MiB, rss: 512 * MiB }
+  : { big: GiB, smallCount: 10_000, medium: 100, fan: 256 * MiB, rss: 4 * GiB }
+
+// ── tools ────────────────────────────────────────────────────────────────────────────────────
+execFileSync('bash', [join(root, 'scripts/ensure-openssh.sh')], { stdio: 'inherit' })
+if (!existsSync('/usr/bin/time')) {
+  console.error('Installing GNU time ...')
+  execFileSync(
+    'sh',
+    ['-c', 'apt-get install -y time || (apt-get update && apt-get install -y time)'],
+    {
+      stdio: 'inherit'
+    }
+  )
+}
+const version = (command: string, args: string[]): string => {
+  try {
+    return (
+      execFileSync(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+        .toString()
+        .split('\n')[0]
+        ?.trim() ?? ''
+    )
+  } catch (error) {
+    return (
+      String((error as { stderr?: Buffer }).stderr ?? '')
+        .split('\n')[0]
+        ?.trim() ?? ''
+    )
+  }
+}
+
+// ── data sets ────────────────────────────────────────────────────────────────────────────────
+const data = join(tmpdir(), `sfd-bench-data${quick ? '-quick' : ''}`)
+function randomFile(path: string, size: number): void {
+  if (existsSync(path) && statSync(path).size === size) return
+  mkdirSync(join(path, '..'), { recursive: true })
+  execFileSync('sh', ['-c', `head -c ${size} /dev/urandom > '${path}'`])
+}
+function smallTree(dir: string, count: number): void {
+  if (existsSync(join(dir, '.complete'))) return
+  rmSync(dir, { recursive: true, force: true })
+  for (let i = 0; i < count; i += 1) {
+    const sub = join(dir, `d${String(Math.floor(i / 100)).padStart(3, '0')}`)
+    if (i % 100 === 0) mkdirSync(sub, { recursive: true })
+    writeFileSync(join(sub, `f${i}.txt`), Buffer.alloc(4096, i % 251))
+  }
+  writeFileSync(join(dir, '.complete'), '')
+}
+console.error(`Preparing data sets in ${data} ...`)
+randomFile(join(data, 'big/big.bin'), sizes.big)
+smallTree(join(data, 'small'), sizes.smallCount)
+for (let i = 0; i < sizes.medium; i += 1) randomFile(join(data, `medium/m${i}.bin`), 10 * MiB)
+randomFile(join(data, 'fan/fan.bin'), sizes.fan)
+if (wanted('rss')) randomFile(join(data, 'rss/rss.bin'), sizes.rss)
+rmSync(join(data, 'small/.complete'), { force: true })
+execFileSync('sh', ['-c', `cat '${data}'/big/* '${data}'/fan/* > /dev/null`]) // warm the page cache
+
+// ── measuring ────────────────────────────────────────────────────────────────────────────────
+interface Sample {
+  wall: number
+  cpu: number
+  rssMiB: number
+}
+
+/** Runs a command under GNU time: wall seconds, client CPU seconds, peak RSS. */
+function timed(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env
+): Promise<Sample> {
+  const out = join(tmpdir(), `sfd-bench-time-${process.pid}-${Math.random().toString(36).slice(2)}`)
+  return new Promise((done, fail) => {
+    const started = process.hrtime.bigint()
+    const child = spawn('/usr/bin/time', ['-f', '%e %U %S %M', '-o', out, command, ...args], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    let stderr = ''
+    let stdout = ''
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+    child.on('close', (code) => {
+      const wall = Number(process.hrtime.bigint() - started) / 1e9
+      if (code !== 0) {
+        fail(
+          new Error(
+            `${command} ${args.join(' ')} exited ${code}: ${stderr.slice(-2000)} ${stdout.slice(-2000)}`
+          )
+        )
+        return
+      }
+      const [, user, sys, rss] =
+        readFileSync(out, 'utf8').trim().split('\n').pop()?.split(' ').map(Number) ?? []
+      rmSync(out, { force: true })
+      done({ wall, cpu: (user ?? 0) + (sys ?? 0), rssMiB: (rss ?? 0) / 1024 })
+    })
+  })
+}
+
+async function parallel(jobs: (() => Promise<Sample>)[]): Promise<Sample> {
+  const started = process.hrtime.bigint()
+  const samples = await Promise.all(jobs.map((job) => job()))
+  return {
+    wall: Number(process.hrtime.bigint() - started) / 1e9,
+    cpu: samples.reduce((sum, sample) => sum + sample.cpu, 0),
+    rssMiB: samples.reduce((sum, sample) => sum + sample.rssMiB, 0)
+  }
+}
+
+let fleet: Fleet
+const knownHostsFile = join(tmpdir(), `sfd-bench-known-${process.pid}`)
+const sshOptions = (): string[] => [
+  '-i',
+  fleet.keys.ed25519Path,
+  '-o',
+  `UserKnownHostsFile=${knownHostsFile}`,
+  '-o',
+  'StrictHostKeyChecking=yes',
+  '-o',
+  'LogLevel=ERROR',
+  '-o',
+  'BatchMode=yes',
+  // The cipher ssh2 chooses here (AES-GCM with AES-NI): the comparison is of implementations.
+  '-c',
+  'aes128-gcm@openssh.com'
+]
+
+function ours(
+  hosts: TestHost[],
+  workingDirectory: string,
+  target: string,
+  extra: Record<string, string> = {}
+) {
+  const inputs: Record<string, string> = {
+    host: hosts.map((host) => host.entry).join('\n'),
+    username: fleet.user,
+    key: fleet.keys.ed25519,
+    'known-hosts': fleet.knownHosts,
+    'working-directory': join(data, workingDirectory),
+    source: '**',
+    target,
+    ...extra
+  }
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    GITHUB_WORKSPACE: root,
+    GITHUB_OUTPUT: join(tmpdir(), `sfd-bench-output-${process.pid}`),
+    GITHUB_STEP_SUMMARY: join(tmpdir(), `sfd-bench-summary-${process.pid}`)
+  }
+  writeFileSync(env.GITHUB_OUTPUT ?? '', '')
+  writeFileSync(env.GITHUB_STEP_SUMMARY ?? '', '')
+  for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value
+  return () => timed(process.execPath, [DIST], env)
+}
+
+const remote = (host: TestHost, path: string): string => `${fleet.user}@${host.address}:${path}`
+const scp =
+  (host: TestHost, source: string, target: string, recursive = false) =>
+  () =>
+    timed('scp', [
+      ...sshOptions(),
+      '-P',
+      String(host.port),
+      ...(recursive ? ['-r'] : []),
+      source,
+      remote(host, target)
+    ])
+const rsync = (host: TestHost, source: string, target: string) => () =>
+  timed('rsync', [
+    '-a',
+    '-e',
+    `ssh -p ${host.port} ${sshOptions().join(' ')}`,
+    source,
+    remote(host, target)
+  ])
+const sftp = (host: TestHost, commands: string[]) => () => {
+  const batch = join(tmpdir(), `sfd-bench-sftp-${process.pid}`)
+  writeFileSync(batch, `${commands.join('\n')}\n`)
+  return timed('sftp', [
+    ...sshOptions(),
+    '-P',
+    String(host.port),
+    '-b',
+    batch,
+    `${fleet.user}@${host.address}`
+  ])
+}
+
+interface Result {
+  workload: string
+  tool: string
+  samples: Sample[]
+  median: Sample
+}
+const results: Result[] = []
+
+function median(samples: Sample[]): Sample {
+  const pick = (key: keyof Sample): number => {
+    const sorted = samples.map((sample) => sample[key]).sort((a, b) => a - b)
+    return sorted[Math.floor((sorted.length - 1) / 2)] ?? 0
+  }
+  return { wall: pick('wall'), cpu: pick('cpu'), rssMiB: pick('rssMiB') }
+}
+
+/** Runs the tools of one workload alternately, `rounds` times; `reset` clears targets first. */
+async function workload(
+  name: string,
+  tools: Record<string, () => Promise<Sample>>,
+  reset: () => void,
+  times = rounds
+): Promise<void> {
+  const collected: Record<string, Sample[]> = {}
+  for (let round = 0; round < times; round += 1) {
+    for (const [tool, run] of Object.entries(tools)) {
+      reset()
+      const sample = await run()
+      ;(collected[tool] ??= []).push(sample)
+      console.error(
+        `${name} round ${round + 1} ${tool}: ${sample.wall.toFixed(2)} s, cpu ${sample.cpu.toFixed(2)} s, rss ${sample.rssMiB.toFixed(0)} MiB`
+      )
+    }
+  }
+  for (const [tool, samples] of Object.entries(collected))
+    results.push({ workload: name, tool, samples, median: median(samples) })
+}
+
+function clear(hosts: TestHost[], ...paths: string[]): () => void {
+  return () => {
+    for (const host of hosts)
+      for (const path of paths) rmSync(host.path(path), { recursive: true, force: true })
+  }
+}
+
+// ── workloads ────────────────────────────────────────────────────────────────────────────────
+fleet = await startFleet({ count: 8 })
+writeFileSync(knownHostsFile, `${fleet.knownHosts}\n`)
+const one = fleet.host(0)
+try {
+  if (wanted('big')) {
+    const label = `1 file, ${sizes.big / MiB} MiB`
+    await workload(
+      label,
+      {
+        ours: ours([one], 'big', 'out-big'),
+        'ours (verify: none)': ours([one], 'big', 'out-big', { verify: 'none' }),
+        scp: scp(one, join(data, 'big/big.bin'), 'out-big/big.bin'),
+        sftp: sftp(one, ['-mkdir out-big', `put ${join(data, 'big/big.bin')} out-big/big.bin`]),
+        rsync: rsync(one, join(data, 'big/'), 'out-big/')
+      },
+      () => {
+        clear([one], 'out-big')()
+        mkdirSync(one.path('out-big'), { recursive: true })
+      }
+    )
+  }
+
+  if (wanted('small')) {
+    const label = `${sizes.smallCount} files of 4 KiB`
+    await workload(
+      label,
+      {
+        ours: ours([one], 'small', 'out-small'),
+        'scp -r': scp(one, join(data, 'small'), 'out-small', true),
+        'sftp put -r': sftp(one, [`put -r ${join(data, 'small')} out-small`]),
+        rsync: rsync(one, join(data, 'small/'), 'out-small/')
+      },
+      clear([one], 'out-small')
+    )
+  }
+
+  if (wanted('redeploy')) {
+    const label = `redeploy of ${sizes.smallCount} unchanged files`
+    // Both start from a complete copy made by themselves.
+    clear([one], 'out-redeploy-ours', 'out-redeploy-rsync')()
+    await ours([one], 'small', 'out-redeploy-ours')()
+    await rsync(one, join(data, 'small/'), 'out-redeploy-rsync/')()
+    await workload(
+      label,
+      {
+        ours: ours([one], 'small', 'out-redeploy-ours'),
+        rsync: rsync(one, join(data, 'small/'), 'out-redeploy-rsync/')
+      },
+      () => undefined
+    )
+  }
+
+  if (wanted('medium')) {
+    const label = `${sizes.medium} files of 10 MiB`
+    await workload(
+      label,
+      {
+        ours: ours([one], 'medium', 'out-medium'),
+        'scp -r': scp(one, join(data, 'medium'), 'out-medium', true),
+        rsync: rsync(one, join(data, 'medium/'), 'out-medium/')
+      },
+      clear([one], 'out-medium')
+    )
+  }
+
+  if (wanted('fanout')) {
+    for (const count of [1, 4, 8]) {
+      const hosts = fleet.hosts.slice(0, count)
+      const label = `fan-out ${sizes.fan / MiB} MiB to ${count} host(s)`
+      await workload(
+        label,
+        {
+          ours: ours(hosts, 'fan', 'out-fan'),
+          [`${count} × scp`]: () =>
+            parallel(hosts.map((host) => scp(host, join(data, 'fan/fan.bin'), 'out-fan/fan.bin')))
+        },
+        () => {
+          clear(hosts, 'out-fan')()
+          for (const host of hosts) mkdirSync(host.path('out-fan'), { recursive: true })
+        }
+      )
+    }
+  }
+
+  if (wanted('rss')) {
+    const label = `peak RSS: ${sizes.rss / GiB} GiB to 8 hosts`
+    await workload(
+      label,
+      { ours: ours(fleet.hosts, 'rss', 'out-rss') },
+      clear(fleet.hosts, 'out-rss'),
+      1
+    )
+    clear(fleet.hosts, 'out-rss')()
+  }
+} finally {
+  await fleet.stop()
+  rmSync(knownHostsFile, { force: true })
+}
+
+// ── report ───────────────────────────────────────────────────────────────────────────────────
+const machine = {
+  cpu: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`,
+  memoryGiB: Math.round(totalmem() / GiB),
+  node: process.version,
+  openssh: version('ssh', ['-V']),
+  rsync: version('rsync', ['--version']),
+  date: new Date().toISOString()
+}
+
+const byWorkload = new Map<string, Result[]>()
+for (const result of results)
+  byWorkload.set(result.workload, [...(byWorkload.get(result.workload) ?? []), result])
+
+const lines = [
+  `Loopback, one \`sshd\` per host, all on one machine (${machine.cpu}, ${machine.memoryGiB} GiB); ${machine.openssh}; ${machine.rsync}; Node ${machine.node}; OpenSSH tools with \`-c aes128-gcm@openssh.com\`, the cipher ssh2 picks. Medians of ${rounds} alternating rounds${quick ? ' (quick data sets)' : ''}, ${machine.date.slice(0, 10)}. CPU is the client side only (user + system of the process and its children), RSS its peak. Ratio: our time ÷ theirs (below 1 is faster than them).`,
+  '',
+  '| workload | tool | wall (s) | ours ÷ theirs | client CPU (s) | peak RSS (MiB) |',
+  '| --- | --- | ---: | ---: | ---: | ---: |'
+]
+for (const [workloadName, entries] of byWorkload) {
+  const mine = entries.find((entry) => entry.tool === 'ours')
+  for (const entry of entries) {
+    const ratio =
+      mine === undefined || entry === mine ? '' : (mine.median.wall / entry.median.wall).toFixed(2)
+    lines.push(
+      `| ${workloadName} | ${entry.tool} | ${entry.median.wall.toFixed(2)} | ${ratio} | ${entry.median.cpu.toFixed(2)} | ${entry.median.rssMiB.toFixed(0)} |`
+    )
+  }
+}
+const markdown = `${lines.join('\n')}\n`
+mkdirSync(join(root, 'bench/results'), { recursive: true })
+writeFileSync(
+  join(root, 'bench/results/latest.json'),
+  `${JSON.stringify({ machine, rounds, quick, results }, null, 2)}\n`
+)
+writeFileSync(join(root, 'bench/results/latest.md'), markdown)
+if (!quick && only === undefined) {
+  const readmePath = join(root, 'README.md')
+  const readme = readFileSync(readmePath, 'utf8')
+  const start = '<!-- bench:start -->'
+  const end = '<!-- bench:end -->'
+  if (readme.includes(start) && readme.includes(end))
+    writeFileSync(
+      readmePath,
+      readme.slice(0, readme.indexOf(start) + start.length) +
+        '\n' +
+        markdown +
+        readme.slice(readme.indexOf(end))
+    )
+}
+console.log(markdown)
