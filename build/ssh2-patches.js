@@ -1,24 +1,50 @@
-// Bundle-time patches to ssh2 1.17's JavaScript AES-GCM path, which the action always runs (its
-// optional native addon cannot ship in dist/). ssh2 creates a cipher per SSH packet from the raw
-// key Buffer, and Node re-imports the key each time; a KeyObject made once halves that cost
-// (measured: 32 KiB packets, 1 GiB, 684-904 ms → 347-377 ms). Each patch must match exactly
-// once, so an ssh2 upgrade that changes these lines fails the build instead of losing the patch.
+// Bundle-time patches to ssh2 1.17's JavaScript cipher path, which the action always runs (its
+// optional native addon cannot ship in dist/). Each patch must match the number of times given,
+// so an ssh2 upgrade that changes these lines fails the build instead of losing the patch.
+// - ssh2 creates an AES-GCM cipher per SSH packet from the raw key Buffer, and Node re-imports
+//   the key each time; a KeyObject made once halves that cost (measured: 32 KiB packets, 1 GiB,
+//   684-904 ms → 347-377 ms).
+// - Each packet's random padding (4-19 bytes) was its own call into OpenSSL's RNG; it now comes
+//   from a 64 KiB pool that the same CSPRNG refills.
+
+const RANDOM_POOL = [
+  'const RANDOM_POOL = Buffer.allocUnsafe(65536);',
+  'let randomPoolPos = RANDOM_POOL.length;',
+  'function randomPadding(buf, offset, len) {',
+  '  if (randomPoolPos + len > RANDOM_POOL.length) {',
+  '    randomFillSync(RANDOM_POOL);',
+  '    randomPoolPos = 0;',
+  '  }',
+  '  RANDOM_POOL.copy(buf, offset, randomPoolPos, randomPoolPos + len);',
+  '  randomPoolPos += len;',
+  '}',
+  ''
+].join('\n')
 
 const PATCHES = [
   {
     file: /node_modules[\\/]ssh2[\\/]lib[\\/]protocol[\\/]crypto\.js$/,
     replacements: [
       [
-        '  createCipheriv, createDecipheriv, createHmac, randomFillSync, timingSafeEqual\n',
-        '  createCipheriv, createDecipheriv, createHmac, randomFillSync, timingSafeEqual,\n  createSecretKey\n'
+        "  createCipheriv, createDecipheriv, createHmac, randomFillSync, timingSafeEqual\n} = require('crypto');\n",
+        "  createCipheriv, createDecipheriv, createHmac, randomFillSync, timingSafeEqual,\n  createSecretKey\n} = require('crypto');\n" +
+          RANDOM_POOL,
+        1
       ],
       [
         '    this._encKey = enc.cipherKey;\n',
-        '    this._encKey = createSecretKey(enc.cipherKey);\n'
+        '    this._encKey = createSecretKey(enc.cipherKey);\n',
+        1
       ],
       [
         '    this._decipherKey = dec.decipherKey;\n',
-        '    this._decipherKey = createSecretKey(dec.decipherKey);\n'
+        '    this._decipherKey = createSecretKey(dec.decipherKey);\n',
+        1
+      ],
+      [
+        '    randomFillSync(packet, 5 + payloadLen, padLen);\n',
+        '    randomPadding(packet, 5 + payloadLen, padLen);\n',
+        7
       ]
     ]
   }
@@ -32,11 +58,13 @@ export function ssh2Patches() {
       const patch = PATCHES.find((candidate) => candidate.file.test(id))
       if (patch === undefined) return null
       let result = code
-      for (const [from, to] of patch.replacements) {
+      for (const [from, to, times] of patch.replacements) {
         const count = result.split(from).length - 1
-        if (count !== 1)
-          this.error(`ssh2 patch expected ${JSON.stringify(from)} once in ${id}, found ${count}`)
-        result = result.replace(from, to)
+        if (count !== times)
+          this.error(
+            `ssh2 patch expected ${JSON.stringify(from)} ${times} time(s) in ${id}, found ${count}`
+          )
+        result = result.split(from).join(to)
       }
       applied.add(patch)
       return { code: result, map: null }

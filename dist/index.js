@@ -34781,6 +34781,16 @@ function requireCrypto () {
 	  createCipheriv, createDecipheriv, createHmac, randomFillSync, timingSafeEqual,
 	  createSecretKey
 	} = require$$0__default;
+	const RANDOM_POOL = Buffer.allocUnsafe(65536);
+	let randomPoolPos = RANDOM_POOL.length;
+	function randomPadding(buf, offset, len) {
+	  if (randomPoolPos + len > RANDOM_POOL.length) {
+	    randomFillSync(RANDOM_POOL);
+	    randomPoolPos = 0;
+	  }
+	  RANDOM_POOL.copy(buf, offset, randomPoolPos, randomPoolPos + len);
+	  randomPoolPos += len;
+	}
 
 	const { readUInt32BE, writeUInt32BE } = requireUtils$1();
 
@@ -34910,7 +34920,7 @@ function requireCrypto () {
 	    writeUInt32BE(packet, pktLen - 4, 0);
 	    packet[4] = padLen;
 
-	    randomFillSync(packet, 5 + payloadLen, padLen);
+	    randomPadding(packet, 5 + payloadLen, padLen);
 
 	    return packet;
 	  }
@@ -34956,7 +34966,7 @@ function requireCrypto () {
 	    writeUInt32BE(packet, pktLen - 4, 0);
 	    packet[4] = padLen;
 
-	    randomFillSync(packet, 5 + payloadLen, padLen);
+	    randomPadding(packet, 5 + payloadLen, padLen);
 
 	    return packet;
 	  }
@@ -35030,7 +35040,7 @@ function requireCrypto () {
 	    writeUInt32BE(packet, pktLen - 4, 0);
 	    packet[4] = padLen;
 
-	    randomFillSync(packet, 5 + payloadLen, padLen);
+	    randomPadding(packet, 5 + payloadLen, padLen);
 
 	    return packet;
 	  }
@@ -35075,7 +35085,7 @@ function requireCrypto () {
 	    writeUInt32BE(packet, pktLen - 4, 0);
 	    packet[4] = padLen;
 
-	    randomFillSync(packet, 5 + payloadLen, padLen);
+	    randomPadding(packet, 5 + payloadLen, padLen);
 
 	    return packet;
 	  }
@@ -35137,7 +35147,7 @@ function requireCrypto () {
 	    writeUInt32BE(packet, pktLen - 4, 0);
 	    packet[4] = padLen;
 
-	    randomFillSync(packet, 5 + payloadLen, padLen);
+	    randomPadding(packet, 5 + payloadLen, padLen);
 
 	    return packet;
 	  }
@@ -35200,7 +35210,7 @@ function requireCrypto () {
 	    writeUInt32BE(packet, pktLen - 4, 0);
 	    packet[4] = padLen;
 
-	    randomFillSync(packet, 5 + payloadLen, padLen);
+	    randomPadding(packet, 5 + payloadLen, padLen);
 
 	    return packet;
 	  }
@@ -35287,7 +35297,7 @@ function requireCrypto () {
 	    writeUInt32BE(packet, pktLen - 4, 0);
 	    packet[4] = padLen;
 
-	    randomFillSync(packet, 5 + payloadLen, padLen);
+	    randomPadding(packet, 5 + payloadLen, padLen);
 
 	    return packet;
 	  }
@@ -54624,7 +54634,9 @@ async function deployFile(context, connection, file) {
             mode: file.mode,
             offset,
             size: file.size,
-            hash: offset === 0 ? job.localHasher.claim(file.localPath) : undefined,
+            hash: offset === 0 && settings.verify === 'sha256'
+                ? job.localHasher.claim(file.localPath)
+                : undefined,
             writesInFlight: progress.cautious ? 1 : WRITES_IN_FLIGHT,
             budget: job.budget,
             onBytes: (bytes) => {

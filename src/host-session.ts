@@ -383,7 +383,10 @@ async function deployFile(
       mode: file.mode,
       offset,
       size: file.size,
-      hash: offset === 0 ? job.localHasher.claim(file.localPath) : undefined,
+      hash:
+        offset === 0 && settings.verify === 'sha256'
+          ? job.localHasher.claim(file.localPath)
+          : undefined,
       writesInFlight: progress.cautious ? 1 : WRITES_IN_FLIGHT,
       budget: job.budget,
       onBytes: (bytes) => {
