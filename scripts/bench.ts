@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } 
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
 import { DIST } from '../test/harness/run-action.js'
-import { startFleet, type Fleet, type TestHost } from '../test/harness/sshd.js'
+import { startFleet, type TestHost } from '../test/harness/sshd.js'
 
 const root = resolve(import.meta.dirname, '..')
 const argv = process.argv.slice(2)
@@ -139,7 +139,6 @@ async function parallel(jobs: (() => Promise<Sample>)[]): Promise<Sample> {
   }
 }
 
-let fleet: Fleet
 const knownHostsFile = join(tmpdir(), `sfd-bench-known-${process.pid}`)
 const sshOptions = (): string[] => [
   '-i',
@@ -265,7 +264,7 @@ function clear(hosts: TestHost[], ...paths: string[]): () => void {
 }
 
 // ── workloads ────────────────────────────────────────────────────────────────────────────────
-fleet = await startFleet({ count: 8 })
+const fleet = await startFleet({ count: 8 })
 writeFileSync(knownHostsFile, `${fleet.knownHosts}\n`)
 const one = fleet.host(0)
 try {
