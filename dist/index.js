@@ -5,7 +5,7 @@ const __filename = __sfdFileURLToPath(import.meta.url);
 const __dirname = __sfdDirname(__filename);
 const require = __sfdCreateRequire(import.meta.url);
 import { readFileSync } from 'node:fs';
-import { open as open$1, stat as stat$1 } from 'node:fs/promises';
+import { readFile, open as open$1, stat as stat$1 } from 'node:fs/promises';
 import * as os from 'os';
 import os__default, { EOL } from 'os';
 import * as require$$0 from 'crypto';
@@ -29981,6 +29981,10 @@ function createRemoteHasher(connection, channels, idleTimeoutMs) {
             pump();
         });
     };
+    let firstShell;
+    const shellKnown = new Promise((resolve) => {
+        firstShell = resolve;
+    });
     const grow = () => {
         starting += 1;
         startShell(connection, idleTimeoutMs)
@@ -30001,6 +30005,8 @@ function createRemoteHasher(connection, channels, idleTimeoutMs) {
         })
             .finally(() => {
             starting -= 1;
+            firstShell?.(shells.length > 0);
+            firstShell = undefined;
             pump();
         });
     };
@@ -30032,6 +30038,15 @@ function createRemoteHasher(connection, channels, idleTimeoutMs) {
         warmUp() {
             if (shells.length === 0 && starting === 0 && !unavailable)
                 grow();
+        },
+        hasShell() {
+            if (shells.length > 0)
+                return Promise.resolve(true);
+            if (unavailable || closed)
+                return Promise.resolve(false);
+            if (starting === 0)
+                grow();
+            return shellKnown;
         },
         close() {
             closed = true;
@@ -30209,6 +30224,218 @@ function summaryMarkdown(results, context) {
         lines.push(`| ${cell(result.host)} | ${STATUS_LABEL[result.status]} | ${result.files} | ${result.uploaded} | ${result.skipped} | ${formatBytes(result.bytes)} | ${result.attempts} | ${formatDuration(result.durationMs)} | ${cell(result.error ?? '')} |`);
     }
     return `${lines.join('\n')}\n`;
+}
+
+// A minimal tar writer (POSIX ustar, with pax extended headers for names ustar cannot hold),
+// for sending many small files to a host in one stream instead of one SFTP exchange each. Pure:
+// headers and padding only; the caller supplies the file contents.
+const BLOCK = 512;
+function octal(value, width) {
+    // width - 1 digits, then NUL.
+    return `${value.toString(8).padStart(width - 1, '0')}\0`;
+}
+function writeString(block, text, offset, width) {
+    block.write(text, offset, Math.min(width, Buffer.byteLength(text)), 'utf8');
+}
+function header(name, type, mode, size, mtime) {
+    const block = Buffer.alloc(BLOCK);
+    writeString(block, name, 0, 100);
+    writeString(block, octal(mode & 0o7777, 8), 100, 8);
+    writeString(block, octal(0, 8), 108, 8); // uid
+    writeString(block, octal(0, 8), 116, 8); // gid
+    writeString(block, octal(size, 12), 124, 12);
+    writeString(block, octal(Math.max(0, Math.floor(mtime)), 12), 136, 12);
+    block.fill(0x20, 148, 156); // checksum is computed with its own field as spaces
+    writeString(block, type, 156, 1);
+    writeString(block, 'ustar\0', 257, 6);
+    writeString(block, '00', 263, 2);
+    let sum = 0;
+    for (const byte of block)
+        sum += byte;
+    writeString(block, `${sum.toString(8).padStart(6, '0')}\0 `, 148, 8);
+    return block;
+}
+/** A pax record: "<length> <key>=<value>\n", the length counting itself. */
+function paxRecord(key, value) {
+    const body = ` ${key}=${value}\n`;
+    let length = Buffer.byteLength(body) + 1;
+    while (String(length).length + Buffer.byteLength(body) !== length)
+        length += 1;
+    return `${length}${body}`;
+}
+function padding(size) {
+    return (BLOCK - (size % BLOCK)) % BLOCK;
+}
+const USTAR_SAFE = /^[\x20-\x7e]*$/;
+/**
+ * The header block(s) of one entry. Names longer than 100 bytes, or with bytes outside
+ * printable ASCII, get a pax `path` record first (GNU tar, bsdtar and BusyBox read it).
+ */
+function entryHeader(entry) {
+    const name = entry.path;
+    const type = '0';
+    const blocks = [];
+    let shortName = name;
+    if (Buffer.byteLength(name) > 100 || !USTAR_SAFE.test(name)) {
+        const records = Buffer.from(paxRecord('path', name), 'utf8');
+        blocks.push(header('PaxHeader', 'x', 0o644, records.length, entry.mtime));
+        blocks.push(records, Buffer.alloc(padding(records.length)));
+        // What readers without pax support would see instead: a short, harmless name.
+        shortName = `sfd-pax-${blocks.length}`;
+    }
+    blocks.push(header(shortName, type, entry.mode, entry.size , entry.mtime));
+    return Buffer.concat(blocks);
+}
+/** Zero bytes that complete a file's last block. */
+function contentPadding(size) {
+    return Buffer.alloc(padding(size));
+}
+/** Two zero blocks: the end of the archive. */
+function endOfArchive() {
+    return Buffer.alloc(BLOCK * 2);
+}
+
+// Many small files in one stream: a tar archive over one exec channel into `tar -x` in a staging
+// directory beside the target (same file system), then each file verified there and renamed into
+// its final place. Per file this costs no SFTP round trips until the rename. Hosts without a
+// shell or tar answer with a failed command, and their files go over SFTP as usual.
+/** Files up to this size travel in the tar stream. */
+const TAR_MAX_FILE_SIZE = 1024 * 1024;
+/** Below this many small files, SFTP alone is as quick. */
+const TAR_MIN_FILES = 16;
+// Archive bytes are handed to the channel in pieces of about this size.
+const STREAM_CHUNK = 256 * 1024;
+async function* archive(job) {
+    const pending = [];
+    let pendingSize = 0;
+    for (const file of job.files) {
+        if (job.signal.aborted)
+            throw job.signal.reason;
+        let content;
+        try {
+            content = await readFile(file.localPath);
+        }
+        catch (error) {
+            throw new DeployError('local-file', `cannot read '${file.localPath}': ${String(error)}`, {
+                cause: error
+            });
+        }
+        const sink = job.verify === 'sha256' ? job.localHasher.claim(file.localPath) : undefined;
+        sink?.update(content);
+        sink?.finish();
+        const parts = [
+            entryHeader({
+                path: file.relativePath,
+                mode: file.mode,
+                size: content.length,
+                mtime: Date.now() / 1000
+            }),
+            content,
+            contentPadding(content.length)
+        ];
+        for (const part of parts) {
+            pending.push(part);
+            pendingSize += part.length;
+        }
+        if (pendingSize >= STREAM_CHUNK) {
+            yield Buffer.concat(pending);
+            pending.length = 0;
+            pendingSize = 0;
+        }
+    }
+    pending.push(endOfArchive());
+    yield Buffer.concat(pending);
+}
+async function verifyStaged(job, file, staged) {
+    if (job.verify === 'none')
+        return;
+    if (job.verify === 'size' || job.remoteHasher === undefined) {
+        const stat = await job.sftp.stat(staged);
+        if (stat?.size !== file.size)
+            throw new DeployError('verify-mismatch', `'${file.relativePath}' has ${stat?.size ?? 'no'} bytes on the host, expected ${file.size}`);
+        if (job.verify === 'size')
+            return;
+    }
+    const [local, remote] = await Promise.all([
+        job.localHasher.digest(file.localPath),
+        job.remoteHasher?.hash(staged, file.size) ?? Promise.resolve('unavailable')
+    ]);
+    if (remote === 'unavailable' || remote === 'unreadable' || remote.sha256 !== local.sha256)
+        throw new DeployError('verify-mismatch', `'${file.relativePath}' arrived corrupted: its SHA-256 on the host is not the runner's`);
+}
+/**
+ * Sends `job.files` as one tar stream and publishes them. Returns the files it could not handle
+ * because the host cannot extract a tar stream (no shell, no tar): those go over SFTP.
+ */
+async function sendSmallFiles(job) {
+    const stage = job.stagingDir;
+    const command = `rm -rf ${shellQuote(stage)} && mkdir -p ${shellQuote(stage)} && cd ${shellQuote(stage)} && exec tar -xomf -`;
+    const bytes = job.files.reduce((sum, file) => sum + file.size, 0);
+    const result = await job.connection.streamToCommand(command, archive(job));
+    if (result.code !== 0) {
+        await removeStaging(job.connection, undefined, stage);
+        job.log(`sending ${job.files.length} small files as one tar stream failed (exit ${result.code ?? result.signal ?? '?'}: ${result.stderr.trim().split('\n')[0] ?? ''}); sending them over SFTP`);
+        return job.files;
+    }
+    job.onBytes(bytes);
+    job.log(`${job.files.length} small files (${formatBytes(bytes)}) sent as one tar stream`);
+    // Every staged file is queued for hashing at once, so the hashing shells take full batches;
+    // each is renamed into place as soon as its hash is in.
+    const state = {};
+    const publish = async (file) => {
+        try {
+            const staged = posix.join(stage, file.relativePath);
+            await verifyStaged(job, file, staged);
+            if (state.failure !== undefined)
+                return;
+            const finalPath = posix.join(job.base, file.relativePath);
+            await job.ensureDir(posix.dirname(finalPath));
+            await job.sftp.posixRename(staged, finalPath);
+            job.onPublished(file);
+        }
+        catch (error) {
+            state.failure ??= error instanceof Error ? error : new Error(String(error));
+        }
+    };
+    try {
+        await Promise.all(job.files.map(publish));
+        if (state.failure !== undefined)
+            throw state.failure;
+    }
+    finally {
+        if (job.connection.failure === undefined)
+            await removeStaging(job.connection, job.sftp, stage, job.files);
+    }
+    return [];
+}
+/** The staging directory's subdirectories for `files`, deepest first, then itself. */
+function stagingDirectories(stage, files) {
+    const dirs = new Set();
+    for (const file of files)
+        for (let dir = posix.dirname(file.relativePath); dir !== '.'; dir = posix.dirname(dir))
+            dirs.add(dir);
+    return [...dirs]
+        .sort((a, b) => b.split('/').length - a.split('/').length)
+        .map((dir) => posix.join(stage, dir))
+        .concat(stage);
+}
+/**
+ * Removes a staging directory: emptied by the renames, it goes with a few SFTP rmdirs; anything
+ * left in it (after a failure) goes with `rm -rf`. Says whether it is gone.
+ */
+async function removeStaging(connection, sftp, stage, files = []) {
+    if (sftp !== undefined && files.length > 0) {
+        try {
+            for (const dir of stagingDirectories(stage, files))
+                await sftp.rmdir(dir);
+            return true;
+        }
+        catch {
+            // not empty: fall through
+        }
+    }
+    const result = await connection.exec(`rm -rf ${shellQuote(stage)}`).catch(() => undefined);
+    return result?.code === 0;
 }
 
 var ber = {exports: {}};
@@ -54063,6 +54290,7 @@ async function connect(options) {
             close: (handle) => sftpRequest('close', 'handle', (cb) => sftp.close(handle, (e) => cb(e))),
             posixRename: (from, to) => sftpRequest('rename', `${from} -> ${to}`, (cb) => sftp.ext_openssh_rename(from, to, (e) => cb(e))),
             unlink: (path) => sftpRequest('unlink', path, (cb) => sftp.unlink(path, (e) => cb(e))),
+            rmdir: (path) => sftpRequest('rmdir', path, (cb) => sftp.rmdir(path, (e) => cb(e))),
             statvfs: (path) => {
                 if (!hasStatvfs)
                     return Promise.resolve(undefined);
@@ -54123,6 +54351,67 @@ async function connect(options) {
                 stderr: Buffer.concat(stderr).toString('utf8')
             }));
             stream.end();
+        });
+    });
+    const streamToCommand = (command, input) => track('sending a stream to a remote command', idle, (resolve, reject) => {
+        openExec(command, reject, (stream) => {
+            const stdout = [];
+            const stderr = [];
+            let code = null;
+            let exitSignal;
+            const channel = { closed: false };
+            stream.on('data', (chunk) => {
+                touch();
+                stdout.push(chunk);
+            });
+            stream.stderr.on('data', (chunk) => {
+                touch();
+                stderr.push(chunk);
+            });
+            stream.on('error', () => undefined);
+            stream.stderr.on('error', () => undefined);
+            stream.on('exit', (exitCode, signalName) => {
+                code = exitCode;
+                exitSignal = signalName;
+            });
+            const result = () => ({
+                code,
+                signal: exitSignal,
+                stdout: Buffer.concat(stdout).toString('utf8'),
+                stderr: Buffer.concat(stderr).toString('utf8')
+            });
+            stream.on('close', () => {
+                channel.closed = true;
+                resolve(result());
+            });
+            void (async () => {
+                try {
+                    for await (const chunk of input) {
+                        if (channel.closed)
+                            return;
+                        // Each chunk the channel takes is progress; a full window waits for 'drain'.
+                        if (!stream.write(chunk))
+                            await new Promise((drained) => {
+                                const done = () => {
+                                    stream.off('drain', done);
+                                    stream.off('close', done);
+                                    drained();
+                                };
+                                stream.on('drain', done);
+                                stream.on('close', done);
+                            });
+                        touch();
+                    }
+                    stream.end();
+                }
+                catch (error) {
+                    // The input failed (a local file could not be read): stop the command.
+                    stream.close();
+                    reject(error instanceof DeployError
+                        ? error
+                        : new DeployError('local-file', errorMessage(error), { cause: error }));
+                }
+            })();
         });
     });
     const openCommandChannel = (command, prefix) => track('starting a remote command', idle, (resolve, reject) => {
@@ -54202,6 +54491,7 @@ async function connect(options) {
     const connection = {
         sftp: () => (sftpPromise ??= openSftp()),
         exec,
+        streamToCommand,
         openCommandChannel,
         get failure() {
             return failure;
@@ -54387,6 +54677,7 @@ function createHostProgress() {
         skipped: 0,
         done: new Set(),
         temporaries: new Set(),
+        stagingDirs: new Set(),
         cautious: false,
         toldReadBack: false
     };
@@ -54771,7 +55062,48 @@ async function runAttempt(job, signal) {
             await checkWritable(context, connection);
             throw new DeployError('protocol', "the server's SFTP does not offer posix-rename@openssh.com, needed to publish files atomically; set 'atomic: false' to write files in place");
         }
-        await runPool(todo, settings.concurrency, signal, (file) => deployFile(context, connection, file));
+        const viaSftp = (files) => runPool(files, settings.concurrency, signal, (file) => deployFile(context, connection, file));
+        // Many small files go as one tar stream where the host has a shell (and tar); the others,
+        // and all of them elsewhere, over SFTP. Both run at once.
+        const small = settings.atomic ? todo.filter((file) => file.size <= TAR_MAX_FILE_SIZE) : [];
+        let tarred;
+        if (small.length >= TAR_MIN_FILES) {
+            remoteHasher ??= createRemoteHasher(connection, HASH_CHANNELS, settings.idleTimeoutMs);
+            if (await remoteHasher.hasShell()) {
+                const stagingDir = posix.join(base, `.sfd-stage-${job.runToken}`);
+                progress.stagingDirs.add(stagingDir);
+                const inTar = new Set(small);
+                todo = todo.filter((file) => !inTar.has(file));
+                tarred = sendSmallFiles({
+                    connection,
+                    sftp,
+                    remoteHasher,
+                    localHasher: job.localHasher,
+                    verify: settings.verify,
+                    base,
+                    stagingDir,
+                    ensureDir,
+                    files: small,
+                    signal,
+                    onPublished: (file) => {
+                        progress.done.add(file.relativePath);
+                        progress.uploaded += 1;
+                    },
+                    onBytes: (bytes) => {
+                        progress.bytes += bytes;
+                    },
+                    log: (line) => log.info(line)
+                }).then(async (left) => {
+                    if (connection.failure === undefined)
+                        progress.stagingDirs.delete(stagingDir);
+                    await viaSftp(left);
+                });
+            }
+        }
+        const outcomes = await Promise.allSettled([viaSftp(todo), tarred]);
+        const failed = outcomes.find((outcome) => outcome.status === 'rejected');
+        if (failed !== undefined)
+            throw failed.reason;
     }
     finally {
         remoteHasher?.close();
@@ -54784,7 +55116,7 @@ async function runAttempt(job, signal) {
  */
 async function removeTemporaries(job, signal) {
     const { progress } = job;
-    if (progress.temporaries.size === 0)
+    if (progress.temporaries.size === 0 && progress.stagingDirs.size === 0)
         return [];
     const connection = await openConnection(job, signal);
     try {
@@ -54800,11 +55132,14 @@ async function removeTemporaries(job, signal) {
                 .then(() => progress.temporaries.delete(path))
                 .catch(() => undefined);
         }
+        for (const dir of [...progress.stagingDirs])
+            if (await removeStaging(connection, sftp, dir))
+                progress.stagingDirs.delete(dir);
     }
     finally {
         await connection.close();
     }
-    return [...progress.temporaries];
+    return [...progress.temporaries, ...progress.stagingDirs];
 }
 
 // One host from start to result: attempts with retries (p-retry, every option explicit),
@@ -54828,9 +55163,9 @@ function asDeployError(error) {
 const CLEANUP_DEADLINE_MS = 15_000;
 async function cleanUp(job, rootSignal, connectTimeoutMs) {
     const { progress, log } = job;
-    if (progress.temporaries.size === 0 || rootSignal.aborted)
+    const count = progress.temporaries.size + progress.stagingDirs.size;
+    if (count === 0 || rootSignal.aborted)
         return;
-    const count = progress.temporaries.size;
     const deadline = deadlineSignal(Math.min(CLEANUP_DEADLINE_MS, connectTimeoutMs + 5000), job.host.label);
     try {
         const left = await removeTemporaries(job, AbortSignal.any([rootSignal, deadline.signal]));
@@ -54840,7 +55175,7 @@ async function cleanUp(job, rootSignal, connectTimeoutMs) {
             log.warning(`could not remove ${left.length} temporary file(s) this run left: ${left.join(', ')}`);
     }
     catch (error) {
-        log.warning(`could not reconnect to remove ${count} temporary file(s) this run left (${oneLine(errorMessage(error))}): ${[...progress.temporaries].join(', ')}`);
+        log.warning(`could not reconnect to remove ${count} temporary file(s) this run left (${oneLine(errorMessage(error))}): ${[...progress.temporaries, ...progress.stagingDirs].join(', ')}`);
     }
     finally {
         deadline.clear();
@@ -59023,6 +59358,21 @@ function create(patterns, options) {
 // The plan: which local files go where. `source` globs are expanded once per run under
 // `working-directory`; each match keeps its path relative to that directory, minus
 // `strip-components` leading segments, below `target`.
+const STAT_CONCURRENCY = 32;
+/** `fn` over `items`, at most `limit` at once, results in order. */
+async function mapLimit(items, limit, fn) {
+    const results = new Array(items.length);
+    let next = 0;
+    const lane = async () => {
+        while (next < items.length) {
+            const index = next;
+            next += 1;
+            results[index] = await fn(items[index]);
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+    return results;
+}
 // @actions/glob reads patterns relative to the process's directory; patterns here are relative
 // to `working-directory`, so its path is prefixed, with its own glob characters made literal.
 function escapeGlob(path) {
@@ -59062,26 +59412,33 @@ async function buildPlan(options) {
     });
     const matches = await globber.glob();
     const byRemote = new Map();
-    const files = [];
-    for (const localPath of matches.sort()) {
+    const mapped = matches.sort().map((localPath) => {
         const { relativePath, remotePath } = mapFile(resolve(localPath), options);
         const clash = byRemote.get(remotePath);
         if (clash !== undefined)
             throw new InputError('strip-components', `'${clash}' and '${localPath}' would both land at '${remotePath}'`);
         byRemote.set(remotePath, localPath);
-        let info;
+        return { localPath, relativePath, remotePath };
+    });
+    // Stat calls go to the thread pool several at a time: one after another they cost as much
+    // as the glob itself on thousands of files.
+    const infos = await mapLimit(mapped, STAT_CONCURRENCY, async ({ localPath }) => {
         try {
-            info = await stat$1(localPath);
+            return await stat$1(localPath);
         }
         catch (error) {
             throw new DeployError('local-file', `cannot read '${localPath}': ${String(error)}`, {
                 cause: error
             });
         }
-        if (!info.isFile())
-            continue;
-        files.push({ localPath, relativePath, remotePath, size: info.size, mode: info.mode & 0o777 });
-    }
+    });
+    const files = [];
+    mapped.forEach((entry, index) => {
+        const info = infos[index];
+        if (info?.isFile() !== true)
+            return;
+        files.push({ ...entry, size: info.size, mode: info.mode & 0o777 });
+    });
     return { files, totalBytes: files.reduce((sum, file) => sum + file.size, 0) };
 }
 

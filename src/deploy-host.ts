@@ -38,8 +38,8 @@ async function cleanUp(
   connectTimeoutMs: number
 ): Promise<void> {
   const { progress, log } = job
-  if (progress.temporaries.size === 0 || rootSignal.aborted) return
-  const count = progress.temporaries.size
+  const count = progress.temporaries.size + progress.stagingDirs.size
+  if (count === 0 || rootSignal.aborted) return
   const deadline = deadlineSignal(
     Math.min(CLEANUP_DEADLINE_MS, connectTimeoutMs + 5000),
     job.host.label
@@ -53,7 +53,7 @@ async function cleanUp(
       )
   } catch (error) {
     log.warning(
-      `could not reconnect to remove ${count} temporary file(s) this run left (${oneLine(errorMessage(error))}): ${[...progress.temporaries].join(', ')}`
+      `could not reconnect to remove ${count} temporary file(s) this run left (${oneLine(errorMessage(error))}): ${[...progress.temporaries, ...progress.stagingDirs].join(', ')}`
     )
   } finally {
     deadline.clear()

@@ -15,6 +15,7 @@ import { createRemoteHasher, readBackHash, type RemoteHasher } from './remote-ha
 import { temporaryPath } from './remote-path.js'
 import { formatBytes } from './report.js'
 import { shellQuote } from './shell-quote.js'
+import { removeStaging, sendSmallFiles, TAR_MAX_FILE_SIZE, TAR_MIN_FILES } from './small-files.js'
 import { connect, type SftpSession, type SshConnection } from './ssh.js'
 import { uploadFile } from './upload.js'
 
@@ -34,6 +35,8 @@ export interface HostProgress {
   readonly done: Set<string>
   /** Temporary paths this run may have left on the host (written, not yet renamed or removed). */
   readonly temporaries: Set<string>
+  /** Staging directories of tar streams this run may have left on the host. */
+  readonly stagingDirs: Set<string>
   /** After a hash mismatch: one write in flight per file, and no resuming, from then on. */
   cautious: boolean
   /** Once told, the log does not repeat that the host verifies by reading back. */
@@ -49,6 +52,7 @@ export function createHostProgress(): HostProgress {
     skipped: 0,
     done: new Set(),
     temporaries: new Set(),
+    stagingDirs: new Set(),
     cautious: false,
     toldReadBack: false
   }
@@ -538,9 +542,48 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
         "the server's SFTP does not offer posix-rename@openssh.com, needed to publish files atomically; set 'atomic: false' to write files in place"
       )
     }
-    await runPool(todo, settings.concurrency, signal, (file) =>
-      deployFile(context, connection, file)
-    )
+    const viaSftp = (files: readonly PlannedFile[]): Promise<void> =>
+      runPool(files, settings.concurrency, signal, (file) => deployFile(context, connection, file))
+
+    // Many small files go as one tar stream where the host has a shell (and tar); the others,
+    // and all of them elsewhere, over SFTP. Both run at once.
+    const small = settings.atomic ? todo.filter((file) => file.size <= TAR_MAX_FILE_SIZE) : []
+    let tarred: Promise<void> | undefined
+    if (small.length >= TAR_MIN_FILES) {
+      remoteHasher ??= createRemoteHasher(connection, HASH_CHANNELS, settings.idleTimeoutMs)
+      if (await remoteHasher.hasShell()) {
+        const stagingDir = posix.join(base, `.sfd-stage-${job.runToken}`)
+        progress.stagingDirs.add(stagingDir)
+        const inTar = new Set(small)
+        todo = todo.filter((file) => !inTar.has(file))
+        tarred = sendSmallFiles({
+          connection,
+          sftp,
+          remoteHasher,
+          localHasher: job.localHasher,
+          verify: settings.verify,
+          base,
+          stagingDir,
+          ensureDir,
+          files: small,
+          signal,
+          onPublished: (file) => {
+            progress.done.add(file.relativePath)
+            progress.uploaded += 1
+          },
+          onBytes: (bytes) => {
+            progress.bytes += bytes
+          },
+          log: (line) => log.info(line)
+        }).then(async (left) => {
+          if (connection.failure === undefined) progress.stagingDirs.delete(stagingDir)
+          await viaSftp(left)
+        })
+      }
+    }
+    const outcomes = await Promise.allSettled([viaSftp(todo), tarred])
+    const failed = outcomes.find((outcome) => outcome.status === 'rejected')
+    if (failed !== undefined) throw failed.reason
   } finally {
     remoteHasher?.close()
     await connection.close()
@@ -553,7 +596,7 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
  */
 export async function removeTemporaries(job: HostJob, signal: AbortSignal): Promise<string[]> {
   const { progress } = job
-  if (progress.temporaries.size === 0) return []
+  if (progress.temporaries.size === 0 && progress.stagingDirs.size === 0) return []
   const connection = await openConnection(job, signal)
   try {
     const sftp = await connection.sftp()
@@ -567,8 +610,10 @@ export async function removeTemporaries(job: HostJob, signal: AbortSignal): Prom
         .then(() => progress.temporaries.delete(path))
         .catch(() => undefined)
     }
+    for (const dir of [...progress.stagingDirs])
+      if (await removeStaging(connection, sftp, dir)) progress.stagingDirs.delete(dir)
   } finally {
     await connection.close()
   }
-  return [...progress.temporaries]
+  return [...progress.temporaries, ...progress.stagingDirs]
 }

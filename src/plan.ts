@@ -8,6 +8,27 @@ import { isAbsolute, relative, resolve } from 'node:path'
 import { DeployError, InputError } from './errors.js'
 import { joinRemote, toPosixSegments } from './remote-path.js'
 
+const STAT_CONCURRENCY = 32
+
+/** `fn` over `items`, at most `limit` at once, results in order. */
+async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>
+): Promise<R[]> {
+  const results = new Array<R>(items.length)
+  let next = 0
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next
+      next += 1
+      results[index] = await fn(items[index] as T)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane))
+  return results
+}
+
 export interface PlannedFile {
   /** Absolute local path. */
   readonly localPath: string
@@ -86,8 +107,7 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
   const matches = await globber.glob()
 
   const byRemote = new Map<string, string>()
-  const files: PlannedFile[] = []
-  for (const localPath of matches.sort()) {
+  const mapped = matches.sort().map((localPath) => {
     const { relativePath, remotePath } = mapFile(resolve(localPath), options)
     const clash = byRemote.get(remotePath)
     if (clash !== undefined)
@@ -96,16 +116,24 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
         `'${clash}' and '${localPath}' would both land at '${remotePath}'`
       )
     byRemote.set(remotePath, localPath)
-    let info
+    return { localPath, relativePath, remotePath }
+  })
+  // Stat calls go to the thread pool several at a time: one after another they cost as much
+  // as the glob itself on thousands of files.
+  const infos = await mapLimit(mapped, STAT_CONCURRENCY, async ({ localPath }) => {
     try {
-      info = await stat(localPath)
+      return await stat(localPath)
     } catch (error) {
       throw new DeployError('local-file', `cannot read '${localPath}': ${String(error)}`, {
         cause: error
       })
     }
-    if (!info.isFile()) continue
-    files.push({ localPath, relativePath, remotePath, size: info.size, mode: info.mode & 0o777 })
-  }
+  })
+  const files: PlannedFile[] = []
+  mapped.forEach((entry, index) => {
+    const info = infos[index]
+    if (info?.isFile() !== true) return
+    files.push({ ...entry, size: info.size, mode: info.mode & 0o777 })
+  })
   return { files, totalBytes: files.reduce((sum, file) => sum + file.size, 0) }
 }

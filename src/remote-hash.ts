@@ -114,6 +114,8 @@ export interface RemoteHasher {
   hash(path: string, size: number): Promise<RemoteDigest>
   /** Starts a hashing shell now, so its start-up overlaps the uploads. */
   warmUp(): void
+  /** Whether the host runs our shell (known once the first shell has started or failed). */
+  hasShell(): Promise<boolean>
   /** Ends the hashing shells. */
   close(): void
 }
@@ -213,6 +215,10 @@ export function createRemoteHasher(
       })
   }
 
+  let firstShell: ((available: boolean) => void) | undefined
+  const shellKnown = new Promise<boolean>((resolve) => {
+    firstShell = resolve
+  })
   const grow = (): void => {
     starting += 1
     startShell(connection, idleTimeoutMs)
@@ -234,6 +240,8 @@ export function createRemoteHasher(
       )
       .finally(() => {
         starting -= 1
+        firstShell?.(shells.length > 0)
+        firstShell = undefined
         pump()
       })
   }
@@ -262,6 +270,12 @@ export function createRemoteHasher(
     },
     warmUp() {
       if (shells.length === 0 && starting === 0 && !unavailable) grow()
+    },
+    hasShell() {
+      if (shells.length > 0) return Promise.resolve(true)
+      if (unavailable || closed) return Promise.resolve(false)
+      if (starting === 0) grow()
+      return shellKnown
     },
     close() {
       closed = true

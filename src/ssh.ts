@@ -88,6 +88,7 @@ export interface SftpSession {
   /** Atomic replace: posix-rename@openssh.com. */
   posixRename(from: string, to: string): Promise<void>
   unlink(path: string): Promise<void>
+  rmdir(path: string): Promise<void>
   /** Space at `path` (statvfs@openssh.com); undefined when the server does not offer it. */
   statvfs(path: string): Promise<FileSystemSpace | undefined>
 }
@@ -118,6 +119,11 @@ export interface SshConnection {
   sftp(): Promise<SftpSession>
   /** Runs a command; resolves with its exit status and output (stdin is closed at once). */
   exec(command: string, options?: { allowanceMs?: number }): Promise<ExecResult>
+  /**
+   * Runs `command` with `input` streamed to its stdin (with backpressure), then closes stdin;
+   * resolves with its exit status and output.
+   */
+  streamToCommand(command: string, input: AsyncIterable<Buffer>): Promise<ExecResult>
   /** Starts `command` on an exec channel for line-oriented requests (see CommandChannel). */
   openCommandChannel(command: string, prefix: string): Promise<CommandChannel>
   /** Resolves when the connection has failed or ended: the reason, or undefined if closed. */
@@ -367,6 +373,8 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
         ),
       unlink: (path) =>
         sftpRequest<undefined>('unlink', path, (cb) => sftp.unlink(path, (e) => cb(e))),
+      rmdir: (path) =>
+        sftpRequest<undefined>('rmdir', path, (cb) => sftp.rmdir(path, (e) => cb(e))),
       statvfs: (path) => {
         if (!hasStatvfs) return Promise.resolve(undefined)
         return sftpRequest<FileSystemSpace>('statvfs', path, (cb) => {
@@ -448,6 +456,69 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
           })
         )
         stream.end()
+      })
+    })
+
+  const streamToCommand = (command: string, input: AsyncIterable<Buffer>): Promise<ExecResult> =>
+    track<ExecResult>('sending a stream to a remote command', idle, (resolve, reject) => {
+      openExec(command, reject, (stream) => {
+        const stdout: Buffer[] = []
+        const stderr: Buffer[] = []
+        let code: number | null = null
+        let exitSignal: string | undefined
+        const channel = { closed: false }
+        stream.on('data', (chunk: Buffer) => {
+          touch()
+          stdout.push(chunk)
+        })
+        stream.stderr.on('data', (chunk: Buffer) => {
+          touch()
+          stderr.push(chunk)
+        })
+        stream.on('error', () => undefined)
+        stream.stderr.on('error', () => undefined)
+        stream.on('exit', (exitCode: number | null, signalName?: string) => {
+          code = exitCode
+          exitSignal = signalName
+        })
+        const result = (): ExecResult => ({
+          code,
+          signal: exitSignal,
+          stdout: Buffer.concat(stdout).toString('utf8'),
+          stderr: Buffer.concat(stderr).toString('utf8')
+        })
+        stream.on('close', () => {
+          channel.closed = true
+          resolve(result())
+        })
+        void (async () => {
+          try {
+            for await (const chunk of input) {
+              if (channel.closed) return
+              // Each chunk the channel takes is progress; a full window waits for 'drain'.
+              if (!stream.write(chunk))
+                await new Promise<void>((drained) => {
+                  const done = (): void => {
+                    stream.off('drain', done)
+                    stream.off('close', done)
+                    drained()
+                  }
+                  stream.on('drain', done)
+                  stream.on('close', done)
+                })
+              touch()
+            }
+            stream.end()
+          } catch (error) {
+            // The input failed (a local file could not be read): stop the command.
+            stream.close()
+            reject(
+              error instanceof DeployError
+                ? error
+                : new DeployError('local-file', errorMessage(error), { cause: error })
+            )
+          }
+        })()
       })
     })
 
@@ -534,6 +605,7 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
   const connection: SshConnection = {
     sftp: () => (sftpPromise ??= openSftp()),
     exec,
+    streamToCommand,
     openCommandChannel,
     get failure() {
       return failure

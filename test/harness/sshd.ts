@@ -61,6 +61,8 @@ export interface TestHost {
    * file size limit on the SFTP server. Says which.
    */
   limitedDirectory(name: string, kib: number): 'tmpfs' | 'ulimit'
+  /** PATH for commands run on the host from its next session on (undefined: the default). */
+  setCommandPath(path: string | undefined): void
   /** SIGKILL the server and every session it serves: connections die mid-transfer. */
   kill(): Promise<void>
   /** Start the server again on the same address, port and keys. */
@@ -286,7 +288,8 @@ async function startHost(fleetDir: string, index: number, options: HostOptions):
 
   // Each host's own login directory: sessions and the SFTP server start there. Files in the
   // host's directory turn faults on while it runs: `sftp-flags` holds options for sftp-server
-  // (-R: every write refused; -P name: a request banned); `fsize` caps the size of files.
+  // (-R: every write refused; -P name: a request banned); `fsize` caps the size of files;
+  // `path` replaces the PATH commands are found on.
   const login = join(dir, 'login.sh')
   writeFileSync(
     login,
@@ -295,6 +298,7 @@ async function startHost(fleetDir: string, index: number, options: HostOptions):
       `cd '${home}' || exit 1`,
       `HOME='${home}'; export HOME`,
       `if [ -e '${dir}/fsize' ]; then trap '' XFSZ; ulimit -f "$(cat '${dir}/fsize')"; fi`,
+      `if [ -e '${dir}/path' ]; then PATH="$(cat '${dir}/path')"; export PATH; fi`,
       'if [ -z "$SSH_ORIGINAL_COMMAND" ]; then exec /bin/sh; fi',
       `if [ "$SSH_ORIGINAL_COMMAND" = '${sftpServer}' ] && [ -e '${dir}/sftp-flags' ]; then exec '${sftpServer}' $(cat '${dir}/sftp-flags'); fi`,
       'exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"',
@@ -387,6 +391,10 @@ async function startHost(fleetDir: string, index: number, options: HostOptions):
       // Without root there is no size-limited file system to mount: cap file sizes instead.
       writeFileSync(join(dir, 'fsize'), String(kib * 2)) // ulimit -f counts 512-byte blocks
       return 'ulimit'
+    },
+    setCommandPath: (path) => {
+      if (path !== undefined) writeFileSync(join(dir, 'path'), path)
+      else rmSync(join(dir, 'path'), { force: true })
     },
     kill: async () => {
       const sessions = host.sessionPids()

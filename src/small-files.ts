@@ -1,0 +1,182 @@
+// Many small files in one stream: a tar archive over one exec channel into `tar -x` in a staging
+// directory beside the target (same file system), then each file verified there and renamed into
+// its final place. Per file this costs no SFTP round trips until the rename. Hosts without a
+// shell or tar answer with a failed command, and their files go over SFTP as usual.
+
+import { readFile } from 'node:fs/promises'
+import { posix } from 'node:path'
+import { DeployError } from './errors.js'
+import type { LocalHasher } from './local-files.js'
+import type { PlannedFile } from './plan.js'
+import type { RemoteHasher } from './remote-hash.js'
+import { formatBytes } from './report.js'
+import { shellQuote } from './shell-quote.js'
+import type { SftpSession, SshConnection } from './ssh.js'
+import { contentPadding, endOfArchive, entryHeader } from './tar.js'
+
+/** Files up to this size travel in the tar stream. */
+export const TAR_MAX_FILE_SIZE = 1024 * 1024
+/** Below this many small files, SFTP alone is as quick. */
+export const TAR_MIN_FILES = 16
+// Archive bytes are handed to the channel in pieces of about this size.
+const STREAM_CHUNK = 256 * 1024
+
+export interface SmallFilesJob {
+  readonly connection: SshConnection
+  readonly sftp: SftpSession
+  readonly remoteHasher: RemoteHasher | undefined
+  readonly localHasher: LocalHasher
+  readonly verify: 'sha256' | 'size' | 'none'
+  /** Absolute target directory on the host. */
+  readonly base: string
+  readonly stagingDir: string
+  readonly ensureDir: (dir: string) => Promise<void>
+  readonly files: readonly PlannedFile[]
+  readonly signal: AbortSignal
+  /** A file was published (verified and renamed into place). */
+  readonly onPublished: (file: PlannedFile) => void
+  readonly onBytes: (bytes: number) => void
+  readonly log: (line: string) => void
+}
+
+async function* archive(job: SmallFilesJob): AsyncGenerator<Buffer> {
+  const pending: Buffer[] = []
+  let pendingSize = 0
+  for (const file of job.files) {
+    if (job.signal.aborted) throw job.signal.reason
+    let content: Buffer
+    try {
+      content = await readFile(file.localPath)
+    } catch (error) {
+      throw new DeployError('local-file', `cannot read '${file.localPath}': ${String(error)}`, {
+        cause: error
+      })
+    }
+    const sink = job.verify === 'sha256' ? job.localHasher.claim(file.localPath) : undefined
+    sink?.update(content)
+    sink?.finish()
+    const parts = [
+      entryHeader({
+        path: file.relativePath,
+        type: 'file',
+        mode: file.mode,
+        size: content.length,
+        mtime: Date.now() / 1000
+      }),
+      content,
+      contentPadding(content.length)
+    ]
+    for (const part of parts) {
+      pending.push(part)
+      pendingSize += part.length
+    }
+    if (pendingSize >= STREAM_CHUNK) {
+      yield Buffer.concat(pending)
+      pending.length = 0
+      pendingSize = 0
+    }
+  }
+  pending.push(endOfArchive())
+  yield Buffer.concat(pending)
+}
+
+async function verifyStaged(job: SmallFilesJob, file: PlannedFile, staged: string): Promise<void> {
+  if (job.verify === 'none') return
+  if (job.verify === 'size' || job.remoteHasher === undefined) {
+    const stat = await job.sftp.stat(staged)
+    if (stat?.size !== file.size)
+      throw new DeployError(
+        'verify-mismatch',
+        `'${file.relativePath}' has ${stat?.size ?? 'no'} bytes on the host, expected ${file.size}`
+      )
+    if (job.verify === 'size') return
+  }
+  const [local, remote] = await Promise.all([
+    job.localHasher.digest(file.localPath),
+    job.remoteHasher?.hash(staged, file.size) ?? Promise.resolve('unavailable' as const)
+  ])
+  if (remote === 'unavailable' || remote === 'unreadable' || remote.sha256 !== local.sha256)
+    throw new DeployError(
+      'verify-mismatch',
+      `'${file.relativePath}' arrived corrupted: its SHA-256 on the host is not the runner's`
+    )
+}
+
+/**
+ * Sends `job.files` as one tar stream and publishes them. Returns the files it could not handle
+ * because the host cannot extract a tar stream (no shell, no tar): those go over SFTP.
+ */
+export async function sendSmallFiles(job: SmallFilesJob): Promise<readonly PlannedFile[]> {
+  const stage = job.stagingDir
+  const command = `rm -rf ${shellQuote(stage)} && mkdir -p ${shellQuote(stage)} && cd ${shellQuote(stage)} && exec tar -xomf -`
+  const bytes = job.files.reduce((sum, file) => sum + file.size, 0)
+  const result = await job.connection.streamToCommand(command, archive(job))
+  if (result.code !== 0) {
+    await removeStaging(job.connection, undefined, stage)
+    job.log(
+      `sending ${job.files.length} small files as one tar stream failed (exit ${result.code ?? result.signal ?? '?'}: ${result.stderr.trim().split('\n')[0] ?? ''}); sending them over SFTP`
+    )
+    return job.files
+  }
+  job.onBytes(bytes)
+  job.log(`${job.files.length} small files (${formatBytes(bytes)}) sent as one tar stream`)
+
+  // Every staged file is queued for hashing at once, so the hashing shells take full batches;
+  // each is renamed into place as soon as its hash is in.
+  const state: { failure?: Error } = {}
+  const publish = async (file: PlannedFile): Promise<void> => {
+    try {
+      const staged = posix.join(stage, file.relativePath)
+      await verifyStaged(job, file, staged)
+      if (state.failure !== undefined) return
+      const finalPath = posix.join(job.base, file.relativePath)
+      await job.ensureDir(posix.dirname(finalPath))
+      await job.sftp.posixRename(staged, finalPath)
+      job.onPublished(file)
+    } catch (error) {
+      state.failure ??= error instanceof Error ? error : new Error(String(error))
+    }
+  }
+  try {
+    await Promise.all(job.files.map(publish))
+    if (state.failure !== undefined) throw state.failure
+  } finally {
+    if (job.connection.failure === undefined)
+      await removeStaging(job.connection, job.sftp, stage, job.files)
+  }
+  return []
+}
+
+/** The staging directory's subdirectories for `files`, deepest first, then itself. */
+function stagingDirectories(stage: string, files: readonly PlannedFile[]): string[] {
+  const dirs = new Set<string>()
+  for (const file of files)
+    for (let dir = posix.dirname(file.relativePath); dir !== '.'; dir = posix.dirname(dir))
+      dirs.add(dir)
+  return [...dirs]
+    .sort((a, b) => b.split('/').length - a.split('/').length)
+    .map((dir) => posix.join(stage, dir))
+    .concat(stage)
+}
+
+/**
+ * Removes a staging directory: emptied by the renames, it goes with a few SFTP rmdirs; anything
+ * left in it (after a failure) goes with `rm -rf`. Says whether it is gone.
+ */
+export async function removeStaging(
+  connection: SshConnection,
+  sftp: SftpSession | undefined,
+  stage: string,
+  files: readonly PlannedFile[] = []
+): Promise<boolean> {
+  if (sftp !== undefined && files.length > 0) {
+    try {
+      for (const dir of stagingDirectories(stage, files)) await sftp.rmdir(dir)
+      return true
+    } catch {
+      // not empty: fall through
+    }
+  }
+  const result = await connection.exec(`rm -rf ${shellQuote(stage)}`).catch(() => undefined)
+  return result?.code === 0
+}

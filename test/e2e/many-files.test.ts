@@ -1,0 +1,102 @@
+// Many small files travel as one tar stream where the host has a shell and tar, over SFTP
+// where it has not; either way every file lands byte for byte, with its mode, and nothing of
+// the staging is left behind.
+
+import { chmodSync, mkdtempSync, statSync, symlinkSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { pseudoRandomBytes, workspace } from '../helpers/workspace.js'
+import { fleetInputs, results, runAction, sha256, treeDigest } from '../harness/run-action.js'
+import { startFleet, type Fleet } from '../harness/sshd.js'
+
+let fleet: Fleet
+
+beforeAll(async () => {
+  fleet = await startFleet({ count: 3, host: (index) => (index === 1 ? { sftpOnly: true } : {}) })
+})
+
+afterAll(async () => {
+  await fleet.stop()
+})
+
+function manyFiles(): Record<string, string | Buffer> {
+  const files: Record<string, string | Buffer> = {}
+  for (let i = 0; i < 300; i += 1) files[`site/d${i % 7}/f${i}.txt`] = `file ${i}\n`.repeat(i % 13)
+  files['site/.hidden/.env'] = 'hidden'
+  files['site/new\nline.txt'] = 'newline'
+  files["site/quote's $(touch PWNED) `id`.txt"] = 'odd'
+  files['site/ünïcødé/日本語.txt'] = 'unicode'
+  files[`site/${'long-directory-name/'.repeat(8)}${'x'.repeat(120)}.txt`] = 'long path'
+  files['site/empty.txt'] = ''
+  files['site/big.bin'] = pseudoRandomBytes(3 * 1024 * 1024, 5)
+  return files
+}
+
+function expectedTree(files: Record<string, string | Buffer>): Record<string, string> {
+  const expected: Record<string, string> = {}
+  for (const [path, content] of Object.entries(files))
+    expected[path.replace(/^site\//, '')] = sha256(content)
+  return expected
+}
+
+describe('many small files', () => {
+  test('go as one tar stream to a host with a shell, over SFTP to an SFTP-only host; all land intact', async () => {
+    const files = manyFiles()
+    const ws = workspace(files)
+    chmodSync(join(ws, 'site/d0/f0.txt'), 0o751)
+    const run = await runAction(
+      fleetInputs(fleet, [fleet.host(0), fleet.host(1)], {
+        source: 'site/**',
+        'strip-components': '1',
+        target: 'many'
+      }),
+      { cwd: ws }
+    )
+    expect(run.code, run.stdout).toBe(0)
+    const count = Object.keys(files).length
+    for (const result of results(run))
+      expect(result).toMatchObject({ status: 'success', uploaded: count })
+    for (const index of [0, 1]) {
+      const host = fleet.host(index)
+      expect(treeDigest(host.path('many'))).toEqual(expectedTree(files))
+      expect(statSync(host.path('many/d0/f0.txt')).mode & 0o777).toBe(0o751)
+    }
+    const [shellLog, sftpLog] = [0, 1].map((index) => {
+      const label = results(run)[index]?.host ?? ''
+      return (
+        run.stdout.split('::endgroup::').find((group) => group.includes(`::group::${label}:`)) ?? ''
+      )
+    })
+    expect(shellLog).toMatch(/\d+ small files \(.*\) sent as one tar stream/)
+    expect(sftpLog).not.toContain('tar stream')
+    // The odd name was only ever data: no command in it ran, on the host or here.
+    for (const dir of [fleet.host(0).home, ws])
+      expect(
+        Object.keys(treeDigest(dir)).filter((path) => path.split('/').pop() === 'PWNED')
+      ).toEqual([])
+    expect(
+      Object.keys(treeDigest(fleet.host(0).home)).filter((path) => /sfd-(stage|tmp)/.test(path))
+    ).toEqual([])
+  })
+
+  test('a host without tar gets the files over SFTP, and says why', async () => {
+    const host = fleet.host(2)
+    const bin = mkdtempSync(join(tmpdir(), 'sfd-notar-'))
+    for (const tool of ['sh', 'openssl', 'rm', 'mkdir', 'cat', 'df'])
+      symlinkSync(tool === 'sh' ? '/bin/sh' : `/usr/bin/${tool}`, join(bin, tool))
+    host.setCommandPath(bin)
+    try {
+      const files = manyFiles()
+      const run = await runAction(
+        fleetInputs(fleet, [host], { source: 'site/**', 'strip-components': '1', target: 'notar' }),
+        { cwd: workspace(files) }
+      )
+      expect(run.code, run.stdout).toBe(0)
+      expect(run.stdout).toMatch(/as one tar stream failed \(exit 127.*\); sending them over SFTP/)
+      expect(treeDigest(host.path('notar'))).toEqual(expectedTree(files))
+    } finally {
+      host.setCommandPath(undefined)
+    }
+  })
+})
