@@ -110,7 +110,23 @@ export async function sendSmallFiles(job: SmallFilesJob): Promise<readonly Plann
   const stage = job.stagingDir
   const command = `rm -rf ${shellQuote(stage)} && mkdir -p ${shellQuote(stage)} && cd ${shellQuote(stage)} && exec tar -xomf -`
   const bytes = job.files.reduce((sum, file) => sum + file.size, 0)
-  const result = await job.connection.streamToCommand(command, archive(job))
+  let result
+  try {
+    result = await job.connection.streamToCommand(command, archive(job))
+  } catch (error) {
+    // A refused channel (MaxSessions reached) leaves SFTP; a lost connection or an unreadable
+    // local file is the attempt's failure.
+    if (
+      job.connection.failure !== undefined ||
+      !(error instanceof DeployError) ||
+      error.kind !== 'protocol'
+    )
+      throw error
+    job.log(
+      `the host refused a channel for a tar stream (${error.message}); sending ${job.files.length} small files over SFTP`
+    )
+    return job.files
+  }
   if (result.code !== 0) {
     await removeStaging(job.connection, undefined, stage)
     job.log(

@@ -14,9 +14,15 @@ let fleet: Fleet
 
 beforeAll(async () => {
   fleet = await startFleet({
-    count: 6,
+    count: 7,
     host: (index) =>
-      index === 4 ? { config: ['MaxSessions 1'] } : index === 5 ? { config: ['MaxStartups 1'] } : {}
+      index === 4
+        ? { config: ['MaxSessions 1'] }
+        : index === 5
+          ? { config: ['MaxStartups 1'] }
+          : index === 6
+            ? { config: ['MaxSessions 2'] }
+            : {}
   })
 })
 
@@ -311,6 +317,20 @@ describe('server limits', () => {
       'a.bin': sha256(files['a.bin']),
       'b/c.txt': sha256('c')
     })
+  })
+
+  test('MaxSessions 2: SFTP, a hashing shell, and whatever else fits; many small files still land', async () => {
+    const host = fleet.host(6)
+    const files: Record<string, string> = {}
+    for (let i = 0; i < 60; i += 1) files[`many/${i}.txt`] = `small ${i}`
+    const run = await runAction(fleetInputs(fleet, [host], { target: 'two-sessions' }), {
+      cwd: workspace(files)
+    })
+    expect(run.code, run.stdout).toBe(0)
+    expect(results(run)[0]).toMatchObject({ status: 'success', attempts: 1, uploaded: 60 })
+    const expected: Record<string, string> = {}
+    for (const [path, content] of Object.entries(files)) expected[path] = sha256(content)
+    expect(treeDigest(host.path('two-sessions'))).toEqual(expected)
   })
 
   test('MaxStartups refusals are retried until the server has room', async () => {
