@@ -4,7 +4,7 @@ import { dirname as __sfdDirname } from 'node:path';
 const __filename = __sfdFileURLToPath(import.meta.url);
 const __dirname = __sfdDirname(__filename);
 const require = __sfdCreateRequire(import.meta.url);
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { readFile, open as open$1, stat as stat$1 } from 'node:fs/promises';
 import * as os from 'os';
 import os__default, { EOL } from 'os';
@@ -29898,9 +29898,10 @@ function parseHashAnswer(hasher, paths, lines) {
         return 'unreadable';
     });
 }
-// Commands stay far below any server's limit (OpenSSH takes 256 KiB packets).
-const MAX_BATCH_PATHS = 200;
-const MAX_BATCH_CHARS = 48 * 1024;
+// A batch is a script fed to the shell's stdin, so no command-line limit applies; batches stay
+// moderate so that the work spreads over the shells.
+const MAX_BATCH_PATHS = 1000;
+const MAX_BATCH_CHARS = 256 * 1024;
 // A remote hasher reads at least this fast; a batch gets this long per byte before the
 // watchdog calls it stalled.
 const MIN_HASH_BYTES_PER_MS = 20 * 1024;
@@ -30313,7 +30314,9 @@ async function* archive(job) {
             throw job.signal.reason;
         let content;
         try {
-            content = await readFile(file.localPath);
+            // Small files: one synchronous read beats four trips through the thread pool.
+            content =
+                file.size <= 64 * 1024 ? readFileSync(file.localPath) : await readFile(file.localPath);
         }
         catch (error) {
             throw new DeployError('local-file', `cannot read '${file.localPath}': ${String(error)}`, {
@@ -30371,7 +30374,20 @@ async function sendSmallFiles(job) {
     const stage = job.stagingDir;
     const command = `rm -rf ${shellQuote(stage)} && mkdir -p ${shellQuote(stage)} && cd ${shellQuote(stage)} && exec tar -xomf -`;
     const bytes = job.files.reduce((sum, file) => sum + file.size, 0);
-    const result = await job.connection.streamToCommand(command, archive(job));
+    let result;
+    try {
+        result = await job.connection.streamToCommand(command, archive(job));
+    }
+    catch (error) {
+        // A refused channel (MaxSessions reached) leaves SFTP; a lost connection or an unreadable
+        // local file is the attempt's failure.
+        if (job.connection.failure !== undefined ||
+            !(error instanceof DeployError) ||
+            error.kind !== 'protocol')
+            throw error;
+        job.log(`the host refused a channel for a tar stream (${error.message}); sending ${job.files.length} small files over SFTP`);
+        return job.files;
+    }
     if (result.code !== 0) {
         await removeStaging(job.connection, undefined, stage);
         job.log(`sending ${job.files.length} small files as one tar stream failed (exit ${result.code ?? result.signal ?? '?'}: ${result.stderr.trim().split('\n')[0] ?? ''}); sending them over SFTP`);
@@ -55730,10 +55746,17 @@ function parseInputs(get, env) {
 // upload that reads a file from its start hashes the bytes as it reads them (a claim), so a
 // file is read for hashing separately only when no upload read it whole.
 const READ_CHUNK = 1024 * 1024;
+// Files this small are read in one synchronous call: for thousands of them, a trip through the
+// thread pool per open, stat, read and close costs more than the reading.
+const SYNC_READ_LIMIT = 64 * 1024;
 async function hashFile(localPath) {
     const hash = createHash('sha256');
     let size = 0;
     try {
+        if (statSync(localPath).size <= SYNC_READ_LIMIT) {
+            const content = readFileSync(localPath);
+            return { sha256: hash.update(content).digest('hex'), size: content.length };
+        }
         const file = await open$1(localPath, 'r');
         try {
             const { size: expected } = await file.stat();

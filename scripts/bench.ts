@@ -8,7 +8,7 @@
 //   npm run bench -- --quick        smaller data sets (a few seconds per workload)
 //   npm run bench -- --only big,small,redeploy,medium,fanout,rss
 
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -44,21 +44,10 @@ if (!existsSync('/usr/bin/time')) {
     }
   )
 }
+/** The first line a tool prints of its version (ssh -V writes to stderr). */
 const version = (command: string, args: string[]): string => {
-  try {
-    return (
-      execFileSync(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-        .toString()
-        .split('\n')[0]
-        ?.trim() ?? ''
-    )
-  } catch (error) {
-    return (
-      String((error as { stderr?: Buffer }).stderr ?? '')
-        .split('\n')[0]
-        ?.trim() ?? ''
-    )
-  }
+  const run = spawnSync(command, args, { encoding: 'utf8' })
+  return `${run.stdout}${run.stderr}`.trim().split('\n')[0]?.trim() ?? ''
 }
 
 // ── data sets ────────────────────────────────────────────────────────────────────────────────

@@ -93,9 +93,10 @@ export function parseHashAnswer(
   })
 }
 
-// Commands stay far below any server's limit (OpenSSH takes 256 KiB packets).
-const MAX_BATCH_PATHS = 200
-const MAX_BATCH_CHARS = 48 * 1024
+// A batch is a script fed to the shell's stdin, so no command-line limit applies; batches stay
+// moderate so that the work spreads over the shells.
+const MAX_BATCH_PATHS = 1000
+const MAX_BATCH_CHARS = 256 * 1024
 // A remote hasher reads at least this fast; a batch gets this long per byte before the
 // watchdog calls it stalled.
 const MIN_HASH_BYTES_PER_MS = 20 * 1024
