@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { pseudoRandomBytes, workspace } from '../helpers/workspace.js'
-import { fleetInputs, runAction, sha256 } from '../harness/run-action.js'
+import { fleetInputs, proxiedInputs, runAction, sha256 } from '../harness/run-action.js'
 import { startFleet, type Fleet } from '../harness/sshd.js'
 import { startProxy } from '../harness/tcp-proxy.js'
 
@@ -36,11 +36,7 @@ async function replaceWhileReading(
   expect(first.code, first.stdout).toBe(0)
 
   // 12 MiB/s: the replacement takes about half a second, during which the reader keeps reading.
-  const proxy = await startProxy({
-    address: '127.0.0.1',
-    target: { address: host.address, port: host.port },
-    faults: [{ bytesPerSecond: 12 * 1024 * 1024 }]
-  })
+  const proxy = await startProxy(host, [{ bytesPerSecond: 12 * 1024 * 1024 }])
   const reading = { on: true }
   let whole = 0
   let torn = 0
@@ -54,11 +50,7 @@ async function replaceWhileReading(
   })()
   try {
     const second = await runAction(
-      {
-        ...fleetInputs(fleet, [], { target, atomic: String(atomic), verify: 'size' }),
-        host: `${fleet.user}@${proxy.entry}`,
-        'known-hosts': proxy.knownHostsFrom(host.knownHosts)
-      },
+      proxiedInputs(fleet, proxy, host, { target, atomic: String(atomic), verify: 'size' }),
       { cwd: workspace({ 'app.bin': v2 }) }
     )
     expect(second.code, second.stdout).toBe(0)

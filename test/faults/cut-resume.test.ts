@@ -5,7 +5,14 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { MAX_CHUNK } from '../../src/upload.js'
 import { pseudoRandomBytes, workspace } from '../helpers/workspace.js'
-import { fleetInputs, results, runAction, sha256, treeDigest } from '../harness/run-action.js'
+import {
+  fleetInputs,
+  proxiedInputs,
+  results,
+  runAction,
+  sha256,
+  treeDigest
+} from '../harness/run-action.js'
 import { startFleet, type Fleet } from '../harness/sshd.js'
 import { startProxy } from '../harness/tcp-proxy.js'
 
@@ -71,24 +78,19 @@ describe('cut at a random offset', () => {
     const cutAt = Array.from({ length: cuts }, () =>
       Math.floor(300_000 + next() * (doomed ? 1_000_000 : BIG * 0.9))
     )
-    const proxy = await startProxy({
-      address: '127.0.0.1',
-      target: { address: host.address, port: host.port },
-      faults: cutAt.map((bytes) => (seed % 3 === 0 ? { resetAfter: bytes } : { cutAfter: bytes }))
-    })
+    const proxy = await startProxy(
+      host,
+      cutAt.map((bytes) => (seed % 3 === 0 ? { resetAfter: bytes } : { cutAfter: bytes }))
+    )
     try {
       const run = await runAction(
-        {
-          ...fleetInputs(fleet, [], {
-            source: '**',
-            target,
-            retries: doomed ? '2' : '3',
-            'retry-delay': '50ms',
-            'idle-timeout': '10s'
-          }),
-          host: `${fleet.user}@${proxy.entry}`,
-          'known-hosts': proxy.knownHostsFrom(host.knownHosts)
-        },
+        proxiedInputs(fleet, proxy, host, {
+          source: '**',
+          target,
+          retries: doomed ? '2' : '3',
+          'retry-delay': '50ms',
+          'idle-timeout': '10s'
+        }),
         { cwd: ws, timeoutMs: 60_000 }
       )
       const [result] = results(run)
@@ -133,22 +135,14 @@ describe('cut at a random offset', () => {
   test('with resume: false a retry sends the whole file again', async () => {
     const host = fleet.host(0)
     const big = pseudoRandomBytes(BIG, 99)
-    const proxy = await startProxy({
-      address: '127.0.0.1',
-      target: { address: host.address, port: host.port },
-      faults: [{ cutAfter: BIG / 2 }]
-    })
+    const proxy = await startProxy(host, [{ cutAfter: BIG / 2 }])
     try {
       const run = await runAction(
-        {
-          ...fleetInputs(fleet, [], {
-            target: 'no-resume',
-            resume: 'false',
-            'retry-delay': '50ms'
-          }),
-          host: `${fleet.user}@${proxy.entry}`,
-          'known-hosts': proxy.knownHostsFrom(host.knownHosts)
-        },
+        proxiedInputs(fleet, proxy, host, {
+          target: 'no-resume',
+          resume: 'false',
+          'retry-delay': '50ms'
+        }),
         { cwd: workspace({ 'big.bin': big }) }
       )
       expect(run.code, run.stdout).toBe(0)

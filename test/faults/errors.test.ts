@@ -5,7 +5,14 @@ import { readFileSync, symlinkSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { sshKeygen } from '../helpers/keys.js'
 import { pseudoRandomBytes, workspace } from '../helpers/workspace.js'
-import { fleetInputs, results, runAction, sha256, treeDigest } from '../harness/run-action.js'
+import {
+  fleetInputs,
+  proxiedInputs,
+  results,
+  runAction,
+  sha256,
+  treeDigest
+} from '../harness/run-action.js'
 import { startSilentListener } from '../harness/ssh2-server.js'
 import { startFleet, type Fleet, type TestHost } from '../harness/sshd.js'
 import { startProxy } from '../harness/tcp-proxy.js'
@@ -180,20 +187,11 @@ describe('failures worth a retry', () => {
   test('a connection reset mid-transfer is retried and the files arrive whole', async () => {
     const host = fleet.host(3)
     const file = pseudoRandomBytes(4 * 1024 * 1024, 9)
-    const proxy = await startProxy({
-      address: '127.0.0.1',
-      target: { address: host.address, port: host.port },
-      faults: [{ resetAfter: 2 * 1024 * 1024 }]
-    })
+    const proxy = await startProxy(host, [{ resetAfter: 2 * 1024 * 1024 }])
     try {
-      const run = await runAction(
-        {
-          ...fleetInputs(fleet, [], { target: 'reset' }),
-          host: `${fleet.user}@${proxy.entry}`,
-          'known-hosts': proxy.knownHostsFrom(host.knownHosts)
-        },
-        { cwd: workspace({ 'app.bin': file }) }
-      )
+      const run = await runAction(proxiedInputs(fleet, proxy, host, { target: 'reset' }), {
+        cwd: workspace({ 'app.bin': file })
+      })
       expect(run.code, run.stdout).toBe(0)
       expect(results(run)[0]).toMatchObject({ status: 'success', attempts: 2 })
       expect(run.stdout).toMatch(/attempt 1 failed after \S+ \((network|connection-lost)\)/)
@@ -206,35 +204,24 @@ describe('failures worth a retry', () => {
   test('a lost SFTP channel (its server killed) is retried', async () => {
     const host = fleet.host(0)
     const file = pseudoRandomBytes(6 * 1024 * 1024, 10)
-    const proxy = await startProxy({
-      address: '127.0.0.1',
-      target: { address: host.address, port: host.port },
-      faults: [{ bytesPerSecond: 4 * 1024 * 1024 }]
-    })
+    const proxy = await startProxy(host, [{ bytesPerSecond: 4 * 1024 * 1024 }])
     let killed = 0
     try {
-      const run = await runAction(
-        {
-          ...fleetInputs(fleet, [], { target: 'lost' }),
-          host: `${fleet.user}@${proxy.entry}`,
-          'known-hosts': proxy.knownHostsFrom(host.knownHosts)
-        },
-        {
-          cwd: workspace({ 'app.bin': file }),
-          onSpawn: () => {
-            const poll = setInterval(() => {
-              if ((proxy.connections[0]?.upstream ?? 0) < 1024 * 1024) return
-              clearInterval(poll)
-              for (const pid of host.sessionPids()) {
-                const program = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] ?? ''
-                if (!program.endsWith('sftp-server')) continue
-                process.kill(pid, 'SIGKILL')
-                killed += 1
-              }
-            }, 20)
-          }
+      const run = await runAction(proxiedInputs(fleet, proxy, host, { target: 'lost' }), {
+        cwd: workspace({ 'app.bin': file }),
+        onSpawn: () => {
+          const poll = setInterval(() => {
+            if ((proxy.connections[0]?.upstream ?? 0) < 1024 * 1024) return
+            clearInterval(poll)
+            for (const pid of host.sessionPids()) {
+              const program = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] ?? ''
+              if (!program.endsWith('sftp-server')) continue
+              process.kill(pid, 'SIGKILL')
+              killed += 1
+            }
+          }, 20)
         }
-      )
+      })
       expect(killed).toBe(1)
       expect(run.code, run.stdout).toBe(0)
       expect(results(run)[0]).toMatchObject({ status: 'success', attempts: 2 })
@@ -248,19 +235,11 @@ describe('failures worth a retry', () => {
   test('an sshd killed mid-transfer and restarted: the retry finishes the deploy', async () => {
     const host = fleet.host(1)
     const file = pseudoRandomBytes(6 * 1024 * 1024, 11)
-    const proxy = await startProxy({
-      address: '127.0.0.1',
-      target: { address: host.address, port: host.port },
-      faults: [{ bytesPerSecond: 4 * 1024 * 1024 }]
-    })
+    const proxy = await startProxy(host, [{ bytesPerSecond: 4 * 1024 * 1024 }])
     let restarted: Promise<void> | undefined
     try {
       const run = await runAction(
-        {
-          ...fleetInputs(fleet, [], { target: 'killed', 'retry-delay': '1s' }),
-          host: `${fleet.user}@${proxy.entry}`,
-          'known-hosts': proxy.knownHostsFrom(host.knownHosts)
-        },
+        proxiedInputs(fleet, proxy, host, { target: 'killed', 'retry-delay': '1s' }),
         {
           cwd: workspace({ 'app.bin': file }),
           onSpawn: () => {

@@ -74,13 +74,12 @@ describe('a fleet of 30 with 10 faulty hosts', () => {
           break
         case 20:
         case 23: {
-          const proxy = await startProxy({
-            address: '127.0.0.1',
-            target: { address: host.address, port: host.port },
-            faults: Array.from({ length: 10 }, () =>
+          const proxy = await startProxy(
+            host,
+            Array.from({ length: 10 }, () =>
               index === 20 ? { stallAfter: 64 * 1024 } : { resetAfter: 64 * 1024 }
             )
-          })
+          )
           proxies.push(proxy)
           entry = proxy.entry
           knownHosts = proxy.knownHostsFrom(host.knownHosts)

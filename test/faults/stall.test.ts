@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { pseudoRandomBytes, workspace } from '../helpers/workspace.js'
 import {
   fleetInputs,
+  proxiedInputs,
   results,
   runAction,
   sha256,
@@ -36,11 +37,7 @@ function firstFailure(run: ActionRun): { seconds: number; line: string } {
 
 async function viaProxy(index: number, faults: readonly ConnectionFault[]): Promise<TcpProxy> {
   const host = fleet.host(index)
-  return startProxy({
-    address: '127.0.0.1',
-    target: { address: host.address, port: host.port },
-    faults
-  })
+  return startProxy(host, faults)
 }
 
 describe('stalls', () => {
@@ -81,15 +78,11 @@ describe('stalls', () => {
     const proxy = await viaProxy(0, [{ stallAfter: 1024 * 1024 }])
     try {
       const run = await runAction(
-        {
-          ...fleetInputs(fleet, [], {
-            target: 'keepalive',
-            'idle-timeout': '5m',
-            'keepalive-interval': '1s'
-          }),
-          host: `${fleet.user}@${proxy.entry}`,
-          'known-hosts': proxy.knownHostsFrom(fleet.host(0).knownHosts)
-        },
+        proxiedInputs(fleet, proxy, fleet.host(0), {
+          target: 'keepalive',
+          'idle-timeout': '5m',
+          'keepalive-interval': '1s'
+        }),
         { cwd: workspace({ 'app.bin': file }) }
       )
       expect(run.code, run.stdout).toBe(0)
@@ -109,15 +102,11 @@ describe('stalls', () => {
     try {
       let frozen: number[] = []
       const run = await runAction(
-        {
-          ...fleetInputs(fleet, [], {
-            target: 'sigstop',
-            'idle-timeout': '3s',
-            'keepalive-interval': '1s'
-          }),
-          host: `${fleet.user}@${proxy.entry}`,
-          'known-hosts': proxy.knownHostsFrom(host.knownHosts)
-        },
+        proxiedInputs(fleet, proxy, host, {
+          target: 'sigstop',
+          'idle-timeout': '3s',
+          'keepalive-interval': '1s'
+        }),
         {
           cwd: workspace({ 'app.bin': file }),
           onSpawn: () => {

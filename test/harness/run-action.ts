@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 
 import { tmpdir } from 'node:os'
 import { join, relative, resolve } from 'node:path'
 import type { Fleet, TestHost } from './sshd.js'
+import type { TcpProxy } from './tcp-proxy.js'
 
 export const DIST = resolve(import.meta.dirname, '../../dist/index.js')
 
@@ -63,6 +64,20 @@ export function fleetInputs(
     target: 'app',
     'retry-delay': '100ms',
     ...extra
+  }
+}
+
+/** Inputs that deploy to `backend` through `proxy` (its address, the backend's host keys). */
+export function proxiedInputs(
+  fleet: Fleet,
+  proxy: TcpProxy,
+  backend: TestHost,
+  extra: Record<string, string> = {}
+): Record<string, string> {
+  return {
+    ...fleetInputs(fleet, [], extra),
+    host: `${fleet.user}@${proxy.entry}`,
+    'known-hosts': proxy.knownHostsFrom(backend.knownHosts)
   }
 }
 

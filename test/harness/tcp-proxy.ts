@@ -36,11 +36,12 @@ export interface TcpProxy {
   stop(): Promise<void>
 }
 
-export async function startProxy(options: {
-  readonly address: string
-  readonly target: { readonly address: string; readonly port: number }
-  readonly faults?: readonly (ConnectionFault | undefined)[]
-}): Promise<TcpProxy> {
+/** A proxy on 127.0.0.1 in front of `target`, with a fault for each connection, in order. */
+export async function startProxy(
+  target: { readonly address: string; readonly port: number },
+  faults: readonly (ConnectionFault | undefined)[] = []
+): Promise<TcpProxy> {
+  const address = '127.0.0.1'
   const sockets = new Set<Socket>()
   const connections: ConnectionRecord[] = []
   const track = (socket: Socket): void => {
@@ -53,12 +54,12 @@ export async function startProxy(options: {
     const record: ConnectionRecord = {
       upstream: 0,
       downstream: 0,
-      fault: options.faults?.[connections.length],
+      fault: faults[connections.length],
       tripped: false
     }
     connections.push(record)
     const fault = record.fault
-    const upstream = netConnect({ host: options.target.address, port: options.target.port })
+    const upstream = netConnect({ host: target.address, port: target.port })
     track(client)
     track(upstream)
     let stalled = false
@@ -122,20 +123,18 @@ export async function startProxy(options: {
       if (!stalled) client.destroy()
     })
   })
-  await new Promise<void>((resolve) => server.listen(0, options.address, () => resolve()))
+  await new Promise<void>((resolve) => server.listen(0, address, () => resolve()))
   const port = (server.address() as AddressInfo).port
   return {
-    address: options.address,
+    address,
     port,
-    entry: `${options.address}:${port}`,
+    entry: `${address}:${port}`,
     connections,
     knownHostsFrom: (backend) =>
       backend
         .split('\n')
         .filter((line) => line.trim() !== '')
-        .map(
-          (line) => `[${options.address}]:${port} ${line.trim().split(/\s+/).slice(1).join(' ')}`
-        )
+        .map((line) => `[${address}]:${port} ${line.trim().split(/\s+/).slice(1).join(' ')}`)
         .join('\n'),
     stop: () =>
       new Promise<void>((resolve) => {
