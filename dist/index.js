@@ -54817,7 +54817,7 @@ async function remoteDigest(context, path, size) {
     if (answer === 'unavailable') {
         if (!job.progress.toldReadBack) {
             job.progress.toldReadBack = true;
-            job.log.info('the host does not run sha256sum, shasum or openssl for us (no shell, none installed, or no session left): verifying by reading each file back over SFTP');
+            job.log.info('the host does not run openssl, sha256sum or shasum for us (no shell, none installed, or no session left): verifying by reading each file back over SFTP');
         }
         return readBackHash(sftp, path);
     }

@@ -214,7 +214,7 @@ async function remoteDigest(context: AttemptContext, path: string, size: number)
     if (!job.progress.toldReadBack) {
       job.progress.toldReadBack = true
       job.log.info(
-        'the host does not run sha256sum, shasum or openssl for us (no shell, none installed, or no session left): verifying by reading each file back over SFTP'
+        'the host does not run openssl, sha256sum or shasum for us (no shell, none installed, or no session left): verifying by reading each file back over SFTP'
       )
     }
     return readBackHash(sftp, path)
