@@ -30323,7 +30323,7 @@ async function* archive(job) {
                 cause: error
             });
         }
-        const sink = job.verify === 'sha256' ? job.localHasher.claim(file.localPath) : undefined;
+        const sink = job.hashLocally ? job.localHasher.claim(file.localPath) : undefined;
         sink?.update(content);
         sink?.finish();
         const parts = [
@@ -30348,23 +30348,6 @@ async function* archive(job) {
     }
     pending.push(endOfArchive());
     yield Buffer.concat(pending);
-}
-async function verifyStaged(job, file, staged) {
-    if (job.verify === 'none')
-        return;
-    if (job.verify === 'size' || job.remoteHasher === undefined) {
-        const stat = await job.sftp.stat(staged);
-        if (stat?.size !== file.size)
-            throw new DeployError('verify-mismatch', `'${file.relativePath}' has ${stat?.size ?? 'no'} bytes on the host, expected ${file.size}`);
-        if (job.verify === 'size')
-            return;
-    }
-    const [local, remote] = await Promise.all([
-        job.localHasher.digest(file.localPath),
-        job.remoteHasher?.hash(staged, file.size) ?? Promise.resolve('unavailable')
-    ]);
-    if (remote === 'unavailable' || remote === 'unreadable' || remote.sha256 !== local.sha256)
-        throw new DeployError('verify-mismatch', `'${file.relativePath}' arrived corrupted: its SHA-256 on the host is not the runner's`);
 }
 /**
  * Sends `job.files` as one tar stream and publishes them. Returns the files it could not handle
@@ -30401,7 +30384,7 @@ async function sendSmallFiles(job) {
     const publish = async (file) => {
         try {
             const staged = posix.join(stage, file.relativePath);
-            await verifyStaged(job, file, staged);
+            await job.verifyStaged(file, staged);
             if (state.failure !== undefined)
                 return;
             const finalPath = posix.join(job.base, file.relativePath);
@@ -55093,9 +55076,9 @@ async function runAttempt(job, signal) {
                 tarred = sendSmallFiles({
                     connection,
                     sftp,
-                    remoteHasher,
                     localHasher: job.localHasher,
-                    verify: settings.verify,
+                    hashLocally: settings.verify === 'sha256',
+                    verifyStaged: (file, stagedPath) => verifyFile(context, file, stagedPath, file.size),
                     base,
                     stagingDir,
                     ensureDir,
@@ -59498,6 +59481,7 @@ function rootSignal(extra) {
         }
     };
 }
+/** Nothing matched: an error, or a run that contacts no host, as `if-no-files-found` says. */
 function noFiles(io, settings) {
     const message = `no files match 'source' under working-directory '${settings.workingDirectory}'`;
     if (settings.ifNoFilesFound === 'error')
@@ -59508,7 +59492,6 @@ function noFiles(io, settings) {
         io.info(`${message}; nothing to deploy`);
     const results = settings.hosts.map((host) => notAttempted(host.label, 0, 'no files to deploy'));
     writeOutputs(io, results, 0);
-    return true;
 }
 async function deploy(io, settings, plan, options) {
     const env = options.env ?? process.env;
@@ -59574,9 +59557,10 @@ async function run(options = {}) {
             stripComponents: settings.stripComponents,
             followSymbolicLinks: settings.followSymbolicLinks
         });
-        if (plan.files.length === 0 && noFiles(io, settings))
-            return;
-        await deploy(io, settings, plan, options);
+        if (plan.files.length === 0)
+            noFiles(io, settings);
+        else
+            await deploy(io, settings, plan, options);
     }
     catch (error) {
         io.setFailed(error instanceof DeployError ? error.message : `unexpected error: ${errorMessage(error)}`);

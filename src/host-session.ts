@@ -559,9 +559,9 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
         tarred = sendSmallFiles({
           connection,
           sftp,
-          remoteHasher,
           localHasher: job.localHasher,
-          verify: settings.verify,
+          hashLocally: settings.verify === 'sha256',
+          verifyStaged: (file, stagedPath) => verifyFile(context, file, stagedPath, file.size),
           base,
           stagingDir,
           ensureDir,

@@ -65,14 +65,14 @@ function rootSignal(extra: AbortSignal | undefined): { signal: AbortSignal; disp
   }
 }
 
-function noFiles(io: ActionIO, settings: Settings): boolean {
+/** Nothing matched: an error, or a run that contacts no host, as `if-no-files-found` says. */
+function noFiles(io: ActionIO, settings: Settings): void {
   const message = `no files match 'source' under working-directory '${settings.workingDirectory}'`
   if (settings.ifNoFilesFound === 'error') throw new InputError('source', message)
   if (settings.ifNoFilesFound === 'warn') io.warning(`${message}; nothing to deploy`)
   else io.info(`${message}; nothing to deploy`)
   const results = settings.hosts.map((host) => notAttempted(host.label, 0, 'no files to deploy'))
   writeOutputs(io, results, 0)
-  return true
 }
 
 async function deploy(
@@ -153,8 +153,8 @@ export async function run(options: RunOptions = {}): Promise<void> {
       stripComponents: settings.stripComponents,
       followSymbolicLinks: settings.followSymbolicLinks
     })
-    if (plan.files.length === 0 && noFiles(io, settings)) return
-    await deploy(io, settings, plan, options)
+    if (plan.files.length === 0) noFiles(io, settings)
+    else await deploy(io, settings, plan, options)
   } catch (error) {
     io.setFailed(
       error instanceof DeployError ? error.message : `unexpected error: ${errorMessage(error)}`

@@ -9,7 +9,6 @@ import { posix } from 'node:path'
 import { DeployError } from './errors.js'
 import type { LocalHasher } from './local-files.js'
 import type { PlannedFile } from './plan.js'
-import type { RemoteHasher } from './remote-hash.js'
 import { formatBytes } from './report.js'
 import { shellQuote } from './shell-quote.js'
 import type { SftpSession, SshConnection } from './ssh.js'
@@ -25,9 +24,11 @@ const STREAM_CHUNK = 256 * 1024
 export interface SmallFilesJob {
   readonly connection: SshConnection
   readonly sftp: SftpSession
-  readonly remoteHasher: RemoteHasher | undefined
   readonly localHasher: LocalHasher
-  readonly verify: 'sha256' | 'size' | 'none'
+  /** Whether to compute the local SHA-256 while reading the files for the stream. */
+  readonly hashLocally: boolean
+  /** Verifies a staged copy as any uploaded file is verified (the `verify` input). */
+  readonly verifyStaged: (file: PlannedFile, stagedPath: string) => Promise<void>
   /** Absolute target directory on the host. */
   readonly base: string
   readonly stagingDir: string
@@ -55,7 +56,7 @@ async function* archive(job: SmallFilesJob): AsyncGenerator<Buffer> {
         cause: error
       })
     }
-    const sink = job.verify === 'sha256' ? job.localHasher.claim(file.localPath) : undefined
+    const sink = job.hashLocally ? job.localHasher.claim(file.localPath) : undefined
     sink?.update(content)
     sink?.finish()
     const parts = [
@@ -81,28 +82,6 @@ async function* archive(job: SmallFilesJob): AsyncGenerator<Buffer> {
   }
   pending.push(endOfArchive())
   yield Buffer.concat(pending)
-}
-
-async function verifyStaged(job: SmallFilesJob, file: PlannedFile, staged: string): Promise<void> {
-  if (job.verify === 'none') return
-  if (job.verify === 'size' || job.remoteHasher === undefined) {
-    const stat = await job.sftp.stat(staged)
-    if (stat?.size !== file.size)
-      throw new DeployError(
-        'verify-mismatch',
-        `'${file.relativePath}' has ${stat?.size ?? 'no'} bytes on the host, expected ${file.size}`
-      )
-    if (job.verify === 'size') return
-  }
-  const [local, remote] = await Promise.all([
-    job.localHasher.digest(file.localPath),
-    job.remoteHasher?.hash(staged, file.size) ?? Promise.resolve('unavailable' as const)
-  ])
-  if (remote === 'unavailable' || remote === 'unreadable' || remote.sha256 !== local.sha256)
-    throw new DeployError(
-      'verify-mismatch',
-      `'${file.relativePath}' arrived corrupted: its SHA-256 on the host is not the runner's`
-    )
 }
 
 /**
@@ -146,7 +125,7 @@ export async function sendSmallFiles(job: SmallFilesJob): Promise<readonly Plann
   const publish = async (file: PlannedFile): Promise<void> => {
     try {
       const staged = posix.join(stage, file.relativePath)
-      await verifyStaged(job, file, staged)
+      await job.verifyStaged(file, staged)
       if (state.failure !== undefined) return
       const finalPath = posix.join(job.base, file.relativePath)
       await job.ensureDir(posix.dirname(finalPath))
