@@ -45,6 +45,50 @@ const PATCHES = [
         '    randomFillSync(packet, 5 + payloadLen, padLen);\n',
         '    randomPadding(packet, 5 + payloadLen, padLen);\n',
         7
+      ],
+      // AES-GCM: one plaintext packet buffer per cipher, reused, instead of a new one per packet.
+      // encrypt() runs right after allocPacket() in the same tick (packets queued during a key
+      // exchange are allocated elsewhere), and what it hands the socket is its own copy.
+      [
+        '      padLen += 16;\n    pktLen += padLen;\n\n    const packet = Buffer.allocUnsafe(pktLen);\n',
+        '      padLen += 16;\n    pktLen += padLen;\n\n' +
+          '    if (this._scratch === undefined || this._scratch.length < pktLen)\n' +
+          '      this._scratch = Buffer.allocUnsafe(Math.max(pktLen, 36 * 1024));\n' +
+          '    const packet = this._scratch.subarray(0, pktLen);\n',
+        1
+      ],
+      [
+        '    const lenData = packet.slice(0, 4);\n',
+        '    const lenData = Buffer.from(packet.subarray(0, 4));\n',
+        1
+      ]
+    ]
+  },
+  {
+    // SFTP writes: the request header is sent, then the caller's data as it is, instead of both
+    // copied into one new buffer. The caller keeps the data unchanged until the write's callback
+    // (the server's answer, which comes after the data has left). Payloads queue in order.
+    file: /node_modules[\\/]ssh2[\\/]lib[\\/]protocol[\\/]SFTP\.js$/,
+    replacements: [
+      [
+        '    const out = Buffer.allocUnsafe(4 + 1 + 4 + 4 + handleLen + 8 + 4 + len);\n\n    writeUInt32BE(out, out.length - 4, 0);\n    out[4] = REQUEST.WRITE;\n',
+        '    const out = Buffer.allocUnsafe(4 + 1 + 4 + 4 + handleLen + 8 + 4);\n\n    writeUInt32BE(out, out.length - 4 + len, 0);\n    out[4] = REQUEST.WRITE;\n',
+        1
+      ],
+      [
+        '    writeUInt32BE(out, len, p += 8);\n    bufferCopy(buf, out, off, off + len, p += 4);\n',
+        '    writeUInt32BE(out, len, p += 8);\n',
+        1
+      ],
+      [
+        "    const isSent = sendOrBuffer(this, out);\n    if (this._debug) {\n      const how = (isSent ? 'Sent' : 'Buffered');\n      this._debug(`SFTP: Outbound: ${how} WRITE (id:${reqid})`);\n",
+        "    const isSent = sendOrBuffer(this, out) & sendOrBuffer(this, bufferSlice(buf, off, off + len));\n    if (this._debug) {\n      const how = (isSent ? 'Sent' : 'Buffered');\n      this._debug(`SFTP: Outbound: ${how} WRITE (id:${reqid})`);\n",
+        1
+      ],
+      [
+        'function sendOrBuffer(sftp, payload) {\n  const ret = tryWritePayload(sftp, payload);\n',
+        'function sendOrBuffer(sftp, payload) {\n  if (sftp._buffer.length > 0) {\n    sftp._buffer.push(payload);\n    return false;\n  }\n  const ret = tryWritePayload(sftp, payload);\n',
+        1
       ]
     ]
   }

@@ -5,7 +5,7 @@ const __filename = __sfdFileURLToPath(import.meta.url);
 const __dirname = __sfdDirname(__filename);
 const require = __sfdCreateRequire(import.meta.url);
 import { readFileSync, statSync } from 'node:fs';
-import { readFile, open as open$1, stat as stat$1 } from 'node:fs/promises';
+import { open as open$1, readFile, stat as stat$1 } from 'node:fs/promises';
 import * as os from 'os';
 import os__default, { EOL } from 'os';
 import * as require$$0 from 'crypto';
@@ -29245,29 +29245,147 @@ function oneLine(text) {
     return text.replace(/\s*[\r\n]+\s*/g, ' ').trim();
 }
 
-// A limit on bytes in flight across the whole run: every SFTP write holds its length until the
-// server acknowledges it. ssh2 keeps a copy of each write until then, so this bounds the
-// action's memory whatever the number of hosts, files or their sizes.
-function createByteBudget(limit) {
-    let used = 0;
-    const waiters = [];
-    const fits = (bytes) => used === 0 || used + bytes <= limit;
+// Local file data for uploads, read once per run however many hosts receive it. Every upload
+// asks for a file chunk by chunk; a chunk another host holds, or held recently, is handed out
+// again instead of being read anew, so hosts that send the same file side by side share one
+// read. All chunks live in a fixed number of buffers, reused for the whole run: memory is
+// bounded by the chunks in flight, not by file sizes or the number of hosts, and the sending
+// path allocates nothing per chunk (ssh2 sends a chunk without copying it, so a buffer goes back
+// to the pool only when the server has acknowledged every write of it).
+function readError(localPath, error) {
+    return new DeployError('local-file', `cannot read '${localPath}': ${String(error)}`, {
+        cause: error
+    });
+}
+function createChunkReader(options) {
+    const { chunkSize } = options;
+    const free = [];
+    let allocated = 0;
+    const waiting = [];
+    const entries = new Map();
+    // Chunks nobody holds, oldest first: kept for a host that asks for them next, until their
+    // buffer is needed for something else.
+    const idle = new Map();
+    const files = new Map();
+    const takeBuffer = () => {
+        const reused = free.pop();
+        if (reused !== undefined)
+            return reused;
+        if (allocated < options.buffers) {
+            allocated += 1;
+            return Buffer.allocUnsafe(chunkSize);
+        }
+        const oldest = idle.values().next();
+        if (!oldest.done) {
+            idle.delete(oldest.value.key);
+            entries.delete(oldest.value.key);
+            return oldest.value.buffer;
+        }
+        // Every buffer carries a write in flight: the first one acknowledged comes here.
+        return new Promise((resolve) => waiting.push(resolve));
+    };
+    const recycle = (buffer) => {
+        const next = waiting.shift();
+        if (next !== undefined)
+            next(buffer);
+        else
+            free.push(buffer);
+    };
+    const giveBack = (entry) => {
+        const next = waiting.shift();
+        if (next !== undefined) {
+            entries.delete(entry.key);
+            next(entry.buffer);
+        }
+        else {
+            idle.set(entry.key, entry);
+        }
+    };
+    const drop = (entry) => {
+        // A failed read: the buffer goes back, the entry is forgotten so a later ask reads again.
+        entries.delete(entry.key);
+        recycle(entry.buffer);
+    };
     return {
-        acquire(bytes) {
-            if (waiters.length === 0 && fits(bytes)) {
-                used += bytes;
-                return undefined;
+        chunkSize,
+        async open(localPath) {
+            let file = files.get(localPath);
+            if (file === undefined) {
+                const handle = open$1(localPath, 'r');
+                file = { handle, users: 0 };
+                files.set(localPath, file);
+                handle.catch(() => files.delete(localPath));
             }
-            return new Promise((resolve) => waiters.push({ bytes, resolve }));
-        },
-        release(bytes) {
-            used -= bytes;
-            // First come, first served, so one busy host cannot starve another.
-            for (let next = waiters[0]; next !== undefined && fits(next.bytes); next = waiters[0]) {
-                waiters.shift();
-                used += next.bytes;
-                next.resolve();
+            file.users += 1;
+            const opened = file;
+            let handle;
+            try {
+                handle = await opened.handle;
             }
+            catch (error) {
+                opened.users -= 1;
+                throw readError(localPath, error);
+            }
+            let closed = false;
+            return {
+                async chunk(position, length) {
+                    if (length > chunkSize)
+                        throw new RangeError(`a chunk holds at most ${chunkSize} bytes`);
+                    const key = `${position}:${length}:${localPath}`;
+                    let entry = entries.get(key);
+                    if (entry === undefined) {
+                        const buffer = await takeBuffer();
+                        // Another upload may have read the same chunk while this one waited for a buffer.
+                        entry = entries.get(key);
+                        if (entry === undefined) {
+                            const created = { key, buffer, ready: Promise.resolve(buffer), holders: 0 };
+                            created.ready = handle.read(buffer, 0, length, position).then(({ bytesRead }) => buffer.subarray(0, bytesRead), (error) => {
+                                drop(created);
+                                throw readError(localPath, error);
+                            });
+                            entries.set(key, created);
+                            entry = created;
+                        }
+                        else {
+                            recycle(buffer);
+                        }
+                    }
+                    idle.delete(key);
+                    entry.holders += 1;
+                    const held = entry;
+                    let data;
+                    try {
+                        data = await held.ready;
+                    }
+                    catch (error) {
+                        held.holders -= 1;
+                        throw error;
+                    }
+                    let released = false;
+                    return {
+                        data,
+                        release() {
+                            if (released)
+                                return;
+                            released = true;
+                            held.holders -= 1;
+                            if (held.holders === 0 && entries.get(held.key) === held)
+                                giveBack(held);
+                        }
+                    };
+                },
+                async close() {
+                    if (closed)
+                        return;
+                    closed = true;
+                    opened.users -= 1;
+                    if (opened.users > 0)
+                        return;
+                    if (files.get(localPath) === opened)
+                        files.delete(localPath);
+                    await handle.close();
+                }
+            };
         }
     };
 }
@@ -35306,7 +35424,9 @@ function requireCrypto () {
 	      padLen += 16;
 	    pktLen += padLen;
 
-	    const packet = Buffer.allocUnsafe(pktLen);
+	    if (this._scratch === undefined || this._scratch.length < pktLen)
+	      this._scratch = Buffer.allocUnsafe(Math.max(pktLen, 36 * 1024));
+	    const packet = this._scratch.subarray(0, pktLen);
 
 	    writeUInt32BE(packet, pktLen - 4, 0);
 	    packet[4] = padLen;
@@ -35324,7 +35444,7 @@ function requireCrypto () {
 	    const cipher = createCipheriv(this._encSSLName, this._encKey, this._encIV);
 	    cipher.setAutoPadding(false);
 
-	    const lenData = packet.slice(0, 4);
+	    const lenData = Buffer.from(packet.subarray(0, 4));
 	    cipher.setAAD(lenData);
 	    this._onWrite(lenData);
 
@@ -45461,9 +45581,9 @@ function requireSFTP () {
 	    */
 	    const handleLen = handle.length;
 	    let p = 9;
-	    const out = Buffer.allocUnsafe(4 + 1 + 4 + 4 + handleLen + 8 + 4 + len);
+	    const out = Buffer.allocUnsafe(4 + 1 + 4 + 4 + handleLen + 8 + 4);
 
-	    writeUInt32BE(out, out.length - 4, 0);
+	    writeUInt32BE(out, out.length - 4 + len, 0);
 	    out[4] = REQUEST.WRITE;
 	    const reqid = this._writeReqid = (this._writeReqid + 1) & MAX_REQID;
 	    writeUInt32BE(out, reqid, 5);
@@ -45476,7 +45596,6 @@ function requireSFTP () {
 	      position /= 256;
 	    }
 	    writeUInt32BE(out, len, p += 8);
-	    bufferCopy(buf, out, off, off + len, p += 4);
 
 	    this._requests[reqid] = {
 	      cb: (err) => {
@@ -45496,7 +45615,7 @@ function requireSFTP () {
 	      }
 	    };
 
-	    const isSent = sendOrBuffer(this, out);
+	    const isSent = sendOrBuffer(this, out) & sendOrBuffer(this, bufferSlice(buf, off, off + len));
 	    if (this._debug) {
 	      const how = (isSent ? 'Sent' : 'Buffered');
 	      this._debug(`SFTP: Outbound: ${how} WRITE (id:${reqid})`);
@@ -47645,6 +47764,10 @@ function requireSFTP () {
 	}
 
 	function sendOrBuffer(sftp, payload) {
+	  if (sftp._buffer.length > 0) {
+	    sftp._buffer.push(payload);
+	    return false;
+	  }
 	  const ret = tryWritePayload(sftp, payload);
 	  if (ret !== undefined) {
 	    sftp._buffer.push(ret);
@@ -54588,8 +54711,9 @@ function delay(ms) {
     return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
-// Sends one local file to one remote path over SFTP with several writes in flight. ssh2 copies
-// each write into its packet before `write` returns, so one read buffer serves every write.
+// Sends one local file to one remote path over SFTP with several writes in flight. The bytes
+// come from the run's chunk reader: ssh2 sends them without copying, so each chunk is held
+// until the server has acknowledged its write, then handed back for reuse.
 /** OpenSSH's largest write; 262144 makes ssh2 split every request in two. */
 const MAX_CHUNK = 261_120;
 /** Resolves with the bytes written (from `offset` to the end of the local file). */
@@ -54605,17 +54729,12 @@ async function uploadFile(sftp, options) {
     }
 }
 async function send(sftp, options, state) {
-    const chunk = Math.min(MAX_CHUNK, sftp.maxWriteLength);
-    const local = await open$1(options.localPath, 'r').catch((error) => {
-        throw new DeployError('local-file', `cannot read '${options.localPath}': ${String(error)}`, {
-            cause: error
-        });
-    });
+    const chunkSize = Math.min(MAX_CHUNK, sftp.maxWriteLength, options.reader.chunkSize);
+    const local = await options.reader.open(options.localPath);
     try {
         const handle = await sftp.open(options.remotePath, options.offset > 0 ? 'r+' : 'w', options.mode);
         let sent = 0;
         try {
-            const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(chunk, options.size - options.offset)));
             const inFlight = new Set();
             let failure;
             let position = options.offset;
@@ -54624,22 +54743,22 @@ async function send(sftp, options, state) {
                     await Promise.race(inFlight);
                 if (failure !== undefined)
                     break;
-                const { bytesRead } = await local.read(buffer, 0, buffer.length, position);
-                if (bytesRead === 0) {
+                const chunk = await local.chunk(position, chunkSize);
+                const length = chunk.data.length;
+                if (length === 0) {
+                    chunk.release();
                     options.hash?.finish();
                     state.hashed = true;
                     break;
                 }
-                options.hash?.update(buffer.subarray(0, bytesRead));
-                const length = bytesRead;
-                await options.budget.acquire(length);
-                const write = sftp.write(handle, buffer, length, position).then(() => {
-                    options.budget.release(length);
+                options.hash?.update(chunk.data);
+                const write = sftp.write(handle, chunk.data, length, position).then(() => {
+                    chunk.release();
                     inFlight.delete(write);
                     sent += length;
                     options.onBytes(length);
                 }, (error) => {
-                    options.budget.release(length);
+                    chunk.release();
                     inFlight.delete(write);
                     failure ??= error instanceof Error ? error : new Error(String(error));
                 });
@@ -54928,7 +55047,7 @@ async function deployFile(context, connection, file) {
                 ? job.localHasher.claim(file.localPath)
                 : undefined,
             writesInFlight: progress.cautious ? 1 : WRITES_IN_FLIGHT,
-            budget: job.budget,
+            reader: job.reader,
             onBytes: (bytes) => {
                 progress.bytes += bytes;
                 written += bytes;
@@ -55238,8 +55357,11 @@ async function deployHost(job, rootSignal) {
 // Deploys to every host, `max-parallel` at a time. Hosts are independent: one host's failure,
 // reset or stall touches no other. Each host's log is buffered and handed over when it ends;
 // while hosts run, a progress line per running host is printed every few seconds.
-/** Bytes sent but not yet acknowledged, all hosts together: bounds memory (ssh2 holds them). */
-const MAX_BYTES_IN_FLIGHT = 24 * 1024 * 1024;
+/**
+ * Local data in memory, all hosts together: chunks in flight (ssh2 holds them until the server
+ * acknowledges them) and recently sent ones kept for the hosts that follow.
+ */
+const MAX_BYTES_IN_MEMORY = 24 * 1024 * 1024;
 function progressLine(label, progress, files) {
     const done = progress.uploaded + progress.skipped;
     return `${label}: ${done}/${files} files, ${formatBytes(progress.bytes)} sent, attempt ${progress.attempts}`;
@@ -55247,7 +55369,10 @@ function progressLine(label, progress, files) {
 async function fanOut(options) {
     const { settings, plan, signal, reporter } = options;
     const runToken = randomBytes(8).toString('hex');
-    const budget = createByteBudget(MAX_BYTES_IN_FLIGHT);
+    const reader = createChunkReader({
+        chunkSize: MAX_CHUNK,
+        buffers: Math.floor(MAX_BYTES_IN_MEMORY / MAX_CHUNK)
+    });
     const results = new Array(settings.hosts.length);
     const running = new Set();
     const ticker = setInterval(() => {
@@ -55276,7 +55401,7 @@ async function fanOut(options) {
                 plan,
                 localHasher: options.localHasher,
                 runToken,
-                budget,
+                reader,
                 progress,
                 log: {
                     info: (text) => log.push({ level: 'info', text }),

@@ -3,7 +3,7 @@
 // while hosts run, a progress line per running host is printed every few seconds.
 
 import { randomBytes } from 'node:crypto'
-import { createByteBudget } from './byte-budget.js'
+import { createChunkReader } from './chunk-reader.js'
 import { deployHost } from './deploy-host.js'
 import { formatDuration } from './duration.js'
 import { errorMessage } from './errors.js'
@@ -11,10 +11,14 @@ import { createHostProgress, type HostJob, type HostProgress } from './host-sess
 import type { Settings } from './inputs.js'
 import type { LocalHasher } from './local-files.js'
 import type { Plan } from './plan.js'
+import { MAX_CHUNK } from './upload.js'
 import { formatBytes, notAttempted, type HostResult } from './report.js'
 
-/** Bytes sent but not yet acknowledged, all hosts together: bounds memory (ssh2 holds them). */
-const MAX_BYTES_IN_FLIGHT = 24 * 1024 * 1024
+/**
+ * Local data in memory, all hosts together: chunks in flight (ssh2 holds them until the server
+ * acknowledges them) and recently sent ones kept for the hosts that follow.
+ */
+const MAX_BYTES_IN_MEMORY = 24 * 1024 * 1024
 
 export interface LogLine {
   readonly level: 'info' | 'warning'
@@ -50,7 +54,10 @@ export function progressLine(label: string, progress: HostProgress, files: numbe
 export async function fanOut(options: FanOutOptions): Promise<HostResult[]> {
   const { settings, plan, signal, reporter } = options
   const runToken = randomBytes(8).toString('hex')
-  const budget = createByteBudget(MAX_BYTES_IN_FLIGHT)
+  const reader = createChunkReader({
+    chunkSize: MAX_CHUNK,
+    buffers: Math.floor(MAX_BYTES_IN_MEMORY / MAX_CHUNK)
+  })
   const results = new Array<HostResult | undefined>(settings.hosts.length)
   const running = new Set<Running>()
 
@@ -80,7 +87,7 @@ export async function fanOut(options: FanOutOptions): Promise<HostResult[]> {
         plan,
         localHasher: options.localHasher,
         runToken,
-        budget,
+        reader,
         progress,
         log: {
           info: (text) => log.push({ level: 'info', text }),

@@ -4,7 +4,7 @@
 // into place. A retry runs this again with the files still to do.
 
 import { posix } from 'node:path'
-import type { ByteBudget } from './byte-budget.js'
+import type { ChunkReader } from './chunk-reader.js'
 import { DeployError } from './errors.js'
 import { checkHostKey, describeHostKey, hostKeyAlgorithms, knownHostsLine } from './host-key.js'
 import type { HostTarget } from './host-list.js'
@@ -67,8 +67,8 @@ export interface HostJob {
   readonly runToken: string
   readonly log: HostLog
   readonly progress: HostProgress
-  /** Bytes in flight, for the whole run. */
-  readonly budget: ByteBudget
+  /** Local file data for the whole run: read once, shared by the hosts, bounded in memory. */
+  readonly reader: ChunkReader
 }
 
 // Internal limits not worth an input.
@@ -392,7 +392,7 @@ async function deployFile(
           ? job.localHasher.claim(file.localPath)
           : undefined,
       writesInFlight: progress.cautious ? 1 : WRITES_IN_FLIGHT,
-      budget: job.budget,
+      reader: job.reader,
       onBytes: (bytes) => {
         progress.bytes += bytes
         written += bytes

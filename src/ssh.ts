@@ -80,7 +80,10 @@ export interface SftpSession {
   mkdir(path: string): Promise<void>
   realpath(path: string): Promise<string>
   open(path: string, flags: 'r' | 'w' | 'r+', mode?: number): Promise<RemoteHandle>
-  /** Writes `length` bytes of `data` (copied before this returns) at `position`. */
+  /**
+   * Writes `length` bytes of `data` at `position`. The data is sent without a copy: it must
+   * stay unchanged until the returned promise settles.
+   */
   write(handle: RemoteHandle, data: Buffer, length: number, position: number): Promise<void>
   /** Reads into `into`; resolves with the number of bytes read, 0 at end of file. */
   read(handle: RemoteHandle, into: Buffer, length: number, position: number): Promise<number>

@@ -1,10 +1,9 @@
-// Sends one local file to one remote path over SFTP with several writes in flight. ssh2 copies
-// each write into its packet before `write` returns, so one read buffer serves every write.
+// Sends one local file to one remote path over SFTP with several writes in flight. The bytes
+// come from the run's chunk reader: ssh2 sends them without copying, so each chunk is held
+// until the server has acknowledged its write, then handed back for reuse.
 
-import { open as openLocal } from 'node:fs/promises'
-import type { ByteBudget } from './byte-budget.js'
+import type { ChunkReader } from './chunk-reader.js'
 import type { HashSink } from './local-files.js'
-import { DeployError } from './errors.js'
 import type { SftpSession } from './ssh.js'
 
 /** OpenSSH's largest write; 262144 makes ssh2 split every request in two. */
@@ -21,9 +20,9 @@ export interface UploadOptions {
   readonly offset: number
   /** Writes in flight for this file. */
   readonly writesInFlight: number
-  /** Bytes in flight for the whole run, shared with every other upload. */
-  readonly budget: ByteBudget
-  /** Size the file is expected to have (its buffer is no larger). */
+  /** Local file data for the whole run, shared with every other upload. */
+  readonly reader: ChunkReader
+  /** Size the file is expected to have. */
   readonly size: number
   /** Receives every byte read when the upload starts at 0, to hash the file on the way. */
   readonly hash: HashSink | undefined
@@ -47,12 +46,8 @@ async function send(
   options: UploadOptions,
   state: { hashed: boolean }
 ): Promise<number> {
-  const chunk = Math.min(MAX_CHUNK, sftp.maxWriteLength)
-  const local = await openLocal(options.localPath, 'r').catch((error: unknown) => {
-    throw new DeployError('local-file', `cannot read '${options.localPath}': ${String(error)}`, {
-      cause: error
-    })
-  })
+  const chunkSize = Math.min(MAX_CHUNK, sftp.maxWriteLength, options.reader.chunkSize)
+  const local = await options.reader.open(options.localPath)
   try {
     const handle = await sftp.open(
       options.remotePath,
@@ -61,7 +56,6 @@ async function send(
     )
     let sent = 0
     try {
-      const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(chunk, options.size - options.offset)))
       const inFlight = new Set<Promise<void>>()
       let failure: Error | undefined
       let position = options.offset
@@ -69,24 +63,24 @@ async function send(
         while (inFlight.size >= options.writesInFlight && failure === undefined)
           await Promise.race(inFlight)
         if (failure !== undefined) break
-        const { bytesRead } = await local.read(buffer, 0, buffer.length, position)
-        if (bytesRead === 0) {
+        const chunk = await local.chunk(position, chunkSize)
+        const length = chunk.data.length
+        if (length === 0) {
+          chunk.release()
           options.hash?.finish()
           state.hashed = true
           break
         }
-        options.hash?.update(buffer.subarray(0, bytesRead))
-        const length = bytesRead
-        await options.budget.acquire(length)
-        const write: Promise<void> = sftp.write(handle, buffer, length, position).then(
+        options.hash?.update(chunk.data)
+        const write: Promise<void> = sftp.write(handle, chunk.data, length, position).then(
           () => {
-            options.budget.release(length)
+            chunk.release()
             inFlight.delete(write)
             sent += length
             options.onBytes(length)
           },
           (error: unknown) => {
-            options.budget.release(length)
+            chunk.release()
             inFlight.delete(write)
             failure ??= error instanceof Error ? error : new Error(String(error))
           }

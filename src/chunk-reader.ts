@@ -1,0 +1,174 @@
+// Local file data for uploads, read once per run however many hosts receive it. Every upload
+// asks for a file chunk by chunk; a chunk another host holds, or held recently, is handed out
+// again instead of being read anew, so hosts that send the same file side by side share one
+// read. All chunks live in a fixed number of buffers, reused for the whole run: memory is
+// bounded by the chunks in flight, not by file sizes or the number of hosts, and the sending
+// path allocates nothing per chunk (ssh2 sends a chunk without copying it, so a buffer goes back
+// to the pool only when the server has acknowledged every write of it).
+
+import { open, type FileHandle } from 'node:fs/promises'
+import { DeployError } from './errors.js'
+
+export interface Chunk {
+  /** The bytes read: shorter than asked at the end of the file, empty past it. */
+  readonly data: Buffer
+  /** Hands the chunk back; `data` must not be used afterwards. */
+  release(): void
+}
+
+export interface LocalFile {
+  /** `length` bytes (at most the reader's chunk size) at `position`. */
+  chunk(position: number, length: number): Promise<Chunk>
+  close(): Promise<void>
+}
+
+export interface ChunkReader {
+  readonly chunkSize: number
+  open(localPath: string): Promise<LocalFile>
+}
+
+interface Entry {
+  readonly key: string
+  readonly buffer: Buffer
+  ready: Promise<Buffer>
+  holders: number
+}
+
+interface OpenFile {
+  readonly handle: Promise<FileHandle>
+  users: number
+}
+
+function readError(localPath: string, error: unknown): DeployError {
+  return new DeployError('local-file', `cannot read '${localPath}': ${String(error)}`, {
+    cause: error
+  })
+}
+
+export function createChunkReader(options: { chunkSize: number; buffers: number }): ChunkReader {
+  const { chunkSize } = options
+  const free: Buffer[] = []
+  let allocated = 0
+  const waiting: ((buffer: Buffer) => void)[] = []
+  const entries = new Map<string, Entry>()
+  // Chunks nobody holds, oldest first: kept for a host that asks for them next, until their
+  // buffer is needed for something else.
+  const idle = new Map<string, Entry>()
+  const files = new Map<string, OpenFile>()
+
+  const takeBuffer = (): Buffer | Promise<Buffer> => {
+    const reused = free.pop()
+    if (reused !== undefined) return reused
+    if (allocated < options.buffers) {
+      allocated += 1
+      return Buffer.allocUnsafe(chunkSize)
+    }
+    const oldest = idle.values().next()
+    if (!oldest.done) {
+      idle.delete(oldest.value.key)
+      entries.delete(oldest.value.key)
+      return oldest.value.buffer
+    }
+    // Every buffer carries a write in flight: the first one acknowledged comes here.
+    return new Promise((resolve) => waiting.push(resolve))
+  }
+
+  const recycle = (buffer: Buffer): void => {
+    const next = waiting.shift()
+    if (next !== undefined) next(buffer)
+    else free.push(buffer)
+  }
+
+  const giveBack = (entry: Entry): void => {
+    const next = waiting.shift()
+    if (next !== undefined) {
+      entries.delete(entry.key)
+      next(entry.buffer)
+    } else {
+      idle.set(entry.key, entry)
+    }
+  }
+
+  const drop = (entry: Entry): void => {
+    // A failed read: the buffer goes back, the entry is forgotten so a later ask reads again.
+    entries.delete(entry.key)
+    recycle(entry.buffer)
+  }
+
+  return {
+    chunkSize,
+    async open(localPath) {
+      let file = files.get(localPath)
+      if (file === undefined) {
+        const handle = open(localPath, 'r')
+        file = { handle, users: 0 }
+        files.set(localPath, file)
+        handle.catch(() => files.delete(localPath))
+      }
+      file.users += 1
+      const opened = file
+      let handle: FileHandle
+      try {
+        handle = await opened.handle
+      } catch (error) {
+        opened.users -= 1
+        throw readError(localPath, error)
+      }
+      let closed = false
+      return {
+        async chunk(position, length) {
+          if (length > chunkSize) throw new RangeError(`a chunk holds at most ${chunkSize} bytes`)
+          const key = `${position}:${length}:${localPath}`
+          let entry = entries.get(key)
+          if (entry === undefined) {
+            const buffer = await takeBuffer()
+            // Another upload may have read the same chunk while this one waited for a buffer.
+            entry = entries.get(key)
+            if (entry === undefined) {
+              const created: Entry = { key, buffer, ready: Promise.resolve(buffer), holders: 0 }
+              created.ready = handle.read(buffer, 0, length, position).then(
+                ({ bytesRead }) => buffer.subarray(0, bytesRead),
+                (error: unknown) => {
+                  drop(created)
+                  throw readError(localPath, error)
+                }
+              )
+              entries.set(key, created)
+              entry = created
+            } else {
+              recycle(buffer)
+            }
+          }
+          idle.delete(key)
+          entry.holders += 1
+          const held = entry
+          let data: Buffer
+          try {
+            data = await held.ready
+          } catch (error) {
+            held.holders -= 1
+            throw error
+          }
+          let released = false
+          return {
+            data,
+            release() {
+              if (released) return
+              released = true
+              held.holders -= 1
+              if (held.holders === 0 && entries.get(held.key) === held) giveBack(held)
+            }
+          }
+        },
+        async close() {
+          if (closed) return
+          closed = true
+          opened.users -= 1
+          if (opened.users > 0) return
+          if (files.get(localPath) === opened) files.delete(localPath)
+          await handle.close()
+        }
+      }
+    }
+  }
+}
