@@ -3,7 +3,7 @@ import commonjs from '@rollup/plugin-commonjs'
 import json from '@rollup/plugin-json'
 import { nodeResolve } from '@rollup/plugin-node-resolve'
 import typescript from '@rollup/plugin-typescript'
-import { ssh2Patches } from './build/ssh2-patches.js'
+import { bundlePatches } from './build/bundle-patches.js'
 
 // ssh2 is CommonJS and finds files beside itself through __dirname and require(); an ESM
 // bundle has neither, so both are defined from import.meta.url.
@@ -29,7 +29,7 @@ const config = {
   // A runner has no node_modules beside dist/: ssh2's optional native addons (cpu-features,
   // sshcrypto.node) are left out, and ssh2 falls back to its JavaScript code as it is built to.
   plugins: [
-    ssh2Patches(),
+    bundlePatches(),
     typescript({
       tsconfig: './tsconfig.build.json',
       module: 'esnext',

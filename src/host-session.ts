@@ -5,6 +5,7 @@
 
 import { posix } from 'node:path'
 import type { ChunkReader } from './chunk-reader.js'
+import { formatDuration } from './duration.js'
 import { DeployError } from './errors.js'
 import { checkHostKey, describeHostKey, hostKeyAlgorithms, knownHostsLine } from './host-key.js'
 import type { HostTarget } from './host-list.js'
@@ -505,16 +506,23 @@ async function preflight(
 /** One attempt. Throws a DeployError; `retryable` tells the caller whether to try again. */
 export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<void> {
   const { settings, progress, log } = job
+  const started = Date.now()
   const connection = await openConnection(job, signal)
+  log.info(`connected in ${formatDuration(Date.now() - started)}`)
   let remoteHasher: RemoteHasher | undefined
   try {
-    const sftp = await connection.sftp()
-    // The hashing shell starts now (after the SFTP session has its channel, so a server with
-    // MaxSessions 1 still gets one) and overlaps the first uploads.
+    const sftpOpening = connection.sftp()
+    // The hashing shell starts while the SFTP server does (each pays the login's start-up), its
+    // channel asked for after the SFTP one, so a server with MaxSessions 1 still gives SFTP its
+    // session.
+    let todo = job.plan.files.filter((file) => !progress.done.has(file.relativePath))
     if (settings.verify === 'sha256') {
       remoteHasher = createRemoteHasher(connection, HASH_CHANNELS, settings.idleTimeoutMs)
-      remoteHasher.warmUp()
+      remoteHasher.warmUp(todo.length)
+      // Meanwhile the local digests: every file to send or to compare needs its own.
+      job.localHasher.warm(todo)
     }
+    const sftp = await sftpOpening
     const ensureDir = directoryMaker(sftp)
     await ensureDir(settings.target)
     const base = await sftp.realpath(settings.target)
@@ -528,10 +536,14 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
       base,
       checkedUnchanged: false
     }
-    let todo = job.plan.files.filter((file) => !progress.done.has(file.relativePath))
     if (settings.verify === 'sha256') {
+      const checking = Date.now()
       context.checkedUnchanged = await skipUnchanged(context, todo)
       todo = todo.filter((file) => !progress.done.has(file.relativePath))
+      if (context.checkedUnchanged)
+        log.info(
+          `${progress.skipped} file(s) already up to date, ${todo.length} to send (checked in ${formatDuration(Date.now() - checking)})`
+        )
     }
     if (settings.preflight) await preflight(context, connection, todo)
     if (settings.atomic && !sftp.hasPosixRename) {

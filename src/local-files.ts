@@ -23,6 +23,11 @@ export interface HashSink {
 
 export interface LocalHasher {
   digest(localPath: string): Promise<LocalDigest>
+  /**
+   * Hashes the small ones of `files` in the background, a slice at a time between other
+   * work (connections keep being served); large files are left to be hashed as they are sent.
+   */
+  warm(files: readonly { readonly localPath: string; readonly size: number }[]): void
   /** A sink for a reader about to read the whole file, or undefined when the digest is known or under way. */
   claim(localPath: string): HashSink | undefined
 }
@@ -31,6 +36,26 @@ const READ_CHUNK = 1024 * 1024
 // Files this small are read in one synchronous call: for thousands of them, a trip through the
 // thread pool per open, stat, read and close costs more than the reading.
 const SYNC_READ_LIMIT = 64 * 1024
+
+/** A small file in one synchronous read. */
+function hashSmallFile(localPath: string): Promise<LocalDigest> {
+  try {
+    const content = readFileSync(localPath)
+    return Promise.resolve({
+      sha256: createHash('sha256').update(content).digest('hex'),
+      size: content.length
+    })
+  } catch (error) {
+    return Promise.reject(
+      new DeployError('local-file', `cannot read '${localPath}': ${String(error)}`, {
+        cause: error
+      })
+    )
+  }
+}
+
+// A background slice of hashing lasts about this long before the event loop gets a turn.
+const WARM_SLICE_MS = 5
 
 async function hashFile(localPath: string): Promise<LocalDigest> {
   const hash = createHash('sha256')
@@ -63,7 +88,36 @@ async function hashFile(localPath: string): Promise<LocalDigest> {
 
 export function createLocalHasher(): LocalHasher {
   const digests = new Map<string, Promise<LocalDigest>>()
+  const backlog: string[] = []
+  let warming = false
+  const drain = async (): Promise<void> => {
+    let next = 0
+    while (next < backlog.length) {
+      const until = performance.now() + WARM_SLICE_MS
+      while (next < backlog.length && performance.now() < until) {
+        const localPath = backlog[next] as string
+        next += 1
+        if (digests.has(localPath)) continue
+        const digest = hashSmallFile(localPath)
+        // A failure is reported to whoever asks for this digest, not here.
+        digest.catch(() => undefined)
+        digests.set(localPath, digest)
+      }
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    backlog.length = 0
+    warming = false
+  }
   return {
+    warm(files) {
+      for (const file of files)
+        if (file.size <= SYNC_READ_LIMIT && !digests.has(file.localPath))
+          backlog.push(file.localPath)
+      if (!warming && backlog.length > 0) {
+        warming = true
+        void drain()
+      }
+    },
     digest(localPath) {
       let pending = digests.get(localPath)
       if (pending === undefined) {

@@ -146,6 +146,7 @@ export async function run(options: RunOptions = {}): Promise<void> {
     for (const warning of settings.warnings) io.warning(warning)
 
     await checkWorkingDirectory(settings)
+    const planning = Date.now()
     const plan = await buildPlan({
       patterns: settings.patterns,
       workingDirectory: settings.workingDirectory,
@@ -153,6 +154,7 @@ export async function run(options: RunOptions = {}): Promise<void> {
       stripComponents: settings.stripComponents,
       followSymbolicLinks: settings.followSymbolicLinks
     })
+    io.info(`found ${plan.files.length} file(s) in ${formatDuration(Date.now() - planning)}`)
     if (plan.files.length === 0) noFiles(io, settings)
     else await deploy(io, settings, plan, options)
   } catch (error) {

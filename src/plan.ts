@@ -3,31 +3,10 @@
 // `strip-components` leading segments, below `target`.
 
 import * as glob from '@actions/glob'
-import { stat } from 'node:fs/promises'
+import { statSync, type Stats } from 'node:fs'
 import { isAbsolute, relative, resolve } from 'node:path'
 import { DeployError, InputError } from './errors.js'
 import { joinRemote, toPosixSegments } from './remote-path.js'
-
-const STAT_CONCURRENCY = 32
-
-/** `fn` over `items`, at most `limit` at once, results in order. */
-async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>
-): Promise<R[]> {
-  const results = new Array<R>(items.length)
-  let next = 0
-  const lane = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next
-      next += 1
-      results[index] = await fn(items[index] as T)
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane))
-  return results
-}
 
 export interface PlannedFile {
   /** Absolute local path. */
@@ -118,11 +97,11 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
     byRemote.set(remotePath, localPath)
     return { localPath, relativePath, remotePath }
   })
-  // Stat calls go to the thread pool several at a time: one after another they cost as much
-  // as the glob itself on thousands of files.
-  const infos = await mapLimit(mapped, STAT_CONCURRENCY, async ({ localPath }) => {
+  // One synchronous stat per file: through the thread pool, one promise each, thousands of them
+  // cost more than the stats themselves.
+  const infos = mapped.map(({ localPath }): Stats => {
     try {
-      return await stat(localPath)
+      return statSync(localPath)
     } catch (error) {
       throw new DeployError('local-file', `cannot read '${localPath}': ${String(error)}`, {
         cause: error

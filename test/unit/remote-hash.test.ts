@@ -71,6 +71,7 @@ describe('remote hashing shell', () => {
 
   const hosts: [Hasher, string[]][] = [
     ['openssl', ['openssl']],
+    ['openssl', ['openssl', 'sed']],
     ['sha256sum', ['sha256sum']],
     ['shasum', ['shasum', 'perl']]
   ]

@@ -1,6 +1,8 @@
-// Bundle-time patches to ssh2 1.17's JavaScript cipher path, which the action always runs (its
-// optional native addon cannot ship in dist/). Each patch must match the number of times given,
-// so an ssh2 upgrade that changes these lines fails the build instead of losing the patch.
+// Bundle-time patches to dependencies, for speed. Each patch must match the number of times
+// given, so an upgrade that changes these lines fails the build instead of losing the patch.
+//
+// ssh2 1.17's JavaScript cipher path, which the action always runs (its optional native addon
+// cannot ship in dist/):
 // - ssh2 creates an AES-GCM cipher per SSH packet from the raw key Buffer, and Node re-imports
 //   the key each time; a KeyObject made once halves that cost (measured: 32 KiB packets, 1 GiB,
 //   684-904 ms → 347-377 ms).
@@ -91,13 +93,26 @@ const PATCHES = [
         1
       ]
     ]
+  },
+  {
+    // @actions/glob walks the tree with one promise-based fs call per entry, each a trip through
+    // the thread pool: 0.49 s for 10,000 files here, against 0.03 s for the same calls made
+    // synchronously. Same calls, same errors, same order; only the waiting goes.
+    file: /node_modules[\\/]@actions[\\/]glob[\\/]lib[\\/]internal-globber\.js$/,
+    replacements: [
+      ['yield __await(fs.promises.lstat(searchPath));', 'fs.lstatSync(searchPath);', 1],
+      ['(yield __await(fs.promises.readdir(item.path)))', 'fs.readdirSync(item.path)', 1],
+      ['yield fs.promises.stat(item.path);', 'fs.statSync(item.path);', 1],
+      ['yield fs.promises.lstat(item.path);', 'fs.lstatSync(item.path);', 1],
+      ['yield fs.promises.realpath(item.path);', 'fs.realpathSync.native(item.path);', 1]
+    ]
   }
 ]
 
-export function ssh2Patches() {
+export function bundlePatches() {
   const applied = new Set()
   return {
-    name: 'ssh2-patches',
+    name: 'bundle-patches',
     transform(code, id) {
       const patch = PATCHES.find((candidate) => candidate.file.test(id))
       if (patch === undefined) return null
@@ -106,7 +121,7 @@ export function ssh2Patches() {
         const count = result.split(from).length - 1
         if (count !== times)
           this.error(
-            `ssh2 patch expected ${JSON.stringify(from)} ${times} time(s) in ${id}, found ${count}`
+            `bundle patch expected ${JSON.stringify(from)} ${times} time(s) in ${id}, found ${count}`
           )
         result = result.split(from).join(to)
       }
@@ -115,7 +130,7 @@ export function ssh2Patches() {
     },
     buildEnd(error) {
       if (error === undefined && applied.size !== PATCHES.length)
-        this.error('ssh2 patches: a patched file was not part of the bundle')
+        this.error('bundle patches: a patched file was not part of the bundle')
     }
   }
 }

@@ -1,0 +1,53 @@
+import { createHash } from 'node:crypto'
+import { rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, test } from 'vitest'
+import { DeployError } from '../../src/errors.js'
+import { createLocalHasher } from '../../src/local-files.js'
+import { pseudoRandomBytes, workspace } from '../helpers/workspace.js'
+
+const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex')
+
+describe('local digests', () => {
+  const files = Array.from({ length: 50 }, (_, index) => pseudoRandomBytes(100 + index, index + 1))
+  const dir = workspace(Object.fromEntries(files.map((data, index) => [`f${index}`, data])))
+  const planned = files.map((data, index) => ({
+    localPath: join(dir, `f${index}`),
+    size: data.length
+  }))
+
+  test('warmed in the background, each digest is the file content hash', async () => {
+    const hasher = createLocalHasher()
+    hasher.warm(planned)
+    // Warming again, or asking before the background got there, changes nothing.
+    hasher.warm(planned)
+    const digests = await Promise.all(planned.map((file) => hasher.digest(file.localPath)))
+    expect(digests).toEqual(files.map((data) => ({ sha256: sha256(data), size: data.length })))
+  })
+
+  test('a file that cannot be read fails whoever asks for its digest, with its name', async () => {
+    const hasher = createLocalHasher()
+    const gone = join(dir, 'gone')
+    rmSync(gone, { force: true })
+    hasher.warm([{ localPath: gone, size: 10 }])
+    await new Promise((resolve) => setImmediate(resolve))
+    const error = await hasher.digest(gone).catch((caught: unknown) => caught)
+    expect(error).toBeInstanceOf(DeployError)
+    expect((error as DeployError).message).toContain('gone')
+  })
+
+  test('an upload reading the file from its start hashes it on the way, once', async () => {
+    const hasher = createLocalHasher()
+    const [first] = planned
+    if (first === undefined) throw new Error('no file')
+    const sink = hasher.claim(first.localPath)
+    expect(sink).toBeDefined()
+    // Whoever asks meanwhile waits for the reader, and nobody else claims it.
+    expect(hasher.claim(first.localPath)).toBeUndefined()
+    const waiting = hasher.digest(first.localPath)
+    sink?.update(files[0]?.subarray(0, 40) ?? Buffer.alloc(0))
+    sink?.update(files[0]?.subarray(40) ?? Buffer.alloc(0))
+    sink?.finish()
+    expect(await waiting).toEqual({ sha256: sha256(files[0] ?? Buffer.alloc(0)), size: 100 })
+  })
+})
