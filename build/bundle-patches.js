@@ -23,6 +23,39 @@ const RANDOM_POOL = [
   ''
 ].join('\n')
 
+// Small SFTP requests made in the same tick (thousands of renames, stats, opens) go out
+// together in one channel packet instead of one SSH packet each: each packet costs a cipher
+// set-up and a system call. Larger payloads (write data) flush what is waiting first, so the
+// order of requests on the channel is kept.
+const SFTP_COALESCE = [
+  'const COALESCE_BELOW = 4096;',
+  'const COALESCE_UPTO = 32768;',
+  'function flushCoalesced(sftp, batch) {',
+  '  if (batch !== undefined && sftp._coalesced !== batch) return;',
+  '  const pending = sftp._coalesced;',
+  '  if (pending === undefined) return;',
+  '  sftp._coalesced = undefined;',
+  '  sendOrBufferNow(sftp, pending.parts.length === 1 ? pending.parts[0] : Buffer.concat(pending.parts, pending.length));',
+  '}',
+  'function sendOrBuffer(sftp, payload) {',
+  '  if (payload.length < COALESCE_BELOW) {',
+  '    let pending = sftp._coalesced;',
+  '    if (pending === undefined) {',
+  '      pending = sftp._coalesced = { parts: [], length: 0 };',
+  '      process.nextTick(flushCoalesced, sftp, pending);',
+  '    }',
+  '    pending.parts.push(payload);',
+  '    pending.length += payload.length;',
+  '    if (pending.length >= COALESCE_UPTO)',
+  '      flushCoalesced(sftp);',
+  '    return true;',
+  '  }',
+  '  flushCoalesced(sftp);',
+  '  return sendOrBufferNow(sftp, payload);',
+  '}',
+  ''
+].join('\n')
+
 const PATCHES = [
   {
     file: /node_modules[\\/]ssh2[\\/]lib[\\/]protocol[\\/]crypto\.js$/,
@@ -89,7 +122,8 @@ const PATCHES = [
       ],
       [
         'function sendOrBuffer(sftp, payload) {\n  const ret = tryWritePayload(sftp, payload);\n',
-        'function sendOrBuffer(sftp, payload) {\n  if (sftp._buffer.length > 0) {\n    sftp._buffer.push(payload);\n    return false;\n  }\n  const ret = tryWritePayload(sftp, payload);\n',
+        SFTP_COALESCE +
+          'function sendOrBufferNow(sftp, payload) {\n  if (sftp._buffer.length > 0) {\n    sftp._buffer.push(payload);\n    return false;\n  }\n  const ret = tryWritePayload(sftp, payload);\n',
         1
       ]
     ]

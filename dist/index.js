@@ -30110,10 +30110,6 @@ function createRemoteHasher(connection, channels, idleTimeoutMs) {
             pump();
         });
     };
-    let firstShell;
-    const shellKnown = new Promise((resolve) => {
-        firstShell = resolve;
-    });
     const grow = () => {
         starting += 1;
         startShell(connection, idleTimeoutMs)
@@ -30136,10 +30132,6 @@ function createRemoteHasher(connection, channels, idleTimeoutMs) {
         })
             .finally(() => {
             starting -= 1;
-            if (shells.length > 0 || starting === 0) {
-                firstShell?.(shells.length > 0);
-                firstShell = undefined;
-            }
             pump();
         });
     };
@@ -30162,7 +30154,9 @@ function createRemoteHasher(connection, channels, idleTimeoutMs) {
                 return Promise.reject(new DeployError('remote-failure', 'the remote hasher is closed'));
             return new Promise((resolve, reject) => {
                 queue.push({ path, size, resolve, reject });
-                pump();
+                // Files asked for in the same turn of the event loop go out together, in full batches.
+                if (queue.length === 1)
+                    queueMicrotask(pump);
             });
         },
         warmUp(files) {
@@ -30170,14 +30164,8 @@ function createRemoteHasher(connection, channels, idleTimeoutMs) {
             while (shells.length + starting < wanted && !unavailable && !closed)
                 grow();
         },
-        hasShell() {
-            if (shells.length > 0)
-                return Promise.resolve(true);
-            if (unavailable || closed)
-                return Promise.resolve(false);
-            if (starting === 0)
-                grow();
-            return shellKnown;
+        get unavailable() {
+            return unavailable;
         },
         close() {
             closed = true;
@@ -47775,7 +47763,32 @@ function requireSFTP () {
 	  return attrs;
 	}
 
+	const COALESCE_BELOW = 4096;
+	const COALESCE_UPTO = 32768;
+	function flushCoalesced(sftp, batch) {
+	  if (batch !== undefined && sftp._coalesced !== batch) return;
+	  const pending = sftp._coalesced;
+	  if (pending === undefined) return;
+	  sftp._coalesced = undefined;
+	  sendOrBufferNow(sftp, pending.parts.length === 1 ? pending.parts[0] : Buffer.concat(pending.parts, pending.length));
+	}
 	function sendOrBuffer(sftp, payload) {
+	  if (payload.length < COALESCE_BELOW) {
+	    let pending = sftp._coalesced;
+	    if (pending === undefined) {
+	      pending = sftp._coalesced = { parts: [], length: 0 };
+	      process.nextTick(flushCoalesced, sftp, pending);
+	    }
+	    pending.parts.push(payload);
+	    pending.length += payload.length;
+	    if (pending.length >= COALESCE_UPTO)
+	      flushCoalesced(sftp);
+	    return true;
+	  }
+	  flushCoalesced(sftp);
+	  return sendOrBufferNow(sftp, payload);
+	}
+	function sendOrBufferNow(sftp, payload) {
 	  if (sftp._buffer.length > 0) {
 	    sftp._buffer.push(payload);
 	    return false;
@@ -55175,19 +55188,21 @@ async function runAttempt(job, signal) {
         }
         const sftp = await sftpOpening;
         const ensureDir = directoryMaker(sftp);
+        // A target this attempt creates holds nothing to compare with.
+        const targetIsNew = (await sftp.stat(settings.target)) === undefined;
         await ensureDir(settings.target);
         const base = await sftp.realpath(settings.target);
         if (progress.attempts === 1)
-            log.info(`target ${settings.target} is ${base} on the host`);
+            log.info(`target ${settings.target} is ${base} on the host${targetIsNew ? ' (new)' : ''}`);
         const context = {
             job,
             sftp,
             remoteHasher,
             ensureDir,
             base,
-            checkedUnchanged: false
+            checkedUnchanged: targetIsNew
         };
-        if (settings.verify === 'sha256') {
+        if (settings.verify === 'sha256' && !targetIsNew) {
             const checking = Date.now();
             context.checkedUnchanged = await skipUnchanged(context, todo);
             todo = todo.filter((file) => !progress.done.has(file.relativePath));
@@ -55203,41 +55218,40 @@ async function runAttempt(job, signal) {
         }
         const viaSftp = (files) => runPool(files, settings.concurrency, signal, (file) => deployFile(context, connection, file));
         // Many small files go as one tar stream where the host has a shell (and tar); the others,
-        // and all of them elsewhere, over SFTP. Both run at once.
+        // and all of them elsewhere, over SFTP. Both run at once. Whether the host can take a tar
+        // stream is not asked first: a host that cannot fails the command at once, and its files
+        // go over SFTP.
         const small = settings.atomic ? todo.filter((file) => file.size <= TAR_MAX_FILE_SIZE) : [];
         let tarred;
-        if (small.length >= TAR_MIN_FILES) {
-            remoteHasher ??= createRemoteHasher(connection, HASH_CHANNELS, settings.idleTimeoutMs);
-            if (await remoteHasher.hasShell()) {
-                const stagingDir = posix.join(base, `.sfd-stage-${job.runToken}`);
-                progress.stagingDirs.add(stagingDir);
-                const inTar = new Set(small);
-                todo = todo.filter((file) => !inTar.has(file));
-                tarred = sendSmallFiles({
-                    connection,
-                    sftp,
-                    localHasher: job.localHasher,
-                    hashLocally: settings.verify === 'sha256',
-                    verifyStaged: (file, stagedPath) => verifyFile(context, file, stagedPath, file.size),
-                    base,
-                    stagingDir,
-                    ensureDir,
-                    files: small,
-                    signal,
-                    onPublished: (file) => {
-                        progress.done.add(file.relativePath);
-                        progress.uploaded += 1;
-                    },
-                    onBytes: (bytes) => {
-                        progress.bytes += bytes;
-                    },
-                    log: (line) => log.info(line)
-                }).then(async (left) => {
-                    if (connection.failure === undefined)
-                        progress.stagingDirs.delete(stagingDir);
-                    await viaSftp(left);
-                });
-            }
+        if (small.length >= TAR_MIN_FILES && remoteHasher?.unavailable !== true) {
+            const stagingDir = posix.join(base, `.sfd-stage-${job.runToken}`);
+            progress.stagingDirs.add(stagingDir);
+            const inTar = new Set(small);
+            todo = todo.filter((file) => !inTar.has(file));
+            tarred = sendSmallFiles({
+                connection,
+                sftp,
+                localHasher: job.localHasher,
+                hashLocally: settings.verify === 'sha256',
+                verifyStaged: (file, stagedPath) => verifyFile(context, file, stagedPath, file.size),
+                base,
+                stagingDir,
+                ensureDir,
+                files: small,
+                signal,
+                onPublished: (file) => {
+                    progress.done.add(file.relativePath);
+                    progress.uploaded += 1;
+                },
+                onBytes: (bytes) => {
+                    progress.bytes += bytes;
+                },
+                log: (line) => log.info(line)
+            }).then(async (left) => {
+                if (connection.failure === undefined)
+                    progress.stagingDirs.delete(stagingDir);
+                await viaSftp(left);
+            });
         }
         const outcomes = await Promise.allSettled([viaSftp(todo), tarred]);
         const failed = outcomes.find((outcome) => outcome.status === 'rejected');

@@ -524,9 +524,12 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
     }
     const sftp = await sftpOpening
     const ensureDir = directoryMaker(sftp)
+    // A target this attempt creates holds nothing to compare with.
+    const targetIsNew = (await sftp.stat(settings.target)) === undefined
     await ensureDir(settings.target)
     const base = await sftp.realpath(settings.target)
-    if (progress.attempts === 1) log.info(`target ${settings.target} is ${base} on the host`)
+    if (progress.attempts === 1)
+      log.info(`target ${settings.target} is ${base} on the host${targetIsNew ? ' (new)' : ''}`)
 
     const context: AttemptContext = {
       job,
@@ -534,9 +537,9 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
       remoteHasher,
       ensureDir,
       base,
-      checkedUnchanged: false
+      checkedUnchanged: targetIsNew
     }
-    if (settings.verify === 'sha256') {
+    if (settings.verify === 'sha256' && !targetIsNew) {
       const checking = Date.now()
       context.checkedUnchanged = await skipUnchanged(context, todo)
       todo = todo.filter((file) => !progress.done.has(file.relativePath))
@@ -558,40 +561,39 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
       runPool(files, settings.concurrency, signal, (file) => deployFile(context, connection, file))
 
     // Many small files go as one tar stream where the host has a shell (and tar); the others,
-    // and all of them elsewhere, over SFTP. Both run at once.
+    // and all of them elsewhere, over SFTP. Both run at once. Whether the host can take a tar
+    // stream is not asked first: a host that cannot fails the command at once, and its files
+    // go over SFTP.
     const small = settings.atomic ? todo.filter((file) => file.size <= TAR_MAX_FILE_SIZE) : []
     let tarred: Promise<void> | undefined
-    if (small.length >= TAR_MIN_FILES) {
-      remoteHasher ??= createRemoteHasher(connection, HASH_CHANNELS, settings.idleTimeoutMs)
-      if (await remoteHasher.hasShell()) {
-        const stagingDir = posix.join(base, `.sfd-stage-${job.runToken}`)
-        progress.stagingDirs.add(stagingDir)
-        const inTar = new Set(small)
-        todo = todo.filter((file) => !inTar.has(file))
-        tarred = sendSmallFiles({
-          connection,
-          sftp,
-          localHasher: job.localHasher,
-          hashLocally: settings.verify === 'sha256',
-          verifyStaged: (file, stagedPath) => verifyFile(context, file, stagedPath, file.size),
-          base,
-          stagingDir,
-          ensureDir,
-          files: small,
-          signal,
-          onPublished: (file) => {
-            progress.done.add(file.relativePath)
-            progress.uploaded += 1
-          },
-          onBytes: (bytes) => {
-            progress.bytes += bytes
-          },
-          log: (line) => log.info(line)
-        }).then(async (left) => {
-          if (connection.failure === undefined) progress.stagingDirs.delete(stagingDir)
-          await viaSftp(left)
-        })
-      }
+    if (small.length >= TAR_MIN_FILES && remoteHasher?.unavailable !== true) {
+      const stagingDir = posix.join(base, `.sfd-stage-${job.runToken}`)
+      progress.stagingDirs.add(stagingDir)
+      const inTar = new Set(small)
+      todo = todo.filter((file) => !inTar.has(file))
+      tarred = sendSmallFiles({
+        connection,
+        sftp,
+        localHasher: job.localHasher,
+        hashLocally: settings.verify === 'sha256',
+        verifyStaged: (file, stagedPath) => verifyFile(context, file, stagedPath, file.size),
+        base,
+        stagingDir,
+        ensureDir,
+        files: small,
+        signal,
+        onPublished: (file) => {
+          progress.done.add(file.relativePath)
+          progress.uploaded += 1
+        },
+        onBytes: (bytes) => {
+          progress.bytes += bytes
+        },
+        log: (line) => log.info(line)
+      }).then(async (left) => {
+        if (connection.failure === undefined) progress.stagingDirs.delete(stagingDir)
+        await viaSftp(left)
+      })
     }
     const outcomes = await Promise.allSettled([viaSftp(todo), tarred])
     const failed = outcomes.find((outcome) => outcome.status === 'rejected')

@@ -125,8 +125,8 @@ export interface RemoteHasher {
    * channels) now, so their start-up overlaps other work.
    */
   warmUp(files: number): void
-  /** Whether the host runs our shell (known once the first shell has started or failed). */
-  hasShell(): Promise<boolean>
+  /** The host has been found unable to run our shell (no exec, no session left, no hasher). */
+  readonly unavailable: boolean
   /** Ends the hashing shells. */
   close(): void
 }
@@ -230,10 +230,6 @@ export function createRemoteHasher(
       })
   }
 
-  let firstShell: ((available: boolean) => void) | undefined
-  const shellKnown = new Promise<boolean>((resolve) => {
-    firstShell = resolve
-  })
   const grow = (): void => {
     starting += 1
     startShell(connection, idleTimeoutMs)
@@ -257,10 +253,6 @@ export function createRemoteHasher(
       )
       .finally(() => {
         starting -= 1
-        if (shells.length > 0 || starting === 0) {
-          firstShell?.(shells.length > 0)
-          firstShell = undefined
-        }
         pump()
       })
   }
@@ -282,18 +274,16 @@ export function createRemoteHasher(
         return Promise.reject(new DeployError('remote-failure', 'the remote hasher is closed'))
       return new Promise((resolve, reject) => {
         queue.push({ path, size, resolve, reject })
-        pump()
+        // Files asked for in the same turn of the event loop go out together, in full batches.
+        if (queue.length === 1) queueMicrotask(pump)
       })
     },
     warmUp(files) {
       const wanted = Math.min(Math.max(1, Math.ceil(files / MAX_BATCH_PATHS)), channels)
       while (shells.length + starting < wanted && !unavailable && !closed) grow()
     },
-    hasShell() {
-      if (shells.length > 0) return Promise.resolve(true)
-      if (unavailable || closed) return Promise.resolve(false)
-      if (starting === 0) grow()
-      return shellKnown
+    get unavailable() {
+      return unavailable
     },
     close() {
       closed = true

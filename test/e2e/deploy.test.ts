@@ -1,6 +1,6 @@
 // The action as the runner runs it (node dist/index.js), against real OpenSSH servers.
 
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { hashKnownHosts } from '../helpers/keys.js'
@@ -94,6 +94,8 @@ describe('deploying to several real hosts', () => {
     const inputs = baseInputs([host(0)], { source: '**', target: 'redeploy' })
     const first = await runAction(inputs, { cwd: ws })
     expect(first.code, first.stdout).toBe(0)
+    // A target the run creates has nothing to compare with.
+    expect(first.stdout).toContain('on the host (new)')
     const second = await runAction(inputs, { cwd: ws })
     expect(second.code, second.stdout).toBe(0)
     expect(results(second)[0]).toMatchObject({
@@ -106,6 +108,12 @@ describe('deploying to several real hosts', () => {
       'a.txt': sha256('alpha'),
       'b/c.txt': sha256('gamma')
     })
+    // Same size, other content: found out by its hash, and sent.
+    writeFileSync(join(ws, 'a.txt'), 'ALPHA')
+    const third = await runAction(inputs, { cwd: ws })
+    expect(third.code, third.stdout).toBe(0)
+    expect(results(third)[0]).toMatchObject({ uploaded: 1, skipped: 1, bytes: 5 })
+    expect(treeDigest(host(0).path('redeploy'))['a.txt']).toBe(sha256('ALPHA'))
   })
 
   test('excludes apply, hidden files are sent, working-directory is the base of the paths', async () => {
