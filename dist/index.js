@@ -30211,6 +30211,78 @@ async function readBackHash(sftp, path) {
     }
     return hash.digest('hex');
 }
+const BLOCK$1 = 1024 * 1024;
+// Stretches of at least this many blocks go to dd, so a 1 GiB file costs 128 dd processes.
+const FOLLOW_STEP_BLOCKS = 8;
+function followScript(path) {
+    return [
+        'if command -v openssl >/dev/null 2>&1 && openssl dgst -sha256 </dev/null >/dev/null 2>&1; then h="openssl dgst -sha256"',
+        'elif command -v sha256sum >/dev/null 2>&1; then h=sha256sum',
+        'elif command -v shasum >/dev/null 2>&1; then h="shasum -a 256"',
+        `else echo sfd-nohasher; exit 0; fi`,
+        `f=${shellQuote(path)}`,
+        'exec 3>&1',
+        'r=$( { s=0',
+        'while IFS= read -r n; do',
+        '  case $n in end) break ;; esac',
+        `  dd if="$f" bs=${BLOCK$1} skip=$s count=$n 2>/dev/null || { echo sfd-fail >&3; exit 1; }`,
+        '  s=$((s + n))',
+        'done',
+        `dd if="$f" bs=${BLOCK$1} skip=$s 2>/dev/null || echo sfd-fail >&3; } | $h ) && printf 'sfd-f %s\\n' "$r"`,
+        `echo ${END_LINE}`
+    ].join('\n');
+}
+/** Starts a follower for `path`, or undefined when the host refuses another channel. */
+async function followRemoteHash(connection, path, idleTimeoutMs) {
+    let channel;
+    try {
+        channel = await connection.openCommandChannel(`sh -c ${shellQuote(followScript(path))}`, LINE_PREFIX);
+    }
+    catch (error) {
+        if (connection.failure !== undefined)
+            throw error;
+        return undefined;
+    }
+    let sentBlocks = 0;
+    let closed = false;
+    return {
+        advance(bytes) {
+            const blocks = Math.floor(bytes / BLOCK$1);
+            if (closed || blocks - sentBlocks < FOLLOW_STEP_BLOCKS)
+                return;
+            channel.write(`${blocks - sentBlocks}\n`);
+            sentBlocks = blocks;
+        },
+        async finish(size) {
+            if (closed)
+                return 'unavailable';
+            closed = true;
+            let lines;
+            try {
+                lines = await channel.request('end\n', END_LINE, idleTimeoutMs + Math.max(0, size - sentBlocks * BLOCK$1) / MIN_HASH_BYTES_PER_MS);
+            }
+            catch (error) {
+                if (connection.failure !== undefined)
+                    throw error;
+                return 'unavailable';
+            }
+            finally {
+                channel.close();
+            }
+            if (lines.includes('sfd-fail'))
+                return 'unavailable';
+            const line = lines.find((candidate) => candidate.startsWith('sfd-f '));
+            const sha256 = line === undefined ? undefined : /\b([0-9a-f]{64})\b/.exec(line)?.[1];
+            return sha256 === undefined ? 'unavailable' : { sha256 };
+        },
+        close() {
+            if (closed)
+                return;
+            closed = true;
+            channel.close();
+        }
+    };
+}
 
 // Remote paths are POSIX whatever the runner's OS. Pure helpers for the target directory, the
 // path each file lands at, and the temporary name it is written under before it is published.
@@ -54607,6 +54679,10 @@ async function connect(options) {
                         stream.write(input);
                     });
                 },
+                write: (input) => {
+                    if (!ended)
+                        stream.write(input);
+                },
                 close: () => {
                     end('the remote command was closed');
                     stream.end();
@@ -54763,6 +54839,17 @@ async function send(sftp, options, state) {
             const inFlight = new Set();
             let failure;
             let position = options.offset;
+            // Writes are acknowledged in order in practice; the prefix is counted without assuming it.
+            let acknowledged = options.offset;
+            const ahead = new Map();
+            const acknowledge = (at, length) => {
+                ahead.set(at, length);
+                for (let next = ahead.get(acknowledged); next !== undefined; next = ahead.get(acknowledged)) {
+                    ahead.delete(acknowledged);
+                    acknowledged += next;
+                }
+                options.onAcknowledged?.(acknowledged);
+            };
             for (;;) {
                 while (inFlight.size >= options.writesInFlight && failure === undefined)
                     await Promise.race(inFlight);
@@ -54777,11 +54864,13 @@ async function send(sftp, options, state) {
                     break;
                 }
                 options.hash?.update(chunk.data);
-                const write = sftp.write(handle, chunk.data, length, position).then(() => {
+                const at = position;
+                const write = sftp.write(handle, chunk.data, length, at).then(() => {
                     chunk.release();
                     inFlight.delete(write);
                     sent += length;
                     options.onBytes(length);
+                    acknowledge(at, length);
                 }, (error) => {
                     chunk.release();
                     inFlight.delete(write);
@@ -54833,6 +54922,15 @@ const HASH_CHANNELS = 2;
 const WRITES_IN_FLIGHT = 32;
 /** Files at least this large are compared by size before anyone hashes them. */
 const SIZE_CHECK_FIRST = 1024 * 1024;
+/** Files at least this large may be hashed on the server while they are written... */
+const FOLLOW_MIN_SIZE = 64 * 1024 * 1024;
+/** ...decided by the rate between these two marks (past the connection's ramp-up)... */
+const FOLLOW_RATE_FROM = 8 * 1024 * 1024;
+const FOLLOW_RATE_TO = 40 * 1024 * 1024;
+/** ...when the transfer runs slower than this (bytes per second)... */
+const FOLLOW_BELOW_RATE = 200 * 1000 * 1000;
+/** ...at most this many at once per connection, each on its own exec channel. */
+const FOLLOW_CHANNELS = 2;
 /** Creates directories like `mkdir -p`, each at most once per connection. */
 function directoryMaker(sftp) {
     const made = new Map();
@@ -54938,9 +55036,11 @@ function openConnection(job, signal) {
     });
 }
 /** SHA-256 of a remote file: by remote command where the host can, else read back over SFTP. */
-async function remoteDigest(context, path, size) {
+async function remoteDigest(context, path, size, follower) {
     const { job, remoteHasher, sftp } = context;
-    const answer = remoteHasher === undefined ? 'unavailable' : await remoteHasher.hash(path, size);
+    let answer = (await follower?.finish(size)) ?? 'unavailable';
+    if (answer === 'unavailable' && remoteHasher !== undefined)
+        answer = await remoteHasher.hash(path, size);
     if (answer === 'unavailable') {
         if (!job.progress.toldReadBack) {
             job.progress.toldReadBack = true;
@@ -54965,7 +55065,7 @@ async function alreadyThere(context, file, path) {
     ]);
     return local.sha256 === remote && local.size === file.size;
 }
-async function verifyFile(context, file, path, size) {
+async function verifyFile(context, file, path, size, follower) {
     const { job, sftp } = context;
     switch (job.settings.verify) {
         case 'none':
@@ -54979,7 +55079,7 @@ async function verifyFile(context, file, path, size) {
         case 'sha256': {
             const [local, remote] = await Promise.all([
                 job.localHasher.digest(file.localPath),
-                remoteDigest(context, path, size)
+                remoteDigest(context, path, size, follower)
             ]);
             if (local.size !== size)
                 throw new DeployError('verify-mismatch', `'${file.relativePath}' changed on the runner while it was being sent (${size} bytes sent, ${local.size} hashed)`);
@@ -55021,6 +55121,73 @@ async function explainFailure(context, connection, error, file, remaining) {
     return new DeployError('remote-failure', `${error.message}${space === undefined ? '' : ` (${formatBytes(space.bytes)} free in '${dir}', so not for lack of space: a quota or file size limit?)`}`, { cause: error });
 }
 /**
+ * Once a large file's first FOLLOW_RATE_TO bytes are acknowledged, decides whether to hash it on
+ * the server while the rest is written: only when the transfer runs slower than
+ * FOLLOW_BELOW_RATE, where the server has CPU to spare for hashing alongside. On a faster path,
+ * as when client and server share one machine's CPUs, hashing alongside slows the transfer more
+ * than hashing afterwards costs (measured on loopback, 2 cores: 1 GiB in 4.3 s followed against
+ * 3.6 s hashed after; behind a 100 MB/s link, 256 MiB followed finished 0.3-0.5 s sooner). The
+ * follower starts late and catches up from the page cache.
+ */
+function followWhenSlow(context, connection, file, writePath, offset) {
+    const { settings } = context.job;
+    const eligible = settings.verify === 'sha256' &&
+        offset === 0 &&
+        file.size >= FOLLOW_MIN_SIZE &&
+        context.remoteHasher !== undefined &&
+        !context.remoteHasher.unavailable;
+    let from;
+    let decided = !eligible;
+    let latest = 0;
+    let current;
+    let closed = false;
+    let follower = Promise.resolve(undefined);
+    return {
+        get follower() {
+            return follower;
+        },
+        acknowledged(bytes) {
+            latest = bytes;
+            current?.advance(bytes);
+            if (decided || bytes < FOLLOW_RATE_FROM)
+                return;
+            from ??= { at: Date.now(), bytes };
+            if (bytes < FOLLOW_RATE_TO)
+                return;
+            decided = true;
+            const rate = ((bytes - from.bytes) / Math.max(1, Date.now() - from.at)) * 1000;
+            if (rate >= FOLLOW_BELOW_RATE || context.following >= FOLLOW_CHANNELS)
+                return;
+            context.following += 1;
+            follower = followRemoteHash(connection, writePath, settings.idleTimeoutMs).then((opened) => {
+                if (opened === undefined || closed) {
+                    opened?.close();
+                    context.following -= 1;
+                    return undefined;
+                }
+                current = opened;
+                opened.advance(latest);
+                context.job.log.info(`'${file.relativePath}': arriving at ${formatBytes(rate)}/s, hashed on the host as it arrives`);
+                return opened;
+            }, () => {
+                // The connection failed: the upload fails with it.
+                context.following -= 1;
+                return undefined;
+            });
+        },
+        close: () => {
+            if (closed)
+                return;
+            closed = true;
+            if (current === undefined)
+                return;
+            current.close();
+            current = undefined;
+            context.following -= 1;
+        }
+    };
+}
+/**
  * Sends one file to its temporary name (continuing an earlier attempt's partial copy) and
  * returns the rest of its work, verifying and publishing it, to run while the next file goes out.
  */
@@ -55059,6 +55226,7 @@ async function deployFile(context, connection, file) {
         }
         throw explained;
     };
+    const following = followWhenSlow(context, connection, file, writePath, offset);
     let written = offset;
     let sent;
     try {
@@ -55076,10 +55244,12 @@ async function deployFile(context, connection, file) {
             onBytes: (bytes) => {
                 progress.bytes += bytes;
                 written += bytes;
-            }
+            },
+            onAcknowledged: (bytes) => following.acknowledged(bytes)
         });
     }
     catch (error) {
+        following.close();
         return failed(error, file.size - written);
     }
     if (offset > 0) {
@@ -55088,7 +55258,7 @@ async function deployFile(context, connection, file) {
     }
     const rest = (async () => {
         try {
-            await verifyFile(context, file, writePath, offset + sent);
+            await verifyFile(context, file, writePath, offset + sent, await following.follower).finally(following.close);
             if (settings.atomic) {
                 await sftp.posixRename(writePath, finalPath);
                 progress.temporaries.delete(writePath);
@@ -55200,7 +55370,8 @@ async function runAttempt(job, signal) {
             remoteHasher,
             ensureDir,
             base,
-            checkedUnchanged: targetIsNew
+            checkedUnchanged: targetIsNew,
+            following: 0
         };
         if (settings.verify === 'sha256' && !targetIsNew) {
             const checking = Date.now();

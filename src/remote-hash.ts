@@ -325,3 +325,95 @@ export async function readBackHash(sftp: SftpSession, path: string): Promise<str
   }
   return hash.digest('hex')
 }
+
+/**
+ * Hashes a file on the server while it is being written: a command on its own channel reads
+ * each stretch of the file as soon as the server has acknowledged it (whole MiB blocks, with
+ * `dd`, so the bytes come from the page cache) into one hashing process, and the last stretch
+ * when the upload is complete. The digest is of the whole file, as the server holds it, ready
+ * moments after the last write instead of a full read later.
+ */
+export interface RemoteFollower {
+  /** The server holds (written and acknowledged) the file's first `bytes` bytes. */
+  advance(bytes: number): void
+  /** The file is complete: its digest, or 'unavailable' (hash it the usual way instead). */
+  finish(size: number): Promise<RemoteDigest>
+  close(): void
+}
+
+const BLOCK = 1024 * 1024
+// Stretches of at least this many blocks go to dd, so a 1 GiB file costs 128 dd processes.
+const FOLLOW_STEP_BLOCKS = 8
+
+export function followScript(path: string): string {
+  return [
+    'if command -v openssl >/dev/null 2>&1 && openssl dgst -sha256 </dev/null >/dev/null 2>&1; then h="openssl dgst -sha256"',
+    'elif command -v sha256sum >/dev/null 2>&1; then h=sha256sum',
+    'elif command -v shasum >/dev/null 2>&1; then h="shasum -a 256"',
+    `else echo sfd-nohasher; exit 0; fi`,
+    `f=${shellQuote(path)}`,
+    'exec 3>&1',
+    'r=$( { s=0',
+    'while IFS= read -r n; do',
+    '  case $n in end) break ;; esac',
+    `  dd if="$f" bs=${BLOCK} skip=$s count=$n 2>/dev/null || { echo sfd-fail >&3; exit 1; }`,
+    '  s=$((s + n))',
+    'done',
+    `dd if="$f" bs=${BLOCK} skip=$s 2>/dev/null || echo sfd-fail >&3; } | $h ) && printf 'sfd-f %s\\n' "$r"`,
+    `echo ${END_LINE}`
+  ].join('\n')
+}
+
+/** Starts a follower for `path`, or undefined when the host refuses another channel. */
+export async function followRemoteHash(
+  connection: SshConnection,
+  path: string,
+  idleTimeoutMs: number
+): Promise<RemoteFollower | undefined> {
+  let channel: CommandChannel
+  try {
+    channel = await connection.openCommandChannel(
+      `sh -c ${shellQuote(followScript(path))}`,
+      LINE_PREFIX
+    )
+  } catch (error) {
+    if (connection.failure !== undefined) throw error
+    return undefined
+  }
+  let sentBlocks = 0
+  let closed = false
+  return {
+    advance(bytes) {
+      const blocks = Math.floor(bytes / BLOCK)
+      if (closed || blocks - sentBlocks < FOLLOW_STEP_BLOCKS) return
+      channel.write(`${blocks - sentBlocks}\n`)
+      sentBlocks = blocks
+    },
+    async finish(size) {
+      if (closed) return 'unavailable'
+      closed = true
+      let lines: string[]
+      try {
+        lines = await channel.request(
+          'end\n',
+          END_LINE,
+          idleTimeoutMs + Math.max(0, size - sentBlocks * BLOCK) / MIN_HASH_BYTES_PER_MS
+        )
+      } catch (error) {
+        if (connection.failure !== undefined) throw error
+        return 'unavailable'
+      } finally {
+        channel.close()
+      }
+      if (lines.includes('sfd-fail')) return 'unavailable'
+      const line = lines.find((candidate) => candidate.startsWith('sfd-f '))
+      const sha256 = line === undefined ? undefined : /\b([0-9a-f]{64})\b/.exec(line)?.[1]
+      return sha256 === undefined ? 'unavailable' : { sha256 }
+    },
+    close() {
+      if (closed) return
+      closed = true
+      channel.close()
+    }
+  }
+}

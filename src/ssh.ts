@@ -113,6 +113,8 @@ export interface CommandChannel {
    * Rejects when the command ends first.
    */
   request(input: string, terminator: string, allowanceMs: number): Promise<string[]>
+  /** Writes `input` to the command's stdin, expecting no answer. */
+  write(input: string): void
   /** Ends the command (pending requests are rejected). */
   close(): void
 }
@@ -574,6 +576,9 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
               waiters.push({ terminator, resolve: done, reject: fail })
               stream.write(input)
             })
+          },
+          write: (input) => {
+            if (!ended) stream.write(input)
           },
           close: () => {
             end('the remote command was closed')

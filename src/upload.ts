@@ -28,6 +28,8 @@ export interface UploadOptions {
   readonly hash: HashSink | undefined
   /** Called with each write's length once the server has acknowledged it. */
   readonly onBytes: (bytes: number) => void
+  /** Called as the acknowledged bytes grow: the file's first `bytes` bytes are on the server. */
+  readonly onAcknowledged?: (bytes: number) => void
 }
 
 /** Resolves with the bytes written (from `offset` to the end of the local file). */
@@ -59,6 +61,21 @@ async function send(
       const inFlight = new Set<Promise<void>>()
       let failure: Error | undefined
       let position = options.offset
+      // Writes are acknowledged in order in practice; the prefix is counted without assuming it.
+      let acknowledged = options.offset
+      const ahead = new Map<number, number>()
+      const acknowledge = (at: number, length: number): void => {
+        ahead.set(at, length)
+        for (
+          let next = ahead.get(acknowledged);
+          next !== undefined;
+          next = ahead.get(acknowledged)
+        ) {
+          ahead.delete(acknowledged)
+          acknowledged += next
+        }
+        options.onAcknowledged?.(acknowledged)
+      }
       for (;;) {
         while (inFlight.size >= options.writesInFlight && failure === undefined)
           await Promise.race(inFlight)
@@ -72,12 +89,14 @@ async function send(
           break
         }
         options.hash?.update(chunk.data)
-        const write: Promise<void> = sftp.write(handle, chunk.data, length, position).then(
+        const at = position
+        const write: Promise<void> = sftp.write(handle, chunk.data, length, at).then(
           () => {
             chunk.release()
             inFlight.delete(write)
             sent += length
             options.onBytes(length)
+            acknowledge(at, length)
           },
           (error: unknown) => {
             chunk.release()

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import {
   END_LINE,
+  followScript,
   HASHER_PRELUDE,
   hashBatchScript,
   LINE_PREFIX,
@@ -103,5 +104,39 @@ describe('remote hashing shell', () => {
     const answers = runShell([HASHER_PRELUDE], empty)
     expect(answers[0]).toEqual(['sfd-hasher none'])
     expect(parseHasherLine(answers[0] ?? [])).toBeUndefined()
+  })
+
+  describe('following a file as it is written', () => {
+    const MiB = 1024 * 1024
+    const content = Buffer.concat([
+      Buffer.alloc(3 * MiB, 7),
+      Buffer.from('tail, not a whole block')
+    ])
+    const path = join(dir, 'followed $(touch sfd-pwned).bin')
+    writeFileSync(path, content)
+
+    const follow = (target: string, input: string, tools: string[]): string[] =>
+      execFileSync('/bin/sh', ['-c', followScript(target)], {
+        env: { PATH: binWith(...tools) },
+        input
+      })
+        .toString()
+        .split('\n')
+        .filter((line) => line.startsWith(LINE_PREFIX))
+
+    test.each([
+      ['openssl', ['openssl', 'dd']],
+      ['sha256sum', ['sha256sum', 'dd']]
+    ])('%s: the stretches told, then the rest, hash to the whole file', (_, tools) => {
+      const lines = follow(path, '1\n2\nend\n', tools)
+      expect(lines.at(-1)).toBe(END_LINE)
+      expect(lines[0]).toContain(createHash('sha256').update(content).digest('hex'))
+      expect(() => execFileSync('test', ['-e', join('/tmp', 'sfd-pwned')])).toThrow()
+    })
+
+    test('a stretch that cannot be read says so instead of a digest of part of the file', () => {
+      const lines = follow(join(dir, 'no such file'), '1\nend\n', ['openssl', 'dd'])
+      expect(lines).toContain('sfd-fail')
+    })
   })
 })

@@ -1,0 +1,65 @@
+// Large files: hashed on the host while they arrive when the link is slow, and verified whole.
+
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { pseudoRandomBytes, workspace } from '../helpers/workspace.js'
+import {
+  fleetInputs,
+  proxiedInputs,
+  results,
+  runAction,
+  sha256,
+  treeDigest
+} from '../harness/run-action.js'
+import { startFleet, type Fleet } from '../harness/sshd.js'
+import { startProxy } from '../harness/tcp-proxy.js'
+
+let fleet: Fleet
+
+beforeAll(async () => {
+  fleet = await startFleet({ count: 1 })
+})
+
+afterAll(async () => {
+  await fleet.stop()
+})
+
+const big = pseudoRandomBytes(72 * 1024 * 1024, 5)
+
+describe('large files', () => {
+  test('over a slow link, a large file is hashed on the host as it arrives and lands intact', async () => {
+    const host = fleet.host(0)
+    const proxy = await startProxy(host, [{ bytesPerSecond: 48 * 1024 * 1024 }])
+    try {
+      const run = await runAction(proxiedInputs(fleet, proxy, host, { target: 'slow' }), {
+        cwd: workspace({ 'big.bin': big, 'small.txt': 'small' })
+      })
+      expect(run.code, run.stdout).toBe(0)
+      expect(run.stdout).toMatch(
+        /'big\.bin': arriving at [\d.]+ MiB\/s, hashed on the host as it arrives/
+      )
+      expect(results(run)[0]).toMatchObject({ status: 'success', uploaded: 2 })
+    } finally {
+      await proxy.stop()
+    }
+    // Only the published files: no temporary left behind.
+    expect(treeDigest(host.path('slow'))).toEqual({
+      'big.bin': sha256(big),
+      'small.txt': sha256('small')
+    })
+  })
+
+  test('a changed large file is sent again and verified whole; an unchanged one is not', async () => {
+    const host = fleet.host(0)
+    const ws = workspace({ 'big.bin': big })
+    const inputs = fleetInputs(fleet, [host], { target: 'again' })
+    expect((await runAction(inputs, { cwd: ws })).code).toBe(0)
+    const same = await runAction(inputs, { cwd: ws })
+    expect(results(same)[0]).toMatchObject({ uploaded: 0, skipped: 1, bytes: 0 })
+    const changed = Buffer.from(big)
+    changed.writeUInt8(0xff - changed.readUInt8(changed.length - 1), changed.length - 1)
+    const next = await runAction(inputs, { cwd: workspace({ 'big.bin': changed }) })
+    expect(next.code, next.stdout).toBe(0)
+    expect(results(next)[0]).toMatchObject({ uploaded: 1, skipped: 0 })
+    expect(treeDigest(host.path('again'))).toEqual({ 'big.bin': sha256(changed) })
+  })
+})
