@@ -39,6 +39,8 @@ export interface FanOutOptions {
   readonly signal: AbortSignal
   readonly reporter: FanOutReporter
   readonly progressIntervalMs: number
+  /** See HostJob. */
+  readonly followOnThisMachine: boolean
 }
 
 interface Running {
@@ -88,6 +90,7 @@ export async function fanOut(options: FanOutOptions): Promise<HostResult[]> {
         localHasher: options.localHasher,
         runToken,
         reader,
+        followOnThisMachine: options.followOnThisMachine,
         progress,
         log: {
           info: (text) => log.push({ level: 'info', text }),

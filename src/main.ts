@@ -96,6 +96,8 @@ async function deploy(
       localHasher: createLocalHasher(),
       signal: root.signal,
       progressIntervalMs: progressInterval(env),
+      // Test hosts run on the runner itself; this lets tests take the path other hosts take.
+      followOnThisMachine: env.SFD_FOLLOW_ON_THIS_MACHINE === 'true',
       reporter: {
         progress: (line) => io.info(`progress: ${line}`),
         hostDone: (result, log) => {

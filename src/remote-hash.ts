@@ -33,10 +33,21 @@ export const HASHER_PRELUDE = [
   'elif command -v sha256sum >/dev/null 2>&1; then m=sha256sum',
   'elif command -v shasum >/dev/null 2>&1; then m=shasum',
   'else m=none; fi',
+  // Which boot of which machine this is: a host that is the runner itself shares its CPUs.
+  'echo "sfd-boot $(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"',
   'echo "sfd-hasher $m"',
   `echo ${END_LINE}`,
   ''
 ].join('\n')
+
+/** The host's boot id from the prelude's answer, where it has one. */
+export function parseBootLine(lines: readonly string[]): string | undefined {
+  const id = lines
+    .find((line) => line.startsWith('sfd-boot '))
+    ?.slice('sfd-boot '.length)
+    .trim()
+  return id === undefined || id === '' ? undefined : id
+}
 
 export function parseHasherLine(lines: readonly string[]): Hasher | undefined {
   const name = lines.find((line) => line.startsWith('sfd-hasher '))?.slice('sfd-hasher '.length)
@@ -127,6 +138,11 @@ export interface RemoteHasher {
   warmUp(files: number): void
   /** The host has been found unable to run our shell (no exec, no session left, no hasher). */
   readonly unavailable: boolean
+  /**
+   * What a hashing shell said of the host's machine: its boot id (/proc/sys/kernel/random/boot_id,
+   * undefined where it has none); undefined until a shell has started.
+   */
+  readonly machine: { readonly bootId: string | undefined } | undefined
   /** Ends the hashing shells. */
   close(): void
 }
@@ -134,6 +150,7 @@ export interface RemoteHasher {
 interface Shell {
   readonly channel: CommandChannel
   readonly hasher: Hasher
+  readonly bootId: string | undefined
   /** Batches sent and not yet answered, and their bytes. */
   batches: number
   bytes: number
@@ -146,7 +163,7 @@ const BATCHES_PER_SHELL = 2
 async function startShell(
   connection: SshConnection,
   idleTimeoutMs: number
-): Promise<{ channel: CommandChannel; hasher: Hasher } | undefined> {
+): Promise<{ channel: CommandChannel; hasher: Hasher; bootId: string | undefined } | undefined> {
   let channel: CommandChannel
   try {
     channel = await connection.openCommandChannel('sh -s', LINE_PREFIX)
@@ -164,7 +181,8 @@ async function startShell(
       timedOut
     ])
     const hasher = answer === 'timeout' ? undefined : parseHasherLine(answer)
-    if (hasher !== undefined) return { channel, hasher }
+    if (hasher !== undefined && answer !== 'timeout')
+      return { channel, hasher, bootId: parseBootLine(answer) }
   } catch (error) {
     if (connection.failure !== undefined) throw error
   } finally {
@@ -284,6 +302,10 @@ export function createRemoteHasher(
     },
     get unavailable() {
       return unavailable
+    },
+    get machine() {
+      const shell = shells[0]
+      return shell === undefined ? undefined : { bootId: shell.bootId }
     },
     close() {
       closed = true

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
@@ -10,6 +10,7 @@ import {
   HASHER_PRELUDE,
   hashBatchScript,
   LINE_PREFIX,
+  parseBootLine,
   parseHashAnswer,
   parseHasherLine,
   type Hasher
@@ -66,8 +67,12 @@ describe('remote hashing shell', () => {
     sha256: createHash('sha256').update(`content ${index}`).digest('hex')
   }))
 
-  test('picks openssl where it is installed', () => {
-    expect(parseHasherLine(runShell([HASHER_PRELUDE])[0] ?? [])).toBe('openssl')
+  test('picks openssl where it is installed, and says which machine it runs on', () => {
+    const answer = runShell([HASHER_PRELUDE])[0] ?? []
+    expect(parseHasherLine(answer)).toBe('openssl')
+    expect(parseBootLine(answer)).toBe(
+      readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
+    )
   })
 
   const hosts: [Hasher, string[]][] = [
@@ -102,7 +107,7 @@ describe('remote hashing shell', () => {
   test('with no hasher on the host the shell says so', () => {
     const empty = mkdtempSync(join(tmpdir(), 'sfd-nobin-'))
     const answers = runShell([HASHER_PRELUDE], empty)
-    expect(answers[0]).toEqual(['sfd-hasher none'])
+    expect(answers[0]).toContain('sfd-hasher none')
     expect(parseHasherLine(answers[0] ?? [])).toBeUndefined()
   })
 
