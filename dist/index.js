@@ -30498,9 +30498,19 @@ const TAR_MAX_FILE_SIZE = 1024 * 1024;
 const TAR_MIN_FILES = 16;
 // Archive bytes are handed to the channel in pieces of about this size.
 const STREAM_CHUNK = 256 * 1024;
+/**
+ * The command a tar stream goes to, started before the files to send are known: it waits for the
+ * word to go (creating nothing before it) and then extracts into a fresh staging directory.
+ * `stage` is relative to the login directory or absolute, as the exec shell sees it.
+ */
+function tarCommand(stage) {
+    const quoted = shellQuote(stage);
+    return `IFS= read -r go && [ "$go" = go ] || exit 3; rm -rf ${quoted} && mkdir -p ${quoted} && cd ${quoted} && exec tar -xomf -`;
+}
 async function* archive(job) {
-    const pending = [];
-    let pendingSize = 0;
+    // The word tarCommand waits for.
+    const pending = [Buffer.from('go\n')];
+    let pendingSize = 3;
     for (const file of job.files) {
         if (job.signal.aborted)
             throw job.signal.reason;
@@ -30547,11 +30557,10 @@ async function* archive(job) {
  */
 async function sendSmallFiles(job) {
     const stage = job.stagingDir;
-    const command = `rm -rf ${shellQuote(stage)} && mkdir -p ${shellQuote(stage)} && cd ${shellQuote(stage)} && exec tar -xomf -`;
     const bytes = job.files.reduce((sum, file) => sum + file.size, 0);
     let result;
     try {
-        result = await job.connection.streamToCommand(command, archive(job));
+        result = await (await job.command).send(archive(job));
     }
     catch (error) {
         // A refused channel (MaxSessions reached) leaves SFTP; a lost connection or an unreadable
@@ -54574,13 +54583,14 @@ async function connect(options) {
             stream.end();
         });
     });
-    const streamToCommand = (command, input) => track('sending a stream to a remote command', idle, (resolve, reject) => {
+    const startCommand = (command) => track('starting a remote command', idle, (resolve, reject) => {
         openExec(command, reject, (stream) => {
             const stdout = [];
             const stderr = [];
             let code = null;
             let exitSignal;
-            const channel = { closed: false };
+            let closed = false;
+            let settle;
             stream.on('data', (chunk) => {
                 touch();
                 stdout.push(chunk);
@@ -54602,37 +54612,50 @@ async function connect(options) {
                 stderr: Buffer.concat(stderr).toString('utf8')
             });
             stream.on('close', () => {
-                channel.closed = true;
-                resolve(result());
+                closed = true;
+                settle?.(result());
             });
-            void (async () => {
-                try {
-                    for await (const chunk of input) {
-                        if (channel.closed)
-                            return;
-                        // Each chunk the channel takes is progress; a full window waits for 'drain'.
-                        if (!stream.write(chunk))
-                            await new Promise((drained) => {
-                                const done = () => {
-                                    stream.off('drain', done);
-                                    stream.off('close', done);
-                                    drained();
-                                };
-                                stream.on('drain', done);
-                                stream.on('close', done);
-                            });
-                        touch();
+            const write = async (input) => {
+                for await (const chunk of input) {
+                    if (closed)
+                        return;
+                    // Each chunk the channel takes is progress; a full window waits for 'drain'.
+                    if (!stream.write(chunk))
+                        await new Promise((drained) => {
+                            const done = () => {
+                                stream.off('drain', done);
+                                stream.off('close', done);
+                                drained();
+                            };
+                            stream.on('drain', done);
+                            stream.on('close', done);
+                        });
+                    touch();
+                }
+                stream.end();
+            };
+            resolve({
+                send: (input) => track('sending a stream to a remote command', idle, (done, fail) => {
+                    if (closed) {
+                        done(result());
+                        return;
                     }
+                    settle = done;
+                    write(input).catch((error) => {
+                        // The input failed (a local file could not be read): stop the command.
+                        stream.close();
+                        fail(error instanceof DeployError
+                            ? error
+                            : new DeployError('local-file', errorMessage(error), { cause: error }));
+                    });
+                }),
+                close: () => {
+                    if (closed)
+                        return;
                     stream.end();
-                }
-                catch (error) {
-                    // The input failed (a local file could not be read): stop the command.
                     stream.close();
-                    reject(error instanceof DeployError
-                        ? error
-                        : new DeployError('local-file', errorMessage(error), { cause: error }));
                 }
-            })();
+            });
         });
     });
     const openCommandChannel = (command, prefix) => track('starting a remote command', idle, (resolve, reject) => {
@@ -54716,7 +54739,7 @@ async function connect(options) {
     const connection = {
         sftp: () => (sftpPromise ??= openSftp()),
         exec,
-        streamToCommand,
+        startCommand,
         openCommandChannel,
         get failure() {
             return failure;
@@ -55355,6 +55378,8 @@ async function runAttempt(job, signal) {
     const connection = await openConnection(job, signal);
     log.info(`connected in ${formatDuration(Date.now() - started)}`);
     let remoteHasher;
+    let tarStarted;
+    let tarUsed = false;
     try {
         const sftpOpening = connection.sftp();
         // The hashing shell starts while the SFTP server does (each pays the login's start-up), its
@@ -55366,6 +55391,14 @@ async function runAttempt(job, signal) {
             remoteHasher.warmUp(todo.length);
             // Meanwhile the local digests: every file to send or to compare needs its own.
             job.localHasher.warm(todo);
+        }
+        // Where many small files are to go, the command that takes them as one tar stream starts now
+        // too, waiting for them, so its start-up overlaps the others'.
+        if (settings.atomic &&
+            todo.filter((file) => file.size <= TAR_MAX_FILE_SIZE).length >= TAR_MIN_FILES) {
+            tarStarted = connection.startCommand(tarCommand(posix.join(settings.target, `.sfd-stage-${job.runToken}`)));
+            // A refusal is handled where the command is used; unused, it is closed below.
+            tarStarted.catch(() => undefined);
         }
         const sftp = await sftpOpening;
         const ensureDir = directoryMaker(sftp);
@@ -55405,13 +55438,18 @@ async function runAttempt(job, signal) {
         // go over SFTP.
         const small = settings.atomic ? todo.filter((file) => file.size <= TAR_MAX_FILE_SIZE) : [];
         let tarred;
-        if (small.length >= TAR_MIN_FILES && remoteHasher?.unavailable !== true) {
+        if (tarStarted !== undefined &&
+            small.length >= TAR_MIN_FILES &&
+            remoteHasher?.unavailable !== true) {
+            tarUsed = true;
+            // The same directory the command was told, as the SFTP server names it.
             const stagingDir = posix.join(base, `.sfd-stage-${job.runToken}`);
             progress.stagingDirs.add(stagingDir);
             const inTar = new Set(small);
             todo = todo.filter((file) => !inTar.has(file));
             tarred = sendSmallFiles({
                 connection,
+                command: tarStarted,
                 sftp,
                 localHasher: job.localHasher,
                 hashLocally: settings.verify === 'sha256',
@@ -55441,6 +55479,8 @@ async function runAttempt(job, signal) {
             throw failed.reason;
     }
     finally {
+        if (!tarUsed)
+            void tarStarted?.then((command) => command.close(), () => undefined);
         remoteHasher?.close();
         await connection.close();
     }

@@ -11,7 +11,7 @@ import type { LocalHasher } from './local-files.js'
 import type { PlannedFile } from './plan.js'
 import { formatBytes } from './report.js'
 import { shellQuote } from './shell-quote.js'
-import type { SftpSession, SshConnection } from './ssh.js'
+import type { PendingCommand, SftpSession, SshConnection } from './ssh.js'
 import { contentPadding, endOfArchive, entryHeader } from './tar.js'
 
 /** Files up to this size travel in the tar stream. */
@@ -21,8 +21,20 @@ export const TAR_MIN_FILES = 16
 // Archive bytes are handed to the channel in pieces of about this size.
 const STREAM_CHUNK = 256 * 1024
 
+/**
+ * The command a tar stream goes to, started before the files to send are known: it waits for the
+ * word to go (creating nothing before it) and then extracts into a fresh staging directory.
+ * `stage` is relative to the login directory or absolute, as the exec shell sees it.
+ */
+export function tarCommand(stage: string): string {
+  const quoted = shellQuote(stage)
+  return `IFS= read -r go && [ "$go" = go ] || exit 3; rm -rf ${quoted} && mkdir -p ${quoted} && cd ${quoted} && exec tar -xomf -`
+}
+
 export interface SmallFilesJob {
   readonly connection: SshConnection
+  /** The started tarCommand (refused where the host allows no more sessions). */
+  readonly command: Promise<PendingCommand>
   readonly sftp: SftpSession
   readonly localHasher: LocalHasher
   /** Whether to compute the local SHA-256 while reading the files for the stream. */
@@ -42,8 +54,9 @@ export interface SmallFilesJob {
 }
 
 async function* archive(job: SmallFilesJob): AsyncGenerator<Buffer> {
-  const pending: Buffer[] = []
-  let pendingSize = 0
+  // The word tarCommand waits for.
+  const pending: Buffer[] = [Buffer.from('go\n')]
+  let pendingSize = 3
   for (const file of job.files) {
     if (job.signal.aborted) throw job.signal.reason
     let content: Buffer
@@ -90,11 +103,10 @@ async function* archive(job: SmallFilesJob): AsyncGenerator<Buffer> {
  */
 export async function sendSmallFiles(job: SmallFilesJob): Promise<readonly PlannedFile[]> {
   const stage = job.stagingDir
-  const command = `rm -rf ${shellQuote(stage)} && mkdir -p ${shellQuote(stage)} && cd ${shellQuote(stage)} && exec tar -xomf -`
   const bytes = job.files.reduce((sum, file) => sum + file.size, 0)
   let result
   try {
-    result = await job.connection.streamToCommand(command, archive(job))
+    result = await (await job.command).send(archive(job))
   } catch (error) {
     // A refused channel (MaxSessions reached) leaves SFTP; a lost connection or an unreadable
     // local file is the attempt's failure.

@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, statSync } from 'node:fs'
+import { existsSync, mkdtempSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
+import { tarCommand } from '../../src/small-files.js'
 import { contentPadding, endOfArchive, entryHeader } from '../../src/tar.js'
 import { sha256, treeDigest } from '../harness/run-action.js'
 
@@ -58,5 +59,37 @@ describe('tar writer, read back by the real tar', () => {
     const listing = execFileSync('tar', ['-t', '-f', '-'], { input: archive(files) }).toString()
     expect(listing).toContain(`long/${'n'.repeat(150)}`)
     expect(listing).toContain('ünïcødé/日本語.txt')
+  })
+})
+
+describe('the command a tar stream goes to, started ahead of its files', () => {
+  const root = mkdtempSync(join(tmpdir(), 'sfd-tarcmd-'))
+  const stage = join(root, 'target $(touch pwned)', '.sfd-stage-x')
+  const run = (input: Buffer): number => {
+    try {
+      execFileSync('/bin/sh', ['-c', tarCommand(stage)], { cwd: root, input, stdio: 'pipe' })
+      return 0
+    } catch (error) {
+      return (error as { status: number }).status
+    }
+  }
+
+  test('told to stop (or given nothing), it creates nothing', () => {
+    expect(run(Buffer.from('stop\n'))).toBe(3)
+    expect(run(Buffer.alloc(0))).toBe(3)
+    expect(existsSync(join(root, 'target $(touch pwned)'))).toBe(false)
+    expect(existsSync(join(root, 'pwned'))).toBe(false)
+  })
+
+  test('told to go, it extracts the stream that follows into a fresh staging directory', () => {
+    const files = { 'a.txt': { content: 'alpha' }, 'd/b.txt': { content: 'beta' } }
+    expect(run(Buffer.concat([Buffer.from('go\n'), archive(files, ['d'])]))).toBe(0)
+    expect(treeDigest(stage)).toEqual({ 'a.txt': sha256('alpha'), 'd/b.txt': sha256('beta') })
+    // Again: what an earlier attempt left there is replaced, not merged.
+    expect(run(Buffer.concat([Buffer.from('go\n'), archive({ 'c.txt': { content: 'c' } })]))).toBe(
+      0
+    )
+    expect(treeDigest(stage)).toEqual({ 'c.txt': sha256('c') })
+    expect(existsSync(join(root, 'pwned'))).toBe(false)
   })
 })
