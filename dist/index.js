@@ -30499,9 +30499,9 @@ const TAR_MIN_FILES = 16;
 // Archive bytes are handed to the channel in pieces of about this size.
 const STREAM_CHUNK = 256 * 1024;
 /**
- * The command a tar stream goes to, started before the files to send are known: it waits for the
- * word to go (creating nothing before it) and then extracts into a fresh staging directory.
- * `stage` is relative to the login directory or absolute, as the exec shell sees it.
+ * The command a tar stream goes to: it waits for the word to go, so a stream that never starts
+ * (a local file unreadable before the first byte) creates nothing on the host, then extracts into
+ * a fresh staging directory.
  */
 function tarCommand(stage) {
     const quoted = shellQuote(stage);
@@ -55378,8 +55378,6 @@ async function runAttempt(job, signal) {
     const connection = await openConnection(job, signal);
     log.info(`connected in ${formatDuration(Date.now() - started)}`);
     let remoteHasher;
-    let tarStarted;
-    let tarUsed = false;
     try {
         const sftpOpening = connection.sftp();
         // The hashing shell starts while the SFTP server does (each pays the login's start-up), its
@@ -55391,14 +55389,6 @@ async function runAttempt(job, signal) {
             remoteHasher.warmUp(todo.length);
             // Meanwhile the local digests: every file to send or to compare needs its own.
             job.localHasher.warm(todo);
-        }
-        // Where many small files are to go, the command that takes them as one tar stream starts now
-        // too, waiting for them, so its start-up overlaps the others'.
-        if (settings.atomic &&
-            todo.filter((file) => file.size <= TAR_MAX_FILE_SIZE).length >= TAR_MIN_FILES) {
-            tarStarted = connection.startCommand(tarCommand(posix.join(settings.target, `.sfd-stage-${job.runToken}`)));
-            // A refusal is handled where the command is used; unused, it is closed below.
-            tarStarted.catch(() => undefined);
         }
         const sftp = await sftpOpening;
         const ensureDir = directoryMaker(sftp);
@@ -55438,18 +55428,14 @@ async function runAttempt(job, signal) {
         // go over SFTP.
         const small = settings.atomic ? todo.filter((file) => file.size <= TAR_MAX_FILE_SIZE) : [];
         let tarred;
-        if (tarStarted !== undefined &&
-            small.length >= TAR_MIN_FILES &&
-            remoteHasher?.unavailable !== true) {
-            tarUsed = true;
-            // The same directory the command was told, as the SFTP server names it.
+        if (small.length >= TAR_MIN_FILES && remoteHasher?.unavailable !== true) {
             const stagingDir = posix.join(base, `.sfd-stage-${job.runToken}`);
             progress.stagingDirs.add(stagingDir);
             const inTar = new Set(small);
             todo = todo.filter((file) => !inTar.has(file));
             tarred = sendSmallFiles({
                 connection,
-                command: tarStarted,
+                command: connection.startCommand(tarCommand(stagingDir)),
                 sftp,
                 localHasher: job.localHasher,
                 hashLocally: settings.verify === 'sha256',
@@ -55479,8 +55465,6 @@ async function runAttempt(job, signal) {
             throw failed.reason;
     }
     finally {
-        if (!tarUsed)
-            void tarStarted?.then((command) => command.close(), () => undefined);
         remoteHasher?.close();
         await connection.close();
     }

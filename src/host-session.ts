@@ -31,7 +31,7 @@ import {
   TAR_MIN_FILES,
   tarCommand
 } from './small-files.js'
-import { connect, type PendingCommand, type SftpSession, type SshConnection } from './ssh.js'
+import { connect, type SftpSession, type SshConnection } from './ssh.js'
 import { uploadFile } from './upload.js'
 
 export interface HostLog {
@@ -640,8 +640,6 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
   const connection = await openConnection(job, signal)
   log.info(`connected in ${formatDuration(Date.now() - started)}`)
   let remoteHasher: RemoteHasher | undefined
-  let tarStarted: Promise<PendingCommand> | undefined
-  let tarUsed = false
   try {
     const sftpOpening = connection.sftp()
     // The hashing shell starts while the SFTP server does (each pays the login's start-up), its
@@ -653,18 +651,6 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
       remoteHasher.warmUp(todo.length)
       // Meanwhile the local digests: every file to send or to compare needs its own.
       job.localHasher.warm(todo)
-    }
-    // Where many small files are to go, the command that takes them as one tar stream starts now
-    // too, waiting for them, so its start-up overlaps the others'.
-    if (
-      settings.atomic &&
-      todo.filter((file) => file.size <= TAR_MAX_FILE_SIZE).length >= TAR_MIN_FILES
-    ) {
-      tarStarted = connection.startCommand(
-        tarCommand(posix.join(settings.target, `.sfd-stage-${job.runToken}`))
-      )
-      // A refusal is handled where the command is used; unused, it is closed below.
-      tarStarted.catch(() => undefined)
     }
     const sftp = await sftpOpening
     const ensureDir = directoryMaker(sftp)
@@ -711,20 +697,14 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
     // go over SFTP.
     const small = settings.atomic ? todo.filter((file) => file.size <= TAR_MAX_FILE_SIZE) : []
     let tarred: Promise<void> | undefined
-    if (
-      tarStarted !== undefined &&
-      small.length >= TAR_MIN_FILES &&
-      remoteHasher?.unavailable !== true
-    ) {
-      tarUsed = true
-      // The same directory the command was told, as the SFTP server names it.
+    if (small.length >= TAR_MIN_FILES && remoteHasher?.unavailable !== true) {
       const stagingDir = posix.join(base, `.sfd-stage-${job.runToken}`)
       progress.stagingDirs.add(stagingDir)
       const inTar = new Set(small)
       todo = todo.filter((file) => !inTar.has(file))
       tarred = sendSmallFiles({
         connection,
-        command: tarStarted,
+        command: connection.startCommand(tarCommand(stagingDir)),
         sftp,
         localHasher: job.localHasher,
         hashLocally: settings.verify === 'sha256',
@@ -751,11 +731,6 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
     const failed = outcomes.find((outcome) => outcome.status === 'rejected')
     if (failed !== undefined) throw failed.reason
   } finally {
-    if (!tarUsed)
-      void tarStarted?.then(
-        (command) => command.close(),
-        () => undefined
-      )
     remoteHasher?.close()
     await connection.close()
   }

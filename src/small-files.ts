@@ -22,9 +22,9 @@ export const TAR_MIN_FILES = 16
 const STREAM_CHUNK = 256 * 1024
 
 /**
- * The command a tar stream goes to, started before the files to send are known: it waits for the
- * word to go (creating nothing before it) and then extracts into a fresh staging directory.
- * `stage` is relative to the login directory or absolute, as the exec shell sees it.
+ * The command a tar stream goes to: it waits for the word to go, so a stream that never starts
+ * (a local file unreadable before the first byte) creates nothing on the host, then extracts into
+ * a fresh staging directory.
  */
 export function tarCommand(stage: string): string {
   const quoted = shellQuote(stage)

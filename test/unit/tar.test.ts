@@ -62,7 +62,7 @@ describe('tar writer, read back by the real tar', () => {
   })
 })
 
-describe('the command a tar stream goes to, started ahead of its files', () => {
+describe('the command a tar stream goes to', () => {
   const root = mkdtempSync(join(tmpdir(), 'sfd-tarcmd-'))
   const stage = join(root, 'target $(touch pwned)', '.sfd-stage-x')
   const run = (input: Buffer): number => {
@@ -74,7 +74,7 @@ describe('the command a tar stream goes to, started ahead of its files', () => {
     }
   }
 
-  test('told to stop (or given nothing), it creates nothing', () => {
+  test('given no stream (or told to stop), it creates nothing', () => {
     expect(run(Buffer.from('stop\n'))).toBe(3)
     expect(run(Buffer.alloc(0))).toBe(3)
     expect(existsSync(join(root, 'target $(touch pwned)'))).toBe(false)
