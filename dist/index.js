@@ -29235,6 +29235,10 @@ class InputError extends DeployError {
         this.input = input;
     }
 }
+/** A local file (the runner's) that cannot be read. */
+function localFileError(path, error) {
+    return new DeployError('local-file', `cannot read '${path}': ${String(error)}`, { cause: error });
+}
 function errorMessage(error) {
     if (error instanceof Error)
         return error.message;
@@ -29254,11 +29258,6 @@ function oneLine(text) {
 // to the pool only when the server has acknowledged every write of it). Reads are synchronous:
 // from the page cache a 255 KiB read takes tens of microseconds, and through the thread pool
 // its bookkeeping cost the main thread several times that (256 MiB: 28 ms against 76-107 ms).
-function readError(localPath, error) {
-    return new DeployError('local-file', `cannot read '${localPath}': ${String(error)}`, {
-        cause: error
-    });
-}
 function createChunkReader(options) {
     const { chunkSize } = options;
     const free = [];
@@ -29312,14 +29311,14 @@ function createChunkReader(options) {
                     file = { fd: openSync(localPath, 'r'), users: 0 };
                 }
                 catch (error) {
-                    return Promise.reject(readError(localPath, error));
+                    throw localFileError(localPath, error);
                 }
                 files.set(localPath, file);
             }
             file.users += 1;
             const opened = file;
             let closed = false;
-            return Promise.resolve({
+            return {
                 async chunk(position, length) {
                     if (length > chunkSize)
                         throw new RangeError(`a chunk holds at most ${chunkSize} bytes`);
@@ -29336,7 +29335,7 @@ function createChunkReader(options) {
                             }
                             catch (error) {
                                 recycle(buffer);
-                                throw readError(localPath, error);
+                                throw localFileError(localPath, error);
                             }
                             entry = { key, buffer, data: buffer.subarray(0, bytesRead), holders: 0 };
                             entries.set(key, entry);
@@ -29363,17 +29362,16 @@ function createChunkReader(options) {
                 },
                 close() {
                     if (closed)
-                        return Promise.resolve();
+                        return;
                     closed = true;
                     opened.users -= 1;
-                    if (opened.users === 0) {
-                        if (files.get(localPath) === opened)
-                            files.delete(localPath);
-                        closeSync(opened.fd);
-                    }
-                    return Promise.resolve();
+                    if (opened.users > 0)
+                        return;
+                    if (files.get(localPath) === opened)
+                        files.delete(localPath);
+                    closeSync(opened.fd);
                 }
-            });
+            };
         }
     };
 }
@@ -29941,6 +29939,19 @@ const LINE_PREFIX = 'sfd-';
 /** Ends every answer. */
 const END_LINE = 'sfd-end';
 const HASHERS = ['openssl', 'sha256sum', 'shasum'];
+/** The command each hasher runs as, reading a file on its stdin. */
+const HASHER_COMMAND = {
+    openssl: 'openssl dgst -sha256',
+    sha256sum: 'sha256sum',
+    shasum: 'shasum -a 256'
+};
+/** Sets `m` to the fastest hasher the host has (in HASHERS order), or `none`. */
+const DETECT_HASHER = [
+    'if command -v openssl >/dev/null 2>&1 && openssl dgst -sha256 </dev/null >/dev/null 2>&1; then m=openssl',
+    'elif command -v sha256sum >/dev/null 2>&1; then m=sha256sum',
+    'elif command -v shasum >/dev/null 2>&1; then m=shasum',
+    'else m=none; fi'
+];
 /**
  * Picks the fastest hasher the host has, once per shell: answers `sfd-hasher NAME`. Defines
  * sfd_prefix, which marks openssl's lines as ours: sed where the host has it (15 ms for 1000
@@ -29952,10 +29963,7 @@ const HASHER_PRELUDE = [
     'else',
     `sfd_prefix() { while IFS= read -r l; do printf 'sfd-o %s\\n' "$l"; done; }`,
     'fi',
-    'if command -v openssl >/dev/null 2>&1 && openssl dgst -sha256 </dev/null >/dev/null 2>&1; then m=openssl',
-    'elif command -v sha256sum >/dev/null 2>&1; then m=sha256sum',
-    'elif command -v shasum >/dev/null 2>&1; then m=shasum',
-    'else m=none; fi',
+    ...DETECT_HASHER,
     // Which boot of which machine this is: a host that is the runner itself shares its CPUs.
     'echo "sfd-boot $(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"',
     'echo "sfd-hasher $m"',
@@ -29981,11 +29989,14 @@ function parseHasherLine(lines) {
 function hashBatchScript(hasher, paths) {
     const quoted = paths.map(shellQuote).join(' ');
     if (hasher === 'openssl')
-        return [`openssl dgst -sha256 ${quoted} 2>/dev/null | sfd_prefix`, `echo ${END_LINE}`, ''].join('\n');
-    const command = hasher === 'sha256sum' ? 'sha256sum' : 'shasum -a 256';
+        return [
+            `${HASHER_COMMAND.openssl} ${quoted} 2>/dev/null | sfd_prefix`,
+            `echo ${END_LINE}`,
+            ''
+        ].join('\n');
     return [
         `for f in ${quoted}; do`,
-        `if r=$(${command} < "$f" 2>/dev/null); then printf 'sfd-ok %s\\n' "$r"; else echo 'sfd-err'; fi`,
+        `if r=$(${HASHER_COMMAND[hasher]} < "$f" 2>/dev/null); then printf 'sfd-ok %s\\n' "$r"; else echo 'sfd-err'; fi`,
         'done',
         `echo ${END_LINE}`,
         ''
@@ -30050,9 +30061,11 @@ async function startShell(connection, idleTimeoutMs) {
             channel.request(HASHER_PRELUDE, END_LINE, idleTimeoutMs),
             timedOut
         ]);
-        const hasher = answer === 'timeout' ? undefined : parseHasherLine(answer);
-        if (hasher !== undefined && answer !== 'timeout')
-            return { channel, hasher, bootId: parseBootLine(answer) };
+        if (answer !== 'timeout') {
+            const hasher = parseHasherLine(answer);
+            if (hasher !== undefined)
+                return { channel, hasher, bootId: parseBootLine(answer) };
+        }
     }
     catch (error) {
         if (connection.failure !== undefined)
@@ -30218,10 +30231,11 @@ const BLOCK$1 = 1024 * 1024;
 const FOLLOW_STEP_BLOCKS = 8;
 function followScript(path) {
     return [
-        'if command -v openssl >/dev/null 2>&1 && openssl dgst -sha256 </dev/null >/dev/null 2>&1; then h="openssl dgst -sha256"',
-        'elif command -v sha256sum >/dev/null 2>&1; then h=sha256sum',
-        'elif command -v shasum >/dev/null 2>&1; then h="shasum -a 256"',
-        `else echo sfd-nohasher; exit 0; fi`,
+        ...DETECT_HASHER,
+        'case $m in',
+        ...HASHERS.map((hasher) => `  ${hasher}) h=${shellQuote(HASHER_COMMAND[hasher])} ;;`),
+        '  *) echo sfd-nohasher; exit 0 ;;',
+        'esac',
         `f=${shellQuote(path)}`,
         'exec 3>&1',
         'r=$( { s=0',
@@ -30521,9 +30535,7 @@ async function* archive(job) {
                 file.size <= 64 * 1024 ? readFileSync(file.localPath) : await readFile(file.localPath);
         }
         catch (error) {
-            throw new DeployError('local-file', `cannot read '${file.localPath}': ${String(error)}`, {
-                cause: error
-            });
+            throw localFileError(file.localPath, error);
         }
         const sink = job.hashLocally ? job.localHasher.claim(file.localPath) : undefined;
         sink?.update(content);
@@ -30560,7 +30572,7 @@ async function sendSmallFiles(job) {
     const bytes = job.files.reduce((sum, file) => sum + file.size, 0);
     let result;
     try {
-        result = await (await job.command).send(archive(job));
+        result = await job.connection.streamToCommand(tarCommand(stage), archive(job));
     }
     catch (error) {
         // A refused channel (MaxSessions reached) leaves SFTP; a lost connection or an unreadable
@@ -54583,14 +54595,13 @@ async function connect(options) {
             stream.end();
         });
     });
-    const startCommand = (command) => track('starting a remote command', idle, (resolve, reject) => {
+    const streamToCommand = (command, input) => track('sending a stream to a remote command', idle, (resolve, reject) => {
         openExec(command, reject, (stream) => {
             const stdout = [];
             const stderr = [];
             let code = null;
             let exitSignal;
-            let closed = false;
-            let settle;
+            const channel = { closed: false };
             stream.on('data', (chunk) => {
                 touch();
                 stdout.push(chunk);
@@ -54612,50 +54623,37 @@ async function connect(options) {
                 stderr: Buffer.concat(stderr).toString('utf8')
             });
             stream.on('close', () => {
-                closed = true;
-                settle?.(result());
+                channel.closed = true;
+                resolve(result());
             });
-            const write = async (input) => {
-                for await (const chunk of input) {
-                    if (closed)
-                        return;
-                    // Each chunk the channel takes is progress; a full window waits for 'drain'.
-                    if (!stream.write(chunk))
-                        await new Promise((drained) => {
-                            const done = () => {
-                                stream.off('drain', done);
-                                stream.off('close', done);
-                                drained();
-                            };
-                            stream.on('drain', done);
-                            stream.on('close', done);
-                        });
-                    touch();
-                }
-                stream.end();
-            };
-            resolve({
-                send: (input) => track('sending a stream to a remote command', idle, (done, fail) => {
-                    if (closed) {
-                        done(result());
-                        return;
+            void (async () => {
+                try {
+                    for await (const chunk of input) {
+                        if (channel.closed)
+                            return;
+                        // Each chunk the channel takes is progress; a full window waits for 'drain'.
+                        if (!stream.write(chunk))
+                            await new Promise((drained) => {
+                                const done = () => {
+                                    stream.off('drain', done);
+                                    stream.off('close', done);
+                                    drained();
+                                };
+                                stream.on('drain', done);
+                                stream.on('close', done);
+                            });
+                        touch();
                     }
-                    settle = done;
-                    write(input).catch((error) => {
-                        // The input failed (a local file could not be read): stop the command.
-                        stream.close();
-                        fail(error instanceof DeployError
-                            ? error
-                            : new DeployError('local-file', errorMessage(error), { cause: error }));
-                    });
-                }),
-                close: () => {
-                    if (closed)
-                        return;
                     stream.end();
-                    stream.close();
                 }
-            });
+                catch (error) {
+                    // The input failed (a local file could not be read): stop the command.
+                    stream.close();
+                    reject(error instanceof DeployError
+                        ? error
+                        : new DeployError('local-file', errorMessage(error), { cause: error }));
+                }
+            })();
         });
     });
     const openCommandChannel = (command, prefix) => track('starting a remote command', idle, (resolve, reject) => {
@@ -54739,7 +54737,7 @@ async function connect(options) {
     const connection = {
         sftp: () => (sftpPromise ??= openSftp()),
         exec,
-        startCommand,
+        streamToCommand,
         openCommandChannel,
         get failure() {
             return failure;
@@ -54856,7 +54854,7 @@ async function uploadFile(sftp, options) {
 }
 async function send(sftp, options, state) {
     const chunkSize = Math.min(MAX_CHUNK, sftp.maxWriteLength, options.reader.chunkSize);
-    const local = await options.reader.open(options.localPath);
+    const local = options.reader.open(options.localPath);
     try {
         const handle = await sftp.open(options.remotePath, options.offset > 0 ? 'r+' : 'w', options.mode);
         let sent = 0;
@@ -54917,7 +54915,7 @@ async function send(sftp, options, state) {
         return sent;
     }
     finally {
-        await local.close();
+        local.close();
     }
 }
 
@@ -55379,11 +55377,11 @@ async function runAttempt(job, signal) {
     log.info(`connected in ${formatDuration(Date.now() - started)}`);
     let remoteHasher;
     try {
-        const sftpOpening = connection.sftp();
-        // The hashing shell starts while the SFTP server does (each pays the login's start-up), its
-        // channel asked for after the SFTP one, so a server with MaxSessions 1 still gives SFTP its
-        // session.
         let todo = job.plan.files.filter((file) => !progress.done.has(file.relativePath));
+        const sftpOpening = connection.sftp();
+        // The hashing shells start while the SFTP server does (each pays the login's start-up), their
+        // channels asked for after the SFTP one, so a server with MaxSessions 1 still gives SFTP its
+        // session.
         if (settings.verify === 'sha256') {
             remoteHasher = createRemoteHasher(connection, HASH_CHANNELS, settings.idleTimeoutMs);
             remoteHasher.warmUp(todo.length);
@@ -55435,7 +55433,6 @@ async function runAttempt(job, signal) {
             todo = todo.filter((file) => !inTar.has(file));
             tarred = sendSmallFiles({
                 connection,
-                command: connection.startCommand(tarCommand(stagingDir)),
                 sftp,
                 localHasher: job.localHasher,
                 hashLocally: settings.verify === 'sha256',
@@ -56109,9 +56106,7 @@ function hashSmallFile(localPath) {
         });
     }
     catch (error) {
-        return Promise.reject(new DeployError('local-file', `cannot read '${localPath}': ${String(error)}`, {
-            cause: error
-        }));
+        return Promise.reject(localFileError(localPath, error));
     }
 }
 // A background slice of hashing lasts about this long before the event loop gets a turn.
@@ -56120,10 +56115,8 @@ async function hashFile(localPath) {
     const hash = createHash('sha256');
     let size = 0;
     try {
-        if (statSync(localPath).size <= SYNC_READ_LIMIT) {
-            const content = readFileSync(localPath);
-            return { sha256: hash.update(content).digest('hex'), size: content.length };
-        }
+        if (statSync(localPath).size <= SYNC_READ_LIMIT)
+            return await hashSmallFile(localPath);
         const file = await open$1(localPath, 'r');
         try {
             const { size: expected } = await file.stat();
@@ -56141,9 +56134,7 @@ async function hashFile(localPath) {
         }
     }
     catch (error) {
-        throw new DeployError('local-file', `cannot read '${localPath}': ${String(error)}`, {
-            cause: error
-        });
+        throw error instanceof DeployError ? error : localFileError(localPath, error);
     }
     return { sha256: hash.digest('hex'), size };
 }
@@ -59832,9 +59823,7 @@ async function buildPlan(options) {
             return statSync(localPath);
         }
         catch (error) {
-            throw new DeployError('local-file', `cannot read '${localPath}': ${String(error)}`, {
-                cause: error
-            });
+            throw localFileError(localPath, error);
         }
     });
     const files = [];

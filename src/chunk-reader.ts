@@ -9,7 +9,7 @@
 // its bookkeeping cost the main thread several times that (256 MiB: 28 ms against 76-107 ms).
 
 import { closeSync, openSync, readSync } from 'node:fs'
-import { DeployError } from './errors.js'
+import { localFileError } from './errors.js'
 
 export interface Chunk {
   /** The bytes read: shorter than asked at the end of the file, empty past it. */
@@ -21,12 +21,13 @@ export interface Chunk {
 export interface LocalFile {
   /** `length` bytes (at most the reader's chunk size) at `position`. */
   chunk(position: number, length: number): Promise<Chunk>
-  close(): Promise<void>
+  close(): void
 }
 
 export interface ChunkReader {
   readonly chunkSize: number
-  open(localPath: string): Promise<LocalFile>
+  /** Throws a `local-file` DeployError when the file cannot be opened. */
+  open(localPath: string): LocalFile
 }
 
 interface Entry {
@@ -39,12 +40,6 @@ interface Entry {
 interface OpenFile {
   readonly fd: number
   users: number
-}
-
-function readError(localPath: string, error: unknown): DeployError {
-  return new DeployError('local-file', `cannot read '${localPath}': ${String(error)}`, {
-    cause: error
-  })
 }
 
 export function createChunkReader(options: { chunkSize: number; buffers: number }): ChunkReader {
@@ -99,14 +94,14 @@ export function createChunkReader(options: { chunkSize: number; buffers: number 
         try {
           file = { fd: openSync(localPath, 'r'), users: 0 }
         } catch (error) {
-          return Promise.reject(readError(localPath, error))
+          throw localFileError(localPath, error)
         }
         files.set(localPath, file)
       }
       file.users += 1
       const opened = file
       let closed = false
-      return Promise.resolve({
+      return {
         async chunk(position, length) {
           if (length > chunkSize) throw new RangeError(`a chunk holds at most ${chunkSize} bytes`)
           const key = `${position}:${length}:${localPath}`
@@ -121,7 +116,7 @@ export function createChunkReader(options: { chunkSize: number; buffers: number 
                 bytesRead = readSync(opened.fd, buffer, 0, length, position)
               } catch (error) {
                 recycle(buffer)
-                throw readError(localPath, error)
+                throw localFileError(localPath, error)
               }
               entry = { key, buffer, data: buffer.subarray(0, bytesRead), holders: 0 }
               entries.set(key, entry)
@@ -144,16 +139,14 @@ export function createChunkReader(options: { chunkSize: number; buffers: number 
           }
         },
         close() {
-          if (closed) return Promise.resolve()
+          if (closed) return
           closed = true
           opened.users -= 1
-          if (opened.users === 0) {
-            if (files.get(localPath) === opened) files.delete(localPath)
-            closeSync(opened.fd)
-          }
-          return Promise.resolve()
+          if (opened.users > 0) return
+          if (files.get(localPath) === opened) files.delete(localPath)
+          closeSync(opened.fd)
         }
-      })
+      }
     }
   }
 }

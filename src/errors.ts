@@ -70,6 +70,11 @@ export class HostKeyError extends DeployError {
   }
 }
 
+/** A local file (the runner's) that cannot be read. */
+export function localFileError(path: string, error: unknown): DeployError {
+  return new DeployError('local-file', `cannot read '${path}': ${String(error)}`, { cause: error })
+}
+
 export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message
   return String(error)

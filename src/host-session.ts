@@ -24,13 +24,7 @@ import {
 import { temporaryPath } from './remote-path.js'
 import { formatBytes } from './report.js'
 import { shellQuote } from './shell-quote.js'
-import {
-  removeStaging,
-  sendSmallFiles,
-  TAR_MAX_FILE_SIZE,
-  TAR_MIN_FILES,
-  tarCommand
-} from './small-files.js'
+import { removeStaging, sendSmallFiles, TAR_MAX_FILE_SIZE, TAR_MIN_FILES } from './small-files.js'
 import { connect, type SftpSession, type SshConnection } from './ssh.js'
 import { uploadFile } from './upload.js'
 
@@ -641,11 +635,11 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
   log.info(`connected in ${formatDuration(Date.now() - started)}`)
   let remoteHasher: RemoteHasher | undefined
   try {
-    const sftpOpening = connection.sftp()
-    // The hashing shell starts while the SFTP server does (each pays the login's start-up), its
-    // channel asked for after the SFTP one, so a server with MaxSessions 1 still gives SFTP its
-    // session.
     let todo = job.plan.files.filter((file) => !progress.done.has(file.relativePath))
+    const sftpOpening = connection.sftp()
+    // The hashing shells start while the SFTP server does (each pays the login's start-up), their
+    // channels asked for after the SFTP one, so a server with MaxSessions 1 still gives SFTP its
+    // session.
     if (settings.verify === 'sha256') {
       remoteHasher = createRemoteHasher(connection, HASH_CHANNELS, settings.idleTimeoutMs)
       remoteHasher.warmUp(todo.length)
@@ -704,7 +698,6 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
       todo = todo.filter((file) => !inTar.has(file))
       tarred = sendSmallFiles({
         connection,
-        command: connection.startCommand(tarCommand(stagingDir)),
         sftp,
         localHasher: job.localHasher,
         hashLocally: settings.verify === 'sha256',

@@ -5,7 +5,7 @@
 import { createHash, type Hash } from 'node:crypto'
 import { readFileSync, statSync } from 'node:fs'
 import { open } from 'node:fs/promises'
-import { DeployError } from './errors.js'
+import { DeployError, localFileError } from './errors.js'
 
 export interface LocalDigest {
   readonly sha256: string
@@ -46,11 +46,7 @@ function hashSmallFile(localPath: string): Promise<LocalDigest> {
       size: content.length
     })
   } catch (error) {
-    return Promise.reject(
-      new DeployError('local-file', `cannot read '${localPath}': ${String(error)}`, {
-        cause: error
-      })
-    )
+    return Promise.reject(localFileError(localPath, error))
   }
 }
 
@@ -61,10 +57,7 @@ async function hashFile(localPath: string): Promise<LocalDigest> {
   const hash = createHash('sha256')
   let size = 0
   try {
-    if (statSync(localPath).size <= SYNC_READ_LIMIT) {
-      const content = readFileSync(localPath)
-      return { sha256: hash.update(content).digest('hex'), size: content.length }
-    }
+    if (statSync(localPath).size <= SYNC_READ_LIMIT) return await hashSmallFile(localPath)
     const file = await open(localPath, 'r')
     try {
       const { size: expected } = await file.stat()
@@ -79,9 +72,7 @@ async function hashFile(localPath: string): Promise<LocalDigest> {
       await file.close()
     }
   } catch (error) {
-    throw new DeployError('local-file', `cannot read '${localPath}': ${String(error)}`, {
-      cause: error
-    })
+    throw error instanceof DeployError ? error : localFileError(localPath, error)
   }
   return { sha256: hash.digest('hex'), size }
 }

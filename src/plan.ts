@@ -5,7 +5,7 @@
 import * as glob from '@actions/glob'
 import { statSync, type Stats } from 'node:fs'
 import { isAbsolute, relative, resolve } from 'node:path'
-import { DeployError, InputError } from './errors.js'
+import { InputError, localFileError } from './errors.js'
 import { joinRemote, toPosixSegments } from './remote-path.js'
 
 export interface PlannedFile {
@@ -103,9 +103,7 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
     try {
       return statSync(localPath)
     } catch (error) {
-      throw new DeployError('local-file', `cannot read '${localPath}': ${String(error)}`, {
-        cause: error
-      })
+      throw localFileError(localPath, error)
     }
   })
   const files: PlannedFile[] = []

@@ -18,6 +18,21 @@ export const END_LINE = 'sfd-end'
 export const HASHERS = ['openssl', 'sha256sum', 'shasum'] as const
 export type Hasher = (typeof HASHERS)[number]
 
+/** The command each hasher runs as, reading a file on its stdin. */
+const HASHER_COMMAND: Record<Hasher, string> = {
+  openssl: 'openssl dgst -sha256',
+  sha256sum: 'sha256sum',
+  shasum: 'shasum -a 256'
+}
+
+/** Sets `m` to the fastest hasher the host has (in HASHERS order), or `none`. */
+const DETECT_HASHER = [
+  'if command -v openssl >/dev/null 2>&1 && openssl dgst -sha256 </dev/null >/dev/null 2>&1; then m=openssl',
+  'elif command -v sha256sum >/dev/null 2>&1; then m=sha256sum',
+  'elif command -v shasum >/dev/null 2>&1; then m=shasum',
+  'else m=none; fi'
+]
+
 /**
  * Picks the fastest hasher the host has, once per shell: answers `sfd-hasher NAME`. Defines
  * sfd_prefix, which marks openssl's lines as ours: sed where the host has it (15 ms for 1000
@@ -29,10 +44,7 @@ export const HASHER_PRELUDE = [
   'else',
   `sfd_prefix() { while IFS= read -r l; do printf 'sfd-o %s\\n' "$l"; done; }`,
   'fi',
-  'if command -v openssl >/dev/null 2>&1 && openssl dgst -sha256 </dev/null >/dev/null 2>&1; then m=openssl',
-  'elif command -v sha256sum >/dev/null 2>&1; then m=sha256sum',
-  'elif command -v shasum >/dev/null 2>&1; then m=shasum',
-  'else m=none; fi',
+  ...DETECT_HASHER,
   // Which boot of which machine this is: a host that is the runner itself shares its CPUs.
   'echo "sfd-boot $(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"',
   'echo "sfd-hasher $m"',
@@ -61,13 +73,14 @@ export function parseHasherLine(lines: readonly string[]): Hasher | undefined {
 export function hashBatchScript(hasher: Hasher, paths: readonly string[]): string {
   const quoted = paths.map(shellQuote).join(' ')
   if (hasher === 'openssl')
-    return [`openssl dgst -sha256 ${quoted} 2>/dev/null | sfd_prefix`, `echo ${END_LINE}`, ''].join(
-      '\n'
-    )
-  const command = hasher === 'sha256sum' ? 'sha256sum' : 'shasum -a 256'
+    return [
+      `${HASHER_COMMAND.openssl} ${quoted} 2>/dev/null | sfd_prefix`,
+      `echo ${END_LINE}`,
+      ''
+    ].join('\n')
   return [
     `for f in ${quoted}; do`,
-    `if r=$(${command} < "$f" 2>/dev/null); then printf 'sfd-ok %s\\n' "$r"; else echo 'sfd-err'; fi`,
+    `if r=$(${HASHER_COMMAND[hasher]} < "$f" 2>/dev/null); then printf 'sfd-ok %s\\n' "$r"; else echo 'sfd-err'; fi`,
     'done',
     `echo ${END_LINE}`,
     ''
@@ -180,9 +193,10 @@ async function startShell(
       channel.request(HASHER_PRELUDE, END_LINE, idleTimeoutMs),
       timedOut
     ])
-    const hasher = answer === 'timeout' ? undefined : parseHasherLine(answer)
-    if (hasher !== undefined && answer !== 'timeout')
-      return { channel, hasher, bootId: parseBootLine(answer) }
+    if (answer !== 'timeout') {
+      const hasher = parseHasherLine(answer)
+      if (hasher !== undefined) return { channel, hasher, bootId: parseBootLine(answer) }
+    }
   } catch (error) {
     if (connection.failure !== undefined) throw error
   } finally {
@@ -369,10 +383,11 @@ const FOLLOW_STEP_BLOCKS = 8
 
 export function followScript(path: string): string {
   return [
-    'if command -v openssl >/dev/null 2>&1 && openssl dgst -sha256 </dev/null >/dev/null 2>&1; then h="openssl dgst -sha256"',
-    'elif command -v sha256sum >/dev/null 2>&1; then h=sha256sum',
-    'elif command -v shasum >/dev/null 2>&1; then h="shasum -a 256"',
-    `else echo sfd-nohasher; exit 0; fi`,
+    ...DETECT_HASHER,
+    'case $m in',
+    ...HASHERS.map((hasher) => `  ${hasher}) h=${shellQuote(HASHER_COMMAND[hasher])} ;;`),
+    '  *) echo sfd-nohasher; exit 0 ;;',
+    'esac',
     `f=${shellQuote(path)}`,
     'exec 3>&1',
     'r=$( { s=0',

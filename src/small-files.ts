@@ -6,12 +6,12 @@
 import { readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { posix } from 'node:path'
-import { DeployError } from './errors.js'
+import { DeployError, localFileError } from './errors.js'
 import type { LocalHasher } from './local-files.js'
 import type { PlannedFile } from './plan.js'
 import { formatBytes } from './report.js'
 import { shellQuote } from './shell-quote.js'
-import type { PendingCommand, SftpSession, SshConnection } from './ssh.js'
+import type { SftpSession, SshConnection } from './ssh.js'
 import { contentPadding, endOfArchive, entryHeader } from './tar.js'
 
 /** Files up to this size travel in the tar stream. */
@@ -33,8 +33,6 @@ export function tarCommand(stage: string): string {
 
 export interface SmallFilesJob {
   readonly connection: SshConnection
-  /** The started tarCommand (refused where the host allows no more sessions). */
-  readonly command: Promise<PendingCommand>
   readonly sftp: SftpSession
   readonly localHasher: LocalHasher
   /** Whether to compute the local SHA-256 while reading the files for the stream. */
@@ -65,9 +63,7 @@ async function* archive(job: SmallFilesJob): AsyncGenerator<Buffer> {
       content =
         file.size <= 64 * 1024 ? readFileSync(file.localPath) : await readFile(file.localPath)
     } catch (error) {
-      throw new DeployError('local-file', `cannot read '${file.localPath}': ${String(error)}`, {
-        cause: error
-      })
+      throw localFileError(file.localPath, error)
     }
     const sink = job.hashLocally ? job.localHasher.claim(file.localPath) : undefined
     sink?.update(content)
@@ -106,7 +102,7 @@ export async function sendSmallFiles(job: SmallFilesJob): Promise<readonly Plann
   const bytes = job.files.reduce((sum, file) => sum + file.size, 0)
   let result
   try {
-    result = await (await job.command).send(archive(job))
+    result = await job.connection.streamToCommand(tarCommand(stage), archive(job))
   } catch (error) {
     // A refused channel (MaxSessions reached) leaves SFTP; a lost connection or an unreadable
     // local file is the attempt's failure.

@@ -119,25 +119,16 @@ export interface CommandChannel {
   close(): void
 }
 
-/** A command started ahead of its input. */
-export interface PendingCommand {
-  /** Streams `input` to the command's stdin (with backpressure), then closes it; resolves with
-   * its exit status and output. */
-  send(input: AsyncIterable<Buffer>): Promise<ExecResult>
-  /** Ends the command without input (nothing more is read from it). */
-  close(): void
-}
-
 export interface SshConnection {
   /** The connection's one SFTP session (opened on first use). */
   sftp(): Promise<SftpSession>
   /** Runs a command; resolves with its exit status and output (stdin is closed at once). */
   exec(command: string, options?: { allowanceMs?: number }): Promise<ExecResult>
   /**
-   * Starts `command` now, its input to be sent later: the command's start-up (the login shell's
-   * too) overlaps whatever comes before the input is ready. Refused like exec.
+   * Runs `command` with `input` streamed to its stdin (with backpressure), then closes stdin;
+   * resolves with its exit status and output.
    */
-  startCommand(command: string): Promise<PendingCommand>
+  streamToCommand(command: string, input: AsyncIterable<Buffer>): Promise<ExecResult>
   /** Starts `command` on an exec channel for line-oriented requests (see CommandChannel). */
   openCommandChannel(command: string, prefix: string): Promise<CommandChannel>
   /** Resolves when the connection has failed or ended: the reason, or undefined if closed. */
@@ -473,15 +464,14 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
       })
     })
 
-  const startCommand = (command: string): Promise<PendingCommand> =>
-    track<PendingCommand>('starting a remote command', idle, (resolve, reject) => {
+  const streamToCommand = (command: string, input: AsyncIterable<Buffer>): Promise<ExecResult> =>
+    track<ExecResult>('sending a stream to a remote command', idle, (resolve, reject) => {
       openExec(command, reject, (stream) => {
         const stdout: Buffer[] = []
         const stderr: Buffer[] = []
         let code: number | null = null
         let exitSignal: string | undefined
-        let closed = false
-        let settle: ((result: ExecResult) => void) | undefined
+        const channel = { closed: false }
         stream.on('data', (chunk: Buffer) => {
           touch()
           stdout.push(chunk)
@@ -503,51 +493,37 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
           stderr: Buffer.concat(stderr).toString('utf8')
         })
         stream.on('close', () => {
-          closed = true
-          settle?.(result())
+          channel.closed = true
+          resolve(result())
         })
-        const write = async (input: AsyncIterable<Buffer>): Promise<void> => {
-          for await (const chunk of input) {
-            if (closed) return
-            // Each chunk the channel takes is progress; a full window waits for 'drain'.
-            if (!stream.write(chunk))
-              await new Promise<void>((drained) => {
-                const done = (): void => {
-                  stream.off('drain', done)
-                  stream.off('close', done)
-                  drained()
-                }
-                stream.on('drain', done)
-                stream.on('close', done)
-              })
-            touch()
-          }
-          stream.end()
-        }
-        resolve({
-          send: (input) =>
-            track<ExecResult>('sending a stream to a remote command', idle, (done, fail) => {
-              if (closed) {
-                done(result())
-                return
-              }
-              settle = done
-              write(input).catch((error: unknown) => {
-                // The input failed (a local file could not be read): stop the command.
-                stream.close()
-                fail(
-                  error instanceof DeployError
-                    ? error
-                    : new DeployError('local-file', errorMessage(error), { cause: error })
-                )
-              })
-            }),
-          close: () => {
-            if (closed) return
+        void (async () => {
+          try {
+            for await (const chunk of input) {
+              if (channel.closed) return
+              // Each chunk the channel takes is progress; a full window waits for 'drain'.
+              if (!stream.write(chunk))
+                await new Promise<void>((drained) => {
+                  const done = (): void => {
+                    stream.off('drain', done)
+                    stream.off('close', done)
+                    drained()
+                  }
+                  stream.on('drain', done)
+                  stream.on('close', done)
+                })
+              touch()
+            }
             stream.end()
+          } catch (error) {
+            // The input failed (a local file could not be read): stop the command.
             stream.close()
+            reject(
+              error instanceof DeployError
+                ? error
+                : new DeployError('local-file', errorMessage(error), { cause: error })
+            )
           }
-        })
+        })()
       })
     })
 
@@ -637,7 +613,7 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
   const connection: SshConnection = {
     sftp: () => (sftpPromise ??= openSftp()),
     exec,
-    startCommand,
+    streamToCommand,
     openCommandChannel,
     get failure() {
       return failure

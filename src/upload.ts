@@ -49,7 +49,7 @@ async function send(
   state: { hashed: boolean }
 ): Promise<number> {
   const chunkSize = Math.min(MAX_CHUNK, sftp.maxWriteLength, options.reader.chunkSize)
-  const local = await options.reader.open(options.localPath)
+  const local = options.reader.open(options.localPath)
   try {
     const handle = await sftp.open(
       options.remotePath,
@@ -117,6 +117,6 @@ async function send(
     await sftp.close(handle)
     return sent
   } finally {
-    await local.close()
+    local.close()
   }
 }

@@ -13,7 +13,7 @@ const b = join(dir, 'b.bin')
 describe('chunk reader', () => {
   test('hands out the file in chunks, short at the end and empty past it', async () => {
     const reader = createChunkReader({ chunkSize: 4096, buffers: 4 })
-    const file = await reader.open(a)
+    const file = reader.open(a)
     const parts: Buffer[] = []
     for (let position = 0; ; position += 4096) {
       const chunk = await file.chunk(position, 4096)
@@ -22,14 +22,14 @@ describe('chunk reader', () => {
       chunk.release()
       if (length === 0) break
     }
-    await file.close()
+    file.close()
     expect(parts.map((part) => part.length)).toEqual([4096, 4096, 1808, 0])
     expect(Buffer.concat(parts).equals(content)).toBe(true)
   })
 
   test('hosts sending the same file share one buffer while either holds it', async () => {
     const reader = createChunkReader({ chunkSize: 4096, buffers: 4 })
-    const [first, second] = await Promise.all([reader.open(a), reader.open(a)])
+    const [first, second] = [reader.open(a), reader.open(a)]
     const one = await first.chunk(4096, 4096)
     const two = await second.chunk(4096, 4096)
     // The same memory, not a copy: one read served both.
@@ -42,12 +42,13 @@ describe('chunk reader', () => {
     expect(three.data.buffer).toBe(one.data.buffer)
     expect(three.data.equals(content.subarray(4096, 8192))).toBe(true)
     three.release()
-    await Promise.all([first.close(), second.close()])
+    first.close()
+    second.close()
   })
 
   test('memory is bounded: with every buffer held, the next chunk waits for a release', async () => {
     const reader = createChunkReader({ chunkSize: 1024, buffers: 2 })
-    const file = await reader.open(a)
+    const file = reader.open(a)
     const held = [await file.chunk(0, 1024), await file.chunk(1024, 1024)]
     let third: Buffer | undefined
     const waiting = file.chunk(2048, 1024).then((chunk) => {
@@ -64,12 +65,12 @@ describe('chunk reader', () => {
     const again = await file.chunk(0, 1024)
     expect(again.data.equals(content.subarray(0, 1024))).toBe(true)
     again.release()
-    await file.close()
+    file.close()
   })
 
   test('chunks of different files never mix', async () => {
     const reader = createChunkReader({ chunkSize: 1000, buffers: 1 })
-    const [fa, fb] = await Promise.all([reader.open(a), reader.open(b)])
+    const [fa, fb] = [reader.open(a), reader.open(b)]
     const ca = await fa.chunk(0, 1000)
     const copy = Buffer.from(ca.data)
     ca.release()
@@ -79,14 +80,20 @@ describe('chunk reader', () => {
     const ca2 = await fa.chunk(0, 1000)
     expect(ca2.data.equals(copy)).toBe(true)
     ca2.release()
-    await Promise.all([fa.close(), fb.close()])
+    fa.close()
+    fb.close()
   })
 
-  test('a file that cannot be read is a local-file error naming it', async () => {
+  test('a file that cannot be read is a local-file error naming it', () => {
     const reader = createChunkReader({ chunkSize: 1024, buffers: 2 })
     const missing = join(dir, 'gone.bin')
     rmSync(missing, { force: true })
-    const error = await reader.open(missing).catch((caught: unknown) => caught)
+    let error: unknown
+    try {
+      reader.open(missing)
+    } catch (caught) {
+      error = caught
+    }
     expect(error).toBeInstanceOf(DeployError)
     expect((error as DeployError).kind).toBe('local-file')
     expect((error as DeployError).message).toContain('gone.bin')
