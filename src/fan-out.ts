@@ -18,7 +18,7 @@ import { formatBytes, notAttempted, type HostResult } from './report.js'
  * Local data in memory, all hosts together: chunks in flight (ssh2 holds them until the server
  * acknowledges them) and recently sent ones kept for the hosts that follow.
  */
-const MAX_BYTES_IN_MEMORY = 24 * 1024 * 1024
+const MAX_BYTES_IN_MEMORY = 12 * 1024 * 1024
 
 export interface LogLine {
   readonly level: 'info' | 'warning'
