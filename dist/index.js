@@ -30514,7 +30514,8 @@ function endOfArchive() {
 
 // Many small files in one stream: a tar archive over one exec channel into `tar -x` in a staging
 // directory beside the target (same file system), then each file verified there and renamed into
-// its final place. Per file this costs no SFTP round trips until the rename. Hosts without a
+// its final place (in a new target, whole directories at once). Per file this costs no SFTP
+// round trips until the rename. Hosts without a
 // shell or tar answer with a failed command, and their files go over SFTP as usual.
 /** Files up to this size travel in the tar stream. */
 const TAR_MAX_FILE_SIZE = 1024 * 1024;
@@ -30602,31 +30603,83 @@ async function sendSmallFiles(job) {
     job.onBytes(bytes);
     job.log(`${job.files.length} small files (${formatBytes(bytes)}) sent as one tar stream`);
     // Every staged file is queued for hashing at once, so the hashing shells take full batches;
-    // each is renamed into place as soon as its hash is in.
+    // each is renamed into place as soon as its hash is in. In a target this attempt created, a
+    // top-level directory goes whole once all its files are verified: one rename instead of one
+    // per file (10,000 files in 100 directories: 100 renames). The rename fails where the
+    // directory is already there with something in it (a file sent over SFTP meanwhile), and its
+    // files go one by one.
     const state = {};
+    const fail = (error) => {
+        state.failure ??= error instanceof Error ? error : new Error(String(error));
+    };
+    const stagedPath = (file) => posix.join(stage, file.relativePath);
+    const renameOne = async (file) => {
+        const finalPath = posix.join(job.base, file.relativePath);
+        await job.ensureDir(posix.dirname(finalPath));
+        await job.sftp.posixRename(stagedPath(file), finalPath);
+        job.onPublished(file);
+    };
     const publish = async (file) => {
         try {
-            const staged = posix.join(stage, file.relativePath);
-            await job.verifyStaged(file, staged);
-            if (state.failure !== undefined)
-                return;
-            const finalPath = posix.join(job.base, file.relativePath);
-            await job.ensureDir(posix.dirname(finalPath));
-            await job.sftp.posixRename(staged, finalPath);
-            job.onPublished(file);
+            await job.verifyStaged(file, stagedPath(file));
+            if (state.failure === undefined)
+                await renameOne(file);
         }
         catch (error) {
-            state.failure ??= error instanceof Error ? error : new Error(String(error));
+            fail(error);
         }
     };
+    const moved = new Set();
+    const publishDirectory = async (top, files) => {
+        const verified = await Promise.allSettled(files.map((file) => job.verifyStaged(file, stagedPath(file))));
+        for (const outcome of verified)
+            if (outcome.status === 'rejected')
+                fail(outcome.reason);
+        if (state.failure !== undefined)
+            return;
+        try {
+            await job.sftp.posixRename(posix.join(stage, top), posix.join(job.base, top));
+        }
+        catch (error) {
+            if (job.connection.failure !== undefined)
+                return fail(error);
+            await Promise.all(files.map((file) => renameOne(file).catch(fail)));
+            return;
+        }
+        moved.add(top);
+        for (const file of files)
+            job.onPublished(file);
+    };
+    const byDirectory = new Map();
+    const alone = [];
+    for (const file of job.files) {
+        const slash = file.relativePath.indexOf('/');
+        if (!job.targetIsNew || slash < 0) {
+            alone.push(file);
+            continue;
+        }
+        const top = file.relativePath.slice(0, slash);
+        const members = byDirectory.get(top);
+        if (members === undefined)
+            byDirectory.set(top, [file]);
+        else
+            members.push(file);
+    }
     try {
-        await Promise.all(job.files.map(publish));
+        await Promise.all([
+            ...alone.map(publish),
+            ...[...byDirectory].map(([top, files]) => publishDirectory(top, files))
+        ]);
         if (state.failure !== undefined)
             throw state.failure;
+        if (moved.size > 0)
+            job.log(`published ${moved.size} whole director${moved.size === 1 ? 'y' : 'ies'} into the new target`);
     }
     finally {
-        if (job.connection.failure === undefined)
-            await removeStaging(job.connection, job.sftp, stage, job.files);
+        if (job.connection.failure === undefined) {
+            const left = job.files.filter((file) => !moved.has(file.relativePath.split('/')[0] ?? ''));
+            await removeStaging(job.connection, job.sftp, stage, left);
+        }
     }
     return [];
 }
@@ -30645,8 +30698,8 @@ function stagingDirectories(stage, files) {
  * Removes a staging directory: emptied by the renames, it goes with a few SFTP rmdirs; anything
  * left in it (after a failure) goes with `rm -rf`. Says whether it is gone.
  */
-async function removeStaging(connection, sftp, stage, files = []) {
-    if (sftp !== undefined && files.length > 0) {
+async function removeStaging(connection, sftp, stage, files) {
+    if (sftp !== undefined && files !== undefined) {
         try {
             for (const dir of stagingDirectories(stage, files))
                 await sftp.rmdir(dir);
@@ -55448,6 +55501,7 @@ async function runAttempt(job, signal) {
                 hashLocally: settings.verify === 'sha256',
                 verifyStaged: (file, stagedPath) => verifyFile(context, file, stagedPath, file.size),
                 base,
+                targetIsNew,
                 stagingDir,
                 ensureDir,
                 files: small,

@@ -703,6 +703,7 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
         hashLocally: settings.verify === 'sha256',
         verifyStaged: (file, stagedPath) => verifyFile(context, file, stagedPath, file.size),
         base,
+        targetIsNew,
         stagingDir,
         ensureDir,
         files: small,

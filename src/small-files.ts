@@ -1,6 +1,7 @@
 // Many small files in one stream: a tar archive over one exec channel into `tar -x` in a staging
 // directory beside the target (same file system), then each file verified there and renamed into
-// its final place. Per file this costs no SFTP round trips until the rename. Hosts without a
+// its final place (in a new target, whole directories at once). Per file this costs no SFTP
+// round trips until the rename. Hosts without a
 // shell or tar answer with a failed command, and their files go over SFTP as usual.
 
 import { readFileSync } from 'node:fs'
@@ -41,6 +42,8 @@ export interface SmallFilesJob {
   readonly verifyStaged: (file: PlannedFile, stagedPath: string) => Promise<void>
   /** Absolute target directory on the host. */
   readonly base: string
+  /** This attempt created the target: nothing was there before. */
+  readonly targetIsNew: boolean
   readonly stagingDir: string
   readonly ensureDir: (dir: string) => Promise<void>
   readonly files: readonly PlannedFile[]
@@ -128,27 +131,75 @@ export async function sendSmallFiles(job: SmallFilesJob): Promise<readonly Plann
   job.log(`${job.files.length} small files (${formatBytes(bytes)}) sent as one tar stream`)
 
   // Every staged file is queued for hashing at once, so the hashing shells take full batches;
-  // each is renamed into place as soon as its hash is in.
+  // each is renamed into place as soon as its hash is in. In a target this attempt created, a
+  // top-level directory goes whole once all its files are verified: one rename instead of one
+  // per file (10,000 files in 100 directories: 100 renames). The rename fails where the
+  // directory is already there with something in it (a file sent over SFTP meanwhile), and its
+  // files go one by one.
   const state: { failure?: Error } = {}
+  const fail = (error: unknown): void => {
+    state.failure ??= error instanceof Error ? error : new Error(String(error))
+  }
+  const stagedPath = (file: PlannedFile): string => posix.join(stage, file.relativePath)
+  const renameOne = async (file: PlannedFile): Promise<void> => {
+    const finalPath = posix.join(job.base, file.relativePath)
+    await job.ensureDir(posix.dirname(finalPath))
+    await job.sftp.posixRename(stagedPath(file), finalPath)
+    job.onPublished(file)
+  }
   const publish = async (file: PlannedFile): Promise<void> => {
     try {
-      const staged = posix.join(stage, file.relativePath)
-      await job.verifyStaged(file, staged)
-      if (state.failure !== undefined) return
-      const finalPath = posix.join(job.base, file.relativePath)
-      await job.ensureDir(posix.dirname(finalPath))
-      await job.sftp.posixRename(staged, finalPath)
-      job.onPublished(file)
+      await job.verifyStaged(file, stagedPath(file))
+      if (state.failure === undefined) await renameOne(file)
     } catch (error) {
-      state.failure ??= error instanceof Error ? error : new Error(String(error))
+      fail(error)
     }
   }
+  const moved = new Set<string>()
+  const publishDirectory = async (top: string, files: readonly PlannedFile[]): Promise<void> => {
+    const verified = await Promise.allSettled(
+      files.map((file) => job.verifyStaged(file, stagedPath(file)))
+    )
+    for (const outcome of verified) if (outcome.status === 'rejected') fail(outcome.reason)
+    if (state.failure !== undefined) return
+    try {
+      await job.sftp.posixRename(posix.join(stage, top), posix.join(job.base, top))
+    } catch (error) {
+      if (job.connection.failure !== undefined) return fail(error)
+      await Promise.all(files.map((file) => renameOne(file).catch(fail)))
+      return
+    }
+    moved.add(top)
+    for (const file of files) job.onPublished(file)
+  }
+  const byDirectory = new Map<string, PlannedFile[]>()
+  const alone: PlannedFile[] = []
+  for (const file of job.files) {
+    const slash = file.relativePath.indexOf('/')
+    if (!job.targetIsNew || slash < 0) {
+      alone.push(file)
+      continue
+    }
+    const top = file.relativePath.slice(0, slash)
+    const members = byDirectory.get(top)
+    if (members === undefined) byDirectory.set(top, [file])
+    else members.push(file)
+  }
   try {
-    await Promise.all(job.files.map(publish))
+    await Promise.all([
+      ...alone.map(publish),
+      ...[...byDirectory].map(([top, files]) => publishDirectory(top, files))
+    ])
     if (state.failure !== undefined) throw state.failure
+    if (moved.size > 0)
+      job.log(
+        `published ${moved.size} whole director${moved.size === 1 ? 'y' : 'ies'} into the new target`
+      )
   } finally {
-    if (job.connection.failure === undefined)
-      await removeStaging(job.connection, job.sftp, stage, job.files)
+    if (job.connection.failure === undefined) {
+      const left = job.files.filter((file) => !moved.has(file.relativePath.split('/')[0] ?? ''))
+      await removeStaging(job.connection, job.sftp, stage, left)
+    }
   }
   return []
 }
@@ -173,9 +224,9 @@ export async function removeStaging(
   connection: SshConnection,
   sftp: SftpSession | undefined,
   stage: string,
-  files: readonly PlannedFile[] = []
+  files?: readonly PlannedFile[]
 ): Promise<boolean> {
-  if (sftp !== undefined && files.length > 0) {
+  if (sftp !== undefined && files !== undefined) {
     try {
       for (const dir of stagingDirectories(stage, files)) await sftp.rmdir(dir)
       return true

@@ -30,6 +30,9 @@ function manyFiles(): Record<string, string | Buffer> {
   files[`site/${'long-directory-name/'.repeat(8)}${'x'.repeat(120)}.txt`] = 'long path'
   files['site/empty.txt'] = ''
   files['site/big.bin'] = pseudoRandomBytes(3 * 1024 * 1024, 5)
+  // Sent over SFTP into a directory the tar stream also fills: that directory cannot be
+  // published whole once this file is in it, and its small files go one by one.
+  files['site/d3/big.bin'] = pseudoRandomBytes(2 * 1024 * 1024, 6)
   return files
 }
 
@@ -69,6 +72,8 @@ describe('many small files', () => {
       )
     })
     expect(shellLog).toMatch(/\d+ small files \(.*\) sent as one tar stream/)
+    // The target was new: directories the stream filled alone went in whole.
+    expect(shellLog).toMatch(/published \d+ whole director(y|ies) into the new target/)
     expect(sftpLog).not.toContain('tar stream')
     // The odd name was only ever data: no command in it ran, on the host or here.
     for (const dir of [fleet.host(0).home, ws])
