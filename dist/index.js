@@ -30480,7 +30480,8 @@ function paxRecord(key, value) {
         length += 1;
     return `${length}${body}`;
 }
-function padding(size) {
+/** Zero bytes that complete the last block of `size` bytes of content. */
+function paddingSize(size) {
     return (BLOCK - (size % BLOCK)) % BLOCK;
 }
 const USTAR_SAFE = /^[\x20-\x7e]*$/;
@@ -30496,16 +30497,12 @@ function entryHeader(entry) {
     if (Buffer.byteLength(name) > 100 || !USTAR_SAFE.test(name)) {
         const records = Buffer.from(paxRecord('path', name), 'utf8');
         blocks.push(header('PaxHeader', 'x', 0o644, records.length, entry.mtime));
-        blocks.push(records, Buffer.alloc(padding(records.length)));
+        blocks.push(records, Buffer.alloc(paddingSize(records.length)));
         // What readers without pax support would see instead: a short, harmless name.
         shortName = `sfd-pax-${blocks.length}`;
     }
     blocks.push(header(shortName, type, entry.mode, entry.size , entry.mtime));
     return Buffer.concat(blocks);
-}
-/** Zero bytes that complete a file's last block. */
-function contentPadding(size) {
-    return Buffer.alloc(padding(size));
 }
 /** Two zero blocks: the end of the archive. */
 function endOfArchive() {
@@ -30521,8 +30518,10 @@ function endOfArchive() {
 const TAR_MAX_FILE_SIZE = 1024 * 1024;
 /** Below this many small files, SFTP alone is as quick. */
 const TAR_MIN_FILES = 16;
-// Archive bytes are handed to the channel in pieces of about this size.
+// Archive bytes are handed to the channel in pieces of this size.
 const STREAM_CHUNK = 256 * 1024;
+// Files smaller than this are read into one reused buffer.
+const SCRATCH_SIZE = 64 * 1024;
 /**
  * The command a tar stream goes to: it waits for the word to go, so a stream that never starts
  * (a local file unreadable before the first byte) creates nothing on the host, then extracts into
@@ -30532,47 +30531,74 @@ function tarCommand(stage) {
     const quoted = shellQuote(stage);
     return `IFS= read -r go && [ "$go" = go ] || exit 3; rm -rf ${quoted} && mkdir -p ${quoted} && cd ${quoted} && exec tar -xomf -`;
 }
+/**
+ * A small file's content, read with one open, one read and one close into `scratch` (no stat:
+ * asking for one byte more than planned tells whether it grew), or whole when it is larger.
+ */
+async function readSmallFile(file, scratch) {
+    try {
+        if (file.size < scratch.length) {
+            const fd = openSync(file.localPath, 'r');
+            let read;
+            try {
+                read = readSync(fd, scratch, 0, file.size + 1, 0);
+            }
+            finally {
+                closeSync(fd);
+            }
+            if (read <= file.size)
+                return scratch.subarray(0, read);
+        }
+        return await readFile(file.localPath);
+    }
+    catch (error) {
+        throw localFileError(file.localPath, error);
+    }
+}
 async function* archive(job) {
+    // Entries are copied into STREAM_CHUNK-sized buffers, each handed to the channel whole: no
+    // buffer per file, no concatenation.
+    let chunk = Buffer.allocUnsafe(STREAM_CHUNK);
+    let used = 0;
+    const scratch = Buffer.allocUnsafe(SCRATCH_SIZE);
+    const zeros = Buffer.alloc(512);
+    const pieces = [];
     // The word tarCommand waits for.
-    const pending = [Buffer.from('go\n')];
-    let pendingSize = 3;
-    for (const file of job.files) {
+    pieces.push(Buffer.from('go\n'));
+    const files = [...job.files, undefined];
+    for (const file of files) {
         if (job.signal.aborted)
             throw job.signal.reason;
-        let content;
-        try {
-            // Small files: one synchronous read beats four trips through the thread pool.
-            content =
-                file.size <= 64 * 1024 ? readFileSync(file.localPath) : await readFile(file.localPath);
-        }
-        catch (error) {
-            throw localFileError(file.localPath, error);
-        }
-        const sink = job.hashLocally ? job.localHasher.claim(file.localPath) : undefined;
-        sink?.update(content);
-        sink?.finish();
-        const parts = [
-            entryHeader({
+        if (file === undefined)
+            pieces.push(endOfArchive());
+        else {
+            const content = await readSmallFile(file, scratch);
+            const sink = job.hashLocally ? job.localHasher.claim(file.localPath) : undefined;
+            sink?.update(content);
+            sink?.finish();
+            pieces.push(entryHeader({
                 path: file.relativePath,
                 mode: file.mode,
                 size: content.length,
                 mtime: Date.now() / 1000
-            }),
-            content,
-            contentPadding(content.length)
-        ];
-        for (const part of parts) {
-            pending.push(part);
-            pendingSize += part.length;
+            }), content, zeros.subarray(0, paddingSize(content.length)));
         }
-        if (pendingSize >= STREAM_CHUNK) {
-            yield Buffer.concat(pending);
-            pending.length = 0;
-            pendingSize = 0;
+        for (const piece of pieces) {
+            for (let at = 0; at < piece.length;) {
+                const copied = piece.copy(chunk, used, at);
+                at += copied;
+                used += copied;
+                if (used === chunk.length) {
+                    yield chunk;
+                    chunk = Buffer.allocUnsafe(STREAM_CHUNK);
+                    used = 0;
+                }
+            }
         }
+        pieces.length = 0;
     }
-    pending.push(endOfArchive());
-    yield Buffer.concat(pending);
+    if (used > 0)
+        yield chunk.subarray(0, used);
 }
 /**
  * Sends `job.files` as one tar stream and publishes them. Returns the files it could not handle

@@ -4,7 +4,7 @@
 // round trips until the rename. Hosts without a
 // shell or tar answer with a failed command, and their files go over SFTP as usual.
 
-import { readFileSync } from 'node:fs'
+import { closeSync, openSync, readSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { posix } from 'node:path'
 import { DeployError, localFileError } from './errors.js'
@@ -13,14 +13,16 @@ import type { PlannedFile } from './plan.js'
 import { formatBytes } from './report.js'
 import { shellQuote } from './shell-quote.js'
 import type { SftpSession, SshConnection } from './ssh.js'
-import { contentPadding, endOfArchive, entryHeader } from './tar.js'
+import { endOfArchive, entryHeader, paddingSize } from './tar.js'
 
 /** Files up to this size travel in the tar stream. */
 export const TAR_MAX_FILE_SIZE = 1024 * 1024
 /** Below this many small files, SFTP alone is as quick. */
 export const TAR_MIN_FILES = 16
-// Archive bytes are handed to the channel in pieces of about this size.
+// Archive bytes are handed to the channel in pieces of this size.
 const STREAM_CHUNK = 256 * 1024
+// Files smaller than this are read into one reused buffer.
+const SCRATCH_SIZE = 64 * 1024
 
 /**
  * The command a tar stream goes to: it waits for the word to go, so a stream that never starts
@@ -54,46 +56,77 @@ export interface SmallFilesJob {
   readonly log: (line: string) => void
 }
 
-async function* archive(job: SmallFilesJob): AsyncGenerator<Buffer> {
-  // The word tarCommand waits for.
-  const pending: Buffer[] = [Buffer.from('go\n')]
-  let pendingSize = 3
-  for (const file of job.files) {
-    if (job.signal.aborted) throw job.signal.reason
-    let content: Buffer
-    try {
-      // Small files: one synchronous read beats four trips through the thread pool.
-      content =
-        file.size <= 64 * 1024 ? readFileSync(file.localPath) : await readFile(file.localPath)
-    } catch (error) {
-      throw localFileError(file.localPath, error)
+/**
+ * A small file's content, read with one open, one read and one close into `scratch` (no stat:
+ * asking for one byte more than planned tells whether it grew), or whole when it is larger.
+ */
+export async function readSmallFile(
+  file: Pick<PlannedFile, 'localPath' | 'size'>,
+  scratch: Buffer
+): Promise<Buffer> {
+  try {
+    if (file.size < scratch.length) {
+      const fd = openSync(file.localPath, 'r')
+      let read: number
+      try {
+        read = readSync(fd, scratch, 0, file.size + 1, 0)
+      } finally {
+        closeSync(fd)
+      }
+      if (read <= file.size) return scratch.subarray(0, read)
     }
-    const sink = job.hashLocally ? job.localHasher.claim(file.localPath) : undefined
-    sink?.update(content)
-    sink?.finish()
-    const parts = [
-      entryHeader({
-        path: file.relativePath,
-        type: 'file',
-        mode: file.mode,
-        size: content.length,
-        mtime: Date.now() / 1000
-      }),
-      content,
-      contentPadding(content.length)
-    ]
-    for (const part of parts) {
-      pending.push(part)
-      pendingSize += part.length
-    }
-    if (pendingSize >= STREAM_CHUNK) {
-      yield Buffer.concat(pending)
-      pending.length = 0
-      pendingSize = 0
-    }
+    return await readFile(file.localPath)
+  } catch (error) {
+    throw localFileError(file.localPath, error)
   }
-  pending.push(endOfArchive())
-  yield Buffer.concat(pending)
+}
+
+async function* archive(job: SmallFilesJob): AsyncGenerator<Buffer> {
+  // Entries are copied into STREAM_CHUNK-sized buffers, each handed to the channel whole: no
+  // buffer per file, no concatenation.
+  let chunk = Buffer.allocUnsafe(STREAM_CHUNK)
+  let used = 0
+  const scratch = Buffer.allocUnsafe(SCRATCH_SIZE)
+  const zeros = Buffer.alloc(512)
+  const pieces: Buffer[] = []
+  // The word tarCommand waits for.
+  pieces.push(Buffer.from('go\n'))
+  const files = [...job.files, undefined]
+  for (const file of files) {
+    if (job.signal.aborted) throw job.signal.reason
+    if (file === undefined) pieces.push(endOfArchive())
+    else {
+      const content = await readSmallFile(file, scratch)
+      const sink = job.hashLocally ? job.localHasher.claim(file.localPath) : undefined
+      sink?.update(content)
+      sink?.finish()
+      pieces.push(
+        entryHeader({
+          path: file.relativePath,
+          type: 'file',
+          mode: file.mode,
+          size: content.length,
+          mtime: Date.now() / 1000
+        }),
+        content,
+        zeros.subarray(0, paddingSize(content.length))
+      )
+    }
+    for (const piece of pieces) {
+      for (let at = 0; at < piece.length;) {
+        const copied = piece.copy(chunk, used, at)
+        at += copied
+        used += copied
+        if (used === chunk.length) {
+          yield chunk
+          chunk = Buffer.allocUnsafe(STREAM_CHUNK)
+          used = 0
+        }
+      }
+    }
+    pieces.length = 0
+  }
+  if (used > 0) yield chunk.subarray(0, used)
 }
 
 /**

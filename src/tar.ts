@@ -52,7 +52,8 @@ function paxRecord(key: string, value: string): string {
   return `${length}${body}`
 }
 
-function padding(size: number): number {
+/** Zero bytes that complete the last block of `size` bytes of content. */
+export function paddingSize(size: number): number {
   return (BLOCK - (size % BLOCK)) % BLOCK
 }
 
@@ -70,7 +71,7 @@ export function entryHeader(entry: TarEntry): Buffer {
   if (Buffer.byteLength(name) > 100 || !USTAR_SAFE.test(name)) {
     const records = Buffer.from(paxRecord('path', name), 'utf8')
     blocks.push(header('PaxHeader', 'x', 0o644, records.length, entry.mtime))
-    blocks.push(records, Buffer.alloc(padding(records.length)))
+    blocks.push(records, Buffer.alloc(paddingSize(records.length)))
     // What readers without pax support would see instead: a short, harmless name.
     shortName = `sfd-pax-${blocks.length}`
   }
@@ -82,7 +83,7 @@ export function entryHeader(entry: TarEntry): Buffer {
 
 /** Zero bytes that complete a file's last block. */
 export function contentPadding(size: number): Buffer {
-  return Buffer.alloc(padding(size))
+  return Buffer.alloc(paddingSize(size))
 }
 
 /** Two zero blocks: the end of the archive. */
