@@ -5,8 +5,8 @@ const __filename = __sfdFileURLToPath(import.meta.url);
 const __dirname = __sfdDirname(__filename);
 const require = __sfdCreateRequire(import.meta.url);
 import { setFlagsFromString } from 'node:v8';
-import { openSync, closeSync, readSync, readFileSync, statSync } from 'node:fs';
-import { readFile, open as open$1, stat as stat$1 } from 'node:fs/promises';
+import { openSync, closeSync, readSync, statSync, readFileSync } from 'node:fs';
+import { open as open$1, readFile, stat as stat$1 } from 'node:fs/promises';
 import * as os from 'os';
 import os__default, { EOL } from 'os';
 import * as require$$0 from 'crypto';
@@ -30443,6 +30443,155 @@ function summaryMarkdown(results, context) {
     return `${lines.join('\n')}\n`;
 }
 
+// Local file digests, computed once per run however many hosts receive the file. The first
+// upload that reads a file from its start hashes the bytes as it reads them (a claim), so a
+// file is read for hashing separately only when no upload read it whole.
+const READ_CHUNK = 1024 * 1024;
+// Files this small are read in one synchronous call: for thousands of them, a trip through the
+// thread pool per open, stat, read and close costs more than the reading.
+const SYNC_READ_LIMIT = 64 * 1024;
+/**
+ * A small file's content with one open, one read and one close into `scratch` (no stat: asking
+ * for one byte more than expected tells whether it grew), or with readFileSync when it is larger
+ * than `scratch` or grew. The result may be a view of `scratch`, valid until its next use.
+ */
+function readSmallSync(localPath, expectedSize, scratch) {
+    if (expectedSize < scratch.length) {
+        const fd = openSync(localPath, 'r');
+        let read;
+        try {
+            read = readSync(fd, scratch, 0, expectedSize + 1, 0);
+        }
+        finally {
+            closeSync(fd);
+        }
+        if (read <= expectedSize)
+            return scratch.subarray(0, read);
+    }
+    return readFileSync(localPath);
+}
+// Small files are read into this buffer and hashed at once, one after the other.
+const scratch = Buffer.allocUnsafe(SYNC_READ_LIMIT + 1);
+/** A small file in one synchronous read. */
+function hashSmallFile(localPath, expectedSize) {
+    try {
+        const content = readSmallSync(localPath, expectedSize, scratch);
+        return Promise.resolve({
+            sha256: createHash('sha256').update(content).digest('hex'),
+            size: content.length
+        });
+    }
+    catch (error) {
+        return Promise.reject(localFileError(localPath, error));
+    }
+}
+// A background slice of hashing lasts about this long before the event loop gets a turn.
+const WARM_SLICE_MS = 5;
+async function hashFile(localPath) {
+    const hash = createHash('sha256');
+    let size = 0;
+    try {
+        const { size: now } = statSync(localPath);
+        if (now <= SYNC_READ_LIMIT)
+            return await hashSmallFile(localPath, now);
+        const file = await open$1(localPath, 'r');
+        try {
+            const { size: expected } = await file.stat();
+            const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(READ_CHUNK, expected)));
+            for (;;) {
+                const { bytesRead } = await file.read(buffer, 0, buffer.length, size);
+                if (bytesRead === 0)
+                    break;
+                hash.update(buffer.subarray(0, bytesRead));
+                size += bytesRead;
+            }
+        }
+        finally {
+            await file.close();
+        }
+    }
+    catch (error) {
+        throw error instanceof DeployError ? error : localFileError(localPath, error);
+    }
+    return { sha256: hash.digest('hex'), size };
+}
+function createLocalHasher() {
+    const digests = new Map();
+    const backlog = [];
+    let warming = false;
+    const drain = async () => {
+        let next = 0;
+        while (next < backlog.length) {
+            const until = performance.now() + WARM_SLICE_MS;
+            while (next < backlog.length && performance.now() < until) {
+                const { localPath, size } = backlog[next];
+                next += 1;
+                if (digests.has(localPath))
+                    continue;
+                const digest = hashSmallFile(localPath, size);
+                // A failure is reported to whoever asks for this digest, not here.
+                digest.catch(() => undefined);
+                digests.set(localPath, digest);
+            }
+            await new Promise((resolve) => setImmediate(resolve));
+        }
+        backlog.length = 0;
+        warming = false;
+    };
+    return {
+        warm(files) {
+            for (const file of files)
+                if (file.size <= SYNC_READ_LIMIT && !digests.has(file.localPath))
+                    backlog.push(file);
+            if (!warming && backlog.length > 0) {
+                warming = true;
+                void drain();
+            }
+        },
+        digest(localPath) {
+            let pending = digests.get(localPath);
+            if (pending === undefined) {
+                pending = hashFile(localPath);
+                digests.set(localPath, pending);
+            }
+            return pending;
+        },
+        claim(localPath) {
+            if (digests.has(localPath))
+                return undefined;
+            let resolve = () => undefined;
+            let reject = () => undefined;
+            const pending = new Promise((done, fail) => {
+                resolve = done;
+                reject = fail;
+            });
+            // Nobody may be waiting when a claim is abandoned and its fallback read fails.
+            pending.catch(() => undefined);
+            digests.set(localPath, pending);
+            let hash = createHash('sha256');
+            let size = 0;
+            return {
+                update(data) {
+                    hash?.update(data);
+                    size += data.length;
+                },
+                finish() {
+                    if (hash === undefined)
+                        return;
+                    resolve({ sha256: hash.digest('hex'), size });
+                    hash = undefined;
+                },
+                abandon() {
+                    if (hash === undefined)
+                        return;
+                    hash = undefined;
+                    hashFile(localPath).then(resolve, reject);
+                }
+            };
+        }
+    };
+}
+
 // A minimal tar writer (POSIX ustar, with pax extended headers for names ustar cannot hold),
 // for sending many small files to a host in one stream instead of one SFTP exchange each. Pure:
 // headers and padding only; the caller supplies the file contents.
@@ -30531,25 +30680,12 @@ function tarCommand(stage) {
     const quoted = shellQuote(stage);
     return `IFS= read -r go && [ "$go" = go ] || exit 3; rm -rf ${quoted} && mkdir -p ${quoted} && cd ${quoted} && exec tar -xomf -`;
 }
-/**
- * A small file's content, read with one open, one read and one close into `scratch` (no stat:
- * asking for one byte more than planned tells whether it grew), or whole when it is larger.
- */
+/** A small file's content: see readSmallSync; files larger than `scratch` are read whole. */
 async function readSmallFile(file, scratch) {
     try {
-        if (file.size < scratch.length) {
-            const fd = openSync(file.localPath, 'r');
-            let read;
-            try {
-                read = readSync(fd, scratch, 0, file.size + 1, 0);
-            }
-            finally {
-                closeSync(fd);
-            }
-            if (read <= file.size)
-                return scratch.subarray(0, read);
-        }
-        return await readFile(file.localPath);
+        return file.size < scratch.length
+            ? readSmallSync(file.localPath, file.size, scratch)
+            : await readFile(file.localPath);
     }
     catch (error) {
         throw localFileError(file.localPath, error);
@@ -56176,132 +56312,6 @@ function parseInputs(get, env) {
         preflight,
         derivedSecrets,
         warnings
-    };
-}
-
-// Local file digests, computed once per run however many hosts receive the file. The first
-// upload that reads a file from its start hashes the bytes as it reads them (a claim), so a
-// file is read for hashing separately only when no upload read it whole.
-const READ_CHUNK = 1024 * 1024;
-// Files this small are read in one synchronous call: for thousands of them, a trip through the
-// thread pool per open, stat, read and close costs more than the reading.
-const SYNC_READ_LIMIT = 64 * 1024;
-/** A small file in one synchronous read. */
-function hashSmallFile(localPath) {
-    try {
-        const content = readFileSync(localPath);
-        return Promise.resolve({
-            sha256: createHash('sha256').update(content).digest('hex'),
-            size: content.length
-        });
-    }
-    catch (error) {
-        return Promise.reject(localFileError(localPath, error));
-    }
-}
-// A background slice of hashing lasts about this long before the event loop gets a turn.
-const WARM_SLICE_MS = 5;
-async function hashFile(localPath) {
-    const hash = createHash('sha256');
-    let size = 0;
-    try {
-        if (statSync(localPath).size <= SYNC_READ_LIMIT)
-            return await hashSmallFile(localPath);
-        const file = await open$1(localPath, 'r');
-        try {
-            const { size: expected } = await file.stat();
-            const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(READ_CHUNK, expected)));
-            for (;;) {
-                const { bytesRead } = await file.read(buffer, 0, buffer.length, size);
-                if (bytesRead === 0)
-                    break;
-                hash.update(buffer.subarray(0, bytesRead));
-                size += bytesRead;
-            }
-        }
-        finally {
-            await file.close();
-        }
-    }
-    catch (error) {
-        throw error instanceof DeployError ? error : localFileError(localPath, error);
-    }
-    return { sha256: hash.digest('hex'), size };
-}
-function createLocalHasher() {
-    const digests = new Map();
-    const backlog = [];
-    let warming = false;
-    const drain = async () => {
-        let next = 0;
-        while (next < backlog.length) {
-            const until = performance.now() + WARM_SLICE_MS;
-            while (next < backlog.length && performance.now() < until) {
-                const localPath = backlog[next];
-                next += 1;
-                if (digests.has(localPath))
-                    continue;
-                const digest = hashSmallFile(localPath);
-                // A failure is reported to whoever asks for this digest, not here.
-                digest.catch(() => undefined);
-                digests.set(localPath, digest);
-            }
-            await new Promise((resolve) => setImmediate(resolve));
-        }
-        backlog.length = 0;
-        warming = false;
-    };
-    return {
-        warm(files) {
-            for (const file of files)
-                if (file.size <= SYNC_READ_LIMIT && !digests.has(file.localPath))
-                    backlog.push(file.localPath);
-            if (!warming && backlog.length > 0) {
-                warming = true;
-                void drain();
-            }
-        },
-        digest(localPath) {
-            let pending = digests.get(localPath);
-            if (pending === undefined) {
-                pending = hashFile(localPath);
-                digests.set(localPath, pending);
-            }
-            return pending;
-        },
-        claim(localPath) {
-            if (digests.has(localPath))
-                return undefined;
-            let resolve = () => undefined;
-            let reject = () => undefined;
-            const pending = new Promise((done, fail) => {
-                resolve = done;
-                reject = fail;
-            });
-            // Nobody may be waiting when a claim is abandoned and its fallback read fails.
-            pending.catch(() => undefined);
-            digests.set(localPath, pending);
-            let hash = createHash('sha256');
-            let size = 0;
-            return {
-                update(data) {
-                    hash?.update(data);
-                    size += data.length;
-                },
-                finish() {
-                    if (hash === undefined)
-                        return;
-                    resolve({ sha256: hash.digest('hex'), size });
-                    hash = undefined;
-                },
-                abandon() {
-                    if (hash === undefined)
-                        return;
-                    hash = undefined;
-                    hashFile(localPath).then(resolve, reject);
-                }
-            };
-        }
     };
 }
 

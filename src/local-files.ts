@@ -3,7 +3,7 @@
 // file is read for hashing separately only when no upload read it whole.
 
 import { createHash, type Hash } from 'node:crypto'
-import { readFileSync, statSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { DeployError, localFileError } from './errors.js'
 
@@ -37,10 +37,32 @@ const READ_CHUNK = 1024 * 1024
 // thread pool per open, stat, read and close costs more than the reading.
 const SYNC_READ_LIMIT = 64 * 1024
 
+/**
+ * A small file's content with one open, one read and one close into `scratch` (no stat: asking
+ * for one byte more than expected tells whether it grew), or with readFileSync when it is larger
+ * than `scratch` or grew. The result may be a view of `scratch`, valid until its next use.
+ */
+export function readSmallSync(localPath: string, expectedSize: number, scratch: Buffer): Buffer {
+  if (expectedSize < scratch.length) {
+    const fd = openSync(localPath, 'r')
+    let read: number
+    try {
+      read = readSync(fd, scratch, 0, expectedSize + 1, 0)
+    } finally {
+      closeSync(fd)
+    }
+    if (read <= expectedSize) return scratch.subarray(0, read)
+  }
+  return readFileSync(localPath)
+}
+
+// Small files are read into this buffer and hashed at once, one after the other.
+const scratch = Buffer.allocUnsafe(SYNC_READ_LIMIT + 1)
+
 /** A small file in one synchronous read. */
-function hashSmallFile(localPath: string): Promise<LocalDigest> {
+function hashSmallFile(localPath: string, expectedSize: number): Promise<LocalDigest> {
   try {
-    const content = readFileSync(localPath)
+    const content = readSmallSync(localPath, expectedSize, scratch)
     return Promise.resolve({
       sha256: createHash('sha256').update(content).digest('hex'),
       size: content.length
@@ -57,7 +79,8 @@ async function hashFile(localPath: string): Promise<LocalDigest> {
   const hash = createHash('sha256')
   let size = 0
   try {
-    if (statSync(localPath).size <= SYNC_READ_LIMIT) return await hashSmallFile(localPath)
+    const { size: now } = statSync(localPath)
+    if (now <= SYNC_READ_LIMIT) return await hashSmallFile(localPath, now)
     const file = await open(localPath, 'r')
     try {
       const { size: expected } = await file.stat()
@@ -79,17 +102,17 @@ async function hashFile(localPath: string): Promise<LocalDigest> {
 
 export function createLocalHasher(): LocalHasher {
   const digests = new Map<string, Promise<LocalDigest>>()
-  const backlog: string[] = []
+  const backlog: { readonly localPath: string; readonly size: number }[] = []
   let warming = false
   const drain = async (): Promise<void> => {
     let next = 0
     while (next < backlog.length) {
       const until = performance.now() + WARM_SLICE_MS
       while (next < backlog.length && performance.now() < until) {
-        const localPath = backlog[next] as string
+        const { localPath, size } = backlog[next] as (typeof backlog)[number]
         next += 1
         if (digests.has(localPath)) continue
-        const digest = hashSmallFile(localPath)
+        const digest = hashSmallFile(localPath, size)
         // A failure is reported to whoever asks for this digest, not here.
         digest.catch(() => undefined)
         digests.set(localPath, digest)
@@ -102,8 +125,7 @@ export function createLocalHasher(): LocalHasher {
   return {
     warm(files) {
       for (const file of files)
-        if (file.size <= SYNC_READ_LIMIT && !digests.has(file.localPath))
-          backlog.push(file.localPath)
+        if (file.size <= SYNC_READ_LIMIT && !digests.has(file.localPath)) backlog.push(file)
       if (!warming && backlog.length > 0) {
         warming = true
         void drain()

@@ -4,11 +4,10 @@
 // round trips until the rename. Hosts without a
 // shell or tar answer with a failed command, and their files go over SFTP as usual.
 
-import { closeSync, openSync, readSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { posix } from 'node:path'
 import { DeployError, localFileError } from './errors.js'
-import type { LocalHasher } from './local-files.js'
+import { readSmallSync, type LocalHasher } from './local-files.js'
 import type { PlannedFile } from './plan.js'
 import { formatBytes } from './report.js'
 import { shellQuote } from './shell-quote.js'
@@ -56,26 +55,15 @@ export interface SmallFilesJob {
   readonly log: (line: string) => void
 }
 
-/**
- * A small file's content, read with one open, one read and one close into `scratch` (no stat:
- * asking for one byte more than planned tells whether it grew), or whole when it is larger.
- */
+/** A small file's content: see readSmallSync; files larger than `scratch` are read whole. */
 export async function readSmallFile(
   file: Pick<PlannedFile, 'localPath' | 'size'>,
   scratch: Buffer
 ): Promise<Buffer> {
   try {
-    if (file.size < scratch.length) {
-      const fd = openSync(file.localPath, 'r')
-      let read: number
-      try {
-        read = readSync(fd, scratch, 0, file.size + 1, 0)
-      } finally {
-        closeSync(fd)
-      }
-      if (read <= file.size) return scratch.subarray(0, read)
-    }
-    return await readFile(file.localPath)
+    return file.size < scratch.length
+      ? readSmallSync(file.localPath, file.size, scratch)
+      : await readFile(file.localPath)
   } catch (error) {
     throw localFileError(file.localPath, error)
   }
