@@ -1,0 +1,14 @@
+import { readFileSync } from 'node:fs'
+import { describe, expect, test } from 'vitest'
+import { DIST } from '../harness/run-action.js'
+
+describe('the bundle', () => {
+  const bundle = readFileSync(DIST, 'utf8')
+
+  test('leaves out @actions/http-client and undici, which only getIDToken would use', () => {
+    // undici's HTTP parser (llhttp) comes with it wherever it is bundled.
+    expect(bundle).not.toContain('llhttp')
+    // @actions/core itself is there.
+    expect(bundle).toContain('GITHUB_OUTPUT')
+  })
+})
