@@ -13,6 +13,7 @@ import ssh2 from 'ssh2'
 import type { ClientChannel, ConnectConfig, SFTPWrapper, Stats } from 'ssh2'
 import { classifyConnectError, classifySftpError, SFTP_STATUS } from './classify.js'
 import { DeployError, errorMessage } from './errors.js'
+import { noteGarbage } from './heap.js'
 
 export interface ParsedKeyInfo {
   readonly type: string
@@ -701,6 +702,8 @@ function coalesceWrites(socket: Socket): void {
     socket.uncork()
   }
   socket.write = (...args: unknown[]) => {
+    const [data] = args
+    if (Buffer.isBuffer(data)) noteGarbage(data.length)
     if (!corked) {
       corked = true
       socket.cork()
