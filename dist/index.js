@@ -1548,6 +1548,8 @@ const HASHER_PRELUDE = [
     ...DETECT_HASHER,
     // Which boot of which machine this is: a host that is the runner itself shares its CPUs.
     'echo "sfd-boot $(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"',
+    // The directory relative paths start from, to compare with the SFTP server's.
+    'echo "sfd-cwd $(pwd -P 2>/dev/null)"',
     'echo "sfd-hasher $m"',
     `echo ${END_LINE}`,
     ''
@@ -1559,6 +1561,11 @@ function parseBootLine(lines) {
         ?.slice('sfd-boot '.length)
         .trim();
     return id === undefined || id === '' ? undefined : id;
+}
+/** The shell's working directory (symbolic links resolved) from the prelude's answer. */
+function parseCwdLine(lines) {
+    const cwd = lines.find((line) => line.startsWith('sfd-cwd '))?.slice('sfd-cwd '.length);
+    return cwd === undefined || cwd === '' ? undefined : cwd;
 }
 function parseHasherLine(lines) {
     const name = lines.find((line) => line.startsWith('sfd-hasher '))?.slice('sfd-hasher '.length);
@@ -1646,7 +1653,7 @@ async function startShell(connection, idleTimeoutMs) {
         if (answer !== 'timeout') {
             const hasher = parseHasherLine(answer);
             if (hasher !== undefined)
-                return { channel, hasher, bootId: parseBootLine(answer) };
+                return { channel, hasher, bootId: parseBootLine(answer), cwd: parseCwdLine(answer) };
         }
     }
     catch (error) {
@@ -1665,8 +1672,13 @@ function createRemoteHasher(connection, channels, idleTimeoutMs) {
     let starting = 0;
     let unavailable = false;
     let closed = false;
+    let settle = () => undefined;
+    const settled = new Promise((resolve) => {
+        settle = resolve;
+    });
     const giveUp = () => {
         unavailable = true;
+        settle();
         for (const request of queue.splice(0))
             request.resolve('unavailable');
     };
@@ -1719,7 +1731,9 @@ function createRemoteHasher(connection, channels, idleTimeoutMs) {
                 return;
             }
             shells.push({ ...started, batches: 0, bytes: 0 });
+            settle();
         }, (error) => {
+            settle();
             for (const request of queue.splice(0))
                 request.reject(error);
         })
@@ -1762,10 +1776,18 @@ function createRemoteHasher(connection, channels, idleTimeoutMs) {
         },
         get machine() {
             const shell = shells[0];
-            return shell === undefined ? undefined : { bootId: shell.bootId };
+            return shell === undefined ? undefined : { bootId: shell.bootId, cwd: shell.cwd };
+        },
+        ready() {
+            return settled;
+        },
+        dropQueued() {
+            for (const request of queue.splice(0))
+                request.resolve('unavailable');
         },
         close() {
             closed = true;
+            settle();
             for (const shell of shells)
                 shell.channel.close();
         }
@@ -27105,11 +27127,60 @@ async function deployFile(context, connection, file) {
     return { rest };
 }
 /**
+ * The hashing shells often start before the SFTP server does (here by 90-200 ms), and the target's
+ * absolute path comes from the SFTP server. So the files a redeploy may already have (all but the
+ * large ones, which are compared by size first) are hashed at once by their paths under `target`
+ * as given, which the shell resolves from its working directory. One file goes first: if it is
+ * not there (a new target, most likely), the others are not asked for.
+ */
+function lookEarly(remoteHasher, target, todo) {
+    const digests = new Map();
+    let abandoned = false;
+    const ask = (file) => {
+        const digest = remoteHasher
+            .hash(posix.join(target, file.relativePath), file.size)
+            // A lost connection fails the attempt elsewhere; these may be dropped unread.
+            .catch(() => 'unavailable');
+        digests.set(file.relativePath, digest);
+        return digest;
+    };
+    const [first, ...rest] = todo.filter((file) => file.size < SIZE_CHECK_FIRST);
+    const settled = first === undefined
+        ? Promise.resolve()
+        : ask(first).then((answer) => {
+            if (typeof answer === 'object' && !abandoned)
+                for (const file of rest)
+                    void ask(file);
+        });
+    return {
+        digests,
+        settled,
+        abandon() {
+            abandoned = true;
+        }
+    };
+}
+/**
+ * The early digests count only for a target that was there, and only if the shells' relative
+ * paths are the SFTP server's: an absolute target, or the same starting directory (an SFTP
+ * server may start elsewhere, `sftp-server -d`).
+ */
+async function keepEarly(early, remoteHasher, targetIsNew, target, loginDirectory) {
+    if (!targetIsNew && (posix.isAbsolute(target) || loginDirectory !== undefined)) {
+        await early.settled;
+        if (posix.isAbsolute(target) || remoteHasher.machine?.cwd === loginDirectory)
+            return early;
+    }
+    early.abandon();
+    remoteHasher.dropQueued();
+    return undefined;
+}
+/**
  * Files whose copy on the host already has the same SHA-256 are not sent again. One pass over
  * all of them through the hashing shells; large files are compared by size first, so an old
  * version of a big file is not hashed for nothing. Returns false when the host cannot hash.
  */
-async function skipUnchanged(context, todo) {
+async function skipUnchanged(context, todo, early) {
     const { job, sftp, base, remoteHasher } = context;
     if (remoteHasher === undefined)
         return false;
@@ -27120,7 +27191,8 @@ async function skipUnchanged(context, todo) {
             if (existing?.isFile !== true || existing.size !== file.size)
                 return 'differs';
         }
-        const remote = await remoteHasher.hash(path, file.size);
+        const remote = await (early?.digests.get(file.relativePath) ??
+            remoteHasher.hash(path, file.size));
         if (remote === 'unavailable')
             return 'unavailable';
         if (remote === 'unreadable')
@@ -27182,16 +27254,26 @@ async function runAttempt(job, signal) {
         // The hashing shells start while the SFTP server does (each pays the login's start-up), their
         // channels asked for after the SFTP one, so a server with MaxSessions 1 still gives SFTP its
         // session.
+        let early;
         if (settings.verify === 'sha256') {
             remoteHasher = createRemoteHasher(connection, HASH_CHANNELS, settings.idleTimeoutMs);
             remoteHasher.warmUp(todo.length);
             // Meanwhile the local digests: every file to send or to compare needs its own.
             job.localHasher.warm(todo);
+            early = lookEarly(remoteHasher, settings.target, todo);
         }
         const sftp = await sftpOpening;
         const ensureDir = directoryMaker(sftp);
         // A target this attempt creates holds nothing to compare with.
-        const targetIsNew = (await sftp.stat(settings.target)) === undefined;
+        const [existing, loginDirectory] = await Promise.all([
+            sftp.stat(settings.target),
+            early === undefined || posix.isAbsolute(settings.target)
+                ? undefined
+                : sftp.realpath('.').catch(() => undefined)
+        ]);
+        const targetIsNew = existing === undefined;
+        if (early !== undefined && remoteHasher !== undefined)
+            early = await keepEarly(early, remoteHasher, targetIsNew, settings.target, loginDirectory);
         await ensureDir(settings.target);
         const base = await sftp.realpath(settings.target);
         if (progress.attempts === 1)
@@ -27207,7 +27289,7 @@ async function runAttempt(job, signal) {
         };
         if (settings.verify === 'sha256' && !targetIsNew) {
             const checking = Date.now();
-            context.checkedUnchanged = await skipUnchanged(context, todo);
+            context.checkedUnchanged = await skipUnchanged(context, todo, early);
             todo = todo.filter((file) => !progress.done.has(file.relativePath));
             if (context.checkedUnchanged)
                 log.info(`${progress.skipped} file(s) already up to date, ${todo.length} to send (checked in ${formatDuration(Date.now() - checking)})`);

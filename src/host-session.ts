@@ -549,6 +549,75 @@ async function deployFile(
   return { rest }
 }
 
+/** Remote digests asked for before the SFTP server was up. */
+interface EarlyDigests {
+  /** By relative path; the files not in it are hashed as usual. */
+  readonly digests: ReadonlyMap<string, Promise<RemoteDigest>>
+  /** Resolves when no more will be added. */
+  readonly settled: Promise<void>
+  /** Asks for no more. */
+  abandon(): void
+}
+
+/**
+ * The hashing shells often start before the SFTP server does (here by 90-200 ms), and the target's
+ * absolute path comes from the SFTP server. So the files a redeploy may already have (all but the
+ * large ones, which are compared by size first) are hashed at once by their paths under `target`
+ * as given, which the shell resolves from its working directory. One file goes first: if it is
+ * not there (a new target, most likely), the others are not asked for.
+ */
+function lookEarly(
+  remoteHasher: RemoteHasher,
+  target: string,
+  todo: readonly PlannedFile[]
+): EarlyDigests {
+  const digests = new Map<string, Promise<RemoteDigest>>()
+  let abandoned = false
+  const ask = (file: PlannedFile): Promise<RemoteDigest> => {
+    const digest = remoteHasher
+      .hash(posix.join(target, file.relativePath), file.size)
+      // A lost connection fails the attempt elsewhere; these may be dropped unread.
+      .catch((): RemoteDigest => 'unavailable')
+    digests.set(file.relativePath, digest)
+    return digest
+  }
+  const [first, ...rest] = todo.filter((file) => file.size < SIZE_CHECK_FIRST)
+  const settled =
+    first === undefined
+      ? Promise.resolve()
+      : ask(first).then((answer) => {
+          if (typeof answer === 'object' && !abandoned) for (const file of rest) void ask(file)
+        })
+  return {
+    digests,
+    settled,
+    abandon() {
+      abandoned = true
+    }
+  }
+}
+
+/**
+ * The early digests count only for a target that was there, and only if the shells' relative
+ * paths are the SFTP server's: an absolute target, or the same starting directory (an SFTP
+ * server may start elsewhere, `sftp-server -d`).
+ */
+async function keepEarly(
+  early: EarlyDigests,
+  remoteHasher: RemoteHasher,
+  targetIsNew: boolean,
+  target: string,
+  loginDirectory: string | undefined
+): Promise<EarlyDigests | undefined> {
+  if (!targetIsNew && (posix.isAbsolute(target) || loginDirectory !== undefined)) {
+    await early.settled
+    if (posix.isAbsolute(target) || remoteHasher.machine?.cwd === loginDirectory) return early
+  }
+  early.abandon()
+  remoteHasher.dropQueued()
+  return undefined
+}
+
 /**
  * Files whose copy on the host already has the same SHA-256 are not sent again. One pass over
  * all of them through the hashing shells; large files are compared by size first, so an old
@@ -556,7 +625,8 @@ async function deployFile(
  */
 async function skipUnchanged(
   context: AttemptContext,
-  todo: readonly PlannedFile[]
+  todo: readonly PlannedFile[],
+  early: EarlyDigests | undefined
 ): Promise<boolean> {
   const { job, sftp, base, remoteHasher } = context
   if (remoteHasher === undefined) return false
@@ -567,7 +637,8 @@ async function skipUnchanged(
         const existing = await sftp.stat(path)
         if (existing?.isFile !== true || existing.size !== file.size) return 'differs'
       }
-      const remote = await remoteHasher.hash(path, file.size)
+      const remote = await (early?.digests.get(file.relativePath) ??
+        remoteHasher.hash(path, file.size))
       if (remote === 'unavailable') return 'unavailable'
       if (remote === 'unreadable') return 'differs'
       const local = await job.localHasher.digest(file.localPath)
@@ -640,16 +711,26 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
     // The hashing shells start while the SFTP server does (each pays the login's start-up), their
     // channels asked for after the SFTP one, so a server with MaxSessions 1 still gives SFTP its
     // session.
+    let early: EarlyDigests | undefined
     if (settings.verify === 'sha256') {
       remoteHasher = createRemoteHasher(connection, HASH_CHANNELS, settings.idleTimeoutMs)
       remoteHasher.warmUp(todo.length)
       // Meanwhile the local digests: every file to send or to compare needs its own.
       job.localHasher.warm(todo)
+      early = lookEarly(remoteHasher, settings.target, todo)
     }
     const sftp = await sftpOpening
     const ensureDir = directoryMaker(sftp)
     // A target this attempt creates holds nothing to compare with.
-    const targetIsNew = (await sftp.stat(settings.target)) === undefined
+    const [existing, loginDirectory] = await Promise.all([
+      sftp.stat(settings.target),
+      early === undefined || posix.isAbsolute(settings.target)
+        ? undefined
+        : sftp.realpath('.').catch(() => undefined)
+    ])
+    const targetIsNew = existing === undefined
+    if (early !== undefined && remoteHasher !== undefined)
+      early = await keepEarly(early, remoteHasher, targetIsNew, settings.target, loginDirectory)
     await ensureDir(settings.target)
     const base = await sftp.realpath(settings.target)
     if (progress.attempts === 1)
@@ -666,7 +747,7 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
     }
     if (settings.verify === 'sha256' && !targetIsNew) {
       const checking = Date.now()
-      context.checkedUnchanged = await skipUnchanged(context, todo)
+      context.checkedUnchanged = await skipUnchanged(context, todo, early)
       todo = todo.filter((file) => !progress.done.has(file.relativePath))
       if (context.checkedUnchanged)
         log.info(

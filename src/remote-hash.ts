@@ -47,6 +47,8 @@ export const HASHER_PRELUDE = [
   ...DETECT_HASHER,
   // Which boot of which machine this is: a host that is the runner itself shares its CPUs.
   'echo "sfd-boot $(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"',
+  // The directory relative paths start from, to compare with the SFTP server's.
+  'echo "sfd-cwd $(pwd -P 2>/dev/null)"',
   'echo "sfd-hasher $m"',
   `echo ${END_LINE}`,
   ''
@@ -59,6 +61,12 @@ export function parseBootLine(lines: readonly string[]): string | undefined {
     ?.slice('sfd-boot '.length)
     .trim()
   return id === undefined || id === '' ? undefined : id
+}
+
+/** The shell's working directory (symbolic links resolved) from the prelude's answer. */
+export function parseCwdLine(lines: readonly string[]): string | undefined {
+  const cwd = lines.find((line) => line.startsWith('sfd-cwd '))?.slice('sfd-cwd '.length)
+  return cwd === undefined || cwd === '' ? undefined : cwd
 }
 
 export function parseHasherLine(lines: readonly string[]): Hasher | undefined {
@@ -153,9 +161,15 @@ export interface RemoteHasher {
   readonly unavailable: boolean
   /**
    * What a hashing shell said of the host's machine: its boot id (/proc/sys/kernel/random/boot_id,
-   * undefined where it has none); undefined until a shell has started.
+   * undefined where it has none) and its working directory, where relative paths start;
+   * undefined until a shell has started.
    */
-  readonly machine: { readonly bootId: string | undefined } | undefined
+  readonly machine:
+    { readonly bootId: string | undefined; readonly cwd: string | undefined } | undefined
+  /** Resolves once a shell has started or the host is found unable to hash. */
+  ready(): Promise<void>
+  /** Requests not yet handed to a shell are answered 'unavailable' instead. */
+  dropQueued(): void
   /** Ends the hashing shells. */
   close(): void
 }
@@ -164,6 +178,7 @@ interface Shell {
   readonly channel: CommandChannel
   readonly hasher: Hasher
   readonly bootId: string | undefined
+  readonly cwd: string | undefined
   /** Batches sent and not yet answered, and their bytes. */
   batches: number
   bytes: number
@@ -176,7 +191,10 @@ const BATCHES_PER_SHELL = 2
 async function startShell(
   connection: SshConnection,
   idleTimeoutMs: number
-): Promise<{ channel: CommandChannel; hasher: Hasher; bootId: string | undefined } | undefined> {
+): Promise<
+  | { channel: CommandChannel; hasher: Hasher; bootId: string | undefined; cwd: string | undefined }
+  | undefined
+> {
   let channel: CommandChannel
   try {
     channel = await connection.openCommandChannel('sh -s', LINE_PREFIX)
@@ -195,7 +213,8 @@ async function startShell(
     ])
     if (answer !== 'timeout') {
       const hasher = parseHasherLine(answer)
-      if (hasher !== undefined) return { channel, hasher, bootId: parseBootLine(answer) }
+      if (hasher !== undefined)
+        return { channel, hasher, bootId: parseBootLine(answer), cwd: parseCwdLine(answer) }
     }
   } catch (error) {
     if (connection.failure !== undefined) throw error
@@ -217,8 +236,14 @@ export function createRemoteHasher(
   let unavailable = false
   let closed = false
 
+  let settle: () => void = () => undefined
+  const settled = new Promise<void>((resolve) => {
+    settle = resolve
+  })
+
   const giveUp = (): void => {
     unavailable = true
+    settle()
     for (const request of queue.splice(0)) request.resolve('unavailable')
   }
 
@@ -278,8 +303,10 @@ export function createRemoteHasher(
             return
           }
           shells.push({ ...started, batches: 0, bytes: 0 })
+          settle()
         },
         (error: unknown) => {
+          settle()
           for (const request of queue.splice(0)) request.reject(error)
         }
       )
@@ -319,10 +346,17 @@ export function createRemoteHasher(
     },
     get machine() {
       const shell = shells[0]
-      return shell === undefined ? undefined : { bootId: shell.bootId }
+      return shell === undefined ? undefined : { bootId: shell.bootId, cwd: shell.cwd }
+    },
+    ready() {
+      return settled
+    },
+    dropQueued() {
+      for (const request of queue.splice(0)) request.resolve('unavailable')
     },
     close() {
       closed = true
+      settle()
       for (const shell of shells) shell.channel.close()
     }
   }

@@ -1,6 +1,6 @@
 // The action as the runner runs it (node dist/index.js), against real OpenSSH servers.
 
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { hashKnownHosts } from '../helpers/keys.js'
@@ -114,6 +114,40 @@ describe('deploying to several real hosts', () => {
     expect(third.code, third.stdout).toBe(0)
     expect(results(third)[0]).toMatchObject({ uploaded: 1, skipped: 1, bytes: 5 })
     expect(treeDigest(host(0).path('redeploy'))['a.txt']).toBe(sha256('ALPHA'))
+  })
+
+  test('an SFTP server that starts elsewhere (sftp-server -d): a look-alike target under the login directory is not taken for it', async () => {
+    const files = { 'a.txt': 'alpha', 'b/c.txt': 'gamma' }
+    const ws = workspace(files)
+    const inputs = baseInputs([host(1)], { source: '**', target: 'lookalike' })
+    // The shells start in the login directory: there, a copy of what is to be sent.
+    const first = await runAction(inputs, { cwd: ws })
+    expect(first.code, first.stdout).toBe(0)
+    // The SFTP server starts in another directory, where the target holds old versions.
+    const elsewhere = host(1).path('elsewhere')
+    mkdirSync(elsewhere)
+    const old = workspace({ 'a.txt': 'ALPHA', 'b/c.txt': 'GAMMA' })
+    host(1).setSftpServerFlags(['-d', elsewhere])
+    try {
+      const seed = await runAction(inputs, { cwd: old })
+      expect(seed.code, seed.stdout).toBe(0)
+      expect(treeDigest(join(elsewhere, 'lookalike'))['a.txt']).toBe(sha256('ALPHA'))
+      const run = await runAction(inputs, { cwd: ws })
+      expect(run.code, run.stdout).toBe(0)
+      expect(run.stdout).toContain(`is ${join(elsewhere, 'lookalike')} on the host`)
+      expect(results(run)[0]).toMatchObject({ status: 'success', uploaded: 2, skipped: 0 })
+      expect(treeDigest(join(elsewhere, 'lookalike'))).toEqual({
+        'a.txt': sha256('alpha'),
+        'b/c.txt': sha256('gamma')
+      })
+      // The look-alike was only ever read.
+      expect(treeDigest(host(1).path('lookalike'))).toEqual({
+        'a.txt': sha256('alpha'),
+        'b/c.txt': sha256('gamma')
+      })
+    } finally {
+      host(1).setSftpServerFlags([])
+    }
   })
 
   test('excludes apply, hidden files are sent, working-directory is the base of the paths', async () => {

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
@@ -11,6 +11,7 @@ import {
   hashBatchScript,
   LINE_PREFIX,
   parseBootLine,
+  parseCwdLine,
   parseHashAnswer,
   parseHasherLine,
   type Hasher
@@ -67,12 +68,14 @@ describe('remote hashing shell', () => {
     sha256: createHash('sha256').update(`content ${index}`).digest('hex')
   }))
 
-  test('picks openssl where it is installed, and says which machine it runs on', () => {
+  test('picks openssl where it is installed, and says which machine it runs on and where', () => {
     const answer = runShell([HASHER_PRELUDE])[0] ?? []
     expect(parseHasherLine(answer)).toBe('openssl')
     expect(parseBootLine(answer)).toBe(
       readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
     )
+    // Where relative paths start, symbolic links resolved.
+    expect(parseCwdLine(answer)).toBe(realpathSync('/tmp'))
   })
 
   const hosts: [Hasher, string[]][] = [
