@@ -1761,9 +1761,12 @@ function createRemoteHasher(connection, channels, idleTimeoutMs) {
                 return Promise.reject(new DeployError('remote-failure', 'the remote hasher is closed'));
             return new Promise((resolve, reject) => {
                 queue.push({ path, size, resolve, reject });
-                // Files asked for in the same turn of the event loop go out together, in full batches.
+                // Files asked for in the same turn of the event loop go out together, in full batches;
+                // a full batch goes at once, so a shell starts on it while the rest are still asked for.
                 if (queue.length === 1)
                     queueMicrotask(pump);
+                else if (queue.length >= MAX_BATCH_PATHS)
+                    pump();
             });
         },
         warmUp(files) {
@@ -26880,7 +26883,9 @@ function openConnection(job, signal) {
 /** SHA-256 of a remote file: by remote command where the host can, else read back over SFTP. */
 async function remoteDigest(context, path, size, follower) {
     const { job, remoteHasher, sftp } = context;
-    let answer = (await follower?.finish(size)) ?? 'unavailable';
+    // Without a follower the request goes to the hashing shells in this same turn, so thousands
+    // asked for together fill the first batch before the rest have been asked for.
+    let answer = follower === undefined ? 'unavailable' : await follower.finish(size);
     if (answer === 'unavailable' && remoteHasher !== undefined)
         answer = await remoteHasher.hash(path, size);
     if (answer === 'unavailable') {

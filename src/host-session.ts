@@ -233,7 +233,9 @@ async function remoteDigest(
   follower?: RemoteFollower
 ): Promise<string> {
   const { job, remoteHasher, sftp } = context
-  let answer: RemoteDigest = (await follower?.finish(size)) ?? 'unavailable'
+  // Without a follower the request goes to the hashing shells in this same turn, so thousands
+  // asked for together fill the first batch before the rest have been asked for.
+  let answer: RemoteDigest = follower === undefined ? 'unavailable' : await follower.finish(size)
   if (answer === 'unavailable' && remoteHasher !== undefined)
     answer = await remoteHasher.hash(path, size)
   if (answer === 'unavailable') {

@@ -333,8 +333,10 @@ export function createRemoteHasher(
         return Promise.reject(new DeployError('remote-failure', 'the remote hasher is closed'))
       return new Promise((resolve, reject) => {
         queue.push({ path, size, resolve, reject })
-        // Files asked for in the same turn of the event loop go out together, in full batches.
+        // Files asked for in the same turn of the event loop go out together, in full batches;
+        // a full batch goes at once, so a shell starts on it while the rest are still asked for.
         if (queue.length === 1) queueMicrotask(pump)
+        else if (queue.length >= MAX_BATCH_PATHS) pump()
       })
     },
     warmUp(files) {
