@@ -81,11 +81,6 @@ export function entryHeader(entry: TarEntry): Buffer {
   return Buffer.concat(blocks)
 }
 
-/** Zero bytes that complete a file's last block. */
-export function contentPadding(size: number): Buffer {
-  return Buffer.alloc(paddingSize(size))
-}
-
 /** Two zero blocks: the end of the archive. */
 export function endOfArchive(): Buffer {
   return Buffer.alloc(BLOCK * 2)

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { tarCommand } from '../../src/small-files.js'
-import { contentPadding, endOfArchive, entryHeader } from '../../src/tar.js'
+import { endOfArchive, entryHeader, paddingSize } from '../../src/tar.js'
 import { sha256, treeDigest } from '../harness/run-action.js'
 
 function archive(
@@ -25,7 +25,7 @@ function archive(
         mtime: 1_700_000_000
       })
     )
-    parts.push(data, contentPadding(data.length))
+    parts.push(data, Buffer.alloc(paddingSize(data.length)))
   }
   parts.push(endOfArchive())
   return Buffer.concat(parts)
