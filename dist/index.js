@@ -1672,13 +1672,8 @@ function createRemoteHasher(connection, channels, idleTimeoutMs) {
     let starting = 0;
     let unavailable = false;
     let closed = false;
-    let settle = () => undefined;
-    const settled = new Promise((resolve) => {
-        settle = resolve;
-    });
     const giveUp = () => {
         unavailable = true;
-        settle();
         for (const request of queue.splice(0))
             request.resolve('unavailable');
     };
@@ -1731,9 +1726,7 @@ function createRemoteHasher(connection, channels, idleTimeoutMs) {
                 return;
             }
             shells.push({ ...started, batches: 0, bytes: 0 });
-            settle();
         }, (error) => {
-            settle();
             for (const request of queue.splice(0))
                 request.reject(error);
         })
@@ -1781,16 +1774,12 @@ function createRemoteHasher(connection, channels, idleTimeoutMs) {
             const shell = shells[0];
             return shell === undefined ? undefined : { bootId: shell.bootId, cwd: shell.cwd };
         },
-        ready() {
-            return settled;
-        },
         dropQueued() {
             for (const request of queue.splice(0))
                 request.resolve('unavailable');
         },
         close() {
             closed = true;
-            settle();
             for (const shell of shells)
                 shell.channel.close();
         }
@@ -2293,43 +2282,40 @@ async function* archive(job) {
     // buffer per file, no concatenation.
     let chunk = Buffer.allocUnsafe(STREAM_CHUNK);
     let used = 0;
-    const scratch = Buffer.allocUnsafe(SCRATCH_SIZE);
-    const zeros = Buffer.alloc(512);
-    const pieces = [];
-    // The word tarCommand waits for.
-    pieces.push(Buffer.from('go\n'));
-    const files = [...job.files, undefined];
-    for (const file of files) {
-        if (job.signal.aborted)
-            throw job.signal.reason;
-        if (file === undefined)
-            pieces.push(endOfArchive());
-        else {
-            const content = await readSmallFile(file, scratch);
-            const sink = job.hashLocally ? job.localHasher.claim(file.localPath) : undefined;
-            sink?.update(content);
-            sink?.finish();
-            pieces.push(entryHeader({
-                path: file.relativePath,
-                mode: file.mode,
-                size: content.length,
-                mtime: Date.now() / 1000
-            }), content, zeros.subarray(0, paddingSize(content.length)));
-        }
-        for (const piece of pieces) {
-            for (let at = 0; at < piece.length;) {
-                const copied = piece.copy(chunk, used, at);
-                at += copied;
-                used += copied;
-                if (used === chunk.length) {
-                    yield chunk;
-                    chunk = Buffer.allocUnsafe(STREAM_CHUNK);
-                    used = 0;
-                }
+    function* put(piece) {
+        for (let at = 0; at < piece.length;) {
+            const copied = piece.copy(chunk, used, at);
+            at += copied;
+            used += copied;
+            if (used === chunk.length) {
+                yield chunk;
+                chunk = Buffer.allocUnsafe(STREAM_CHUNK);
+                used = 0;
             }
         }
-        pieces.length = 0;
     }
+    const scratch = Buffer.allocUnsafe(SCRATCH_SIZE);
+    const zeros = Buffer.alloc(512);
+    // The word tarCommand waits for.
+    yield* put(Buffer.from('go\n'));
+    for (const file of job.files) {
+        if (job.signal.aborted)
+            throw job.signal.reason;
+        const content = await readSmallFile(file, scratch);
+        const sink = job.hashLocally ? job.localHasher.claim(file.localPath) : undefined;
+        sink?.update(content);
+        sink?.finish();
+        const header = entryHeader({
+            path: file.relativePath,
+            mode: file.mode,
+            size: content.length,
+            mtime: Date.now() / 1000
+        });
+        yield* put(header);
+        yield* put(content);
+        yield* put(zeros.subarray(0, paddingSize(content.length)));
+    }
+    yield* put(endOfArchive());
     if (used > 0)
         yield chunk.subarray(0, used);
 }

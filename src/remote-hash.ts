@@ -166,8 +166,6 @@ export interface RemoteHasher {
    */
   readonly machine:
     { readonly bootId: string | undefined; readonly cwd: string | undefined } | undefined
-  /** Resolves once a shell has started or the host is found unable to hash. */
-  ready(): Promise<void>
   /** Requests not yet handed to a shell are answered 'unavailable' instead. */
   dropQueued(): void
   /** Ends the hashing shells. */
@@ -236,14 +234,8 @@ export function createRemoteHasher(
   let unavailable = false
   let closed = false
 
-  let settle: () => void = () => undefined
-  const settled = new Promise<void>((resolve) => {
-    settle = resolve
-  })
-
   const giveUp = (): void => {
     unavailable = true
-    settle()
     for (const request of queue.splice(0)) request.resolve('unavailable')
   }
 
@@ -303,10 +295,8 @@ export function createRemoteHasher(
             return
           }
           shells.push({ ...started, batches: 0, bytes: 0 })
-          settle()
         },
         (error: unknown) => {
-          settle()
           for (const request of queue.splice(0)) request.reject(error)
         }
       )
@@ -350,15 +340,11 @@ export function createRemoteHasher(
       const shell = shells[0]
       return shell === undefined ? undefined : { bootId: shell.bootId, cwd: shell.cwd }
     },
-    ready() {
-      return settled
-    },
     dropQueued() {
       for (const request of queue.splice(0)) request.resolve('unavailable')
     },
     close() {
       closed = true
-      settle()
       for (const shell of shells) shell.channel.close()
     }
   }
