@@ -129,6 +129,20 @@ const PATCHES = [
     ]
   },
   {
+    // ssh2's HTTP(S) agents are never used here, but loading them imports node:http, whose ESM
+    // facade reads its lazy WebSocket getters and so loads Node's bundled undici: 40 ms of every
+    // start-up. The two exports go.
+    file: /node_modules[\\/]ssh2[\\/]lib[\\/]index\.js$/,
+    replacements: [
+      [
+        "const {\n  SSHTTPAgent: HTTPAgent,\n  SSHTTPSAgent: HTTPSAgent,\n} = require('./http-agents.js');\n",
+        '',
+        1
+      ],
+      ['  HTTPAgent,\n  HTTPSAgent,\n', '', 1]
+    ]
+  },
+  {
     // @actions/glob walks the tree with one promise-based fs call per entry, each a trip through
     // the thread pool: 0.49 s for 10,000 files here, against 0.03 s for the same calls made
     // synchronously. Same calls, same errors, same order; only the waiting goes.

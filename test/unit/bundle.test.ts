@@ -11,4 +11,15 @@ describe('the bundle', () => {
     // @actions/core itself is there.
     expect(bundle).toContain('GITHUB_OUTPUT')
   })
+
+  test('does not import node:http or node:https (their ESM facade loads the undici in Node)', () => {
+    const imports = [...bundle.matchAll(/^import .* from '(?:node:)?([a-z_/]+)';$/gm)].map(
+      (match) => match[1]
+    )
+    expect(imports).toContain('crypto')
+    expect(imports).not.toContain('http')
+    expect(imports).not.toContain('https')
+    // ssh2's client is still there.
+    expect(bundle).toContain('Client')
+  })
 })
