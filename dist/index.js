@@ -6,7 +6,7 @@ const __dirname = __sfdDirname(__filename);
 const require = __sfdCreateRequire(import.meta.url);
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { openSync, closeSync, readSync, statSync, readFileSync } from 'node:fs';
+import { openSync, closeSync, readSync, statSync, readFileSync, lstatSync, readdirSync, realpathSync } from 'node:fs';
 import { open as open$1, readFile, stat as stat$1 } from 'node:fs/promises';
 import * as os from 'os';
 import os__default, { EOL } from 'os';
@@ -22,7 +22,7 @@ import child from 'child_process';
 import assert from 'assert';
 import 'timers';
 import { createHmac, timingSafeEqual, createHash, randomBytes, createPrivateKey } from 'node:crypto';
-import { posix, resolve, isAbsolute, relative } from 'node:path';
+import { posix, resolve, isAbsolute, join, relative } from 'node:path';
 import { createConnection } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import require$$0$2 from 'net';
@@ -28121,7 +28121,7 @@ function getSearchPaths(patterns) {
 /**
  * Matches the patterns against the path
  */
-function match$1(patterns, itemPath) {
+function match$2(patterns, itemPath) {
     let result = MatchKind.None;
     for (const pattern of patterns) {
         if (pattern.negate) {
@@ -29905,7 +29905,7 @@ minimatch.braceExpand = braceExpand;
 // default, and can be disabled by setting options.noglobstar.
 const makeRe = (pattern, options = {}) => new Minimatch(pattern, options).makeRe();
 minimatch.makeRe = makeRe;
-const match = (list, pattern, options = {}) => {
+const match$1 = (list, pattern, options = {}) => {
     const mm = new Minimatch(pattern, options);
     list = list.filter(f => mm.match(f));
     if (mm.options.nonull && !list.length) {
@@ -29913,7 +29913,7 @@ const match = (list, pattern, options = {}) => {
     }
     return list;
 };
-minimatch.match = match;
+minimatch.match = match$1;
 // replace stuff like \* with *
 const globMagic = /[?*]|[+@!]\(.*?\)|\[|\]/;
 const regExpEscape = (s) => s.replace(/[-[\]{}()*+?.,\\^$|#\s]/g, '\\$&');
@@ -31261,7 +31261,7 @@ class DefaultGlobber {
                 // Pop
                 const item = stack.pop();
                 // Match?
-                const match = match$1(patterns, item.path);
+                const match = match$2(patterns, item.path);
                 const partialMatch$1 = !!match || partialMatch(patterns, item.path);
                 if (!match && !partialMatch$1) {
                     continue;
@@ -31410,6 +31410,150 @@ function create(patterns, options) {
     });
 }
 
+// The walk behind `source` for the patterns most workflows use: `**`, and paths without glob
+// characters (`dist`, `dist/**`, `site/index.html`), none negated. Each takes everything below
+// its literal part, so no entry needs a pattern matched against it. The walk makes the calls
+// @actions/glob's makes, in the same order, with the same errors (a broken link, a link cycle,
+// a vanished entry), synchronously, and keeps each file's stat for the plan instead of leaving
+// the plan to stat every file again. Other patterns go through @actions/glob itself.
+const GLOB_CHARACTERS = /[*?[\]\\]/;
+/**
+ * The roots the patterns name, when every one is `**` or a relative literal path (optionally
+ * ending in `/**`) and none is negated; undefined when any needs @actions/glob's matching.
+ * Comments and blank lines are skipped, as anchorPattern skips them.
+ */
+function literalRoots(patterns) {
+    // Windows paths take @actions/glob's own separator and case rules.
+    if (process.platform === 'win32')
+        return undefined;
+    const roots = [];
+    for (const pattern of patterns) {
+        const line = pattern.trim();
+        if (line === '' || line.startsWith('#'))
+            continue;
+        if (line.startsWith('!') || isAbsolute(line))
+            return undefined;
+        if (line === '**') {
+            roots.push({ path: '', globstar: true });
+            continue;
+        }
+        const globstar = line.endsWith('/**');
+        const path = globstar ? line.slice(0, -3) : line;
+        const literal = path
+            .split('/')
+            .every((segment) => segment !== '' && segment !== '.' && segment !== '..' && !GLOB_CHARACTERS.test(segment));
+        if (!literal)
+            return undefined;
+        roots.push({ path, globstar });
+    }
+    return roots.length === 0 ? undefined : roots;
+}
+/** Roots with none below another (as @actions/glob's search paths), shortest first. */
+function outermost(roots) {
+    const paths = [...new Set(roots.map((root) => root.path))].sort((a, b) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0));
+    const kept = [];
+    for (const path of paths)
+        if (!kept.some((outer) => outer === '' || path.startsWith(`${outer}/`)))
+            kept.push(path);
+    return kept;
+}
+function errorCode(error) {
+    return error?.code;
+}
+/**
+ * Every file below the roots, or undefined where @actions/glob would treat a root differently
+ * (a `path/**` root that is not a directory). Throws what @actions/glob throws.
+ */
+function walkLiteral(workingDirectory, roots, followSymbolicLinks) {
+    const files = [];
+    for (const rootPath of outermost(roots)) {
+        const path = rootPath === '' ? workingDirectory : join(workingDirectory, rootPath);
+        try {
+            // As @actions/glob: lstat, so that a broken link is reported by the stat below.
+            lstatSync(path);
+        }
+        catch (error) {
+            if (errorCode(error) === 'ENOENT')
+                continue;
+            throw error;
+        }
+        const stack = [{ path, relativePath: rootPath, level: 1 }];
+        // Real paths of the directories being walked, one per level: a link back into one is a cycle.
+        const chain = [];
+        let root = true;
+        while (stack.length > 0) {
+            const entry = stack.pop();
+            const stats = statEntry(entry, followSymbolicLinks, chain);
+            if (stats === undefined)
+                continue;
+            if (root) {
+                root = false;
+                const globstar = roots.some((candidate) => candidate.path === rootPath && candidate.globstar);
+                if (globstar && rootPath !== '' && !stats.isDirectory())
+                    return undefined;
+            }
+            if (stats.isDirectory()) {
+                const names = readdirSync(entry.path);
+                for (let index = names.length - 1; index >= 0; index--) {
+                    const name = names[index];
+                    stack.push({
+                        path: join(entry.path, name),
+                        relativePath: entry.relativePath === '' ? name : `${entry.relativePath}/${name}`,
+                        level: entry.level + 1
+                    });
+                }
+                continue;
+            }
+            const file = fileStats(entry.path, stats);
+            if (file !== undefined)
+                files.push({ localPath: entry.path, relativePath: entry.relativePath, stats: file });
+        }
+    }
+    return files;
+}
+/** @actions/glob's DefaultGlobber.stat, synchronous: undefined for a link cycle. */
+function statEntry(entry, follow, chain) {
+    if (!follow)
+        return lstatSync(entry.path);
+    let stats;
+    try {
+        stats = statSync(entry.path);
+    }
+    catch (error) {
+        if (errorCode(error) === 'ENOENT')
+            throw new Error(`No information found for the path '${entry.path}'. This may indicate a broken symbolic link.`, { cause: error });
+        throw error;
+    }
+    if (stats.isDirectory()) {
+        const real = realpathSync.native(entry.path);
+        while (chain.length >= entry.level)
+            chain.pop();
+        if (chain.includes(real))
+            return undefined;
+        chain.push(real);
+    }
+    return stats;
+}
+/**
+ * What the plan takes of a non-directory match: its stat with links followed (a link matched
+ * without following is still sent as its content, as the plan's stat of it always did), or
+ * undefined for anything that is not a regular file.
+ */
+function fileStats(path, stats) {
+    if (stats.isFile())
+        return stats;
+    if (!stats.isSymbolicLink())
+        return undefined;
+    let target;
+    try {
+        target = statSync(path);
+    }
+    catch (error) {
+        throw localFileError(path, error);
+    }
+    return target.isFile() ? target : undefined;
+}
+
 // The plan: which local files go where. `source` globs are expanded once per run under
 // `working-directory`; each match keeps its path relative to that directory, minus
 // `strip-components` leading segments, below `target`.
@@ -31432,11 +31576,36 @@ function mapFile(localPath, options) {
     const rel = relative(options.workingDirectory, localPath);
     if (rel === '' || rel.startsWith('..') || isAbsolute(rel))
         throw new InputError('source', `'${localPath}' is outside working-directory '${options.workingDirectory}'; every file must be below it`);
-    const segments = toPosixSegments(rel);
+    return place(toPosixSegments(rel), options);
+}
+/** A file's place under `target` from its POSIX segments below the working directory. */
+function place(segments, options) {
     if (segments.length <= options.stripComponents)
         throw new InputError('strip-components', `${options.stripComponents} would remove the whole path of '${segments.join('/')}' (it has ${segments.length} component${segments.length === 1 ? '' : 's'})`);
-    const relativePath = segments.slice(options.stripComponents).join('/');
+    const relativePath = options.stripComponents === 0
+        ? segments.join('/')
+        : segments.slice(options.stripComponents).join('/');
     return { relativePath, remotePath: joinRemote(options.target, relativePath) };
+}
+/** The matches: by the literal walk where the patterns allow it, else by @actions/glob. */
+async function match(options, anchored) {
+    const roots = literalRoots(options.patterns);
+    const walked = roots === undefined
+        ? undefined
+        : walkLiteral(options.workingDirectory, roots, options.followSymbolicLinks);
+    if (walked !== undefined)
+        return walked.map((file) => ({
+            localPath: file.localPath,
+            walkedPath: file.relativePath,
+            stats: file.stats
+        }));
+    const globber = await create(anchored.join('\n'), {
+        followSymbolicLinks: options.followSymbolicLinks,
+        implicitDescendants: true,
+        matchDirectories: false,
+        omitBrokenSymbolicLinks: false
+    });
+    return (await globber.glob()).map((localPath) => ({ localPath }));
 }
 async function buildPlan(options) {
     const anchored = options.patterns
@@ -31444,40 +31613,32 @@ async function buildPlan(options) {
         .filter((pattern) => pattern !== undefined);
     if (anchored.length === 0 || anchored.every((pattern) => pattern.startsWith('!')))
         throw new InputError('source', 'names no pattern to include');
-    const globber = await create(anchored.join('\n'), {
-        followSymbolicLinks: options.followSymbolicLinks,
-        implicitDescendants: true,
-        matchDirectories: false,
-        omitBrokenSymbolicLinks: false
-    });
-    const matches = await globber.glob();
+    const matches = await match(options, anchored);
     const byRemote = new Map();
-    const mapped = matches.sort().map((localPath) => {
-        const { relativePath, remotePath } = mapFile(resolve(localPath), options);
+    const files = [];
+    for (const found of matches.sort((a, b) => a.localPath < b.localPath ? -1 : a.localPath > b.localPath ? 1 : 0)) {
+        const localPath = found.localPath;
+        const { relativePath, remotePath } = found.walkedPath === undefined
+            ? mapFile(resolve(localPath), options)
+            : place(found.walkedPath.split('/'), options);
         const clash = byRemote.get(remotePath);
         if (clash !== undefined)
             throw new InputError('strip-components', `'${clash}' and '${localPath}' would both land at '${remotePath}'`);
         byRemote.set(remotePath, localPath);
-        return { localPath, relativePath, remotePath };
-    });
-    // One synchronous stat per file: through the thread pool, one promise each, thousands of them
-    // cost more than the stats themselves.
-    const infos = mapped.map(({ localPath }) => {
-        try {
-            return statSync(localPath);
-        }
-        catch (error) {
-            throw localFileError(localPath, error);
-        }
-    });
-    const files = [];
-    mapped.forEach((entry, index) => {
-        const info = infos[index];
-        if (info?.isFile() !== true)
-            return;
-        files.push({ ...entry, size: info.size, mode: info.mode & 0o777 });
-    });
+        const info = found.stats ?? statFile(localPath);
+        if (!info.isFile())
+            continue;
+        files.push({ localPath, relativePath, remotePath, size: info.size, mode: info.mode & 0o777 });
+    }
     return { files, totalBytes: files.reduce((sum, file) => sum + file.size, 0) };
+}
+function statFile(localPath) {
+    try {
+        return statSync(localPath);
+    }
+    catch (error) {
+        throw localFileError(localPath, error);
+    }
 }
 
 // run(): inputs → plan → fan-out → report. The one place where a failure becomes the step's

@@ -7,6 +7,7 @@ import { statSync, type Stats } from 'node:fs'
 import { isAbsolute, relative, resolve } from 'node:path'
 import { InputError, localFileError } from './errors.js'
 import { joinRemote, toPosixSegments } from './remote-path.js'
+import { literalRoots, walkLiteral } from './walk.js'
 
 export interface PlannedFile {
   /** Absolute local path. */
@@ -60,14 +61,53 @@ export function mapFile(
       'source',
       `'${localPath}' is outside working-directory '${options.workingDirectory}'; every file must be below it`
     )
-  const segments = toPosixSegments(rel)
+  return place(toPosixSegments(rel), options)
+}
+
+/** A file's place under `target` from its POSIX segments below the working directory. */
+function place(
+  segments: readonly string[],
+  options: Pick<PlanOptions, 'target' | 'stripComponents'>
+): { relativePath: string; remotePath: string } {
   if (segments.length <= options.stripComponents)
     throw new InputError(
       'strip-components',
       `${options.stripComponents} would remove the whole path of '${segments.join('/')}' (it has ${segments.length} component${segments.length === 1 ? '' : 's'})`
     )
-  const relativePath = segments.slice(options.stripComponents).join('/')
+  const relativePath =
+    options.stripComponents === 0
+      ? segments.join('/')
+      : segments.slice(options.stripComponents).join('/')
   return { relativePath, remotePath: joinRemote(options.target, relativePath) }
+}
+
+interface Match {
+  readonly localPath: string
+  /** POSIX, below the working directory, where the walk knows it. */
+  readonly walkedPath?: string
+  readonly stats?: Stats
+}
+
+/** The matches: by the literal walk where the patterns allow it, else by @actions/glob. */
+async function match(options: PlanOptions, anchored: readonly string[]): Promise<Match[]> {
+  const roots = literalRoots(options.patterns)
+  const walked =
+    roots === undefined
+      ? undefined
+      : walkLiteral(options.workingDirectory, roots, options.followSymbolicLinks)
+  if (walked !== undefined)
+    return walked.map((file) => ({
+      localPath: file.localPath,
+      walkedPath: file.relativePath,
+      stats: file.stats
+    }))
+  const globber = await glob.create(anchored.join('\n'), {
+    followSymbolicLinks: options.followSymbolicLinks,
+    implicitDescendants: true,
+    matchDirectories: false,
+    omitBrokenSymbolicLinks: false
+  })
+  return (await globber.glob()).map((localPath) => ({ localPath }))
 }
 
 export async function buildPlan(options: PlanOptions): Promise<Plan> {
@@ -77,17 +117,18 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
   if (anchored.length === 0 || anchored.every((pattern) => pattern.startsWith('!')))
     throw new InputError('source', 'names no pattern to include')
 
-  const globber = await glob.create(anchored.join('\n'), {
-    followSymbolicLinks: options.followSymbolicLinks,
-    implicitDescendants: true,
-    matchDirectories: false,
-    omitBrokenSymbolicLinks: false
-  })
-  const matches = await globber.glob()
+  const matches = await match(options, anchored)
 
   const byRemote = new Map<string, string>()
-  const mapped = matches.sort().map((localPath) => {
-    const { relativePath, remotePath } = mapFile(resolve(localPath), options)
+  const files: PlannedFile[] = []
+  for (const found of matches.sort((a, b) =>
+    a.localPath < b.localPath ? -1 : a.localPath > b.localPath ? 1 : 0
+  )) {
+    const localPath = found.localPath
+    const { relativePath, remotePath } =
+      found.walkedPath === undefined
+        ? mapFile(resolve(localPath), options)
+        : place(found.walkedPath.split('/'), options)
     const clash = byRemote.get(remotePath)
     if (clash !== undefined)
       throw new InputError(
@@ -95,22 +136,17 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
         `'${clash}' and '${localPath}' would both land at '${remotePath}'`
       )
     byRemote.set(remotePath, localPath)
-    return { localPath, relativePath, remotePath }
-  })
-  // One synchronous stat per file: through the thread pool, one promise each, thousands of them
-  // cost more than the stats themselves.
-  const infos = mapped.map(({ localPath }): Stats => {
-    try {
-      return statSync(localPath)
-    } catch (error) {
-      throw localFileError(localPath, error)
-    }
-  })
-  const files: PlannedFile[] = []
-  mapped.forEach((entry, index) => {
-    const info = infos[index]
-    if (info?.isFile() !== true) return
-    files.push({ ...entry, size: info.size, mode: info.mode & 0o777 })
-  })
+    const info = found.stats ?? statFile(localPath)
+    if (!info.isFile()) continue
+    files.push({ localPath, relativePath, remotePath, size: info.size, mode: info.mode & 0o777 })
+  }
   return { files, totalBytes: files.reduce((sum, file) => sum + file.size, 0) }
+}
+
+function statFile(localPath: string): Stats {
+  try {
+    return statSync(localPath)
+  } catch (error) {
+    throw localFileError(localPath, error)
+  }
 }
