@@ -1759,9 +1759,8 @@ function createRemoteHasher(connection, channels, idleTimeoutMs) {
                     pump();
             });
         },
-        warmUp(files) {
-            const wanted = Math.min(Math.max(1, Math.ceil(files / MAX_BATCH_PATHS)), channels);
-            while (shells.length + starting < wanted && !unavailable && !closed)
+        warmUp() {
+            if (shells.length + starting === 0 && !unavailable && !closed)
                 grow();
         },
         get unavailable() {
@@ -27138,13 +27137,13 @@ async function runAttempt(job, signal) {
     try {
         let todo = job.plan.files.filter((file) => !progress.done.has(file.relativePath));
         const sftpOpening = connection.sftp();
-        // The hashing shells start while the SFTP server does (each pays the login's start-up), their
-        // channels asked for after the SFTP one, so a server with MaxSessions 1 still gives SFTP its
+        // A hashing shell starts while the SFTP server does (each pays the login's start-up), its
+        // channel asked for after the SFTP one, so a server with MaxSessions 1 still gives SFTP its
         // session.
         let early;
         if (settings.verify === 'sha256') {
             remoteHasher = createRemoteHasher(connection, HASH_CHANNELS, settings.idleTimeoutMs);
-            remoteHasher.warmUp(todo.length);
+            remoteHasher.warmUp();
             // Meanwhile the local digests: every file to send or to compare needs its own.
             job.localHasher.warm(todo);
             early = lookEarly(remoteHasher, settings.target, todo);

@@ -710,13 +710,13 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
   try {
     let todo = job.plan.files.filter((file) => !progress.done.has(file.relativePath))
     const sftpOpening = connection.sftp()
-    // The hashing shells start while the SFTP server does (each pays the login's start-up), their
-    // channels asked for after the SFTP one, so a server with MaxSessions 1 still gives SFTP its
+    // A hashing shell starts while the SFTP server does (each pays the login's start-up), its
+    // channel asked for after the SFTP one, so a server with MaxSessions 1 still gives SFTP its
     // session.
     let early: EarlyDigests | undefined
     if (settings.verify === 'sha256') {
       remoteHasher = createRemoteHasher(connection, HASH_CHANNELS, settings.idleTimeoutMs)
-      remoteHasher.warmUp(todo.length)
+      remoteHasher.warmUp()
       // Meanwhile the local digests: every file to send or to compare needs its own.
       job.localHasher.warm(todo)
       early = lookEarly(remoteHasher, settings.target, todo)
