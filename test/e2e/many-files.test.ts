@@ -85,6 +85,36 @@ describe('many small files', () => {
     ).toEqual([])
   })
 
+  test('each SSH session is a login: thousands of files take one hashing shell, not two', async () => {
+    const host = fleet.host(0)
+    const files: Record<string, string> = {}
+    for (let i = 0; i < 2500; i += 1) files[`site/d${i % 10}/f${i}.txt`] = `${i}\n`
+    const cwd = workspace(files)
+    const inputs = fleetInputs(fleet, [host], { source: 'site/**', target: 'sessions' })
+    const sessions = async (): Promise<string[]> => {
+      const before = host.log().length
+      const run = await runAction(inputs, { cwd })
+      expect(run.code, run.stdout).toBe(0)
+      return host.log().slice(before).split('\n')
+    }
+    const started = (log: string[]): number =>
+      log.filter((line) => line.includes('Starting session')).length
+    // A new target: SFTP, the hashing shell (which finds the target empty) and the tar stream.
+    const fresh = await sessions()
+    expect(started(fresh), fresh.join('\n')).toBe(3)
+    // Nothing changed: SFTP and the hashing shell, which hashes all 2,500 files.
+    const again = await sessions()
+    expect(started(again), again.join('\n')).toBe(2)
+    expect(treeDigest(host.path('sessions/site'))).toEqual(
+      Object.fromEntries(
+        Object.entries(files).map(([path, content]) => [
+          path.slice('site/'.length),
+          sha256(content)
+        ])
+      )
+    )
+  })
+
   test('a host without tar gets the files over SFTP, and says why', async () => {
     const host = fleet.host(2)
     const bin = mkdtempSync(join(tmpdir(), 'sfd-notar-'))

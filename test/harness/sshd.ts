@@ -48,6 +48,7 @@ export interface TestHost {
   readonly pid: number
   /** Path of a file under the host's login directory. */
   path(relative: string): string
+  /** The whole sshd log. */
   log(): string
   /** PIDs of the processes serving current connections (per-connection sshd, sftp-server, shells). */
   sessionPids(): number[]
@@ -211,9 +212,10 @@ function waitForBanner(
   })
 }
 
-function readLog(path: string): string {
+/** The log's last `tail` characters (for an error message), or all of it. */
+function readLog(path: string, tail = 2000): string {
   try {
-    return readFileSync(path, 'utf8').slice(-2000)
+    return readFileSync(path, 'utf8').slice(-tail)
   } catch {
     return '(no log)'
   }
@@ -374,7 +376,7 @@ async function startHost(fleetDir: string, index: number, options: HostOptions):
       return child?.pid ?? 0
     },
     path: (relative) => join(home, relative),
-    log: () => readLog(logPath),
+    log: () => readLog(logPath, Infinity),
     sessionPids: () => (child?.pid === undefined ? [] : descendants(child.pid)),
     setSftpServerFlags: (flags) => {
       if (flags.length > 0) writeFileSync(join(dir, 'sftp-flags'), flags.join(' '))
