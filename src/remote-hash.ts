@@ -237,6 +237,13 @@ export function createRemoteHasher(
   idleTimeoutMs: number
 ): RemoteHasher {
   const queue: Request[] = []
+  // The bytes of the files in `queue`.
+  let queuedBytes = 0
+  /** Takes every queued request out. */
+  const takeAll = (): Request[] => {
+    queuedBytes = 0
+    return queue.splice(0)
+  }
   const shells: Shell[] = []
   let starting = 0
   let unavailable = false
@@ -244,7 +251,7 @@ export function createRemoteHasher(
 
   const giveUp = (): void => {
     unavailable = true
-    for (const request of queue.splice(0)) request.resolve('unavailable')
+    for (const request of takeAll()) request.resolve('unavailable')
   }
 
   const takeBatch = (): Request[] => {
@@ -256,7 +263,9 @@ export function createRemoteHasher(
       chars += cost
       count += 1
     }
-    return queue.splice(0, count)
+    const batch = queue.splice(0, count)
+    for (const request of batch) queuedBytes -= request.size
+    return batch
   }
 
   const run = (shell: Shell, batch: Request[]): void => {
@@ -305,7 +314,7 @@ export function createRemoteHasher(
           shells.push({ ...started, batches: 0, bytes: 0 })
         },
         (error: unknown) => {
-          for (const request of queue.splice(0)) request.reject(error)
+          for (const request of takeAll()) request.reject(error)
         }
       )
       .finally(() => {
@@ -314,16 +323,8 @@ export function createRemoteHasher(
       })
   }
 
-  const worthAnother = (): boolean => {
-    if (shells.length === 0) return true
-    if (queue.length > GROW_BACKLOG_FILES) return true
-    let bytes = 0
-    for (const request of queue) {
-      bytes += request.size
-      if (bytes > GROW_BACKLOG_BYTES) return true
-    }
-    return false
-  }
+  const worthAnother = (): boolean =>
+    shells.length === 0 || queue.length > GROW_BACKLOG_FILES || queuedBytes > GROW_BACKLOG_BYTES
 
   function pump(): void {
     if (unavailable) {
@@ -342,6 +343,7 @@ export function createRemoteHasher(
         return Promise.reject(new DeployError('remote-failure', 'the remote hasher is closed'))
       return new Promise((resolve, reject) => {
         queue.push({ path, size, resolve, reject })
+        queuedBytes += size
         // Files asked for in the same turn of the event loop go out together, in full batches;
         // a full batch goes at once, so a shell starts on it while the rest are still asked for.
         if (queue.length === 1) queueMicrotask(pump)
@@ -359,7 +361,7 @@ export function createRemoteHasher(
       return shell === undefined ? undefined : { bootId: shell.bootId, cwd: shell.cwd }
     },
     dropQueued() {
-      for (const request of queue.splice(0)) request.resolve('unavailable')
+      for (const request of takeAll()) request.resolve('unavailable')
     },
     close() {
       closed = true
