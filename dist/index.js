@@ -1633,8 +1633,7 @@ const BATCHES_PER_SHELL = 2;
 // hash. 10,000 files of 4 KiB, five alternating rounds against a second shell grown as soon
 // as batches queue: new target median 1.07 s against 1.12 s, redeploy 0.63 s against 0.61 s
 // (within this machine's noise); one login fewer either way.
-const GROW_BACKLOG_BYTES = 256 * 1024 * 1024;
-const GROW_BACKLOG_FILES = 20_000;
+const GROW_BACKLOG = { bytes: 256 * 1024 * 1024, files: 20_000 };
 async function startShell(connection, idleTimeoutMs) {
     let channel;
     try {
@@ -1670,7 +1669,9 @@ async function startShell(connection, idleTimeoutMs) {
     channel.close();
     return undefined;
 }
-function createRemoteHasher(connection, channels, idleTimeoutMs) {
+function createRemoteHasher(connection, channels, idleTimeoutMs, 
+/** The backlog worth a second shell. */
+growAt = GROW_BACKLOG) {
     const queue = [];
     // The bytes of the files in `queue`.
     let queuedBytes = 0;
@@ -1749,7 +1750,7 @@ function createRemoteHasher(connection, channels, idleTimeoutMs) {
             pump();
         });
     };
-    const worthAnother = () => shells.length === 0 || queue.length > GROW_BACKLOG_FILES || queuedBytes > GROW_BACKLOG_BYTES;
+    const worthAnother = () => shells.length === 0 || queue.length > growAt.files || queuedBytes > growAt.bytes;
     function pump() {
         if (unavailable) {
             giveUp();

@@ -191,8 +191,13 @@ const BATCHES_PER_SHELL = 2
 // hash. 10,000 files of 4 KiB, five alternating rounds against a second shell grown as soon
 // as batches queue: new target median 1.07 s against 1.12 s, redeploy 0.63 s against 0.61 s
 // (within this machine's noise); one login fewer either way.
-const GROW_BACKLOG_BYTES = 256 * 1024 * 1024
-const GROW_BACKLOG_FILES = 20_000
+export const GROW_BACKLOG: Backlog = { bytes: 256 * 1024 * 1024, files: 20_000 }
+
+/** A backlog of queued files: by their bytes, or by their count. */
+export interface Backlog {
+  readonly bytes: number
+  readonly files: number
+}
 
 async function startShell(
   connection: SshConnection,
@@ -234,7 +239,9 @@ async function startShell(
 export function createRemoteHasher(
   connection: SshConnection,
   channels: number,
-  idleTimeoutMs: number
+  idleTimeoutMs: number,
+  /** The backlog worth a second shell. */
+  growAt: Backlog = GROW_BACKLOG
 ): RemoteHasher {
   const queue: Request[] = []
   // The bytes of the files in `queue`.
@@ -324,7 +331,7 @@ export function createRemoteHasher(
   }
 
   const worthAnother = (): boolean =>
-    shells.length === 0 || queue.length > GROW_BACKLOG_FILES || queuedBytes > GROW_BACKLOG_BYTES
+    shells.length === 0 || queue.length > growAt.files || queuedBytes > growAt.bytes
 
   function pump(): void {
     if (unavailable) {
