@@ -27051,7 +27051,9 @@ async function deployFile(context, connection, file) {
  * as given, which the shell resolves from its working directory. One file goes first: if it is
  * not there (a new target, most likely), the others are not asked for.
  */
-function lookEarly(remoteHasher, target, todo) {
+function lookEarly(remoteHasher, target, todo, 
+/** Called when the first file is there (or there is none to ask for). */
+onThere) {
     const digests = new Map();
     let abandoned = false;
     const ask = (file) => {
@@ -27063,10 +27065,15 @@ function lookEarly(remoteHasher, target, todo) {
         return digest;
     };
     const [first, ...rest] = todo.filter((file) => file.size < SIZE_CHECK_FIRST);
+    if (first === undefined)
+        onThere();
     const settled = first === undefined
         ? Promise.resolve()
         : ask(first).then((answer) => {
-            if (typeof answer === 'object' && !abandoned)
+            if (answer === 'unreadable' || abandoned)
+                return;
+            onThere();
+            if (typeof answer === 'object')
                 for (const file of rest)
                     void ask(file);
         });
@@ -27176,9 +27183,10 @@ async function runAttempt(job, signal) {
         if (settings.verify === 'sha256') {
             remoteHasher = createRemoteHasher(connection, HASH_CHANNELS, settings.idleTimeoutMs);
             remoteHasher.warmUp();
-            // Meanwhile the local digests: every file to send or to compare needs its own.
-            job.localHasher.warm(todo);
-            early = lookEarly(remoteHasher, settings.target, todo);
+            // The local digests of the files to compare are computed meanwhile, once the first early
+            // answer shows there is something to compare with; in a new target they come from the
+            // reads that send the files.
+            early = lookEarly(remoteHasher, settings.target, todo, () => job.localHasher.warm(todo));
         }
         const sftp = await sftpOpening;
         const ensureDir = directoryMaker(sftp);

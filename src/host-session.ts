@@ -571,7 +571,9 @@ interface EarlyDigests {
 function lookEarly(
   remoteHasher: RemoteHasher,
   target: string,
-  todo: readonly PlannedFile[]
+  todo: readonly PlannedFile[],
+  /** Called when the first file is there (or there is none to ask for). */
+  onThere: () => void
 ): EarlyDigests {
   const digests = new Map<string, Promise<RemoteDigest>>()
   let abandoned = false
@@ -584,11 +586,14 @@ function lookEarly(
     return digest
   }
   const [first, ...rest] = todo.filter((file) => file.size < SIZE_CHECK_FIRST)
+  if (first === undefined) onThere()
   const settled =
     first === undefined
       ? Promise.resolve()
       : ask(first).then((answer) => {
-          if (typeof answer === 'object' && !abandoned) for (const file of rest) void ask(file)
+          if (answer === 'unreadable' || abandoned) return
+          onThere()
+          if (typeof answer === 'object') for (const file of rest) void ask(file)
         })
   return {
     digests,
@@ -717,9 +722,10 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
     if (settings.verify === 'sha256') {
       remoteHasher = createRemoteHasher(connection, HASH_CHANNELS, settings.idleTimeoutMs)
       remoteHasher.warmUp()
-      // Meanwhile the local digests: every file to send or to compare needs its own.
-      job.localHasher.warm(todo)
-      early = lookEarly(remoteHasher, settings.target, todo)
+      // The local digests of the files to compare are computed meanwhile, once the first early
+      // answer shows there is something to compare with; in a new target they come from the
+      // reads that send the files.
+      early = lookEarly(remoteHasher, settings.target, todo, () => job.localHasher.warm(todo))
     }
     const sftp = await sftpOpening
     const ensureDir = directoryMaker(sftp)
