@@ -104,6 +104,17 @@ describe('the literal walk behind the common source patterns', () => {
         expect(byWalk(root, patterns, follow)).toEqual(expected)
       })
 
+  for (const follow of [true, false])
+    test(`a working directory that is a link (follow-symbolic-links ${follow}): as @actions/glob`, async () => {
+      const root = tree()
+      const link = `${root}-link`
+      symlinkSync(root, link)
+      for (const patterns of [['**'], ['dist']]) {
+        const expected = await byActionsGlob(link, patterns, follow)
+        expect(byWalk(link, patterns, follow), patterns.join(', ')).toEqual(expected)
+      }
+    })
+
   test('the walk found what these cases are about', () => {
     const root = tree()
     const all = byWalk(root, ['**'], true) ?? []
