@@ -2150,10 +2150,13 @@ function createLocalHasher() {
                 void drain();
             }
         },
-        digest(localPath) {
+        digest(localPath, expectedSize) {
             let pending = digests.get(localPath);
             if (pending === undefined) {
-                pending = hashFile(localPath);
+                pending =
+                    expectedSize !== undefined && expectedSize <= SYNC_READ_LIMIT
+                        ? hashSmallFile(localPath, expectedSize)
+                        : hashFile(localPath);
                 digests.set(localPath, pending);
             }
             return pending;
@@ -26820,7 +26823,7 @@ async function alreadyThere(context, file, path) {
     if (existing?.isFile !== true || existing.size !== file.size)
         return false;
     const [local, remote] = await Promise.all([
-        job.localHasher.digest(file.localPath),
+        job.localHasher.digest(file.localPath, file.size),
         remoteDigest(context, path, file.size)
     ]);
     return local.sha256 === remote && local.size === file.size;
@@ -26838,7 +26841,7 @@ async function verifyFile(context, file, path, size, follower) {
         }
         case 'sha256': {
             const [local, remote] = await Promise.all([
-                job.localHasher.digest(file.localPath),
+                job.localHasher.digest(file.localPath, file.size),
                 remoteDigest(context, path, size, follower)
             ]);
             if (local.size !== size)
@@ -27122,7 +27125,7 @@ async function skipUnchanged(context, todo, early) {
             return 'unavailable';
         if (remote === 'unreadable')
             return 'differs';
-        const local = await job.localHasher.digest(file.localPath);
+        const local = await job.localHasher.digest(file.localPath, file.size);
         return local.sha256 === remote.sha256 && local.size === file.size ? 'same' : 'differs';
     }));
     if (results.includes('unavailable'))

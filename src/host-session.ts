@@ -262,7 +262,7 @@ async function alreadyThere(
   const existing = await sftp.stat(path)
   if (existing?.isFile !== true || existing.size !== file.size) return false
   const [local, remote] = await Promise.all([
-    job.localHasher.digest(file.localPath),
+    job.localHasher.digest(file.localPath, file.size),
     remoteDigest(context, path, file.size)
   ])
   return local.sha256 === remote && local.size === file.size
@@ -290,7 +290,7 @@ async function verifyFile(
     }
     case 'sha256': {
       const [local, remote] = await Promise.all([
-        job.localHasher.digest(file.localPath),
+        job.localHasher.digest(file.localPath, file.size),
         remoteDigest(context, path, size, follower)
       ])
       if (local.size !== size)
@@ -648,7 +648,7 @@ async function skipUnchanged(
         remoteHasher.hash(path, file.size))
       if (remote === 'unavailable') return 'unavailable'
       if (remote === 'unreadable') return 'differs'
-      const local = await job.localHasher.digest(file.localPath)
+      const local = await job.localHasher.digest(file.localPath, file.size)
       return local.sha256 === remote.sha256 && local.size === file.size ? 'same' : 'differs'
     })
   )

@@ -22,7 +22,11 @@ export interface HashSink {
 }
 
 export interface LocalHasher {
-  digest(localPath: string): Promise<LocalDigest>
+  /**
+   * The file's digest, computed now if nobody has; `expectedSize` (the plan's) lets a small
+   * file be read without a stat first.
+   */
+  digest(localPath: string, expectedSize?: number): Promise<LocalDigest>
   /**
    * Hashes the small ones of `files` in the background, a slice at a time between other
    * work (connections keep being served); large files are left to be hashed as they are sent.
@@ -131,10 +135,13 @@ export function createLocalHasher(): LocalHasher {
         void drain()
       }
     },
-    digest(localPath) {
+    digest(localPath, expectedSize) {
       let pending = digests.get(localPath)
       if (pending === undefined) {
-        pending = hashFile(localPath)
+        pending =
+          expectedSize !== undefined && expectedSize <= SYNC_READ_LIMIT
+            ? hashSmallFile(localPath, expectedSize)
+            : hashFile(localPath)
         digests.set(localPath, pending)
       }
       return pending

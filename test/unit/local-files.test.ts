@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { rmSync } from 'node:fs'
+import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { DeployError } from '../../src/errors.js'
@@ -23,6 +23,22 @@ describe('local digests', () => {
     hasher.warm(planned)
     const digests = await Promise.all(planned.map((file) => hasher.digest(file.localPath)))
     expect(digests).toEqual(files.map((data) => ({ sha256: sha256(data), size: data.length })))
+  })
+
+  test("asked with the plan's size, a file is hashed as it is now, grown or shrunk", async () => {
+    const hasher = createLocalHasher()
+    const grown = join(dir, 'grown')
+    const shrunk = join(dir, 'shrunk')
+    writeFileSync(grown, 'x'.repeat(5000))
+    writeFileSync(shrunk, 'y'.repeat(10))
+    const [a, b, c] = await Promise.all([
+      hasher.digest(grown, 4000),
+      hasher.digest(shrunk, 4000),
+      hasher.digest(planned[0]?.localPath ?? '', planned[0]?.size)
+    ])
+    expect(a).toEqual({ sha256: sha256(Buffer.from('x'.repeat(5000))), size: 5000 })
+    expect(b).toEqual({ sha256: sha256(Buffer.from('y'.repeat(10))), size: 10 })
+    expect(c).toEqual({ sha256: sha256(files[0] ?? Buffer.alloc(0)), size: files[0]?.length })
   })
 
   test('a file that cannot be read fails whoever asks for its digest, with its name', async () => {
