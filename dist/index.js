@@ -27223,9 +27223,11 @@ async function runAttempt(job, signal) {
             if (context.checkedUnchanged)
                 log.info(`${progress.skipped} file(s) already up to date, ${todo.length} to send (checked in ${formatDuration(Date.now() - checking)})`);
         }
-        if (settings.preflight)
+        // With nothing to send there is nothing to check room or write access for, and nothing to
+        // publish.
+        if (settings.preflight && todo.length > 0)
             await preflight(context, connection, todo);
-        if (settings.atomic && !sftp.hasPosixRename) {
+        if (settings.atomic && !sftp.hasPosixRename && todo.length > 0) {
             // A read-only server offers no rename either: say which it is.
             await checkWritable(context, connection);
             throw new DeployError('protocol', "the server's SFTP does not offer posix-rename@openssh.com, needed to publish files atomically; set 'atomic: false' to write files in place");

@@ -762,8 +762,10 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
           `${progress.skipped} file(s) already up to date, ${todo.length} to send (checked in ${formatDuration(Date.now() - checking)})`
         )
     }
-    if (settings.preflight) await preflight(context, connection, todo)
-    if (settings.atomic && !sftp.hasPosixRename) {
+    // With nothing to send there is nothing to check room or write access for, and nothing to
+    // publish.
+    if (settings.preflight && todo.length > 0) await preflight(context, connection, todo)
+    if (settings.atomic && !sftp.hasPosixRename && todo.length > 0) {
       // A read-only server offers no rename either: say which it is.
       await checkWritable(context, connection)
       throw new DeployError(

@@ -124,6 +124,23 @@ describe('failures that another attempt cannot fix: 1 attempt, a message to act 
     expect(treeDigest(host.path('ro'))).toEqual(before)
   })
 
+  test('a read-only host that already has every file is up to date: nothing to write, no failure', async () => {
+    const host = fleet.host(1)
+    const files = { 'a.txt': 'same', 'b/c.txt': 'same' }
+    const before = await deployPrevious(host, 'ro-same', files)
+    host.setSftpServerFlags(['-R'])
+    try {
+      const run = await runAction(fleetInputs(fleet, [host], { target: 'ro-same' }), {
+        cwd: workspace(files)
+      })
+      expect(run.code, run.stdout).toBe(0)
+      expect(results(run)[0]).toMatchObject({ status: 'success', uploaded: 0, skipped: 2 })
+    } finally {
+      host.setSftpServerFlags([])
+    }
+    expect(treeDigest(host.path('ro-same'))).toEqual(before)
+  })
+
   test('host key mismatch', async () => {
     const host = fleet.host(2)
     const before = await deployPrevious(host, 'hk', { 'a.txt': 'v1' })
