@@ -2206,23 +2206,31 @@ function octal(value, width) {
     return `${value.toString(8).padStart(width - 1, '0')}\0`;
 }
 function writeString(block, text, offset, width) {
-    block.write(text, offset, Math.min(width, Buffer.byteLength(text)), 'utf8');
+    // Every header field is ASCII (other names travel in a pax record).
+    block.write(text, offset, width, 'latin1');
 }
-function header(name, type, mode, size, mtime) {
+// The fields every header shares: uid and gid 0, the ustar magic and version, and the checksum
+// field as spaces while the sum is taken.
+const TEMPLATE = (() => {
     const block = Buffer.alloc(BLOCK);
-    writeString(block, name, 0, 100);
-    writeString(block, octal(mode & 0o7777, 8), 100, 8);
     writeString(block, octal(0, 8), 108, 8); // uid
     writeString(block, octal(0, 8), 116, 8); // gid
-    writeString(block, octal(size, 12), 124, 12);
-    writeString(block, octal(Math.max(0, Math.floor(mtime)), 12), 136, 12);
-    block.fill(0x20, 148, 156); // checksum is computed with its own field as spaces
-    writeString(block, type, 156, 1);
+    block.fill(0x20, 148, 156);
     writeString(block, 'ustar\0', 257, 6);
     writeString(block, '00', 263, 2);
+    return block;
+})();
+function header(name, type, mode, size, mtime) {
+    const block = Buffer.allocUnsafe(BLOCK);
+    TEMPLATE.copy(block);
+    writeString(block, name, 0, 100);
+    writeString(block, octal(mode & 0o7777, 8), 100, 8);
+    writeString(block, octal(size, 12), 124, 12);
+    writeString(block, octal(Math.max(0, Math.floor(mtime)), 12), 136, 12);
+    writeString(block, type, 156, 1);
     let sum = 0;
-    for (const byte of block)
-        sum += byte;
+    for (let index = 0; index < BLOCK; index += 1)
+        sum += block[index];
     writeString(block, `${sum.toString(8).padStart(6, '0')}\0 `, 148, 8);
     return block;
 }
@@ -2255,7 +2263,10 @@ function entryHeader(entry) {
         // What readers without pax support would see instead: a short, harmless name.
         shortName = `sfd-pax-${blocks.length}`;
     }
-    blocks.push(header(shortName, type, entry.mode, entry.size , entry.mtime));
+    const last = header(shortName, type, entry.mode, entry.size , entry.mtime);
+    if (blocks.length === 0)
+        return last;
+    blocks.push(last);
     return Buffer.concat(blocks);
 }
 /** Two zero blocks: the end of the archive. */

@@ -10,7 +10,8 @@ function octal(value: number, width: number): string {
 }
 
 function writeString(block: Buffer, text: string, offset: number, width: number): void {
-  block.write(text, offset, Math.min(width, Buffer.byteLength(text)), 'utf8')
+  // Every header field is ASCII (other names travel in a pax record).
+  block.write(text, offset, width, 'latin1')
 }
 
 export type TarEntryType = 'file' | 'directory'
@@ -26,20 +27,28 @@ export interface TarEntry {
   readonly mtime: number
 }
 
-function header(name: string, type: string, mode: number, size: number, mtime: number): Buffer {
+// The fields every header shares: uid and gid 0, the ustar magic and version, and the checksum
+// field as spaces while the sum is taken.
+const TEMPLATE = (() => {
   const block = Buffer.alloc(BLOCK)
-  writeString(block, name, 0, 100)
-  writeString(block, octal(mode & 0o7777, 8), 100, 8)
   writeString(block, octal(0, 8), 108, 8) // uid
   writeString(block, octal(0, 8), 116, 8) // gid
-  writeString(block, octal(size, 12), 124, 12)
-  writeString(block, octal(Math.max(0, Math.floor(mtime)), 12), 136, 12)
-  block.fill(0x20, 148, 156) // checksum is computed with its own field as spaces
-  writeString(block, type, 156, 1)
+  block.fill(0x20, 148, 156)
   writeString(block, 'ustar\0', 257, 6)
   writeString(block, '00', 263, 2)
+  return block
+})()
+
+function header(name: string, type: string, mode: number, size: number, mtime: number): Buffer {
+  const block = Buffer.allocUnsafe(BLOCK)
+  TEMPLATE.copy(block)
+  writeString(block, name, 0, 100)
+  writeString(block, octal(mode & 0o7777, 8), 100, 8)
+  writeString(block, octal(size, 12), 124, 12)
+  writeString(block, octal(Math.max(0, Math.floor(mtime)), 12), 136, 12)
+  writeString(block, type, 156, 1)
   let sum = 0
-  for (const byte of block) sum += byte
+  for (let index = 0; index < BLOCK; index += 1) sum += block[index] as number
   writeString(block, `${sum.toString(8).padStart(6, '0')}\0 `, 148, 8)
   return block
 }
@@ -75,9 +84,15 @@ export function entryHeader(entry: TarEntry): Buffer {
     // What readers without pax support would see instead: a short, harmless name.
     shortName = `sfd-pax-${blocks.length}`
   }
-  blocks.push(
-    header(shortName, type, entry.mode, entry.type === 'file' ? entry.size : 0, entry.mtime)
+  const last = header(
+    shortName,
+    type,
+    entry.mode,
+    entry.type === 'file' ? entry.size : 0,
+    entry.mtime
   )
+  if (blocks.length === 0) return last
+  blocks.push(last)
   return Buffer.concat(blocks)
 }
 
