@@ -31637,9 +31637,7 @@ function mapFile(localPath, options) {
 function place(segments, options) {
     if (segments.length <= options.stripComponents)
         throw new InputError('strip-components', `${options.stripComponents} would remove the whole path of '${segments.join('/')}' (it has ${segments.length} component${segments.length === 1 ? '' : 's'})`);
-    const relativePath = options.stripComponents === 0
-        ? segments.join('/')
-        : segments.slice(options.stripComponents).join('/');
+    const relativePath = segments.slice(options.stripComponents).join('/');
     return { relativePath, remotePath: joinRemote(options.target, relativePath) };
 }
 /** The matches: by the literal walk where the patterns allow it, else by @actions/glob. */

@@ -74,10 +74,7 @@ function place(
       'strip-components',
       `${options.stripComponents} would remove the whole path of '${segments.join('/')}' (it has ${segments.length} component${segments.length === 1 ? '' : 's'})`
     )
-  const relativePath =
-    options.stripComponents === 0
-      ? segments.join('/')
-      : segments.slice(options.stripComponents).join('/')
+  const relativePath = segments.slice(options.stripComponents).join('/')
   return { relativePath, remotePath: joinRemote(options.target, relativePath) }
 }
 
