@@ -1588,6 +1588,69 @@ function hashBatchScript(hasher, paths) {
         ''
     ].join('\n');
 }
+/**
+ * Turns a hashing shell into a tar extraction reading the rest of the shell's stdin: the stream
+ * goes to a session that is already logged in instead of a new one. One brace group, which the
+ * shell parses whole before running any of it: once tar starts, the shell reads no more input,
+ * and it exits after tar, whatever tar left unread, so no archive byte is ever read as a command.
+ * Answers `sfd-go` when the staging directory is ready (`sfd-nogo` before it when it could not
+ * be made), then `sfd-tar STATUS` (with tar's messages when it failed), then with openssl the
+ * SHA-256 of every staged file (paths relative to `stage`, as `./path`), then END_LINE.
+ */
+function tarIntoShellScript(stage, hasher) {
+    const quoted = shellQuote(stage);
+    return [
+        '{',
+        `rm -rf ${quoted} && mkdir -p ${quoted} && cd ${quoted} || { echo sfd-nogo; echo sfd-go; exit 3; }`,
+        'echo sfd-go',
+        'e=$(tar -xomf - 2>&1); s=$?',
+        `echo "sfd-tar $s"`,
+        'if [ "$s" != 0 ]; then printf \'%s\\n\' "$e" | sfd_prefix',
+        hasher === 'openssl'
+            ? `else find . -type f -exec ${HASHER_COMMAND.openssl} {} + 2>/dev/null | sfd_prefix`
+            : '',
+        'fi',
+        `echo ${END_LINE}`,
+        'exit 0',
+        '}',
+        ''
+    ]
+        .filter((line) => line !== '')
+        .join('\n')
+        .concat('\n');
+}
+/**
+ * Reads the answer of tarIntoShellScript. A digest counts only where its path is named once:
+ * a name with a line break spans lines, and could make a line that names another file.
+ */
+function parseStagedAnswer(lines) {
+    const statusLine = lines.find((line) => line.startsWith('sfd-tar '));
+    const status = statusLine === undefined ? undefined : Number(statusLine.slice(8));
+    const output = lines.filter((line) => line.startsWith('sfd-o ')).map((line) => line.slice(6));
+    const digests = new Map();
+    const seen = new Set();
+    if (status === 0)
+        for (const line of output) {
+            const match = /^SHA2?-?256\(\.\/(.*)\)= ([0-9a-f]{64})$/s.exec(line);
+            if (match === null)
+                continue;
+            const [, path = '', hex = ''] = match;
+            if (seen.has(path))
+                digests.delete(path);
+            else
+                digests.set(path, hex);
+            seen.add(path);
+        }
+    return {
+        status: Number.isInteger(status) ? status : undefined,
+        message: status === 0 ? '' : (output[0] ?? ''),
+        digests
+    };
+}
+/** How long a remote hasher may take over `bytes`, beyond the idle timeout. */
+function hashAllowanceMs(idleTimeoutMs, bytes) {
+    return idleTimeoutMs + bytes / MIN_HASH_BYTES_PER_MS;
+}
 /** Reads a batch's answer: one result per path, in order. */
 function parseHashAnswer(hasher, paths, lines) {
     if (hasher !== 'openssl')
@@ -1681,6 +1744,15 @@ growAt = GROW_BACKLOG) {
         return queue.splice(0);
     };
     const shells = [];
+    // What the first shell said of the machine, kept when that shell is taken.
+    let machine;
+    // Waiting in takeShell for an idle shell.
+    let taker;
+    const handOver = (shell) => {
+        const waiting = taker;
+        taker = undefined;
+        waiting?.(shell);
+    };
     let starting = 0;
     let unavailable = false;
     let closed = false;
@@ -1740,6 +1812,7 @@ growAt = GROW_BACKLOG) {
                 started.channel.close();
                 return;
             }
+            machine ??= { bootId: started.bootId, cwd: started.cwd };
             shells.push({ ...started, batches: 0, bytes: 0 });
         }, (error) => {
             for (const request of takeAll())
@@ -1754,11 +1827,21 @@ growAt = GROW_BACKLOG) {
     function pump() {
         if (unavailable) {
             giveUp();
+            handOver(undefined);
             return;
         }
-        for (const shell of shells)
-            while (queue.length > 0 && shell.batches < BATCHES_PER_SHELL)
-                run(shell, takeBatch());
+        if (taker !== undefined) {
+            const idle = shells.findIndex((shell) => shell.batches === 0);
+            if (idle >= 0)
+                handOver(shells.splice(idle, 1)[0]);
+            else if (shells.length + starting === 0)
+                handOver(undefined);
+        }
+        // While a shell is wanted, none gets more work, so that one falls idle.
+        if (taker === undefined)
+            for (const shell of shells)
+                while (queue.length > 0 && shell.batches < BATCHES_PER_SHELL)
+                    run(shell, takeBatch());
         if (queue.length > 0 && starting === 0 && shells.length < channels && worthAnother())
             grow();
     }
@@ -1787,8 +1870,15 @@ growAt = GROW_BACKLOG) {
             return unavailable;
         },
         get machine() {
-            const shell = shells[0];
-            return shell === undefined ? undefined : { bootId: shell.bootId, cwd: shell.cwd };
+            return machine;
+        },
+        takeShell() {
+            if (closed || unavailable || taker !== undefined)
+                return Promise.resolve(undefined);
+            return new Promise((resolve) => {
+                taker = resolve;
+                pump();
+            });
         },
         dropQueued() {
             for (const request of takeAll())
@@ -1796,6 +1886,7 @@ growAt = GROW_BACKLOG) {
         },
         close() {
             closed = true;
+            handOver(undefined);
             for (const shell of shells)
                 shell.channel.close();
         }
@@ -2307,7 +2398,7 @@ async function readSmallFile(file, scratch) {
         throw localFileError(file.localPath, error);
     }
 }
-async function* archive(job) {
+async function* archive(job, word) {
     // Entries are copied into STREAM_CHUNK-sized buffers, each handed to the channel whole: no
     // buffer per file, no concatenation.
     let chunk = Buffer.allocUnsafe(STREAM_CHUNK);
@@ -2327,7 +2418,8 @@ async function* archive(job) {
     const scratch = Buffer.allocUnsafe(SCRATCH_SIZE);
     const zeros = Buffer.alloc(512);
     // The word tarCommand waits for.
-    yield* put(Buffer.from('go\n'));
+    if (word)
+        yield* put(Buffer.from('go\n'));
     for (const file of job.files) {
         if (job.signal.aborted)
             throw job.signal.reason;
@@ -2350,6 +2442,49 @@ async function* archive(job) {
         yield chunk.subarray(0, used);
 }
 /**
+ * The stream into a hashing shell (tarIntoShellScript). The archive's first chunk is read before
+ * the shell is asked for, so a local file that cannot be read stops the attempt before anything
+ * is created on the host, as tarCommand's word does. Undefined when no shell is to be had.
+ */
+async function streamIntoShell(job, bytes) {
+    const chunks = archive(job, false);
+    const first = await chunks.next();
+    const shell = await job.takeShell?.();
+    if (shell === undefined) {
+        await chunks.return(undefined);
+        return undefined;
+    }
+    try {
+        const going = shell.channel.request(tarIntoShellScript(job.stagingDir, shell.hasher), 'sfd-go', job.idleTimeoutMs);
+        // Waited for at once: when tar fails at once, its answer comes in the same packet as `sfd-go`.
+        const answer = shell.channel.request('', END_LINE, hashAllowanceMs(job.idleTimeoutMs, bytes));
+        answer.catch(() => undefined);
+        if ((await going).includes('sfd-nogo'))
+            return { status: 3, message: 'cannot create the staging directory', digests: new Map() };
+        await shell.channel.send((async function* () {
+            if (first.done !== true)
+                yield first.value;
+            yield* chunks;
+        })());
+        return parseStagedAnswer(await answer);
+    }
+    catch (error) {
+        // A lost connection or an unreadable local file fails the attempt; a shell that died
+        // (killed, say) counts as a failed command.
+        if (job.connection.failure !== undefined ||
+            (error instanceof DeployError && error.kind === 'local-file'))
+            throw error;
+        return {
+            status: undefined,
+            message: error instanceof Error ? error.message : String(error),
+            digests: new Map()
+        };
+    }
+    finally {
+        shell.channel.close();
+    }
+}
+/**
  * Sends `job.files` as one tar stream and publishes them. Returns the files it could not handle
  * because the host cannot extract a tar stream (no shell, no tar): those go over SFTP.
  */
@@ -2357,8 +2492,17 @@ async function sendSmallFiles(job) {
     const stage = job.stagingDir;
     const bytes = job.files.reduce((sum, file) => sum + file.size, 0);
     let result;
+    let digests = new Map();
     try {
-        result = await job.connection.streamToCommand(tarCommand(stage), archive(job));
+        const staged = await streamIntoShell(job, bytes);
+        if (staged !== undefined) {
+            result = { code: staged.status ?? null, signal: undefined, stderr: staged.message };
+            // A name with a line break could make a line of the answer that names another file.
+            if (!job.files.some((file) => file.relativePath.includes('\n')))
+                digests = staged.digests;
+        }
+        else
+            result = await job.connection.streamToCommand(tarCommand(stage), archive(job, true));
     }
     catch (error) {
         // A refused channel (MaxSessions reached) leaves SFTP; a lost connection or an unreadable
@@ -2394,9 +2538,10 @@ async function sendSmallFiles(job) {
         await job.sftp.posixRename(stagedPath(file), finalPath);
         job.onPublished(file);
     };
+    const verify = (file) => job.verifyStaged(file, stagedPath(file), digests.get(file.relativePath));
     const publish = async (file) => {
         try {
-            await job.verifyStaged(file, stagedPath(file));
+            await verify(file);
             if (state.failure === undefined)
                 await renameOne(file);
         }
@@ -2406,7 +2551,7 @@ async function sendSmallFiles(job) {
     };
     const moved = new Set();
     const publishDirectory = async (top, files) => {
-        const verified = await Promise.allSettled(files.map((file) => job.verifyStaged(file, stagedPath(file))));
+        const verified = await Promise.allSettled(files.map(verify));
         for (const outcome of verified)
             if (outcome.status === 'rejected')
                 fail(outcome.reason);
@@ -26332,6 +26477,29 @@ async function connect(options) {
             stream.end();
         });
     });
+    /**
+     * Writes `input` into a channel's stdin, waiting for 'drain' whenever its window is full, and
+     * ends stdin; stops early once `stopped()` (the channel has closed).
+     */
+    const pipeInto = async (stream, input, stopped) => {
+        for await (const chunk of input) {
+            if (stopped())
+                return;
+            // Each chunk the channel takes is progress; a full window waits for 'drain'.
+            if (!stream.write(chunk))
+                await new Promise((drained) => {
+                    const done = () => {
+                        stream.off('drain', done);
+                        stream.off('close', done);
+                        drained();
+                    };
+                    stream.on('drain', done);
+                    stream.on('close', done);
+                });
+            touch();
+        }
+        stream.end();
+    };
     const streamToCommand = (command, input) => track('sending a stream to a remote command', idle, (resolve, reject) => {
         openExec(command, reject, (stream) => {
             const stdout = [];
@@ -26365,23 +26533,7 @@ async function connect(options) {
             });
             void (async () => {
                 try {
-                    for await (const chunk of input) {
-                        if (channel.closed)
-                            return;
-                        // Each chunk the channel takes is progress; a full window waits for 'drain'.
-                        if (!stream.write(chunk))
-                            await new Promise((drained) => {
-                                const done = () => {
-                                    stream.off('drain', done);
-                                    stream.off('close', done);
-                                    drained();
-                                };
-                                stream.on('drain', done);
-                                stream.on('close', done);
-                            });
-                        touch();
-                    }
-                    stream.end();
+                    await pipeInto(stream, input, () => channel.closed);
                 }
                 catch (error) {
                     // The input failed (a local file could not be read): stop the command.
@@ -26438,6 +26590,8 @@ async function connect(options) {
                         return Promise.reject(failure ?? new DeployError('remote-failure', `${label}: the remote command ended`));
                     return track('a remote command', allowanceMs, (done, fail) => {
                         waiters.push({ terminator, resolve: done, reject: fail });
+                        if (input === '')
+                            return;
                         stream.write(input);
                         // A request is waited for: it goes now, not after whatever else this tick does
                         // (queuing 10,000 staged files for hashing held the first batch back 80 ms).
@@ -26448,6 +26602,16 @@ async function connect(options) {
                     if (!ended)
                         stream.write(input);
                 },
+                send: (input) => track('sending a stream to a remote command', idle, (done, fail) => {
+                    pipeInto(stream, input, () => ended).then(() => done(undefined), (error) => {
+                        end('the stream to the remote command failed');
+                        stream.close();
+                        fail(failure ??
+                            (error instanceof DeployError
+                                ? error
+                                : new DeployError('local-file', errorMessage(error), { cause: error })));
+                    });
+                }),
                 close: () => {
                     end('the remote command was closed');
                     stream.end();
@@ -26808,11 +26972,13 @@ function openConnection(job, signal) {
     });
 }
 /** SHA-256 of a remote file: by remote command where the host can, else read back over SFTP. */
-async function remoteDigest(context, path, size, follower) {
+async function remoteDigest(context, path, size, earlier) {
     const { job, remoteHasher, sftp } = context;
+    if (earlier !== undefined && 'sha256' in earlier)
+        return earlier.sha256;
     // Without a follower the request goes to the hashing shells in this same turn, so thousands
     // asked for together fill the first batch before the rest have been asked for.
-    let answer = follower === undefined ? 'unavailable' : await follower.finish(size);
+    let answer = earlier === undefined ? 'unavailable' : await earlier.finish(size);
     if (answer === 'unavailable' && remoteHasher !== undefined)
         answer = await remoteHasher.hash(path, size);
     if (answer === 'unavailable') {
@@ -26839,7 +27005,9 @@ async function alreadyThere(context, file, path) {
     ]);
     return local.sha256 === remote && local.size === file.size;
 }
-async function verifyFile(context, file, path, size, follower) {
+async function verifyFile(context, file, path, size, 
+/** Where the host's digest comes from first: a follower, or a digest already in. */
+earlier) {
     const { job, sftp } = context;
     switch (job.settings.verify) {
         case 'none':
@@ -26853,7 +27021,7 @@ async function verifyFile(context, file, path, size, follower) {
         case 'sha256': {
             const [local, remote] = await Promise.all([
                 job.localHasher.digest(file.localPath, file.size),
-                remoteDigest(context, path, size, follower)
+                remoteDigest(context, path, size, earlier)
             ]);
             if (local.size !== size)
                 throw new DeployError('verify-mismatch', `'${file.relativePath}' changed on the runner while it was being sent (${size} bytes sent, ${local.size} hashed)`);
@@ -27260,7 +27428,9 @@ async function runAttempt(job, signal) {
                 sftp,
                 localHasher: job.localHasher,
                 hashLocally: settings.verify === 'sha256',
-                verifyStaged: (file, stagedPath) => verifyFile(context, file, stagedPath, file.size),
+                verifyStaged: (file, stagedPath, sha256) => verifyFile(context, file, stagedPath, file.size, sha256 === undefined ? undefined : { sha256 }),
+                takeShell: () => remoteHasher?.takeShell() ?? Promise.resolve(undefined),
+                idleTimeoutMs: settings.idleTimeoutMs,
                 base,
                 targetIsNew,
                 stagingDir,

@@ -230,12 +230,13 @@ async function remoteDigest(
   context: AttemptContext,
   path: string,
   size: number,
-  follower?: RemoteFollower
+  earlier?: RemoteFollower | { readonly sha256: string }
 ): Promise<string> {
   const { job, remoteHasher, sftp } = context
+  if (earlier !== undefined && 'sha256' in earlier) return earlier.sha256
   // Without a follower the request goes to the hashing shells in this same turn, so thousands
   // asked for together fill the first batch before the rest have been asked for.
-  let answer: RemoteDigest = follower === undefined ? 'unavailable' : await follower.finish(size)
+  let answer: RemoteDigest = earlier === undefined ? 'unavailable' : await earlier.finish(size)
   if (answer === 'unavailable' && remoteHasher !== undefined)
     answer = await remoteHasher.hash(path, size)
   if (answer === 'unavailable') {
@@ -273,7 +274,8 @@ async function verifyFile(
   file: PlannedFile,
   path: string,
   size: number,
-  follower?: RemoteFollower
+  /** Where the host's digest comes from first: a follower, or a digest already in. */
+  earlier?: RemoteFollower | { readonly sha256: string }
 ): Promise<void> {
   const { job, sftp } = context
   switch (job.settings.verify) {
@@ -291,7 +293,7 @@ async function verifyFile(
     case 'sha256': {
       const [local, remote] = await Promise.all([
         job.localHasher.digest(file.localPath, file.size),
-        remoteDigest(context, path, size, follower)
+        remoteDigest(context, path, size, earlier)
       ])
       if (local.size !== size)
         throw new DeployError(
@@ -792,7 +794,16 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
         sftp,
         localHasher: job.localHasher,
         hashLocally: settings.verify === 'sha256',
-        verifyStaged: (file, stagedPath) => verifyFile(context, file, stagedPath, file.size),
+        verifyStaged: (file, stagedPath, sha256) =>
+          verifyFile(
+            context,
+            file,
+            stagedPath,
+            file.size,
+            sha256 === undefined ? undefined : { sha256 }
+          ),
+        takeShell: () => remoteHasher?.takeShell() ?? Promise.resolve(undefined),
+        idleTimeoutMs: settings.idleTimeoutMs,
         base,
         targetIsNew,
         stagingDir,

@@ -101,6 +101,77 @@ export function hashBatchScript(hasher: Hasher, paths: readonly string[]): strin
  */
 export type RemoteDigest = { readonly sha256: string } | 'unreadable' | 'unavailable'
 
+/**
+ * Turns a hashing shell into a tar extraction reading the rest of the shell's stdin: the stream
+ * goes to a session that is already logged in instead of a new one. One brace group, which the
+ * shell parses whole before running any of it: once tar starts, the shell reads no more input,
+ * and it exits after tar, whatever tar left unread, so no archive byte is ever read as a command.
+ * Answers `sfd-go` when the staging directory is ready (`sfd-nogo` before it when it could not
+ * be made), then `sfd-tar STATUS` (with tar's messages when it failed), then with openssl the
+ * SHA-256 of every staged file (paths relative to `stage`, as `./path`), then END_LINE.
+ */
+export function tarIntoShellScript(stage: string, hasher: Hasher): string {
+  const quoted = shellQuote(stage)
+  return [
+    '{',
+    `rm -rf ${quoted} && mkdir -p ${quoted} && cd ${quoted} || { echo sfd-nogo; echo sfd-go; exit 3; }`,
+    'echo sfd-go',
+    'e=$(tar -xomf - 2>&1); s=$?',
+    `echo "sfd-tar $s"`,
+    'if [ "$s" != 0 ]; then printf \'%s\\n\' "$e" | sfd_prefix',
+    hasher === 'openssl'
+      ? `else find . -type f -exec ${HASHER_COMMAND.openssl} {} + 2>/dev/null | sfd_prefix`
+      : '',
+    'fi',
+    `echo ${END_LINE}`,
+    'exit 0',
+    '}',
+    ''
+  ]
+    .filter((line) => line !== '')
+    .join('\n')
+    .concat('\n')
+}
+
+/** What a tar stream into a shell came to: tar's exit status, its first message, the digests. */
+export interface StagedAnswer {
+  readonly status: number | undefined
+  readonly message: string
+  /** SHA-256 by path relative to the staging directory. */
+  readonly digests: ReadonlyMap<string, string>
+}
+
+/**
+ * Reads the answer of tarIntoShellScript. A digest counts only where its path is named once:
+ * a name with a line break spans lines, and could make a line that names another file.
+ */
+export function parseStagedAnswer(lines: readonly string[]): StagedAnswer {
+  const statusLine = lines.find((line) => line.startsWith('sfd-tar '))
+  const status = statusLine === undefined ? undefined : Number(statusLine.slice(8))
+  const output = lines.filter((line) => line.startsWith('sfd-o ')).map((line) => line.slice(6))
+  const digests = new Map<string, string>()
+  const seen = new Set<string>()
+  if (status === 0)
+    for (const line of output) {
+      const match = /^SHA2?-?256\(\.\/(.*)\)= ([0-9a-f]{64})$/s.exec(line)
+      if (match === null) continue
+      const [, path = '', hex = ''] = match
+      if (seen.has(path)) digests.delete(path)
+      else digests.set(path, hex)
+      seen.add(path)
+    }
+  return {
+    status: Number.isInteger(status) ? status : undefined,
+    message: status === 0 ? '' : (output[0] ?? ''),
+    digests
+  }
+}
+
+/** How long a remote hasher may take over `bytes`, beyond the idle timeout. */
+export function hashAllowanceMs(idleTimeoutMs: number, bytes: number): number {
+  return idleTimeoutMs + bytes / MIN_HASH_BYTES_PER_MS
+}
+
 /** Reads a batch's answer: one result per path, in order. */
 export function parseHashAnswer(
   hasher: Hasher,
@@ -166,15 +237,25 @@ export interface RemoteHasher {
    */
   readonly machine:
     { readonly bootId: string | undefined; readonly cwd: string | undefined } | undefined
+  /**
+   * Takes a hashing shell out of the hasher for another use (a tar stream, which then needs no
+   * login of its own): the first shell to be idle, once one is. Undefined when none is up or
+   * starting. Requests queued meanwhile go to the other shells, or to a new one.
+   */
+  takeShell(): Promise<TakenShell | undefined>
   /** Requests not yet handed to a shell are answered 'unavailable' instead. */
   dropQueued(): void
   /** Ends the hashing shells. */
   close(): void
 }
 
-interface Shell {
+/** A started shell, its prelude run (sfd_prefix defined), handed over by takeShell. */
+export interface TakenShell {
   readonly channel: CommandChannel
   readonly hasher: Hasher
+}
+
+interface Shell extends TakenShell {
   readonly bootId: string | undefined
   readonly cwd: string | undefined
   /** Batches sent and not yet answered, and their bytes. */
@@ -251,6 +332,15 @@ export function createRemoteHasher(
     return queue.splice(0)
   }
   const shells: Shell[] = []
+  // What the first shell said of the machine, kept when that shell is taken.
+  let machine: { bootId: string | undefined; cwd: string | undefined } | undefined
+  // Waiting in takeShell for an idle shell.
+  let taker: ((shell: TakenShell | undefined) => void) | undefined
+  const handOver = (shell: TakenShell | undefined): void => {
+    const waiting = taker
+    taker = undefined
+    waiting?.(shell)
+  }
   let starting = 0
   let unavailable = false
   let closed = false
@@ -317,6 +407,7 @@ export function createRemoteHasher(
             started.channel.close()
             return
           }
+          machine ??= { bootId: started.bootId, cwd: started.cwd }
           shells.push({ ...started, batches: 0, bytes: 0 })
         },
         (error: unknown) => {
@@ -335,10 +426,18 @@ export function createRemoteHasher(
   function pump(): void {
     if (unavailable) {
       giveUp()
+      handOver(undefined)
       return
     }
-    for (const shell of shells)
-      while (queue.length > 0 && shell.batches < BATCHES_PER_SHELL) run(shell, takeBatch())
+    if (taker !== undefined) {
+      const idle = shells.findIndex((shell) => shell.batches === 0)
+      if (idle >= 0) handOver(shells.splice(idle, 1)[0])
+      else if (shells.length + starting === 0) handOver(undefined)
+    }
+    // While a shell is wanted, none gets more work, so that one falls idle.
+    if (taker === undefined)
+      for (const shell of shells)
+        while (queue.length > 0 && shell.batches < BATCHES_PER_SHELL) run(shell, takeBatch())
     if (queue.length > 0 && starting === 0 && shells.length < channels && worthAnother()) grow()
   }
 
@@ -363,14 +462,21 @@ export function createRemoteHasher(
       return unavailable
     },
     get machine() {
-      const shell = shells[0]
-      return shell === undefined ? undefined : { bootId: shell.bootId, cwd: shell.cwd }
+      return machine
+    },
+    takeShell() {
+      if (closed || unavailable || taker !== undefined) return Promise.resolve(undefined)
+      return new Promise<TakenShell | undefined>((resolve) => {
+        taker = resolve
+        pump()
+      })
     },
     dropQueued() {
       for (const request of takeAll()) request.resolve('unavailable')
     },
     close() {
       closed = true
+      handOver(undefined)
       for (const shell of shells) shell.channel.close()
     }
   }

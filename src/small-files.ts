@@ -9,6 +9,14 @@ import { posix } from 'node:path'
 import { DeployError, localFileError } from './errors.js'
 import { readSmallSync, type LocalHasher } from './local-files.js'
 import type { PlannedFile } from './plan.js'
+import {
+  END_LINE,
+  hashAllowanceMs,
+  parseStagedAnswer,
+  tarIntoShellScript,
+  type StagedAnswer,
+  type TakenShell
+} from './remote-hash.js'
 import { formatBytes } from './report.js'
 import { shellQuote } from './shell-quote.js'
 import type { SftpSession, SshConnection } from './ssh.js'
@@ -39,8 +47,14 @@ export interface SmallFilesJob {
   readonly localHasher: LocalHasher
   /** Whether to compute the local SHA-256 while reading the files for the stream. */
   readonly hashLocally: boolean
-  /** Verifies a staged copy as any uploaded file is verified (the `verify` input). */
-  readonly verifyStaged: (file: PlannedFile, stagedPath: string) => Promise<void>
+  /**
+   * Verifies a staged copy as any uploaded file is verified (the `verify` input); `sha256` is
+   * its digest on the host where that is known already.
+   */
+  readonly verifyStaged: (file: PlannedFile, stagedPath: string, sha256?: string) => Promise<void>
+  /** A logged-in hashing shell to extract the stream in, where there is one (see takeShell). */
+  readonly takeShell?: () => Promise<TakenShell | undefined>
+  readonly idleTimeoutMs: number
   /** Absolute target directory on the host. */
   readonly base: string
   /** This attempt created the target: nothing was there before. */
@@ -69,7 +83,7 @@ export async function readSmallFile(
   }
 }
 
-async function* archive(job: SmallFilesJob): AsyncGenerator<Buffer> {
+async function* archive(job: SmallFilesJob, word: boolean): AsyncGenerator<Buffer> {
   // Entries are copied into STREAM_CHUNK-sized buffers, each handed to the channel whole: no
   // buffer per file, no concatenation.
   let chunk = Buffer.allocUnsafe(STREAM_CHUNK)
@@ -89,7 +103,7 @@ async function* archive(job: SmallFilesJob): AsyncGenerator<Buffer> {
   const scratch = Buffer.allocUnsafe(SCRATCH_SIZE)
   const zeros = Buffer.alloc(512)
   // The word tarCommand waits for.
-  yield* put(Buffer.from('go\n'))
+  if (word) yield* put(Buffer.from('go\n'))
   for (const file of job.files) {
     if (job.signal.aborted) throw job.signal.reason
     const content = await readSmallFile(file, scratch)
@@ -112,6 +126,58 @@ async function* archive(job: SmallFilesJob): AsyncGenerator<Buffer> {
 }
 
 /**
+ * The stream into a hashing shell (tarIntoShellScript). The archive's first chunk is read before
+ * the shell is asked for, so a local file that cannot be read stops the attempt before anything
+ * is created on the host, as tarCommand's word does. Undefined when no shell is to be had.
+ */
+async function streamIntoShell(
+  job: SmallFilesJob,
+  bytes: number
+): Promise<StagedAnswer | undefined> {
+  const chunks = archive(job, false)
+  const first = await chunks.next()
+  const shell = await job.takeShell?.()
+  if (shell === undefined) {
+    await chunks.return(undefined)
+    return undefined
+  }
+  try {
+    const going = shell.channel.request(
+      tarIntoShellScript(job.stagingDir, shell.hasher),
+      'sfd-go',
+      job.idleTimeoutMs
+    )
+    // Waited for at once: when tar fails at once, its answer comes in the same packet as `sfd-go`.
+    const answer = shell.channel.request('', END_LINE, hashAllowanceMs(job.idleTimeoutMs, bytes))
+    answer.catch(() => undefined)
+    if ((await going).includes('sfd-nogo'))
+      return { status: 3, message: 'cannot create the staging directory', digests: new Map() }
+    await shell.channel.send(
+      (async function* () {
+        if (first.done !== true) yield first.value
+        yield* chunks
+      })()
+    )
+    return parseStagedAnswer(await answer)
+  } catch (error) {
+    // A lost connection or an unreadable local file fails the attempt; a shell that died
+    // (killed, say) counts as a failed command.
+    if (
+      job.connection.failure !== undefined ||
+      (error instanceof DeployError && error.kind === 'local-file')
+    )
+      throw error
+    return {
+      status: undefined,
+      message: error instanceof Error ? error.message : String(error),
+      digests: new Map()
+    }
+  } finally {
+    shell.channel.close()
+  }
+}
+
+/**
  * Sends `job.files` as one tar stream and publishes them. Returns the files it could not handle
  * because the host cannot extract a tar stream (no shell, no tar): those go over SFTP.
  */
@@ -119,8 +185,14 @@ export async function sendSmallFiles(job: SmallFilesJob): Promise<readonly Plann
   const stage = job.stagingDir
   const bytes = job.files.reduce((sum, file) => sum + file.size, 0)
   let result
+  let digests: ReadonlyMap<string, string> = new Map()
   try {
-    result = await job.connection.streamToCommand(tarCommand(stage), archive(job))
+    const staged = await streamIntoShell(job, bytes)
+    if (staged !== undefined) {
+      result = { code: staged.status ?? null, signal: undefined, stderr: staged.message }
+      // A name with a line break could make a line of the answer that names another file.
+      if (!job.files.some((file) => file.relativePath.includes('\n'))) digests = staged.digests
+    } else result = await job.connection.streamToCommand(tarCommand(stage), archive(job, true))
   } catch (error) {
     // A refused channel (MaxSessions reached) leaves SFTP; a lost connection or an unreadable
     // local file is the attempt's failure.
@@ -162,9 +234,11 @@ export async function sendSmallFiles(job: SmallFilesJob): Promise<readonly Plann
     await job.sftp.posixRename(stagedPath(file), finalPath)
     job.onPublished(file)
   }
+  const verify = (file: PlannedFile): Promise<void> =>
+    job.verifyStaged(file, stagedPath(file), digests.get(file.relativePath))
   const publish = async (file: PlannedFile): Promise<void> => {
     try {
-      await job.verifyStaged(file, stagedPath(file))
+      await verify(file)
       if (state.failure === undefined) await renameOne(file)
     } catch (error) {
       fail(error)
@@ -172,9 +246,7 @@ export async function sendSmallFiles(job: SmallFilesJob): Promise<readonly Plann
   }
   const moved = new Set<string>()
   const publishDirectory = async (top: string, files: readonly PlannedFile[]): Promise<void> => {
-    const verified = await Promise.allSettled(
-      files.map((file) => job.verifyStaged(file, stagedPath(file)))
-    )
+    const verified = await Promise.allSettled(files.map(verify))
     for (const outcome of verified) if (outcome.status === 'rejected') fail(outcome.reason)
     if (state.failure !== undefined) return
     try {

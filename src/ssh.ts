@@ -111,11 +111,16 @@ export interface CommandChannel {
   /**
    * Writes `input` to the command's stdin and resolves with the lines of its output that start
    * with `prefix` (other output is ignored), up to the line `terminator` (not included).
-   * Rejects when the command ends first.
+   * Rejects when the command ends first. With `input` empty, only waits for the answer.
    */
   request(input: string, terminator: string, allowanceMs: number): Promise<string[]>
   /** Writes `input` to the command's stdin, expecting no answer. */
   write(input: string): void
+  /**
+   * Streams `input` to the command's stdin, waiting whenever the channel's window is full, then
+   * ends stdin. Rejects with a `local-file` error when `input` fails (the command is ended).
+   */
+  send(input: AsyncIterable<Buffer>): Promise<void>
   /** Ends the command (pending requests are rejected). */
   close(): void
 }
@@ -465,6 +470,33 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
       })
     })
 
+  /**
+   * Writes `input` into a channel's stdin, waiting for 'drain' whenever its window is full, and
+   * ends stdin; stops early once `stopped()` (the channel has closed).
+   */
+  const pipeInto = async (
+    stream: ClientChannel,
+    input: AsyncIterable<Buffer>,
+    stopped: () => boolean
+  ): Promise<void> => {
+    for await (const chunk of input) {
+      if (stopped()) return
+      // Each chunk the channel takes is progress; a full window waits for 'drain'.
+      if (!stream.write(chunk))
+        await new Promise<void>((drained) => {
+          const done = (): void => {
+            stream.off('drain', done)
+            stream.off('close', done)
+            drained()
+          }
+          stream.on('drain', done)
+          stream.on('close', done)
+        })
+      touch()
+    }
+    stream.end()
+  }
+
   const streamToCommand = (command: string, input: AsyncIterable<Buffer>): Promise<ExecResult> =>
     track<ExecResult>('sending a stream to a remote command', idle, (resolve, reject) => {
       openExec(command, reject, (stream) => {
@@ -499,22 +531,7 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
         })
         void (async () => {
           try {
-            for await (const chunk of input) {
-              if (channel.closed) return
-              // Each chunk the channel takes is progress; a full window waits for 'drain'.
-              if (!stream.write(chunk))
-                await new Promise<void>((drained) => {
-                  const done = (): void => {
-                    stream.off('drain', done)
-                    stream.off('close', done)
-                    drained()
-                  }
-                  stream.on('drain', done)
-                  stream.on('close', done)
-                })
-              touch()
-            }
-            stream.end()
+            await pipeInto(stream, input, () => channel.closed)
           } catch (error) {
             // The input failed (a local file could not be read): stop the command.
             stream.close()
@@ -577,6 +594,7 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
               )
             return track<string[]>('a remote command', allowanceMs, (done, fail) => {
               waiters.push({ terminator, resolve: done, reject: fail })
+              if (input === '') return
               stream.write(input)
               // A request is waited for: it goes now, not after whatever else this tick does
               // (queuing 10,000 staged files for hashing held the first batch back 80 ms).
@@ -586,6 +604,22 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
           write: (input) => {
             if (!ended) stream.write(input)
           },
+          send: (input) =>
+            track<undefined>('sending a stream to a remote command', idle, (done, fail) => {
+              pipeInto(stream, input, () => ended).then(
+                () => done(undefined),
+                (error: unknown) => {
+                  end('the stream to the remote command failed')
+                  stream.close()
+                  fail(
+                    failure ??
+                      (error instanceof DeployError
+                        ? error
+                        : new DeployError('local-file', errorMessage(error), { cause: error }))
+                  )
+                }
+              )
+            }),
           close: () => {
             end('the remote command was closed')
             stream.end()
