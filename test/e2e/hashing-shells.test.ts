@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { checkHostKey } from '../../src/host-key.js'
 import { parseKnownHosts } from '../../src/known-hosts.js'
 import { createRemoteHasher, type Backlog, type RemoteDigest } from '../../src/remote-hash.js'
-import { connect } from '../../src/ssh.js'
+import { connect, type SshConnection } from '../../src/ssh.js'
 import { startFleet, type Fleet, type TestHost } from '../harness/sshd.js'
 
 let fleet: Fleet
@@ -35,10 +35,8 @@ afterAll(async () => {
   await fleet.stop()
 })
 
-/** Hashes every file through one connection; returns the digests and the sessions sshd started. */
-async function hashAll(growAt?: Backlog): Promise<{ digests: RemoteDigest[]; sessions: number }> {
-  const before = host.log().length
-  const connection = await connect({
+function connectToHost(): Promise<SshConnection> {
+  return connect({
     host: host.address,
     port: host.port,
     username: fleet.user,
@@ -60,19 +58,28 @@ async function hashAll(growAt?: Backlog): Promise<{ digests: RemoteDigest[]; ses
     keepaliveCountMax: 3,
     signal: new AbortController().signal
   })
+}
+
+/** The sessions sshd has started since its log was `before` long. */
+function sessionsSince(before: number): number {
+  return (
+    host
+      .log()
+      .slice(before)
+      .match(/Starting session/g)?.length ?? 0
+  )
+}
+
+/** Hashes every file through one connection; returns the digests and the sessions sshd started. */
+async function hashAll(growAt?: Backlog): Promise<{ digests: RemoteDigest[]; sessions: number }> {
+  const before = host.log().length
+  const connection = await connectToHost()
   try {
     const hasher = createRemoteHasher(connection, 2, 30_000, growAt)
     hasher.warmUp()
     const digests = await Promise.all(files.map((file) => hasher.hash(file.path, file.size)))
     hasher.close()
-    return {
-      digests,
-      sessions:
-        host
-          .log()
-          .slice(before)
-          .match(/Starting session/g)?.length ?? 0
-    }
+    return { digests, sessions: sessionsSince(before) }
   } finally {
     await connection.close()
   }
@@ -94,5 +101,38 @@ describe('hashing shells', () => {
   test('so does a backlog beyond the byte threshold', async () => {
     const { sessions } = await hashAll({ bytes: 64 * 1024, files: Infinity })
     expect(sessions).toBe(2)
+  })
+
+  test('a shell taken for other work is handed over idle, its batches answered; the rest go to a new shell', async () => {
+    const before = host.log().length
+    const connection = await connectToHost()
+    try {
+      const hasher = createRemoteHasher(connection, 2, 30_000)
+      hasher.warmUp()
+      const asked = files.map((file) => hasher.hash(file.path, file.size))
+      // Asked for with a batch in flight and more queued: it comes once those in flight are in,
+      // and takes no more meanwhile.
+      const answeredBefore: number[] = []
+      asked.forEach((digest, index) => void digest.then(() => answeredBefore.push(index)))
+      await asked[0]
+      const taken = await hasher.takeShell()
+      expect(taken?.hasher).toBe('openssl')
+      const handedOverAfter = answeredBefore.length
+      expect(handedOverAfter).toBeGreaterThanOrEqual(1000)
+      expect(handedOverAfter % 1000).toBe(0)
+      expect(handedOverAfter).toBeLessThan(files.length)
+      // Idle and still a shell: it runs what it is given next.
+      expect(
+        await taken?.channel.request('echo sfd-mine\necho sfd-end\n', 'sfd-end', 30_000)
+      ).toEqual(['sfd-mine'])
+      taken?.channel.close()
+      expect(await Promise.all(asked)).toEqual(files.map((file) => ({ sha256: file.sha256 })))
+      expect(hasher.machine?.bootId).toBeDefined()
+      hasher.close()
+      expect(sessionsSince(before)).toBe(2)
+      expect(await hasher.takeShell()).toBeUndefined()
+    } finally {
+      await connection.close()
+    }
   })
 })

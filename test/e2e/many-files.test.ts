@@ -2,7 +2,8 @@
 // where it has not; either way every file lands byte for byte, with its mode, and nothing of
 // the staging is left behind.
 
-import { chmodSync, mkdtempSync, statSync, symlinkSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { chmodSync, mkdtempSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
@@ -11,6 +12,7 @@ import { fleetInputs, results, runAction, sha256, treeDigest } from '../harness/
 import { startFleet, type Fleet } from '../harness/sshd.js'
 
 let fleet: Fleet
+const realTar = execFileSync('sh', ['-c', 'command -v tar']).toString().trim()
 
 beforeAll(async () => {
   fleet = await startFleet({ count: 3, host: (index) => (index === 1 ? { sftpOnly: true } : {}) })
@@ -131,6 +133,33 @@ describe('many small files', () => {
       expect(run.code, run.stdout).toBe(0)
       expect(run.stdout).toMatch(/as one tar stream failed \(exit 127.*\); sending them over SFTP/)
       expect(treeDigest(host.path('notar'))).toEqual(expectedTree(files))
+    } finally {
+      host.setCommandPath(undefined)
+    }
+  })
+
+  test('a file the host corrupts after tar wrote it is caught by the digest the shell answers', async () => {
+    const host = fleet.host(2)
+    const bin = mkdtempSync(join(tmpdir(), 'sfd-badtar-'))
+    for (const tool of ['openssl', 'rm', 'mkdir', 'find', 'sed', 'cat', 'df'])
+      symlinkSync(`/usr/bin/${tool}`, join(bin, tool))
+    symlinkSync('/bin/sh', join(bin, 'sh'))
+    // Extracts for real, then changes one file in the staging directory.
+    writeFileSync(join(bin, 'tar'), `#!/bin/sh\n${realTar} "$@" || exit\nprintf x >> site/d1/f1.txt\n`)
+    chmodSync(join(bin, 'tar'), 0o755)
+    host.setCommandPath(bin)
+    try {
+      const files: Record<string, string> = {}
+      for (let i = 0; i < 40; i += 1) files[`site/d${i % 4}/f${i}.txt`] = `${i}\n`
+      const run = await runAction(
+        fleetInputs(fleet, [host], { source: 'site/**', target: 'corrupt', retries: '0' }),
+        { cwd: workspace(files) }
+      )
+      expect(run.code, run.stdout).toBe(1)
+      expect(run.stdout).toMatch(/'site\/d1\/f1.txt' arrived corrupted/)
+      expect(results(run)[0]).toMatchObject({ status: 'failed' })
+      // Nothing of the stream was published: no file at all, corrupted or not.
+      expect(Object.keys(treeDigest(host.path('corrupt')))).toEqual([])
     } finally {
       host.setCommandPath(undefined)
     }

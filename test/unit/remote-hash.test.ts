@@ -1,6 +1,14 @@
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdtempSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  symlinkSync,
+  writeFileSync
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
@@ -14,8 +22,11 @@ import {
   parseCwdLine,
   parseHashAnswer,
   parseHasherLine,
+  parseStagedAnswer,
+  tarIntoShellScript,
   type Hasher
 } from '../../src/remote-hash.js'
+import { endOfArchive, entryHeader, paddingSize } from '../../src/tar.js'
 
 /** Feeds scripts to `/bin/sh -s` as a server's hashing shell is fed; returns each answer. */
 function runShell(inputs: readonly string[], path = process.env.PATH ?? ''): string[][] {
@@ -146,5 +157,119 @@ describe('remote hashing shell', () => {
       const lines = follow(join(dir, 'no such file'), '1\nend\n', ['openssl', 'dd'])
       expect(lines).toContain('sfd-fail')
     })
+  })
+})
+
+/** A tar archive of `files` as the action builds it. */
+function tarOf(files: Record<string, string>): Buffer {
+  const parts: Buffer[] = []
+  for (const [path, content] of Object.entries(files)) {
+    const data = Buffer.from(content)
+    parts.push(entryHeader({ path, type: 'file', mode: 0o644, size: data.length, mtime: 0 }))
+    parts.push(data, Buffer.alloc(paddingSize(data.length)))
+  }
+  parts.push(endOfArchive())
+  return Buffer.concat(parts)
+}
+
+/**
+ * Runs a hashing shell (`/bin/sh -s`, its prelude answered), turns it into a tar extraction
+ * with tarIntoShellScript, and sends `archive` only once it has said `sfd-go`, as the action
+ * does. Returns the lines after `sfd-go`.
+ */
+async function streamIntoShell(stage: string, archive: Buffer, path: string): Promise<string[]> {
+  const child = spawn('/bin/sh', ['-s'], { cwd: '/tmp', env: { PATH: path } })
+  let out = ''
+  const going = new Promise<void>((resolve) => {
+    child.stdout.on('data', (data: Buffer) => {
+      out += data.toString()
+      if (out.includes('\nsfd-go\n')) resolve()
+    })
+  })
+  const closed = new Promise((resolve) => child.on('close', resolve))
+  child.stdin.on('error', () => undefined) // the shell may be gone before all is written
+  child.stdin.write(HASHER_PRELUDE + tarIntoShellScript(stage, 'openssl'))
+  await Promise.race([going, closed])
+  child.stdin.end(archive)
+  await closed
+  const lines = out.split('\n').filter((line) => line.startsWith(LINE_PREFIX))
+  return lines.slice(lines.indexOf('sfd-go') + 1)
+}
+
+describe('a tar stream into the hashing shell', () => {
+  const marker = join(mkdtempSync(join(tmpdir(), 'sfd-marker-')), 'RAN')
+  // Archive data that would run a command if a shell read it: the content, and the padding
+  // after it, are lines of their own.
+  const evil = `\necho ran > '${marker}'\n`.repeat(200)
+  const files = {
+    'a.txt': 'alpha',
+    'dir/b.txt': 'beta',
+    'q)= x.txt': 'quote',
+    'new\nline': 'newline',
+    'evil.sh': evil
+  }
+  const digest = (content: string): string => createHash('sha256').update(content).digest('hex')
+
+  test('extracts into the staging directory and answers each file digest', async () => {
+    const stage = join(mkdtempSync(join(tmpdir(), 'sfd-stage-')), 'stage $(x)')
+    const answer = parseStagedAnswer(
+      await streamIntoShell(stage, tarOf(files), process.env.PATH ?? '')
+    )
+    expect(answer.status).toBe(0)
+    for (const [path, content] of Object.entries(files))
+      expect(readFileSync(join(stage, path), 'utf8')).toBe(content)
+    // A name with a line break spans two lines of openssl's answer: it gets no digest here.
+    expect(Object.fromEntries(answer.digests)).toEqual({
+      'a.txt': digest('alpha'),
+      'dir/b.txt': digest('beta'),
+      'q)= x.txt': digest('quote'),
+      'evil.sh': digest(evil)
+    })
+    expect(existsSync(marker)).toBe(false)
+  })
+
+  test('a tar that stops early leaves the rest of the stream unread, and none of it runs', async () => {
+    const bin = binWith('openssl', 'head', 'rm', 'mkdir')
+    writeFileSync(join(bin, 'tar'), '#!/bin/sh\nhead -c 512 >/dev/null\necho broken >&2\nexit 2\n')
+    chmodSync(join(bin, 'tar'), 0o755)
+    const stage = join(mkdtempSync(join(tmpdir(), 'sfd-stage-')), 'stage')
+    const lines = await streamIntoShell(stage, tarOf({ 'evil.sh': evil }), bin)
+    const answer = parseStagedAnswer(lines)
+    expect(answer).toEqual({ status: 2, message: 'broken', digests: new Map() })
+    expect(lines.at(-1)).toBe(END_LINE)
+    expect(existsSync(marker)).toBe(false)
+  })
+
+  test('a staging directory that cannot be made is said before any of the stream is read', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'sfd-stage-')), 'a file')
+    writeFileSync(file, '')
+    const shell = spawnSync('/bin/sh', ['-s'], {
+      env: { PATH: process.env.PATH ?? '' },
+      input: HASHER_PRELUDE + tarIntoShellScript(join(file, 'stage'), 'openssl') + evil
+    })
+    expect(shell.status).toBe(3)
+    const lines = shell.stdout
+      .toString()
+      .split('\n')
+      .filter((line) => line.startsWith(LINE_PREFIX))
+    expect(lines.slice(-2)).toEqual(['sfd-nogo', 'sfd-go'])
+    expect(existsSync(marker)).toBe(false)
+  })
+
+  test('a digest for a path named twice counts for neither', () => {
+    const hex = 'a'.repeat(64)
+    const answer = parseStagedAnswer([
+      'sfd-tar 0',
+      `sfd-o SHA2-256(./x)= ${hex}`,
+      `sfd-o SHA2-256(./x)= ${'b'.repeat(64)}`,
+      `sfd-o SHA256(./y)= ${hex}`,
+      'sfd-o SHA2-256(./z)= not hex'
+    ])
+    expect(Object.fromEntries(answer.digests)).toEqual({ y: hex })
+  })
+
+  test('only the hasher openssl is asked to hash the staged files', () => {
+    expect(tarIntoShellScript('s', 'openssl')).toContain('find . -type f -exec openssl dgst')
+    expect(tarIntoShellScript('s', 'sha256sum')).not.toContain('find')
   })
 })
