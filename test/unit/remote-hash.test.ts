@@ -240,7 +240,7 @@ describe('a tar stream into the hashing shell', () => {
     expect(existsSync(marker)).toBe(false)
   })
 
-  test('a staging directory that cannot be made is said before any of the stream is read', async () => {
+  test('a staging directory that cannot be made is said before any of the stream is read', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'sfd-stage-')), 'a file')
     writeFileSync(file, '')
     const shell = spawnSync('/bin/sh', ['-s'], {
