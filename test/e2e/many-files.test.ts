@@ -145,7 +145,10 @@ describe('many small files', () => {
       symlinkSync(`/usr/bin/${tool}`, join(bin, tool))
     symlinkSync('/bin/sh', join(bin, 'sh'))
     // Extracts for real, then changes one file in the staging directory.
-    writeFileSync(join(bin, 'tar'), `#!/bin/sh\n${realTar} "$@" || exit\nprintf x >> site/d1/f1.txt\n`)
+    writeFileSync(
+      join(bin, 'tar'),
+      `#!/bin/sh\n${realTar} "$@" || exit\nprintf x >> site/d1/f1.txt\n`
+    )
     chmodSync(join(bin, 'tar'), 0o755)
     host.setCommandPath(bin)
     try {
