@@ -1647,6 +1647,44 @@ function parseStagedAnswer(lines) {
         digests
     };
 }
+/**
+ * Looks at the target before anything is sent, in a hashing shell: whether it is there, and if
+ * not, makes it and answers where it is (symbolic links resolved) and the room on its file
+ * system (`df -Pk`), as the SFTP server's stat, mkdir, realpath and statvfs would. Paths are
+ * relative to the login directory, as the SFTP server's are.
+ */
+function targetProbeScript(target) {
+    const quoted = shellQuote(target);
+    return [
+        `if [ -e ${quoted} ] || [ -h ${quoted} ]; then echo sfd-probe there`,
+        `elif mkdir -p ${quoted} 2>/dev/null && b=$(cd ${quoted} && pwd -P); then`,
+        `  printf 'sfd-probe made\\nsfd-base %s\\n' "$b"`,
+        `  df -Pk ${quoted} 2>/dev/null | sfd_prefix`,
+        'else echo sfd-probe failed; fi',
+        `echo ${END_LINE}`,
+        ''
+    ].join('\n');
+}
+/** Reads targetProbeScript's answer: the target made, or undefined (there, or not made). */
+function parseTargetProbe(lines) {
+    if (!lines.includes('sfd-probe made'))
+        return undefined;
+    const base = lines.find((line) => line.startsWith('sfd-base '))?.slice('sfd-base '.length);
+    if (base === undefined || !base.startsWith('/'))
+        return undefined;
+    // POSIX df -P: a header, then `filesystem blocks used available capacity mount` per line.
+    const fields = lines
+        .filter((line) => line.startsWith('sfd-o '))
+        .at(-1)
+        ?.slice('sfd-o '.length)
+        .trim()
+        .split(/\s+/);
+    const available = Number(fields?.[3]);
+    return {
+        base,
+        freeBytes: fields !== undefined && Number.isInteger(available) ? available * 1024 : undefined
+    };
+}
 /** How long a remote hasher may take over `bytes`, beyond the idle timeout. */
 function hashAllowanceMs(idleTimeoutMs, bytes) {
     return idleTimeoutMs + bytes / MIN_HASH_BYTES_PER_MS;
@@ -1797,6 +1835,7 @@ growAt = GROW_BACKLOG) {
             pump();
         });
     };
+    let firstReady = () => undefined;
     const grow = () => {
         starting += 1;
         startShell(connection, idleTimeoutMs)
@@ -1820,6 +1859,7 @@ growAt = GROW_BACKLOG) {
         })
             .finally(() => {
             starting -= 1;
+            firstReady();
             pump();
         });
     };
@@ -1863,14 +1903,33 @@ growAt = GROW_BACKLOG) {
             });
         },
         warmUp() {
-            if (shells.length + starting === 0 && !unavailable && !closed)
-                grow();
+            if (shells.length + starting !== 0 || unavailable || closed)
+                return Promise.resolve();
+            const started = new Promise((resolve) => {
+                firstReady = resolve;
+            });
+            grow();
+            return started;
         },
         get unavailable() {
             return unavailable;
         },
         get machine() {
             return machine;
+        },
+        giveBack(shell) {
+            if (closed || unavailable) {
+                shell.channel.close();
+                return;
+            }
+            shells.unshift({ ...shell, bootId: machine?.bootId, cwd: machine?.cwd, batches: 0, bytes: 0 });
+            pump();
+        },
+        release() {
+            unavailable = true;
+            for (const shell of shells.splice(0))
+                shell.channel.close();
+            pump();
         },
         takeShell() {
             if (closed || unavailable || taker !== undefined)
@@ -2489,6 +2548,18 @@ async function streamIntoShell(job, bytes) {
  * because the host cannot extract a tar stream (no shell, no tar): those go over SFTP.
  */
 async function sendSmallFiles(job) {
+    const streamed = await streamSmallFiles(job);
+    if (!streamed.staged)
+        return job.files;
+    await publishSmallFiles(job, streamed.digests);
+    return [];
+}
+/**
+ * Sends `job.files` as one tar stream into the staging directory. Not staged where the host
+ * cannot extract a tar stream (no shell, no tar, no channel left): the staging directory is
+ * removed and the files are to go over SFTP.
+ */
+async function streamSmallFiles(job) {
     const stage = job.stagingDir;
     const bytes = job.files.reduce((sum, file) => sum + file.size, 0);
     let result;
@@ -2512,15 +2583,23 @@ async function sendSmallFiles(job) {
             error.kind !== 'protocol')
             throw error;
         job.log(`the host refused a channel for a tar stream (${error.message}); sending ${job.files.length} small files over SFTP`);
-        return job.files;
+        return { staged: false };
     }
     if (result.code !== 0) {
         await removeStaging(job.connection, undefined, stage);
         job.log(`sending ${job.files.length} small files as one tar stream failed (exit ${result.code ?? result.signal ?? '?'}: ${result.stderr.trim().split('\n')[0] ?? ''}); sending them over SFTP`);
-        return job.files;
+        return { staged: false };
     }
     job.onBytes(bytes);
     job.log(`${job.files.length} small files (${formatBytes(bytes)}) sent as one tar stream`);
+    return { staged: true, digests };
+}
+/**
+ * Verifies the staged files (`digests`: the host's, where its shell answered them already) and
+ * renames each into place; removes the staging directory.
+ */
+async function publishSmallFiles(job, digests) {
+    const stage = job.stagingDir;
     // Every staged file is queued for hashing at once, so the hashing shells take full batches;
     // each is renamed into place as soon as its hash is in. In a target this attempt created, a
     // top-level directory goes whole once all its files are verified: one rename instead of one
@@ -2601,7 +2680,6 @@ async function sendSmallFiles(job) {
             await removeStaging(job.connection, job.sftp, stage, left);
         }
     }
-    return [];
 }
 /** The staging directory's subdirectories for `files`, deepest first, then itself. */
 function stagingDirectories(stage, files) {
@@ -26641,7 +26719,11 @@ async function connect(options) {
         signal.removeEventListener('abort', onAbort);
     };
     const connection = {
-        sftp: () => (sftpPromise ??= openSftp()),
+        sftp: () => (sftpPromise ??= openSftp().catch((error) => {
+            // Refused now (no session left), it may be granted later.
+            sftpPromise = undefined;
+            throw error;
+        })),
         exec,
         streamToCommand,
         openCommandChannel,
@@ -27348,6 +27430,94 @@ async function preflight(context, connection, todo) {
     if (job.progress.attempts === 1)
         job.log.info(`preflight: target writable, ${space === undefined ? 'free space unknown' : `${formatBytes(space.bytes)} free`}, ${formatBytes(needed)} to send`);
 }
+// The longest the SFTP session waits for the hashing shell to log in first.
+const SFTP_AFTER_SHELL_MS = 1000;
+/** Whether the connection has failed (a function: it may have, since last looked at). */
+function connectionLost(connection) {
+    return connection.failure !== undefined;
+}
+/**
+ * The SFTP session, asked for after the hashing shell's: a server that allows one session at a
+ * time (MaxSessions 1) gave that one to the shell, which makes way (once done with a tar stream
+ * it has taken), and SFTP is asked for again until the shell's session has ended (for up to the
+ * idle timeout).
+ */
+async function sftpAfterShell(connection, remoteHasher, idleTimeoutMs) {
+    try {
+        return await connection.sftp();
+    }
+    catch (error) {
+        if (connection.failure !== undefined ||
+            !(error instanceof DeployError) ||
+            error.kind !== 'protocol')
+            throw error;
+        remoteHasher.release();
+        for (let waited = 0;;) {
+            const wait = Math.min(50 + waited / 2, 500);
+            await new Promise((resolve) => setTimeout(resolve, wait));
+            waited += wait;
+            try {
+                return await connection.sftp();
+            }
+            catch (again) {
+                if (waited >= idleTimeoutMs || connectionLost(connection))
+                    throw again;
+            }
+        }
+    }
+}
+/**
+ * Where many small files go to a target that is not there yet, the hashing shell (often logged
+ * in before the SFTP server: the shell is asked for first) makes the target, says where it is
+ * and how much room it has, and takes the tar stream at once, while the SFTP server, needed only
+ * to publish, starts. Undefined (the shell back in service) when the target is there already,
+ * cannot be made, or has not the room for `needed` bytes, or where df does not say: the usual
+ * checks over SFTP then run, and say what is wrong.
+ */
+async function streamBeforeSftp(job, connection, remoteHasher, small, needed, signal) {
+    const { settings, progress, log } = job;
+    const shell = await remoteHasher.takeShell();
+    if (shell === undefined)
+        return undefined;
+    let made;
+    try {
+        made = parseTargetProbe(await shell.channel.request(targetProbeScript(settings.target), END_LINE, settings.idleTimeoutMs));
+    }
+    catch (error) {
+        shell.channel.close();
+        if (connection.failure !== undefined)
+            throw error;
+        return undefined;
+    }
+    if (made?.freeBytes === undefined || made.freeBytes < needed) {
+        remoteHasher.giveBack(shell);
+        return undefined;
+    }
+    if (progress.attempts === 1) {
+        log.info(`target ${settings.target} is ${made.base} on the host (new)`);
+        if (settings.preflight)
+            log.info(`preflight: target made, ${formatBytes(made.freeBytes)} free, ${formatBytes(needed)} to send`);
+    }
+    const stagingDir = posix.join(made.base, `.sfd-stage-${job.runToken}`);
+    progress.stagingDirs.add(stagingDir);
+    const streamed = streamSmallFiles({
+        connection,
+        localHasher: job.localHasher,
+        hashLocally: true,
+        takeShell: () => Promise.resolve(shell),
+        idleTimeoutMs: settings.idleTimeoutMs,
+        stagingDir,
+        files: small,
+        signal,
+        onBytes: (bytes) => {
+            progress.bytes += bytes;
+        },
+        log: (line) => log.info(line)
+    });
+    // A stream that failed before it took the shell leaves it to be closed here.
+    streamed.catch(() => shell.channel.close());
+    return { base: made.base, stagingDir, streamed };
+}
 /** One attempt. Throws a DeployError; `retryable` tells the caller whether to try again. */
 async function runAttempt(job, signal) {
     const { settings, progress, log } = job;
@@ -27357,35 +27527,69 @@ async function runAttempt(job, signal) {
     let remoteHasher;
     try {
         let todo = job.plan.files.filter((file) => !progress.done.has(file.relativePath));
-        const sftpOpening = connection.sftp();
-        // A hashing shell starts while the SFTP server does (each pays the login's start-up), its
-        // channel asked for after the SFTP one, so a server with MaxSessions 1 still gives SFTP its
-        // session.
+        const smallAtStart = settings.atomic
+            ? todo.filter((file) => file.size <= TAR_MAX_FILE_SIZE)
+            : [];
+        // A hashing shell starts while the SFTP server does (each pays the login's start-up). Its
+        // session is asked for after SFTP's, so that a server with MaxSessions 1 gives SFTP the one
+        // session, except where many small files are to go as a tar stream: the shell takes the
+        // stream, and the SFTP server is needed only to publish them (this machine's logins take
+        // turns, so the first asked for is often the first ready).
+        const shellFirst = settings.verify === 'sha256' && smallAtStart.length >= TAR_MIN_FILES;
         let early;
+        let sftpOpening;
         if (settings.verify === 'sha256') {
             remoteHasher = createRemoteHasher(connection, HASH_CHANNELS, settings.idleTimeoutMs);
-            remoteHasher.warmUp();
-            // The local digests of the files to compare are computed meanwhile, once the first early
-            // answer shows there is something to compare with; in a new target they come from the
-            // reads that send the files.
-            early = lookEarly(remoteHasher, settings.target, todo, () => job.localHasher.warm(todo));
+            if (shellFirst) {
+                // Asked for once the shell has logged in (or at most a second later), so that the
+                // shell's login goes first.
+                let timer;
+                await Promise.race([
+                    remoteHasher.warmUp(),
+                    new Promise((resolve) => (timer = setTimeout(resolve, SFTP_AFTER_SHELL_MS)))
+                ]);
+                clearTimeout(timer);
+                sftpOpening = sftpAfterShell(connection, remoteHasher, settings.idleTimeoutMs);
+            }
+            else {
+                sftpOpening = connection.sftp();
+                void remoteHasher.warmUp();
+            }
         }
+        else
+            sftpOpening = connection.sftp();
+        // Dropped unread when the stream below fails first.
+        sftpOpening.catch(() => undefined);
+        const started = shellFirst && remoteHasher !== undefined
+            ? await streamBeforeSftp(job, connection, remoteHasher, smallAtStart, todo.reduce((sum, file) => sum + file.size, 0), signal)
+            : undefined;
+        // The local digests of the files to compare are computed meanwhile, once the first early
+        // answer shows there is something to compare with; in a new target they come from the
+        // reads that send the files.
+        if (remoteHasher !== undefined && started === undefined)
+            early = lookEarly(remoteHasher, settings.target, todo, () => job.localHasher.warm(todo));
         const sftp = await sftpOpening;
         const ensureDir = directoryMaker(sftp);
-        // A target this attempt creates holds nothing to compare with.
-        const [existing, loginDirectory] = await Promise.all([
-            sftp.stat(settings.target),
-            early === undefined || posix.isAbsolute(settings.target)
-                ? undefined
-                : sftp.realpath('.').catch(() => undefined)
-        ]);
-        const targetIsNew = existing === undefined;
-        if (early !== undefined && remoteHasher !== undefined)
-            early = await keepEarly(early, remoteHasher, targetIsNew, settings.target, loginDirectory);
-        await ensureDir(settings.target);
-        const base = await sftp.realpath(settings.target);
-        if (progress.attempts === 1)
-            log.info(`target ${settings.target} is ${base} on the host${targetIsNew ? ' (new)' : ''}`);
+        let targetIsNew = true;
+        let base;
+        if (started === undefined) {
+            // A target this attempt creates holds nothing to compare with.
+            const [existing, loginDirectory] = await Promise.all([
+                sftp.stat(settings.target),
+                early === undefined || posix.isAbsolute(settings.target)
+                    ? undefined
+                    : sftp.realpath('.').catch(() => undefined)
+            ]);
+            targetIsNew = existing === undefined;
+            if (early !== undefined && remoteHasher !== undefined)
+                early = await keepEarly(early, remoteHasher, targetIsNew, settings.target, loginDirectory);
+            await ensureDir(settings.target);
+            base = await sftp.realpath(settings.target);
+            if (progress.attempts === 1)
+                log.info(`target ${settings.target} is ${base} on the host${targetIsNew ? ' (new)' : ''}`);
+        }
+        else
+            base = started.base;
         const context = {
             job,
             sftp,
@@ -27404,7 +27608,7 @@ async function runAttempt(job, signal) {
         }
         // With nothing to send there is nothing to check room or write access for, and nothing to
         // publish.
-        if (settings.preflight && todo.length > 0)
+        if (settings.preflight && todo.length > 0 && started === undefined)
             await preflight(context, connection, todo);
         if (settings.atomic && !sftp.hasPosixRename && todo.length > 0) {
             // A read-only server offers no rename either: say which it is.
@@ -27418,7 +27622,35 @@ async function runAttempt(job, signal) {
         // go over SFTP.
         const small = settings.atomic ? todo.filter((file) => file.size <= TAR_MAX_FILE_SIZE) : [];
         let tarred;
-        if (small.length >= TAR_MIN_FILES && remoteHasher?.unavailable !== true) {
+        const onPublished = (file) => {
+            progress.done.add(file.relativePath);
+            progress.uploaded += 1;
+        };
+        const verifyStaged = (file, stagedPath, sha256) => verifyFile(context, file, stagedPath, file.size, sha256 === undefined ? undefined : { sha256 });
+        if (started !== undefined) {
+            const { stagingDir } = started;
+            const inTar = new Set(smallAtStart);
+            todo = todo.filter((file) => !inTar.has(file));
+            tarred = started.streamed.then(async (streamed) => {
+                if (streamed.staged)
+                    await publishSmallFiles({
+                        connection,
+                        sftp,
+                        verifyStaged,
+                        base,
+                        targetIsNew,
+                        stagingDir,
+                        ensureDir,
+                        files: smallAtStart,
+                        onPublished,
+                        log: (line) => log.info(line)
+                    }, streamed.digests);
+                if (connection.failure === undefined)
+                    progress.stagingDirs.delete(stagingDir);
+                await viaSftp(streamed.staged ? [] : smallAtStart);
+            });
+        }
+        else if (small.length >= TAR_MIN_FILES && remoteHasher?.unavailable !== true) {
             const stagingDir = posix.join(base, `.sfd-stage-${job.runToken}`);
             progress.stagingDirs.add(stagingDir);
             const inTar = new Set(small);
@@ -27428,7 +27660,7 @@ async function runAttempt(job, signal) {
                 sftp,
                 localHasher: job.localHasher,
                 hashLocally: settings.verify === 'sha256',
-                verifyStaged: (file, stagedPath, sha256) => verifyFile(context, file, stagedPath, file.size, sha256 === undefined ? undefined : { sha256 }),
+                verifyStaged,
                 takeShell: () => remoteHasher?.takeShell() ?? Promise.resolve(undefined),
                 idleTimeoutMs: settings.idleTimeoutMs,
                 base,
@@ -27437,10 +27669,7 @@ async function runAttempt(job, signal) {
                 ensureDir,
                 files: small,
                 signal,
-                onPublished: (file) => {
-                    progress.done.add(file.relativePath);
-                    progress.uploaded += 1;
-                },
+                onPublished,
                 onBytes: (bytes) => {
                     progress.bytes += bytes;
                 },

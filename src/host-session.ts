@@ -15,8 +15,11 @@ import type { LocalHasher } from './local-files.js'
 import type { Plan, PlannedFile } from './plan.js'
 import {
   createRemoteHasher,
+  END_LINE,
   followRemoteHash,
+  parseTargetProbe,
   readBackHash,
+  targetProbeScript,
   type RemoteDigest,
   type RemoteFollower,
   type RemoteHasher
@@ -24,7 +27,15 @@ import {
 import { temporaryPath } from './remote-path.js'
 import { formatBytes } from './report.js'
 import { shellQuote } from './shell-quote.js'
-import { removeStaging, sendSmallFiles, TAR_MAX_FILE_SIZE, TAR_MIN_FILES } from './small-files.js'
+import {
+  publishSmallFiles,
+  removeStaging,
+  sendSmallFiles,
+  streamSmallFiles,
+  TAR_MAX_FILE_SIZE,
+  TAR_MIN_FILES,
+  type Streamed
+} from './small-files.js'
 import { connect, type SftpSession, type SshConnection } from './ssh.js'
 import { uploadFile } from './upload.js'
 
@@ -707,6 +718,120 @@ async function preflight(
     )
 }
 
+// The longest the SFTP session waits for the hashing shell to log in first.
+const SFTP_AFTER_SHELL_MS = 1000
+
+/** Whether the connection has failed (a function: it may have, since last looked at). */
+function connectionLost(connection: SshConnection): boolean {
+  return connection.failure !== undefined
+}
+
+/**
+ * The SFTP session, asked for after the hashing shell's: a server that allows one session at a
+ * time (MaxSessions 1) gave that one to the shell, which makes way (once done with a tar stream
+ * it has taken), and SFTP is asked for again until the shell's session has ended (for up to the
+ * idle timeout).
+ */
+async function sftpAfterShell(
+  connection: SshConnection,
+  remoteHasher: RemoteHasher,
+  idleTimeoutMs: number
+): Promise<SftpSession> {
+  try {
+    return await connection.sftp()
+  } catch (error) {
+    if (
+      connection.failure !== undefined ||
+      !(error instanceof DeployError) ||
+      error.kind !== 'protocol'
+    )
+      throw error
+    remoteHasher.release()
+    for (let waited = 0; ;) {
+      const wait = Math.min(50 + waited / 2, 500)
+      await new Promise((resolve) => setTimeout(resolve, wait))
+      waited += wait
+      try {
+        return await connection.sftp()
+      } catch (again) {
+        if (waited >= idleTimeoutMs || connectionLost(connection)) throw again
+      }
+    }
+  }
+}
+
+/** Small files already on their way into a target the hashing shell made. */
+interface StreamStarted {
+  readonly base: string
+  readonly stagingDir: string
+  readonly streamed: Promise<Streamed>
+}
+
+/**
+ * Where many small files go to a target that is not there yet, the hashing shell (often logged
+ * in before the SFTP server: the shell is asked for first) makes the target, says where it is
+ * and how much room it has, and takes the tar stream at once, while the SFTP server, needed only
+ * to publish, starts. Undefined (the shell back in service) when the target is there already,
+ * cannot be made, or has not the room for `needed` bytes, or where df does not say: the usual
+ * checks over SFTP then run, and say what is wrong.
+ */
+async function streamBeforeSftp(
+  job: HostJob,
+  connection: SshConnection,
+  remoteHasher: RemoteHasher,
+  small: readonly PlannedFile[],
+  needed: number,
+  signal: AbortSignal
+): Promise<StreamStarted | undefined> {
+  const { settings, progress, log } = job
+  const shell = await remoteHasher.takeShell()
+  if (shell === undefined) return undefined
+  let made
+  try {
+    made = parseTargetProbe(
+      await shell.channel.request(
+        targetProbeScript(settings.target),
+        END_LINE,
+        settings.idleTimeoutMs
+      )
+    )
+  } catch (error) {
+    shell.channel.close()
+    if (connection.failure !== undefined) throw error
+    return undefined
+  }
+  if (made?.freeBytes === undefined || made.freeBytes < needed) {
+    remoteHasher.giveBack(shell)
+    return undefined
+  }
+  if (progress.attempts === 1) {
+    log.info(`target ${settings.target} is ${made.base} on the host (new)`)
+    if (settings.preflight)
+      log.info(
+        `preflight: target made, ${formatBytes(made.freeBytes)} free, ${formatBytes(needed)} to send`
+      )
+  }
+  const stagingDir = posix.join(made.base, `.sfd-stage-${job.runToken}`)
+  progress.stagingDirs.add(stagingDir)
+  const streamed = streamSmallFiles({
+    connection,
+    localHasher: job.localHasher,
+    hashLocally: true,
+    takeShell: () => Promise.resolve(shell),
+    idleTimeoutMs: settings.idleTimeoutMs,
+    stagingDir,
+    files: small,
+    signal,
+    onBytes: (bytes) => {
+      progress.bytes += bytes
+    },
+    log: (line) => log.info(line)
+  })
+  // A stream that failed before it took the shell leaves it to be closed here.
+  streamed.catch(() => shell.channel.close())
+  return { base: made.base, stagingDir, streamed }
+}
+
 /** One attempt. Throws a DeployError; `retryable` tells the caller whether to try again. */
 export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<void> {
   const { settings, progress, log } = job
@@ -716,35 +841,72 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
   let remoteHasher: RemoteHasher | undefined
   try {
     let todo = job.plan.files.filter((file) => !progress.done.has(file.relativePath))
-    const sftpOpening = connection.sftp()
-    // A hashing shell starts while the SFTP server does (each pays the login's start-up), its
-    // channel asked for after the SFTP one, so a server with MaxSessions 1 still gives SFTP its
-    // session.
+    const smallAtStart = settings.atomic
+      ? todo.filter((file) => file.size <= TAR_MAX_FILE_SIZE)
+      : []
+    // A hashing shell starts while the SFTP server does (each pays the login's start-up). Its
+    // session is asked for after SFTP's, so that a server with MaxSessions 1 gives SFTP the one
+    // session, except where many small files are to go as a tar stream: the shell takes the
+    // stream, and the SFTP server is needed only to publish them (this machine's logins take
+    // turns, so the first asked for is often the first ready).
+    const shellFirst = settings.verify === 'sha256' && smallAtStart.length >= TAR_MIN_FILES
     let early: EarlyDigests | undefined
+    let sftpOpening: Promise<SftpSession>
     if (settings.verify === 'sha256') {
       remoteHasher = createRemoteHasher(connection, HASH_CHANNELS, settings.idleTimeoutMs)
-      remoteHasher.warmUp()
-      // The local digests of the files to compare are computed meanwhile, once the first early
-      // answer shows there is something to compare with; in a new target they come from the
-      // reads that send the files.
+      if (shellFirst) {
+        // Asked for once the shell has logged in (or at most a second later), so that the
+        // shell's login goes first.
+        let timer: NodeJS.Timeout | undefined
+        await Promise.race([
+          remoteHasher.warmUp(),
+          new Promise((resolve) => (timer = setTimeout(resolve, SFTP_AFTER_SHELL_MS)))
+        ])
+        clearTimeout(timer)
+        sftpOpening = sftpAfterShell(connection, remoteHasher, settings.idleTimeoutMs)
+      } else {
+        sftpOpening = connection.sftp()
+        void remoteHasher.warmUp()
+      }
+    } else sftpOpening = connection.sftp()
+    // Dropped unread when the stream below fails first.
+    sftpOpening.catch(() => undefined)
+    const started =
+      shellFirst && remoteHasher !== undefined
+        ? await streamBeforeSftp(
+            job,
+            connection,
+            remoteHasher,
+            smallAtStart,
+            todo.reduce((sum, file) => sum + file.size, 0),
+            signal
+          )
+        : undefined
+    // The local digests of the files to compare are computed meanwhile, once the first early
+    // answer shows there is something to compare with; in a new target they come from the
+    // reads that send the files.
+    if (remoteHasher !== undefined && started === undefined)
       early = lookEarly(remoteHasher, settings.target, todo, () => job.localHasher.warm(todo))
-    }
     const sftp = await sftpOpening
     const ensureDir = directoryMaker(sftp)
-    // A target this attempt creates holds nothing to compare with.
-    const [existing, loginDirectory] = await Promise.all([
-      sftp.stat(settings.target),
-      early === undefined || posix.isAbsolute(settings.target)
-        ? undefined
-        : sftp.realpath('.').catch(() => undefined)
-    ])
-    const targetIsNew = existing === undefined
-    if (early !== undefined && remoteHasher !== undefined)
-      early = await keepEarly(early, remoteHasher, targetIsNew, settings.target, loginDirectory)
-    await ensureDir(settings.target)
-    const base = await sftp.realpath(settings.target)
-    if (progress.attempts === 1)
-      log.info(`target ${settings.target} is ${base} on the host${targetIsNew ? ' (new)' : ''}`)
+    let targetIsNew = true
+    let base: string
+    if (started === undefined) {
+      // A target this attempt creates holds nothing to compare with.
+      const [existing, loginDirectory] = await Promise.all([
+        sftp.stat(settings.target),
+        early === undefined || posix.isAbsolute(settings.target)
+          ? undefined
+          : sftp.realpath('.').catch(() => undefined)
+      ])
+      targetIsNew = existing === undefined
+      if (early !== undefined && remoteHasher !== undefined)
+        early = await keepEarly(early, remoteHasher, targetIsNew, settings.target, loginDirectory)
+      await ensureDir(settings.target)
+      base = await sftp.realpath(settings.target)
+      if (progress.attempts === 1)
+        log.info(`target ${settings.target} is ${base} on the host${targetIsNew ? ' (new)' : ''}`)
+    } else base = started.base
 
     const context: AttemptContext = {
       job,
@@ -766,7 +928,8 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
     }
     // With nothing to send there is nothing to check room or write access for, and nothing to
     // publish.
-    if (settings.preflight && todo.length > 0) await preflight(context, connection, todo)
+    if (settings.preflight && todo.length > 0 && started === undefined)
+      await preflight(context, connection, todo)
     if (settings.atomic && !sftp.hasPosixRename && todo.length > 0) {
       // A read-only server offers no rename either: say which it is.
       await checkWritable(context, connection)
@@ -784,7 +947,43 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
     // go over SFTP.
     const small = settings.atomic ? todo.filter((file) => file.size <= TAR_MAX_FILE_SIZE) : []
     let tarred: Promise<void> | undefined
-    if (small.length >= TAR_MIN_FILES && remoteHasher?.unavailable !== true) {
+    const onPublished = (file: PlannedFile): void => {
+      progress.done.add(file.relativePath)
+      progress.uploaded += 1
+    }
+    const verifyStaged = (file: PlannedFile, stagedPath: string, sha256?: string): Promise<void> =>
+      verifyFile(
+        context,
+        file,
+        stagedPath,
+        file.size,
+        sha256 === undefined ? undefined : { sha256 }
+      )
+    if (started !== undefined) {
+      const { stagingDir } = started
+      const inTar = new Set(smallAtStart)
+      todo = todo.filter((file) => !inTar.has(file))
+      tarred = started.streamed.then(async (streamed) => {
+        if (streamed.staged)
+          await publishSmallFiles(
+            {
+              connection,
+              sftp,
+              verifyStaged,
+              base,
+              targetIsNew,
+              stagingDir,
+              ensureDir,
+              files: smallAtStart,
+              onPublished,
+              log: (line) => log.info(line)
+            },
+            streamed.digests
+          )
+        if (connection.failure === undefined) progress.stagingDirs.delete(stagingDir)
+        await viaSftp(streamed.staged ? [] : smallAtStart)
+      })
+    } else if (small.length >= TAR_MIN_FILES && remoteHasher?.unavailable !== true) {
       const stagingDir = posix.join(base, `.sfd-stage-${job.runToken}`)
       progress.stagingDirs.add(stagingDir)
       const inTar = new Set(small)
@@ -794,14 +993,7 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
         sftp,
         localHasher: job.localHasher,
         hashLocally: settings.verify === 'sha256',
-        verifyStaged: (file, stagedPath, sha256) =>
-          verifyFile(
-            context,
-            file,
-            stagedPath,
-            file.size,
-            sha256 === undefined ? undefined : { sha256 }
-          ),
+        verifyStaged,
         takeShell: () => remoteHasher?.takeShell() ?? Promise.resolve(undefined),
         idleTimeoutMs: settings.idleTimeoutMs,
         base,
@@ -810,10 +1002,7 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
         ensureDir,
         files: small,
         signal,
-        onPublished: (file) => {
-          progress.done.add(file.relativePath)
-          progress.uploaded += 1
-        },
+        onPublished,
         onBytes: (bytes) => {
           progress.bytes += bytes
         },

@@ -167,6 +167,50 @@ export function parseStagedAnswer(lines: readonly string[]): StagedAnswer {
   }
 }
 
+/**
+ * Looks at the target before anything is sent, in a hashing shell: whether it is there, and if
+ * not, makes it and answers where it is (symbolic links resolved) and the room on its file
+ * system (`df -Pk`), as the SFTP server's stat, mkdir, realpath and statvfs would. Paths are
+ * relative to the login directory, as the SFTP server's are.
+ */
+export function targetProbeScript(target: string): string {
+  const quoted = shellQuote(target)
+  return [
+    `if [ -e ${quoted} ] || [ -h ${quoted} ]; then echo sfd-probe there`,
+    `elif mkdir -p ${quoted} 2>/dev/null && b=$(cd ${quoted} && pwd -P); then`,
+    `  printf 'sfd-probe made\\nsfd-base %s\\n' "$b"`,
+    `  df -Pk ${quoted} 2>/dev/null | sfd_prefix`,
+    'else echo sfd-probe failed; fi',
+    `echo ${END_LINE}`,
+    ''
+  ].join('\n')
+}
+
+/** A target the probe made: its absolute path, and the bytes free there when df said. */
+export interface MadeTarget {
+  readonly base: string
+  readonly freeBytes: number | undefined
+}
+
+/** Reads targetProbeScript's answer: the target made, or undefined (there, or not made). */
+export function parseTargetProbe(lines: readonly string[]): MadeTarget | undefined {
+  if (!lines.includes('sfd-probe made')) return undefined
+  const base = lines.find((line) => line.startsWith('sfd-base '))?.slice('sfd-base '.length)
+  if (base === undefined || !base.startsWith('/')) return undefined
+  // POSIX df -P: a header, then `filesystem blocks used available capacity mount` per line.
+  const fields = lines
+    .filter((line) => line.startsWith('sfd-o '))
+    .at(-1)
+    ?.slice('sfd-o '.length)
+    .trim()
+    .split(/\s+/)
+  const available = Number(fields?.[3])
+  return {
+    base,
+    freeBytes: fields !== undefined && Number.isInteger(available) ? available * 1024 : undefined
+  }
+}
+
 /** How long a remote hasher may take over `bytes`, beyond the idle timeout. */
 export function hashAllowanceMs(idleTimeoutMs: number, bytes: number): number {
   return idleTimeoutMs + bytes / MIN_HASH_BYTES_PER_MS
@@ -225,9 +269,9 @@ export interface RemoteHasher {
   hash(path: string, size: number): Promise<RemoteDigest>
   /**
    * Starts one hashing shell now, so that its start-up overlaps other work; a second starts
-   * only for a backlog past GROW_BACKLOG.
+   * only for a backlog past GROW_BACKLOG. Resolves once the shell has answered (or failed).
    */
-  warmUp(): void
+  warmUp(): Promise<void>
   /** The host has been found unable to run our shell (no exec, no session left, no hasher). */
   readonly unavailable: boolean
   /**
@@ -243,6 +287,13 @@ export interface RemoteHasher {
    * starting. Requests queued meanwhile go to the other shells, or to a new one.
    */
   takeShell(): Promise<TakenShell | undefined>
+  /** Puts a taken shell, idle, back in service. */
+  giveBack(shell: TakenShell): void
+  /**
+   * Ends the hashing shells and answers every request 'unavailable' from now on: their sessions
+   * are needed for something else (a server that allows one session at a time).
+   */
+  release(): void
   /** Requests not yet handed to a shell are answered 'unavailable' instead. */
   dropQueued(): void
   /** Ends the hashing shells. */
@@ -392,6 +443,7 @@ export function createRemoteHasher(
       })
   }
 
+  let firstReady: () => void = () => undefined
   const grow = (): void => {
     starting += 1
     startShell(connection, idleTimeoutMs)
@@ -416,6 +468,7 @@ export function createRemoteHasher(
       )
       .finally(() => {
         starting -= 1
+        firstReady()
         pump()
       })
   }
@@ -456,13 +509,31 @@ export function createRemoteHasher(
       })
     },
     warmUp() {
-      if (shells.length + starting === 0 && !unavailable && !closed) grow()
+      if (shells.length + starting !== 0 || unavailable || closed) return Promise.resolve()
+      const started = new Promise<void>((resolve) => {
+        firstReady = resolve
+      })
+      grow()
+      return started
     },
     get unavailable() {
       return unavailable
     },
     get machine() {
       return machine
+    },
+    giveBack(shell) {
+      if (closed || unavailable) {
+        shell.channel.close()
+        return
+      }
+      shells.unshift({ ...shell, bootId: machine?.bootId, cwd: machine?.cwd, batches: 0, bytes: 0 })
+      pump()
+    },
+    release() {
+      unavailable = true
+      for (const shell of shells.splice(0)) shell.channel.close()
+      pump()
     },
     takeShell() {
       if (closed || unavailable || taker !== undefined) return Promise.resolve(undefined)

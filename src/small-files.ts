@@ -41,20 +41,31 @@ export function tarCommand(stage: string): string {
   return `IFS= read -r go && [ "$go" = go ] || exit 3; rm -rf ${quoted} && mkdir -p ${quoted} && cd ${quoted} && exec tar -xomf -`
 }
 
-export interface SmallFilesJob {
+/** What the stream needs: see streamSmallFiles. */
+export interface StreamJob {
   readonly connection: SshConnection
-  readonly sftp: SftpSession
   readonly localHasher: LocalHasher
   /** Whether to compute the local SHA-256 while reading the files for the stream. */
   readonly hashLocally: boolean
+  /** A logged-in hashing shell to extract the stream in, where there is one (see takeShell). */
+  readonly takeShell?: () => Promise<TakenShell | undefined>
+  readonly idleTimeoutMs: number
+  readonly stagingDir: string
+  readonly files: readonly PlannedFile[]
+  readonly signal: AbortSignal
+  readonly onBytes: (bytes: number) => void
+  readonly log: (line: string) => void
+}
+
+/** What publishing the staged files needs: see publishSmallFiles. */
+export interface PublishJob {
+  readonly connection: SshConnection
+  readonly sftp: SftpSession
   /**
    * Verifies a staged copy as any uploaded file is verified (the `verify` input); `sha256` is
    * its digest on the host where that is known already.
    */
   readonly verifyStaged: (file: PlannedFile, stagedPath: string, sha256?: string) => Promise<void>
-  /** A logged-in hashing shell to extract the stream in, where there is one (see takeShell). */
-  readonly takeShell?: () => Promise<TakenShell | undefined>
-  readonly idleTimeoutMs: number
   /** Absolute target directory on the host. */
   readonly base: string
   /** This attempt created the target: nothing was there before. */
@@ -62,12 +73,17 @@ export interface SmallFilesJob {
   readonly stagingDir: string
   readonly ensureDir: (dir: string) => Promise<void>
   readonly files: readonly PlannedFile[]
-  readonly signal: AbortSignal
   /** A file was published (verified and renamed into place). */
   readonly onPublished: (file: PlannedFile) => void
-  readonly onBytes: (bytes: number) => void
   readonly log: (line: string) => void
 }
+
+export type SmallFilesJob = StreamJob & PublishJob
+
+/** The stream's outcome: staged on the host (with the digests its shell answered), or not. */
+export type Streamed =
+  | { readonly staged: true; readonly digests: ReadonlyMap<string, string> }
+  | { readonly staged: false }
 
 /** A small file's content: see readSmallSync; files larger than `scratch` are read whole. */
 export async function readSmallFile(
@@ -83,7 +99,7 @@ export async function readSmallFile(
   }
 }
 
-async function* archive(job: SmallFilesJob, word: boolean): AsyncGenerator<Buffer> {
+async function* archive(job: StreamJob, word: boolean): AsyncGenerator<Buffer> {
   // Entries are copied into STREAM_CHUNK-sized buffers, each handed to the channel whole: no
   // buffer per file, no concatenation.
   let chunk = Buffer.allocUnsafe(STREAM_CHUNK)
@@ -130,10 +146,7 @@ async function* archive(job: SmallFilesJob, word: boolean): AsyncGenerator<Buffe
  * the shell is asked for, so a local file that cannot be read stops the attempt before anything
  * is created on the host, as tarCommand's word does. Undefined when no shell is to be had.
  */
-async function streamIntoShell(
-  job: SmallFilesJob,
-  bytes: number
-): Promise<StagedAnswer | undefined> {
+async function streamIntoShell(job: StreamJob, bytes: number): Promise<StagedAnswer | undefined> {
   const chunks = archive(job, false)
   const first = await chunks.next()
   const shell = await job.takeShell?.()
@@ -182,6 +195,18 @@ async function streamIntoShell(
  * because the host cannot extract a tar stream (no shell, no tar): those go over SFTP.
  */
 export async function sendSmallFiles(job: SmallFilesJob): Promise<readonly PlannedFile[]> {
+  const streamed = await streamSmallFiles(job)
+  if (!streamed.staged) return job.files
+  await publishSmallFiles(job, streamed.digests)
+  return []
+}
+
+/**
+ * Sends `job.files` as one tar stream into the staging directory. Not staged where the host
+ * cannot extract a tar stream (no shell, no tar, no channel left): the staging directory is
+ * removed and the files are to go over SFTP.
+ */
+export async function streamSmallFiles(job: StreamJob): Promise<Streamed> {
   const stage = job.stagingDir
   const bytes = job.files.reduce((sum, file) => sum + file.size, 0)
   let result
@@ -205,17 +230,29 @@ export async function sendSmallFiles(job: SmallFilesJob): Promise<readonly Plann
     job.log(
       `the host refused a channel for a tar stream (${error.message}); sending ${job.files.length} small files over SFTP`
     )
-    return job.files
+    return { staged: false }
   }
   if (result.code !== 0) {
     await removeStaging(job.connection, undefined, stage)
     job.log(
       `sending ${job.files.length} small files as one tar stream failed (exit ${result.code ?? result.signal ?? '?'}: ${result.stderr.trim().split('\n')[0] ?? ''}); sending them over SFTP`
     )
-    return job.files
+    return { staged: false }
   }
   job.onBytes(bytes)
   job.log(`${job.files.length} small files (${formatBytes(bytes)}) sent as one tar stream`)
+  return { staged: true, digests }
+}
+
+/**
+ * Verifies the staged files (`digests`: the host's, where its shell answered them already) and
+ * renames each into place; removes the staging directory.
+ */
+export async function publishSmallFiles(
+  job: PublishJob,
+  digests: ReadonlyMap<string, string>
+): Promise<void> {
+  const stage = job.stagingDir
 
   // Every staged file is queued for hashing at once, so the hashing shells take full batches;
   // each is renamed into place as soon as its hash is in. In a target this attempt created, a
@@ -288,7 +325,6 @@ export async function sendSmallFiles(job: SmallFilesJob): Promise<readonly Plann
       await removeStaging(job.connection, job.sftp, stage, left)
     }
   }
-  return []
 }
 
 /** The staging directory's subdirectories for `files`, deepest first, then itself. */

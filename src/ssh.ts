@@ -651,7 +651,12 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
   }
 
   const connection: SshConnection = {
-    sftp: () => (sftpPromise ??= openSftp()),
+    sftp: () =>
+      (sftpPromise ??= openSftp().catch((error: unknown) => {
+        // Refused now (no session left), it may be granted later.
+        sftpPromise = undefined
+        throw error
+      })),
     exec,
     streamToCommand,
     openCommandChannel,

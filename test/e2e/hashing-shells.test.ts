@@ -76,7 +76,7 @@ async function hashAll(growAt?: Backlog): Promise<{ digests: RemoteDigest[]; ses
   const connection = await connectToHost()
   try {
     const hasher = createRemoteHasher(connection, 2, 30_000, growAt)
-    hasher.warmUp()
+    void hasher.warmUp()
     const digests = await Promise.all(files.map((file) => hasher.hash(file.path, file.size)))
     hasher.close()
     return { digests, sessions: sessionsSince(before) }
@@ -108,7 +108,7 @@ describe('hashing shells', () => {
     const connection = await connectToHost()
     try {
       const hasher = createRemoteHasher(connection, 2, 30_000)
-      hasher.warmUp()
+      void hasher.warmUp()
       const asked = files.map((file) => hasher.hash(file.path, file.size))
       // Asked for with a batch in flight and more queued: it comes once those in flight are in,
       // and takes no more meanwhile.

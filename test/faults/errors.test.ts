@@ -37,6 +37,46 @@ afterAll(async () => {
   await fleet.stop()
 })
 
+/** `count` small files under many/. */
+function manySmall(count: number): Record<string, string> {
+  const files: Record<string, string> = {}
+  for (let i = 0; i < count; i += 1) files[`many/${i}.txt`] = `small ${i}`
+  return files
+}
+
+/** What treeDigest should find where `files` landed. */
+function digestsOf(files: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(files).map(([path, content]) => [path, sha256(content)]))
+}
+
+/** A run the preflight refused for want of room (on a tmpfs; elsewhere only that it failed). */
+function expectRefusedByPreflight(
+  run: Awaited<ReturnType<typeof runAction>>,
+  mode: string,
+  message: RegExp
+): void {
+  expect(run.code).toBe(1)
+  const result = results(run)[0]
+  expect(result?.attempts).toBe(1)
+  if (mode !== 'tmpfs') return
+  expect(result).toMatchObject({ errorClass: 'disk-full', bytes: 0 })
+  expect(result?.error).toMatch(/preflight: not enough space on .*: .* free in/)
+  expect(result?.error).toMatch(message)
+}
+
+/** Deploys `files` to `target`, expecting success in one attempt and each file there; its log. */
+async function deploysWhole(
+  host: TestHost,
+  target: string,
+  files: Record<string, string>
+): Promise<string> {
+  const run = await runAction(fleetInputs(fleet, [host], { target }), { cwd: workspace(files) })
+  expect(run.code, run.stdout).toBe(0)
+  expect(results(run)[0]).toMatchObject({ status: 'success', attempts: 1 })
+  expect(treeDigest(host.path(target))).toEqual(digestsOf(files))
+  return run.stdout
+}
+
 const temporaries = (tree: Record<string, string>): string[] =>
   Object.keys(tree).filter((path) => path.endsWith('.sfd-tmp'))
 
@@ -65,15 +105,7 @@ describe('failures that another attempt cannot fix: 1 attempt, a message to act 
     const withPreflight = await runAction(fleetInputs(fleet, [host], { target: 'full' }), {
       cwd: workspace(next)
     })
-    expect(withPreflight.code).toBe(1)
-    const checked = results(withPreflight)[0]
-    expect(checked?.attempts).toBe(1)
-    if (mode === 'tmpfs') {
-      expect(checked).toMatchObject({ errorClass: 'disk-full', bytes: 0 })
-      expect(checked?.error).toMatch(
-        /preflight: not enough space on .*: .* free in '.*full', 800.0 KiB to send/
-      )
-    }
+    expectRefusedByPreflight(withPreflight, mode, /free in '.*full', 800.0 KiB to send/)
 
     const writing = await runAction(
       fleetInputs(fleet, [host], { target: 'full', preflight: 'false' }),
@@ -94,6 +126,20 @@ describe('failures that another attempt cannot fix: 1 attempt, a message to act 
     const after = treeDigest(host.path('full'))
     expect(temporaries(after)).toEqual([])
     expect(after).toEqual(before)
+  })
+
+  test('disk full, with many small files for a new target: the shell finds no room, SFTP says so', async () => {
+    const host = fleet.host(0)
+    const mode = host.limitedDirectory('full-many', 1024)
+    const files: Record<string, Buffer> = {}
+    // 1.2 MiB in all: more than the 1 MiB tmpfs (or the file size limit) holds.
+    for (let i = 0; i < 40; i += 1) files[`site/f${i}.bin`] = pseudoRandomBytes(30 * 1024, i)
+    const run = await runAction(fleetInputs(fleet, [host], { target: 'full-many/new' }), {
+      cwd: workspace(files)
+    })
+    expectRefusedByPreflight(run, mode, /free in '.*new', 1.17 MiB to send/)
+    const after = treeDigest(host.path('full-many'))
+    expect(Object.keys(after).filter((path) => !path.startsWith('new/'))).toEqual([])
   })
 
   test('permission denied', async () => {
@@ -122,6 +168,24 @@ describe('failures that another attempt cannot fix: 1 attempt, a message to act 
       host.setSftpServerFlags([])
     }
     expect(treeDigest(host.path('ro'))).toEqual(before)
+  })
+
+  test('many small files to a new target: the hashing shell makes it, but it takes SFTP to publish, which is refused', async () => {
+    const host = fleet.host(1)
+    const files = manySmall(40)
+    host.setSftpServerFlags(['-R'])
+    try {
+      const run = await runAction(fleetInputs(fleet, [host], { target: 'ro-new' }), {
+        cwd: workspace(files)
+      })
+      expect(run.code).toBe(1)
+      expect(results(run)[0]).toMatchObject({ status: 'failed', errorClass: 'permission' })
+      expect(results(run)[0]?.error).toMatch(/permission denied/)
+    } finally {
+      host.setSftpServerFlags([])
+    }
+    // Nothing was published, and the staging directory is gone.
+    expect(treeDigest(host.path('ro-new'))).toEqual({})
   })
 
   test('a read-only host that already has every file is up to date: nothing to write, no failure', async () => {
@@ -315,18 +379,19 @@ describe('server limits', () => {
     })
   })
 
+  test('MaxSessions 1 with many small files: the hashing shell, asked for first, makes way for SFTP', async () => {
+    const host = fleet.host(4)
+    const files = manySmall(40)
+    // The shell extracts the stream and hashes it, then makes way for SFTP to publish.
+    await deploysWhole(host, 'one-session', files)
+    // Again with one file changed: the shell makes way at once, and files are read back.
+    files['many/7.txt'] = 'changed'
+    const again = await deploysWhole(host, 'one-session', files)
+    expect(again).toContain('verifying by reading each file back over SFTP')
+  })
+
   test('MaxSessions 2: SFTP, a hashing shell, and whatever else fits; many small files still land', async () => {
-    const host = fleet.host(6)
-    const files: Record<string, string> = {}
-    for (let i = 0; i < 60; i += 1) files[`many/${i}.txt`] = `small ${i}`
-    const run = await runAction(fleetInputs(fleet, [host], { target: 'two-sessions' }), {
-      cwd: workspace(files)
-    })
-    expect(run.code, run.stdout).toBe(0)
-    expect(results(run)[0]).toMatchObject({ status: 'success', attempts: 1, uploaded: 60 })
-    const expected: Record<string, string> = {}
-    for (const [path, content] of Object.entries(files)) expected[path] = sha256(content)
-    expect(treeDigest(host.path('two-sessions'))).toEqual(expected)
+    await deploysWhole(fleet.host(6), 'two-sessions', manySmall(60))
   })
 
   test('MaxStartups refusals are retried until the server has room', async () => {
