@@ -109,9 +109,36 @@ export type RemoteDigest = { readonly sha256: string } | 'unreadable' | 'unavail
  * Answers `sfd-go` when the staging directory is ready (`sfd-nogo` before it when it could not
  * be made), then `sfd-tar STATUS` (with tar's messages when it failed), then with openssl the
  * SHA-256 of every staged file (paths relative to `stage`, as `./path`), then END_LINE.
+ *
+ * `halves`: the staged tree's top-level entries in two groups, hashed side by side (two cores
+ * where the host has them); the second group's lines wait in a file beside the others
+ * (`.sfd-hashes-TAG` in the staging directory, which no top-level entry of ours is) until the
+ * first group is done. Without it, or with one group empty, one process hashes everything.
  */
-export function tarIntoShellScript(stage: string, hasher: Hasher): string {
+export function tarIntoShellScript(
+  stage: string,
+  hasher: Hasher,
+  halves?: readonly [readonly string[], readonly string[]],
+  tag = 'x'
+): string {
   const quoted = shellQuote(stage)
+  const hash = (start: string): string =>
+    `find ${start} -type f -exec ${HASHER_COMMAND.openssl} {} + 2>/dev/null | sfd_prefix`
+  const starts = (names: readonly string[]): string =>
+    names.map((name) => shellQuote(`./${name}`)).join(' ')
+  const [first = [], second = []] = halves ?? []
+  const hashing =
+    hasher !== 'openssl'
+      ? []
+      : first.length === 0 || second.length === 0
+        ? [`else ${hash('.')}`]
+        : [
+            `else o=./.sfd-hashes-${tag}`,
+            `${hash(starts(second))} > "$o" &`,
+            hash(starts(first)),
+            'wait',
+            'cat "$o"; rm -f "$o"'
+          ]
   return [
     '{',
     `rm -rf ${quoted} && mkdir -p ${quoted} && cd ${quoted} || { echo sfd-nogo; echo sfd-go; exit 3; }`,
@@ -119,18 +146,41 @@ export function tarIntoShellScript(stage: string, hasher: Hasher): string {
     'e=$(tar -xomf - 2>&1); s=$?',
     `echo "sfd-tar $s"`,
     'if [ "$s" != 0 ]; then printf \'%s\\n\' "$e" | sfd_prefix',
-    hasher === 'openssl'
-      ? `else find . -type f -exec ${HASHER_COMMAND.openssl} {} + 2>/dev/null | sfd_prefix`
-      : '',
+    ...hashing,
     'fi',
     `echo ${END_LINE}`,
     'exit 0',
     '}',
     ''
-  ]
-    .filter((line) => line !== '')
-    .join('\n')
-    .concat('\n')
+  ].join('\n')
+}
+
+// Top-level entries beyond this many are hashed by one process: the script stays small.
+const MAX_SPLIT_ENTRIES = 2000
+
+/**
+ * The top-level entries of `paths` in two groups of about as many files each, for
+ * tarIntoShellScript; undefined where there is one entry, or very many.
+ */
+export function splitTopLevel(
+  paths: readonly string[]
+): [readonly string[], readonly string[]] | undefined {
+  const counts = new Map<string, number>()
+  for (const path of paths) {
+    const slash = path.indexOf('/')
+    const top = slash < 0 ? path : path.slice(0, slash)
+    counts.set(top, (counts.get(top) ?? 0) + 1)
+  }
+  if (counts.size < 2 || counts.size > MAX_SPLIT_ENTRIES) return undefined
+  const groups: [string[], string[]] = [[], []]
+  const sizes = [0, 0]
+  // Largest first, each to the group with fewer files so far.
+  for (const [top, count] of [...counts].sort((a, b) => b[1] - a[1])) {
+    const into = (sizes[0] ?? 0) <= (sizes[1] ?? 0) ? 0 : 1
+    groups[into].push(top)
+    sizes[into] = (sizes[into] ?? 0) + count
+  }
+  return groups
 }
 
 /** What a tar stream into a shell came to: tar's exit status, its first message, the digests. */

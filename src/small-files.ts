@@ -13,6 +13,7 @@ import {
   END_LINE,
   hashAllowanceMs,
   parseStagedAnswer,
+  splitTopLevel,
   tarIntoShellScript,
   type StagedAnswer,
   type TakenShell
@@ -156,7 +157,12 @@ async function streamIntoShell(job: StreamJob, bytes: number): Promise<StagedAns
   }
   try {
     const going = shell.channel.request(
-      tarIntoShellScript(job.stagingDir, shell.hasher),
+      tarIntoShellScript(
+        job.stagingDir,
+        shell.hasher,
+        splitTopLevel(job.files.map((file) => file.relativePath)),
+        posix.basename(job.stagingDir)
+      ),
       'sfd-go',
       job.idleTimeoutMs
     )

@@ -23,6 +23,7 @@ import {
   parseHashAnswer,
   parseHasherLine,
   parseStagedAnswer,
+  splitTopLevel,
   tarIntoShellScript,
   type Hasher
 } from '../../src/remote-hash.js'
@@ -177,7 +178,12 @@ function tarOf(files: Record<string, string>): Buffer {
  * with tarIntoShellScript, and sends `archive` only once it has said `sfd-go`, as the action
  * does. Returns the lines after `sfd-go`.
  */
-async function streamIntoShell(stage: string, archive: Buffer, path: string): Promise<string[]> {
+async function streamIntoShell(
+  stage: string,
+  archive: Buffer,
+  path: string,
+  halves?: readonly [readonly string[], readonly string[]]
+): Promise<string[]> {
   const child = spawn('/bin/sh', ['-s'], { cwd: '/tmp', env: { PATH: path } })
   let out = ''
   const going = new Promise<void>((resolve) => {
@@ -188,7 +194,7 @@ async function streamIntoShell(stage: string, archive: Buffer, path: string): Pr
   })
   const closed = new Promise((resolve) => child.on('close', resolve))
   child.stdin.on('error', () => undefined) // the shell may be gone before all is written
-  child.stdin.write(HASHER_PRELUDE + tarIntoShellScript(stage, 'openssl'))
+  child.stdin.write(HASHER_PRELUDE + tarIntoShellScript(stage, 'openssl', halves, 'tag'))
   await Promise.race([going, closed])
   child.stdin.end(archive)
   await closed
@@ -226,6 +232,31 @@ describe('a tar stream into the hashing shell', () => {
       'evil.sh': digest(evil)
     })
     expect(existsSync(marker)).toBe(false)
+  })
+
+  test('two halves of the tree hashed side by side answer the same digests, and leave nothing behind', async () => {
+    const stage = join(mkdtempSync(join(tmpdir(), 'sfd-stage-')), 'stage')
+    const tree = { ...files, 'dir/c.txt': 'gamma', 'z/d.txt': 'delta' }
+    delete (tree as Record<string, string>)['new\nline']
+    const halves = splitTopLevel(Object.keys(tree))
+    // dir (2 files) and 4 entries of 1: 3 files on each side.
+    expect(halves?.map((half) => half.length)).toEqual([2, 3])
+    const answer = parseStagedAnswer(
+      await streamIntoShell(stage, tarOf(tree), process.env.PATH ?? '', halves)
+    )
+    expect(Object.fromEntries(answer.digests)).toEqual(
+      Object.fromEntries(Object.entries(tree).map(([path, content]) => [path, digest(content)]))
+    )
+    expect(existsSync(join(stage, '.sfd-hashes-tag'))).toBe(false)
+  })
+
+  test('the halves: whole top-level entries, about as many files each', () => {
+    expect(splitTopLevel(['a/1', 'a/2', 'a/3', 'b/1', 'c/1', 'c/2', 'top'])).toEqual([
+      ['a', 'top'],
+      ['c', 'b']
+    ])
+    // One entry, nothing to split.
+    expect(splitTopLevel(['a/1', 'a/2'])).toBeUndefined()
   })
 
   test('a tar that stops early leaves the rest of the stream unread, and none of it runs', async () => {
