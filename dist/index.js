@@ -2308,6 +2308,8 @@ async function hashFile(localPath) {
 }
 function createLocalHasher() {
     const digests = new Map();
+    // The digests claims finished, to be read without a turn of the event loop.
+    const finished = new Map();
     const backlog = [];
     let warming = false;
     const drain = async () => {
@@ -2350,6 +2352,9 @@ function createLocalHasher() {
             }
             return pending;
         },
+        known(localPath) {
+            return finished.get(localPath);
+        },
         claim(localPath) {
             if (digests.has(localPath))
                 return undefined;
@@ -2372,7 +2377,9 @@ function createLocalHasher() {
                 finish() {
                     if (hash === undefined)
                         return;
-                    resolve({ sha256: hash.digest('hex'), size });
+                    const digest = { sha256: hash.digest('hex'), size };
+                    finished.set(localPath, digest);
+                    resolve(digest);
                     hash = undefined;
                 },
                 abandon() {
@@ -2656,7 +2663,13 @@ async function publishSmallFiles(job, digests) {
         await job.sftp.posixRename(stagedPath(file), finalPath);
         job.onPublished(file);
     };
-    const verify = (file) => job.verifyStaged(file, stagedPath(file), digests.get(file.relativePath));
+    // Verified at once where both digests are in (throws on a mismatch); else a promise.
+    const verify = (file) => {
+        const sha256 = digests.get(file.relativePath);
+        if (sha256 !== undefined && job.checkStaged?.(file, sha256) === true)
+            return undefined;
+        return job.verifyStaged(file, stagedPath(file), sha256);
+    };
     const publish = async (file) => {
         try {
             await verify(file);
@@ -2669,7 +2682,17 @@ async function publishSmallFiles(job, digests) {
     };
     const moved = new Set();
     const publishDirectory = async (top, files) => {
-        const verified = await Promise.allSettled(files.map(verify));
+        const waiting = [];
+        for (const file of files)
+            try {
+                const pending = verify(file);
+                if (pending !== undefined)
+                    waiting.push(pending);
+            }
+            catch (error) {
+                fail(error);
+            }
+        const verified = await Promise.allSettled(waiting);
         for (const outcome of verified)
             if (outcome.status === 'rejected')
                 fail(outcome.reason);
@@ -27144,13 +27167,17 @@ earlier) {
                 job.localHasher.digest(file.localPath, file.size),
                 remoteDigest(context, path, size, earlier)
             ]);
-            if (local.size !== size)
-                throw new DeployError('verify-mismatch', `'${file.relativePath}' changed on the runner while it was being sent (${size} bytes sent, ${local.size} hashed)`);
-            if (local.sha256 !== remote) {
-                job.progress.cautious = true;
-                throw new DeployError('verify-mismatch', `'${file.relativePath}' arrived corrupted: SHA-256 on the host ${remote.slice(0, 16)}…, expected ${local.sha256.slice(0, 16)}…`);
-            }
+            compareDigests(job, file, size, local, remote);
         }
+    }
+}
+/** Throws unless `local` (the runner's digest of the `size` bytes sent) matches the host's. */
+function compareDigests(job, file, size, local, remote) {
+    if (local.size !== size)
+        throw new DeployError('verify-mismatch', `'${file.relativePath}' changed on the runner while it was being sent (${size} bytes sent, ${local.size} hashed)`);
+    if (local.sha256 !== remote) {
+        job.progress.cautious = true;
+        throw new DeployError('verify-mismatch', `'${file.relativePath}' arrived corrupted: SHA-256 on the host ${remote.slice(0, 16)}…, expected ${local.sha256.slice(0, 16)}…`);
     }
 }
 /** Free space at `dir`: statvfs over SFTP, else `df -Pk` where the host has a shell. */
@@ -27666,6 +27693,13 @@ async function runAttempt(job, signal) {
             progress.uploaded += 1;
         };
         const verifyStaged = (file, stagedPath, sha256) => verifyFile(context, file, stagedPath, file.size, sha256 === undefined ? undefined : { sha256 });
+        const checkStaged = (file, sha256) => {
+            const local = settings.verify === 'sha256' ? job.localHasher.known(file.localPath) : undefined;
+            if (local === undefined)
+                return false;
+            compareDigests(job, file, file.size, local, sha256);
+            return true;
+        };
         if (started !== undefined) {
             const { stagingDir } = started;
             const inTar = new Set(smallAtStart);
@@ -27676,6 +27710,7 @@ async function runAttempt(job, signal) {
                         connection,
                         sftp,
                         verifyStaged,
+                        checkStaged,
                         base,
                         targetIsNew,
                         stagingDir,
@@ -27700,6 +27735,7 @@ async function runAttempt(job, signal) {
                 localHasher: job.localHasher,
                 hashLocally: settings.verify === 'sha256',
                 verifyStaged,
+                checkStaged,
                 takeShell: () => remoteHasher?.takeShell() ?? Promise.resolve(undefined),
                 idleTimeoutMs: settings.idleTimeoutMs,
                 base,

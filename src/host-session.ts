@@ -11,7 +11,7 @@ import { DeployError } from './errors.js'
 import { checkHostKey, describeHostKey, hostKeyAlgorithms, knownHostsLine } from './host-key.js'
 import type { HostTarget } from './host-list.js'
 import type { Settings } from './inputs.js'
-import type { LocalHasher } from './local-files.js'
+import type { LocalDigest, LocalHasher } from './local-files.js'
 import type { Plan, PlannedFile } from './plan.js'
 import {
   createRemoteHasher,
@@ -306,19 +306,30 @@ async function verifyFile(
         job.localHasher.digest(file.localPath, file.size),
         remoteDigest(context, path, size, earlier)
       ])
-      if (local.size !== size)
-        throw new DeployError(
-          'verify-mismatch',
-          `'${file.relativePath}' changed on the runner while it was being sent (${size} bytes sent, ${local.size} hashed)`
-        )
-      if (local.sha256 !== remote) {
-        job.progress.cautious = true
-        throw new DeployError(
-          'verify-mismatch',
-          `'${file.relativePath}' arrived corrupted: SHA-256 on the host ${remote.slice(0, 16)}…, expected ${local.sha256.slice(0, 16)}…`
-        )
-      }
+      compareDigests(job, file, size, local, remote)
     }
+  }
+}
+
+/** Throws unless `local` (the runner's digest of the `size` bytes sent) matches the host's. */
+function compareDigests(
+  job: HostJob,
+  file: PlannedFile,
+  size: number,
+  local: LocalDigest,
+  remote: string
+): void {
+  if (local.size !== size)
+    throw new DeployError(
+      'verify-mismatch',
+      `'${file.relativePath}' changed on the runner while it was being sent (${size} bytes sent, ${local.size} hashed)`
+    )
+  if (local.sha256 !== remote) {
+    job.progress.cautious = true
+    throw new DeployError(
+      'verify-mismatch',
+      `'${file.relativePath}' arrived corrupted: SHA-256 on the host ${remote.slice(0, 16)}…, expected ${local.sha256.slice(0, 16)}…`
+    )
   }
 }
 
@@ -959,6 +970,12 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
         file.size,
         sha256 === undefined ? undefined : { sha256 }
       )
+    const checkStaged = (file: PlannedFile, sha256: string): boolean => {
+      const local = settings.verify === 'sha256' ? job.localHasher.known(file.localPath) : undefined
+      if (local === undefined) return false
+      compareDigests(job, file, file.size, local, sha256)
+      return true
+    }
     if (started !== undefined) {
       const { stagingDir } = started
       const inTar = new Set(smallAtStart)
@@ -970,6 +987,7 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
               connection,
               sftp,
               verifyStaged,
+              checkStaged,
               base,
               targetIsNew,
               stagingDir,
@@ -994,6 +1012,7 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
         localHasher: job.localHasher,
         hashLocally: settings.verify === 'sha256',
         verifyStaged,
+        checkStaged,
         takeShell: () => remoteHasher?.takeShell() ?? Promise.resolve(undefined),
         idleTimeoutMs: settings.idleTimeoutMs,
         base,

@@ -34,6 +34,8 @@ export interface LocalHasher {
   warm(files: readonly { readonly localPath: string; readonly size: number }[]): void
   /** A sink for a reader about to read the whole file, or undefined when the digest is known or under way. */
   claim(localPath: string): HashSink | undefined
+  /** The file's digest where a claim has finished it already, else undefined. */
+  known(localPath: string): LocalDigest | undefined
 }
 
 const READ_CHUNK = 1024 * 1024
@@ -106,6 +108,8 @@ async function hashFile(localPath: string): Promise<LocalDigest> {
 
 export function createLocalHasher(): LocalHasher {
   const digests = new Map<string, Promise<LocalDigest>>()
+  // The digests claims finished, to be read without a turn of the event loop.
+  const finished = new Map<string, LocalDigest>()
   const backlog: { readonly localPath: string; readonly size: number }[] = []
   let warming = false
   const drain = async (): Promise<void> => {
@@ -146,6 +150,9 @@ export function createLocalHasher(): LocalHasher {
       }
       return pending
     },
+    known(localPath) {
+      return finished.get(localPath)
+    },
     claim(localPath) {
       if (digests.has(localPath)) return undefined
       let resolve: (digest: LocalDigest) => void = () => undefined
@@ -166,7 +173,9 @@ export function createLocalHasher(): LocalHasher {
         },
         finish() {
           if (hash === undefined) return
-          resolve({ sha256: hash.digest('hex'), size })
+          const digest = { sha256: hash.digest('hex'), size }
+          finished.set(localPath, digest)
+          resolve(digest)
           hash = undefined
         },
         abandon() {

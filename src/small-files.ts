@@ -67,6 +67,12 @@ export interface PublishJob {
    * its digest on the host where that is known already.
    */
   readonly verifyStaged: (file: PlannedFile, stagedPath: string, sha256?: string) => Promise<void>
+  /**
+   * Verifies a staged copy against the host's digest `sha256` at once, where the local digest is
+   * in already: true when it matches, false when it cannot tell now; throws as verifyStaged
+   * rejects.
+   */
+  readonly checkStaged?: (file: PlannedFile, sha256: string) => boolean
   /** Absolute target directory on the host. */
   readonly base: string
   /** This attempt created the target: nothing was there before. */
@@ -277,8 +283,12 @@ export async function publishSmallFiles(
     await job.sftp.posixRename(stagedPath(file), finalPath)
     job.onPublished(file)
   }
-  const verify = (file: PlannedFile): Promise<void> =>
-    job.verifyStaged(file, stagedPath(file), digests.get(file.relativePath))
+  // Verified at once where both digests are in (throws on a mismatch); else a promise.
+  const verify = (file: PlannedFile): Promise<void> | undefined => {
+    const sha256 = digests.get(file.relativePath)
+    if (sha256 !== undefined && job.checkStaged?.(file, sha256) === true) return undefined
+    return job.verifyStaged(file, stagedPath(file), sha256)
+  }
   const publish = async (file: PlannedFile): Promise<void> => {
     try {
       await verify(file)
@@ -289,7 +299,15 @@ export async function publishSmallFiles(
   }
   const moved = new Set<string>()
   const publishDirectory = async (top: string, files: readonly PlannedFile[]): Promise<void> => {
-    const verified = await Promise.allSettled(files.map(verify))
+    const waiting: Promise<void>[] = []
+    for (const file of files)
+      try {
+        const pending = verify(file)
+        if (pending !== undefined) waiting.push(pending)
+      } catch (error) {
+        fail(error)
+      }
+    const verified = await Promise.allSettled(waiting)
     for (const outcome of verified) if (outcome.status === 'rejected') fail(outcome.reason)
     if (state.failure !== undefined) return
     try {

@@ -63,7 +63,11 @@ describe('local digests', () => {
     const waiting = hasher.digest(first.localPath)
     sink?.update(files[0]?.subarray(0, 40) ?? Buffer.alloc(0))
     sink?.update(files[0]?.subarray(40) ?? Buffer.alloc(0))
+    // Known at once only when the reader has finished.
+    expect(hasher.known(first.localPath)).toBeUndefined()
     sink?.finish()
-    expect(await waiting).toEqual({ sha256: sha256(files[0] ?? Buffer.alloc(0)), size: 100 })
+    const expected = { sha256: sha256(files[0] ?? Buffer.alloc(0)), size: 100 }
+    expect(hasher.known(first.localPath)).toEqual(expected)
+    expect(await waiting).toEqual(expected)
   })
 })
