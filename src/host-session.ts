@@ -774,6 +774,7 @@ async function sftpAfterShell(
 /** Small files already on their way into a target the hashing shell made. */
 interface StreamStarted {
   readonly base: string
+  readonly freeBytes: number
   readonly stagingDir: string
   readonly streamed: Promise<Streamed>
 }
@@ -815,13 +816,6 @@ async function streamBeforeSftp(
     remoteHasher.giveBack(shell)
     return undefined
   }
-  if (progress.attempts === 1) {
-    log.info(`target ${settings.target} is ${made.base} on the host (new)`)
-    if (settings.preflight)
-      log.info(
-        `preflight: target made, ${formatBytes(made.freeBytes)} free, ${formatBytes(needed)} to send`
-      )
-  }
   const stagingDir = posix.join(made.base, `.sfd-stage-${job.runToken}`)
   progress.stagingDirs.add(stagingDir)
   const streamed = streamSmallFiles({
@@ -840,7 +834,31 @@ async function streamBeforeSftp(
   })
   // A stream that failed before it took the shell leaves it to be closed here.
   streamed.catch(() => shell.channel.close())
-  return { base: made.base, stagingDir, streamed }
+  return { base: made.base, freeBytes: made.freeBytes, stagingDir, streamed }
+}
+
+/**
+ * Whether the SFTP server sees `target` where the hashing shell made it. Not where the SFTP
+ * server starts elsewhere (`sftp-server -d`): the target is the one it sees, and the stream the
+ * shell took is dropped once it is over (its staging directory removed, and the directory the
+ * shell made, empty again, with it).
+ */
+async function keepStream(
+  connection: SshConnection,
+  sftp: SftpSession,
+  job: HostJob,
+  started: StreamStarted
+): Promise<boolean> {
+  const resolved = await sftp.realpath(job.settings.target).catch(() => undefined)
+  if (resolved === started.base) return true
+  job.log.info(
+    `the SFTP server does not see target ${job.settings.target} where the shell made it (${started.base}); dropping what the shell received`
+  )
+  await started.streamed.catch(() => undefined)
+  if (await removeStaging(connection, sftp, started.stagingDir))
+    job.progress.stagingDirs.delete(started.stagingDir)
+  await sftp.rmdir(started.base).catch(() => undefined)
+  return false
 }
 
 /** One attempt. Throws a DeployError; `retryable` tells the caller whether to try again. */
@@ -882,7 +900,7 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
     } else sftpOpening = connection.sftp()
     // Dropped unread when the stream below fails first.
     sftpOpening.catch(() => undefined)
-    const started =
+    let streaming =
       shellFirst && remoteHasher !== undefined
         ? await streamBeforeSftp(
             job,
@@ -896,13 +914,15 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
     // The local digests of the files to compare are computed meanwhile, once the first early
     // answer shows there is something to compare with; in a new target they come from the
     // reads that send the files.
-    if (remoteHasher !== undefined && started === undefined)
+    if (remoteHasher !== undefined && streaming === undefined)
       early = lookEarly(remoteHasher, settings.target, todo, () => job.localHasher.warm(todo))
     const sftp = await sftpOpening
     const ensureDir = directoryMaker(sftp)
+    if (streaming !== undefined && !(await keepStream(connection, sftp, job, streaming)))
+      streaming = undefined
     let targetIsNew = true
     let base: string
-    if (started === undefined) {
+    if (streaming === undefined) {
       // A target this attempt creates holds nothing to compare with.
       const [existing, loginDirectory] = await Promise.all([
         sftp.stat(settings.target),
@@ -917,7 +937,16 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
       base = await sftp.realpath(settings.target)
       if (progress.attempts === 1)
         log.info(`target ${settings.target} is ${base} on the host${targetIsNew ? ' (new)' : ''}`)
-    } else base = started.base
+    } else {
+      base = streaming.base
+      if (progress.attempts === 1) {
+        log.info(`target ${settings.target} is ${base} on the host (new)`)
+        if (settings.preflight)
+          log.info(
+            `preflight: target made, ${formatBytes(streaming.freeBytes)} free, ${formatBytes(todo.reduce((sum, file) => sum + file.size, 0))} to send`
+          )
+      }
+    }
 
     const context: AttemptContext = {
       job,
@@ -939,7 +968,7 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
     }
     // With nothing to send there is nothing to check room or write access for, and nothing to
     // publish.
-    if (settings.preflight && todo.length > 0 && started === undefined)
+    if (settings.preflight && todo.length > 0 && streaming === undefined)
       await preflight(context, connection, todo)
     if (settings.atomic && !sftp.hasPosixRename && todo.length > 0) {
       // A read-only server offers no rename either: say which it is.
@@ -976,11 +1005,11 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
       compareDigests(job, file, file.size, local, sha256)
       return true
     }
-    if (started !== undefined) {
-      const { stagingDir } = started
+    if (streaming !== undefined) {
+      const { stagingDir } = streaming
       const inTar = new Set(smallAtStart)
       todo = todo.filter((file) => !inTar.has(file))
-      tarred = started.streamed.then(async (streamed) => {
+      tarred = streaming.streamed.then(async (streamed) => {
         if (streamed.staged)
           await publishSmallFiles(
             {

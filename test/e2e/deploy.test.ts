@@ -150,6 +150,28 @@ describe('deploying to several real hosts', () => {
     }
   })
 
+  test('an SFTP server that starts elsewhere, with many small files for a new target: they land where SFTP sees the target', async () => {
+    const files: Record<string, string> = {}
+    for (let i = 0; i < 40; i += 1) files[`d${i % 4}/f${i}.txt`] = `file ${i}`
+    const elsewhere = host(1).path('elsewhere-many')
+    mkdirSync(elsewhere)
+    host(1).setSftpServerFlags(['-d', elsewhere])
+    try {
+      const run = await runAction(baseInputs([host(1)], { source: '**', target: 'many-new' }), {
+        cwd: workspace(files)
+      })
+      expect(run.code, run.stdout).toBe(0)
+      expect(run.stdout).toContain(`is ${join(elsewhere, 'many-new')} on the host`)
+      expect(treeDigest(join(elsewhere, 'many-new'))).toEqual(
+        Object.fromEntries(Object.entries(files).map(([path, content]) => [path, sha256(content)]))
+      )
+      // Where the shell made the target first, nothing is left.
+      expect(existsSync(host(1).path('many-new'))).toBe(false)
+    } finally {
+      host(1).setSftpServerFlags([])
+    }
+  })
+
   test('excludes apply, hidden files are sent, working-directory is the base of the paths', async () => {
     const ws = workspace({
       'build/dist/app.js': 'app',
