@@ -27600,7 +27600,16 @@ async function keepStream(connection, sftp, job, started) {
 async function runAttempt(job, signal) {
     const { settings, progress, log } = job;
     const started = Date.now();
-    const connection = await openConnection(job, signal);
+    // Until this host's first session is up, the other hosts' second sessions wait.
+    const firstSessionUp = job.sessions.first();
+    let connection;
+    try {
+        connection = await openConnection(job, signal);
+    }
+    catch (error) {
+        firstSessionUp();
+        throw error;
+    }
     log.info(`connected in ${formatDuration(Date.now() - started)}`);
     let remoteHasher;
     try {
@@ -27627,15 +27636,27 @@ async function runAttempt(job, signal) {
                     new Promise((resolve) => (timer = setTimeout(resolve, SFTP_AFTER_SHELL_MS)))
                 ]);
                 clearTimeout(timer);
-                sftpOpening = sftpAfterShell(connection, remoteHasher, settings.idleTimeoutMs);
+                firstSessionUp();
+                const hasher = remoteHasher;
+                sftpOpening = job.sessions
+                    .second()
+                    .then(() => sftpAfterShell(connection, hasher, settings.idleTimeoutMs));
             }
             else {
+                // Otherwise SFTP's login goes first and the shell's follows it: the files go over SFTP,
+                // and the shell is wanted once they are sent, or to compare what is there.
                 sftpOpening = connection.sftp();
-                void remoteHasher.warmUp();
+                const hasher = remoteHasher;
+                void sftpOpening
+                    .finally(firstSessionUp)
+                    .then(() => job.sessions.second(), () => undefined)
+                    .then(() => hasher.warmUp());
             }
         }
-        else
+        else {
             sftpOpening = connection.sftp();
+            void sftpOpening.finally(firstSessionUp).catch(() => undefined);
+        }
         // Dropped unread when the stream below fails first.
         sftpOpening.catch(() => undefined);
         let streaming = shellFirst && remoteHasher !== undefined
@@ -27781,6 +27802,7 @@ async function runAttempt(job, signal) {
             throw failed.reason;
     }
     finally {
+        firstSessionUp();
         remoteHasher?.close();
         await connection.close();
     }
@@ -27911,9 +27933,58 @@ async function deployHost(job, rootSignal) {
     }
 }
 
+// The order in which the hosts of a run open their SSH sessions. Each session is a login on the
+// server, and logins can be slow or even take turns (on the machine the benchmark runs on, root's
+// `.bashrc` runs `pyenv init`, whose lock makes concurrent logins wait in 0.1 s steps). Each
+// host needs one session first (the one its files travel over); a second one (the hashing shell
+// for large files, the SFTP server that publishes a tar stream) is wanted later. So second
+// sessions wait until no host of the run is still waiting for its first, for a bounded time.
+function createSessionGate(maxWaitMs) {
+    let opening = 0;
+    const waiting = new Set();
+    const release = () => {
+        if (opening > 0)
+            return;
+        for (const resolve of waiting)
+            resolve();
+        waiting.clear();
+    };
+    return {
+        first() {
+            opening += 1;
+            let done = false;
+            return () => {
+                if (done)
+                    return;
+                done = true;
+                opening -= 1;
+                release();
+            };
+        },
+        second() {
+            if (opening === 0)
+                return Promise.resolve();
+            return new Promise((resolve) => {
+                const timer = setTimeout(() => {
+                    waiting.delete(go);
+                    resolve();
+                }, maxWaitMs);
+                timer.unref();
+                const go = () => {
+                    clearTimeout(timer);
+                    resolve();
+                };
+                waiting.add(go);
+            });
+        }
+    };
+}
+
 // Deploys to every host, `max-parallel` at a time. Hosts are independent: one host's failure,
 // reset or stall touches no other. Each host's log is buffered and handed over when it ends;
 // while hosts run, a progress line per running host is printed every few seconds.
+// A host's second session waits at most this long for the other hosts' first ones.
+const SECOND_SESSION_MAX_WAIT_MS = 2000;
 /**
  * Local data in memory, all hosts together: chunks in flight (ssh2 holds them until the server
  * acknowledges them) and recently sent ones kept for the hosts that follow.
@@ -27926,6 +27997,7 @@ function progressLine(label, progress, files) {
 async function fanOut(options) {
     const { settings, plan, signal, reporter } = options;
     const runToken = randomBytes(8).toString('hex');
+    const sessions = createSessionGate(SECOND_SESSION_MAX_WAIT_MS);
     const reader = createChunkReader({
         chunkSize: MAX_CHUNK,
         buffers: Math.floor(MAX_BYTES_IN_MEMORY / MAX_CHUNK)
@@ -27960,6 +28032,7 @@ async function fanOut(options) {
                 runToken,
                 reader,
                 followOnThisMachine: options.followOnThisMachine,
+                sessions,
                 progress,
                 log: {
                     info: (text) => log.push({ level: 'info', text }),

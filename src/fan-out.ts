@@ -8,11 +8,15 @@ import { deployHost } from './deploy-host.js'
 import { formatDuration } from './duration.js'
 import { errorMessage } from './errors.js'
 import { createHostProgress, type HostJob, type HostProgress } from './host-session.js'
+import { createSessionGate } from './session-gate.js'
 import type { Settings } from './inputs.js'
 import type { LocalHasher } from './local-files.js'
 import type { Plan } from './plan.js'
 import { MAX_CHUNK } from './upload.js'
 import { formatBytes, notAttempted, type HostResult } from './report.js'
+
+// A host's second session waits at most this long for the other hosts' first ones.
+const SECOND_SESSION_MAX_WAIT_MS = 2000
 
 /**
  * Local data in memory, all hosts together: chunks in flight (ssh2 holds them until the server
@@ -56,6 +60,7 @@ export function progressLine(label: string, progress: HostProgress, files: numbe
 export async function fanOut(options: FanOutOptions): Promise<HostResult[]> {
   const { settings, plan, signal, reporter } = options
   const runToken = randomBytes(8).toString('hex')
+  const sessions = createSessionGate(SECOND_SESSION_MAX_WAIT_MS)
   const reader = createChunkReader({
     chunkSize: MAX_CHUNK,
     buffers: Math.floor(MAX_BYTES_IN_MEMORY / MAX_CHUNK)
@@ -91,6 +96,7 @@ export async function fanOut(options: FanOutOptions): Promise<HostResult[]> {
         runToken,
         reader,
         followOnThisMachine: options.followOnThisMachine,
+        sessions,
         progress,
         log: {
           info: (text) => log.push({ level: 'info', text }),

@@ -36,6 +36,7 @@ import {
   TAR_MIN_FILES,
   type Streamed
 } from './small-files.js'
+import type { SessionGate } from './session-gate.js'
 import { connect, type SftpSession, type SshConnection } from './ssh.js'
 import { uploadFile } from './upload.js'
 
@@ -91,6 +92,8 @@ export interface HostJob {
   readonly reader: ChunkReader
   /** Hash large files on the host as they arrive even when the host is this machine (tests). */
   readonly followOnThisMachine: boolean
+  /** Shared by the hosts of the run: each host's first session goes before their second ones. */
+  readonly sessions: SessionGate
 }
 
 // Internal limits not worth an input.
@@ -865,7 +868,15 @@ async function keepStream(
 export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<void> {
   const { settings, progress, log } = job
   const started = Date.now()
-  const connection = await openConnection(job, signal)
+  // Until this host's first session is up, the other hosts' second sessions wait.
+  const firstSessionUp = job.sessions.first()
+  let connection: SshConnection
+  try {
+    connection = await openConnection(job, signal)
+  } catch (error) {
+    firstSessionUp()
+    throw error
+  }
   log.info(`connected in ${formatDuration(Date.now() - started)}`)
   let remoteHasher: RemoteHasher | undefined
   try {
@@ -892,12 +903,28 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
           new Promise((resolve) => (timer = setTimeout(resolve, SFTP_AFTER_SHELL_MS)))
         ])
         clearTimeout(timer)
-        sftpOpening = sftpAfterShell(connection, remoteHasher, settings.idleTimeoutMs)
+        firstSessionUp()
+        const hasher = remoteHasher
+        sftpOpening = job.sessions
+          .second()
+          .then(() => sftpAfterShell(connection, hasher, settings.idleTimeoutMs))
       } else {
+        // Otherwise SFTP's login goes first and the shell's follows it: the files go over SFTP,
+        // and the shell is wanted once they are sent, or to compare what is there.
         sftpOpening = connection.sftp()
-        void remoteHasher.warmUp()
+        const hasher = remoteHasher
+        void sftpOpening
+          .finally(firstSessionUp)
+          .then(
+            () => job.sessions.second(),
+            () => undefined
+          )
+          .then(() => hasher.warmUp())
       }
-    } else sftpOpening = connection.sftp()
+    } else {
+      sftpOpening = connection.sftp()
+      void sftpOpening.finally(firstSessionUp).catch(() => undefined)
+    }
     // Dropped unread when the stream below fails first.
     sftpOpening.catch(() => undefined)
     let streaming =
@@ -1064,6 +1091,7 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
     const failed = outcomes.find((outcome) => outcome.status === 'rejected')
     if (failed !== undefined) throw failed.reason
   } finally {
+    firstSessionUp()
     remoteHasher?.close()
     await connection.close()
   }
