@@ -1811,7 +1811,9 @@ async function startShell(connection, idleTimeoutMs) {
 }
 function createRemoteHasher(connection, channels, idleTimeoutMs, 
 /** The backlog worth a second shell. */
-growAt = GROW_BACKLOG) {
+growAt = GROW_BACKLOG, 
+/** No shell starts before warmUp (requests wait in the queue). */
+held = false) {
     const queue = [];
     // The bytes of the files in `queue`.
     let queuedBytes = 0;
@@ -1921,7 +1923,7 @@ growAt = GROW_BACKLOG) {
             for (const shell of shells)
                 while (queue.length > 0 && shell.batches < BATCHES_PER_SHELL)
                     run(shell, takeBatch());
-        if (queue.length > 0 && starting === 0 && shells.length < channels && worthAnother())
+        if (queue.length > 0 && starting === 0 && shells.length < channels && worthAnother() && !held)
             grow();
     }
     return {
@@ -1942,6 +1944,7 @@ growAt = GROW_BACKLOG) {
             });
         },
         warmUp() {
+            held = false;
             if (shells.length + starting !== 0 || unavailable || closed)
                 return Promise.resolve();
             const started = new Promise((resolve) => {
@@ -27617,16 +27620,16 @@ async function runAttempt(job, signal) {
         const smallAtStart = settings.atomic
             ? todo.filter((file) => file.size <= TAR_MAX_FILE_SIZE)
             : [];
-        // A hashing shell starts while the SFTP server does (each pays the login's start-up). Its
-        // session is asked for after SFTP's, so that a server with MaxSessions 1 gives SFTP the one
-        // session, except where many small files are to go as a tar stream: the shell takes the
-        // stream, and the SFTP server is needed only to publish them (this machine's logins take
-        // turns, so the first asked for is often the first ready).
+        // Two sessions, each a login: SFTP and a hashing shell. The one the files need first is
+        // asked for first, and the other once it is up (logins can take turns: see SessionGate).
+        // Where many small files are to go as a tar stream, the shell takes the stream and SFTP only
+        // publishes, so the shell goes first; otherwise SFTP does, which also gives SFTP the one
+        // session of a server with MaxSessions 1.
         const shellFirst = settings.verify === 'sha256' && smallAtStart.length >= TAR_MIN_FILES;
         let early;
         let sftpOpening;
         if (settings.verify === 'sha256') {
-            remoteHasher = createRemoteHasher(connection, HASH_CHANNELS, settings.idleTimeoutMs);
+            remoteHasher = createRemoteHasher(connection, HASH_CHANNELS, settings.idleTimeoutMs, GROW_BACKLOG, !shellFirst);
             if (shellFirst) {
                 // Asked for once the shell has logged in (or at most a second later), so that the
                 // shell's login goes first.

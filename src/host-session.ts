@@ -16,6 +16,7 @@ import type { Plan, PlannedFile } from './plan.js'
 import {
   createRemoteHasher,
   END_LINE,
+  GROW_BACKLOG,
   followRemoteHash,
   parseTargetProbe,
   readBackHash,
@@ -884,16 +885,22 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
     const smallAtStart = settings.atomic
       ? todo.filter((file) => file.size <= TAR_MAX_FILE_SIZE)
       : []
-    // A hashing shell starts while the SFTP server does (each pays the login's start-up). Its
-    // session is asked for after SFTP's, so that a server with MaxSessions 1 gives SFTP the one
-    // session, except where many small files are to go as a tar stream: the shell takes the
-    // stream, and the SFTP server is needed only to publish them (this machine's logins take
-    // turns, so the first asked for is often the first ready).
+    // Two sessions, each a login: SFTP and a hashing shell. The one the files need first is
+    // asked for first, and the other once it is up (logins can take turns: see SessionGate).
+    // Where many small files are to go as a tar stream, the shell takes the stream and SFTP only
+    // publishes, so the shell goes first; otherwise SFTP does, which also gives SFTP the one
+    // session of a server with MaxSessions 1.
     const shellFirst = settings.verify === 'sha256' && smallAtStart.length >= TAR_MIN_FILES
     let early: EarlyDigests | undefined
     let sftpOpening: Promise<SftpSession>
     if (settings.verify === 'sha256') {
-      remoteHasher = createRemoteHasher(connection, HASH_CHANNELS, settings.idleTimeoutMs)
+      remoteHasher = createRemoteHasher(
+        connection,
+        HASH_CHANNELS,
+        settings.idleTimeoutMs,
+        GROW_BACKLOG,
+        !shellFirst
+      )
       if (shellFirst) {
         // Asked for once the shell has logged in (or at most a second later), so that the
         // shell's login goes first.

@@ -320,6 +320,7 @@ export interface RemoteHasher {
   /**
    * Starts one hashing shell now, so that its start-up overlaps other work; a second starts
    * only for a backlog past GROW_BACKLOG. Resolves once the shell has answered (or failed).
+   * A hasher created held starts no shell before this.
    */
   warmUp(): Promise<void>
   /** The host has been found unable to run our shell (no exec, no session left, no hasher). */
@@ -422,7 +423,9 @@ export function createRemoteHasher(
   channels: number,
   idleTimeoutMs: number,
   /** The backlog worth a second shell. */
-  growAt: Backlog = GROW_BACKLOG
+  growAt: Backlog = GROW_BACKLOG,
+  /** No shell starts before warmUp (requests wait in the queue). */
+  held = false
 ): RemoteHasher {
   const queue: Request[] = []
   // The bytes of the files in `queue`.
@@ -541,7 +544,8 @@ export function createRemoteHasher(
     if (taker === undefined)
       for (const shell of shells)
         while (queue.length > 0 && shell.batches < BATCHES_PER_SHELL) run(shell, takeBatch())
-    if (queue.length > 0 && starting === 0 && shells.length < channels && worthAnother()) grow()
+    if (queue.length > 0 && starting === 0 && shells.length < channels && worthAnother() && !held)
+      grow()
   }
 
   return {
@@ -559,6 +563,7 @@ export function createRemoteHasher(
       })
     },
     warmUp() {
+      held = false
       if (shells.length + starting !== 0 || unavailable || closed) return Promise.resolve()
       const started = new Promise<void>((resolve) => {
         firstReady = resolve

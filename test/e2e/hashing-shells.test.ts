@@ -135,4 +135,23 @@ describe('hashing shells', () => {
       await connection.close()
     }
   })
+
+  test('a hasher created held starts no shell before warmUp; what was asked meanwhile is answered after', async () => {
+    const before = host.log().length
+    const connection = await connectToHost()
+    try {
+      const hasher = createRemoteHasher(connection, 2, 30_000, undefined, true)
+      const [file] = files
+      if (file === undefined) throw new Error('no file')
+      const asked = hasher.hash(file.path, file.size)
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      expect(sessionsSince(before)).toBe(0)
+      await hasher.warmUp()
+      expect(await asked).toEqual({ sha256: file.sha256 })
+      expect(sessionsSince(before)).toBe(1)
+      hasher.close()
+    } finally {
+      await connection.close()
+    }
+  })
 })
