@@ -590,8 +590,8 @@ interface EarlyDigests {
 }
 
 /**
- * The hashing shells often start before the SFTP server does (here by 90-200 ms), and the target's
- * absolute path comes from the SFTP server. So the files a redeploy may already have (all but the
+ * With many small files the hashing shell starts before the SFTP server (see runAttempt), and
+ * the target's absolute path comes from the SFTP server. So the files a redeploy may already have (all but the
  * large ones, which are compared by size first) are hashed at once by their paths under `target`
  * as given, which the shell resolves from its working directory. One file goes first: if it is
  * not there (a new target, most likely), the others are not asked for.
@@ -755,11 +755,7 @@ async function sftpAfterShell(
   try {
     return await connection.sftp()
   } catch (error) {
-    if (
-      connection.failure !== undefined ||
-      !(error instanceof DeployError) ||
-      error.kind !== 'protocol'
-    )
+    if (connectionLost(connection) || !(error instanceof DeployError) || error.kind !== 'protocol')
       throw error
     remoteHasher.release()
     for (let waited = 0; ;) {
