@@ -26681,9 +26681,7 @@ async function connect(options) {
                 catch (error) {
                     // The input failed (a local file could not be read): stop the command.
                     stream.close();
-                    reject(error instanceof DeployError
-                        ? error
-                        : new DeployError('local-file', errorMessage(error), { cause: error }));
+                    reject(inputError(error));
                 }
             })();
         });
@@ -26749,10 +26747,7 @@ async function connect(options) {
                     pipeInto(stream, input, () => ended).then(() => done(undefined), (error) => {
                         end('the stream to the remote command failed');
                         stream.close();
-                        fail(failure ??
-                            (error instanceof DeployError
-                                ? error
-                                : new DeployError('local-file', errorMessage(error), { cause: error })));
+                        fail(failure ?? inputError(error));
                     });
                 }),
                 close: () => {
@@ -26893,6 +26888,12 @@ function coalesceWrites(socket) {
         return write(...args);
     };
     return uncork;
+}
+/** A stream's input failed: a DeployError as it is, anything else a local file that failed. */
+function inputError(error) {
+    return error instanceof DeployError
+        ? error
+        : new DeployError('local-file', errorMessage(error), { cause: error });
 }
 function delay(ms) {
     return new Promise((resolve) => setTimeout(resolve, ms).unref());
@@ -27660,8 +27661,9 @@ async function runAttempt(job, signal) {
         }
         // Dropped unread when the stream below fails first.
         sftpOpening.catch(() => undefined);
+        const bytesToSend = todo.reduce((sum, file) => sum + file.size, 0);
         let streaming = shellFirst && remoteHasher !== undefined
-            ? await streamBeforeSftp(job, connection, remoteHasher, smallAtStart, todo.reduce((sum, file) => sum + file.size, 0), signal)
+            ? await streamBeforeSftp(job, connection, remoteHasher, smallAtStart, bytesToSend, signal)
             : undefined;
         // The local digests of the files to compare are computed meanwhile, once the first early
         // answer shows there is something to compare with; in a new target they come from the
@@ -27695,7 +27697,7 @@ async function runAttempt(job, signal) {
             if (progress.attempts === 1) {
                 log.info(`target ${settings.target} is ${base} on the host (new)`);
                 if (settings.preflight)
-                    log.info(`preflight: target made, ${formatBytes(streaming.freeBytes)} free, ${formatBytes(todo.reduce((sum, file) => sum + file.size, 0))} to send`);
+                    log.info(`preflight: target made, ${formatBytes(streaming.freeBytes)} free, ${formatBytes(bytesToSend)} to send`);
             }
         }
         const context = {

@@ -930,16 +930,10 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
     }
     // Dropped unread when the stream below fails first.
     sftpOpening.catch(() => undefined)
+    const bytesToSend = todo.reduce((sum, file) => sum + file.size, 0)
     let streaming =
       shellFirst && remoteHasher !== undefined
-        ? await streamBeforeSftp(
-            job,
-            connection,
-            remoteHasher,
-            smallAtStart,
-            todo.reduce((sum, file) => sum + file.size, 0),
-            signal
-          )
+        ? await streamBeforeSftp(job, connection, remoteHasher, smallAtStart, bytesToSend, signal)
         : undefined
     // The local digests of the files to compare are computed meanwhile, once the first early
     // answer shows there is something to compare with; in a new target they come from the
@@ -973,7 +967,7 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
         log.info(`target ${settings.target} is ${base} on the host (new)`)
         if (settings.preflight)
           log.info(
-            `preflight: target made, ${formatBytes(streaming.freeBytes)} free, ${formatBytes(todo.reduce((sum, file) => sum + file.size, 0))} to send`
+            `preflight: target made, ${formatBytes(streaming.freeBytes)} free, ${formatBytes(bytesToSend)} to send`
           )
       }
     }

@@ -535,11 +535,7 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
           } catch (error) {
             // The input failed (a local file could not be read): stop the command.
             stream.close()
-            reject(
-              error instanceof DeployError
-                ? error
-                : new DeployError('local-file', errorMessage(error), { cause: error })
-            )
+            reject(inputError(error))
           }
         })()
       })
@@ -611,12 +607,7 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
                 (error: unknown) => {
                   end('the stream to the remote command failed')
                   stream.close()
-                  fail(
-                    failure ??
-                      (error instanceof DeployError
-                        ? error
-                        : new DeployError('local-file', errorMessage(error), { cause: error }))
-                  )
+                  fail(failure ?? inputError(error))
                 }
               )
             }),
@@ -761,6 +752,13 @@ function coalesceWrites(socket: Socket): () => void {
     return write(...args)
   }
   return uncork
+}
+
+/** A stream's input failed: a DeployError as it is, anything else a local file that failed. */
+function inputError(error: unknown): DeployError {
+  return error instanceof DeployError
+    ? error
+    : new DeployError('local-file', errorMessage(error), { cause: error })
 }
 
 function delay(ms: number): Promise<void> {
