@@ -643,10 +643,10 @@ export async function readBackHash(sftp: SftpSession, path: string): Promise<str
 }
 
 /**
- * Hashes a file on the server while it is being written: a command on its own channel reads
- * each stretch of the file as soon as the server has acknowledged it (whole MiB blocks, with
- * `dd`, so the bytes come from the page cache) into one hashing process, and the last stretch
- * when the upload is complete. The digest is of the whole file, as the server holds it, ready
+ * Hashes a file on the server while it is being written: a command in an idle hashing shell
+ * (or on its own channel, a login of its own, where none is idle) reads each stretch of the file
+ * as soon as the server has acknowledged it (whole MiB blocks, with `dd`, so the bytes come from
+ * the page cache) into one hashing process, and the last stretch when the upload is complete. The digest is of the whole file, as the server holds it, ready
  * moments after the last write instead of a full read later.
  */
 export interface RemoteFollower {
@@ -658,9 +658,29 @@ export interface RemoteFollower {
 }
 
 const BLOCK = 1024 * 1024
-// Stretches of at least this many blocks go to dd, so a 1 GiB file costs 128 dd processes.
-const FOLLOW_STEP_BLOCKS = 8
+// Stretches of at least this many blocks go to dd, so a 1 GiB file costs 32 dd processes.
+const FOLLOW_STEP_BLOCKS = 32
 
+/**
+ * Reads the stretches told on stdin (a count of blocks per line, then `end`) into `hashCommand`
+ * and answers `sfd-f DIGEST`, or `sfd-fail` when a stretch could not be read; either way it reads
+ * every line up to `end`, then answers END_LINE. `sfd-fail` goes to fd 3, the answer's stdout.
+ */
+function followBody(path: string, hashCommand: string): string[] {
+  return [
+    `f=${shellQuote(path)}`,
+    'r=$( { s=0; ok=1',
+    'while IFS= read -r n; do',
+    '  case $n in end) break ;; esac',
+    `  if [ $ok = 1 ]; then dd if="$f" bs=${BLOCK} skip=$s count=$n 2>/dev/null || { echo sfd-fail >&3; ok=0; }; fi`,
+    '  s=$((s + n))',
+    'done',
+    `if [ $ok = 1 ]; then dd if="$f" bs=${BLOCK} skip=$s 2>/dev/null || echo sfd-fail >&3; fi; } | ${hashCommand} ) && printf 'sfd-f %s\\n' "$r"`,
+    `echo ${END_LINE}`
+  ]
+}
+
+/** The command of a follower on its own channel: finds the host's hasher first. */
 export function followScript(path: string): string {
   return [
     ...DETECT_HASHER,
@@ -668,20 +688,25 @@ export function followScript(path: string): string {
     ...HASHERS.map((hasher) => `  ${hasher}) h=${shellQuote(HASHER_COMMAND[hasher])} ;;`),
     '  *) echo sfd-nohasher; exit 0 ;;',
     'esac',
-    `f=${shellQuote(path)}`,
     'exec 3>&1',
-    'r=$( { s=0',
-    'while IFS= read -r n; do',
-    '  case $n in end) break ;; esac',
-    `  dd if="$f" bs=${BLOCK} skip=$s count=$n 2>/dev/null || { echo sfd-fail >&3; exit 1; }`,
-    '  s=$((s + n))',
-    'done',
-    `dd if="$f" bs=${BLOCK} skip=$s 2>/dev/null || echo sfd-fail >&3; } | $h ) && printf 'sfd-f %s\\n' "$r"`,
-    `echo ${END_LINE}`
+    ...followBody(path, '$h')
   ].join('\n')
 }
 
-/** Starts a follower for `path`, or undefined when the host refuses another channel. */
+/**
+ * A follower for a logged-in hashing shell (see takeShell): one brace group, which the shell
+ * parses whole before running any of it. It answers FOLLOW_READY once it reads stretches, so
+ * nothing sent for it is ever read as a command, and after `end` the shell reads commands again.
+ */
+export function followInShellScript(path: string, hasher: Hasher): string {
+  return ['{ echo ' + FOLLOW_READY, ...followBody(path, HASHER_COMMAND[hasher]), '} 3>&1', ''].join(
+    '\n'
+  )
+}
+
+const FOLLOW_READY = 'sfd-follow'
+
+/** Starts a follower for `path` on its own channel, or undefined when the host refuses one. */
 export async function followRemoteHash(
   connection: SshConnection,
   path: string,
@@ -697,6 +722,46 @@ export async function followRemoteHash(
     if (connection.failure !== undefined) throw error
     return undefined
   }
+  return follower(connection, channel, idleTimeoutMs, () => channel.close())
+}
+
+/**
+ * Starts a follower for `path` in a hashing shell taken from the hasher (no login of its own),
+ * or undefined when the shell fails to start it (the shell is closed). `done` gets the shell
+ * back when the follower has finished, ready for other work; a follower closed before it
+ * finished closes the shell instead.
+ */
+export async function followInShell(
+  connection: SshConnection,
+  shell: TakenShell,
+  path: string,
+  idleTimeoutMs: number,
+  done: (shell: TakenShell) => void
+): Promise<RemoteFollower | undefined> {
+  try {
+    await shell.channel.request(
+      followInShellScript(path, shell.hasher),
+      FOLLOW_READY,
+      idleTimeoutMs
+    )
+  } catch (error) {
+    shell.channel.close()
+    if (connection.failure !== undefined) throw error
+    return undefined
+  }
+  return follower(connection, shell.channel, idleTimeoutMs, (finished) => {
+    if (finished) done(shell)
+    else shell.channel.close()
+  })
+}
+
+function follower(
+  connection: SshConnection,
+  channel: CommandChannel,
+  idleTimeoutMs: number,
+  /** The follower is over: `finished` when its answer came in full. */
+  release: (finished: boolean) => void
+): RemoteFollower {
   let sentBlocks = 0
   let closed = false
   return {
@@ -717,11 +782,11 @@ export async function followRemoteHash(
           idleTimeoutMs + Math.max(0, size - sentBlocks * BLOCK) / MIN_HASH_BYTES_PER_MS
         )
       } catch (error) {
+        release(false)
         if (connection.failure !== undefined) throw error
         return 'unavailable'
-      } finally {
-        channel.close()
       }
+      release(true)
       if (lines.includes('sfd-fail')) return 'unavailable'
       const line = lines.find((candidate) => candidate.startsWith('sfd-f '))
       const sha256 = line === undefined ? undefined : /\b([0-9a-f]{64})\b/.exec(line)?.[1]
@@ -730,7 +795,7 @@ export async function followRemoteHash(
     close() {
       if (closed) return
       closed = true
-      channel.close()
+      release(false)
     }
   }
 }

@@ -1,5 +1,5 @@
 // Large files: hashed on the host while they arrive (on a host that is not the runner itself),
-// and verified whole.
+// in the hashing shell that is already logged in, and verified whole.
 
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { pseudoRandomBytes, workspace } from '../helpers/workspace.js'
@@ -30,6 +30,7 @@ describe('large files', () => {
   test('a large file is hashed on the host as it arrives (a slow link) and lands intact', async () => {
     const host = fleet.host(0)
     const proxy = await startProxy(host, [{ bytesPerSecond: 48 * 1024 * 1024 }])
+    const logged = host.log().length
     try {
       const run = await runAction(proxiedInputs(fleet, proxy, host, { target: 'slow' }), {
         cwd: workspace({ 'big.bin': big, 'small.txt': 'small' }),
@@ -42,6 +43,13 @@ describe('large files', () => {
     } finally {
       await proxy.stop()
     }
+    // Two logins: SFTP, and the hashing shell, which follows the file (no session of its own).
+    const sessions = host
+      .log()
+      .slice(logged)
+      .split('\n')
+      .filter((line) => line.includes('Starting session'))
+    expect(sessions).toHaveLength(2)
     // Only the published files: no temporary left behind.
     expect(treeDigest(host.path('slow'))).toEqual({
       'big.bin': sha256(big),

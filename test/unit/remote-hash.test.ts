@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import {
   END_LINE,
+  followInShellScript,
   followScript,
   HASHER_PRELUDE,
   hashBatchScript,
@@ -157,6 +158,66 @@ describe('remote hashing shell', () => {
     test('a stretch that cannot be read says so instead of a digest of part of the file', () => {
       const lines = follow(join(dir, 'no such file'), '1\nend\n', ['openssl', 'dd'])
       expect(lines).toContain('sfd-fail')
+    })
+
+    /**
+     * Runs the follower in a hashing shell as the action does: the script, then (once the shell
+     * says it follows) the stretches and `end`, then, once it has answered, a command of the
+     * shell's own. Returns the lines of each of the two answers, and what the shell said on
+     * stderr.
+     */
+    async function followInShell(
+      target: string,
+      stretches: string
+    ): Promise<{ followed: string[]; after: string[]; stderr: string }> {
+      const child = spawn('/bin/sh', ['-s'], { cwd: '/tmp', env: { PATH: process.env.PATH } })
+      let out = ''
+      let stderr = ''
+      const lines = (): string[] => out.split('\n').filter((line) => line.startsWith(LINE_PREFIX))
+      const seen = (line: string): Promise<void> =>
+        new Promise((resolve) => {
+          const look = (): void => {
+            if (lines().includes(line)) resolve()
+            else child.stdout.once('data', look)
+          }
+          look()
+        })
+      child.stdout.on('data', (data: Buffer) => (out += data.toString()))
+      child.stderr.on('data', (data: Buffer) => (stderr += data.toString()))
+      const closed = new Promise((resolve) => child.on('close', resolve))
+      child.stdin.write(HASHER_PRELUDE)
+      await seen(END_LINE)
+      out = ''
+      child.stdin.write(followInShellScript(target, 'openssl'))
+      await seen('sfd-follow')
+      child.stdin.write(stretches)
+      await seen(END_LINE)
+      const followed = lines()
+      out = ''
+      child.stdin.end(`echo sfd-after; echo ${END_LINE}\n`)
+      await closed
+      return { followed, after: lines(), stderr }
+    }
+
+    test('in a hashing shell: the digest of the whole file, then the shell takes commands again', async () => {
+      const { followed, after, stderr } = await followInShell(path, '1\n2\nend\n')
+      expect(followed).toHaveLength(3)
+      expect(followed[0]).toBe('sfd-follow')
+      expect(followed[1]).toMatch(/^sfd-f /)
+      expect(followed[1]).toContain(createHash('sha256').update(content).digest('hex'))
+      expect(followed[2]).toBe(END_LINE)
+      expect(after).toEqual(['sfd-after', END_LINE])
+      expect(stderr).toBe('')
+      expect(() => execFileSync('test', ['-e', join('/tmp', 'sfd-pwned')])).toThrow()
+    })
+
+    test('in a hashing shell: a stretch that cannot be read fails, and every line sent is still its own', async () => {
+      const { followed, after, stderr } = await followInShell(join(dir, 'gone'), '1\n2\nend\n')
+      expect(followed).toContain('sfd-fail')
+      expect(followed.at(-1)).toBe(END_LINE)
+      // The lines after the failure were read by the follower, not run by the shell.
+      expect(stderr).not.toMatch(/not found/)
+      expect(after).toEqual(['sfd-after', END_LINE])
     })
   })
 })
