@@ -30,7 +30,6 @@ describe('large files', () => {
   test('a large file is hashed on the host as it arrives (a slow link) and lands intact', async () => {
     const host = fleet.host(0)
     const proxy = await startProxy(host, [{ bytesPerSecond: 48 * 1024 * 1024 }])
-    const logged = host.log().length
     try {
       const run = await runAction(proxiedInputs(fleet, proxy, host, { target: 'slow' }), {
         cwd: workspace({ 'big.bin': big, 'small.txt': 'small' }),
@@ -43,18 +42,37 @@ describe('large files', () => {
     } finally {
       await proxy.stop()
     }
-    // Two logins: SFTP, and the hashing shell, which follows the file (no session of its own).
+    // Only the published files: no temporary left behind.
+    expect(treeDigest(host.path('slow'))).toEqual({
+      'big.bin': sha256(big),
+      'small.txt': sha256('small')
+    })
+  })
+
+  test('the idle hashing shell follows the file: no login of its own', async () => {
+    const host = fleet.host(0)
+    const proxy = await startProxy(host, [{ bytesPerSecond: 48 * 1024 * 1024 }])
+    const logged = host.log().length
+    try {
+      // The large file alone: a small file's digest, asked for while the file is followed,
+      // would take a hashing shell of its own.
+      const run = await runAction(proxiedInputs(fleet, proxy, host, { target: 'followed' }), {
+        cwd: workspace({ 'big.bin': big }),
+        env: { SFD_FOLLOW_ON_THIS_MACHINE: 'true' }
+      })
+      expect(run.code, run.stdout).toBe(0)
+      expect(run.stdout).toContain("'big.bin': hashed on the host as it arrives")
+    } finally {
+      await proxy.stop()
+    }
+    // Two logins: SFTP, and the hashing shell, which follows the file.
     const sessions = host
       .log()
       .slice(logged)
       .split('\n')
       .filter((line) => line.includes('Starting session'))
     expect(sessions).toHaveLength(2)
-    // Only the published files: no temporary left behind.
-    expect(treeDigest(host.path('slow'))).toEqual({
-      'big.bin': sha256(big),
-      'small.txt': sha256('small')
-    })
+    expect(treeDigest(host.path('followed'))).toEqual({ 'big.bin': sha256(big) })
   })
 
   test('a changed large file is sent again and verified whole; an unchanged one is not', async () => {
