@@ -2313,18 +2313,19 @@ function readSmallSync(localPath, expectedSize, scratch) {
 }
 // Small files are read into this buffer and hashed at once, one after the other.
 const scratch = Buffer.allocUnsafe(SYNC_READ_LIMIT + 1);
-/** A small file in one synchronous read. */
-function hashSmallFile(localPath, expectedSize) {
+/** A small file in one synchronous read. Throws a DeployError. */
+function hashSmallSync(localPath, expectedSize) {
     try {
         const content = readSmallSync(localPath, expectedSize, scratch);
-        return Promise.resolve({
-            sha256: createHash('sha256').update(content).digest('hex'),
-            size: content.length
-        });
+        return { sha256: createHash('sha256').update(content).digest('hex'), size: content.length };
     }
     catch (error) {
-        return Promise.reject(localFileError(localPath, error));
+        throw localFileError(localPath, error);
     }
+}
+function hashSmallFile(localPath, expectedSize) {
+    // The executor runs at once; what it throws rejects the promise.
+    return new Promise((resolve) => resolve(hashSmallSync(localPath, expectedSize)));
 }
 // A background slice of hashing lasts about this long before the event loop gets a turn.
 const WARM_SLICE_MS = 5;
@@ -2371,7 +2372,14 @@ function createLocalHasher() {
                 next += 1;
                 if (digests.has(localPath))
                     continue;
-                const digest = hashSmallFile(localPath, size);
+                let known;
+                // The executor runs at once: known() answers the digest without a turn.
+                const digest = new Promise((resolve) => {
+                    known = hashSmallSync(localPath, size);
+                    resolve(known);
+                });
+                if (known !== undefined)
+                    finished.set(localPath, known);
                 // A failure is reported to whoever asks for this digest, not here.
                 digest.catch(() => undefined);
                 digests.set(localPath, digest);
@@ -27450,12 +27458,15 @@ function lookEarly(remoteHasher, target, todo,
 /** Called when the first file is there (or there is none to ask for). */
 onThere) {
     const digests = new Map();
+    const answers = new Map();
     let abandoned = false;
     const ask = (file) => {
-        const digest = remoteHasher
-            .hash(posix.join(target, file.relativePath), file.size)
-            // A lost connection fails the attempt elsewhere; these may be dropped unread.
-            .catch(() => 'unavailable');
+        const digest = remoteHasher.hash(posix.join(target, file.relativePath), file.size).then((answer) => {
+            answers.set(file.relativePath, answer);
+            return answer;
+        }, 
+        // A lost connection fails the attempt elsewhere; these may be dropped unread.
+        () => 'unavailable');
         digests.set(file.relativePath, digest);
         return digest;
     };
@@ -27474,6 +27485,7 @@ onThere) {
         });
     return {
         digests,
+        answers,
         settled,
         abandon() {
             abandoned = true;
@@ -27504,22 +27516,42 @@ async function skipUnchanged(context, todo, early) {
     const { job, sftp, base, remoteHasher } = context;
     if (remoteHasher === undefined)
         return false;
-    const results = await Promise.all(todo.map(async (file) => {
-        const path = posix.join(base, file.relativePath);
-        if (file.size >= SIZE_CHECK_FIRST) {
-            const existing = await sftp.stat(path);
-            if (existing?.isFile !== true || existing.size !== file.size)
-                return 'differs';
-        }
-        const remote = await (early?.digests.get(file.relativePath) ??
-            remoteHasher.hash(path, file.size));
+    const compare = (file, remote, local) => {
         if (remote === 'unavailable')
             return 'unavailable';
         if (remote === 'unreadable')
             return 'differs';
-        const local = await job.localHasher.digest(file.localPath, file.size);
         return local.sha256 === remote.sha256 && local.size === file.size ? 'same' : 'differs';
-    }));
+    };
+    const results = new Array(todo.length);
+    const waiting = [];
+    todo.forEach((file, index) => {
+        // Where both digests are in already (an early answer, and the local one computed meanwhile),
+        // the file is compared at once, without a promise: 10,000 of them took 20-30 ms that way.
+        const remote = file.size < SIZE_CHECK_FIRST ? early?.answers.get(file.relativePath) : undefined;
+        const local = remote === undefined ? undefined : job.localHasher.known(file.localPath);
+        if (remote !== undefined && local !== undefined) {
+            results[index] = compare(file, remote, local);
+            return;
+        }
+        const comparing = async () => {
+            const path = posix.join(base, file.relativePath);
+            if (file.size >= SIZE_CHECK_FIRST) {
+                const existing = await sftp.stat(path);
+                if (existing?.isFile !== true || existing.size !== file.size)
+                    return 'differs';
+            }
+            const answer = await (early?.digests.get(file.relativePath) ??
+                remoteHasher.hash(path, file.size));
+            if (answer === 'unavailable')
+                return 'unavailable';
+            return compare(file, answer, await job.localHasher.digest(file.localPath, file.size));
+        };
+        waiting.push(comparing().then((result) => {
+            results[index] = result;
+        }));
+    });
+    await Promise.all(waiting);
     if (results.includes('unavailable'))
         return false;
     todo.forEach((file, index) => {

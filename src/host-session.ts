@@ -603,6 +603,8 @@ async function deployFile(
 interface EarlyDigests {
   /** By relative path; the files not in it are hashed as usual. */
   readonly digests: ReadonlyMap<string, Promise<RemoteDigest>>
+  /** The digests that have come in, by relative path. */
+  readonly answers: ReadonlyMap<string, RemoteDigest>
   /** Resolves when no more will be added. */
   readonly settled: Promise<void>
   /** Asks for no more. */
@@ -624,12 +626,17 @@ function lookEarly(
   onThere: () => void
 ): EarlyDigests {
   const digests = new Map<string, Promise<RemoteDigest>>()
+  const answers = new Map<string, RemoteDigest>()
   let abandoned = false
   const ask = (file: PlannedFile): Promise<RemoteDigest> => {
-    const digest = remoteHasher
-      .hash(posix.join(target, file.relativePath), file.size)
+    const digest = remoteHasher.hash(posix.join(target, file.relativePath), file.size).then(
+      (answer) => {
+        answers.set(file.relativePath, answer)
+        return answer
+      },
       // A lost connection fails the attempt elsewhere; these may be dropped unread.
-      .catch((): RemoteDigest => 'unavailable')
+      (): RemoteDigest => 'unavailable'
+    )
     digests.set(file.relativePath, digest)
     return digest
   }
@@ -645,6 +652,7 @@ function lookEarly(
         })
   return {
     digests,
+    answers,
     settled,
     abandon() {
       abandoned = true
@@ -685,21 +693,41 @@ async function skipUnchanged(
 ): Promise<boolean> {
   const { job, sftp, base, remoteHasher } = context
   if (remoteHasher === undefined) return false
-  const results = await Promise.all(
-    todo.map(async (file) => {
+  type Comparison = 'same' | 'differs' | 'unavailable'
+  const compare = (file: PlannedFile, remote: RemoteDigest, local: LocalDigest): Comparison => {
+    if (remote === 'unavailable') return 'unavailable'
+    if (remote === 'unreadable') return 'differs'
+    return local.sha256 === remote.sha256 && local.size === file.size ? 'same' : 'differs'
+  }
+  const results = new Array<Comparison>(todo.length)
+  const waiting: Promise<void>[] = []
+  todo.forEach((file, index) => {
+    // Where both digests are in already (an early answer, and the local one computed meanwhile),
+    // the file is compared at once, without a promise: 10,000 of them took 20-30 ms that way.
+    const remote = file.size < SIZE_CHECK_FIRST ? early?.answers.get(file.relativePath) : undefined
+    const local = remote === undefined ? undefined : job.localHasher.known(file.localPath)
+    if (remote !== undefined && local !== undefined) {
+      results[index] = compare(file, remote, local)
+      return
+    }
+    const comparing = async (): Promise<Comparison> => {
       const path = posix.join(base, file.relativePath)
       if (file.size >= SIZE_CHECK_FIRST) {
         const existing = await sftp.stat(path)
         if (existing?.isFile !== true || existing.size !== file.size) return 'differs'
       }
-      const remote = await (early?.digests.get(file.relativePath) ??
+      const answer = await (early?.digests.get(file.relativePath) ??
         remoteHasher.hash(path, file.size))
-      if (remote === 'unavailable') return 'unavailable'
-      if (remote === 'unreadable') return 'differs'
-      const local = await job.localHasher.digest(file.localPath, file.size)
-      return local.sha256 === remote.sha256 && local.size === file.size ? 'same' : 'differs'
-    })
-  )
+      if (answer === 'unavailable') return 'unavailable'
+      return compare(file, answer, await job.localHasher.digest(file.localPath, file.size))
+    }
+    waiting.push(
+      comparing().then((result) => {
+        results[index] = result
+      })
+    )
+  })
+  await Promise.all(waiting)
   if (results.includes('unavailable')) return false
   todo.forEach((file, index) => {
     if (results[index] !== 'same') return

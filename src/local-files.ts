@@ -34,7 +34,7 @@ export interface LocalHasher {
   warm(files: readonly { readonly localPath: string; readonly size: number }[]): void
   /** A sink for a reader about to read the whole file, or undefined when the digest is known or under way. */
   claim(localPath: string): HashSink | undefined
-  /** The file's digest where a claim has finished it already, else undefined. */
+  /** The file's digest where a claim or `warm` has computed it already, else undefined. */
   known(localPath: string): LocalDigest | undefined
 }
 
@@ -65,17 +65,19 @@ export function readSmallSync(localPath: string, expectedSize: number, scratch: 
 // Small files are read into this buffer and hashed at once, one after the other.
 const scratch = Buffer.allocUnsafe(SYNC_READ_LIMIT + 1)
 
-/** A small file in one synchronous read. */
-function hashSmallFile(localPath: string, expectedSize: number): Promise<LocalDigest> {
+/** A small file in one synchronous read. Throws a DeployError. */
+function hashSmallSync(localPath: string, expectedSize: number): LocalDigest {
   try {
     const content = readSmallSync(localPath, expectedSize, scratch)
-    return Promise.resolve({
-      sha256: createHash('sha256').update(content).digest('hex'),
-      size: content.length
-    })
+    return { sha256: createHash('sha256').update(content).digest('hex'), size: content.length }
   } catch (error) {
-    return Promise.reject(localFileError(localPath, error))
+    throw localFileError(localPath, error)
   }
+}
+
+function hashSmallFile(localPath: string, expectedSize: number): Promise<LocalDigest> {
+  // The executor runs at once; what it throws rejects the promise.
+  return new Promise((resolve) => resolve(hashSmallSync(localPath, expectedSize)))
 }
 
 // A background slice of hashing lasts about this long before the event loop gets a turn.
@@ -120,7 +122,13 @@ export function createLocalHasher(): LocalHasher {
         const { localPath, size } = backlog[next] as (typeof backlog)[number]
         next += 1
         if (digests.has(localPath)) continue
-        const digest = hashSmallFile(localPath, size)
+        let known: LocalDigest | undefined
+        // The executor runs at once: known() answers the digest without a turn.
+        const digest = new Promise<LocalDigest>((resolve) => {
+          known = hashSmallSync(localPath, size)
+          resolve(known)
+        })
+        if (known !== undefined) finished.set(localPath, known)
         // A failure is reported to whoever asks for this digest, not here.
         digest.catch(() => undefined)
         digests.set(localPath, digest)

@@ -118,6 +118,28 @@ describe('many small files', () => {
     )
   })
 
+  test('a redeploy of many files sends only the changed one, the one gone from the host, and the new one', async () => {
+    const host = fleet.host(0)
+    const files: Record<string, string> = {}
+    for (let i = 0; i < 60; i += 1) files[`site/d${i % 4}/f${i}.txt`] = `file ${i}\n`
+    const ws = workspace(files)
+    const inputs = fleetInputs(fleet, [host], { source: 'site/**', target: 'changed' })
+    const first = await runAction(inputs, { cwd: ws })
+    expect(first.code, first.stdout).toBe(0)
+    // Same size, other content; a copy removed on the host; a file new to the plan.
+    writeFileSync(join(ws, 'site/d1/f5.txt'), 'FILE 5\n')
+    execFileSync('rm', [host.path('changed/site/d2/f6.txt')])
+    writeFileSync(join(ws, 'site/d3/new.txt'), 'new\n')
+    const second = await runAction(inputs, { cwd: ws })
+    expect(second.code, second.stdout).toBe(0)
+    expect(results(second)[0]).toMatchObject({ uploaded: 3, skipped: 58 })
+    expect(treeDigest(host.path('changed/site'))).toEqual({
+      ...expectedTree(files),
+      'd1/f5.txt': sha256('FILE 5\n'),
+      'd3/new.txt': sha256('new\n')
+    })
+  })
+
   test('a host without tar gets the files over SFTP, and says why', async () => {
     const host = fleet.host(2)
     const bin = mkdtempSync(join(tmpdir(), 'sfd-notar-'))

@@ -23,6 +23,8 @@ describe('local digests', () => {
     hasher.warm(planned)
     const digests = await Promise.all(planned.map((file) => hasher.digest(file.localPath)))
     expect(digests).toEqual(files.map((data) => ({ sha256: sha256(data), size: data.length })))
+    // And each is known at once, without a promise.
+    expect(planned.map((file) => hasher.known(file.localPath))).toEqual(digests)
   })
 
   test("asked with the plan's size, a file is hashed as it is now, grown or shrunk", async () => {
@@ -47,6 +49,7 @@ describe('local digests', () => {
     rmSync(gone, { force: true })
     hasher.warm([{ localPath: gone, size: 10 }])
     await new Promise((resolve) => setImmediate(resolve))
+    expect(hasher.known(gone)).toBeUndefined()
     const error = await hasher.digest(gone).catch((caught: unknown) => caught)
     expect(error).toBeInstanceOf(DeployError)
     expect((error as DeployError).message).toContain('gone')
