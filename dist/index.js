@@ -2031,6 +2031,8 @@ async function readBackHash(sftp, path) {
     return hash.digest('hex');
 }
 const BLOCK$1 = 1024 * 1024;
+/** A follower in a hashing shell answers this when it is reading stretches. */
+const FOLLOW_READY = 'sfd-follow';
 // Stretches of at least this many blocks go to dd, so a 1 GiB file costs 32 dd processes.
 const FOLLOW_STEP_BLOCKS = 32;
 /**
@@ -2069,9 +2071,8 @@ function followScript(path) {
  * nothing sent for it is ever read as a command, and after `end` the shell reads commands again.
  */
 function followInShellScript(path, hasher) {
-    return ['{ echo ' + FOLLOW_READY, ...followBody(path, HASHER_COMMAND[hasher]), '} 3>&1', ''].join('\n');
+    return [`{ echo ${FOLLOW_READY}`, ...followBody(path, HASHER_COMMAND[hasher]), '} 3>&1', ''].join('\n');
 }
-const FOLLOW_READY = 'sfd-follow';
 /** Starts a follower for `path` on its own channel, or undefined when the host refuses one. */
 async function followRemoteHash(connection, path, idleTimeoutMs) {
     let channel;
@@ -27283,10 +27284,10 @@ function localBootId() {
  * machine (same boot id): there the server's CPUs are the client's own, and hashing alongside
  * slows the transfer more than hashing afterwards costs (measured on loopback, 2 cores: 1 GiB
  * in 4.3 s followed on a channel of its own against 3.6 s hashed after; followed in the hashing
- * shell, medians of 6 alternating rounds, 2.56 s against 2.45). Elsewhere the server's CPUs are its own (behind
- * a 48 MiB/s link, 256 MiB followed finished 0.3-0.5 s sooner). Decided once FOLLOW_AFTER bytes
- * have arrived, when the hashing shell has said which machine it runs on; the follower starts
- * from there and catches up from the page cache.
+ * shell, medians of 6 alternating rounds, 2.56 s against 2.45). Elsewhere the server's CPUs are
+ * its own (behind a 48 MiB/s link, 256 MiB followed finished 0.3-0.5 s sooner). Decided once
+ * FOLLOW_AFTER bytes have arrived, when the hashing shell has said which machine it runs on; the
+ * follower starts from there and catches up from the page cache.
  */
 function followLargeFile(context, connection, file, writePath, offset) {
     const { settings, followOnThisMachine } = context.job;

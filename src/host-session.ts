@@ -411,10 +411,10 @@ function localBootId(): string | undefined {
  * machine (same boot id): there the server's CPUs are the client's own, and hashing alongside
  * slows the transfer more than hashing afterwards costs (measured on loopback, 2 cores: 1 GiB
  * in 4.3 s followed on a channel of its own against 3.6 s hashed after; followed in the hashing
- * shell, medians of 6 alternating rounds, 2.56 s against 2.45). Elsewhere the server's CPUs are its own (behind
- * a 48 MiB/s link, 256 MiB followed finished 0.3-0.5 s sooner). Decided once FOLLOW_AFTER bytes
- * have arrived, when the hashing shell has said which machine it runs on; the follower starts
- * from there and catches up from the page cache.
+ * shell, medians of 6 alternating rounds, 2.56 s against 2.45). Elsewhere the server's CPUs are
+ * its own (behind a 48 MiB/s link, 256 MiB followed finished 0.3-0.5 s sooner). Decided once
+ * FOLLOW_AFTER bytes have arrived, when the hashing shell has said which machine it runs on; the
+ * follower starts from there and catches up from the page cache.
  */
 function followLargeFile(
   context: AttemptContext,

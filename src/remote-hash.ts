@@ -646,8 +646,9 @@ export async function readBackHash(sftp: SftpSession, path: string): Promise<str
  * Hashes a file on the server while it is being written: a command in an idle hashing shell
  * (or on its own channel, a login of its own, where none is idle) reads each stretch of the file
  * as soon as the server has acknowledged it (whole MiB blocks, with `dd`, so the bytes come from
- * the page cache) into one hashing process, and the last stretch when the upload is complete. The digest is of the whole file, as the server holds it, ready
- * moments after the last write instead of a full read later.
+ * the page cache) into one hashing process, and the last stretch when the upload is complete.
+ * The digest is of the whole file, as the server holds it, ready moments after the last write
+ * instead of a full read later.
  */
 export interface RemoteFollower {
   /** The server holds (written and acknowledged) the file's first `bytes` bytes. */
@@ -658,6 +659,8 @@ export interface RemoteFollower {
 }
 
 const BLOCK = 1024 * 1024
+/** A follower in a hashing shell answers this when it is reading stretches. */
+const FOLLOW_READY = 'sfd-follow'
 // Stretches of at least this many blocks go to dd, so a 1 GiB file costs 32 dd processes.
 const FOLLOW_STEP_BLOCKS = 32
 
@@ -699,12 +702,10 @@ export function followScript(path: string): string {
  * nothing sent for it is ever read as a command, and after `end` the shell reads commands again.
  */
 export function followInShellScript(path: string, hasher: Hasher): string {
-  return ['{ echo ' + FOLLOW_READY, ...followBody(path, HASHER_COMMAND[hasher]), '} 3>&1', ''].join(
+  return [`{ echo ${FOLLOW_READY}`, ...followBody(path, HASHER_COMMAND[hasher]), '} 3>&1', ''].join(
     '\n'
   )
 }
-
-const FOLLOW_READY = 'sfd-follow'
 
 /** Starts a follower for `path` on its own channel, or undefined when the host refuses one. */
 export async function followRemoteHash(
