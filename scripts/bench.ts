@@ -40,6 +40,16 @@ const sizes = quick
   ? { big: 128 * MiB, smallCount: 2000, medium: 20, fan: 64 * MiB, rss: 512 * MiB }
   : { big: GiB, smallCount: 10_000, medium: 100, fan: 256 * MiB, rss: 4 * GiB }
 
+/** Each workload's name in the results (and the tables). */
+const label = {
+  big: `1 file, ${sizes.big / MiB} MiB`,
+  small: `${sizes.smallCount} files of 4 KiB`,
+  redeploy: `redeploy of ${sizes.smallCount} unchanged files`,
+  medium: `${sizes.medium} files of 10 MiB`,
+  fan: (count: number): string => `fan-out ${sizes.fan / MiB} MiB to ${count} host(s)`,
+  rss: `peak RSS: ${sizes.rss / GiB} GiB to 8 hosts`
+}
+
 // ── tools ────────────────────────────────────────────────────────────────────────────────────
 execFileSync('bash', [join(root, 'scripts/ensure-openssh.sh')], { stdio: 'inherit' })
 if (!existsSync('/usr/bin/time')) {
@@ -285,9 +295,8 @@ writeFileSync(knownHostsFile, `${fleet.knownHosts}\n`)
 const one = fleet.host(0)
 try {
   if (wanted('big')) {
-    const label = `1 file, ${sizes.big / MiB} MiB`
     await workload(
-      label,
+      label.big,
       {
         ours: ours([one], 'big', out('out-big')),
         'ours (verify: none)': ours([one], 'big', out('out-big'), { verify: 'none' }),
@@ -306,9 +315,8 @@ try {
   }
 
   if (wanted('small')) {
-    const label = `${sizes.smallCount} files of 4 KiB`
     await workload(
-      label,
+      label.small,
       {
         ours: ours([one], 'small', out('out-small')),
         'scp -r': scp(one, join(data, 'small'), out('out-small'), true),
@@ -320,13 +328,12 @@ try {
   }
 
   if (wanted('redeploy')) {
-    const label = `redeploy of ${sizes.smallCount} unchanged files`
     // Both start from a complete copy made by themselves.
     clear([one], out('out-redeploy-ours'), out('out-redeploy-rsync'))()
     await ours([one], 'small', out('out-redeploy-ours'))()
     await rsync(one, join(data, 'small/'), `${out('out-redeploy-rsync')}/`)()
     await workload(
-      label,
+      label.redeploy,
       {
         ours: ours([one], 'small', out('out-redeploy-ours')),
         rsync: rsync(one, join(data, 'small/'), `${out('out-redeploy-rsync')}/`)
@@ -336,9 +343,8 @@ try {
   }
 
   if (wanted('medium')) {
-    const label = `${sizes.medium} files of 10 MiB`
     await workload(
-      label,
+      label.medium,
       {
         ours: ours([one], 'medium', out('out-medium')),
         'scp -r': scp(one, join(data, 'medium'), out('out-medium'), true),
@@ -351,9 +357,8 @@ try {
   if (wanted('fanout')) {
     for (const count of [1, 4, 8]) {
       const hosts = fleet.hosts.slice(0, count)
-      const label = `fan-out ${sizes.fan / MiB} MiB to ${count} host(s)`
       await workload(
-        label,
+        label.fan(count),
         {
           ours: ours(hosts, 'fan', out('out-fan')),
           [`${count} × scp`]: () =>
@@ -370,9 +375,8 @@ try {
   }
 
   if (wanted('rss')) {
-    const label = `peak RSS: ${sizes.rss / GiB} GiB to 8 hosts`
     await workload(
-      label,
+      label.rss,
       { ours: ours(fleet.hosts, 'rss', 'out-rss') },
       clear(fleet.hosts, 'out-rss'),
       1
@@ -415,6 +419,52 @@ for (const [workloadName, entries] of byWorkload) {
     )
   }
 }
+
+// The targets of the performance issue, each against what this run measured.
+const measured = (workloadName: string, tool: string): Sample | undefined =>
+  byWorkload.get(workloadName)?.find((entry) => entry.tool === tool)?.median
+const ratio = (
+  workloadName: string,
+  theirs: string,
+  key: 'wall' | 'cpu' = 'wall'
+): number | undefined => {
+  const mine = measured(workloadName, 'ours')
+  const other = measured(workloadName, theirs)
+  return mine === undefined || other === undefined ? undefined : mine[key] / other[key]
+}
+const targets: [string, number | undefined, number][] = [
+  [`${label.big}, verified: time ÷ unverified \`scp\``, ratio(label.big, 'scp'), 1],
+  [`${label.small}: time ÷ \`scp -r\``, ratio(label.small, 'scp -r'), 1 / 6],
+  [`${label.small}: time ÷ \`rsync\``, ratio(label.small, 'rsync'), 1],
+  [`${label.redeploy}: time ÷ \`rsync\``, ratio(label.redeploy, 'rsync'), 1],
+  ...[4, 8].flatMap((count): [string, number | undefined, number][] => [
+    [
+      `${label.fan(count)}: time ÷ ${count} × \`scp\``,
+      ratio(label.fan(count), `${count} × scp`),
+      1
+    ],
+    [
+      // The same bytes per host: the CPU ratio is the ratio per host-GiB.
+      `${label.fan(count)}: client CPU per host-GiB ÷ OpenSSH's`,
+      ratio(label.fan(count), `${count} × scp`, 'cpu'),
+      1.2
+    ]
+  ]),
+  [`${label.rss}: peak RSS (MiB)`, measured(label.rss, 'ours')?.rssMiB, 150]
+]
+lines.push(
+  '',
+  `The targets of the performance issue${quick ? ' (set for the full data sets)' : ''}, against this run:`,
+  '',
+  '| target | this run | at most | met |',
+  '| --- | ---: | ---: | --- |',
+  ...targets
+    .filter(([, value]) => value !== undefined)
+    .map(
+      ([name, value = 0, limit]) =>
+        `| ${name} | ${value.toFixed(limit > 10 ? 0 : 2)} | ${limit.toFixed(limit > 10 ? 0 : limit < 1 ? 3 : 2)} | ${value <= limit ? 'yes' : 'no'} |`
+    )
+)
 const markdown = `${lines.join('\n')}\n`
 mkdirSync(join(root, 'bench/results'), { recursive: true })
 writeFileSync(
