@@ -2324,10 +2324,6 @@ function hashSmallSync(localPath, expectedSize) {
         throw localFileError(localPath, error);
     }
 }
-function hashSmallFile(localPath, expectedSize) {
-    // The executor runs at once; what it throws rejects the promise.
-    return new Promise((resolve) => resolve(hashSmallSync(localPath, expectedSize)));
-}
 // A background slice of hashing lasts about this long before the event loop gets a turn.
 const WARM_SLICE_MS = 5;
 async function hashFile(localPath) {
@@ -2336,7 +2332,7 @@ async function hashFile(localPath) {
     try {
         const { size: now } = statSync(localPath);
         if (now <= SYNC_READ_LIMIT)
-            return await hashSmallFile(localPath, now);
+            return hashSmallSync(localPath, now);
         const file = await open$1(localPath, 'r');
         try {
             const { size: expected } = await file.stat();
@@ -2360,8 +2356,16 @@ async function hashFile(localPath) {
 }
 function createLocalHasher() {
     const digests = new Map();
-    // The digests claims finished, to be read without a turn of the event loop.
+    // The digests computed already, to be read without a turn of the event loop.
     const finished = new Map();
+    /** A small file hashed now, its digest recorded for known(); a failure rejects the promise. */
+    const hashSmallNow = (localPath, expectedSize) => 
+    // The executor runs at once; what it throws rejects the promise.
+    new Promise((resolve) => {
+        const digest = hashSmallSync(localPath, expectedSize);
+        finished.set(localPath, digest);
+        resolve(digest);
+    });
     const backlog = [];
     let warming = false;
     const drain = async () => {
@@ -2373,14 +2377,7 @@ function createLocalHasher() {
                 next += 1;
                 if (digests.has(localPath))
                     continue;
-                let known;
-                // The executor runs at once: known() answers the digest without a turn.
-                const digest = new Promise((resolve) => {
-                    known = hashSmallSync(localPath, size);
-                    resolve(known);
-                });
-                if (known !== undefined)
-                    finished.set(localPath, known);
+                const digest = hashSmallNow(localPath, size);
                 // A failure is reported to whoever asks for this digest, not here.
                 digest.catch(() => undefined);
                 digests.set(localPath, digest);
@@ -2405,7 +2402,7 @@ function createLocalHasher() {
             if (pending === undefined) {
                 pending =
                     expectedSize !== undefined && expectedSize <= SYNC_READ_LIMIT
-                        ? hashSmallFile(localPath, expectedSize)
+                        ? hashSmallNow(localPath, expectedSize)
                         : hashFile(localPath);
                 digests.set(localPath, pending);
             }
@@ -27528,7 +27525,7 @@ async function skipUnchanged(context, todo, early) {
     const waiting = [];
     todo.forEach((file, index) => {
         // Where both digests are in already (an early answer, and the local one computed meanwhile),
-        // the file is compared at once, without a promise: 10,000 of them took 20-30 ms that way.
+        // the file is compared at once: with a promise each, 10,000 files took 20-30 ms.
         const remote = file.size < SIZE_CHECK_FIRST ? early?.answers.get(file.relativePath) : undefined;
         const local = remote === undefined ? undefined : job.localHasher.known(file.localPath);
         if (remote !== undefined && local !== undefined) {

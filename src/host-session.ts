@@ -703,7 +703,7 @@ async function skipUnchanged(
   const waiting: Promise<void>[] = []
   todo.forEach((file, index) => {
     // Where both digests are in already (an early answer, and the local one computed meanwhile),
-    // the file is compared at once, without a promise: 10,000 of them took 20-30 ms that way.
+    // the file is compared at once: with a promise each, 10,000 files took 20-30 ms.
     const remote = file.size < SIZE_CHECK_FIRST ? early?.answers.get(file.relativePath) : undefined
     const local = remote === undefined ? undefined : job.localHasher.known(file.localPath)
     if (remote !== undefined && local !== undefined) {

@@ -75,11 +75,6 @@ function hashSmallSync(localPath: string, expectedSize: number): LocalDigest {
   }
 }
 
-function hashSmallFile(localPath: string, expectedSize: number): Promise<LocalDigest> {
-  // The executor runs at once; what it throws rejects the promise.
-  return new Promise((resolve) => resolve(hashSmallSync(localPath, expectedSize)))
-}
-
 // A background slice of hashing lasts about this long before the event loop gets a turn.
 const WARM_SLICE_MS = 5
 
@@ -88,7 +83,7 @@ async function hashFile(localPath: string): Promise<LocalDigest> {
   let size = 0
   try {
     const { size: now } = statSync(localPath)
-    if (now <= SYNC_READ_LIMIT) return await hashSmallFile(localPath, now)
+    if (now <= SYNC_READ_LIMIT) return hashSmallSync(localPath, now)
     const file = await open(localPath, 'r')
     try {
       const { size: expected } = await file.stat()
@@ -110,8 +105,16 @@ async function hashFile(localPath: string): Promise<LocalDigest> {
 
 export function createLocalHasher(): LocalHasher {
   const digests = new Map<string, Promise<LocalDigest>>()
-  // The digests claims finished, to be read without a turn of the event loop.
+  // The digests computed already, to be read without a turn of the event loop.
   const finished = new Map<string, LocalDigest>()
+  /** A small file hashed now, its digest recorded for known(); a failure rejects the promise. */
+  const hashSmallNow = (localPath: string, expectedSize: number): Promise<LocalDigest> =>
+    // The executor runs at once; what it throws rejects the promise.
+    new Promise((resolve) => {
+      const digest = hashSmallSync(localPath, expectedSize)
+      finished.set(localPath, digest)
+      resolve(digest)
+    })
   const backlog: { readonly localPath: string; readonly size: number }[] = []
   let warming = false
   const drain = async (): Promise<void> => {
@@ -122,13 +125,7 @@ export function createLocalHasher(): LocalHasher {
         const { localPath, size } = backlog[next] as (typeof backlog)[number]
         next += 1
         if (digests.has(localPath)) continue
-        let known: LocalDigest | undefined
-        // The executor runs at once: known() answers the digest without a turn.
-        const digest = new Promise<LocalDigest>((resolve) => {
-          known = hashSmallSync(localPath, size)
-          resolve(known)
-        })
-        if (known !== undefined) finished.set(localPath, known)
+        const digest = hashSmallNow(localPath, size)
         // A failure is reported to whoever asks for this digest, not here.
         digest.catch(() => undefined)
         digests.set(localPath, digest)
@@ -152,7 +149,7 @@ export function createLocalHasher(): LocalHasher {
       if (pending === undefined) {
         pending =
           expectedSize !== undefined && expectedSize <= SYNC_READ_LIMIT
-            ? hashSmallFile(localPath, expectedSize)
+            ? hashSmallNow(localPath, expectedSize)
             : hashFile(localPath)
         digests.set(localPath, pending)
       }
