@@ -613,10 +613,10 @@ interface EarlyDigests {
 
 /**
  * With many small files the hashing shell starts before the SFTP server (see runAttempt), and
- * the target's absolute path comes from the SFTP server. So the files a redeploy may already have (all but the
- * large ones, which are compared by size first) are hashed at once by their paths under `target`
- * as given, which the shell resolves from its working directory. One file goes first: if it is
- * not there (a new target, most likely), the others are not asked for.
+ * the target's absolute path comes from the SFTP server. So the files a redeploy may already
+ * have (all but the large ones, which are compared by size first) are hashed at once by their
+ * paths under `target` as given, which the shell resolves from its working directory. One file
+ * goes first: if it is not there (a new target, most likely), the others are not asked for.
  */
 function lookEarly(
   remoteHasher: RemoteHasher,
