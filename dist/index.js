@@ -2355,17 +2355,17 @@ async function hashFile(localPath) {
     return { sha256: hash.digest('hex'), size };
 }
 function createLocalHasher() {
-    const digests = new Map();
-    // The digests computed already, to be read without a turn of the event loop.
+    // The digests computed already, read without a promise or a turn of the event loop.
     const finished = new Map();
-    /** A small file hashed now, its digest recorded for known(); a failure rejects the promise. */
-    const hashSmallNow = (localPath, expectedSize) => 
-    // The executor runs at once; what it throws rejects the promise.
-    new Promise((resolve) => {
+    // The digests under way, and those that failed.
+    const digests = new Map();
+    const has = (localPath) => finished.has(localPath) || digests.has(localPath);
+    /** A small file hashed now and its digest recorded. Throws a DeployError. */
+    const hashSmallNow = (localPath, expectedSize) => {
         const digest = hashSmallSync(localPath, expectedSize);
         finished.set(localPath, digest);
-        resolve(digest);
-    });
+        return digest;
+    };
     const backlog = [];
     let warming = false;
     const drain = async () => {
@@ -2375,12 +2375,17 @@ function createLocalHasher() {
             while (next < backlog.length && performance.now() < until) {
                 const { localPath, size } = backlog[next];
                 next += 1;
-                if (digests.has(localPath))
+                if (has(localPath))
                     continue;
-                const digest = hashSmallNow(localPath, size);
-                // A failure is reported to whoever asks for this digest, not here.
-                digest.catch(() => undefined);
-                digests.set(localPath, digest);
+                try {
+                    hashSmallNow(localPath, size);
+                }
+                catch (error) {
+                    // Reported to whoever asks for this digest, not here.
+                    const failed = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+                    failed.catch(() => undefined);
+                    digests.set(localPath, failed);
+                }
             }
             await new Promise((resolve) => setImmediate(resolve));
         }
@@ -2390,7 +2395,7 @@ function createLocalHasher() {
     return {
         warm(files) {
             for (const file of files)
-                if (file.size <= SYNC_READ_LIMIT && !digests.has(file.localPath))
+                if (file.size <= SYNC_READ_LIMIT && !has(file.localPath))
                     backlog.push(file);
             if (!warming && backlog.length > 0) {
                 warming = true;
@@ -2398,11 +2403,15 @@ function createLocalHasher() {
             }
         },
         digest(localPath, expectedSize) {
+            const done = finished.get(localPath);
+            if (done !== undefined)
+                return Promise.resolve(done);
             let pending = digests.get(localPath);
             if (pending === undefined) {
                 pending =
                     expectedSize !== undefined && expectedSize <= SYNC_READ_LIMIT
-                        ? hashSmallNow(localPath, expectedSize)
+                        ? // The executor runs at once; what it throws rejects the promise.
+                            new Promise((resolve) => resolve(hashSmallNow(localPath, expectedSize)))
                         : hashFile(localPath);
                 digests.set(localPath, pending);
             }
@@ -2411,8 +2420,16 @@ function createLocalHasher() {
         known(localPath) {
             return finished.get(localPath);
         },
+        record(localPath, content) {
+            if (has(localPath))
+                return;
+            finished.set(localPath, {
+                sha256: createHash('sha256').update(content).digest('hex'),
+                size: content.length
+            });
+        },
         claim(localPath) {
-            if (digests.has(localPath))
+            if (has(localPath))
                 return undefined;
             let resolve = () => undefined;
             let reject = () => undefined;
@@ -2548,6 +2565,15 @@ function tarCommand(stage) {
     const quoted = shellQuote(stage);
     return `IFS= read -r go && [ "$go" = go ] || exit 3; rm -rf ${quoted} && mkdir -p ${quoted} && cd ${quoted} && exec tar -xomf -`;
 }
+/** A file smaller than `scratch`, read at once: see readSmallSync. Throws a DeployError. */
+function readSmallNow(file, scratch) {
+    try {
+        return readSmallSync(file.localPath, file.size, scratch);
+    }
+    catch (error) {
+        throw localFileError(file.localPath, error);
+    }
+}
 /** A small file's content: see readSmallSync; files larger than `scratch` are read whole. */
 async function readSmallFile(file, scratch) {
     try {
@@ -2564,41 +2590,45 @@ async function* archive(job, word) {
     // buffer per file, no concatenation.
     let chunk = Buffer.allocUnsafe(STREAM_CHUNK);
     let used = 0;
-    function* put(piece) {
+    const full = [];
+    const put = (piece) => {
         for (let at = 0; at < piece.length;) {
             const copied = piece.copy(chunk, used, at);
             at += copied;
             used += copied;
             if (used === chunk.length) {
-                yield chunk;
+                full.push(chunk);
                 chunk = Buffer.allocUnsafe(STREAM_CHUNK);
                 used = 0;
             }
         }
-    }
+    };
     const scratch = Buffer.allocUnsafe(SCRATCH_SIZE);
     const zeros = Buffer.alloc(512);
     // The word tarCommand waits for.
     if (word)
-        yield* put(Buffer.from('go\n'));
+        put(Buffer.from('go\n'));
     for (const file of job.files) {
         if (job.signal.aborted)
             throw job.signal.reason;
-        const content = await readSmallFile(file, scratch);
-        const sink = job.hashLocally ? job.localHasher.claim(file.localPath) : undefined;
-        sink?.update(content);
-        sink?.finish();
-        const header = entryHeader({
+        // Read without a turn of the event loop where the file fits the scratch buffer.
+        const content = file.size < scratch.length ? readSmallNow(file, scratch) : await readSmallFile(file, scratch);
+        if (job.hashLocally)
+            job.localHasher.record(file.localPath, content);
+        put(entryHeader({
             path: file.relativePath,
             mode: file.mode,
             size: content.length,
             mtime: Date.now() / 1000
-        });
-        yield* put(header);
-        yield* put(content);
-        yield* put(zeros.subarray(0, paddingSize(content.length)));
+        }));
+        put(content);
+        put(zeros.subarray(0, paddingSize(content.length)));
+        while (full.length > 0)
+            yield full.shift();
     }
-    yield* put(endOfArchive());
+    put(endOfArchive());
+    while (full.length > 0)
+        yield full.shift();
     if (used > 0)
         yield chunk.subarray(0, used);
 }

@@ -36,6 +36,8 @@ export interface LocalHasher {
   claim(localPath: string): HashSink | undefined
   /** The file's digest where a claim or `warm` has computed it already, else undefined. */
   known(localPath: string): LocalDigest | undefined
+  /** Hashes `content`, the whole file just read, unless its digest is known or under way. */
+  record(localPath: string, content: Buffer): void
 }
 
 const READ_CHUNK = 1024 * 1024
@@ -104,17 +106,17 @@ async function hashFile(localPath: string): Promise<LocalDigest> {
 }
 
 export function createLocalHasher(): LocalHasher {
-  const digests = new Map<string, Promise<LocalDigest>>()
-  // The digests computed already, to be read without a turn of the event loop.
+  // The digests computed already, read without a promise or a turn of the event loop.
   const finished = new Map<string, LocalDigest>()
-  /** A small file hashed now, its digest recorded for known(); a failure rejects the promise. */
-  const hashSmallNow = (localPath: string, expectedSize: number): Promise<LocalDigest> =>
-    // The executor runs at once; what it throws rejects the promise.
-    new Promise((resolve) => {
-      const digest = hashSmallSync(localPath, expectedSize)
-      finished.set(localPath, digest)
-      resolve(digest)
-    })
+  // The digests under way, and those that failed.
+  const digests = new Map<string, Promise<LocalDigest>>()
+  const has = (localPath: string): boolean => finished.has(localPath) || digests.has(localPath)
+  /** A small file hashed now and its digest recorded. Throws a DeployError. */
+  const hashSmallNow = (localPath: string, expectedSize: number): LocalDigest => {
+    const digest = hashSmallSync(localPath, expectedSize)
+    finished.set(localPath, digest)
+    return digest
+  }
   const backlog: { readonly localPath: string; readonly size: number }[] = []
   let warming = false
   const drain = async (): Promise<void> => {
@@ -124,11 +126,15 @@ export function createLocalHasher(): LocalHasher {
       while (next < backlog.length && performance.now() < until) {
         const { localPath, size } = backlog[next] as (typeof backlog)[number]
         next += 1
-        if (digests.has(localPath)) continue
-        const digest = hashSmallNow(localPath, size)
-        // A failure is reported to whoever asks for this digest, not here.
-        digest.catch(() => undefined)
-        digests.set(localPath, digest)
+        if (has(localPath)) continue
+        try {
+          hashSmallNow(localPath, size)
+        } catch (error) {
+          // Reported to whoever asks for this digest, not here.
+          const failed = Promise.reject(error instanceof Error ? error : new Error(String(error)))
+          failed.catch(() => undefined)
+          digests.set(localPath, failed)
+        }
       }
       await new Promise((resolve) => setImmediate(resolve))
     }
@@ -138,18 +144,21 @@ export function createLocalHasher(): LocalHasher {
   return {
     warm(files) {
       for (const file of files)
-        if (file.size <= SYNC_READ_LIMIT && !digests.has(file.localPath)) backlog.push(file)
+        if (file.size <= SYNC_READ_LIMIT && !has(file.localPath)) backlog.push(file)
       if (!warming && backlog.length > 0) {
         warming = true
         void drain()
       }
     },
     digest(localPath, expectedSize) {
+      const done = finished.get(localPath)
+      if (done !== undefined) return Promise.resolve(done)
       let pending = digests.get(localPath)
       if (pending === undefined) {
         pending =
           expectedSize !== undefined && expectedSize <= SYNC_READ_LIMIT
-            ? hashSmallNow(localPath, expectedSize)
+            ? // The executor runs at once; what it throws rejects the promise.
+              new Promise((resolve) => resolve(hashSmallNow(localPath, expectedSize)))
             : hashFile(localPath)
         digests.set(localPath, pending)
       }
@@ -158,8 +167,15 @@ export function createLocalHasher(): LocalHasher {
     known(localPath) {
       return finished.get(localPath)
     },
+    record(localPath, content) {
+      if (has(localPath)) return
+      finished.set(localPath, {
+        sha256: createHash('sha256').update(content).digest('hex'),
+        size: content.length
+      })
+    },
     claim(localPath) {
-      if (digests.has(localPath)) return undefined
+      if (has(localPath)) return undefined
       let resolve: (digest: LocalDigest) => void = () => undefined
       let reject: (error: unknown) => void = () => undefined
       const pending = new Promise<LocalDigest>((done, fail) => {

@@ -92,6 +92,15 @@ export type Streamed =
   | { readonly staged: true; readonly digests: ReadonlyMap<string, string> }
   | { readonly staged: false }
 
+/** A file smaller than `scratch`, read at once: see readSmallSync. Throws a DeployError. */
+function readSmallNow(file: Pick<PlannedFile, 'localPath' | 'size'>, scratch: Buffer): Buffer {
+  try {
+    return readSmallSync(file.localPath, file.size, scratch)
+  } catch (error) {
+    throw localFileError(file.localPath, error)
+  }
+}
+
 /** A small file's content: see readSmallSync; files larger than `scratch` are read whole. */
 export async function readSmallFile(
   file: Pick<PlannedFile, 'localPath' | 'size'>,
@@ -111,13 +120,14 @@ async function* archive(job: StreamJob, word: boolean): AsyncGenerator<Buffer> {
   // buffer per file, no concatenation.
   let chunk = Buffer.allocUnsafe(STREAM_CHUNK)
   let used = 0
-  function* put(piece: Buffer): Generator<Buffer> {
+  const full: Buffer[] = []
+  const put = (piece: Buffer): void => {
     for (let at = 0; at < piece.length;) {
       const copied = piece.copy(chunk, used, at)
       at += copied
       used += copied
       if (used === chunk.length) {
-        yield chunk
+        full.push(chunk)
         chunk = Buffer.allocUnsafe(STREAM_CHUNK)
         used = 0
       }
@@ -126,25 +136,28 @@ async function* archive(job: StreamJob, word: boolean): AsyncGenerator<Buffer> {
   const scratch = Buffer.allocUnsafe(SCRATCH_SIZE)
   const zeros = Buffer.alloc(512)
   // The word tarCommand waits for.
-  if (word) yield* put(Buffer.from('go\n'))
+  if (word) put(Buffer.from('go\n'))
   for (const file of job.files) {
     if (job.signal.aborted) throw job.signal.reason
-    const content = await readSmallFile(file, scratch)
-    const sink = job.hashLocally ? job.localHasher.claim(file.localPath) : undefined
-    sink?.update(content)
-    sink?.finish()
-    const header = entryHeader({
-      path: file.relativePath,
-      type: 'file',
-      mode: file.mode,
-      size: content.length,
-      mtime: Date.now() / 1000
-    })
-    yield* put(header)
-    yield* put(content)
-    yield* put(zeros.subarray(0, paddingSize(content.length)))
+    // Read without a turn of the event loop where the file fits the scratch buffer.
+    const content =
+      file.size < scratch.length ? readSmallNow(file, scratch) : await readSmallFile(file, scratch)
+    if (job.hashLocally) job.localHasher.record(file.localPath, content)
+    put(
+      entryHeader({
+        path: file.relativePath,
+        type: 'file',
+        mode: file.mode,
+        size: content.length,
+        mtime: Date.now() / 1000
+      })
+    )
+    put(content)
+    put(zeros.subarray(0, paddingSize(content.length)))
+    while (full.length > 0) yield full.shift() as Buffer
   }
-  yield* put(endOfArchive())
+  put(endOfArchive())
+  while (full.length > 0) yield full.shift() as Buffer
   if (used > 0) yield chunk.subarray(0, used)
 }
 

@@ -73,4 +73,25 @@ describe('local digests', () => {
     expect(hasher.known(first.localPath)).toEqual(expected)
     expect(await waiting).toEqual(expected)
   })
+
+  test('a stream that has just read a file records its digest: nobody reads or claims it again', async () => {
+    const hasher = createLocalHasher()
+    const [first, second] = planned
+    if (first === undefined || second === undefined) throw new Error('no file')
+    // The bytes the stream read, here not what the file holds now: only they count.
+    const read = Buffer.from('as read by the stream')
+    hasher.record(first.localPath, read)
+    const expected = { sha256: sha256(read), size: read.length }
+    expect(hasher.known(first.localPath)).toEqual(expected)
+    expect(await hasher.digest(first.localPath, first.size)).toEqual(expected)
+    expect(hasher.claim(first.localPath)).toBeUndefined()
+    hasher.warm([first])
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(hasher.known(first.localPath)).toEqual(expected)
+    // A digest computed before is kept.
+    const earlier = await hasher.digest(second.localPath, second.size)
+    hasher.record(second.localPath, read)
+    expect(hasher.known(second.localPath)).toEqual(earlier)
+    expect(earlier.sha256).toBe(sha256(files[1] ?? Buffer.alloc(0)))
+  })
 })
