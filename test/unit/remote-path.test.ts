@@ -1,7 +1,33 @@
 import { describe, expect, test } from 'vitest'
-import { normalizeTarget, temporaryPath, toPosixSegments } from '../../src/remote-path.js'
+import { posix } from 'node:path'
+import {
+  joinRemote,
+  normalizeTarget,
+  temporaryPath,
+  toPosixSegments
+} from '../../src/remote-path.js'
 
 describe('remote paths', () => {
+  test('a file joins its target as posix.join would, whatever shape the target has', () => {
+    const targets = [
+      '/srv/www',
+      '/srv/www/',
+      '/',
+      '.',
+      './',
+      'www',
+      'www//a/./b/',
+      '~/x',
+      '../up',
+      'a/..'
+    ]
+    for (const target of targets)
+      for (const relative of ['index.html', 'a/b/c.js', '.htaccess', '..x/y', ''])
+        expect(joinRemote(target, relative), `${target} + ${relative}`).toBe(
+          posix.join(target, relative)
+        )
+  })
+
   test.each([
     ['/srv/www/', '/srv/www'],
     ['/', '/'],
