@@ -311,12 +311,24 @@ interface Request {
   readonly path: string
   readonly size: number
   readonly resolve: (digest: RemoteDigest) => void
-  readonly reject: (error: unknown) => void
+  /** Where missing, a failure is answered 'unavailable'. */
+  readonly reject?: (error: unknown) => void
+}
+
+/** A request's failure: its promise rejected, or 'unavailable' for hashInto's callback. */
+function fail(request: Request, error: unknown): void {
+  if (request.reject === undefined) request.resolve('unavailable')
+  else request.reject(error)
 }
 
 export interface RemoteHasher {
   /** The file's SHA-256 as the server computes it. */
   hash(path: string, size: number): Promise<RemoteDigest>
+  /**
+   * As hash, the answer given to `done` instead of a promise ('unavailable' where hash would
+   * reject): for thousands of files at once.
+   */
+  hashInto(path: string, size: number, done: (digest: RemoteDigest) => void): void
   /**
    * Starts one hashing shell now, so that its start-up overlaps other work; a second starts
    * only for a backlog past GROW_BACKLOG. Resolves once the shell has answered (or failed).
@@ -486,7 +498,7 @@ export function createRemoteHasher(
           batch.forEach((request, index) => request.resolve(answers[index] ?? 'unreadable'))
         },
         (error: unknown) => {
-          for (const request of batch) request.reject(error)
+          for (const request of batch) fail(request, error)
         }
       )
       .finally(() => {
@@ -516,7 +528,7 @@ export function createRemoteHasher(
           shells.push({ ...started, batches: 0, bytes: 0 })
         },
         (error: unknown) => {
-          for (const request of takeAll()) request.reject(error)
+          for (const request of takeAll()) fail(request, error)
         }
       )
       .finally(() => {
@@ -548,19 +560,25 @@ export function createRemoteHasher(
       grow()
   }
 
+  const enqueue = (request: Request): void => {
+    queue.push(request)
+    queuedBytes += request.size
+    // Files asked for in the same turn of the event loop go out together, in full batches; a
+    // full batch goes at once, so a shell starts on it while the rest are still asked for.
+    if (queue.length === 1) queueMicrotask(pump)
+    else if (queue.length >= MAX_BATCH_PATHS) pump()
+  }
+
   return {
     hash(path, size) {
       if (unavailable) return Promise.resolve('unavailable')
       if (closed)
         return Promise.reject(new DeployError('remote-failure', 'the remote hasher is closed'))
-      return new Promise((resolve, reject) => {
-        queue.push({ path, size, resolve, reject })
-        queuedBytes += size
-        // Files asked for in the same turn of the event loop go out together, in full batches;
-        // a full batch goes at once, so a shell starts on it while the rest are still asked for.
-        if (queue.length === 1) queueMicrotask(pump)
-        else if (queue.length >= MAX_BATCH_PATHS) pump()
-      })
+      return new Promise((resolve, reject) => enqueue({ path, size, resolve, reject }))
+    },
+    hashInto(path, size, done) {
+      if (unavailable || closed) done('unavailable')
+      else enqueue({ path, size, resolve: done })
     },
     warmUp() {
       held = false

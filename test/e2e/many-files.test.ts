@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { pseudoRandomBytes, workspace } from '../helpers/workspace.js'
 import { fleetInputs, results, runAction, sha256, treeDigest } from '../harness/run-action.js'
-import { startFleet, type Fleet } from '../harness/sshd.js'
+import { startFleet, type Fleet, type TestHost } from '../harness/sshd.js'
 
 let fleet: Fleet
 const realTar = execFileSync('sh', ['-c', 'command -v tar']).toString().trim()
@@ -43,6 +43,34 @@ function expectedTree(files: Record<string, string | Buffer>): Record<string, st
   for (const [path, content] of Object.entries(files))
     expected[path.replace(/^site\//, '')] = sha256(content)
   return expected
+}
+
+/**
+ * 60 small files deployed to `target`, then again with `changed` (by path under site/) and
+ * whatever `before` does: the second run sent and skipped `counts`, and the host has it all.
+ */
+async function redeploy(
+  host: TestHost,
+  target: string,
+  changed: Record<string, string>,
+  counts: { uploaded: number; skipped: number },
+  before: (workspace: string) => void = () => undefined
+): Promise<void> {
+  const files: Record<string, string> = {}
+  for (let i = 0; i < 60; i += 1) files[`site/d${i % 4}/f${i}.txt`] = `file ${i}\n`
+  const ws = workspace(files)
+  const inputs = fleetInputs(fleet, [host], { source: 'site/**', target })
+  const first = await runAction(inputs, { cwd: ws })
+  expect(first.code, first.stdout).toBe(0)
+  for (const [path, text] of Object.entries(changed)) writeFileSync(join(ws, 'site', path), text)
+  before(ws)
+  const second = await runAction(inputs, { cwd: ws })
+  expect(second.code, second.stdout).toBe(0)
+  expect(results(second)[0]).toMatchObject(counts)
+  expect(treeDigest(host.path(`${target}/site`))).toEqual({
+    ...expectedTree(files),
+    ...Object.fromEntries(Object.entries(changed).map(([path, text]) => [path, sha256(text)]))
+  })
 }
 
 describe('many small files', () => {
@@ -120,24 +148,35 @@ describe('many small files', () => {
 
   test('a redeploy of many files sends only the changed one, the one gone from the host, and the new one', async () => {
     const host = fleet.host(0)
-    const files: Record<string, string> = {}
-    for (let i = 0; i < 60; i += 1) files[`site/d${i % 4}/f${i}.txt`] = `file ${i}\n`
-    const ws = workspace(files)
-    const inputs = fleetInputs(fleet, [host], { source: 'site/**', target: 'changed' })
-    const first = await runAction(inputs, { cwd: ws })
-    expect(first.code, first.stdout).toBe(0)
-    // Same size, other content; a copy removed on the host; a file new to the plan.
-    writeFileSync(join(ws, 'site/d1/f5.txt'), 'FILE 5\n')
-    execFileSync('rm', [host.path('changed/site/d2/f6.txt')])
-    writeFileSync(join(ws, 'site/d3/new.txt'), 'new\n')
-    const second = await runAction(inputs, { cwd: ws })
-    expect(second.code, second.stdout).toBe(0)
-    expect(results(second)[0]).toMatchObject({ uploaded: 3, skipped: 58 })
-    expect(treeDigest(host.path('changed/site'))).toEqual({
-      ...expectedTree(files),
-      'd1/f5.txt': sha256('FILE 5\n'),
-      'd3/new.txt': sha256('new\n')
-    })
+    // Same size, other content; a file new to the plan; a copy removed on the host.
+    await redeploy(
+      host,
+      'changed',
+      { 'd1/f5.txt': 'FILE 5\n', 'd3/new.txt': 'new\n' },
+      { uploaded: 3, skipped: 58 },
+      () => execFileSync('rm', [host.path('changed/site/d2/f6.txt')])
+    )
+  })
+
+  test('a redeploy whose host hashes slowly compares the answers that come after SFTP is up', async () => {
+    const host = fleet.host(2)
+    const bin = mkdtempSync(join(tmpdir(), 'sfd-slowhash-'))
+    // Every openssl run takes 0.4 s longer: the first answer, then the rest, come well after the
+    // SFTP server has logged in, so most files wait for theirs.
+    const openssl = execFileSync('sh', ['-c', 'command -v openssl']).toString().trim()
+    writeFileSync(join(bin, 'openssl'), `#!/bin/sh\nsleep 0.4\nexec ${openssl} "$@"\n`)
+    chmodSync(join(bin, 'openssl'), 0o755)
+    try {
+      await redeploy(
+        host,
+        'slow-hash',
+        { 'd1/f9.txt': 'FILE 9\n', 'd2/f50.txt': 'FILE 50!\n' },
+        { uploaded: 2, skipped: 58 },
+        () => host.setCommandPath(`${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`)
+      )
+    } finally {
+      host.setCommandPath(undefined)
+    }
   })
 
   test('a host without tar gets the files over SFTP, and says why', async () => {
