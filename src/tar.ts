@@ -39,6 +39,10 @@ const TEMPLATE = (() => {
   return block
 })()
 
+// The template's byte sum: the fields written per entry are zero in it, so an entry's checksum
+// is this plus the bytes of its own fields (no loop over all 512 bytes).
+const TEMPLATE_SUM = TEMPLATE.reduce((sum, byte) => sum + byte, 0)
+
 function header(name: string, type: string, mode: number, size: number, mtime: number): Buffer {
   const block = Buffer.allocUnsafe(BLOCK)
   TEMPLATE.copy(block)
@@ -47,8 +51,10 @@ function header(name: string, type: string, mode: number, size: number, mtime: n
   writeString(block, octal(size, 12), 124, 12)
   writeString(block, octal(Math.max(0, Math.floor(mtime)), 12), 136, 12)
   writeString(block, type, 156, 1)
-  let sum = 0
-  for (let index = 0; index < BLOCK; index += 1) sum += block[index] as number
+  // Name, mode (0-108), size and mtime (124-148), type (156); uid and gid are the template's.
+  let sum = TEMPLATE_SUM + (block[156] as number)
+  for (let index = 0; index < 108; index += 1) sum += block[index] as number
+  for (let index = 124; index < 148; index += 1) sum += block[index] as number
   writeString(block, `${sum.toString(8).padStart(6, '0')}\0 `, 148, 8)
   return block
 }
