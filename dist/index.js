@@ -2341,15 +2341,19 @@ function readSmallSync(localPath, expectedSize, scratch) {
 }
 // Small files are read into this buffer and hashed at once, one after the other.
 const scratch = Buffer.allocUnsafe(SYNC_READ_LIMIT + 1);
-/** A small file in one synchronous read. Throws a DeployError. */
-function hashSmallSync(localPath, expectedSize) {
+/** readSmallSync, its failure a `local-file` DeployError that names the file. */
+function readSmallNow(localPath, expectedSize, scratch) {
     try {
-        const content = readSmallSync(localPath, expectedSize, scratch);
-        return { sha256: createHash('sha256').update(content).digest('hex'), size: content.length };
+        return readSmallSync(localPath, expectedSize, scratch);
     }
     catch (error) {
         throw localFileError(localPath, error);
     }
+}
+/** A small file in one synchronous read. Throws a DeployError. */
+function hashSmallSync(localPath, expectedSize) {
+    const content = readSmallNow(localPath, expectedSize, scratch);
+    return { sha256: createHash('sha256').update(content).digest('hex'), size: content.length };
 }
 // A background slice of hashing lasts about this long before the event loop gets a turn.
 const WARM_SLICE_MS = 5;
@@ -2598,21 +2602,12 @@ function tarCommand(stage) {
     const quoted = shellQuote(stage);
     return `IFS= read -r go && [ "$go" = go ] || exit 3; rm -rf ${quoted} && mkdir -p ${quoted} && cd ${quoted} && exec tar -xomf -`;
 }
-/** A file smaller than `scratch`, read at once: see readSmallSync. Throws a DeployError. */
-function readSmallNow(file, scratch) {
-    try {
-        return readSmallSync(file.localPath, file.size, scratch);
-    }
-    catch (error) {
-        throw localFileError(file.localPath, error);
-    }
-}
 /** A small file's content: see readSmallSync; files larger than `scratch` are read whole. */
 async function readSmallFile(file, scratch) {
+    if (file.size < scratch.length)
+        return readSmallNow(file.localPath, file.size, scratch);
     try {
-        return file.size < scratch.length
-            ? readSmallSync(file.localPath, file.size, scratch)
-            : await readFile(file.localPath);
+        return await readFile(file.localPath);
     }
     catch (error) {
         throw localFileError(file.localPath, error);
@@ -2645,7 +2640,9 @@ async function* archive(job, word) {
         if (job.signal.aborted)
             throw job.signal.reason;
         // Read without a turn of the event loop where the file fits the scratch buffer.
-        const content = file.size < scratch.length ? readSmallNow(file, scratch) : await readSmallFile(file, scratch);
+        const content = file.size < scratch.length
+            ? readSmallNow(file.localPath, file.size, scratch)
+            : await readSmallFile(file, scratch);
         if (job.hashLocally)
             job.localHasher.record(file.localPath, content);
         put(entryHeader({
@@ -27523,6 +27520,7 @@ onThere) {
     const asked = new Set();
     let abandoned = false;
     let allIn;
+    let allAnswered;
     const ask = (file, then) => {
         asked.add(file.relativePath);
         // The file's path under `target` as given: what the shell resolves from its directory.
@@ -27552,13 +27550,7 @@ onThere) {
         asked: (relativePath) => asked.has(relativePath),
         allAnswered: () => answers.size === asked.size
             ? Promise.resolve()
-            : new Promise((resolve) => {
-                const before = allIn;
-                allIn = () => {
-                    before?.();
-                    resolve();
-                };
-            }),
+            : (allAnswered ??= new Promise((resolve) => (allIn = resolve))),
         settled,
         abandon() {
             abandoned = true;

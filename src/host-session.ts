@@ -631,6 +631,7 @@ function lookEarly(
   const asked = new Set<string>()
   let abandoned = false
   let allIn: (() => void) | undefined
+  let allAnswered: Promise<void> | undefined
   const ask = (file: PlannedFile, then?: (answer: RemoteDigest) => void): void => {
     asked.add(file.relativePath)
     // The file's path under `target` as given: what the shell resolves from its directory.
@@ -660,13 +661,7 @@ function lookEarly(
     allAnswered: () =>
       answers.size === asked.size
         ? Promise.resolve()
-        : new Promise((resolve) => {
-            const before = allIn
-            allIn = () => {
-              before?.()
-              resolve()
-            }
-          }),
+        : (allAnswered ??= new Promise((resolve) => (allIn = resolve))),
     settled,
     abandon() {
       abandoned = true

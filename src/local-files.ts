@@ -67,14 +67,19 @@ export function readSmallSync(localPath: string, expectedSize: number, scratch: 
 // Small files are read into this buffer and hashed at once, one after the other.
 const scratch = Buffer.allocUnsafe(SYNC_READ_LIMIT + 1)
 
-/** A small file in one synchronous read. Throws a DeployError. */
-function hashSmallSync(localPath: string, expectedSize: number): LocalDigest {
+/** readSmallSync, its failure a `local-file` DeployError that names the file. */
+export function readSmallNow(localPath: string, expectedSize: number, scratch: Buffer): Buffer {
   try {
-    const content = readSmallSync(localPath, expectedSize, scratch)
-    return { sha256: createHash('sha256').update(content).digest('hex'), size: content.length }
+    return readSmallSync(localPath, expectedSize, scratch)
   } catch (error) {
     throw localFileError(localPath, error)
   }
+}
+
+/** A small file in one synchronous read. Throws a DeployError. */
+function hashSmallSync(localPath: string, expectedSize: number): LocalDigest {
+  const content = readSmallNow(localPath, expectedSize, scratch)
+  return { sha256: createHash('sha256').update(content).digest('hex'), size: content.length }
 }
 
 // A background slice of hashing lasts about this long before the event loop gets a turn.

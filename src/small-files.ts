@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises'
 import { posix } from 'node:path'
 import { DeployError, localFileError } from './errors.js'
-import { readSmallSync, type LocalHasher } from './local-files.js'
+import { readSmallNow, type LocalHasher } from './local-files.js'
 import type { PlannedFile } from './plan.js'
 import {
   END_LINE,
@@ -92,24 +92,14 @@ export type Streamed =
   | { readonly staged: true; readonly digests: ReadonlyMap<string, string> }
   | { readonly staged: false }
 
-/** A file smaller than `scratch`, read at once: see readSmallSync. Throws a DeployError. */
-function readSmallNow(file: Pick<PlannedFile, 'localPath' | 'size'>, scratch: Buffer): Buffer {
-  try {
-    return readSmallSync(file.localPath, file.size, scratch)
-  } catch (error) {
-    throw localFileError(file.localPath, error)
-  }
-}
-
 /** A small file's content: see readSmallSync; files larger than `scratch` are read whole. */
 export async function readSmallFile(
   file: Pick<PlannedFile, 'localPath' | 'size'>,
   scratch: Buffer
 ): Promise<Buffer> {
+  if (file.size < scratch.length) return readSmallNow(file.localPath, file.size, scratch)
   try {
-    return file.size < scratch.length
-      ? readSmallSync(file.localPath, file.size, scratch)
-      : await readFile(file.localPath)
+    return await readFile(file.localPath)
   } catch (error) {
     throw localFileError(file.localPath, error)
   }
@@ -141,7 +131,9 @@ async function* archive(job: StreamJob, word: boolean): AsyncGenerator<Buffer> {
     if (job.signal.aborted) throw job.signal.reason
     // Read without a turn of the event loop where the file fits the scratch buffer.
     const content =
-      file.size < scratch.length ? readSmallNow(file, scratch) : await readSmallFile(file, scratch)
+      file.size < scratch.length
+        ? readSmallNow(file.localPath, file.size, scratch)
+        : await readSmallFile(file, scratch)
     if (job.hashLocally) job.localHasher.record(file.localPath, content)
     put(
       entryHeader({
