@@ -50,7 +50,7 @@ const SYNC_READ_LIMIT = 64 * 1024
  * for one byte more than expected tells whether it grew), or with readFileSync when it is larger
  * than `scratch` or grew. The result may be a view of `scratch`, valid until its next use.
  */
-export function readSmallSync(localPath: string, expectedSize: number, scratch: Buffer): Buffer {
+function readSmallSync(localPath: string, expectedSize: number, scratch: Buffer): Buffer {
   if (expectedSize < scratch.length) {
     const fd = openSync(localPath, 'r')
     let read: number
