@@ -1612,7 +1612,7 @@ function tarIntoShellScript(stage, hasher, halves, tag = 'x') {
         : first.length === 0 || second.length === 0
             ? [`else ${hash('.')}`]
             : [
-                `else o=./.sfd-hashes-${tag}`,
+                `else o=${shellQuote(`./.sfd-hashes-${tag}`)}`,
                 `${hash(starts(second))} > "$o" &`,
                 hash(starts(first)),
                 'wait',

@@ -133,7 +133,7 @@ export function tarIntoShellScript(
       : first.length === 0 || second.length === 0
         ? [`else ${hash('.')}`]
         : [
-            `else o=./.sfd-hashes-${tag}`,
+            `else o=${shellQuote(`./.sfd-hashes-${tag}`)}`,
             `${hash(starts(second))} > "$o" &`,
             hash(starts(first)),
             'wait',

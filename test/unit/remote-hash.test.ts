@@ -5,6 +5,7 @@ import {
   existsSync,
   mkdtempSync,
   readFileSync,
+  readdirSync,
   realpathSync,
   symlinkSync,
   writeFileSync
@@ -243,7 +244,8 @@ async function streamIntoShell(
   stage: string,
   archive: Buffer,
   path: string,
-  halves?: readonly [readonly string[], readonly string[]]
+  halves?: readonly [readonly string[], readonly string[]],
+  tag = 'tag'
 ): Promise<string[]> {
   const child = spawn('/bin/sh', ['-s'], { cwd: '/tmp', env: { PATH: path } })
   let out = ''
@@ -255,7 +257,7 @@ async function streamIntoShell(
   })
   const closed = new Promise((resolve) => child.on('close', resolve))
   child.stdin.on('error', () => undefined) // the shell may be gone before all is written
-  child.stdin.write(HASHER_PRELUDE + tarIntoShellScript(stage, 'openssl', halves, 'tag'))
+  child.stdin.write(HASHER_PRELUDE + tarIntoShellScript(stage, 'openssl', halves, tag))
   await Promise.race([going, closed])
   child.stdin.end(archive)
   await closed
@@ -296,6 +298,8 @@ describe('a tar stream into the hashing shell', () => {
   })
 
   test('two halves of the tree hashed side by side answer the same digests, and leave nothing behind', async () => {
+    // The tag names a file in the script: quoted like every other name.
+    const tag = 't $(touch ran) `touch ran2` \'q"'
     const stage = join(mkdtempSync(join(tmpdir(), 'sfd-stage-')), 'stage')
     const tree = { ...files, 'dir/c.txt': 'gamma', 'z/d.txt': 'delta' }
     delete (tree as Record<string, string>)['new\nline']
@@ -303,12 +307,15 @@ describe('a tar stream into the hashing shell', () => {
     // dir (2 files) and 4 entries of 1: 3 files on each side.
     expect(halves?.map((half) => half.length)).toEqual([2, 3])
     const answer = parseStagedAnswer(
-      await streamIntoShell(stage, tarOf(tree), process.env.PATH ?? '', halves)
+      await streamIntoShell(stage, tarOf(tree), process.env.PATH ?? '', halves, tag)
     )
     expect(Object.fromEntries(answer.digests)).toEqual(
       Object.fromEntries(Object.entries(tree).map(([path, content]) => [path, digest(content)]))
     )
-    expect(existsSync(join(stage, '.sfd-hashes-tag'))).toBe(false)
+    // What tar extracted, and nothing else: no second half's answer left, nothing the tag ran.
+    expect(readdirSync(stage).sort()).toEqual(
+      [...new Set(Object.keys(tree).map((path) => path.split('/')[0]))].sort()
+    )
   })
 
   test('the halves: whole top-level entries, about as many files each', () => {
