@@ -27718,7 +27718,7 @@ async function sftpAfterShell(connection, remoteHasher, idleTimeoutMs) {
  * Where many small files go to a target that is not there yet, the hashing shell (often logged
  * in before the SFTP server: the shell is asked for first) makes the target, says where it is
  * and how much room it has, and takes the tar stream at once, while the SFTP server, needed only
- * to publish, starts. Undefined (the shell back in service) when the target is there already,
+ * to publish, starts. No stream (the shell back in service) when the target is there already,
  * cannot be made, or has not the room for `needed` bytes, or where df does not say: the usual
  * checks over SFTP then run, and say what is wrong.
  */
@@ -27726,7 +27726,7 @@ async function streamBeforeSftp(job, connection, remoteHasher, small, needed, si
     const { settings, progress, log } = job;
     const shell = await remoteHasher.takeShell();
     if (shell === undefined)
-        return undefined;
+        return {};
     let made;
     try {
         made = parseTargetProbe(await shell.channel.request(targetProbeScript(settings.target), END_LINE, settings.idleTimeoutMs));
@@ -27735,11 +27735,11 @@ async function streamBeforeSftp(job, connection, remoteHasher, small, needed, si
         shell.channel.close();
         if (connection.failure !== undefined)
             throw error;
-        return undefined;
+        return {};
     }
     if (made?.freeBytes === undefined || made.freeBytes < needed) {
         remoteHasher.giveBack(shell);
-        return undefined;
+        return { madeBase: made?.base };
     }
     const stagingDir = posix.join(made.base, `.sfd-stage-${job.runToken}`);
     progress.stagingDirs.add(stagingDir);
@@ -27759,7 +27759,10 @@ async function streamBeforeSftp(job, connection, remoteHasher, small, needed, si
     });
     // A stream that failed before it took the shell leaves it to be closed here.
     streamed.catch(() => shell.channel.close());
-    return { base: made.base, freeBytes: made.freeBytes, stagingDir, streamed };
+    return {
+        madeBase: made.base,
+        streaming: { base: made.base, freeBytes: made.freeBytes, stagingDir, streamed }
+    };
 }
 /**
  * Whether the SFTP server sees `target` where the hashing shell made it. Not where the SFTP
@@ -27842,13 +27845,14 @@ async function runAttempt(job, signal) {
         // Dropped unread when the stream below fails first.
         sftpOpening.catch(() => undefined);
         const bytesToSend = todo.reduce((sum, file) => sum + file.size, 0);
-        let streaming = shellFirst && remoteHasher !== undefined
+        const looked = shellFirst && remoteHasher !== undefined
             ? await streamBeforeSftp(job, connection, remoteHasher, smallAtStart, bytesToSend, signal)
-            : undefined;
+            : {};
+        let streaming = looked.streaming;
         // The local digests of the files to compare are computed meanwhile, once the first early
         // answer shows there is something to compare with; in a new target they come from the
-        // reads that send the files.
-        if (remoteHasher !== undefined && streaming === undefined)
+        // reads that send the files. A target the shell has just made holds nothing to compare.
+        if (remoteHasher !== undefined && looked.madeBase === undefined)
             early = lookEarly(remoteHasher, todo, () => job.localHasher.warm(todo));
         const sftp = await sftpOpening;
         const ensureDir = directoryMaker(sftp);
@@ -27869,6 +27873,13 @@ async function runAttempt(job, signal) {
                 early = await keepEarly(early, remoteHasher, targetIsNew, settings.target, loginDirectory);
             await ensureDir(settings.target);
             base = await sftp.realpath(settings.target);
+            // Where the SFTP server sees the target the shell made (and did not stream into: too
+            // little room, or df did not say), it is as new.
+            if (base === looked.madeBase)
+                targetIsNew = true;
+            // Made where the SFTP server does not see the target (`sftp-server -d`): not left behind.
+            else if (looked.madeBase !== undefined)
+                await sftp.rmdir(looked.madeBase).catch(() => undefined);
             if (progress.attempts === 1)
                 log.info(`target ${settings.target} is ${base} on the host${targetIsNew ? ' (new)' : ''}`);
         }

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { hashKnownHosts } from '../helpers/keys.js'
 import { pseudoRandomBytes, workspace } from '../helpers/workspace.js'
 import { fleetInputs, results, runAction, sha256, treeDigest } from '../harness/run-action.js'
-import { startFleet, type Fleet, type TestHost } from '../harness/sshd.js'
+import { commandsWithout, startFleet, type Fleet, type TestHost } from '../harness/sshd.js'
 
 let fleet: Fleet
 
@@ -169,6 +169,30 @@ describe('deploying to several real hosts', () => {
       expect(existsSync(host(1).path('many-new'))).toBe(false)
     } finally {
       host(1).setSftpServerFlags([])
+    }
+  })
+
+  test('an SFTP server that starts elsewhere, and no df: the directory the shell made for the target is not left behind', async () => {
+    const files: Record<string, string> = {}
+    for (let i = 0; i < 40; i += 1) files[`d${i % 4}/f${i}.txt`] = `file ${i}`
+    const elsewhere = host(1).path('elsewhere-nodf')
+    mkdirSync(elsewhere)
+    // Without df the shell makes the target but cannot say its room, so it takes no stream.
+    host(1).setSftpServerFlags(['-d', elsewhere])
+    host(1).setCommandPath(commandsWithout('df'))
+    try {
+      const run = await runAction(baseInputs([host(1)], { source: '**', target: 'nodf-new' }), {
+        cwd: workspace(files)
+      })
+      expect(run.code, run.stdout).toBe(0)
+      expect(run.stdout).toContain(`is ${join(elsewhere, 'nodf-new')} on the host (new)`)
+      expect(treeDigest(join(elsewhere, 'nodf-new'))).toEqual(
+        Object.fromEntries(Object.entries(files).map(([path, content]) => [path, sha256(content)]))
+      )
+      expect(existsSync(host(1).path('nodf-new'))).toBe(false)
+    } finally {
+      host(1).setSftpServerFlags([])
+      host(1).setCommandPath(undefined)
     }
   })
 

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { pseudoRandomBytes, workspace } from '../helpers/workspace.js'
 import { fleetInputs, results, runAction, sha256, treeDigest } from '../harness/run-action.js'
-import { startFleet, type Fleet, type TestHost } from '../harness/sshd.js'
+import { commandsWithout, startFleet, type Fleet, type TestHost } from '../harness/sshd.js'
 
 let fleet: Fleet
 const realTar = execFileSync('sh', ['-c', 'command -v tar']).toString().trim()
@@ -194,6 +194,27 @@ describe('many small files', () => {
       expect(run.code, run.stdout).toBe(0)
       expect(run.stdout).toMatch(/as one tar stream failed \(exit 127.*\); sending them over SFTP/)
       expect(treeDigest(host.path('notar'))).toEqual(expectedTree(files))
+    } finally {
+      host.setCommandPath(undefined)
+    }
+  })
+
+  test('a new target the shell made without df to say its room is taken as new: nothing to compare, the room checked over SFTP', async () => {
+    const host = fleet.host(2)
+    host.setCommandPath(commandsWithout('df'))
+    try {
+      const files = manyFiles()
+      const run = await runAction(
+        fleetInputs(fleet, [host], { source: 'site/**', 'strip-components': '1', target: 'nodf' }),
+        { cwd: workspace(files) }
+      )
+      expect(run.code, run.stdout).toBe(0)
+      expect(run.stdout).toMatch(/target nodf is \S+ on the host \(new\)/)
+      expect(run.stdout).toMatch(/preflight: target writable, [\d.]+ \w+ free/)
+      // Nothing was hashed on the host to compare with.
+      expect(run.stdout).not.toMatch(/file\(s\) already up to date, \d+ to send/)
+      expect(results(run)[0]).toMatchObject({ status: 'success', skipped: 0 })
+      expect(treeDigest(host.path('nodf'))).toEqual(expectedTree(files))
     } finally {
       host.setCommandPath(undefined)
     }

@@ -14,7 +14,8 @@ import {
   readFileSync,
   rmSync,
   writeFileSync,
-  chmodSync
+  chmodSync,
+  symlinkSync
 } from 'node:fs'
 import { connect as netConnect } from 'node:net'
 import { tmpdir, userInfo } from 'node:os'
@@ -165,6 +166,17 @@ function makeClientKeys(dir: string): ClientKeys {
     passphrase,
     ed25519Path
   }
+}
+
+/**
+ * A directory for setCommandPath with every command of /usr/bin (which /bin is on this
+ * machine's Debian) but `missing`: a host without them.
+ */
+export function commandsWithout(...missing: string[]): string {
+  const bin = mkdtempSync(join(tmpdir(), 'sfd-bin-'))
+  for (const tool of readdirSync('/usr/bin'))
+    if (!missing.includes(tool)) symlinkSync(join('/usr/bin', tool), join(bin, tool))
+  return bin
 }
 
 /** Loopback address for host `index`: 127.0.1.2, 127.0.1.3, … then 127.0.2.x. */
