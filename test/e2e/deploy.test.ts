@@ -150,51 +150,38 @@ describe('deploying to several real hosts', () => {
     }
   })
 
-  test('an SFTP server that starts elsewhere, with many small files for a new target: they land where SFTP sees the target', async () => {
-    const files: Record<string, string> = {}
-    for (let i = 0; i < 40; i += 1) files[`d${i % 4}/f${i}.txt`] = `file ${i}`
-    const elsewhere = host(1).path('elsewhere-many')
-    mkdirSync(elsewhere)
-    host(1).setSftpServerFlags(['-d', elsewhere])
-    try {
-      const run = await runAction(baseInputs([host(1)], { source: '**', target: 'many-new' }), {
-        cwd: workspace(files)
-      })
-      expect(run.code, run.stdout).toBe(0)
-      expect(run.stdout).toContain(`is ${join(elsewhere, 'many-new')} on the host`)
-      expect(treeDigest(join(elsewhere, 'many-new'))).toEqual(
-        Object.fromEntries(Object.entries(files).map(([path, content]) => [path, sha256(content)]))
-      )
-      // Where the shell made the target first, nothing is left.
-      expect(existsSync(host(1).path('many-new'))).toBe(false)
-    } finally {
-      host(1).setSftpServerFlags([])
+  // With df the shell makes the target and takes the tar stream, dropped once SFTP is up; without
+  // it the shell makes the target but cannot say its room, and takes no stream.
+  test.each([
+    { hostHas: 'df', missing: [], target: 'many-new' },
+    { hostHas: 'no df', missing: ['df'], target: 'nodf-new' }
+  ])(
+    'an SFTP server that starts elsewhere, many small files, $hostHas: they land where SFTP sees the target, and nothing is left where the shell made it',
+    async ({ missing, target }) => {
+      const files: Record<string, string> = {}
+      for (let i = 0; i < 40; i += 1) files[`d${i % 4}/f${i}.txt`] = `file ${i}`
+      const elsewhere = host(1).path(`elsewhere-${target}`)
+      mkdirSync(elsewhere)
+      host(1).setSftpServerFlags(['-d', elsewhere])
+      host(1).setCommandPath(missing.length === 0 ? undefined : commandsWithout(...missing))
+      try {
+        const run = await runAction(baseInputs([host(1)], { source: '**', target }), {
+          cwd: workspace(files)
+        })
+        expect(run.code, run.stdout).toBe(0)
+        expect(run.stdout).toContain(`is ${join(elsewhere, target)} on the host (new)`)
+        expect(treeDigest(join(elsewhere, target))).toEqual(
+          Object.fromEntries(
+            Object.entries(files).map(([path, content]) => [path, sha256(content)])
+          )
+        )
+        expect(existsSync(host(1).path(target))).toBe(false)
+      } finally {
+        host(1).setSftpServerFlags([])
+        host(1).setCommandPath(undefined)
+      }
     }
-  })
-
-  test('an SFTP server that starts elsewhere, and no df: the directory the shell made for the target is not left behind', async () => {
-    const files: Record<string, string> = {}
-    for (let i = 0; i < 40; i += 1) files[`d${i % 4}/f${i}.txt`] = `file ${i}`
-    const elsewhere = host(1).path('elsewhere-nodf')
-    mkdirSync(elsewhere)
-    // Without df the shell makes the target but cannot say its room, so it takes no stream.
-    host(1).setSftpServerFlags(['-d', elsewhere])
-    host(1).setCommandPath(commandsWithout('df'))
-    try {
-      const run = await runAction(baseInputs([host(1)], { source: '**', target: 'nodf-new' }), {
-        cwd: workspace(files)
-      })
-      expect(run.code, run.stdout).toBe(0)
-      expect(run.stdout).toContain(`is ${join(elsewhere, 'nodf-new')} on the host (new)`)
-      expect(treeDigest(join(elsewhere, 'nodf-new'))).toEqual(
-        Object.fromEntries(Object.entries(files).map(([path, content]) => [path, sha256(content)]))
-      )
-      expect(existsSync(host(1).path('nodf-new'))).toBe(false)
-    } finally {
-      host(1).setSftpServerFlags([])
-      host(1).setCommandPath(undefined)
-    }
-  })
+  )
 
   test('excludes apply, hidden files are sent, working-directory is the base of the paths', async () => {
     const ws = workspace({
