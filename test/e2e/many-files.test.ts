@@ -16,7 +16,13 @@ import {
   treeDigest,
   type ActionRun
 } from '../harness/run-action.js'
-import { commandsWithout, startFleet, type Fleet, type TestHost } from '../harness/sshd.js'
+import {
+  commandsWithout,
+  startFleet,
+  withCommandPath,
+  type Fleet,
+  type TestHost
+} from '../harness/sshd.js'
 
 let fleet: Fleet
 const realTar = execFileSync('sh', ['-c', 'command -v tar']).toString().trim()
@@ -200,28 +206,22 @@ describe('many small files', () => {
 
   test('a host without tar gets the files over SFTP, and says why', async () => {
     const host = fleet.host(2)
-    host.setCommandPath(commandsWithout('tar'))
-    try {
-      const run = await deployManyFiles(host, 'notar')
-      expect(run.stdout).toMatch(/as one tar stream failed \(exit 127.*\); sending them over SFTP/)
-    } finally {
-      host.setCommandPath(undefined)
-    }
+    const run = await withCommandPath(host, commandsWithout('tar'), () =>
+      deployManyFiles(host, 'notar')
+    )
+    expect(run.stdout).toMatch(/as one tar stream failed \(exit 127.*\); sending them over SFTP/)
   })
 
   test('a new target the shell made without df to say its room is taken as new: nothing to compare, the room checked over SFTP', async () => {
     const host = fleet.host(2)
-    host.setCommandPath(commandsWithout('df'))
-    try {
-      const run = await deployManyFiles(host, 'nodf')
-      expect(run.stdout).toMatch(/target nodf is \S+ on the host \(new\)/)
-      expect(run.stdout).toMatch(/preflight: target writable, [\d.]+ \w+ free/)
-      // Nothing was hashed on the host to compare with.
-      expect(run.stdout).not.toMatch(/file\(s\) already up to date, \d+ to send/)
-      expect(results(run)[0]).toMatchObject({ status: 'success', skipped: 0 })
-    } finally {
-      host.setCommandPath(undefined)
-    }
+    const run = await withCommandPath(host, commandsWithout('df'), () =>
+      deployManyFiles(host, 'nodf')
+    )
+    expect(run.stdout).toMatch(/target nodf is \S+ on the host \(new\)/)
+    expect(run.stdout).toMatch(/preflight: target writable, [\d.]+ \w+ free/)
+    // Nothing was hashed on the host to compare with.
+    expect(run.stdout).not.toMatch(/file\(s\) already up to date, \d+ to send/)
+    expect(results(run)[0]).toMatchObject({ status: 'success', skipped: 0 })
   })
 
   test('a file the host corrupts after tar wrote it is caught by the digest the shell answers', async () => {
@@ -236,21 +236,18 @@ describe('many small files', () => {
       `#!/bin/sh\n${realTar} "$@" || exit\nprintf x >> site/d1/f1.txt\n`
     )
     chmodSync(join(bin, 'tar'), 0o755)
-    host.setCommandPath(bin)
-    try {
-      const files: Record<string, string> = {}
-      for (let i = 0; i < 40; i += 1) files[`site/d${i % 4}/f${i}.txt`] = `${i}\n`
-      const run = await runAction(
+    const files: Record<string, string> = {}
+    for (let i = 0; i < 40; i += 1) files[`site/d${i % 4}/f${i}.txt`] = `${i}\n`
+    const run = await withCommandPath(host, bin, () =>
+      runAction(
         fleetInputs(fleet, [host], { source: 'site/**', target: 'corrupt', retries: '0' }),
         { cwd: workspace(files) }
       )
-      expect(run.code, run.stdout).toBe(1)
-      expect(run.stdout).toMatch(/'site\/d1\/f1.txt' arrived corrupted/)
-      expect(results(run)[0]).toMatchObject({ status: 'failed' })
-      // Nothing of the stream was published: no file at all, corrupted or not.
-      expect(Object.keys(treeDigest(host.path('corrupt')))).toEqual([])
-    } finally {
-      host.setCommandPath(undefined)
-    }
+    )
+    expect(run.code, run.stdout).toBe(1)
+    expect(run.stdout).toMatch(/'site\/d1\/f1.txt' arrived corrupted/)
+    expect(results(run)[0]).toMatchObject({ status: 'failed' })
+    // Nothing of the stream was published: no file at all, corrupted or not.
+    expect(Object.keys(treeDigest(host.path('corrupt')))).toEqual([])
   })
 })

@@ -179,6 +179,20 @@ export function commandsWithout(...missing: string[]): string {
   return bin
 }
 
+/** Runs `body` with the host's commands looked up in `path` alone, then the default PATH again. */
+export async function withCommandPath<T>(
+  host: Pick<TestHost, 'setCommandPath'>,
+  path: string,
+  body: () => Promise<T>
+): Promise<T> {
+  host.setCommandPath(path)
+  try {
+    return await body()
+  } finally {
+    host.setCommandPath(undefined)
+  }
+}
+
 /** Loopback address for host `index`: 127.0.1.2, 127.0.1.3, … then 127.0.2.x. */
 export function loopbackAddress(index: number): string {
   return `127.0.${1 + Math.floor(index / 250)}.${2 + (index % 250)}`
