@@ -2,6 +2,7 @@ import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
   test: {
+    setupFiles: ['test/setup.ts'],
     include: ['test/**/*.test.ts'],
     // End-to-end tests start their own sshd fleets and spawn the action; two files at a time
     // keeps a 2-core runner responsive.

@@ -3,8 +3,7 @@
 // the staging is left behind.
 
 import { execFileSync } from 'node:child_process'
-import { chmodSync, mkdtempSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { chmodSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { pseudoRandomBytes, workspace } from '../helpers/workspace.js'
@@ -23,6 +22,7 @@ import {
   type Fleet,
   type TestHost
 } from '../harness/sshd.js'
+import { tempDir } from '../harness/temp.js'
 
 let fleet: Fleet
 const realTar = execFileSync('sh', ['-c', 'command -v tar']).toString().trim()
@@ -185,7 +185,7 @@ describe('many small files', () => {
 
   test('a redeploy whose host hashes slowly compares the answers that come after SFTP is up', async () => {
     const host = fleet.host(2)
-    const bin = mkdtempSync(join(tmpdir(), 'sfd-slowhash-'))
+    const bin = tempDir('slowhash')
     // Every openssl run takes 0.4 s longer: the first answer, then the rest, come well after the
     // SFTP server has logged in, so most files wait for theirs.
     const openssl = execFileSync('sh', ['-c', 'command -v openssl']).toString().trim()
@@ -226,7 +226,7 @@ describe('many small files', () => {
 
   test('a file the host corrupts after tar wrote it is caught by the digest the shell answers', async () => {
     const host = fleet.host(2)
-    const bin = mkdtempSync(join(tmpdir(), 'sfd-badtar-'))
+    const bin = tempDir('badtar')
     for (const tool of ['openssl', 'rm', 'mkdir', 'find', 'sed', 'cat', 'df'])
       symlinkSync(`/usr/bin/${tool}`, join(bin, tool))
     symlinkSync('/bin/sh', join(bin, 'sh'))

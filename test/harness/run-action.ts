@@ -3,11 +3,11 @@
 
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
 import type { Fleet, TestHost } from './sshd.js'
 import type { TcpProxy } from './tcp-proxy.js'
+import { tempDir } from './temp.js'
 
 export const DIST = resolve(import.meta.dirname, '../../dist/index.js')
 
@@ -94,7 +94,7 @@ export async function runAction(
   inputs: Record<string, string>,
   options: RunOptions
 ): Promise<ActionRun> {
-  const runDir = mkdtempSync(join(tmpdir(), 'sfd-run-'))
+  const runDir = tempDir('run')
   const outputPath = join(runDir, 'output')
   const summaryPath = join(runDir, 'summary')
   writeFileSync(outputPath, '')

@@ -6,17 +6,17 @@
 import { spawn } from 'node:child_process'
 import { execFileSync } from 'node:child_process'
 import { generateKeyPairSync } from 'node:crypto'
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import {
   createServer as createTcpServer,
   type AddressInfo,
   type Server as TcpServer,
   type Socket
 } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import ssh2 from 'ssh2'
 import { fingerprintOf } from './sshd.js'
+import { tempDir } from './temp.js'
 
 const SFTP_SERVERS = [
   '/usr/lib/openssh/sftp-server',
@@ -41,7 +41,7 @@ export async function startPasswordServer(options: {
   readonly user: string
   readonly password: string
 }): Promise<PasswordServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'sfd-ssh2-'))
+  const dir = tempDir('ssh2')
   const home = join(dir, 'home')
   execFileSync('mkdir', ['-p', home])
   const keyPath = join(dir, 'host_ed25519')

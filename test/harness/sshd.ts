@@ -9,7 +9,6 @@ import { createHash } from 'node:crypto'
 import {
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
@@ -18,8 +17,9 @@ import {
   symlinkSync
 } from 'node:fs'
 import { connect as netConnect } from 'node:net'
-import { tmpdir, userInfo } from 'node:os'
+import { userInfo } from 'node:os'
 import { join } from 'node:path'
+import { tempDir } from './temp.js'
 
 export type HostKeyType = 'ed25519' | 'ecdsa' | 'rsa'
 
@@ -173,7 +173,7 @@ function makeClientKeys(dir: string): ClientKeys {
  * machine's Debian) but `missing`: a host without them.
  */
 export function commandsWithout(...missing: string[]): string {
-  const bin = mkdtempSync(join(tmpdir(), 'sfd-bin-'))
+  const bin = tempDir('bin')
   for (const tool of readdirSync('/usr/bin'))
     if (!missing.includes(tool)) symlinkSync(join('/usr/bin', tool), join(bin, tool))
   return bin
@@ -471,7 +471,7 @@ function ensurePrivilegeSeparationDir(): void {
 
 export async function startFleet(options: FleetOptions): Promise<Fleet> {
   ensurePrivilegeSeparationDir()
-  const dir = mkdtempSync(join(tmpdir(), 'sfd-fleet-'))
+  const dir = tempDir('fleet')
   chmodSync(dir, 0o755)
   const keys = makeClientKeys(dir)
   const first = options.firstIndex ?? Math.floor(Math.random() * 20) * 50

@@ -1,10 +1,10 @@
 // Keys made by the real ssh-keygen and openssl, for tests that check we read what they write.
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { tempDir } from '../harness/temp.js'
 
-const dir = mkdtempSync(join(tmpdir(), 'sfd-keys-'))
+const dir = tempDir('keys')
 let counter = 0
 
 export interface GeneratedKey {

@@ -1,13 +1,13 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { InputError } from '../../src/errors.js'
 import { parseInputs, type InputName } from '../../src/inputs.js'
 import { sshKeygen } from '../helpers/keys.js'
+import { tempDir } from '../harness/temp.js'
 
 const key = sshKeygen('ed25519')
-const workspace = mkdtempSync(join(tmpdir(), 'sfd-inputs-'))
+const workspace = tempDir('inputs')
 const knownHosts = `[127.0.1.2]:2200 ${key.publicKey.split(' ').slice(0, 2).join(' ')}`
 
 const base: Partial<Record<InputName, string>> = {
@@ -207,7 +207,7 @@ describe('inputs', () => {
   })
 
   test('a key read from key-path that is public names key-path', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sfd-kp-'))
+    const dir = tempDir('kp')
     writeFileSync(join(dir, 'k.pub'), key.publicKey)
     const values = { ...base, key: '', 'key-path': join(dir, 'k.pub') }
     expect(() =>

@@ -3,14 +3,12 @@ import { createHash } from 'node:crypto'
 import {
   chmodSync,
   existsSync,
-  mkdtempSync,
   readFileSync,
   readdirSync,
   realpathSync,
   symlinkSync,
   writeFileSync
 } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import {
@@ -30,6 +28,7 @@ import {
   type Hasher
 } from '../../src/remote-hash.js'
 import { endOfArchive, entryHeader, paddingSize } from '../../src/tar.js'
+import { tempDir } from '../harness/temp.js'
 
 /** Feeds scripts to `/bin/sh -s` as a server's hashing shell is fed; returns each answer. */
 function runShell(inputs: readonly string[], path = process.env.PATH ?? ''): string[][] {
@@ -49,7 +48,7 @@ function runShell(inputs: readonly string[], path = process.env.PATH ?? ''): str
 
 /** A directory holding only the named commands (and a shell), to stand for a sparse host. */
 function binWith(...tools: string[]): string {
-  const bin = mkdtempSync(join(tmpdir(), 'sfd-bin-'))
+  const bin = tempDir('bin')
   for (const tool of tools) {
     const found = execFileSync('sh', ['-c', `command -v ${tool} || true`])
       .toString()
@@ -61,7 +60,7 @@ function binWith(...tools: string[]): string {
 }
 
 describe('remote hashing shell', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'sfd-hash-'))
+  const dir = tempDir('hash')
   const names = [
     'plain.txt',
     'with space.txt',
@@ -122,7 +121,7 @@ describe('remote hashing shell', () => {
   )
 
   test('with no hasher on the host the shell says so', () => {
-    const empty = mkdtempSync(join(tmpdir(), 'sfd-nobin-'))
+    const empty = tempDir('nobin')
     const answers = runShell([HASHER_PRELUDE], empty)
     expect(answers[0]).toContain('sfd-hasher none')
     expect(parseHasherLine(answers[0] ?? [])).toBeUndefined()
@@ -266,7 +265,7 @@ async function streamIntoShell(
 }
 
 describe('a tar stream into the hashing shell', () => {
-  const marker = join(mkdtempSync(join(tmpdir(), 'sfd-marker-')), 'RAN')
+  const marker = join(tempDir('marker'), 'RAN')
   // Archive data that would run a command if a shell read it: the content, and the padding
   // after it, are lines of their own.
   const evil = `\necho ran > '${marker}'\n`.repeat(200)
@@ -280,7 +279,7 @@ describe('a tar stream into the hashing shell', () => {
   const digest = (content: string): string => createHash('sha256').update(content).digest('hex')
 
   test('extracts into the staging directory and answers each file digest', async () => {
-    const stage = join(mkdtempSync(join(tmpdir(), 'sfd-stage-')), 'stage $(x)')
+    const stage = join(tempDir('stage'), 'stage $(x)')
     const answer = parseStagedAnswer(
       await streamIntoShell(stage, tarOf(files), process.env.PATH ?? '')
     )
@@ -300,7 +299,7 @@ describe('a tar stream into the hashing shell', () => {
   test('two halves of the tree hashed side by side answer the same digests, and leave nothing behind', async () => {
     // The tag names a file in the script: quoted like every other name.
     const tag = 't $(touch ran) `touch ran2` \'q"'
-    const stage = join(mkdtempSync(join(tmpdir(), 'sfd-stage-')), 'stage')
+    const stage = join(tempDir('stage'), 'stage')
     const tree = { ...files, 'dir/c.txt': 'gamma', 'z/d.txt': 'delta' }
     delete (tree as Record<string, string>)['new\nline']
     const halves = splitTopLevel(Object.keys(tree))
@@ -331,7 +330,7 @@ describe('a tar stream into the hashing shell', () => {
     const bin = binWith('openssl', 'head', 'rm', 'mkdir')
     writeFileSync(join(bin, 'tar'), '#!/bin/sh\nhead -c 512 >/dev/null\necho broken >&2\nexit 2\n')
     chmodSync(join(bin, 'tar'), 0o755)
-    const stage = join(mkdtempSync(join(tmpdir(), 'sfd-stage-')), 'stage')
+    const stage = join(tempDir('stage'), 'stage')
     const lines = await streamIntoShell(stage, tarOf({ 'evil.sh': evil }), bin)
     const answer = parseStagedAnswer(lines)
     expect(answer).toEqual({ status: 2, message: 'broken', digests: new Map() })
@@ -340,7 +339,7 @@ describe('a tar stream into the hashing shell', () => {
   })
 
   test('a staging directory that cannot be made is said before any of the stream is read', () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'sfd-stage-')), 'a file')
+    const file = join(tempDir('stage'), 'a file')
     writeFileSync(file, '')
     const shell = spawnSync('/bin/sh', ['-s'], {
       env: { PATH: process.env.PATH ?? '' },

@@ -1,11 +1,11 @@
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync, statSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { tarCommand } from '../../src/small-files.js'
 import { endOfArchive, entryHeader, paddingSize } from '../../src/tar.js'
 import { sha256, treeDigest } from '../harness/run-action.js'
+import { tempDir } from '../harness/temp.js'
 
 function archive(
   files: Record<string, { content: string; mode?: number }>,
@@ -45,7 +45,7 @@ describe('tar writer, read back by the real tar', () => {
   }
 
   test('extracts every file with its bytes, path and mode', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sfd-tar-'))
+    const dir = tempDir('tar')
     execFileSync('tar', ['-x', '-o', '-m', '-f', '-', '-C', dir], {
       input: archive(files, ['dir', 'dir/nested'])
     })
@@ -63,7 +63,7 @@ describe('tar writer, read back by the real tar', () => {
 })
 
 describe('the command a tar stream goes to', () => {
-  const root = mkdtempSync(join(tmpdir(), 'sfd-tarcmd-'))
+  const root = tempDir('tarcmd')
   const stage = join(root, 'target $(touch pwned)', '.sfd-stage-x')
   const run = (input: Buffer): number => {
     try {

@@ -1,14 +1,14 @@
 import * as glob from '@actions/glob'
-import { mkdirSync, mkdtempSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { anchorPattern } from '../../src/plan.js'
 import { literalRoots, walkLiteral } from '../../src/walk.js'
+import { tempDir } from '../harness/temp.js'
 
 /** A tree with what a walk can trip on: hidden entries, links to files and directories, a cycle. */
 function tree(): string {
-  const root = mkdtempSync(join(tmpdir(), 'sfd-walk-'))
+  const root = tempDir('walk')
   const files: Record<string, string> = {
     'dist/index.html': '<html>',
     'dist/.htaccess': 'deny',
@@ -107,7 +107,7 @@ describe('the literal walk behind the common source patterns', () => {
   for (const follow of [true, false])
     test(`a working directory that is a link (follow-symbolic-links ${follow}): as @actions/glob`, async () => {
       const root = tree()
-      const link = `${root}-link`
+      const link = join(tempDir('walk-link'), 'link')
       symlinkSync(root, link)
       for (const patterns of [['**'], ['dist']]) {
         const expected = await byActionsGlob(link, patterns, follow)
