@@ -14,6 +14,7 @@ import {
   mkdirSync,
   readFileSync,
   rmSync,
+  statfsSync,
   statSync,
   symlinkSync,
   writeFileSync
@@ -85,6 +86,24 @@ function smallTree(dir: string, count: number): void {
   }
   writeFileSync(join(dir, '.complete'), '')
 }
+// The peak-RSS run lands a copy on each of 8 hosts, whose homes are all on the file system of
+// the temporary directory: check for the room before anything runs, not after the rest.
+if (wanted('rss')) {
+  const { bavail, bsize } = statfsSync(tmpdir())
+  const free = bavail * bsize
+  const rssFile = join(data, 'rss/rss.bin')
+  const haveFile = existsSync(rssFile) && statSync(rssFile).size === sizes.rss
+  const needed = 8 * sizes.rss + (haveFile ? 0 : sizes.rss) + GiB
+  if (free < needed) {
+    const gib = (bytes: number): string => `${(bytes / GiB).toFixed(1)} GiB`
+    console.error(
+      `npm run bench: the peak-RSS workload (${label.rss}) needs ${gib(needed)} free in ` +
+        `${tmpdir()}, which has ${gib(free)}. Free some space, or leave that workload out: ` +
+        '--only big,small,redeploy,medium,fanout'
+    )
+    process.exit(1)
+  }
+}
 console.error(`Preparing data sets in ${data} ...`)
 randomFile(join(data, 'big/big.bin'), sizes.big)
 smallTree(join(data, 'small'), sizes.smallCount)
@@ -147,6 +166,9 @@ async function parallel(jobs: (() => Promise<Sample>)[]): Promise<Sample> {
 }
 
 const knownHostsFile = join(tmpdir(), `sfd-bench-known-${process.pid}`)
+const outputFile = join(tmpdir(), `sfd-bench-output-${process.pid}`)
+const summaryFile = join(tmpdir(), `sfd-bench-summary-${process.pid}`)
+const sftpBatchFile = join(tmpdir(), `sfd-bench-sftp-${process.pid}`)
 const sshOptions = (): string[] => [
   '-i',
   fleet.keys.ed25519Path,
@@ -183,8 +205,8 @@ function ours(
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     GITHUB_WORKSPACE: root,
-    GITHUB_OUTPUT: join(tmpdir(), `sfd-bench-output-${process.pid}`),
-    GITHUB_STEP_SUMMARY: join(tmpdir(), `sfd-bench-summary-${process.pid}`)
+    GITHUB_OUTPUT: outputFile,
+    GITHUB_STEP_SUMMARY: summaryFile
   }
   writeFileSync(env.GITHUB_OUTPUT ?? '', '')
   writeFileSync(env.GITHUB_STEP_SUMMARY ?? '', '')
@@ -213,14 +235,13 @@ const rsync = (host: TestHost, source: string, target: string) => () =>
     remote(host, target)
   ])
 const sftp = (host: TestHost, commands: string[]) => () => {
-  const batch = join(tmpdir(), `sfd-bench-sftp-${process.pid}`)
-  writeFileSync(batch, `${commands.join('\n')}\n`)
+  writeFileSync(sftpBatchFile, `${commands.join('\n')}\n`)
   return timed('sftp', [
     ...sshOptions(),
     '-P',
     String(host.port),
     '-b',
-    batch,
+    sftpBatchFile,
     `${fleet.user}@${host.address}`
   ])
 }
@@ -388,7 +409,8 @@ try {
 } finally {
   await fleet.stop()
   rmSync(join(TMPFS, `sfd-bench-${process.pid}`), { recursive: true, force: true })
-  rmSync(knownHostsFile, { force: true })
+  for (const file of [knownHostsFile, outputFile, summaryFile, sftpBatchFile])
+    rmSync(file, { force: true })
 }
 
 // ── report ───────────────────────────────────────────────────────────────────────────────────
