@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { runAction, treeDigest } from '../test/harness/run-action.js'
 import { startFleet } from '../test/harness/sshd.js'
+import { removeTempDirs } from '../test/harness/temp.js'
 
 const root = resolve(import.meta.dirname, '..')
 const site = join(root, 'example/site')
@@ -59,5 +60,6 @@ try {
   if (run.code !== 0) failed = true
 } finally {
   await fleet.stop()
+  removeTempDirs()
 }
 process.exitCode = failed ? 1 : 0
