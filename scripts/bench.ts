@@ -23,6 +23,7 @@ import { cpus, tmpdir, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
 import { DIST } from '../test/harness/run-action.js'
 import { startFleet, type TestHost } from '../test/harness/sshd.js'
+import { removeTempDirs, tempDir } from '../test/harness/temp.js'
 
 const root = resolve(import.meta.dirname, '..')
 const argv = process.argv.slice(2)
@@ -113,6 +114,9 @@ if (wanted('rss')) randomFile(join(data, 'rss/rss.bin'), sizes.rss)
 rmSync(join(data, 'small/.complete'), { force: true })
 execFileSync('sh', ['-c', `cat '${data}'/big/* '${data}'/fan/* > /dev/null`]) // warm the page cache
 
+/** The bench's own small files (known_hosts, the action's outputs, GNU time's reports). */
+const scratch = tempDir('bench')
+
 // ── measuring ────────────────────────────────────────────────────────────────────────────────
 interface Sample {
   wall: number
@@ -126,7 +130,7 @@ function timed(
   args: string[],
   env: NodeJS.ProcessEnv = process.env
 ): Promise<Sample> {
-  const out = join(tmpdir(), `sfd-bench-time-${process.pid}-${Math.random().toString(36).slice(2)}`)
+  const out = join(scratch, `time-${Math.random().toString(36).slice(2)}`)
   return new Promise((done, fail) => {
     const started = process.hrtime.bigint()
     const child = spawn('/usr/bin/time', ['-f', '%e %U %S %M', '-o', out, command, ...args], {
@@ -165,10 +169,10 @@ async function parallel(jobs: (() => Promise<Sample>)[]): Promise<Sample> {
   }
 }
 
-const knownHostsFile = join(tmpdir(), `sfd-bench-known-${process.pid}`)
-const outputFile = join(tmpdir(), `sfd-bench-output-${process.pid}`)
-const summaryFile = join(tmpdir(), `sfd-bench-summary-${process.pid}`)
-const sftpBatchFile = join(tmpdir(), `sfd-bench-sftp-${process.pid}`)
+const knownHostsFile = join(scratch, 'known_hosts')
+const outputFile = join(scratch, 'output')
+const summaryFile = join(scratch, 'summary')
+const sftpBatchFile = join(scratch, 'sftp-batch')
 const sshOptions = (): string[] => [
   '-i',
   fleet.keys.ed25519Path,
@@ -409,8 +413,7 @@ try {
 } finally {
   await fleet.stop()
   rmSync(join(TMPFS, `sfd-bench-${process.pid}`), { recursive: true, force: true })
-  for (const file of [knownHostsFile, outputFile, summaryFile, sftpBatchFile])
-    rmSync(file, { force: true })
+  removeTempDirs()
 }
 
 // ── report ───────────────────────────────────────────────────────────────────────────────────
