@@ -3,13 +3,16 @@
 
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import type { Fleet, TestHost } from './sshd.js'
 import type { TcpProxy } from './tcp-proxy.js'
 import { tempDir } from './temp.js'
 
 export const DIST = resolve(import.meta.dirname, '../../dist/index.js')
+// Preloaded into the action's process by measurePeakRss: writes its peak RSS on exit.
+const PEAK_RSS_PRELOAD = resolve(import.meta.dirname, 'peak-rss.js')
 
 export interface ActionRun {
   readonly code: number | null
@@ -19,6 +22,8 @@ export interface ActionRun {
   readonly outputs: Record<string, string>
   readonly summary: string
   readonly durationMs: number
+  /** The action process's peak resident set size in KiB, when run with measurePeakRss. */
+  readonly peakRssKiB?: number
 }
 
 export interface HostResultOutput {
@@ -88,6 +93,8 @@ export interface RunOptions {
   readonly timeoutMs?: number
   /** Called with the child once started (to signal it, say). */
   readonly onSpawn?: (child: import('node:child_process').ChildProcess) => void
+  /** Measure the action process's peak RSS (peakRssKiB); absent when it dies by a signal. */
+  readonly measurePeakRss?: boolean
 }
 
 export async function runAction(
@@ -109,9 +116,15 @@ export async function runAction(
     ...options.env
   }
   for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value
+  const peakRssPath = join(runDir, 'peak-rss')
+  const preload: string[] = []
+  if (options.measurePeakRss === true) {
+    env.SFD_TEST_PEAK_RSS_FILE = peakRssPath
+    preload.push('--import', pathToFileURL(PEAK_RSS_PRELOAD).href)
+  }
 
   const started = Date.now()
-  const child = spawn(process.execPath, [DIST], {
+  const child = spawn(process.execPath, [...preload, DIST], {
     cwd: options.cwd,
     env,
     stdio: ['ignore', 'pipe', 'pipe']
@@ -127,6 +140,7 @@ export async function runAction(
     child.on('close', (exitCode, exitSignal) => done([exitCode, exitSignal]))
   )
   clearTimeout(killer)
+  const peakRss = existsSync(peakRssPath) ? Number(readFileSync(peakRssPath, 'utf8')) : undefined
   return {
     code,
     signal,
@@ -134,8 +148,17 @@ export async function runAction(
     stderr,
     outputs: parseOutputFile(readFileSync(outputPath, 'utf8')),
     summary: readFileSync(summaryPath, 'utf8'),
-    durationMs: Date.now() - started
+    durationMs: Date.now() - started,
+    ...(peakRss === undefined ? {} : { peakRssKiB: peakRss })
   }
+}
+
+/** The run's log without its key-masking and debug lines: for an assertion's message. */
+export function logOf(run: ActionRun): string {
+  return run.stdout
+    .split('\n')
+    .filter((line) => !/^::(add-mask|debug)::/.test(line))
+    .join('\n')
 }
 
 export function results(run: ActionRun): HostResultOutput[] {

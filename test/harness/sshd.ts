@@ -65,6 +65,17 @@ export interface TestHost {
   limitedDirectory(name: string, kib: number): 'tmpfs' | 'ulimit'
   /** PATH for commands run on the host from its next session on (undefined: the default). */
   setCommandPath(path: string | undefined): void
+  /**
+   * From the next session on, every session but SFTP's (with `sftpToo`, SFTP's too) runs
+   * `command` with /bin/sh instead of what the client asked for, as an account's forced command
+   * does ($SSH_ORIGINAL_COMMAND still says what that was); undefined for none.
+   */
+  setForcedCommand(command: string | undefined, options?: { readonly sftpToo?: boolean }): void
+  /**
+   * From the next session on, the login prints `text` as a line on stdout before anything runs,
+   * the SFTP server included, as a ~/.bashrc that echoes does; undefined for none.
+   */
+  setLoginBanner(text: string | undefined): void
   /** SIGKILL the server and every session it serves: connections die mid-transfer. */
   kill(): Promise<void>
   /** Start the server again on the same address, port and keys. */
@@ -317,7 +328,9 @@ async function startHost(fleetDir: string, index: number, options: HostOptions):
   // Each host's own login directory: sessions and the SFTP server start there. Files in the
   // host's directory turn faults on while it runs: `sftp-flags` holds options for sftp-server
   // (-R: every write refused; -P name: a request banned); `fsize` caps the size of files;
-  // `path` replaces the PATH commands are found on.
+  // `path` replaces the PATH commands are found on; `banner` is printed before anything runs;
+  // `forced-command` runs instead of every command, and of the SFTP server too when
+  // `forced-command-sftp` exists.
   const login = join(dir, 'login.sh')
   writeFileSync(
     login,
@@ -327,6 +340,8 @@ async function startHost(fleetDir: string, index: number, options: HostOptions):
       `HOME='${home}'; export HOME`,
       `if [ -e '${dir}/fsize' ]; then trap '' XFSZ; ulimit -f "$(cat '${dir}/fsize')"; fi`,
       `if [ -e '${dir}/path' ]; then PATH="$(cat '${dir}/path')"; export PATH; fi`,
+      `if [ -e '${dir}/banner' ]; then cat '${dir}/banner'; fi`,
+      `if [ -e '${dir}/forced-command' ] && { [ "$SSH_ORIGINAL_COMMAND" != '${sftpServer}' ] || [ -e '${dir}/forced-command-sftp' ]; }; then exec /bin/sh -c "$(cat '${dir}/forced-command')"; fi`,
       'if [ -z "$SSH_ORIGINAL_COMMAND" ]; then exec /bin/sh; fi',
       `if [ "$SSH_ORIGINAL_COMMAND" = '${sftpServer}' ] && [ -e '${dir}/sftp-flags' ]; then exec '${sftpServer}' $(cat '${dir}/sftp-flags'); fi`,
       'exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"',
@@ -423,6 +438,18 @@ async function startHost(fleetDir: string, index: number, options: HostOptions):
     setCommandPath: (path) => {
       if (path !== undefined) writeFileSync(join(dir, 'path'), path)
       else rmSync(join(dir, 'path'), { force: true })
+    },
+    setForcedCommand: (command, forced) => {
+      if (command !== undefined && forced?.sftpToo === true)
+        writeFileSync(join(dir, 'forced-command-sftp'), '')
+      else rmSync(join(dir, 'forced-command-sftp'), { force: true })
+      if (command !== undefined) writeFileSync(join(dir, 'forced-command'), command)
+      else rmSync(join(dir, 'forced-command'), { force: true })
+    },
+    setLoginBanner: (text) => {
+      if (text !== undefined)
+        writeFileSync(join(dir, 'banner'), text.endsWith('\n') ? text : `${text}\n`)
+      else rmSync(join(dir, 'banner'), { force: true })
     },
     kill: async () => {
       const sessions = host.sessionPids()
