@@ -6,7 +6,7 @@ const __dirname = __sfdDirname(__filename);
 const require = __sfdCreateRequire(import.meta.url);
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { openSync, closeSync, readSync, statSync, readFileSync, lstatSync, readdirSync, realpathSync } from 'node:fs';
+import { openSync, closeSync, readSync, fstatSync, statSync, readFileSync, readdirSync, lstatSync, realpathSync, readlinkSync } from 'node:fs';
 import { open as open$1, readFile, stat as stat$1 } from 'node:fs/promises';
 import * as os from 'os';
 import os__default, { EOL } from 'os';
@@ -22,7 +22,7 @@ import child from 'child_process';
 import assert from 'assert';
 import 'timers';
 import { createHmac, timingSafeEqual, createHash, randomBytes, createPrivateKey } from 'node:crypto';
-import { posix, resolve, isAbsolute, join, relative } from 'node:path';
+import { sep as sep$1, posix, resolve, isAbsolute, join, relative } from 'node:path';
 import { createConnection } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import require$$0$2 from 'net';
@@ -814,6 +814,16 @@ class InputError extends DeployError {
         this.input = input;
     }
 }
+/**
+ * The server refused to open a channel (a session, an exec, a subsystem): forbidden, or no
+ * session left (MaxSessions). It may be granted later, or the work may go another way.
+ */
+class ChannelRefusedError extends DeployError {
+    constructor(message, options = {}) {
+        super('protocol', message, options);
+        this.name = 'ChannelRefusedError';
+    }
+}
 /** A local file (the runner's) that cannot be read. */
 function localFileError(path, error) {
     return new DeployError('local-file', `cannot read '${path}': ${String(error)}`, { cause: error });
@@ -1497,6 +1507,115 @@ function knownHostsLine(host, port, blob) {
     return `${knownHostsName(host, port)} ${blobKeyType(blob) ?? 'unknown'} ${blob.toString('base64')}`;
 }
 
+// A local file that changes while the run reads it must not be deployed as a copy that never
+// existed (blocks of two versions), nor left to fail as "corrupted" on the next host. Every read
+// that a digest is taken from, or that is sent without one, is checked against what the plan
+// found (size, times, inode): a file the same as then is fine; one that has only grown, whose
+// first bytes are still those that were read, is fine too (a log being appended to: what was
+// sent is a prefix of it); anything else fails the host with "changed on the runner", which is
+// never retried and never counts as success.
+function changedOnRunner(file, detail) {
+    return new DeployError('local-file', `'${file.relativePath}' changed on the runner while it was being deployed (${detail}): a read that may mix two versions is never published; deploy again once it has settled`);
+}
+/** How `stats` differ from what the plan found, or undefined where they do not. */
+function identityChange(identity, stats) {
+    if (stats.ino !== identity.ino)
+        return 'another file is at its path now';
+    if (stats.size < identity.size)
+        return `it shrank from ${identity.size} to ${stats.size} bytes`;
+    if (stats.size > identity.size)
+        return `it grew from ${identity.size} to ${stats.size} bytes`;
+    if (stats.mtimeMs !== identity.mtimeMs || stats.ctimeMs !== identity.ctimeMs)
+        return 'it was modified';
+    return undefined;
+}
+/** Whether the file may have only grown: the same inode, no smaller than planned or read. */
+function onlyGrown(identity, stats, read) {
+    return stats.ino === identity.ino && stats.size >= identity.size && stats.size >= read;
+}
+function statNow(file) {
+    try {
+        return statSync(file.localPath);
+    }
+    catch (error) {
+        throw localFileError(file.localPath, error);
+    }
+}
+/**
+ * After a small file was read whole into `content` (through `fd`, still open): throws unless
+ * the file is as the plan found it, or has only grown with `content` as its first bytes.
+ */
+function checkReadSync(file, fd, content) {
+    const stats = fstatSync(fd);
+    const change = identityChange(file.identity, stats);
+    if (change === undefined)
+        return;
+    if (onlyGrown(file.identity, stats, content.length)) {
+        const now = Buffer.allocUnsafe(content.length);
+        const read = readSync(fd, now, 0, content.length, 0);
+        if (read === content.length && now.equals(content))
+            return;
+    }
+    throw changedOnRunner(file, change);
+}
+/** checkReadSync for a file read by path. */
+function checkReadByPath(file, content) {
+    let fd;
+    try {
+        fd = openSync(file.localPath, 'r');
+    }
+    catch (error) {
+        throw localFileError(file.localPath, error);
+    }
+    try {
+        checkReadSync(file, fd, content);
+    }
+    finally {
+        closeSync(fd);
+    }
+}
+/** SHA-256 of the first `size` bytes of a local file, or undefined where it has fewer. */
+async function prefixDigest(localPath, size) {
+    const hash = createHash('sha256');
+    const file = await open$1(localPath, 'r');
+    try {
+        const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(1024 * 1024, size)));
+        for (let at = 0; at < size;) {
+            const { bytesRead } = await file.read(buffer, 0, Math.min(buffer.length, size - at), at);
+            if (bytesRead === 0)
+                return undefined;
+            hash.update(buffer.subarray(0, bytesRead));
+            at += bytesRead;
+        }
+    }
+    finally {
+        await file.close();
+    }
+    return hash.digest('hex');
+}
+/**
+ * After a file was sent (read through): throws unless it is as the plan found it, or has only
+ * grown with the bytes sent (`sent`: their digest, where it was taken) as its first bytes.
+ */
+async function checkSent(file, sent) {
+    const stats = statNow(file);
+    const change = identityChange(file.identity, stats);
+    if (change === undefined)
+        return;
+    if (sent !== undefined && onlyGrown(file.identity, stats, sent.size)) {
+        const now = await prefixDigest(file.localPath, sent.size).catch(() => undefined);
+        if (now === sent.sha256)
+            return;
+    }
+    throw changedOnRunner(file, change);
+}
+/** Throws `changedOnRunner` where the file is not as the plan found it (no allowance). */
+function checkIdentity(file) {
+    const change = identityChange(file.identity, statNow(file));
+    if (change !== undefined)
+        throw changedOnRunner(file, change);
+}
+
 // The one function that puts a value into a remote shell command. Every argument of every remote
 // command goes through it: inside single quotes a POSIX shell expands nothing, so spaces, `$()`,
 // backticks, globs, newlines and non-ASCII arrive as they are. A single quote itself is closed,
@@ -1505,6 +1624,18 @@ function shellQuote(value) {
     if (value.includes('\0'))
         throw new Error('a shell argument cannot contain a NUL byte');
     return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+/**
+ * A remote path as an argument no program can read as an option: absolute as it is, else
+ * `./`-prefixed (a file named `-out` is `./-out`). Every path handed to a remote command goes
+ * through it, then through shellQuote.
+ */
+function commandPath(path) {
+    return path.startsWith('/') ? path : `./${path}`;
+}
+/** shellQuote(commandPath(path)). */
+function quotePath(path) {
+    return shellQuote(commandPath(path));
 }
 
 // SHA-256 of files on the server. OpenSSH's sftp-server has no checksum extension, so the hash
@@ -1569,11 +1700,12 @@ function parseHasherLine(lines) {
     return HASHERS.find((hasher) => hasher === name);
 }
 /**
- * One batch, every path single-quoted by shellQuote. openssl takes the whole batch in one
- * process and its output lines come back prefixed; the others run once per file.
+ * One batch, every path through quotePath (a file named `-out` is not an option to openssl).
+ * openssl takes the whole batch in one process and its output lines come back prefixed; the
+ * others run once per file.
  */
 function hashBatchScript(hasher, paths) {
-    const quoted = paths.map(shellQuote).join(' ');
+    const quoted = paths.map(quotePath).join(' ');
     if (hasher === 'openssl')
         return [
             `${HASHER_COMMAND.openssl} ${quoted} 2>/dev/null | sfd_prefix`,
@@ -1603,7 +1735,7 @@ function hashBatchScript(hasher, paths) {
  * first group is done. Without it, or with one group empty, one process hashes everything.
  */
 function tarIntoShellScript(stage, hasher, halves, tag = 'x') {
-    const quoted = shellQuote(stage);
+    const quoted = quotePath(stage);
     const hash = (start) => `find ${start} -type f -exec ${HASHER_COMMAND.openssl} {} + 2>/dev/null | sfd_prefix`;
     const starts = (names) => names.map((name) => shellQuote(`./${name}`)).join(' ');
     const [first = [], second = []] = halves ?? [];
@@ -1693,7 +1825,7 @@ function parseStagedAnswer(lines) {
  * relative to the login directory, as the SFTP server's are.
  */
 function targetProbeScript(target) {
-    const quoted = shellQuote(target);
+    const quoted = quotePath(target);
     return [
         `if [ -e ${quoted} ] || [ -h ${quoted} ]; then echo sfd-probe there`,
         `elif mkdir -p ${quoted} 2>/dev/null && b=$(cd ${quoted} && pwd -P); then`,
@@ -1744,7 +1876,8 @@ function parseHashAnswer(hasher, paths, lines) {
     let position = 0;
     return paths.map((path) => {
         for (const label of ['SHA2-256', 'SHA256']) {
-            const head = `${label}(${path})= `;
+            // The path as hashBatchScript handed it to openssl.
+            const head = `${label}(${commandPath(path)})= `;
             if (!text.startsWith(head, position))
                 continue;
             const hex = text.slice(position + head.length, position + head.length + 64);
@@ -2056,7 +2189,7 @@ const FOLLOW_STEP_BLOCKS = 32;
  */
 function followBody(path, hashCommand) {
     return [
-        `f=${shellQuote(path)}`,
+        `f=${quotePath(path)}`,
         'r=$( { s=0; ok=1',
         'while IFS= read -r n; do',
         '  case $n in end) break ;; esac',
@@ -2166,6 +2299,22 @@ release) {
     };
 }
 
+// What a failed write or rename on the host was about, where the server's answer does not say:
+// SFTP's FAILURE status covers a full disk, a quota, a read-only file system, and a directory
+// where a file is to go alike.
+/**
+ * The error to report where publishing `relativePath` at `finalPath` failed because a directory
+ * is there; undefined where none is (or the host cannot be asked).
+ */
+async function directoryInTheWay(sftp, finalPath, relativePath, error) {
+    if (!(error instanceof DeployError) || error.kind !== 'remote-failure')
+        return undefined;
+    const found = await sftp.lstat(finalPath).catch(() => undefined);
+    if (found?.isDirectory !== true)
+        return undefined;
+    return new DeployError('remote-failure', `'${relativePath}' cannot be published: a directory is in the way at '${finalPath}' on the host; remove it, or deploy the file under another name`, { cause: error });
+}
+
 // Remote paths are POSIX whatever the runner's OS. Pure helpers for the target directory, the
 // path each file lands at, and the temporary name it is written under before it is published.
 /**
@@ -2182,9 +2331,27 @@ function normalizeTarget(target) {
         value = value.replace(/\/+$/, '') || '/';
     return posix.normalize(value);
 }
-/** Converts a runner-local relative path (backslashes on Windows) to POSIX segments. */
-function toPosixSegments(relative) {
-    return relative.split(/[\\/]+/).filter((segment) => segment !== '' && segment !== '.');
+/**
+ * Converts a runner-local relative path to POSIX segments, split on the runner's own separators
+ * only: `/` on Linux and macOS, where `\\` is an ordinary character of a name; `\\` and `/` on
+ * Windows.
+ */
+function toPosixSegments(relative, separator = sep$1) {
+    const separators = separator === '\\' ? /[\\/]+/ : /\/+/;
+    return relative.split(separators).filter((segment) => segment !== '' && segment !== '.');
+}
+/**
+ * The one check every remote path goes through, whatever produced it: a file's place under
+ * `target` is relative, its segments neither empty nor `.` nor `..`, and without NUL, so it
+ * cannot land outside `target`. Throws naming the file.
+ */
+function checkUnderTarget(relativePath, localPath) {
+    const segments = relativePath.split('/');
+    const bad = relativePath === '' ||
+        relativePath.includes('\0') ||
+        segments.some((segment) => segment === '' || segment === '.' || segment === '..');
+    if (bad)
+        throw new InputError('source', `'${localPath}' would land at '${relativePath}', which is not a path below target: nothing is deployed outside target`);
 }
 // The last base joinRemote saw, normalized once, ready to take a relative path.
 let lastBase;
@@ -2220,13 +2387,14 @@ function truncateUtf8(text, maxBytes) {
 }
 /**
  * The temporary name a file is written under, in the same directory as its final path (so the
- * rename that publishes it never crosses file systems). Deterministic for one run and one file:
- * a retry finds its own partial file, and another run's never collides with it.
+ * rename that publishes it never crosses file systems). Deterministic for one token (a run's
+ * host) and one file: a retry finds its own partial file, and another run's or another host's
+ * never collides with it.
  */
-function temporaryPath(finalPath, runToken) {
+function temporaryPath(finalPath, token) {
     const dir = posix.dirname(finalPath);
     const base = posix.basename(finalPath);
-    const tag = createHash('sha256').update(`${runToken}\0${finalPath}`).digest('hex').slice(0, 12);
+    const tag = createHash('sha256').update(`${token}\0${finalPath}`).digest('hex').slice(0, 12);
     const room = MAX_NAME_BYTES - 1 - 1 - tag.length - TEMP_SUFFIX.length;
     const name = `.${truncateUtf8(base, room)}.${tag}${TEMP_SUFFIX}`;
     return dir === '.' ? name : posix.join(dir, name);
@@ -2323,31 +2491,38 @@ const SYNC_READ_LIMIT = 64 * 1024;
  * A small file's content with one open, one read and one close into `scratch` (no stat: asking
  * for one byte more than expected tells whether it grew), or with readFileSync when it is larger
  * than `scratch` or grew. The result may be a view of `scratch`, valid until its next use.
+ * With `check`, the file must still be as the plan found it once read (see local-changes).
  */
-function readSmallSync(localPath, expectedSize, scratch) {
+function readSmallSync(localPath, expectedSize, scratch, check) {
     if (expectedSize < scratch.length) {
         const fd = openSync(localPath, 'r');
-        let read;
         try {
-            read = readSync(fd, scratch, 0, expectedSize + 1, 0);
+            const read = readSync(fd, scratch, 0, expectedSize + 1, 0);
+            if (read <= expectedSize) {
+                const content = scratch.subarray(0, read);
+                if (check !== undefined)
+                    checkReadSync(check, fd, content);
+                return content;
+            }
         }
         finally {
             closeSync(fd);
         }
-        if (read <= expectedSize)
-            return scratch.subarray(0, read);
     }
-    return readFileSync(localPath);
+    const content = readFileSync(localPath);
+    if (check !== undefined)
+        checkReadByPath(check, content);
+    return content;
 }
 // Small files are read into this buffer and hashed at once, one after the other.
 const scratch = Buffer.allocUnsafe(SYNC_READ_LIMIT + 1);
 /** readSmallSync, its failure a `local-file` DeployError that names the file. */
-function readSmallNow(localPath, expectedSize, scratch) {
+function readSmallNow(localPath, expectedSize, scratch, check) {
     try {
-        return readSmallSync(localPath, expectedSize, scratch);
+        return readSmallSync(localPath, expectedSize, scratch, check);
     }
     catch (error) {
-        throw localFileError(localPath, error);
+        throw error instanceof DeployError ? error : localFileError(localPath, error);
     }
 }
 /** A small file in one synchronous read. Throws a DeployError. */
@@ -2445,6 +2620,8 @@ function createLocalHasher() {
                             new Promise((resolve) => resolve(hashSmallNow(localPath, expectedSize)))
                         : hashFile(localPath);
                 digests.set(localPath, pending);
+                // Known without a promise from then on, as a claim's or warm's digest is.
+                pending.then((digest) => finished.set(localPath, digest), () => undefined);
             }
             return pending;
         },
@@ -2599,19 +2776,23 @@ const SCRATCH_SIZE = 64 * 1024;
  * a fresh staging directory.
  */
 function tarCommand(stage) {
-    const quoted = shellQuote(stage);
+    const quoted = quotePath(stage);
     return `IFS= read -r go && [ "$go" = go ] || exit 3; rm -rf ${quoted} && mkdir -p ${quoted} && cd ${quoted} && exec tar -xomf -`;
 }
 /** A small file's content: see readSmallSync; files larger than `scratch` are read whole. */
-async function readSmallFile(file, scratch) {
+async function readSmallFile(file, scratch, check) {
     if (file.size < scratch.length)
-        return readSmallNow(file.localPath, file.size, scratch);
+        return readSmallNow(file.localPath, file.size, scratch, check ? file : undefined);
+    let content;
     try {
-        return await readFile(file.localPath);
+        content = await readFile(file.localPath);
     }
     catch (error) {
         throw localFileError(file.localPath, error);
     }
+    if (check)
+        checkReadByPath(file, content);
+    return content;
 }
 async function* archive(job, word) {
     // Entries are copied into STREAM_CHUNK-sized buffers, each handed to the channel whole: no
@@ -2639,10 +2820,13 @@ async function* archive(job, word) {
     for (const file of job.files) {
         if (job.signal.aborted)
             throw job.signal.reason;
+        // A read whose content is compared with no digest taken elsewhere is checked against what
+        // the plan found; another host's read of the file is compared with the digest of the first.
+        const check = !job.hashLocally || job.localHasher.known(file.localPath) === undefined;
         // Read without a turn of the event loop where the file fits the scratch buffer.
         const content = file.size < scratch.length
-            ? readSmallNow(file.localPath, file.size, scratch)
-            : await readSmallFile(file, scratch);
+            ? readSmallNow(file.localPath, file.size, scratch, check ? file : undefined)
+            : await readSmallFile(file, scratch, check);
         if (job.hashLocally)
             job.localHasher.record(file.localPath, content);
         put(entryHeader({
@@ -2663,6 +2847,13 @@ async function* archive(job, word) {
         yield chunk.subarray(0, used);
 }
 /**
+ * The most a staged answer can hold: a digest line (or one of tar's messages) per file, each
+ * about its path and a hundred characters more.
+ */
+function stagedAnswerBound(files) {
+    return files.reduce((sum, file) => sum + file.relativePath.length + 160, 64 * 1024);
+}
+/**
  * The stream into a hashing shell (tarIntoShellScript). The archive's first chunk is read before
  * the shell is asked for, so a local file that cannot be read stops the attempt before anything
  * is created on the host, as tarCommand's word does. Undefined when no shell is to be had.
@@ -2678,7 +2869,7 @@ async function streamIntoShell(job, bytes) {
     try {
         const going = shell.channel.request(tarIntoShellScript(job.stagingDir, shell.hasher, splitTopLevel(job.files.map((file) => file.relativePath)), posix.basename(job.stagingDir)), 'sfd-go', job.idleTimeoutMs);
         // Waited for at once: when tar fails at once, its answer comes in the same packet as `sfd-go`.
-        const answer = shell.channel.request('', END_LINE, hashAllowanceMs(job.idleTimeoutMs, bytes));
+        const answer = shell.channel.request('', END_LINE, hashAllowanceMs(job.idleTimeoutMs, bytes), stagedAnswerBound(job.files));
         answer.catch(() => undefined);
         if ((await going).includes('sfd-nogo'))
             return { status: 3, message: 'cannot create the staging directory', digests: new Map() };
@@ -2776,7 +2967,14 @@ async function publishSmallFiles(job, digests) {
     const renameOne = async (file) => {
         const finalPath = posix.join(job.base, file.relativePath);
         await job.ensureDir(posix.dirname(finalPath));
-        await job.sftp.posixRename(stagedPath(file), finalPath);
+        try {
+            await job.sftp.posixRename(stagedPath(file), finalPath);
+        }
+        catch (error) {
+            if (job.connection.failure !== undefined)
+                throw error;
+            throw (await directoryInTheWay(job.sftp, finalPath, file.relativePath, error)) ?? error;
+        }
         job.onPublished(file);
     };
     // Verified at once where both digests are in (throws on a mismatch); else a promise.
@@ -2870,6 +3068,10 @@ function stagingDirectories(stage, files) {
         .map((dir) => posix.join(stage, dir))
         .concat(stage);
 }
+/** The command that removes a staging directory and everything in it. */
+function removeCommand(stage) {
+    return `rm -rf ${quotePath(stage)}`;
+}
 /**
  * Removes a staging directory: emptied by the renames, it goes with a few SFTP rmdirs; anything
  * left in it (after a failure) goes with `rm -rf`. Says whether it is gone.
@@ -2885,7 +3087,7 @@ async function removeStaging(connection, sftp, stage, files) {
             // not empty: fall through
         }
     }
-    const result = await connection.exec(`rm -rf ${shellQuote(stage)}`).catch(() => undefined);
+    const result = await connection.exec(removeCommand(stage)).catch(() => undefined);
     return result?.code === 0;
 }
 
@@ -26503,7 +26705,14 @@ function parseSshKey(data, passphrase) {
 }
 const WATCHDOG_TICK_MS = 250;
 const CLOSE_GRACE_MS = 2000;
-const MAX_EXEC_OUTPUT = 16 * 1024 * 1024;
+// What a server sends is held within bounds, whatever it sends: a command's output is kept up
+// to MAX_KEPT_OUTPUT per stream (the rest is read and dropped) and the command is ended past
+// MAX_COMMAND_OUTPUT; a line of a command channel is at most MAX_LINE characters long, and an
+// answer at most its request's bound.
+const MAX_KEPT_OUTPUT = 64 * 1024;
+const MAX_COMMAND_OUTPUT = 16 * 1024 * 1024;
+const MAX_LINE = 64 * 1024;
+const DEFAULT_MAX_ANSWER = 1024 * 1024;
 function abortError(signal, label) {
     const reason = signal.reason;
     if (reason instanceof DeployError)
@@ -26517,7 +26726,8 @@ function toStat(stats) {
         size: stats.size,
         mode: stats.mode,
         isFile: stats.isFile(),
-        isDirectory: stats.isDirectory()
+        isDirectory: stats.isDirectory(),
+        isSymbolicLink: stats.isSymbolicLink()
     };
 }
 /**
@@ -26612,9 +26822,7 @@ async function connect(options) {
     const openSftp = () => track('opening the SFTP session', idle, (resolve, reject) => {
         client.sftp((error, sftp) => {
             if (error !== undefined) {
-                reject(new DeployError('protocol', `${label}: the server refused an SFTP session (${error.message})`, {
-                    cause: error
-                }));
+                reject(sftpStartError(error, label));
                 return;
             }
             sftpChannel = sftp;
@@ -26658,6 +26866,11 @@ async function connect(options) {
             stat: (path) => sftpRequest('stat', path, (cb) => sftp.stat(path, (error, stats) => cb(error, error ? undefined : toStat(stats))), (error) => error.code === SFTP_STATUS.NO_SUCH_FILE
                 ? { value: undefined }
                 : classifySftpError(error, 'stat', path)),
+            lstat: (path) => sftpRequest('lstat', path, (cb) => sftp.lstat(path, (error, stats) => cb(error, error ? undefined : toStat(stats))), (error) => error.code === SFTP_STATUS.NO_SUCH_FILE
+                ? { value: undefined }
+                : classifySftpError(error, 'lstat', path)),
+            readlink: (path) => sftpRequest('readlink', path, (cb) => sftp.readlink(path, (e, t) => cb(e, t))),
+            symlink: (target, linkPath) => sftpRequest('symlink', linkPath, (cb) => sftp.symlink(target, linkPath, (e) => cb(e))),
             mkdir: (path) => sftpRequest('mkdir', path, (cb) => sftp.mkdir(path, (e) => cb(e))),
             realpath: (path) => sftpRequest('realpath', path, (cb) => sftp.realpath(path, (e, p) => cb(e, p))),
             open: (path, flags, mode) => sftpRequest('open', path, (cb) => {
@@ -26695,9 +26908,7 @@ async function connect(options) {
     const openExec = (command, reject, use) => {
         client.exec(command, (error, stream) => {
             if (error !== undefined) {
-                reject(new DeployError('protocol', `${label}: the server refused to run a command (${error.message})`, {
-                    cause: error
-                }));
+                reject(new ChannelRefusedError(`${label}: the server refused to run a command (${error.message})`, { cause: error }));
                 return;
             }
             use(stream);
@@ -26705,31 +26916,12 @@ async function connect(options) {
     };
     const exec = (command, execOptions = {}) => track('a remote command', execOptions.allowanceMs ?? idle, (resolve, reject) => {
         openExec(command, reject, (stream) => {
-            const stdout = [];
-            const stderr = [];
-            let size = 0;
-            let code = null;
-            let exitSignal;
-            const collect = (into) => (chunk) => {
-                touch();
-                size += chunk.length;
-                if (size <= MAX_EXEC_OUTPUT)
-                    into.push(chunk);
-            };
-            stream.on('data', collect(stdout));
-            stream.stderr.on('data', collect(stderr));
-            stream.on('error', (streamError) => reject(new DeployError('connection-lost', `${label}: command channel error: ${streamError.message}`)));
-            stream.stderr.on('error', () => undefined);
-            stream.on('exit', (exitCode, signalName) => {
-                code = exitCode;
-                exitSignal = signalName;
+            const output = collectOutput(stream, touch, () => {
+                reject(floodError(label));
+                stream.close();
             });
-            stream.on('close', () => resolve({
-                code,
-                signal: exitSignal,
-                stdout: Buffer.concat(stdout).toString('utf8'),
-                stderr: Buffer.concat(stderr).toString('utf8')
-            }));
+            stream.on('error', (streamError) => reject(new DeployError('connection-lost', `${label}: command channel error: ${streamError.message}`)));
+            stream.on('close', () => resolve(output.result()));
             stream.end();
         });
     });
@@ -26758,34 +26950,15 @@ async function connect(options) {
     };
     const streamToCommand = (command, input) => track('sending a stream to a remote command', idle, (resolve, reject) => {
         openExec(command, reject, (stream) => {
-            const stdout = [];
-            const stderr = [];
-            let code = null;
-            let exitSignal;
             const channel = { closed: false };
-            stream.on('data', (chunk) => {
-                touch();
-                stdout.push(chunk);
-            });
-            stream.stderr.on('data', (chunk) => {
-                touch();
-                stderr.push(chunk);
+            const output = collectOutput(stream, touch, () => {
+                reject(floodError(label));
+                stream.close();
             });
             stream.on('error', () => undefined);
-            stream.stderr.on('error', () => undefined);
-            stream.on('exit', (exitCode, signalName) => {
-                code = exitCode;
-                exitSignal = signalName;
-            });
-            const result = () => ({
-                code,
-                signal: exitSignal,
-                stdout: Buffer.concat(stdout).toString('utf8'),
-                stderr: Buffer.concat(stderr).toString('utf8')
-            });
             stream.on('close', () => {
                 channel.closed = true;
-                resolve(result());
+                resolve(output.result());
             });
             void (async () => {
                 try {
@@ -26805,6 +26978,7 @@ async function connect(options) {
         openExec(command, reject, (stream) => {
             const waiters = [];
             let lines = [];
+            let answerChars = 0;
             let partial = '';
             let ended = false;
             const decoder = new StringDecoder('utf8');
@@ -26812,14 +26986,28 @@ async function connect(options) {
                 if (ended)
                     return;
                 ended = true;
-                const error = failure ?? new DeployError('remote-failure', `${label}: ${reason}`);
+                const error = failure ??
+                    (reason instanceof DeployError
+                        ? reason
+                        : new DeployError('remote-failure', `${label}: ${reason}`));
                 for (const waiter of waiters.splice(0))
                     waiter.reject(error);
             };
+            // Output past the bounds is not ours: the channel ends as a protocol error.
+            const overflow = (what) => {
+                end(new DeployError('protocol', `${label}: a remote command sent ${what}: its output is not ours (does the account force a command?)`));
+                lines = [];
+                partial = '';
+                stream.close();
+            };
             stream.on('data', (chunk) => {
                 touch();
+                if (ended)
+                    return;
                 const parts = (partial + decoder.write(chunk)).split('\n');
                 partial = parts.pop() ?? '';
+                if (partial.length > MAX_LINE)
+                    return overflow(`a line longer than ${MAX_LINE / 1024} KiB`);
                 for (const line of parts) {
                     if (!line.startsWith(prefix))
                         continue;
@@ -26828,10 +27016,13 @@ async function connect(options) {
                         waiters.shift();
                         head.resolve(lines);
                         lines = [];
+                        answerChars = 0;
+                        continue;
                     }
-                    else {
-                        lines.push(line);
-                    }
+                    answerChars += line.length;
+                    if (answerChars > (head?.maxAnswerChars ?? DEFAULT_MAX_ANSWER))
+                        return overflow('more output than the request it answers can have');
+                    lines.push(line);
                 }
             });
             stream.stderr.on('data', touch);
@@ -26839,11 +27030,11 @@ async function connect(options) {
             stream.stderr.on('error', () => undefined);
             stream.on('close', () => end('the remote command ended'));
             resolve({
-                request: (input, terminator, allowanceMs) => {
+                request: (input, terminator, allowanceMs, maxAnswerChars = DEFAULT_MAX_ANSWER) => {
                     if (ended)
                         return Promise.reject(failure ?? new DeployError('remote-failure', `${label}: the remote command ended`));
                     return track('a remote command', allowanceMs, (done, fail) => {
-                        waiters.push({ terminator, resolve: done, reject: fail });
+                        waiters.push({ terminator, maxAnswerChars, resolve: done, reject: fail });
                         if (input === '')
                             return;
                         stream.write(input);
@@ -27002,6 +27193,69 @@ function coalesceWrites(socket) {
     };
     return uncork;
 }
+/**
+ * A command's stdout and stderr, each kept up to MAX_KEPT_OUTPUT; `flooded` is called once the
+ * two together pass MAX_COMMAND_OUTPUT (a command that will not stop talking).
+ */
+function collectOutput(stream, touch, flooded) {
+    const kept = { stdout: [], stderr: [] };
+    const sizes = { stdout: 0, stderr: 0 };
+    let total = 0;
+    let code = null;
+    let exitSignal;
+    const collect = (into) => (chunk) => {
+        touch();
+        total += chunk.length;
+        const room = MAX_KEPT_OUTPUT - sizes[into];
+        if (room > 0) {
+            const part = chunk.length <= room ? chunk : chunk.subarray(0, room);
+            kept[into].push(part);
+            sizes[into] += part.length;
+        }
+        if (total > MAX_COMMAND_OUTPUT) {
+            total = -Infinity;
+            flooded();
+        }
+    };
+    stream.on('data', collect('stdout'));
+    stream.stderr.on('data', collect('stderr'));
+    stream.stderr.on('error', () => undefined);
+    stream.on('exit', (exitCode, signalName) => {
+        code = exitCode;
+        exitSignal = signalName;
+    });
+    return {
+        result: () => ({
+            code,
+            signal: exitSignal,
+            stdout: Buffer.concat(kept.stdout).toString('utf8'),
+            stderr: Buffer.concat(kept.stderr).toString('utf8')
+        })
+    };
+}
+function floodError(label) {
+    return new DeployError('protocol', `${label}: a remote command sent more than ${MAX_COMMAND_OUTPUT / 1024 / 1024} MiB of output: it is not ours (does the account force a command?)`);
+}
+/**
+ * Why an SFTP session did not start. Text before the SFTP protocol's first packet (a login shell
+ * that prints a banner) reads as an absurd packet length, which OpenSSH's sftp reports as
+ * "Received message too long": that is no refusal, and asking again gets the same text.
+ */
+function sftpStartError(error, label) {
+    const level = error.level;
+    const length = /Packet length (\d+) exceeds/.exec(error.message)?.[1];
+    if (level === 'sftp-protocol' && length !== undefined) {
+        const head = Buffer.alloc(4);
+        head.writeUInt32BE(Number(length) >>> 0);
+        const text = head.toString('latin1').replace(/[^\x20-\x7e]/g, '.');
+        return new DeployError('protocol', `${label}: the SFTP session began with text ('${text}…') instead of the SFTP protocol: the account's shell prints output for non-interactive sessions (a banner or echo in ~/.bashrc, say); make it quiet, as OpenSSH's sftp would say ("Received message too long ${length}")`, { cause: error });
+    }
+    if (level === 'sftp-protocol')
+        return new DeployError('protocol', `${label}: the SFTP session failed as it started (${error.message})`, { cause: error });
+    return new ChannelRefusedError(`${label}: the server refused an SFTP session (${error.message})`, {
+        cause: error
+    });
+}
 /** A stream's input failed: a DeployError as it is, anything else a local file that failed. */
 function inputError(error) {
     return error instanceof DeployError
@@ -27113,6 +27367,14 @@ function createHostProgress() {
         cautious: false,
         toldReadBack: false
     };
+}
+/** This host's attempt under way, for the names it alone uses. */
+function attemptToken(job) {
+    return `${job.hostToken}-${job.progress.attempts}`;
+}
+/** The staging directory of this attempt's tar stream, in `base`. */
+function stagingPath(base, job) {
+    return posix.join(base, `.sfd-stage-${attemptToken(job)}`);
 }
 // Internal limits not worth an input.
 const KEEPALIVE_COUNT_MAX = 3;
@@ -27291,18 +27553,24 @@ earlier) {
 /** Throws unless `local` (the runner's digest of the `size` bytes sent) matches the host's. */
 function compareDigests(job, file, size, local, remote) {
     if (local.size !== size)
-        throw new DeployError('verify-mismatch', `'${file.relativePath}' changed on the runner while it was being sent (${size} bytes sent, ${local.size} hashed)`);
+        throw changedOnRunner(file, `${size} bytes sent, ${local.size} hashed`);
     if (local.sha256 !== remote) {
+        // The runner's copy may be what changed (another file renamed over it, say).
+        checkIdentity(file);
         job.progress.cautious = true;
         throw new DeployError('verify-mismatch', `'${file.relativePath}' arrived corrupted: SHA-256 on the host ${remote.slice(0, 16)}…, expected ${local.sha256.slice(0, 16)}…`);
     }
+}
+/** The command that asks a host's shell for the space at `dir` (POSIX `df -P`, KiB). */
+function freeSpaceCommand(dir) {
+    return `df -Pk ${quotePath(dir)}`;
 }
 /** Free space at `dir`: statvfs over SFTP, else `df -Pk` where the host has a shell. */
 async function freeSpace(sftp, connection, dir) {
     const space = await sftp.statvfs(dir).catch(() => undefined);
     if (space !== undefined)
         return { bytes: space.availableBytes, readOnly: space.readOnly };
-    const result = await connection.exec(`df -Pk -- ${shellQuote(dir)}`).catch(() => undefined);
+    const result = await connection.exec(freeSpaceCommand(dir)).catch(() => undefined);
     const fields = result?.stdout.trim().split('\n').pop()?.trim().split(/\s+/);
     const availableKiB = Number(fields?.[3]);
     return result?.code === 0 && Number.isFinite(availableKiB)
@@ -27318,7 +27586,11 @@ async function explainFailure(context, connection, error, file, remaining) {
         return error;
     if (connection.failure !== undefined)
         return error;
-    const dir = posix.dirname(posix.join(context.base, file.relativePath));
+    const finalPath = posix.join(context.base, file.relativePath);
+    const inTheWay = await directoryInTheWay(context.sftp, finalPath, file.relativePath, error);
+    if (inTheWay !== undefined)
+        return inTheWay;
+    const dir = posix.dirname(finalPath);
     const space = await freeSpace(context.sftp, connection, dir).catch(() => undefined);
     const where = context.job.host.label;
     if (space?.readOnly === true)
@@ -27434,7 +27706,7 @@ async function deployFile(context, connection, file) {
         progress.skipped += 1;
         return undefined;
     }
-    const writePath = settings.atomic ? temporaryPath(finalPath, job.runToken) : finalPath;
+    const writePath = settings.atomic ? temporaryPath(finalPath, job.hostToken) : finalPath;
     // An earlier attempt of this run may have left part of this file under its temporary name.
     let offset = 0;
     if (settings.atomic &&
@@ -27485,6 +27757,14 @@ async function deployFile(context, connection, file) {
         following.close();
         return failed(error, file.size - written);
     }
+    try {
+        const read = job.localHasher.known(file.localPath);
+        await checkSent(file, read?.size === offset + sent ? read : undefined);
+    }
+    catch (error) {
+        following.close();
+        return failed(error, 0);
+    }
     if (offset > 0) {
         progress.resumedBytes += offset;
         job.log.info(`'${file.relativePath}': continued from ${formatBytes(offset)} already on the host`);
@@ -27504,6 +27784,49 @@ async function deployFile(context, connection, file) {
         progress.uploaded += 1;
     })();
     return { rest };
+}
+/**
+ * A symbolic link, deployed as a link (`follow-symbolic-links: false`): skipped where the host
+ * has a link with the same target text at its path; else made under its temporary name, its
+ * text read back, and renamed over the final path (replacing what is there, a link included),
+ * or with `atomic: false` made in place of what is there.
+ */
+async function deployLink(context, file) {
+    const { job, sftp, base } = context;
+    const { settings, progress } = job;
+    const target = file.linkTarget;
+    const finalPath = posix.join(base, file.relativePath);
+    await context.ensureDir(posix.dirname(finalPath));
+    const existing = await sftp.lstat(finalPath);
+    if (existing?.isSymbolicLink === true && (await sftp.readlink(finalPath)) === target) {
+        progress.done.add(file.relativePath);
+        progress.skipped += 1;
+        return undefined;
+    }
+    const writePath = settings.atomic ? temporaryPath(finalPath, job.hostToken) : finalPath;
+    if (settings.atomic)
+        progress.temporaries.add(writePath);
+    try {
+        if (settings.atomic || (existing !== undefined && !existing.isDirectory))
+            await sftp.unlink(writePath).catch((error) => {
+                if (!(error instanceof DeployError && error.kind === 'no-such-path'))
+                    throw error;
+            });
+        await sftp.symlink(target, writePath);
+        const made = await sftp.readlink(writePath);
+        if (made !== target)
+            throw new DeployError('verify-mismatch', `'${file.relativePath}': the link made on the host points to '${made}', not '${target}'`);
+        if (settings.atomic) {
+            await sftp.posixRename(writePath, finalPath);
+            progress.temporaries.delete(writePath);
+        }
+    }
+    catch (error) {
+        throw (await directoryInTheWay(sftp, finalPath, file.relativePath, error)) ?? error;
+    }
+    progress.done.add(file.relativePath);
+    progress.uploaded += 1;
+    return undefined;
 }
 /**
  * With many small files the hashing shell starts before the SFTP server (see runAttempt), and
@@ -27649,10 +27972,54 @@ async function skipUnchanged(context, todo, early) {
     });
     return true;
 }
+// Directories (and with `atomic: false`, files) looked at for links at once.
+const LINK_CHECKS_IN_FLIGHT = 32;
+/**
+ * Nothing is written through a symbolic link found inside the target (the target itself may be
+ * one): before anything is sent, every directory below the target that the files to send go
+ * into is looked at, and with `atomic: false` every file they are written over (a rename over a
+ * link replaces the link, but writing in place would write where it points; a link deployed as
+ * a link replaces what is there either way). A link fails the
+ * host, naming the link and what it points to. A directory that is not there has nothing below
+ * it to look at.
+ */
+async function refuseLinksInTarget(context, todo, signal) {
+    const { job, sftp, base } = context;
+    const files = new Set(todo.map((file) => file.relativePath));
+    const byDepth = [];
+    for (const file of todo) {
+        const segments = file.relativePath.split('/');
+        // A file renamed into place, or a link made in place, replaces what is at its path.
+        const replaced = job.settings.atomic || file.linkTarget !== undefined;
+        const last = replaced ? segments.length - 1 : segments.length;
+        for (let depth = 1; depth <= last; depth += 1)
+            (byDepth[depth - 1] ??= new Set()).add(segments.slice(0, depth).join('/'));
+    }
+    const missing = new Set();
+    for (const paths of byDepth) {
+        const present = [];
+        for (const path of paths)
+            if (missing.has(posix.dirname(path)))
+                missing.add(path);
+            else
+                present.push(path);
+        await runPool(present, LINK_CHECKS_IN_FLIGHT, signal, async (path) => {
+            const remotePath = posix.join(base, path);
+            const found = await sftp.lstat(remotePath);
+            if (found === undefined)
+                missing.add(path);
+            else if (found.isSymbolicLink) {
+                const pointsTo = await sftp.readlink(remotePath).catch(() => '?');
+                throw new DeployError('remote-failure', `'${remotePath}' on the host is a symbolic link (to '${pointsTo}') inside the target: nothing is written through a link there; replace it with ${files.has(path) ? 'a real file' : 'a directory'}, or point target at where it leads`);
+            }
+            return undefined;
+        });
+    }
+}
 /** Creates and removes a probe file in the target: the surest test that writing works there. */
 async function checkWritable(context, connection) {
     const { job, sftp, base } = context;
-    const probe = posix.join(base, `.sfd-preflight-${job.runToken}`);
+    const probe = posix.join(base, `.sfd-preflight-${attemptToken(job)}`);
     try {
         await sftp.close(await sftp.open(probe, 'w', 0o600));
         await sftp.unlink(probe);
@@ -27697,7 +28064,7 @@ async function sftpAfterShell(connection, remoteHasher, idleTimeoutMs) {
         return await connection.sftp();
     }
     catch (error) {
-        if (connectionLost(connection) || !(error instanceof DeployError) || error.kind !== 'protocol')
+        if (connectionLost(connection) || !(error instanceof ChannelRefusedError))
             throw error;
         remoteHasher.release();
         for (let waited = 0;;) {
@@ -27741,7 +28108,7 @@ async function streamBeforeSftp(job, connection, remoteHasher, small, needed, si
         remoteHasher.giveBack(shell);
         return { madeBase: made?.base };
     }
-    const stagingDir = posix.join(made.base, `.sfd-stage-${job.runToken}`);
+    const stagingDir = stagingPath(made.base, job);
     progress.stagingDirs.add(stagingDir);
     const streamed = streamSmallFiles({
         connection,
@@ -27799,6 +28166,10 @@ async function runAttempt(job, signal) {
     let remoteHasher;
     try {
         let todo = job.plan.files.filter((file) => !progress.done.has(file.relativePath));
+        // Symbolic links (`follow-symbolic-links: false`) go on their own, over SFTP.
+        const links = todo.filter((file) => file.linkTarget !== undefined);
+        if (links.length > 0)
+            todo = todo.filter((file) => file.linkTarget === undefined);
         const smallAtStart = settings.atomic
             ? todo.filter((file) => file.size <= TAR_MAX_FILE_SIZE)
             : [];
@@ -27909,9 +28280,13 @@ async function runAttempt(job, signal) {
         }
         // With nothing to send there is nothing to check room or write access for, and nothing to
         // publish.
-        if (settings.preflight && todo.length > 0 && streaming === undefined)
-            await preflight(context, connection, todo);
-        if (settings.atomic && !sftp.hasPosixRename && todo.length > 0) {
+        // A target this attempt made holds no link.
+        const toSend = links.length === 0 ? todo : [...todo, ...links];
+        if (!targetIsNew && toSend.length > 0)
+            await refuseLinksInTarget(context, toSend, signal);
+        if (settings.preflight && toSend.length > 0 && streaming === undefined)
+            await preflight(context, connection, toSend);
+        if (settings.atomic && !sftp.hasPosixRename && toSend.length > 0) {
             // A read-only server offers no rename either: say which it is.
             await checkWritable(context, connection);
             throw new DeployError('protocol', "the server's SFTP does not offer posix-rename@openssh.com, needed to publish files atomically; set 'atomic: false' to write files in place");
@@ -27960,7 +28335,7 @@ async function runAttempt(job, signal) {
             });
         }
         else if (small.length >= TAR_MIN_FILES && remoteHasher?.unavailable !== true) {
-            const stagingDir = posix.join(base, `.sfd-stage-${job.runToken}`);
+            const stagingDir = stagingPath(base, job);
             progress.stagingDirs.add(stagingDir);
             const inTar = new Set(small);
             todo = todo.filter((file) => !inTar.has(file));
@@ -27990,7 +28365,8 @@ async function runAttempt(job, signal) {
                 await viaSftp(left);
             });
         }
-        const outcomes = await Promise.allSettled([viaSftp(todo), tarred]);
+        const linked = runPool(links, settings.concurrency, signal, (file) => deployLink(context, file));
+        const outcomes = await Promise.allSettled([viaSftp(todo), tarred, linked]);
         const failed = outcomes.find((outcome) => outcome.status === 'rejected');
         if (failed !== undefined)
             throw failed.reason;
@@ -28223,7 +28599,7 @@ async function fanOut(options) {
                 settings,
                 plan,
                 localHasher: options.localHasher,
-                runToken,
+                hostToken: `${runToken}-${index}`,
                 reader,
                 followOnThisMachine: options.followOnThisMachine,
                 sessions,
@@ -32226,6 +32602,71 @@ function create(patterns, options) {
     });
 }
 
+// Local names that cannot be deployed as they are. On Linux a file name is bytes; SFTP paths and
+// our remote commands are UTF-8, and Node reads a name that is not UTF-8 with U+FFFD in place of
+// each bad byte, so the name it hands on is one that does not exist. Such a name is refused with
+// an error that shows it, its bad bytes escaped as `\xNN`.
+const REPLACEMENT = '\uFFFD';
+/** Whether `bytes` are valid UTF-8 (decoding and encoding again gives them back). */
+function isUtf8(bytes) {
+    return Buffer.from(bytes.toString('utf8'), 'utf8').equals(bytes);
+}
+/** A name for messages: valid UTF-8 as text, every other byte as `\xNN`. */
+function escapeName(bytes) {
+    const decoder = new TextDecoder('utf-8', { fatal: true });
+    let out = '';
+    for (let at = 0; at < bytes.length;) {
+        let taken = 0;
+        // The longest valid sequence (1 to 4 bytes) starting here.
+        for (let length = Math.min(4, bytes.length - at); length >= 1 && taken === 0; length -= 1) {
+            try {
+                const text = decoder.decode(bytes.subarray(at, at + length));
+                const point = text.codePointAt(0);
+                if (point !== undefined && String.fromCodePoint(point) === text) {
+                    out += text;
+                    taken = length;
+                }
+            }
+            catch {
+                // not a whole character
+            }
+        }
+        if (taken === 0) {
+            out += `\\x${bytes[at].toString(16).padStart(2, '0')}`;
+            taken = 1;
+        }
+        at += taken;
+    }
+    return out;
+}
+/** The error for a local entry whose name (raw bytes, in `directory`) is not UTF-8. */
+function unrepresentableName(directory, name) {
+    return new InputError('source', `'${directory}/${escapeName(name)}' has a name that is not valid UTF-8: remote paths are UTF-8, so it cannot be deployed under that name; rename it, or remove it from working-directory`);
+}
+/**
+ * For a failure of the walk or the glob that names a path with U+FFFD in it: the entry whose
+ * name is not UTF-8, looked up in its directory as bytes. Undefined where that is not the cause.
+ */
+function explainUnrepresentableName(message) {
+    const quoted = /'([^']*\uFFFD[^']*)'/.exec(message)?.[1];
+    if (quoted === undefined)
+        return undefined;
+    // The first segment with a replacement character is the one that does not exist as read.
+    const segments = quoted.split('/');
+    const index = segments.findIndex((segment) => segment.includes(REPLACEMENT));
+    const directory = segments.slice(0, index).join('/') || '/';
+    const mangled = segments[index] ?? '';
+    let names;
+    try {
+        names = readdirSync(directory, { encoding: 'buffer' });
+    }
+    catch {
+        return undefined;
+    }
+    const bad = names.find((name) => !isUtf8(name) && name.toString('utf8') === mangled);
+    return bad === undefined ? undefined : unrepresentableName(directory, bad);
+}
+
 // The walk behind `source` for the patterns most workflows use: `**`, and paths without glob
 // characters (`dist`, `dist/**`, `site/index.html`), none negated. Each takes everything below
 // its literal part, so no entry needs a pattern matched against it. The walk makes the calls
@@ -32320,7 +32761,7 @@ function walkLiteral(workingDirectory, roots, followSymbolicLinks) {
                 }
                 continue;
             }
-            const file = fileStats(entry.path, stats);
+            const file = fileStats(stats);
             if (file !== undefined)
                 files.push({ localPath: entry.path, relativePath: entry.relativePath, stats: file });
         }
@@ -32351,28 +32792,19 @@ function statEntry(entry, follow, chain) {
     return stats;
 }
 /**
- * What the plan takes of a non-directory match: its stat with links followed (a link matched
- * without following is still sent as its content, as the plan's stat of it always did), or
- * undefined for anything that is not a regular file.
+ * What the plan takes of a non-directory match: a regular file, or where links are not followed
+ * a symbolic link (whatever it points to: it is deployed as a link); undefined for anything else.
  */
-function fileStats(path, stats) {
-    if (stats.isFile())
-        return stats;
-    if (!stats.isSymbolicLink())
-        return undefined;
-    let target;
-    try {
-        target = statSync(path);
-    }
-    catch (error) {
-        throw localFileError(path, error);
-    }
-    return target.isFile() ? target : undefined;
+function fileStats(stats) {
+    return stats.isFile() || stats.isSymbolicLink() ? stats : undefined;
 }
 
 // The plan: which local files go where. `source` globs are expanded once per run under
 // `working-directory`; each match keeps its path relative to that directory, minus
 // `strip-components` leading segments, below `target`.
+function identityOf(stats) {
+    return { size: stats.size, mtimeMs: stats.mtimeMs, ctimeMs: stats.ctimeMs, ino: stats.ino };
+}
 // @actions/glob reads patterns relative to the process's directory; patterns here are relative
 // to `working-directory`, so its path is prefixed, with its own glob characters made literal.
 function escapeGlob(path) {
@@ -32390,7 +32822,8 @@ function anchorPattern(pattern, base) {
 /** Maps a local match to its place under `target`. Throws the error a user should see. */
 function mapFile(localPath, options) {
     const rel = relative(options.workingDirectory, localPath);
-    if (rel === '' || rel.startsWith('..') || isAbsolute(rel))
+    // `...` and `..x` are ordinary names; only `..` itself climbs.
+    if (rel === '' || rel === '..' || rel.startsWith(`..${sep$1}`) || isAbsolute(rel))
         throw new InputError('source', `'${localPath}' is outside working-directory '${options.workingDirectory}'; every file must be below it`);
     return place(toPosixSegments(rel), options);
 }
@@ -32427,7 +32860,14 @@ async function buildPlan(options) {
         .filter((pattern) => pattern !== undefined);
     if (anchored.length === 0 || anchored.every((pattern) => pattern.startsWith('!')))
         throw new InputError('source', 'names no pattern to include');
-    const matches = await match(options, anchored);
+    let matches;
+    try {
+        matches = await match(options, anchored);
+    }
+    catch (error) {
+        // A name that is not UTF-8 reaches the glob mangled, and then cannot be found.
+        throw explainUnrepresentableName(errorMessage(error)) ?? error;
+    }
     const byRemote = new Map();
     const files = [];
     for (const found of matches.sort((a, b) => a.localPath < b.localPath ? -1 : a.localPath > b.localPath ? 1 : 0)) {
@@ -32435,24 +32875,58 @@ async function buildPlan(options) {
         const { relativePath, remotePath } = found.walkedPath === undefined
             ? mapFile(resolve(localPath), options)
             : place(found.walkedPath.split('/'), options);
+        checkUnderTarget(relativePath, localPath);
         const clash = byRemote.get(remotePath);
         if (clash !== undefined)
             throw new InputError('strip-components', `'${clash}' and '${localPath}' would both land at '${remotePath}'`);
         byRemote.set(remotePath, localPath);
-        const info = found.stats ?? statFile(localPath);
+        const info = found.stats ?? statFile(localPath, options.followSymbolicLinks);
+        if (info.isSymbolicLink()) {
+            files.push({
+                localPath,
+                relativePath,
+                remotePath,
+                size: 0,
+                mode: 0o777,
+                identity: identityOf(info),
+                linkTarget: readLink(localPath)
+            });
+            continue;
+        }
         if (!info.isFile())
             continue;
-        files.push({ localPath, relativePath, remotePath, size: info.size, mode: info.mode & 0o777 });
+        files.push({
+            localPath,
+            relativePath,
+            remotePath,
+            size: info.size,
+            mode: info.mode & 0o777,
+            identity: identityOf(info)
+        });
     }
     return { files, totalBytes: files.reduce((sum, file) => sum + file.size, 0) };
 }
-function statFile(localPath) {
+/** A match's stat: its target's where links are followed, else the link's own. */
+function statFile(localPath, followSymbolicLinks) {
     try {
-        return statSync(localPath);
+        return followSymbolicLinks ? statSync(localPath) : lstatSync(localPath);
     }
     catch (error) {
         throw localFileError(localPath, error);
     }
+}
+/** A link's target text, which must be UTF-8 to be sent. */
+function readLink(localPath) {
+    let bytes;
+    try {
+        bytes = readlinkSync(localPath, { encoding: 'buffer' });
+    }
+    catch (error) {
+        throw localFileError(localPath, error);
+    }
+    if (!isUtf8(bytes))
+        throw new InputError('source', `the symbolic link '${localPath}' points to '${escapeName(bytes)}', which is not valid UTF-8: remote paths are UTF-8, so the link cannot be deployed as it is`);
+    return bytes.toString('utf8');
 }
 
 // run(): inputs → plan → fan-out → report. The one place where a failure becomes the step's

@@ -70,6 +70,17 @@ export class HostKeyError extends DeployError {
   }
 }
 
+/**
+ * The server refused to open a channel (a session, an exec, a subsystem): forbidden, or no
+ * session left (MaxSessions). It may be granted later, or the work may go another way.
+ */
+export class ChannelRefusedError extends DeployError {
+  constructor(message: string, options: DeployErrorOptions = {}) {
+    super('protocol', message, options)
+    this.name = 'ChannelRefusedError'
+  }
+}
+
 /** A local file (the runner's) that cannot be read. */
 export function localFileError(path: string, error: unknown): DeployError {
   return new DeployError('local-file', `cannot read '${path}': ${String(error)}`, { cause: error })

@@ -93,7 +93,7 @@ export async function fanOut(options: FanOutOptions): Promise<HostResult[]> {
         settings,
         plan,
         localHasher: options.localHasher,
-        runToken,
+        hostToken: `${runToken}-${index}`,
         reader,
         followOnThisMachine: options.followOnThisMachine,
         sessions,

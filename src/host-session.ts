@@ -7,10 +7,11 @@ import { readFileSync } from 'node:fs'
 import { posix } from 'node:path'
 import type { ChunkReader } from './chunk-reader.js'
 import { formatDuration } from './duration.js'
-import { DeployError } from './errors.js'
+import { ChannelRefusedError, DeployError } from './errors.js'
 import { checkHostKey, describeHostKey, hostKeyAlgorithms, knownHostsLine } from './host-key.js'
 import type { HostTarget } from './host-list.js'
 import type { Settings } from './inputs.js'
+import { changedOnRunner, checkIdentity, checkSent } from './local-changes.js'
 import type { LocalDigest, LocalHasher } from './local-files.js'
 import type { Plan, PlannedFile } from './plan.js'
 import {
@@ -26,9 +27,10 @@ import {
   type RemoteFollower,
   type RemoteHasher
 } from './remote-hash.js'
+import { directoryInTheWay } from './remote-errors.js'
 import { temporaryPath } from './remote-path.js'
 import { formatBytes } from './report.js'
-import { shellQuote } from './shell-quote.js'
+import { quotePath } from './shell-quote.js'
 import {
   publishSmallFiles,
   removeStaging,
@@ -86,8 +88,12 @@ export interface HostJob {
   readonly settings: Settings
   readonly plan: Plan
   readonly localHasher: LocalHasher
-  /** Per run: makes temporary names deterministic for this run only. */
-  readonly runToken: string
+  /**
+   * Per run and host: the names this host's files take on the server while they are written
+   * (deterministic, so a retry finds its partial copy) are this host's own, apart from another
+   * run's and from another host's of this run (two entries may share one login directory).
+   */
+  readonly hostToken: string
   readonly log: HostLog
   readonly progress: HostProgress
   /** Local file data for the whole run: read once, shared by the hosts, bounded in memory. */
@@ -96,6 +102,16 @@ export interface HostJob {
   readonly followOnThisMachine: boolean
   /** Shared by the hosts of the run: each host's first session goes before their second ones. */
   readonly sessions: SessionGate
+}
+
+/** This host's attempt under way, for the names it alone uses. */
+function attemptToken(job: HostJob): string {
+  return `${job.hostToken}-${job.progress.attempts}`
+}
+
+/** The staging directory of this attempt's tar stream, in `base`. */
+function stagingPath(base: string, job: HostJob): string {
+  return posix.join(base, `.sfd-stage-${attemptToken(job)}`)
 }
 
 // Internal limits not worth an input.
@@ -324,18 +340,21 @@ function compareDigests(
   local: LocalDigest,
   remote: string
 ): void {
-  if (local.size !== size)
-    throw new DeployError(
-      'verify-mismatch',
-      `'${file.relativePath}' changed on the runner while it was being sent (${size} bytes sent, ${local.size} hashed)`
-    )
+  if (local.size !== size) throw changedOnRunner(file, `${size} bytes sent, ${local.size} hashed`)
   if (local.sha256 !== remote) {
+    // The runner's copy may be what changed (another file renamed over it, say).
+    checkIdentity(file)
     job.progress.cautious = true
     throw new DeployError(
       'verify-mismatch',
       `'${file.relativePath}' arrived corrupted: SHA-256 on the host ${remote.slice(0, 16)}…, expected ${local.sha256.slice(0, 16)}…`
     )
   }
+}
+
+/** The command that asks a host's shell for the space at `dir` (POSIX `df -P`, KiB). */
+export function freeSpaceCommand(dir: string): string {
+  return `df -Pk ${quotePath(dir)}`
 }
 
 /** Free space at `dir`: statvfs over SFTP, else `df -Pk` where the host has a shell. */
@@ -346,7 +365,7 @@ async function freeSpace(
 ): Promise<{ bytes: number; readOnly: boolean } | undefined> {
   const space = await sftp.statvfs(dir).catch(() => undefined)
   if (space !== undefined) return { bytes: space.availableBytes, readOnly: space.readOnly }
-  const result = await connection.exec(`df -Pk -- ${shellQuote(dir)}`).catch(() => undefined)
+  const result = await connection.exec(freeSpaceCommand(dir)).catch(() => undefined)
   const fields = result?.stdout.trim().split('\n').pop()?.trim().split(/\s+/)
   const availableKiB = Number(fields?.[3])
   return result?.code === 0 && Number.isFinite(availableKiB)
@@ -367,7 +386,10 @@ async function explainFailure(
 ): Promise<unknown> {
   if (!(error instanceof DeployError) || error.kind !== 'remote-failure') return error
   if (connection.failure !== undefined) return error
-  const dir = posix.dirname(posix.join(context.base, file.relativePath))
+  const finalPath = posix.join(context.base, file.relativePath)
+  const inTheWay = await directoryInTheWay(context.sftp, finalPath, file.relativePath, error)
+  if (inTheWay !== undefined) return inTheWay
+  const dir = posix.dirname(finalPath)
   const space = await freeSpace(context.sftp, connection, dir).catch(() => undefined)
   const where = context.job.host.label
   if (space?.readOnly === true)
@@ -521,7 +543,7 @@ async function deployFile(
     return undefined
   }
 
-  const writePath = settings.atomic ? temporaryPath(finalPath, job.runToken) : finalPath
+  const writePath = settings.atomic ? temporaryPath(finalPath, job.hostToken) : finalPath
   // An earlier attempt of this run may have left part of this file under its temporary name.
   let offset = 0
   if (
@@ -574,6 +596,13 @@ async function deployFile(
     following.close()
     return failed(error, file.size - written)
   }
+  try {
+    const read = job.localHasher.known(file.localPath)
+    await checkSent(file, read?.size === offset + sent ? read : undefined)
+  } catch (error) {
+    following.close()
+    return failed(error, 0)
+  }
   if (offset > 0) {
     progress.resumedBytes += offset
     job.log.info(
@@ -597,6 +626,50 @@ async function deployFile(
     progress.uploaded += 1
   })()
   return { rest }
+}
+
+/**
+ * A symbolic link, deployed as a link (`follow-symbolic-links: false`): skipped where the host
+ * has a link with the same target text at its path; else made under its temporary name, its
+ * text read back, and renamed over the final path (replacing what is there, a link included),
+ * or with `atomic: false` made in place of what is there.
+ */
+async function deployLink(context: AttemptContext, file: PlannedFile): Promise<undefined> {
+  const { job, sftp, base } = context
+  const { settings, progress } = job
+  const target = file.linkTarget as string
+  const finalPath = posix.join(base, file.relativePath)
+  await context.ensureDir(posix.dirname(finalPath))
+  const existing = await sftp.lstat(finalPath)
+  if (existing?.isSymbolicLink === true && (await sftp.readlink(finalPath)) === target) {
+    progress.done.add(file.relativePath)
+    progress.skipped += 1
+    return undefined
+  }
+  const writePath = settings.atomic ? temporaryPath(finalPath, job.hostToken) : finalPath
+  if (settings.atomic) progress.temporaries.add(writePath)
+  try {
+    if (settings.atomic || (existing !== undefined && !existing.isDirectory))
+      await sftp.unlink(writePath).catch((error: unknown) => {
+        if (!(error instanceof DeployError && error.kind === 'no-such-path')) throw error
+      })
+    await sftp.symlink(target, writePath)
+    const made = await sftp.readlink(writePath)
+    if (made !== target)
+      throw new DeployError(
+        'verify-mismatch',
+        `'${file.relativePath}': the link made on the host points to '${made}', not '${target}'`
+      )
+    if (settings.atomic) {
+      await sftp.posixRename(writePath, finalPath)
+      progress.temporaries.delete(writePath)
+    }
+  } catch (error) {
+    throw (await directoryInTheWay(sftp, finalPath, file.relativePath, error)) ?? error
+  }
+  progress.done.add(file.relativePath)
+  progress.uploaded += 1
+  return undefined
 }
 
 /** Remote digests asked for before the SFTP server was up. */
@@ -767,10 +840,60 @@ async function skipUnchanged(
   return true
 }
 
+// Directories (and with `atomic: false`, files) looked at for links at once.
+const LINK_CHECKS_IN_FLIGHT = 32
+
+/**
+ * Nothing is written through a symbolic link found inside the target (the target itself may be
+ * one): before anything is sent, every directory below the target that the files to send go
+ * into is looked at, and with `atomic: false` every file they are written over (a rename over a
+ * link replaces the link, but writing in place would write where it points; a link deployed as
+ * a link replaces what is there either way). A link fails the
+ * host, naming the link and what it points to. A directory that is not there has nothing below
+ * it to look at.
+ */
+async function refuseLinksInTarget(
+  context: AttemptContext,
+  todo: readonly PlannedFile[],
+  signal: AbortSignal
+): Promise<void> {
+  const { job, sftp, base } = context
+  const files = new Set(todo.map((file) => file.relativePath))
+  const byDepth: Set<string>[] = []
+  for (const file of todo) {
+    const segments = file.relativePath.split('/')
+    // A file renamed into place, or a link made in place, replaces what is at its path.
+    const replaced = job.settings.atomic || file.linkTarget !== undefined
+    const last = replaced ? segments.length - 1 : segments.length
+    for (let depth = 1; depth <= last; depth += 1)
+      (byDepth[depth - 1] ??= new Set()).add(segments.slice(0, depth).join('/'))
+  }
+  const missing = new Set<string>()
+  for (const paths of byDepth) {
+    const present: string[] = []
+    for (const path of paths)
+      if (missing.has(posix.dirname(path))) missing.add(path)
+      else present.push(path)
+    await runPool(present, LINK_CHECKS_IN_FLIGHT, signal, async (path) => {
+      const remotePath = posix.join(base, path)
+      const found = await sftp.lstat(remotePath)
+      if (found === undefined) missing.add(path)
+      else if (found.isSymbolicLink) {
+        const pointsTo = await sftp.readlink(remotePath).catch(() => '?')
+        throw new DeployError(
+          'remote-failure',
+          `'${remotePath}' on the host is a symbolic link (to '${pointsTo}') inside the target: nothing is written through a link there; replace it with ${files.has(path) ? 'a real file' : 'a directory'}, or point target at where it leads`
+        )
+      }
+      return undefined
+    })
+  }
+}
+
 /** Creates and removes a probe file in the target: the surest test that writing works there. */
 async function checkWritable(context: AttemptContext, connection: SshConnection): Promise<void> {
   const { job, sftp, base } = context
-  const probe = posix.join(base, `.sfd-preflight-${job.runToken}`)
+  const probe = posix.join(base, `.sfd-preflight-${attemptToken(job)}`)
   try {
     await sftp.close(await sftp.open(probe, 'w', 0o600))
     await sftp.unlink(probe)
@@ -833,8 +956,7 @@ async function sftpAfterShell(
   try {
     return await connection.sftp()
   } catch (error) {
-    if (connectionLost(connection) || !(error instanceof DeployError) || error.kind !== 'protocol')
-      throw error
+    if (connectionLost(connection) || !(error instanceof ChannelRefusedError)) throw error
     remoteHasher.release()
     for (let waited = 0; ;) {
       const wait = Math.min(50 + waited / 2, 500)
@@ -902,7 +1024,7 @@ async function streamBeforeSftp(
     remoteHasher.giveBack(shell)
     return { madeBase: made?.base }
   }
-  const stagingDir = posix.join(made.base, `.sfd-stage-${job.runToken}`)
+  const stagingDir = stagingPath(made.base, job)
   progress.stagingDirs.add(stagingDir)
   const streamed = streamSmallFiles({
     connection,
@@ -967,6 +1089,9 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
   let remoteHasher: RemoteHasher | undefined
   try {
     let todo = job.plan.files.filter((file) => !progress.done.has(file.relativePath))
+    // Symbolic links (`follow-symbolic-links: false`) go on their own, over SFTP.
+    const links = todo.filter((file) => file.linkTarget !== undefined)
+    if (links.length > 0) todo = todo.filter((file) => file.linkTarget === undefined)
     const smallAtStart = settings.atomic
       ? todo.filter((file) => file.size <= TAR_MAX_FILE_SIZE)
       : []
@@ -1088,9 +1213,12 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
     }
     // With nothing to send there is nothing to check room or write access for, and nothing to
     // publish.
-    if (settings.preflight && todo.length > 0 && streaming === undefined)
-      await preflight(context, connection, todo)
-    if (settings.atomic && !sftp.hasPosixRename && todo.length > 0) {
+    // A target this attempt made holds no link.
+    const toSend = links.length === 0 ? todo : [...todo, ...links]
+    if (!targetIsNew && toSend.length > 0) await refuseLinksInTarget(context, toSend, signal)
+    if (settings.preflight && toSend.length > 0 && streaming === undefined)
+      await preflight(context, connection, toSend)
+    if (settings.atomic && !sftp.hasPosixRename && toSend.length > 0) {
       // A read-only server offers no rename either: say which it is.
       await checkWritable(context, connection)
       throw new DeployError(
@@ -1151,7 +1279,7 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
         await viaSftp(streamed.staged ? [] : smallAtStart)
       })
     } else if (small.length >= TAR_MIN_FILES && remoteHasher?.unavailable !== true) {
-      const stagingDir = posix.join(base, `.sfd-stage-${job.runToken}`)
+      const stagingDir = stagingPath(base, job)
       progress.stagingDirs.add(stagingDir)
       const inTar = new Set(small)
       todo = todo.filter((file) => !inTar.has(file))
@@ -1180,7 +1308,8 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
         await viaSftp(left)
       })
     }
-    const outcomes = await Promise.allSettled([viaSftp(todo), tarred])
+    const linked = runPool(links, settings.concurrency, signal, (file) => deployLink(context, file))
+    const outcomes = await Promise.allSettled([viaSftp(todo), tarred, linked])
     const failed = outcomes.find((outcome) => outcome.status === 'rejected')
     if (failed !== undefined) throw failed.reason
   } finally {

@@ -6,6 +6,7 @@ import { createHash, type Hash } from 'node:crypto'
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { DeployError, localFileError } from './errors.js'
+import { checkReadByPath, checkReadSync, type CheckedFile } from './local-changes.js'
 
 export interface LocalDigest {
   readonly sha256: string
@@ -49,30 +50,46 @@ const SYNC_READ_LIMIT = 64 * 1024
  * A small file's content with one open, one read and one close into `scratch` (no stat: asking
  * for one byte more than expected tells whether it grew), or with readFileSync when it is larger
  * than `scratch` or grew. The result may be a view of `scratch`, valid until its next use.
+ * With `check`, the file must still be as the plan found it once read (see local-changes).
  */
-function readSmallSync(localPath: string, expectedSize: number, scratch: Buffer): Buffer {
+function readSmallSync(
+  localPath: string,
+  expectedSize: number,
+  scratch: Buffer,
+  check?: CheckedFile
+): Buffer {
   if (expectedSize < scratch.length) {
     const fd = openSync(localPath, 'r')
-    let read: number
     try {
-      read = readSync(fd, scratch, 0, expectedSize + 1, 0)
+      const read = readSync(fd, scratch, 0, expectedSize + 1, 0)
+      if (read <= expectedSize) {
+        const content = scratch.subarray(0, read)
+        if (check !== undefined) checkReadSync(check, fd, content)
+        return content
+      }
     } finally {
       closeSync(fd)
     }
-    if (read <= expectedSize) return scratch.subarray(0, read)
   }
-  return readFileSync(localPath)
+  const content = readFileSync(localPath)
+  if (check !== undefined) checkReadByPath(check, content)
+  return content
 }
 
 // Small files are read into this buffer and hashed at once, one after the other.
 const scratch = Buffer.allocUnsafe(SYNC_READ_LIMIT + 1)
 
 /** readSmallSync, its failure a `local-file` DeployError that names the file. */
-export function readSmallNow(localPath: string, expectedSize: number, scratch: Buffer): Buffer {
+export function readSmallNow(
+  localPath: string,
+  expectedSize: number,
+  scratch: Buffer,
+  check?: CheckedFile
+): Buffer {
   try {
-    return readSmallSync(localPath, expectedSize, scratch)
+    return readSmallSync(localPath, expectedSize, scratch, check)
   } catch (error) {
-    throw localFileError(localPath, error)
+    throw error instanceof DeployError ? error : localFileError(localPath, error)
   }
 }
 
@@ -166,6 +183,11 @@ export function createLocalHasher(): LocalHasher {
               new Promise((resolve) => resolve(hashSmallNow(localPath, expectedSize)))
             : hashFile(localPath)
         digests.set(localPath, pending)
+        // Known without a promise from then on, as a claim's or warm's digest is.
+        pending.then(
+          (digest) => finished.set(localPath, digest),
+          () => undefined
+        )
       }
       return pending
     },

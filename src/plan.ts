@@ -3,10 +3,11 @@
 // `strip-components` leading segments, below `target`.
 
 import * as glob from '@actions/glob'
-import { statSync, type Stats } from 'node:fs'
-import { isAbsolute, relative, resolve } from 'node:path'
-import { InputError, localFileError } from './errors.js'
-import { joinRemote, toPosixSegments } from './remote-path.js'
+import { lstatSync, readlinkSync, statSync, type Stats } from 'node:fs'
+import { isAbsolute, relative, resolve, sep } from 'node:path'
+import { errorMessage, InputError, localFileError } from './errors.js'
+import { escapeName, explainUnrepresentableName, isUtf8 } from './local-names.js'
+import { checkUnderTarget, joinRemote, toPosixSegments } from './remote-path.js'
 import { literalRoots, walkLiteral } from './walk.js'
 
 export interface PlannedFile {
@@ -19,6 +20,28 @@ export interface PlannedFile {
   readonly size: number
   /** Permission bits of the local file, applied to the new remote file. */
   readonly mode: number
+  /**
+   * What the file was when the plan was made: a read that finds it otherwise (its content
+   * rewritten, or another file renamed over it) fails instead of sending a copy that never was.
+   */
+  readonly identity: FileIdentity
+  /**
+   * With `follow-symbolic-links: false`, a symbolic link is deployed as a link: its target text,
+   * sent as it is (as `rsync -a` does). Undefined for a file, whose content is sent.
+   */
+  readonly linkTarget?: string
+}
+
+/** A local file's size, times and inode, as stat gives them. */
+export interface FileIdentity {
+  readonly size: number
+  readonly mtimeMs: number
+  readonly ctimeMs: number
+  readonly ino: number
+}
+
+export function identityOf(stats: Stats): FileIdentity {
+  return { size: stats.size, mtimeMs: stats.mtimeMs, ctimeMs: stats.ctimeMs, ino: stats.ino }
 }
 
 export interface Plan {
@@ -56,7 +79,8 @@ export function mapFile(
   options: Pick<PlanOptions, 'workingDirectory' | 'target' | 'stripComponents'>
 ): { relativePath: string; remotePath: string } {
   const rel = relative(options.workingDirectory, localPath)
-  if (rel === '' || rel.startsWith('..') || isAbsolute(rel))
+  // `...` and `..x` are ordinary names; only `..` itself climbs.
+  if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel))
     throw new InputError(
       'source',
       `'${localPath}' is outside working-directory '${options.workingDirectory}'; every file must be below it`
@@ -114,7 +138,13 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
   if (anchored.length === 0 || anchored.every((pattern) => pattern.startsWith('!')))
     throw new InputError('source', 'names no pattern to include')
 
-  const matches = await match(options, anchored)
+  let matches: Match[]
+  try {
+    matches = await match(options, anchored)
+  } catch (error) {
+    // A name that is not UTF-8 reaches the glob mangled, and then cannot be found.
+    throw explainUnrepresentableName(errorMessage(error)) ?? error
+  }
 
   const byRemote = new Map<string, string>()
   const files: PlannedFile[] = []
@@ -126,6 +156,7 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
       found.walkedPath === undefined
         ? mapFile(resolve(localPath), options)
         : place(found.walkedPath.split('/'), options)
+    checkUnderTarget(relativePath, localPath)
     const clash = byRemote.get(remotePath)
     if (clash !== undefined)
       throw new InputError(
@@ -133,17 +164,53 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
         `'${clash}' and '${localPath}' would both land at '${remotePath}'`
       )
     byRemote.set(remotePath, localPath)
-    const info = found.stats ?? statFile(localPath)
+    const info = found.stats ?? statFile(localPath, options.followSymbolicLinks)
+    if (info.isSymbolicLink()) {
+      files.push({
+        localPath,
+        relativePath,
+        remotePath,
+        size: 0,
+        mode: 0o777,
+        identity: identityOf(info),
+        linkTarget: readLink(localPath)
+      })
+      continue
+    }
     if (!info.isFile()) continue
-    files.push({ localPath, relativePath, remotePath, size: info.size, mode: info.mode & 0o777 })
+    files.push({
+      localPath,
+      relativePath,
+      remotePath,
+      size: info.size,
+      mode: info.mode & 0o777,
+      identity: identityOf(info)
+    })
   }
   return { files, totalBytes: files.reduce((sum, file) => sum + file.size, 0) }
 }
 
-function statFile(localPath: string): Stats {
+/** A match's stat: its target's where links are followed, else the link's own. */
+function statFile(localPath: string, followSymbolicLinks: boolean): Stats {
   try {
-    return statSync(localPath)
+    return followSymbolicLinks ? statSync(localPath) : lstatSync(localPath)
   } catch (error) {
     throw localFileError(localPath, error)
   }
+}
+
+/** A link's target text, which must be UTF-8 to be sent. */
+function readLink(localPath: string): string {
+  let bytes: Buffer
+  try {
+    bytes = readlinkSync(localPath, { encoding: 'buffer' })
+  } catch (error) {
+    throw localFileError(localPath, error)
+  }
+  if (!isUtf8(bytes))
+    throw new InputError(
+      'source',
+      `the symbolic link '${localPath}' points to '${escapeName(bytes)}', which is not valid UTF-8: remote paths are UTF-8, so the link cannot be deployed as it is`
+    )
+  return bytes.toString('utf8')
 }

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto'
 import { DeployError } from './errors.js'
 import type { CommandChannel, SftpSession, SshConnection } from './ssh.js'
-import { shellQuote } from './shell-quote.js'
+import { commandPath, quotePath, shellQuote } from './shell-quote.js'
 
 /** Every line of ours starts with this, so login banners and other noise are ignored. */
 export const LINE_PREFIX = 'sfd-'
@@ -75,11 +75,12 @@ export function parseHasherLine(lines: readonly string[]): Hasher | undefined {
 }
 
 /**
- * One batch, every path single-quoted by shellQuote. openssl takes the whole batch in one
- * process and its output lines come back prefixed; the others run once per file.
+ * One batch, every path through quotePath (a file named `-out` is not an option to openssl).
+ * openssl takes the whole batch in one process and its output lines come back prefixed; the
+ * others run once per file.
  */
 export function hashBatchScript(hasher: Hasher, paths: readonly string[]): string {
-  const quoted = paths.map(shellQuote).join(' ')
+  const quoted = paths.map(quotePath).join(' ')
   if (hasher === 'openssl')
     return [
       `${HASHER_COMMAND.openssl} ${quoted} 2>/dev/null | sfd_prefix`,
@@ -121,7 +122,7 @@ export function tarIntoShellScript(
   halves?: readonly [readonly string[], readonly string[]],
   tag = 'x'
 ): string {
-  const quoted = shellQuote(stage)
+  const quoted = quotePath(stage)
   const hash = (start: string): string =>
     `find ${start} -type f -exec ${HASHER_COMMAND.openssl} {} + 2>/dev/null | sfd_prefix`
   const starts = (names: readonly string[]): string =>
@@ -224,7 +225,7 @@ export function parseStagedAnswer(lines: readonly string[]): StagedAnswer {
  * relative to the login directory, as the SFTP server's are.
  */
 export function targetProbeScript(target: string): string {
-  const quoted = shellQuote(target)
+  const quoted = quotePath(target)
   return [
     `if [ -e ${quoted} ] || [ -h ${quoted} ]; then echo sfd-probe there`,
     `elif mkdir -p ${quoted} 2>/dev/null && b=$(cd ${quoted} && pwd -P); then`,
@@ -286,7 +287,8 @@ export function parseHashAnswer(
   let position = 0
   return paths.map((path): RemoteDigest => {
     for (const label of ['SHA2-256', 'SHA256']) {
-      const head = `${label}(${path})= `
+      // The path as hashBatchScript handed it to openssl.
+      const head = `${label}(${commandPath(path)})= `
       if (!text.startsWith(head, position)) continue
       const hex = text.slice(position + head.length, position + head.length + 64)
       if (!/^[0-9a-f]{64}$/.test(hex)) return 'unreadable'
@@ -689,7 +691,7 @@ const FOLLOW_STEP_BLOCKS = 32
  */
 function followBody(path: string, hashCommand: string): string[] {
   return [
-    `f=${shellQuote(path)}`,
+    `f=${quotePath(path)}`,
     'r=$( { s=0; ok=1',
     'while IFS= read -r n; do',
     '  case $n in end) break ;; esac',

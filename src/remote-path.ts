@@ -2,7 +2,8 @@
 // path each file lands at, and the temporary name it is written under before it is published.
 
 import { createHash } from 'node:crypto'
-import { posix } from 'node:path'
+import { posix, sep } from 'node:path'
+import { InputError } from './errors.js'
 
 /**
  * The `target` input as an SFTP path. SFTP resolves relative paths against the login directory,
@@ -16,9 +17,32 @@ export function normalizeTarget(target: string): string {
   return posix.normalize(value)
 }
 
-/** Converts a runner-local relative path (backslashes on Windows) to POSIX segments. */
-export function toPosixSegments(relative: string): string[] {
-  return relative.split(/[\\/]+/).filter((segment) => segment !== '' && segment !== '.')
+/**
+ * Converts a runner-local relative path to POSIX segments, split on the runner's own separators
+ * only: `/` on Linux and macOS, where `\\` is an ordinary character of a name; `\\` and `/` on
+ * Windows.
+ */
+export function toPosixSegments(relative: string, separator: string = sep): string[] {
+  const separators = separator === '\\' ? /[\\/]+/ : /\/+/
+  return relative.split(separators).filter((segment) => segment !== '' && segment !== '.')
+}
+
+/**
+ * The one check every remote path goes through, whatever produced it: a file's place under
+ * `target` is relative, its segments neither empty nor `.` nor `..`, and without NUL, so it
+ * cannot land outside `target`. Throws naming the file.
+ */
+export function checkUnderTarget(relativePath: string, localPath: string): void {
+  const segments = relativePath.split('/')
+  const bad =
+    relativePath === '' ||
+    relativePath.includes('\0') ||
+    segments.some((segment) => segment === '' || segment === '.' || segment === '..')
+  if (bad)
+    throw new InputError(
+      'source',
+      `'${localPath}' would land at '${relativePath}', which is not a path below target: nothing is deployed outside target`
+    )
 }
 
 // The last base joinRemote saw, normalized once, ready to take a relative path.
@@ -58,13 +82,14 @@ function truncateUtf8(text: string, maxBytes: number): string {
 
 /**
  * The temporary name a file is written under, in the same directory as its final path (so the
- * rename that publishes it never crosses file systems). Deterministic for one run and one file:
- * a retry finds its own partial file, and another run's never collides with it.
+ * rename that publishes it never crosses file systems). Deterministic for one token (a run's
+ * host) and one file: a retry finds its own partial file, and another run's or another host's
+ * never collides with it.
  */
-export function temporaryPath(finalPath: string, runToken: string): string {
+export function temporaryPath(finalPath: string, token: string): string {
   const dir = posix.dirname(finalPath)
   const base = posix.basename(finalPath)
-  const tag = createHash('sha256').update(`${runToken}\0${finalPath}`).digest('hex').slice(0, 12)
+  const tag = createHash('sha256').update(`${token}\0${finalPath}`).digest('hex').slice(0, 12)
   const room = MAX_NAME_BYTES - 1 - 1 - tag.length - TEMP_SUFFIX.length
   const name = `.${truncateUtf8(base, room)}.${tag}${TEMP_SUFFIX}`
   return dir === '.' ? name : posix.join(dir, name)

@@ -12,3 +12,17 @@ export function shellQuote(value: string): string {
 export function shellCommand(args: readonly string[]): string {
   return args.map(shellQuote).join(' ')
 }
+
+/**
+ * A remote path as an argument no program can read as an option: absolute as it is, else
+ * `./`-prefixed (a file named `-out` is `./-out`). Every path handed to a remote command goes
+ * through it, then through shellQuote.
+ */
+export function commandPath(path: string): string {
+  return path.startsWith('/') ? path : `./${path}`
+}
+
+/** shellQuote(commandPath(path)). */
+export function quotePath(path: string): string {
+  return shellQuote(commandPath(path))
+}

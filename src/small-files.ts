@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises'
 import { posix } from 'node:path'
 import { DeployError, localFileError } from './errors.js'
+import { checkReadByPath } from './local-changes.js'
 import { readSmallNow, type LocalHasher } from './local-files.js'
 import type { PlannedFile } from './plan.js'
 import {
@@ -18,8 +19,9 @@ import {
   type StagedAnswer,
   type TakenShell
 } from './remote-hash.js'
+import { directoryInTheWay } from './remote-errors.js'
 import { formatBytes } from './report.js'
-import { shellQuote } from './shell-quote.js'
+import { quotePath } from './shell-quote.js'
 import type { SftpSession, SshConnection } from './ssh.js'
 import { endOfArchive, entryHeader, paddingSize } from './tar.js'
 
@@ -38,7 +40,7 @@ const SCRATCH_SIZE = 64 * 1024
  * a fresh staging directory.
  */
 export function tarCommand(stage: string): string {
-  const quoted = shellQuote(stage)
+  const quoted = quotePath(stage)
   return `IFS= read -r go && [ "$go" = go ] || exit 3; rm -rf ${quoted} && mkdir -p ${quoted} && cd ${quoted} && exec tar -xomf -`
 }
 
@@ -94,15 +96,20 @@ export type Streamed =
 
 /** A small file's content: see readSmallSync; files larger than `scratch` are read whole. */
 export async function readSmallFile(
-  file: Pick<PlannedFile, 'localPath' | 'size'>,
-  scratch: Buffer
+  file: Pick<PlannedFile, 'localPath' | 'size' | 'relativePath' | 'identity'>,
+  scratch: Buffer,
+  check: boolean
 ): Promise<Buffer> {
-  if (file.size < scratch.length) return readSmallNow(file.localPath, file.size, scratch)
+  if (file.size < scratch.length)
+    return readSmallNow(file.localPath, file.size, scratch, check ? file : undefined)
+  let content: Buffer
   try {
-    return await readFile(file.localPath)
+    content = await readFile(file.localPath)
   } catch (error) {
     throw localFileError(file.localPath, error)
   }
+  if (check) checkReadByPath(file, content)
+  return content
 }
 
 async function* archive(job: StreamJob, word: boolean): AsyncGenerator<Buffer> {
@@ -129,11 +136,14 @@ async function* archive(job: StreamJob, word: boolean): AsyncGenerator<Buffer> {
   if (word) put(Buffer.from('go\n'))
   for (const file of job.files) {
     if (job.signal.aborted) throw job.signal.reason
+    // A read whose content is compared with no digest taken elsewhere is checked against what
+    // the plan found; another host's read of the file is compared with the digest of the first.
+    const check = !job.hashLocally || job.localHasher.known(file.localPath) === undefined
     // Read without a turn of the event loop where the file fits the scratch buffer.
     const content =
       file.size < scratch.length
-        ? readSmallNow(file.localPath, file.size, scratch)
-        : await readSmallFile(file, scratch)
+        ? readSmallNow(file.localPath, file.size, scratch, check ? file : undefined)
+        : await readSmallFile(file, scratch, check)
     if (job.hashLocally) job.localHasher.record(file.localPath, content)
     put(
       entryHeader({
@@ -151,6 +161,14 @@ async function* archive(job: StreamJob, word: boolean): AsyncGenerator<Buffer> {
   put(endOfArchive())
   while (full.length > 0) yield full.shift() as Buffer
   if (used > 0) yield chunk.subarray(0, used)
+}
+
+/**
+ * The most a staged answer can hold: a digest line (or one of tar's messages) per file, each
+ * about its path and a hundred characters more.
+ */
+function stagedAnswerBound(files: readonly PlannedFile[]): number {
+  return files.reduce((sum, file) => sum + file.relativePath.length + 160, 64 * 1024)
 }
 
 /**
@@ -178,7 +196,12 @@ async function streamIntoShell(job: StreamJob, bytes: number): Promise<StagedAns
       job.idleTimeoutMs
     )
     // Waited for at once: when tar fails at once, its answer comes in the same packet as `sfd-go`.
-    const answer = shell.channel.request('', END_LINE, hashAllowanceMs(job.idleTimeoutMs, bytes))
+    const answer = shell.channel.request(
+      '',
+      END_LINE,
+      hashAllowanceMs(job.idleTimeoutMs, bytes),
+      stagedAnswerBound(job.files)
+    )
     answer.catch(() => undefined)
     if ((await going).includes('sfd-nogo'))
       return { status: 3, message: 'cannot create the staging directory', digests: new Map() }
@@ -285,7 +308,12 @@ export async function publishSmallFiles(
   const renameOne = async (file: PlannedFile): Promise<void> => {
     const finalPath = posix.join(job.base, file.relativePath)
     await job.ensureDir(posix.dirname(finalPath))
-    await job.sftp.posixRename(stagedPath(file), finalPath)
+    try {
+      await job.sftp.posixRename(stagedPath(file), finalPath)
+    } catch (error) {
+      if (job.connection.failure !== undefined) throw error
+      throw (await directoryInTheWay(job.sftp, finalPath, file.relativePath, error)) ?? error
+    }
     job.onPublished(file)
   }
   // Verified at once where both digests are in (throws on a mismatch); else a promise.
@@ -368,6 +396,11 @@ function stagingDirectories(stage: string, files: readonly PlannedFile[]): strin
     .concat(stage)
 }
 
+/** The command that removes a staging directory and everything in it. */
+export function removeCommand(stage: string): string {
+  return `rm -rf ${quotePath(stage)}`
+}
+
 /**
  * Removes a staging directory: emptied by the renames, it goes with a few SFTP rmdirs; anything
  * left in it (after a failure) goes with `rm -rf`. Says whether it is gone.
@@ -386,6 +419,6 @@ export async function removeStaging(
       // not empty: fall through
     }
   }
-  const result = await connection.exec(`rm -rf ${shellQuote(stage)}`).catch(() => undefined)
+  const result = await connection.exec(removeCommand(stage)).catch(() => undefined)
   return result?.code === 0
 }

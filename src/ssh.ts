@@ -12,7 +12,7 @@ import { StringDecoder } from 'node:string_decoder'
 import ssh2 from 'ssh2'
 import type { ClientChannel, ConnectConfig, SFTPWrapper, Stats } from 'ssh2'
 import { classifyConnectError, classifySftpError, SFTP_STATUS } from './classify.js'
-import { DeployError, errorMessage } from './errors.js'
+import { ChannelRefusedError, DeployError, errorMessage } from './errors.js'
 import { noteGarbage } from './heap.js'
 
 export interface ParsedKeyInfo {
@@ -59,6 +59,8 @@ export interface RemoteStat {
   readonly mode: number
   readonly isFile: boolean
   readonly isDirectory: boolean
+  /** Only from lstat: stat follows links. */
+  readonly isSymbolicLink: boolean
 }
 
 export interface ExecResult {
@@ -78,6 +80,12 @@ export interface SftpSession {
   readonly hasPosixRename: boolean
   /** Undefined when nothing exists at `path`. */
   stat(path: string): Promise<RemoteStat | undefined>
+  /** As stat, but a symbolic link is described itself, not what it points to. */
+  lstat(path: string): Promise<RemoteStat | undefined>
+  /** A symbolic link's target text. */
+  readlink(path: string): Promise<string>
+  /** Makes a symbolic link at `linkPath` whose target text is `target`. */
+  symlink(target: string, linkPath: string): Promise<void>
   mkdir(path: string): Promise<void>
   realpath(path: string): Promise<string>
   open(path: string, flags: 'r' | 'w' | 'r+', mode?: number): Promise<RemoteHandle>
@@ -113,7 +121,13 @@ export interface CommandChannel {
    * with `prefix` (other output is ignored), up to the line `terminator` (not included).
    * Rejects when the command ends first. With `input` empty, only waits for the answer.
    */
-  request(input: string, terminator: string, allowanceMs: number): Promise<string[]>
+  request(
+    input: string,
+    terminator: string,
+    allowanceMs: number,
+    /** The answer's lines, all together, hold at most this many characters (default 1 MiB). */
+    maxAnswerChars?: number
+  ): Promise<string[]>
   /** Writes `input` to the command's stdin, expecting no answer. */
   write(input: string): void
   /**
@@ -152,7 +166,14 @@ interface PendingOp {
 
 const WATCHDOG_TICK_MS = 250
 const CLOSE_GRACE_MS = 2000
-const MAX_EXEC_OUTPUT = 16 * 1024 * 1024
+// What a server sends is held within bounds, whatever it sends: a command's output is kept up
+// to MAX_KEPT_OUTPUT per stream (the rest is read and dropped) and the command is ended past
+// MAX_COMMAND_OUTPUT; a line of a command channel is at most MAX_LINE characters long, and an
+// answer at most its request's bound.
+const MAX_KEPT_OUTPUT = 64 * 1024
+const MAX_COMMAND_OUTPUT = 16 * 1024 * 1024
+const MAX_LINE = 64 * 1024
+const DEFAULT_MAX_ANSWER = 1024 * 1024
 
 function abortError(signal: AbortSignal, label: string): DeployError {
   const reason: unknown = signal.reason
@@ -167,7 +188,8 @@ function toStat(stats: Stats): RemoteStat {
     size: stats.size,
     mode: stats.mode,
     isFile: stats.isFile(),
-    isDirectory: stats.isDirectory()
+    isDirectory: stats.isDirectory(),
+    isSymbolicLink: stats.isSymbolicLink()
   }
 }
 
@@ -276,15 +298,7 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
     track<SftpSession>('opening the SFTP session', idle, (resolve, reject) => {
       client.sftp((error, sftp) => {
         if (error !== undefined) {
-          reject(
-            new DeployError(
-              'protocol',
-              `${label}: the server refused an SFTP session (${error.message})`,
-              {
-                cause: error
-              }
-            )
-          )
+          reject(sftpStartError(error, label))
           return
         }
         sftpChannel = sftp
@@ -354,6 +368,22 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
               ? { value: undefined }
               : classifySftpError(error, 'stat', path)
         ),
+      lstat: (path) =>
+        sftpRequest<RemoteStat | undefined>(
+          'lstat',
+          path,
+          (cb) => sftp.lstat(path, (error, stats) => cb(error, error ? undefined : toStat(stats))),
+          (error) =>
+            (error as { code?: unknown }).code === SFTP_STATUS.NO_SUCH_FILE
+              ? { value: undefined }
+              : classifySftpError(error, 'lstat', path)
+        ),
+      readlink: (path) =>
+        sftpRequest<string>('readlink', path, (cb) => sftp.readlink(path, (e, t) => cb(e, t))),
+      symlink: (target, linkPath) =>
+        sftpRequest<undefined>('symlink', linkPath, (cb) =>
+          sftp.symlink(target, linkPath, (e) => cb(e))
+        ),
       mkdir: (path) =>
         sftpRequest<undefined>('mkdir', path, (cb) => sftp.mkdir(path, (e) => cb(e))),
       realpath: (path) =>
@@ -416,12 +446,9 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
     client.exec(command, (error, stream: ClientChannel) => {
       if (error !== undefined) {
         reject(
-          new DeployError(
-            'protocol',
+          new ChannelRefusedError(
             `${label}: the server refused to run a command (${error.message})`,
-            {
-              cause: error
-            }
+            { cause: error }
           )
         )
         return
@@ -433,18 +460,10 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
   const exec = (command: string, execOptions: { allowanceMs?: number } = {}): Promise<ExecResult> =>
     track<ExecResult>('a remote command', execOptions.allowanceMs ?? idle, (resolve, reject) => {
       openExec(command, reject, (stream) => {
-        const stdout: Buffer[] = []
-        const stderr: Buffer[] = []
-        let size = 0
-        let code: number | null = null
-        let exitSignal: string | undefined
-        const collect = (into: Buffer[]) => (chunk: Buffer) => {
-          touch()
-          size += chunk.length
-          if (size <= MAX_EXEC_OUTPUT) into.push(chunk)
-        }
-        stream.on('data', collect(stdout))
-        stream.stderr.on('data', collect(stderr))
+        const output = collectOutput(stream, touch, () => {
+          reject(floodError(label))
+          stream.close()
+        })
         stream.on('error', (streamError: Error) =>
           reject(
             new DeployError(
@@ -453,19 +472,7 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
             )
           )
         )
-        stream.stderr.on('error', () => undefined)
-        stream.on('exit', (exitCode: number | null, signalName?: string) => {
-          code = exitCode
-          exitSignal = signalName
-        })
-        stream.on('close', () =>
-          resolve({
-            code,
-            signal: exitSignal,
-            stdout: Buffer.concat(stdout).toString('utf8'),
-            stderr: Buffer.concat(stderr).toString('utf8')
-          })
-        )
+        stream.on('close', () => resolve(output.result()))
         stream.end()
       })
     })
@@ -500,34 +507,15 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
   const streamToCommand = (command: string, input: AsyncIterable<Buffer>): Promise<ExecResult> =>
     track<ExecResult>('sending a stream to a remote command', idle, (resolve, reject) => {
       openExec(command, reject, (stream) => {
-        const stdout: Buffer[] = []
-        const stderr: Buffer[] = []
-        let code: number | null = null
-        let exitSignal: string | undefined
         const channel = { closed: false }
-        stream.on('data', (chunk: Buffer) => {
-          touch()
-          stdout.push(chunk)
-        })
-        stream.stderr.on('data', (chunk: Buffer) => {
-          touch()
-          stderr.push(chunk)
+        const output = collectOutput(stream, touch, () => {
+          reject(floodError(label))
+          stream.close()
         })
         stream.on('error', () => undefined)
-        stream.stderr.on('error', () => undefined)
-        stream.on('exit', (exitCode: number | null, signalName?: string) => {
-          code = exitCode
-          exitSignal = signalName
-        })
-        const result = (): ExecResult => ({
-          code,
-          signal: exitSignal,
-          stdout: Buffer.concat(stdout).toString('utf8'),
-          stderr: Buffer.concat(stderr).toString('utf8')
-        })
         stream.on('close', () => {
           channel.closed = true
-          resolve(result())
+          resolve(output.result())
         })
         void (async () => {
           try {
@@ -548,24 +536,45 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
       openExec(command, reject, (stream) => {
         interface Waiter {
           readonly terminator: string
+          readonly maxAnswerChars: number
           readonly resolve: (lines: string[]) => void
           readonly reject: (error: DeployError) => void
         }
         const waiters: Waiter[] = []
         let lines: string[] = []
+        let answerChars = 0
         let partial = ''
         let ended = false
         const decoder = new StringDecoder('utf8')
-        const end = (reason: string): void => {
+        const end = (reason: string | DeployError): void => {
           if (ended) return
           ended = true
-          const error = failure ?? new DeployError('remote-failure', `${label}: ${reason}`)
+          const error =
+            failure ??
+            (reason instanceof DeployError
+              ? reason
+              : new DeployError('remote-failure', `${label}: ${reason}`))
           for (const waiter of waiters.splice(0)) waiter.reject(error)
+        }
+        // Output past the bounds is not ours: the channel ends as a protocol error.
+        const overflow = (what: string): void => {
+          end(
+            new DeployError(
+              'protocol',
+              `${label}: a remote command sent ${what}: its output is not ours (does the account force a command?)`
+            )
+          )
+          lines = []
+          partial = ''
+          stream.close()
         }
         stream.on('data', (chunk: Buffer) => {
           touch()
+          if (ended) return
           const parts = (partial + decoder.write(chunk)).split('\n')
           partial = parts.pop() ?? ''
+          if (partial.length > MAX_LINE)
+            return overflow(`a line longer than ${MAX_LINE / 1024} KiB`)
           for (const line of parts) {
             if (!line.startsWith(prefix)) continue
             const head = waiters[0]
@@ -573,9 +582,13 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
               waiters.shift()
               head.resolve(lines)
               lines = []
-            } else {
-              lines.push(line)
+              answerChars = 0
+              continue
             }
+            answerChars += line.length
+            if (answerChars > (head?.maxAnswerChars ?? DEFAULT_MAX_ANSWER))
+              return overflow('more output than the request it answers can have')
+            lines.push(line)
           }
         })
         stream.stderr.on('data', touch)
@@ -583,13 +596,13 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
         stream.stderr.on('error', () => undefined)
         stream.on('close', () => end('the remote command ended'))
         resolve({
-          request: (input, terminator, allowanceMs) => {
+          request: (input, terminator, allowanceMs, maxAnswerChars = DEFAULT_MAX_ANSWER) => {
             if (ended)
               return Promise.reject(
                 failure ?? new DeployError('remote-failure', `${label}: the remote command ended`)
               )
             return track<string[]>('a remote command', allowanceMs, (done, fail) => {
-              waiters.push({ terminator, resolve: done, reject: fail })
+              waiters.push({ terminator, maxAnswerChars, resolve: done, reject: fail })
               if (input === '') return
               stream.write(input)
               // A request is waited for: it goes now, not after whatever else this tick does
@@ -752,6 +765,90 @@ function coalesceWrites(socket: Socket): () => void {
     return write(...args)
   }
   return uncork
+}
+
+/**
+ * A command's stdout and stderr, each kept up to MAX_KEPT_OUTPUT; `flooded` is called once the
+ * two together pass MAX_COMMAND_OUTPUT (a command that will not stop talking).
+ */
+function collectOutput(
+  stream: ClientChannel,
+  touch: () => void,
+  flooded: () => void
+): { result(): ExecResult } {
+  const kept = { stdout: [] as Buffer[], stderr: [] as Buffer[] }
+  const sizes = { stdout: 0, stderr: 0 }
+  let total = 0
+  let code: number | null = null
+  let exitSignal: string | undefined
+  const collect = (into: 'stdout' | 'stderr') => (chunk: Buffer) => {
+    touch()
+    total += chunk.length
+    const room = MAX_KEPT_OUTPUT - sizes[into]
+    if (room > 0) {
+      const part = chunk.length <= room ? chunk : chunk.subarray(0, room)
+      kept[into].push(part)
+      sizes[into] += part.length
+    }
+    if (total > MAX_COMMAND_OUTPUT) {
+      total = -Infinity
+      flooded()
+    }
+  }
+  stream.on('data', collect('stdout'))
+  stream.stderr.on('data', collect('stderr'))
+  stream.stderr.on('error', () => undefined)
+  stream.on('exit', (exitCode: number | null, signalName?: string) => {
+    code = exitCode
+    exitSignal = signalName
+  })
+  return {
+    result: () => ({
+      code,
+      signal: exitSignal,
+      stdout: Buffer.concat(kept.stdout).toString('utf8'),
+      stderr: Buffer.concat(kept.stderr).toString('utf8')
+    })
+  }
+}
+
+function floodError(label: string): DeployError {
+  return new DeployError(
+    'protocol',
+    `${label}: a remote command sent more than ${MAX_COMMAND_OUTPUT / 1024 / 1024} MiB of output: it is not ours (does the account force a command?)`
+  )
+}
+
+/**
+ * Why an SFTP session did not start. Text before the SFTP protocol's first packet (a login shell
+ * that prints a banner) reads as an absurd packet length, which OpenSSH's sftp reports as
+ * "Received message too long": that is no refusal, and asking again gets the same text.
+ */
+export function sftpStartError(error: Error, label: string): DeployError {
+  const level = (error as { level?: unknown }).level
+  const length = /Packet length (\d+) exceeds/.exec(error.message)?.[1]
+  if (level === 'sftp-protocol' && length !== undefined) {
+    const head = Buffer.alloc(4)
+    head.writeUInt32BE(Number(length) >>> 0)
+    const text = head.toString('latin1').replace(/[^\x20-\x7e]/g, '.')
+    return new DeployError(
+      'protocol',
+      `${label}: the SFTP session began with text ('${text}…') instead of the SFTP protocol: the account's shell prints output for non-interactive sessions (a banner or echo in ~/.bashrc, say); make it quiet, as OpenSSH's sftp would say ("Received message too long ${length}")`,
+      { cause: error }
+    )
+  }
+  if (level === 'sftp-protocol')
+    return new DeployError(
+      'protocol',
+      `${label}: the SFTP session failed as it started (${error.message})`,
+      { cause: error }
+    )
+  return new ChannelRefusedError(
+    `${label}: the server refused an SFTP session (${error.message})`,
+    {
+      cause: error
+    }
+  )
 }
 
 /** A stream's input failed: a DeployError as it is, anything else a local file that failed. */

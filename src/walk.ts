@@ -7,14 +7,13 @@
 
 import { lstatSync, readdirSync, realpathSync, statSync, type Stats } from 'node:fs'
 import { isAbsolute, join } from 'node:path'
-import { localFileError } from './errors.js'
 
 export interface WalkedFile {
   /** Absolute local path, as @actions/glob would give it. */
   readonly localPath: string
   /** POSIX path relative to the working directory. */
   readonly relativePath: string
-  /** The file's stat: a regular file, links followed. */
+  /** The file's stat: a regular file (links followed), or a link where they are not followed. */
   readonly stats: Stats
 }
 
@@ -125,7 +124,7 @@ export function walkLiteral(
         }
         continue
       }
-      const file = fileStats(entry.path, stats)
+      const file = fileStats(stats)
       if (file !== undefined)
         files.push({ localPath: entry.path, relativePath: entry.relativePath, stats: file })
     }
@@ -157,18 +156,9 @@ function statEntry(entry: Entry, follow: boolean, chain: string[]): Stats | unde
 }
 
 /**
- * What the plan takes of a non-directory match: its stat with links followed (a link matched
- * without following is still sent as its content, as the plan's stat of it always did), or
- * undefined for anything that is not a regular file.
+ * What the plan takes of a non-directory match: a regular file, or where links are not followed
+ * a symbolic link (whatever it points to: it is deployed as a link); undefined for anything else.
  */
-function fileStats(path: string, stats: Stats): Stats | undefined {
-  if (stats.isFile()) return stats
-  if (!stats.isSymbolicLink()) return undefined
-  let target: Stats
-  try {
-    target = statSync(path)
-  } catch (error) {
-    throw localFileError(path, error)
-  }
-  return target.isFile() ? target : undefined
+function fileStats(stats: Stats): Stats | undefined {
+  return stats.isFile() || stats.isSymbolicLink() ? stats : undefined
 }

@@ -99,4 +99,55 @@ describe('the plan: which local files land where', () => {
     const plan = await buildPlan({ ...options(root), patterns: ['nothing/**'] })
     expect(plan.files).toEqual([])
   })
+
+  test("names are bytes: `...`, `..x` and backslashes are ordinary, '..' alone climbs", async () => {
+    const names = ['...', '..x', '\\', 'x\\..\\..\\ESCAPED.txt', 'back\\slash\\n', '-out']
+    const root = tree(Object.fromEntries(names.map((name) => [`site/${name}`, name])))
+    for (const patterns of [['**'], ['**', '!**/*.map']]) {
+      const plan = await buildPlan({ ...options(join(root, 'site')), patterns })
+      expect(plan.files.map((file) => file.relativePath).sort(), patterns.join(', ')).toEqual(
+        [...names].sort()
+      )
+      for (const file of plan.files) expect(file.remotePath).toBe(`/srv/www/${file.relativePath}`)
+    }
+    expect(() => mapFile('/ws/../x', options('/ws'))).toThrow(/outside working-directory/)
+    expect(mapFile('/ws/...', options('/ws')).relativePath).toBe('...')
+  })
+
+  test('a name that is not UTF-8 is refused before anything else, named with its bytes escaped', async () => {
+    const root = tree({ 'site/good.txt': 'good' })
+    writeFileSync(
+      Buffer.concat([Buffer.from(`${root}/site/bad`), Buffer.from([0xff]), Buffer.from('.txt')]),
+      'x'
+    )
+    for (const [patterns, follow] of [
+      [['**'], true],
+      [['**'], false],
+      [['**', '!*.map'], true]
+    ] as const)
+      await expect(
+        buildPlan({ ...options(root, { followSymbolicLinks: follow }), patterns: [...patterns] })
+      ).rejects.toThrow(
+        /Input 'source': '.*\/site\/bad\\xff\.txt' has a name that is not valid UTF-8/
+      )
+  })
+
+  test('follow-symbolic-links: false plans a link as a link, with its target text', async () => {
+    const root = tree({ 'site/real.txt': 'real', 'outside.txt': 'outside' })
+    symlinkSync('../outside.txt', join(root, 'site/link.txt'))
+    symlinkSync('/nowhere/at/all', join(root, 'site/dangling'))
+    for (const patterns of [['**'], ['**', '!*.map']]) {
+      const plan = await buildPlan({
+        ...options(join(root, 'site'), { followSymbolicLinks: false }),
+        patterns
+      })
+      expect(
+        plan.files.map(({ relativePath, linkTarget }) => ({ relativePath, linkTarget }))
+      ).toEqual([
+        { relativePath: 'dangling', linkTarget: '/nowhere/at/all' },
+        { relativePath: 'link.txt', linkTarget: '../outside.txt' },
+        { relativePath: 'real.txt', linkTarget: undefined }
+      ])
+    }
+  })
 })

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import { posix } from 'node:path'
 import {
+  checkUnderTarget,
   joinRemote,
   normalizeTarget,
   temporaryPath,
@@ -42,9 +43,22 @@ describe('remote paths', () => {
     expect(normalizeTarget(input)).toBe(expected)
   })
 
-  test('Windows runner paths become POSIX segments', () => {
-    expect(toPosixSegments('dist\\assets\\app.js')).toEqual(['dist', 'assets', 'app.js'])
-    expect(toPosixSegments('./a//b/')).toEqual(['a', 'b'])
+  test("local paths split on the runner's own separators only", () => {
+    // Windows: both separators.
+    expect(toPosixSegments('dist\\assets/app.js', '\\')).toEqual(['dist', 'assets', 'app.js'])
+    // Linux and macOS: a backslash is a character of a name, never a separator.
+    expect(toPosixSegments('dist\\assets/app.js', '/')).toEqual(['dist\\assets', 'app.js'])
+    expect(toPosixSegments('x\\..\\..\\ESCAPED.txt', '/')).toEqual(['x\\..\\..\\ESCAPED.txt'])
+    expect(toPosixSegments('./a//b/', '/')).toEqual(['a', 'b'])
+  })
+
+  test('every remote path stays below target: no empty, `.` or `..` segment, no NUL', () => {
+    for (const good of ['a', '...', '..x', 'x\\..\\..', 'a/b/c', '-out', '\\'])
+      expect(() => checkUnderTarget(good, good), good).not.toThrow()
+    for (const bad of ['', '..', '../x', 'a/../../x', 'a//b', './a', '/etc/passwd', 'a/.', 'a\0b'])
+      expect(() => checkUnderTarget(bad, `/ws/${bad}`), JSON.stringify(bad)).toThrow(
+        /Input 'source': .* which is not a path below target/
+      )
   })
 
   test('temporary names: beside the final path, hidden, deterministic per run and file', () => {

@@ -1,5 +1,5 @@
 import * as glob from '@actions/glob'
-import { mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { lstatSync, mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { anchorPattern } from '../../src/plan.js'
@@ -32,7 +32,10 @@ function tree(): string {
   return root
 }
 
-/** What @actions/glob matches, as the plan takes it: regular files (links followed), relative. */
+/**
+ * What @actions/glob matches, as the plan takes it: regular files (links followed), or where
+ * links are not followed, regular files and links; relative.
+ */
 async function byActionsGlob(root: string, patterns: string[], follow: boolean): Promise<string[]> {
   const anchored = patterns.map((pattern) => anchorPattern(pattern, root) as string)
   const globber = await glob.create(anchored.join('\n'), {
@@ -42,7 +45,10 @@ async function byActionsGlob(root: string, patterns: string[], follow: boolean):
     omitBrokenSymbolicLinks: false
   })
   return (await globber.glob())
-    .filter((path) => statSync(path).isFile())
+    .filter((path) => {
+      const stats = follow ? statSync(path) : lstatSync(path)
+      return stats.isFile() || stats.isSymbolicLink()
+    })
     .map((path) => relative(root, path))
     .sort()
 }
@@ -53,7 +59,9 @@ function byWalk(root: string, patterns: string[], follow: boolean): string[] | u
   return walkLiteral(root, roots, follow)
     ?.map((file) => {
       expect(file.localPath).toBe(join(root, file.relativePath))
-      expect(file.stats.size).toBe(statSync(file.localPath).size)
+      expect(file.stats.size).toBe(
+        (follow ? statSync(file.localPath) : lstatSync(file.localPath)).size
+      )
       return file.relativePath
     })
     .sort()
@@ -126,8 +134,9 @@ describe('the literal walk behind the common source patterns', () => {
     expect(all.filter((path) => path.endsWith('app.js'))).toEqual(['dist/js/app.js'])
     const unfollowed = byWalk(root, ['**'], false) ?? []
     expect(unfollowed).not.toContain('dist/link-to-dir/y.txt')
-    // A link to a file is matched without following and sent as its content.
+    // Not followed, a link is matched as itself, whatever it points to: it is sent as a link.
     expect(unfollowed).toContain('dist/link-to-file.txt')
+    expect(unfollowed).toContain('dist/link-to-dir')
   })
 
   test('`path/**` where path is a file is left to @actions/glob', () => {
@@ -142,7 +151,7 @@ describe('the literal walk behind the common source patterns', () => {
     const message = /No information found for the path '.*dist\/broken'/
     await expect(byActionsGlob(root, ['dist'], true)).rejects.toThrow(message)
     expect(() => byWalk(root, ['dist'], true)).toThrow(message)
-    // Not followed, it is a match whose content cannot be read.
-    expect(() => byWalk(root, ['dist'], false)).toThrow(/cannot read '.*dist\/broken'/)
+    // Not followed, it is a link like any other, sent as a link.
+    expect(byWalk(root, ['dist'], false)).toContain('dist/broken')
   })
 })
