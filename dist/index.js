@@ -814,6 +814,17 @@ class InputError extends DeployError {
         this.input = input;
     }
 }
+/** The server's host key is not one the workflow trusts. Never retried. */
+class HostKeyError extends DeployError {
+    keyType;
+    fingerprint;
+    constructor(message, keyType, fingerprint) {
+        super('host-key', message);
+        this.name = 'HostKeyError';
+        this.keyType = keyType;
+        this.fingerprint = fingerprint;
+    }
+}
 /**
  * The server refused to open a channel (a session, an exec, a subsystem): forbidden, or no
  * session left (MaxSessions). It may be granted later, or the work may go another way.
@@ -1331,10 +1342,11 @@ async function pRetry(input, options = {}) {
 // known_hosts as OpenSSH reads it (sshd(8) "SSH_KNOWN_HOSTS FILE FORMAT"): plain and hashed
 // (`|1|salt|hash`) host patterns, `[host]:port`, wildcards and negation, `@revoked`.
 // Pure: parsing and matching only.
-class KnownHostsError extends Error {
+/** A line of `known-hosts` that cannot be read: an input error naming the line. */
+class KnownHostsError extends InputError {
     line;
-    constructor(line, message) {
-        super(`line ${line}: ${message}`);
+    constructor(line, problem) {
+        super('known-hosts', `line ${line}: ${problem}`);
         this.line = line;
         this.name = 'KnownHostsError';
     }
@@ -1506,6 +1518,22 @@ function describeHostKey(blob) {
 function knownHostsLine(host, port, blob) {
     return `${knownHostsName(host, port)} ${blobKeyType(blob) ?? 'unknown'} ${blob.toString('base64')}`;
 }
+/**
+ * The check a connection makes of the key its server presents: trusted, or a HostKeyError that
+ * prints the key's type and `SHA256:` fingerprint and the known_hosts line to pin it.
+ */
+function hostKeyChecker(policy, host) {
+    return (blob) => {
+        const verdict = checkHostKey(policy, host.host, host.port, blob);
+        if (verdict.ok)
+            return { ok: true };
+        const { keyType, fingerprint } = describeHostKey(blob);
+        return {
+            ok: false,
+            error: new HostKeyError(`host key verification failed for ${host.label}: the server presented ${keyType} ${fingerprint}, and ${verdict.reason}. If this is the right host, add to known-hosts: ${knownHostsLine(host.host, host.port, blob)}`, keyType, fingerprint)
+        };
+    };
+}
 
 // A local file that changes while the run reads it must not be deployed as a copy that never
 // existed (blocks of two versions), nor left to fail as "corrupted" on the next host. Every read
@@ -1638,12 +1666,11 @@ function quotePath(path) {
     return shellQuote(commandPath(path));
 }
 
-// SHA-256 of files on the server. OpenSSH's sftp-server has no checksum extension, so the hash
-// comes from a remote command: `openssl dgst -sha256` (SHA-NI: about 5 times coreutils' speed),
-// else `sha256sum`, else `shasum -a 256`. A few long-lived `sh -s` processes per connection (each
-// one exec channel, so the connection stays within MaxSessions) take batches of files on stdin;
-// the session start-up is paid once per connection, and openssl hashes a whole batch in one
-// process. Where the host refuses commands or has no hasher, files are read back over SFTP.
+// The protocol of our remote shells. OpenSSH's sftp-server has no checksum extension, so a
+// file's SHA-256 comes from a remote command: `openssl dgst -sha256` (SHA-NI), else
+// `sha256sum`, else `shasum -a 256`. Long-lived `sh -s` processes (one exec channel each) take
+// scripts on stdin and answer in lines that start with LINE_PREFIX, each answer ended by
+// END_LINE; anything else they print (a login banner, say) is ignored.
 /** Every line of ours starts with this, so login banners and other noise are ignored. */
 const LINE_PREFIX = 'sfd-';
 /** Ends every answer. */
@@ -1720,142 +1747,9 @@ function hashBatchScript(hasher, paths) {
         ''
     ].join('\n');
 }
-/**
- * Turns a hashing shell into a tar extraction reading the rest of the shell's stdin: the stream
- * goes to a session that is already logged in instead of a new one. One brace group, which the
- * shell parses whole before running any of it: once tar starts, the shell reads no more input,
- * and it exits after tar, whatever tar left unread, so no archive byte is ever read as a command.
- * Answers `sfd-go` when the staging directory is ready (`sfd-nogo` before it when it could not
- * be made), then `sfd-tar STATUS` (with tar's messages when it failed), then with openssl the
- * SHA-256 of every staged file (paths relative to `stage`, as `./path`), then END_LINE.
- *
- * `halves`: the staged tree's top-level entries in two groups, hashed side by side (two cores
- * where the host has them); the second group's lines wait in a file beside the others
- * (`.sfd-hashes-TAG` in the staging directory, which no top-level entry of ours is) until the
- * first group is done. Without it, or with one group empty, one process hashes everything.
- */
-function tarIntoShellScript(stage, hasher, halves, tag = 'x') {
-    const quoted = quotePath(stage);
-    const hash = (start) => `find ${start} -type f -exec ${HASHER_COMMAND.openssl} {} + 2>/dev/null | sfd_prefix`;
-    const starts = (names) => names.map((name) => shellQuote(`./${name}`)).join(' ');
-    const [first = [], second = []] = halves ?? [];
-    const hashing = hasher !== 'openssl'
-        ? []
-        : first.length === 0 || second.length === 0
-            ? [`else ${hash('.')}`]
-            : [
-                `else o=${shellQuote(`./.sfd-hashes-${tag}`)}`,
-                `${hash(starts(second))} > "$o" &`,
-                hash(starts(first)),
-                'wait',
-                'cat "$o"; rm -f "$o"'
-            ];
-    return [
-        '{',
-        `rm -rf ${quoted} && mkdir -p ${quoted} && cd ${quoted} || { echo sfd-nogo; echo sfd-go; exit 3; }`,
-        'echo sfd-go',
-        'e=$(tar -xomf - 2>&1); s=$?',
-        `echo "sfd-tar $s"`,
-        'if [ "$s" != 0 ]; then printf \'%s\\n\' "$e" | sfd_prefix',
-        ...hashing,
-        'fi',
-        `echo ${END_LINE}`,
-        'exit 0',
-        '}',
-        ''
-    ].join('\n');
-}
-// Top-level entries beyond this many are hashed by one process: the script stays small.
-const MAX_SPLIT_ENTRIES = 2000;
-/**
- * The top-level entries of `paths` in two groups of about as many files each, for
- * tarIntoShellScript; undefined where there is one entry, or very many.
- */
-function splitTopLevel(paths) {
-    const counts = new Map();
-    for (const path of paths) {
-        const slash = path.indexOf('/');
-        const top = slash < 0 ? path : path.slice(0, slash);
-        counts.set(top, (counts.get(top) ?? 0) + 1);
-    }
-    if (counts.size < 2 || counts.size > MAX_SPLIT_ENTRIES)
-        return undefined;
-    const groups = [[], []];
-    const sizes = [0, 0];
-    // Largest first, each to the group with fewer files so far.
-    for (const [top, count] of [...counts].sort((a, b) => b[1] - a[1])) {
-        const into = (sizes[0] ?? 0) <= (sizes[1] ?? 0) ? 0 : 1;
-        groups[into].push(top);
-        sizes[into] = (sizes[into] ?? 0) + count;
-    }
-    return groups;
-}
-/**
- * Reads the answer of tarIntoShellScript. A digest counts only where its path is named once:
- * a name with a line break spans lines, and could make a line that names another file.
- */
-function parseStagedAnswer(lines) {
-    const statusLine = lines.find((line) => line.startsWith('sfd-tar '));
-    const status = statusLine === undefined ? undefined : Number(statusLine.slice(8));
-    const output = lines.filter((line) => line.startsWith('sfd-o ')).map((line) => line.slice(6));
-    const digests = new Map();
-    const seen = new Set();
-    if (status === 0)
-        for (const line of output) {
-            const match = /^SHA2?-?256\(\.\/(.*)\)= ([0-9a-f]{64})$/s.exec(line);
-            if (match === null)
-                continue;
-            const [, path = '', hex = ''] = match;
-            if (seen.has(path))
-                digests.delete(path);
-            else
-                digests.set(path, hex);
-            seen.add(path);
-        }
-    return {
-        status: Number.isInteger(status) ? status : undefined,
-        message: status === 0 ? '' : (output[0] ?? ''),
-        digests
-    };
-}
-/**
- * Looks at the target before anything is sent, in a hashing shell: whether it is there, and if
- * not, makes it and answers where it is (symbolic links resolved) and the room on its file
- * system (`df -Pk`), as the SFTP server's stat, mkdir, realpath and statvfs would. Paths are
- * relative to the login directory, as the SFTP server's are.
- */
-function targetProbeScript(target) {
-    const quoted = quotePath(target);
-    return [
-        `if [ -e ${quoted} ] || [ -h ${quoted} ]; then echo sfd-probe there`,
-        `elif mkdir -p ${quoted} 2>/dev/null && b=$(cd ${quoted} && pwd -P); then`,
-        `  printf 'sfd-probe made\\nsfd-base %s\\n' "$b"`,
-        `  df -Pk ${quoted} 2>/dev/null | sfd_prefix`,
-        'else echo sfd-probe failed; fi',
-        `echo ${END_LINE}`,
-        ''
-    ].join('\n');
-}
-/** Reads targetProbeScript's answer: the target made, or undefined (there, or not made). */
-function parseTargetProbe(lines) {
-    if (!lines.includes('sfd-probe made'))
-        return undefined;
-    const base = lines.find((line) => line.startsWith('sfd-base '))?.slice('sfd-base '.length);
-    if (base === undefined || !base.startsWith('/'))
-        return undefined;
-    // POSIX df -P: a header, then `filesystem blocks used available capacity mount` per line.
-    const fields = lines
-        .filter((line) => line.startsWith('sfd-o '))
-        .at(-1)
-        ?.slice('sfd-o '.length)
-        .trim()
-        .split(/\s+/);
-    const available = Number(fields?.[3]);
-    return {
-        base,
-        freeBytes: fields !== undefined && Number.isInteger(available) ? available * 1024 : undefined
-    };
-}
+// A remote hasher reads at least this fast; a request gets this long per byte it hashes before
+// the watchdog calls it stalled.
+const MIN_HASH_BYTES_PER_MS = 20 * 1024;
 /** How long a remote hasher may take over `bytes`, beyond the idle timeout. */
 function hashAllowanceMs(idleTimeoutMs, bytes) {
     return idleTimeoutMs + bytes / MIN_HASH_BYTES_PER_MS;
@@ -1889,13 +1783,138 @@ function parseHashAnswer(hasher, paths, lines) {
         return 'unreadable';
     });
 }
+
+// A large file hashed on the host while it is being written (see RemoteFollower).
+const BLOCK$1 = 1024 * 1024;
+/** A follower in a hashing shell answers this when it is reading stretches. */
+const FOLLOW_READY = 'sfd-follow';
+// Stretches of at least this many blocks go to dd, so a 1 GiB file costs 32 dd processes.
+const FOLLOW_STEP_BLOCKS = 32;
+/**
+ * Reads the stretches told on stdin (a count of blocks per line, then `end`) into `hashCommand`
+ * and answers `sfd-f DIGEST`, or `sfd-fail` when a stretch could not be read; either way it reads
+ * every line up to `end`, then answers END_LINE. `sfd-fail` goes to fd 3, the answer's stdout.
+ */
+function followBody(path, hashCommand) {
+    return [
+        `f=${quotePath(path)}`,
+        'r=$( { s=0; ok=1',
+        'while IFS= read -r n; do',
+        '  case $n in end) break ;; esac',
+        `  if [ $ok = 1 ]; then dd if="$f" bs=${BLOCK$1} skip=$s count=$n 2>/dev/null || { echo sfd-fail >&3; ok=0; }; fi`,
+        '  s=$((s + n))',
+        'done',
+        `if [ $ok = 1 ]; then dd if="$f" bs=${BLOCK$1} skip=$s 2>/dev/null || echo sfd-fail >&3; fi; } | ${hashCommand} ) && printf 'sfd-f %s\\n' "$r"`,
+        `echo ${END_LINE}`
+    ];
+}
+/** The command of a follower on its own channel: finds the host's hasher first. */
+function followScript(path) {
+    return [
+        ...DETECT_HASHER,
+        'case $m in',
+        ...HASHERS.map((hasher) => `  ${hasher}) h=${shellQuote(HASHER_COMMAND[hasher])} ;;`),
+        '  *) echo sfd-nohasher; exit 0 ;;',
+        'esac',
+        'exec 3>&1',
+        ...followBody(path, '$h')
+    ].join('\n');
+}
+/**
+ * A follower for a logged-in hashing shell (see takeShell): one brace group, which the shell
+ * parses whole before running any of it. It answers FOLLOW_READY once it reads stretches, so
+ * nothing sent for it is ever read as a command, and after `end` the shell reads commands again.
+ */
+function followInShellScript(path, hasher) {
+    return [`{ echo ${FOLLOW_READY}`, ...followBody(path, HASHER_COMMAND[hasher]), '} 3>&1', ''].join('\n');
+}
+/** Starts a follower for `path` on its own channel, or undefined when the host refuses one. */
+async function followRemoteHash(connection, path, idleTimeoutMs) {
+    let channel;
+    try {
+        channel = await connection.openCommandChannel(`sh -c ${shellQuote(followScript(path))}`, LINE_PREFIX);
+    }
+    catch (error) {
+        if (connection.failure !== undefined)
+            throw error;
+        return undefined;
+    }
+    return follower(connection, channel, idleTimeoutMs, () => channel.close());
+}
+/**
+ * Starts a follower for `path` in a hashing shell taken from the hasher (no login of its own),
+ * or undefined when the shell fails to start it (the shell is closed). `done` gets the shell
+ * back when the follower has finished, ready for other work; a follower closed before it
+ * finished closes the shell instead.
+ */
+async function followInShell(connection, shell, path, idleTimeoutMs, done) {
+    try {
+        await shell.channel.request(followInShellScript(path, shell.hasher), FOLLOW_READY, idleTimeoutMs);
+    }
+    catch (error) {
+        shell.channel.close();
+        if (connection.failure !== undefined)
+            throw error;
+        return undefined;
+    }
+    return follower(connection, shell.channel, idleTimeoutMs, (finished) => {
+        if (finished)
+            done(shell);
+        else
+            shell.channel.close();
+    });
+}
+function follower(connection, channel, idleTimeoutMs, 
+/** The follower is over: `finished` when its answer came in full. */
+release) {
+    let sentBlocks = 0;
+    let closed = false;
+    return {
+        advance(bytes) {
+            const blocks = Math.floor(bytes / BLOCK$1);
+            if (closed || blocks - sentBlocks < FOLLOW_STEP_BLOCKS)
+                return;
+            channel.write(`${blocks - sentBlocks}\n`);
+            sentBlocks = blocks;
+        },
+        async finish(size) {
+            if (closed)
+                return 'unavailable';
+            closed = true;
+            let lines;
+            try {
+                lines = await channel.request('end\n', END_LINE, hashAllowanceMs(idleTimeoutMs, Math.max(0, size - sentBlocks * BLOCK$1)));
+            }
+            catch (error) {
+                release(false);
+                if (connection.failure !== undefined)
+                    throw error;
+                return 'unavailable';
+            }
+            release(true);
+            if (lines.includes('sfd-fail'))
+                return 'unavailable';
+            const line = lines.find((candidate) => candidate.startsWith('sfd-f '));
+            const sha256 = line === undefined ? undefined : /\b([0-9a-f]{64})\b/.exec(line)?.[1];
+            return sha256 === undefined ? 'unavailable' : { sha256 };
+        },
+        close() {
+            if (closed)
+                return;
+            closed = true;
+            release(false);
+        }
+    };
+}
+
+// A few long-lived hashing shells per connection (each one exec channel, so the connection stays
+// within MaxSessions) take batches of files on stdin; the session start-up is paid once per
+// connection, and openssl hashes a whole batch in one process. Where the host refuses commands
+// or has no hasher, every request is answered 'unavailable' and files are read back instead.
 // A batch is a script fed to the shell's stdin, so no command-line limit applies; batches stay
 // moderate so that the work spreads over the shells.
 const MAX_BATCH_PATHS = 1000;
 const MAX_BATCH_CHARS = 256 * 1024;
-// A remote hasher reads at least this fast; a batch gets this long per byte before the
-// watchdog calls it stalled.
-const MIN_HASH_BYTES_PER_MS = 20 * 1024;
 // A shell that has not said it is ready by then is not a shell (a forced sftp-server, say).
 const READY_TIMEOUT_MS = 10_000;
 /** A request's failure: its promise rejected, or 'unavailable' for hashInto's callback. */
@@ -2002,7 +2021,7 @@ held = false) {
         const paths = batch.map((request) => request.path);
         // The batch waits for those sent before it on the same shell: its allowance covers them.
         shell.channel
-            .request(hashBatchScript(shell.hasher, paths), END_LINE, idleTimeoutMs + shell.bytes / MIN_HASH_BYTES_PER_MS)
+            .request(hashBatchScript(shell.hasher, paths), END_LINE, hashAllowanceMs(idleTimeoutMs, shell.bytes))
             .then((lines) => {
             const answers = parseHashAnswer(shell.hasher, paths, lines);
             batch.forEach((request, index) => request.resolve(answers[index] ?? 'unreadable'));
@@ -2140,6 +2159,8 @@ held = false) {
         }
     };
 }
+
+// Verifying without a remote hasher: the file read back over SFTP and hashed on the runner.
 /** Reads a remote file back over SFTP and hashes it here. */
 async function readBackHash(sftp, path) {
     const hash = createHash('sha256');
@@ -2177,126 +2198,57 @@ async function readBackHash(sftp, path) {
     }
     return hash.digest('hex');
 }
-const BLOCK$1 = 1024 * 1024;
-/** A follower in a hashing shell answers this when it is reading stretches. */
-const FOLLOW_READY = 'sfd-follow';
-// Stretches of at least this many blocks go to dd, so a 1 GiB file costs 32 dd processes.
-const FOLLOW_STEP_BLOCKS = 32;
+
+// A look at the target before anything is sent, in a hashing shell: whether it is there, and
+// if not, made, where it is and the room on its file system. And the free space `df` reports
+// where SFTP's statvfs is not offered.
 /**
- * Reads the stretches told on stdin (a count of blocks per line, then `end`) into `hashCommand`
- * and answers `sfd-f DIGEST`, or `sfd-fail` when a stretch could not be read; either way it reads
- * every line up to `end`, then answers END_LINE. `sfd-fail` goes to fd 3, the answer's stdout.
+ * Looks at the target before anything is sent, in a hashing shell: whether it is there, and if
+ * not, makes it and answers where it is (symbolic links resolved) and the room on its file
+ * system (`df -Pk`), as the SFTP server's stat, mkdir, realpath and statvfs would. Paths are
+ * relative to the login directory, as the SFTP server's are.
  */
-function followBody(path, hashCommand) {
+function targetProbeScript(target) {
+    const quoted = quotePath(target);
     return [
-        `f=${quotePath(path)}`,
-        'r=$( { s=0; ok=1',
-        'while IFS= read -r n; do',
-        '  case $n in end) break ;; esac',
-        `  if [ $ok = 1 ]; then dd if="$f" bs=${BLOCK$1} skip=$s count=$n 2>/dev/null || { echo sfd-fail >&3; ok=0; }; fi`,
-        '  s=$((s + n))',
-        'done',
-        `if [ $ok = 1 ]; then dd if="$f" bs=${BLOCK$1} skip=$s 2>/dev/null || echo sfd-fail >&3; fi; } | ${hashCommand} ) && printf 'sfd-f %s\\n' "$r"`,
-        `echo ${END_LINE}`
-    ];
-}
-/** The command of a follower on its own channel: finds the host's hasher first. */
-function followScript(path) {
-    return [
-        ...DETECT_HASHER,
-        'case $m in',
-        ...HASHERS.map((hasher) => `  ${hasher}) h=${shellQuote(HASHER_COMMAND[hasher])} ;;`),
-        '  *) echo sfd-nohasher; exit 0 ;;',
-        'esac',
-        'exec 3>&1',
-        ...followBody(path, '$h')
+        `if [ -e ${quoted} ] || [ -h ${quoted} ]; then echo sfd-probe there`,
+        `elif mkdir -p ${quoted} 2>/dev/null && b=$(cd ${quoted} && pwd -P); then`,
+        `  printf 'sfd-probe made\\nsfd-base %s\\n' "$b"`,
+        `  df -Pk ${quoted} 2>/dev/null | sfd_prefix`,
+        'else echo sfd-probe failed; fi',
+        `echo ${END_LINE}`,
+        ''
     ].join('\n');
 }
-/**
- * A follower for a logged-in hashing shell (see takeShell): one brace group, which the shell
- * parses whole before running any of it. It answers FOLLOW_READY once it reads stretches, so
- * nothing sent for it is ever read as a command, and after `end` the shell reads commands again.
- */
-function followInShellScript(path, hasher) {
-    return [`{ echo ${FOLLOW_READY}`, ...followBody(path, HASHER_COMMAND[hasher]), '} 3>&1', ''].join('\n');
-}
-/** Starts a follower for `path` on its own channel, or undefined when the host refuses one. */
-async function followRemoteHash(connection, path, idleTimeoutMs) {
-    let channel;
-    try {
-        channel = await connection.openCommandChannel(`sh -c ${shellQuote(followScript(path))}`, LINE_PREFIX);
-    }
-    catch (error) {
-        if (connection.failure !== undefined)
-            throw error;
+/** Reads targetProbeScript's answer: the target made, or undefined (there, or not made). */
+function parseTargetProbe(lines) {
+    if (!lines.includes('sfd-probe made'))
         return undefined;
-    }
-    return follower(connection, channel, idleTimeoutMs, () => channel.close());
+    const base = lines.find((line) => line.startsWith('sfd-base '))?.slice('sfd-base '.length);
+    if (base === undefined || !base.startsWith('/'))
+        return undefined;
+    const df = lines.filter((line) => line.startsWith('sfd-o ')).map((line) => line.slice(6));
+    return { base, freeBytes: parseFreeSpace(df) };
+}
+/** The command that asks a host's shell for the space at `dir` (POSIX `df -P`, KiB). */
+function freeSpaceCommand(dir) {
+    return `df -Pk ${quotePath(dir)}`;
 }
 /**
- * Starts a follower for `path` in a hashing shell taken from the hasher (no login of its own),
- * or undefined when the shell fails to start it (the shell is closed). `done` gets the shell
- * back when the follower has finished, ready for other work; a follower closed before it
- * finished closes the shell instead.
+ * The bytes available from `df -Pk` output: POSIX df -P prints a header, then
+ * `filesystem blocks used available capacity mount` per line; the last line is the one asked
+ * about. Undefined where it does not say.
  */
-async function followInShell(connection, shell, path, idleTimeoutMs, done) {
-    try {
-        await shell.channel.request(followInShellScript(path, shell.hasher), FOLLOW_READY, idleTimeoutMs);
-    }
-    catch (error) {
-        shell.channel.close();
-        if (connection.failure !== undefined)
-            throw error;
-        return undefined;
-    }
-    return follower(connection, shell.channel, idleTimeoutMs, (finished) => {
-        if (finished)
-            done(shell);
-        else
-            shell.channel.close();
-    });
-}
-function follower(connection, channel, idleTimeoutMs, 
-/** The follower is over: `finished` when its answer came in full. */
-release) {
-    let sentBlocks = 0;
-    let closed = false;
-    return {
-        advance(bytes) {
-            const blocks = Math.floor(bytes / BLOCK$1);
-            if (closed || blocks - sentBlocks < FOLLOW_STEP_BLOCKS)
-                return;
-            channel.write(`${blocks - sentBlocks}\n`);
-            sentBlocks = blocks;
-        },
-        async finish(size) {
-            if (closed)
-                return 'unavailable';
-            closed = true;
-            let lines;
-            try {
-                lines = await channel.request('end\n', END_LINE, idleTimeoutMs + Math.max(0, size - sentBlocks * BLOCK$1) / MIN_HASH_BYTES_PER_MS);
-            }
-            catch (error) {
-                release(false);
-                if (connection.failure !== undefined)
-                    throw error;
-                return 'unavailable';
-            }
-            release(true);
-            if (lines.includes('sfd-fail'))
-                return 'unavailable';
-            const line = lines.find((candidate) => candidate.startsWith('sfd-f '));
-            const sha256 = line === undefined ? undefined : /\b([0-9a-f]{64})\b/.exec(line)?.[1];
-            return sha256 === undefined ? 'unavailable' : { sha256 };
-        },
-        close() {
-            if (closed)
-                return;
-            closed = true;
-            release(false);
-        }
-    };
+function parseFreeSpace(lines) {
+    const fields = lines
+        .filter((line) => line.trim() !== '')
+        .at(-1)
+        ?.trim()
+        .split(/\s+/);
+    const available = Number(fields?.[3]);
+    return fields !== undefined && fields.length >= 4 && Number.isInteger(available)
+        ? available * 1024
+        : undefined;
 }
 
 // What a failed write or rename on the host was about, where the server's answer does not say:
@@ -2400,23 +2352,7 @@ function temporaryPath(finalPath, token) {
     return dir === '.' ? name : posix.join(dir, name);
 }
 
-// The run's results as the contract publishes them: step outputs, the job summary table and
-// one error annotation per failed host. Pure formatting.
-/** A host that was not contacted: the run was cancelled first, or there was nothing to send. */
-function notAttempted(host, files, reason) {
-    return {
-        host,
-        status: 'skipped',
-        files,
-        uploaded: 0,
-        skipped: 0,
-        bytes: 0,
-        resumedBytes: 0,
-        attempts: 0,
-        durationMs: 0,
-        error: reason
-    };
-}
+// Numbers for people: sizes in binary units, as the log, the summary and errors print them.
 function formatBytes(bytes) {
     const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
     let value = bytes;
@@ -2426,58 +2362,6 @@ function formatBytes(bytes) {
         unit += 1;
     }
     return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit] ?? ''}`;
-}
-function buildOutputs(results, fileCount) {
-    const succeeded = results.filter((result) => result.status === 'success').map((r) => r.host);
-    const failed = results.filter((result) => result.status === 'failed').map((r) => r.host);
-    const ordered = results.map((result) => ({
-        host: result.host,
-        status: result.status,
-        files: result.files,
-        uploaded: result.uploaded,
-        skipped: result.skipped,
-        bytes: result.bytes,
-        resumedBytes: result.resumedBytes,
-        attempts: result.attempts,
-        durationMs: result.durationMs,
-        ...(result.error === undefined ? {} : { error: oneLine(result.error) }),
-        ...(result.errorClass === undefined ? {} : { errorClass: result.errorClass })
-    }));
-    return {
-        results: JSON.stringify(ordered),
-        'succeeded-hosts': JSON.stringify(succeeded),
-        'failed-hosts': JSON.stringify(failed),
-        'succeeded-count': String(succeeded.length),
-        'failed-count': String(failed.length),
-        files: String(fileCount),
-        bytes: String(results.reduce((sum, result) => sum + result.bytes, 0))
-    };
-}
-function cell(text) {
-    return oneLine(text).replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-const STATUS_LABEL = {
-    success: '✅ success',
-    failed: '❌ failed',
-    skipped: '⏭️ skipped'
-};
-function summaryMarkdown(results, context) {
-    const failed = results.filter((result) => result.status === 'failed').length;
-    const headline = failed === 0
-        ? `Deployed ${context.files} file(s), ${formatBytes(context.totalBytes)}, to ${results.length} host(s)`
-        : `${failed} of ${results.length} host(s) failed`;
-    const lines = [
-        `### SSH Fan-out Deploy: ${cell(headline)}`,
-        '',
-        `Target \`${cell(context.target)}\`, verify \`${context.verify}\`.`,
-        '',
-        '| Host | Status | Files | Uploaded | Skipped | Bytes | Attempts | Time | Error |',
-        '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |'
-    ];
-    for (const result of results) {
-        lines.push(`| ${cell(result.host)} | ${STATUS_LABEL[result.status]} | ${result.files} | ${result.uploaded} | ${result.skipped} | ${formatBytes(result.bytes)} | ${result.attempts} | ${formatDuration(result.durationMs)} | ${cell(result.error ?? '')} |`);
-    }
-    return `${lines.join('\n')}\n`;
 }
 
 // Local file digests, computed once per run however many hosts receive the file. The first
@@ -2674,6 +2558,120 @@ function createLocalHasher() {
     };
 }
 
+// The host's side of a tar stream: the commands that extract it into a staging directory (a
+// command of its own, or a hashing shell turned into one), and the answer the shell gives.
+/**
+ * Turns a hashing shell into a tar extraction reading the rest of the shell's stdin: the stream
+ * goes to a session that is already logged in instead of a new one. One brace group, which the
+ * shell parses whole before running any of it: once tar starts, the shell reads no more input,
+ * and it exits after tar, whatever tar left unread, so no archive byte is ever read as a command.
+ * Answers `sfd-go` when the staging directory is ready (`sfd-nogo` before it when it could not
+ * be made), then `sfd-tar STATUS` (with tar's messages when it failed), then with openssl the
+ * SHA-256 of every staged file (paths relative to `stage`, as `./path`), then END_LINE.
+ *
+ * `halves`: the staged tree's top-level entries in two groups, hashed side by side (two cores
+ * where the host has them); the second group's lines wait in a file beside the others
+ * (`.sfd-hashes-TAG` in the staging directory, which no top-level entry of ours is) until the
+ * first group is done. Without it, or with one group empty, one process hashes everything.
+ */
+function tarIntoShellScript(stage, hasher, halves, tag = 'x') {
+    const quoted = quotePath(stage);
+    const hash = (start) => `find ${start} -type f -exec ${HASHER_COMMAND.openssl} {} + 2>/dev/null | sfd_prefix`;
+    const starts = (names) => names.map((name) => shellQuote(`./${name}`)).join(' ');
+    const [first = [], second = []] = halves ?? [];
+    const hashing = hasher !== 'openssl'
+        ? []
+        : first.length === 0 || second.length === 0
+            ? [`else ${hash('.')}`]
+            : [
+                `else o=${shellQuote(`./.sfd-hashes-${tag}`)}`,
+                `${hash(starts(second))} > "$o" &`,
+                hash(starts(first)),
+                'wait',
+                'cat "$o"; rm -f "$o"'
+            ];
+    return [
+        '{',
+        `rm -rf ${quoted} && mkdir -p ${quoted} && cd ${quoted} || { echo sfd-nogo; echo sfd-go; exit 3; }`,
+        'echo sfd-go',
+        'e=$(tar -xomf - 2>&1); s=$?',
+        `echo "sfd-tar $s"`,
+        'if [ "$s" != 0 ]; then printf \'%s\\n\' "$e" | sfd_prefix',
+        ...hashing,
+        'fi',
+        `echo ${END_LINE}`,
+        'exit 0',
+        '}',
+        ''
+    ].join('\n');
+}
+// Top-level entries beyond this many are hashed by one process: the script stays small.
+const MAX_SPLIT_ENTRIES = 2000;
+/**
+ * The top-level entries of `paths` in two groups of about as many files each, for
+ * tarIntoShellScript; undefined where there is one entry, or very many.
+ */
+function splitTopLevel(paths) {
+    const counts = new Map();
+    for (const path of paths) {
+        const slash = path.indexOf('/');
+        const top = slash < 0 ? path : path.slice(0, slash);
+        counts.set(top, (counts.get(top) ?? 0) + 1);
+    }
+    if (counts.size < 2 || counts.size > MAX_SPLIT_ENTRIES)
+        return undefined;
+    const groups = [[], []];
+    const sizes = [0, 0];
+    // Largest first, each to the group with fewer files so far.
+    for (const [top, count] of [...counts].sort((a, b) => b[1] - a[1])) {
+        const into = (sizes[0] ?? 0) <= (sizes[1] ?? 0) ? 0 : 1;
+        groups[into].push(top);
+        sizes[into] = (sizes[into] ?? 0) + count;
+    }
+    return groups;
+}
+/**
+ * Reads the answer of tarIntoShellScript. A digest counts only where its path is named once:
+ * a name with a line break spans lines, and could make a line that names another file.
+ */
+function parseStagedAnswer(lines) {
+    const statusLine = lines.find((line) => line.startsWith('sfd-tar '));
+    const status = statusLine === undefined ? undefined : Number(statusLine.slice(8));
+    const output = lines.filter((line) => line.startsWith('sfd-o ')).map((line) => line.slice(6));
+    const digests = new Map();
+    const seen = new Set();
+    if (status === 0)
+        for (const line of output) {
+            const match = /^SHA2?-?256\(\.\/(.*)\)= ([0-9a-f]{64})$/s.exec(line);
+            if (match === null)
+                continue;
+            const [, path = '', hex = ''] = match;
+            if (seen.has(path))
+                digests.delete(path);
+            else
+                digests.set(path, hex);
+            seen.add(path);
+        }
+    return {
+        status: Number.isInteger(status) ? status : undefined,
+        message: status === 0 ? '' : (output[0] ?? ''),
+        digests
+    };
+}
+/**
+ * The command a tar stream goes to: it waits for the word to go, so a stream that never starts
+ * (a local file unreadable before the first byte) creates nothing on the host, then extracts into
+ * a fresh staging directory.
+ */
+function tarCommand(stage) {
+    const quoted = quotePath(stage);
+    return `IFS= read -r go && [ "$go" = go ] || exit 3; rm -rf ${quoted} && mkdir -p ${quoted} && cd ${quoted} && exec tar -xomf -`;
+}
+/** The command that removes a staging directory and everything in it. */
+function removeCommand(stage) {
+    return `rm -rf ${quotePath(stage)}`;
+}
+
 // A minimal tar writer (POSIX ustar, with pax extended headers for names ustar cannot hold),
 // for sending many small files to a host in one stream instead of one SFTP exchange each. Pure:
 // headers and padding only; the caller supplies the file contents.
@@ -2770,15 +2768,6 @@ const TAR_MIN_FILES = 16;
 const STREAM_CHUNK = 256 * 1024;
 // Files smaller than this are read into one reused buffer.
 const SCRATCH_SIZE = 64 * 1024;
-/**
- * The command a tar stream goes to: it waits for the word to go, so a stream that never starts
- * (a local file unreadable before the first byte) creates nothing on the host, then extracts into
- * a fresh staging directory.
- */
-function tarCommand(stage) {
-    const quoted = quotePath(stage);
-    return `IFS= read -r go && [ "$go" = go ] || exit 3; rm -rf ${quoted} && mkdir -p ${quoted} && cd ${quoted} && exec tar -xomf -`;
-}
 /** A small file's content: see readSmallSync; files larger than `scratch` are read whole. */
 async function readSmallFile(file, scratch, check) {
     if (file.size < scratch.length)
@@ -3067,10 +3056,6 @@ function stagingDirectories(stage, files) {
         .sort((a, b) => b.split('/').length - a.split('/').length)
         .map((dir) => posix.join(stage, dir))
         .concat(stage);
-}
-/** The command that removes a staging directory and everything in it. */
-function removeCommand(stage) {
-    return `rm -rf ${quotePath(stage)}`;
 }
 /**
  * Removes a staging directory: emptied by the renames, it goes with a few SFTP rmdirs; anything
@@ -26693,16 +26678,6 @@ function classifySftpError(error, operation, path) {
 //   server for `idleTimeoutMs` while one is waiting;
 // - the connection's end, an abort of the caller's signal, and a connect timeout each settle
 //   every pending request with a typed error.
-/** ssh2's key parser: the key formats it can use, or the reason it cannot. */
-function parseSshKey(data, passphrase) {
-    const parsed = ssh2.utils.parseKey(data, passphrase);
-    if (parsed instanceof Error)
-        return parsed;
-    const key = Array.isArray(parsed) ? parsed[0] : parsed;
-    if (key === undefined)
-        return new Error('no key found');
-    return { type: key.type, isPrivate: key.isPrivateKey() };
-}
 const WATCHDOG_TICK_MS = 250;
 const CLOSE_GRACE_MS = 2000;
 // What a server sends is held within bounds, whatever it sends: a command's output is kept up
@@ -27119,7 +27094,7 @@ async function connect(options) {
         hostVerifier: (blob) => {
             const verdict = options.checkHostKey(blob);
             if (!verdict.ok)
-                hostKeyFailure = new DeployError('host-key', verdict.reason ?? 'host key rejected');
+                hostKeyFailure = verdict.error;
             return verdict.ok;
         },
         ...(options.hostKeyAlgorithms === undefined
@@ -27476,16 +27451,7 @@ function openConnection(job, signal) {
         privateKey: settings.credentials.privateKey,
         passphrase: settings.credentials.passphrase,
         password: settings.credentials.password,
-        checkHostKey: (blob) => {
-            const verdict = checkHostKey(settings.hostKeys, host.host, host.port, blob);
-            if (verdict.ok)
-                return { ok: true };
-            const { keyType, fingerprint } = describeHostKey(blob);
-            return {
-                ok: false,
-                reason: `host key verification failed for ${host.label}: the server presented ${keyType} ${fingerprint}, and ${verdict.reason}. If this is the right host, add to known-hosts: ${knownHostsLine(host.host, host.port, blob)}`
-            };
-        },
+        checkHostKey: hostKeyChecker(settings.hostKeys, host),
         hostKeyAlgorithms: hostKeyAlgorithms(settings.hostKeys, host.host, host.port),
         connectTimeoutMs: settings.connectTimeoutMs,
         idleTimeoutMs: settings.idleTimeoutMs,
@@ -27561,21 +27527,14 @@ function compareDigests(job, file, size, local, remote) {
         throw new DeployError('verify-mismatch', `'${file.relativePath}' arrived corrupted: SHA-256 on the host ${remote.slice(0, 16)}…, expected ${local.sha256.slice(0, 16)}…`);
     }
 }
-/** The command that asks a host's shell for the space at `dir` (POSIX `df -P`, KiB). */
-function freeSpaceCommand(dir) {
-    return `df -Pk ${quotePath(dir)}`;
-}
 /** Free space at `dir`: statvfs over SFTP, else `df -Pk` where the host has a shell. */
 async function freeSpace(sftp, connection, dir) {
     const space = await sftp.statvfs(dir).catch(() => undefined);
     if (space !== undefined)
         return { bytes: space.availableBytes, readOnly: space.readOnly };
     const result = await connection.exec(freeSpaceCommand(dir)).catch(() => undefined);
-    const fields = result?.stdout.trim().split('\n').pop()?.trim().split(/\s+/);
-    const availableKiB = Number(fields?.[3]);
-    return result?.code === 0 && Number.isFinite(availableKiB)
-        ? { bytes: availableKiB * 1024, readOnly: false }
-        : undefined;
+    const bytes = result?.code === 0 ? parseFreeSpace(result.stdout.split('\n')) : undefined;
+    return bytes === undefined ? undefined : { bytes, readOnly: false };
 }
 /**
  * SFTP's FAILURE status covers a full disk, a quota, a read-only file system and more: look at
@@ -28550,6 +28509,76 @@ function createSessionGate(maxWaitMs) {
     };
 }
 
+// The run's results as the contract publishes them: step outputs, the job summary table and
+// one error annotation per failed host. Pure formatting.
+/** A host that was not contacted: the run was cancelled first, or there was nothing to send. */
+function notAttempted(host, files, reason) {
+    return {
+        host,
+        status: 'skipped',
+        files,
+        uploaded: 0,
+        skipped: 0,
+        bytes: 0,
+        resumedBytes: 0,
+        attempts: 0,
+        durationMs: 0,
+        error: reason
+    };
+}
+function buildOutputs(results, fileCount) {
+    const succeeded = results.filter((result) => result.status === 'success').map((r) => r.host);
+    const failed = results.filter((result) => result.status === 'failed').map((r) => r.host);
+    const ordered = results.map((result) => ({
+        host: result.host,
+        status: result.status,
+        files: result.files,
+        uploaded: result.uploaded,
+        skipped: result.skipped,
+        bytes: result.bytes,
+        resumedBytes: result.resumedBytes,
+        attempts: result.attempts,
+        durationMs: result.durationMs,
+        ...(result.error === undefined ? {} : { error: oneLine(result.error) }),
+        ...(result.errorClass === undefined ? {} : { errorClass: result.errorClass })
+    }));
+    return {
+        results: JSON.stringify(ordered),
+        'succeeded-hosts': JSON.stringify(succeeded),
+        'failed-hosts': JSON.stringify(failed),
+        'succeeded-count': String(succeeded.length),
+        'failed-count': String(failed.length),
+        files: String(fileCount),
+        bytes: String(results.reduce((sum, result) => sum + result.bytes, 0))
+    };
+}
+function cell(text) {
+    return oneLine(text).replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+const STATUS_LABEL = {
+    success: '✅ success',
+    failed: '❌ failed',
+    skipped: '⏭️ skipped'
+};
+function summaryMarkdown(results, context) {
+    const failed = results.filter((result) => result.status === 'failed').length;
+    const headline = failed === 0
+        ? `Deployed ${context.files} file(s), ${formatBytes(context.totalBytes)}, to ${results.length} host(s)`
+        : `${failed} of ${results.length} host(s) failed`;
+    const lines = [
+        `### SSH Fan-out Deploy: ${cell(headline)}`,
+        '',
+        `Target \`${cell(context.target)}\`, verify \`${context.verify}\`.`,
+        '',
+        '| Host | Status | Files | Uploaded | Skipped | Bytes | Attempts | Time | Error |',
+        '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |'
+    ];
+    for (const result of results) {
+        lines.push(`| ${cell(result.host)} | ${STATUS_LABEL[result.status]} | ${result.files} | ${result.uploaded} | ${result.skipped} | ${formatBytes(result.bytes)} | ${result.attempts} | ${formatDuration(result.durationMs)} | ${cell(result.error ?? '')} |`);
+    }
+    return `${lines.join('\n')}\n`;
+}
+
 // Deploys to every host, `max-parallel` at a time. Hosts are independent: one host's failure,
 // reset or stall touches no other. Each host's log is buffered and handed over when it ends;
 // while hosts run, a progress line per running host is printed every few seconds.
@@ -28632,12 +28661,11 @@ async function fanOut(options) {
 }
 
 // The `host` input: `[user@]host[:port]` entries separated by newlines and/or commas, IPv6 as
-// `[addr]` or `[addr]:port`. Pure; the caller turns a thrown message into an InputError.
-class HostListError extends Error {
-    input;
-    constructor(input, message) {
-        super(message);
-        this.input = input;
+// `[addr]` or `[addr]:port`. Pure; a bad entry is an InputError naming it.
+/** An entry of `host` (or the `username` it needs) that cannot be used: an input error. */
+class HostListError extends InputError {
+    constructor(input, problem) {
+        super(input, problem);
         this.name = 'HostListError';
     }
 }
@@ -28719,6 +28747,18 @@ function parseHostList(text, defaults) {
         targets.push(target);
     }
     return targets;
+}
+
+// ssh2's key parser, for the inputs: which key formats it can use, or why it cannot.
+/** ssh2's key parser: the key formats it can use, or the reason it cannot. */
+function parseSshKey(data, passphrase) {
+    const parsed = ssh2.utils.parseKey(data, passphrase);
+    if (parsed instanceof Error)
+        return parsed;
+    const key = Array.isArray(parsed) ? parsed[0] : parsed;
+    if (key === undefined)
+        return new Error('no key found');
+    return { type: key.type, isPrivate: key.isPrivateKey() };
 }
 
 // The private key input, checked before any connection: OpenSSH format or PEM (PKCS#1, SEC1,
@@ -28882,14 +28922,7 @@ function readHosts(get) {
     const port = get('port') === '' ? 22 : parsePort(get('port'));
     if (port === undefined)
         throw new InputError('port', `'${get('port')}' is not a port number (1-65535)`);
-    try {
-        return parseHostList(get('host'), { port, user: optional(get, 'username') });
-    }
-    catch (error) {
-        if (error instanceof HostListError)
-            throw new InputError(error.input, error.message);
-        throw error;
-    }
+    return parseHostList(get('host'), { port, user: optional(get, 'username') });
 }
 function readCredentials(get, env) {
     const keyText = optional(get, 'key');
@@ -28957,14 +28990,7 @@ function readHostKeys(get, warnings) {
     }
     let knownHosts = [];
     if (knownHostsText !== undefined) {
-        try {
-            knownHosts = parseKnownHosts(knownHostsText);
-        }
-        catch (error) {
-            if (error instanceof KnownHostsError)
-                throw new InputError('known-hosts', error.message);
-            throw error;
-        }
+        knownHosts = parseKnownHosts(knownHostsText);
         if (knownHosts.length === 0)
             throw new InputError('known-hosts', 'contains no host key entries');
     }

@@ -81,6 +81,24 @@ export class ChannelRefusedError extends DeployError {
   }
 }
 
+/**
+ * The connection an operation needed has ended (lost, stalled, timed out, cancelled): nothing
+ * more can be done over it, so no fallback is tried. Its kind is its cause's, which says
+ * whether another attempt may help. Every request over a connection that has ended rejects
+ * with one of these: the one signal that an attempt is over.
+ */
+export class ConnectionEndedError extends DeployError {
+  constructor(cause: DeployError) {
+    super(cause.kind, cause.message, { cause })
+    this.name = 'ConnectionEndedError'
+  }
+}
+
+/** Whether `error` says the connection has ended (see ConnectionEndedError). */
+export function isConnectionEnded(error: unknown): error is ConnectionEndedError {
+  return error instanceof ConnectionEndedError
+}
+
 /** A local file (the runner's) that cannot be read. */
 export function localFileError(path: string, error: unknown): DeployError {
   return new DeployError('local-file', `cannot read '${path}': ${String(error)}`, { cause: error })

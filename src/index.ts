@@ -1,5 +1,5 @@
 // The action's entry point: the runner runs `node dist/index.js`.
-import './heap.js'
+import './ssh/heap.js'
 import { run } from './main.js'
 
 await run()

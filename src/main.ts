@@ -3,20 +3,15 @@
 
 import { readFileSync } from 'node:fs'
 import { stat } from 'node:fs/promises'
-import { createActionIO, type ActionIO } from './actions.js'
-import { formatDuration } from './duration.js'
+import { createActionIO, type ActionIO } from './action/io.js'
+import { formatDuration } from './config/duration.js'
 import { DeployError, errorMessage, InputError, oneLine } from './errors.js'
-import { fanOut } from './fan-out.js'
-import { parseInputs, SECRET_INPUTS, type InputName, type Settings } from './inputs.js'
-import { createLocalHasher } from './local-files.js'
-import { buildPlan, type Plan } from './plan.js'
-import {
-  buildOutputs,
-  formatBytes,
-  notAttempted,
-  summaryMarkdown,
-  type HostResult
-} from './report.js'
+import { fanOut } from './deploy/fan-out.js'
+import { parseInputs, SECRET_INPUTS, type InputName, type Settings } from './action/inputs.js'
+import { createLocalHasher } from './local/digests.js'
+import { buildPlan, type Plan } from './local/plan.js'
+import { formatBytes } from './format.js'
+import { buildOutputs, notAttempted, summaryMarkdown, type HostResult } from './action/report.js'
 
 export interface RunOptions {
   readonly io?: ActionIO

@@ -5,10 +5,12 @@ import { createHash } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { checkHostKey } from '../../src/host-key.js'
-import { parseKnownHosts } from '../../src/known-hosts.js'
-import { createRemoteHasher, type Backlog, type RemoteDigest } from '../../src/remote-hash.js'
-import { connect, type SshConnection } from '../../src/ssh.js'
+import { hostKeyChecker } from '../../src/config/host-key.js'
+import { parseKnownHosts } from '../../src/config/known-hosts.js'
+import { createRemoteHasher, type Backlog } from '../../src/remote/hasher-pool.js'
+import { type RemoteDigest } from '../../src/remote/shell-protocol.js'
+import { connect } from '../../src/ssh/connect.js'
+import { type SshConnection } from '../../src/ssh/types.js'
 import { startFleet, type Fleet, type TestHost } from '../harness/sshd.js'
 
 let fleet: Fleet
@@ -44,13 +46,10 @@ function connectToHost(): Promise<SshConnection> {
     privateKey: fleet.keys.ed25519,
     passphrase: undefined,
     password: undefined,
-    checkHostKey: (blob) =>
-      checkHostKey(
-        { mode: 'verify', knownHosts: parseKnownHosts(host.knownHosts), fingerprints: [] },
-        host.address,
-        host.port,
-        blob
-      ),
+    checkHostKey: hostKeyChecker(
+      { mode: 'verify', knownHosts: parseKnownHosts(host.knownHosts), fingerprints: [] },
+      { host: host.address, port: host.port, label: host.entry }
+    ),
     hostKeyAlgorithms: undefined,
     connectTimeoutMs: 10_000,
     idleTimeoutMs: 30_000,

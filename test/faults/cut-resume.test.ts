@@ -3,7 +3,7 @@
 // temporary file left behind; a retry continues each file from what the server holds.
 
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { MAX_CHUNK } from '../../src/upload.js'
+import { MAX_CHUNK } from '../../src/transfer/upload.js'
 import { pseudoRandomBytes, workspace } from '../helpers/workspace.js'
 import {
   fleetInputs,

@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
-import { createChunkReader } from '../../src/chunk-reader.js'
+import { createChunkReader } from '../../src/local/chunk-reader.js'
 import { DeployError } from '../../src/errors.js'
 import { pseudoRandomBytes, workspace } from '../helpers/workspace.js'
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest'
-import { classifyConnectError, classifySftpError, SFTP_STATUS } from '../../src/classify.js'
+import { classifyConnectError, classifySftpError, SFTP_STATUS } from '../../src/ssh/classify.js'
 
 function withFields(message: string, fields: Record<string, unknown>): Error {
   return Object.assign(new Error(message), fields)

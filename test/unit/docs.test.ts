@@ -3,8 +3,8 @@
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { describe, expect, test } from 'vitest'
-import { INPUT_NAMES } from '../../src/inputs.js'
-import { buildOutputs } from '../../src/report.js'
+import { INPUT_NAMES } from '../../src/action/inputs.js'
+import { buildOutputs } from '../../src/action/report.js'
 
 const root = resolve(import.meta.dirname, '../..')
 const actionYml = readFileSync(resolve(root, 'action.yml'), 'utf8')

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest'
-import { formatDuration, parseDuration } from '../../src/duration.js'
+import { formatDuration, parseDuration } from '../../src/config/duration.js'
 
 describe('durations as workflow files write them', () => {
   test.each([

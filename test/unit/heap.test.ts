@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 
-const heapModule = fileURLToPath(new URL('../../src/heap.ts', import.meta.url))
+const heapModule = fileURLToPath(new URL('../../src/ssh/heap.ts', import.meta.url))
 
 /** Runs an ES module script in a new Node process (TypeScript imports allowed); its stdout. */
 const runScript = (script: string): string => {

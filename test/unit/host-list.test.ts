@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest'
-import { HostListError, parseHostList } from '../../src/host-list.js'
+import { HostListError, parseHostList } from '../../src/config/host-list.js'
 
 const defaults = { port: 22, user: 'deploy' }
 

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { InputError } from '../../src/errors.js'
-import { parseInputs, type InputName } from '../../src/inputs.js'
+import { parseInputs, type InputName } from '../../src/action/inputs.js'
 import { sshKeygen } from '../helpers/keys.js'
 import { tempDir } from '../harness/temp.js'
 

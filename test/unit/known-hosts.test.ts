@@ -7,13 +7,13 @@ import {
   parseFingerprint,
   sha256Fingerprint,
   type HostKeyPolicy
-} from '../../src/host-key.js'
+} from '../../src/config/host-key.js'
 import {
   entriesFor,
   KnownHostsError,
   parseKnownHosts,
   patternsMatch
-} from '../../src/known-hosts.js'
+} from '../../src/config/known-hosts.js'
 import { blobOf, hashKnownHosts, keygenFingerprint, sshKeygen } from '../helpers/keys.js'
 
 const ed = sshKeygen('ed25519')

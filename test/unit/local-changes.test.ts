@@ -11,8 +11,8 @@ import {
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { DeployError } from '../../src/errors.js'
-import { checkReadSync, checkSent, identityChange } from '../../src/local-changes.js'
-import { identityOf } from '../../src/plan.js'
+import { checkReadSync, checkSent, identityChange } from '../../src/local/changes.js'
+import { identityOf } from '../../src/local/plan.js'
 import { tempDir } from '../harness/temp.js'
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex')

@@ -3,7 +3,7 @@ import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { DeployError } from '../../src/errors.js'
-import { createLocalHasher } from '../../src/local-files.js'
+import { createLocalHasher } from '../../src/local/digests.js'
 import { pseudoRandomBytes, workspace } from '../helpers/workspace.js'
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex')

@@ -1,7 +1,7 @@
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
-import { anchorPattern, buildPlan, mapFile } from '../../src/plan.js'
+import { anchorPattern, buildPlan, mapFile } from '../../src/local/plan.js'
 import { tempDir } from '../harness/temp.js'
 
 function tree(files: Record<string, string>): string {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import { InputError } from '../../src/errors.js'
-import { loadPrivateKey } from '../../src/private-key.js'
-import { parseSshKey } from '../../src/ssh.js'
+import { loadPrivateKey } from '../../src/config/private-key.js'
+import { parseSshKey } from '../../src/ssh/keys.js'
 import { opensslPkcs8, sshKeygen } from '../helpers/keys.js'
 
 function inputErrorOf(run: () => unknown): InputError {

@@ -7,22 +7,20 @@ import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
-import { freeSpaceCommand } from '../../src/host-session.js'
+import { followScript } from '../../src/remote/follower.js'
 import {
   END_LINE,
-  followScript,
   HASHER_PRELUDE,
   HASHERS,
   hashBatchScript,
-  parseHashAnswer,
-  parseStagedAnswer,
-  parseTargetProbe,
-  tarIntoShellScript,
-  targetProbeScript
-} from '../../src/remote-hash.js'
-import { commandPath, quotePath } from '../../src/shell-quote.js'
-import { removeCommand, tarCommand } from '../../src/small-files.js'
-import { endOfArchive, entryHeader, paddingSize } from '../../src/tar.js'
+  parseHashAnswer
+} from '../../src/remote/shell-protocol.js'
+import { parseStagedAnswer, tarIntoShellScript } from '../../src/remote/tar-extract.js'
+import { parseTargetProbe, targetProbeScript } from '../../src/remote/target-probe.js'
+import { commandPath, quotePath } from '../../src/remote/shell-quote.js'
+import { removeCommand, tarCommand } from '../../src/remote/tar-extract.js'
+import { freeSpaceCommand } from '../../src/remote/target-probe.js'
+import { endOfArchive, entryHeader, paddingSize } from '../../src/transfer/tar.js'
 import { tempDir } from '../harness/temp.js'
 
 const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex')

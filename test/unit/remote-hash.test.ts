@@ -11,10 +11,9 @@ import {
 } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
+import { followInShellScript, followScript } from '../../src/remote/follower.js'
 import {
   END_LINE,
-  followInShellScript,
-  followScript,
   HASHER_PRELUDE,
   hashBatchScript,
   LINE_PREFIX,
@@ -22,12 +21,14 @@ import {
   parseCwdLine,
   parseHashAnswer,
   parseHasherLine,
+  type Hasher
+} from '../../src/remote/shell-protocol.js'
+import {
   parseStagedAnswer,
   splitTopLevel,
-  tarIntoShellScript,
-  type Hasher
-} from '../../src/remote-hash.js'
-import { endOfArchive, entryHeader, paddingSize } from '../../src/tar.js'
+  tarIntoShellScript
+} from '../../src/remote/tar-extract.js'
+import { endOfArchive, entryHeader, paddingSize } from '../../src/transfer/tar.js'
 import { tempDir } from '../harness/temp.js'
 
 /** Feeds scripts to `/bin/sh -s` as a server's hashing shell is fed; returns each answer. */

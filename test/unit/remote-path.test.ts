@@ -6,7 +6,7 @@ import {
   normalizeTarget,
   temporaryPath,
   toPosixSegments
-} from '../../src/remote-path.js'
+} from '../../src/remote/paths.js'
 
 describe('remote paths', () => {
   test('a file joins its target as posix.join would, whatever shape the target has', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest'
-import { buildOutputs, formatBytes, summaryMarkdown, type HostResult } from '../../src/report.js'
+import { formatBytes } from '../../src/format.js'
+import { buildOutputs, summaryMarkdown, type HostResult } from '../../src/action/report.js'
 
 const results: HostResult[] = [
   {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest'
-import { createSessionGate } from '../../src/session-gate.js'
+import { createSessionGate } from '../../src/deploy/session-gate.js'
 
 /** Whether `promise` has settled within a few turns of the event loop. */
 async function settled(promise: Promise<unknown>): Promise<boolean> {

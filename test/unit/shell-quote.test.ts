@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { describe, expect, test } from 'vitest'
-import { shellCommand, shellQuote } from '../../src/shell-quote.js'
+import { shellCommand, shellQuote } from '../../src/remote/shell-quote.js'
 
 // Each value goes through a real POSIX shell (/bin/sh, dash on Debian) and must come back
 // byte for byte, having run nothing.

@@ -2,8 +2,8 @@ import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { DeployError } from '../../src/errors.js'
-import { identityOf } from '../../src/plan.js'
-import { readSmallFile } from '../../src/small-files.js'
+import { identityOf } from '../../src/local/plan.js'
+import { readSmallFile } from '../../src/transfer/small-files.js'
 import { pseudoRandomBytes, workspace } from '../helpers/workspace.js'
 
 describe('reading a small file for the tar stream', () => {

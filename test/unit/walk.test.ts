@@ -2,8 +2,8 @@ import * as glob from '@actions/glob'
 import { lstatSync, mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { describe, expect, test } from 'vitest'
-import { anchorPattern } from '../../src/plan.js'
-import { literalRoots, walkLiteral } from '../../src/walk.js'
+import { anchorPattern } from '../../src/local/plan.js'
+import { literalRoots, walkLiteral } from '../../src/local/walk.js'
 import { tempDir } from '../harness/temp.js'
 
 /** A tree with what a walk can trip on: hidden entries, links to files and directories, a cycle. */

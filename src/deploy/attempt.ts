@@ -5,32 +5,28 @@
 
 import { readFileSync } from 'node:fs'
 import { posix } from 'node:path'
-import type { ChunkReader } from './chunk-reader.js'
-import { formatDuration } from './duration.js'
-import { ChannelRefusedError, DeployError } from './errors.js'
-import { checkHostKey, describeHostKey, hostKeyAlgorithms, knownHostsLine } from './host-key.js'
-import type { HostTarget } from './host-list.js'
-import type { Settings } from './inputs.js'
-import { changedOnRunner, checkIdentity, checkSent } from './local-changes.js'
-import type { LocalDigest, LocalHasher } from './local-files.js'
-import type { Plan, PlannedFile } from './plan.js'
+import type { ChunkReader } from '../local/chunk-reader.js'
+import { formatDuration } from '../config/duration.js'
+import { ChannelRefusedError, DeployError } from '../errors.js'
+import { hostKeyAlgorithms, hostKeyChecker } from '../config/host-key.js'
+import type { HostTarget } from '../config/host-list.js'
+import type { Settings } from '../action/inputs.js'
+import { changedOnRunner, checkIdentity, checkSent } from '../local/changes.js'
+import type { LocalDigest, LocalHasher } from '../local/digests.js'
+import type { Plan, PlannedFile } from '../local/plan.js'
+import { followInShell, followRemoteHash, type RemoteFollower } from '../remote/follower.js'
+import { createRemoteHasher, GROW_BACKLOG, type RemoteHasher } from '../remote/hasher-pool.js'
+import { readBackHash } from '../remote/read-back.js'
+import { END_LINE, type RemoteDigest } from '../remote/shell-protocol.js'
 import {
-  createRemoteHasher,
-  END_LINE,
-  GROW_BACKLOG,
-  followInShell,
-  followRemoteHash,
+  freeSpaceCommand,
+  parseFreeSpace,
   parseTargetProbe,
-  readBackHash,
-  targetProbeScript,
-  type RemoteDigest,
-  type RemoteFollower,
-  type RemoteHasher
-} from './remote-hash.js'
-import { directoryInTheWay } from './remote-errors.js'
-import { temporaryPath } from './remote-path.js'
-import { formatBytes } from './report.js'
-import { quotePath } from './shell-quote.js'
+  targetProbeScript
+} from '../remote/target-probe.js'
+import { directoryInTheWay } from '../remote/failures.js'
+import { temporaryPath } from '../remote/paths.js'
+import { formatBytes } from '../format.js'
 import {
   publishSmallFiles,
   removeStaging,
@@ -39,10 +35,11 @@ import {
   TAR_MAX_FILE_SIZE,
   TAR_MIN_FILES,
   type Streamed
-} from './small-files.js'
+} from '../transfer/small-files.js'
 import type { SessionGate } from './session-gate.js'
-import { connect, type SftpSession, type SshConnection } from './ssh.js'
-import { uploadFile } from './upload.js'
+import { connect } from '../ssh/connect.js'
+import { type SftpSession, type SshConnection } from '../ssh/types.js'
+import { uploadFile } from '../transfer/upload.js'
 
 export interface HostLog {
   info(line: string): void
@@ -227,15 +224,7 @@ export function openConnection(job: HostJob, signal: AbortSignal): Promise<SshCo
     privateKey: settings.credentials.privateKey,
     passphrase: settings.credentials.passphrase,
     password: settings.credentials.password,
-    checkHostKey: (blob) => {
-      const verdict = checkHostKey(settings.hostKeys, host.host, host.port, blob)
-      if (verdict.ok) return { ok: true }
-      const { keyType, fingerprint } = describeHostKey(blob)
-      return {
-        ok: false,
-        reason: `host key verification failed for ${host.label}: the server presented ${keyType} ${fingerprint}, and ${verdict.reason}. If this is the right host, add to known-hosts: ${knownHostsLine(host.host, host.port, blob)}`
-      }
-    },
+    checkHostKey: hostKeyChecker(settings.hostKeys, host),
     hostKeyAlgorithms: hostKeyAlgorithms(settings.hostKeys, host.host, host.port),
     connectTimeoutMs: settings.connectTimeoutMs,
     idleTimeoutMs: settings.idleTimeoutMs,
@@ -352,11 +341,6 @@ function compareDigests(
   }
 }
 
-/** The command that asks a host's shell for the space at `dir` (POSIX `df -P`, KiB). */
-export function freeSpaceCommand(dir: string): string {
-  return `df -Pk ${quotePath(dir)}`
-}
-
 /** Free space at `dir`: statvfs over SFTP, else `df -Pk` where the host has a shell. */
 async function freeSpace(
   sftp: SftpSession,
@@ -366,11 +350,8 @@ async function freeSpace(
   const space = await sftp.statvfs(dir).catch(() => undefined)
   if (space !== undefined) return { bytes: space.availableBytes, readOnly: space.readOnly }
   const result = await connection.exec(freeSpaceCommand(dir)).catch(() => undefined)
-  const fields = result?.stdout.trim().split('\n').pop()?.trim().split(/\s+/)
-  const availableKiB = Number(fields?.[3])
-  return result?.code === 0 && Number.isFinite(availableKiB)
-    ? { bytes: availableKiB * 1024, readOnly: false }
-    : undefined
+  const bytes = result?.code === 0 ? parseFreeSpace(result.stdout.split('\n')) : undefined
+  return bytes === undefined ? undefined : { bytes, readOnly: false }
 }
 
 /**

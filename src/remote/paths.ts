@@ -3,7 +3,7 @@
 
 import { createHash } from 'node:crypto'
 import { posix, sep } from 'node:path'
-import { InputError } from './errors.js'
+import { InputError } from '../errors.js'
 
 /**
  * The `target` input as an SFTP path. SFTP resolves relative paths against the login directory,

@@ -5,8 +5,8 @@
 import { createHash, type Hash } from 'node:crypto'
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs'
 import { open } from 'node:fs/promises'
-import { DeployError, localFileError } from './errors.js'
-import { checkReadByPath, checkReadSync, type CheckedFile } from './local-changes.js'
+import { DeployError, localFileError } from '../errors.js'
+import { checkReadByPath, checkReadSync, type CheckedFile } from './changes.js'
 
 export interface LocalDigest {
   readonly sha256: string

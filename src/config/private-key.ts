@@ -4,8 +4,8 @@
 // here in memory. The key never touches disk.
 
 import { createPrivateKey, randomBytes, type KeyObject } from 'node:crypto'
-import { InputError } from './errors.js'
-import { parseSshKey } from './ssh.js'
+import { InputError } from '../errors.js'
+import { parseSshKey } from '../ssh/keys.js'
 
 export interface LoadedKey {
   /** Key text ssh2 can read. */

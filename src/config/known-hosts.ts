@@ -3,6 +3,7 @@
 // Pure: parsing and matching only.
 
 import { createHmac, timingSafeEqual } from 'node:crypto'
+import { InputError } from '../errors.js'
 
 export type KnownHostMarker = 'revoked' | 'cert-authority' | undefined
 
@@ -15,12 +16,13 @@ export interface KnownHostEntry {
   readonly keyBlob: Buffer
 }
 
-export class KnownHostsError extends Error {
+/** A line of `known-hosts` that cannot be read: an input error naming the line. */
+export class KnownHostsError extends InputError {
   constructor(
     readonly line: number,
-    message: string
+    problem: string
   ) {
-    super(`line ${line}: ${message}`)
+    super('known-hosts', `line ${line}: ${problem}`)
     this.name = 'KnownHostsError'
   }
 }

@@ -2,7 +2,7 @@
 // ssh2 marks connection errors with `level` (client-socket, client-timeout,
 // client-authentication, handshake, protocol) and SFTP errors with a numeric status `code`.
 
-import { DeployError, errorMessage, type ErrorKind } from './errors.js'
+import { DeployError, errorMessage, type ErrorKind } from '../errors.js'
 
 /** SFTP status codes (draft-ietf-secsh-filexfer-02, the version OpenSSH speaks). */
 export const SFTP_STATUS = {

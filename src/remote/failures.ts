@@ -2,8 +2,8 @@
 // SFTP's FAILURE status covers a full disk, a quota, a read-only file system, and a directory
 // where a file is to go alike.
 
-import { DeployError } from './errors.js'
-import type { SftpSession } from './ssh.js'
+import { DeployError } from '../errors.js'
+import type { SftpSession } from '../ssh/types.js'
 
 /**
  * The error to report where publishing `relativePath` at `finalPath` failed because a directory

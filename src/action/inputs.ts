@@ -3,13 +3,13 @@
 // Pure apart from `readFile` (for `key-path`), which the caller provides.
 
 import { isAbsolute, resolve } from 'node:path'
-import { parseDuration } from './duration.js'
-import { InputError } from './errors.js'
-import { parseFingerprint, type Fingerprint, type HostKeyPolicy } from './host-key.js'
-import { HostListError, parseHostList, parsePort, type HostTarget } from './host-list.js'
-import { KnownHostsError, parseKnownHosts } from './known-hosts.js'
-import { loadPrivateKey } from './private-key.js'
-import { normalizeTarget } from './remote-path.js'
+import { parseDuration } from '../config/duration.js'
+import { InputError } from '../errors.js'
+import { parseFingerprint, type Fingerprint, type HostKeyPolicy } from '../config/host-key.js'
+import { parseHostList, parsePort, type HostTarget } from '../config/host-list.js'
+import { parseKnownHosts } from '../config/known-hosts.js'
+import { loadPrivateKey } from '../config/private-key.js'
+import { normalizeTarget } from '../remote/paths.js'
 
 export const INPUT_NAMES = [
   'host',
@@ -160,12 +160,7 @@ function readHosts(get: InputReader): HostTarget[] {
   const port = get('port') === '' ? 22 : parsePort(get('port'))
   if (port === undefined)
     throw new InputError('port', `'${get('port')}' is not a port number (1-65535)`)
-  try {
-    return parseHostList(get('host'), { port, user: optional(get, 'username') })
-  } catch (error) {
-    if (error instanceof HostListError) throw new InputError(error.input, error.message)
-    throw error
-  }
+  return parseHostList(get('host'), { port, user: optional(get, 'username') })
 }
 
 function readCredentials(
@@ -246,12 +241,7 @@ function readHostKeys(get: InputReader, warnings: string[]): HostKeyPolicy {
 
   let knownHosts: ReturnType<typeof parseKnownHosts> = []
   if (knownHostsText !== undefined) {
-    try {
-      knownHosts = parseKnownHosts(knownHostsText)
-    } catch (error) {
-      if (error instanceof KnownHostsError) throw new InputError('known-hosts', error.message)
-      throw error
-    }
+    knownHosts = parseKnownHosts(knownHostsText)
     if (knownHosts.length === 0) throw new InputError('known-hosts', 'contains no host key entries')
   }
 

@@ -3,6 +3,8 @@
 // workflow asked for `insecure-ignore-host-key` in so many words.
 
 import { createHash, timingSafeEqual } from 'node:crypto'
+import { HostKeyError } from '../errors.js'
+import type { HostKeyCheck } from '../ssh/types.js'
 import { blobKeyType, entriesFor, knownHostsName, type KnownHostEntry } from './known-hosts.js'
 
 export interface Fingerprint {
@@ -125,4 +127,27 @@ export function describeHostKey(blob: Buffer): { keyType: string; fingerprint: s
 /** A known_hosts line for the key a server presented, to paste into `known-hosts`. */
 export function knownHostsLine(host: string, port: number, blob: Buffer): string {
   return `${knownHostsName(host, port)} ${blobKeyType(blob) ?? 'unknown'} ${blob.toString('base64')}`
+}
+
+/**
+ * The check a connection makes of the key its server presents: trusted, or a HostKeyError that
+ * prints the key's type and `SHA256:` fingerprint and the known_hosts line to pin it.
+ */
+export function hostKeyChecker(
+  policy: HostKeyPolicy,
+  host: { readonly host: string; readonly port: number; readonly label: string }
+): (blob: Buffer) => HostKeyCheck {
+  return (blob) => {
+    const verdict = checkHostKey(policy, host.host, host.port, blob)
+    if (verdict.ok) return { ok: true }
+    const { keyType, fingerprint } = describeHostKey(blob)
+    return {
+      ok: false,
+      error: new HostKeyError(
+        `host key verification failed for ${host.label}: the server presented ${keyType} ${fingerprint}, and ${verdict.reason}. If this is the right host, add to known-hosts: ${knownHostsLine(host.host, host.port, blob)}`,
+        keyType,
+        fingerprint
+      )
+    }
+  }
 }

@@ -2,10 +2,10 @@
 // bounded by the host's overall `timeout` and the run's root signal.
 
 import pRetry from 'p-retry'
-import { formatDuration } from './duration.js'
-import { DeployError, errorMessage, oneLine } from './errors.js'
-import { removeTemporaries, runAttempt, type HostJob } from './host-session.js'
-import type { HostResult } from './report.js'
+import { formatDuration } from '../config/duration.js'
+import { DeployError, errorMessage, oneLine } from '../errors.js'
+import { removeTemporaries, runAttempt, type HostJob } from './attempt.js'
+import type { HostResult } from '../action/report.js'
 
 // Backoff doubles from `retry-delay` up to this, each delay scaled by a random 1-2 factor.
 const MAX_BACKOFF_MS = 30_000

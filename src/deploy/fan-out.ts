@@ -3,17 +3,18 @@
 // while hosts run, a progress line per running host is printed every few seconds.
 
 import { randomBytes } from 'node:crypto'
-import { createChunkReader } from './chunk-reader.js'
-import { deployHost } from './deploy-host.js'
-import { formatDuration } from './duration.js'
-import { errorMessage } from './errors.js'
-import { createHostProgress, type HostJob, type HostProgress } from './host-session.js'
+import { createChunkReader } from '../local/chunk-reader.js'
+import { deployHost } from './host.js'
+import { formatDuration } from '../config/duration.js'
+import { errorMessage } from '../errors.js'
+import { createHostProgress, type HostJob, type HostProgress } from './attempt.js'
 import { createSessionGate } from './session-gate.js'
-import type { Settings } from './inputs.js'
-import type { LocalHasher } from './local-files.js'
-import type { Plan } from './plan.js'
-import { MAX_CHUNK } from './upload.js'
-import { formatBytes, notAttempted, type HostResult } from './report.js'
+import type { Settings } from '../action/inputs.js'
+import type { LocalHasher } from '../local/digests.js'
+import type { Plan } from '../local/plan.js'
+import { MAX_CHUNK } from '../transfer/upload.js'
+import { formatBytes } from '../format.js'
+import { notAttempted, type HostResult } from '../action/report.js'
 
 // A host's second session waits at most this long for the other hosts' first ones.
 const SECOND_SESSION_MAX_WAIT_MS = 2000

@@ -4,7 +4,7 @@
 // an error that shows it, its bad bytes escaped as `\xNN`.
 
 import { readdirSync } from 'node:fs'
-import { InputError } from './errors.js'
+import { InputError } from '../errors.js'
 
 const REPLACEMENT = '\uFFFD'
 

@@ -5,9 +5,9 @@
 import * as glob from '@actions/glob'
 import { lstatSync, readlinkSync, statSync, type Stats } from 'node:fs'
 import { isAbsolute, relative, resolve, sep } from 'node:path'
-import { errorMessage, InputError, localFileError } from './errors.js'
-import { escapeName, explainUnrepresentableName, isUtf8 } from './local-names.js'
-import { checkUnderTarget, joinRemote, toPosixSegments } from './remote-path.js'
+import { errorMessage, InputError, localFileError } from '../errors.js'
+import { escapeName, explainUnrepresentableName, isUtf8 } from './names.js'
+import { checkUnderTarget, joinRemote, toPosixSegments } from '../remote/paths.js'
 import { literalRoots, walkLiteral } from './walk.js'
 
 export interface PlannedFile {

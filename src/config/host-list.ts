@@ -1,5 +1,7 @@
 // The `host` input: `[user@]host[:port]` entries separated by newlines and/or commas, IPv6 as
-// `[addr]` or `[addr]:port`. Pure; the caller turns a thrown message into an InputError.
+// `[addr]` or `[addr]:port`. Pure; a bad entry is an InputError naming it.
+
+import { InputError } from '../errors.js'
 
 export interface HostTarget {
   /** Login user. */
@@ -17,12 +19,10 @@ export interface HostDefaults {
   readonly user: string | undefined
 }
 
-export class HostListError extends Error {
-  constructor(
-    readonly input: 'host' | 'username',
-    message: string
-  ) {
-    super(message)
+/** An entry of `host` (or the `username` it needs) that cannot be used: an input error. */
+export class HostListError extends InputError {
+  constructor(input: 'host' | 'username', problem: string) {
+    super(input, problem)
     this.name = 'HostListError'
   }
 }

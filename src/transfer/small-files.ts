@@ -6,23 +6,23 @@
 
 import { readFile } from 'node:fs/promises'
 import { posix } from 'node:path'
-import { DeployError, localFileError } from './errors.js'
-import { checkReadByPath } from './local-changes.js'
-import { readSmallNow, type LocalHasher } from './local-files.js'
-import type { PlannedFile } from './plan.js'
+import { DeployError, localFileError } from '../errors.js'
+import { checkReadByPath } from '../local/changes.js'
+import { readSmallNow, type LocalHasher } from '../local/digests.js'
+import type { PlannedFile } from '../local/plan.js'
+import { type TakenShell } from '../remote/hasher-pool.js'
+import { END_LINE, hashAllowanceMs } from '../remote/shell-protocol.js'
 import {
-  END_LINE,
-  hashAllowanceMs,
   parseStagedAnswer,
+  removeCommand,
   splitTopLevel,
-  tarIntoShellScript,
   type StagedAnswer,
-  type TakenShell
-} from './remote-hash.js'
-import { directoryInTheWay } from './remote-errors.js'
-import { formatBytes } from './report.js'
-import { quotePath } from './shell-quote.js'
-import type { SftpSession, SshConnection } from './ssh.js'
+  tarCommand,
+  tarIntoShellScript
+} from '../remote/tar-extract.js'
+import { directoryInTheWay } from '../remote/failures.js'
+import { formatBytes } from '../format.js'
+import type { SftpSession, SshConnection } from '../ssh/types.js'
 import { endOfArchive, entryHeader, paddingSize } from './tar.js'
 
 /** Files up to this size travel in the tar stream. */
@@ -33,16 +33,6 @@ export const TAR_MIN_FILES = 16
 const STREAM_CHUNK = 256 * 1024
 // Files smaller than this are read into one reused buffer.
 const SCRATCH_SIZE = 64 * 1024
-
-/**
- * The command a tar stream goes to: it waits for the word to go, so a stream that never starts
- * (a local file unreadable before the first byte) creates nothing on the host, then extracts into
- * a fresh staging directory.
- */
-export function tarCommand(stage: string): string {
-  const quoted = quotePath(stage)
-  return `IFS= read -r go && [ "$go" = go ] || exit 3; rm -rf ${quoted} && mkdir -p ${quoted} && cd ${quoted} && exec tar -xomf -`
-}
 
 /** What the stream needs: see streamSmallFiles. */
 export interface StreamJob {
@@ -394,11 +384,6 @@ function stagingDirectories(stage: string, files: readonly PlannedFile[]): strin
     .sort((a, b) => b.split('/').length - a.split('/').length)
     .map((dir) => posix.join(stage, dir))
     .concat(stage)
-}
-
-/** The command that removes a staging directory and everything in it. */
-export function removeCommand(stage: string): string {
-  return `rm -rf ${quotePath(stage)}`
 }
 
 /**

@@ -1,8 +1,9 @@
 // The run's results as the contract publishes them: step outputs, the job summary table and
 // one error annotation per failed host. Pure formatting.
 
-import { formatDuration } from './duration.js'
-import { oneLine, type ErrorKind } from './errors.js'
+import { formatBytes } from '../format.js'
+import { formatDuration } from '../config/duration.js'
+import { oneLine, type ErrorKind } from '../errors.js'
 
 export const HOST_STATUSES = ['success', 'failed', 'skipped'] as const
 export type HostStatus = (typeof HOST_STATUSES)[number]
@@ -43,17 +44,6 @@ export function notAttempted(host: string, files: number, reason: string): HostR
     durationMs: 0,
     error: reason
   }
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
-  let value = bytes
-  let unit = 0
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024
-    unit += 1
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit] ?? ''}`
 }
 
 export function buildOutputs(

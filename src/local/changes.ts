@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto'
 import { closeSync, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs'
 import { open } from 'node:fs/promises'
-import { DeployError, localFileError } from './errors.js'
+import { DeployError, localFileError } from '../errors.js'
 import type { FileIdentity, PlannedFile } from './plan.js'
 
 export type CheckedFile = Pick<PlannedFile, 'localPath' | 'relativePath' | 'identity'>

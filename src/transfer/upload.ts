@@ -2,9 +2,9 @@
 // come from the run's chunk reader: ssh2 sends them without copying, so each chunk is held
 // until the server has acknowledged its write, then handed back for reuse.
 
-import type { ChunkReader } from './chunk-reader.js'
-import type { HashSink } from './local-files.js'
-import type { SftpSession } from './ssh.js'
+import type { ChunkReader } from '../local/chunk-reader.js'
+import type { HashSink } from '../local/digests.js'
+import type { SftpSession } from '../ssh/types.js'
 
 /** OpenSSH's largest write; 262144 makes ssh2 split every request in two. */
 export const MAX_CHUNK = 261_120

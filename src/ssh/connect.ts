@@ -12,150 +12,19 @@ import { StringDecoder } from 'node:string_decoder'
 import ssh2 from 'ssh2'
 import type { ClientChannel, ConnectConfig, SFTPWrapper, Stats } from 'ssh2'
 import { classifyConnectError, classifySftpError, SFTP_STATUS } from './classify.js'
-import { ChannelRefusedError, DeployError, errorMessage } from './errors.js'
+import { ChannelRefusedError, DeployError, errorMessage } from '../errors.js'
 import { noteGarbage } from './heap.js'
 
-export interface ParsedKeyInfo {
-  readonly type: string
-  readonly isPrivate: boolean
-}
-
-/** ssh2's key parser: the key formats it can use, or the reason it cannot. */
-export function parseSshKey(data: string, passphrase: string | undefined): ParsedKeyInfo | Error {
-  const parsed = ssh2.utils.parseKey(data, passphrase)
-  if (parsed instanceof Error) return parsed
-  const key = Array.isArray(parsed) ? (parsed[0] as ssh2.ParsedKey | undefined) : parsed
-  if (key === undefined) return new Error('no key found')
-  return { type: key.type, isPrivate: key.isPrivateKey() }
-}
-
-export interface HostKeyCheck {
-  readonly ok: boolean
-  readonly reason?: string
-}
-
-export interface ConnectOptions {
-  readonly host: string
-  readonly port: number
-  readonly username: string
-  readonly privateKey: string | undefined
-  readonly passphrase: string | undefined
-  readonly password: string | undefined
-  /** Called with the server's public key blob during key exchange. */
-  readonly checkHostKey: (blob: Buffer) => HostKeyCheck
-  /** Host key algorithms to offer; undefined for ssh2's defaults. */
-  readonly hostKeyAlgorithms: readonly string[] | undefined
-  readonly connectTimeoutMs: number
-  readonly idleTimeoutMs: number
-  readonly keepaliveIntervalMs: number
-  readonly keepaliveCountMax: number
-  readonly signal: AbortSignal
-  /** `user@host:port`, for messages. */
-  readonly label: string
-}
-
-export interface RemoteStat {
-  readonly size: number
-  readonly mode: number
-  readonly isFile: boolean
-  readonly isDirectory: boolean
-  /** Only from lstat: stat follows links. */
-  readonly isSymbolicLink: boolean
-}
-
-export interface ExecResult {
-  readonly code: number | null
-  readonly signal: string | undefined
-  readonly stdout: string
-  readonly stderr: string
-}
-
-export type RemoteHandle = Buffer
-
-export interface SftpSession {
-  /** Largest write the server accepts in one request (OpenSSH: 261120 via limits@openssh.com). */
-  readonly maxWriteLength: number
-  readonly maxReadLength: number
-  /** Whether the server offers posix-rename@openssh.com (atomic replace). */
-  readonly hasPosixRename: boolean
-  /** Undefined when nothing exists at `path`. */
-  stat(path: string): Promise<RemoteStat | undefined>
-  /** As stat, but a symbolic link is described itself, not what it points to. */
-  lstat(path: string): Promise<RemoteStat | undefined>
-  /** A symbolic link's target text. */
-  readlink(path: string): Promise<string>
-  /** Makes a symbolic link at `linkPath` whose target text is `target`. */
-  symlink(target: string, linkPath: string): Promise<void>
-  mkdir(path: string): Promise<void>
-  realpath(path: string): Promise<string>
-  open(path: string, flags: 'r' | 'w' | 'r+', mode?: number): Promise<RemoteHandle>
-  /**
-   * Writes `length` bytes of `data` at `position`. The data is sent without a copy: it must
-   * stay unchanged until the returned promise settles.
-   */
-  write(handle: RemoteHandle, data: Buffer, length: number, position: number): Promise<void>
-  /** Reads into `into`; resolves with the number of bytes read, 0 at end of file. */
-  read(handle: RemoteHandle, into: Buffer, length: number, position: number): Promise<number>
-  close(handle: RemoteHandle): Promise<void>
-  /** Atomic replace: posix-rename@openssh.com. */
-  posixRename(from: string, to: string): Promise<void>
-  unlink(path: string): Promise<void>
-  rmdir(path: string): Promise<void>
-  /** Space at `path` (statvfs@openssh.com); undefined when the server does not offer it. */
-  statvfs(path: string): Promise<FileSystemSpace | undefined>
-}
-
-export interface FileSystemSpace {
-  /** Bytes an unprivileged writer may still use. */
-  readonly availableBytes: number
-  readonly readOnly: boolean
-}
-
-/**
- * A long-running remote command fed over stdin: one exec channel serves many requests, so the
- * cost of starting a session (and the login shell) is paid once per connection.
- */
-export interface CommandChannel {
-  /**
-   * Writes `input` to the command's stdin and resolves with the lines of its output that start
-   * with `prefix` (other output is ignored), up to the line `terminator` (not included).
-   * Rejects when the command ends first. With `input` empty, only waits for the answer.
-   */
-  request(
-    input: string,
-    terminator: string,
-    allowanceMs: number,
-    /** The answer's lines, all together, hold at most this many characters (default 1 MiB). */
-    maxAnswerChars?: number
-  ): Promise<string[]>
-  /** Writes `input` to the command's stdin, expecting no answer. */
-  write(input: string): void
-  /**
-   * Streams `input` to the command's stdin, waiting whenever the channel's window is full, then
-   * ends stdin. Rejects with a `local-file` error when `input` fails (the command is ended).
-   */
-  send(input: AsyncIterable<Buffer>): Promise<void>
-  /** Ends the command (pending requests are rejected). */
-  close(): void
-}
-
-export interface SshConnection {
-  /** The connection's one SFTP session (opened on first use). */
-  sftp(): Promise<SftpSession>
-  /** Runs a command; resolves with its exit status and output (stdin is closed at once). */
-  exec(command: string, options?: { allowanceMs?: number }): Promise<ExecResult>
-  /**
-   * Runs `command` with `input` streamed to its stdin (with backpressure), then closes stdin;
-   * resolves with its exit status and output.
-   */
-  streamToCommand(command: string, input: AsyncIterable<Buffer>): Promise<ExecResult>
-  /** Starts `command` on an exec channel for line-oriented requests (see CommandChannel). */
-  openCommandChannel(command: string, prefix: string): Promise<CommandChannel>
-  /** Resolves when the connection has failed or ended: the reason, or undefined if closed. */
-  readonly failure: DeployError | undefined
-  /** Ends the SFTP session and the connection, waiting briefly for both to close. */
-  close(): Promise<void>
-}
+import type {
+  CommandChannel,
+  ConnectOptions,
+  ExecResult,
+  FileSystemSpace,
+  RemoteHandle,
+  RemoteStat,
+  SftpSession,
+  SshConnection
+} from './types.js'
 
 interface PendingOp {
   readonly label: string
@@ -692,8 +561,7 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
     authHandler: authHandler as ConnectConfig['authHandler'],
     hostVerifier: (blob: Buffer) => {
       const verdict = options.checkHostKey(blob)
-      if (!verdict.ok)
-        hostKeyFailure = new DeployError('host-key', verdict.reason ?? 'host key rejected')
+      if (!verdict.ok) hostKeyFailure = verdict.error
       return verdict.ok
     },
     ...(options.hostKeyAlgorithms === undefined
