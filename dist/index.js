@@ -835,6 +835,18 @@ class ChannelRefusedError extends DeployError {
         this.name = 'ChannelRefusedError';
     }
 }
+/**
+ * The connection an operation needed has ended (lost, stalled, timed out, cancelled): nothing
+ * more can be done over it, so no fallback is tried. Its kind is its cause's, which says
+ * whether another attempt may help. Every request over a connection that has ended rejects
+ * with one of these: the one signal that an attempt is over.
+ */
+class ConnectionEndedError extends DeployError {
+    constructor(cause) {
+        super(cause.kind, cause.message, { cause });
+        this.name = 'ConnectionEndedError';
+    }
+}
 /** A local file (the runner's) that cannot be read. */
 function localFileError(path, error) {
     return new DeployError('local-file', `cannot read '${path}': ${String(error)}`, { cause: error });
@@ -26722,18 +26734,23 @@ async function connect(options) {
     let sftpPromise;
     let sftpChannel;
     let settleConnect;
+    let connected = false;
     const touch = () => {
         lastActivity = Date.now();
     };
     // The first failure wins; every waiting request and the connect itself settle with it.
+    // Once the connection is up, its failure is a ConnectionEndedError: every request that was
+    // waiting, and every one asked afterwards, rejects with it. Before, connect rejects with the
+    // error as it is (a HostKeyError, an authentication failure).
     const fail = (error) => {
         if (failure !== undefined)
             return;
-        failure = error;
+        const ended = connected ? new ConnectionEndedError(error) : error;
+        failure = ended;
         for (const op of [...pending])
-            op.reject(error);
+            op.reject(ended);
         pending.clear();
-        settleConnect?.(error);
+        settleConnect?.(ended);
         client.destroy();
     };
     const watchdog = setInterval(() => {
@@ -27121,6 +27138,7 @@ async function connect(options) {
             };
             client.once('ready', () => {
                 touch();
+                connected = true;
                 settleConnect?.();
             });
             try {

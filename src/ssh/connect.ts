@@ -12,7 +12,7 @@ import { StringDecoder } from 'node:string_decoder'
 import ssh2 from 'ssh2'
 import type { ClientChannel, ConnectConfig, SFTPWrapper, Stats } from 'ssh2'
 import { classifyConnectError, classifySftpError, SFTP_STATUS } from './classify.js'
-import { ChannelRefusedError, DeployError, errorMessage } from '../errors.js'
+import { ChannelRefusedError, ConnectionEndedError, DeployError, errorMessage } from '../errors.js'
 import { noteGarbage } from './heap.js'
 
 import type {
@@ -79,18 +79,23 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
   let sftpPromise: Promise<SftpSession> | undefined
   let sftpChannel: SFTPWrapper | undefined
   let settleConnect: ((error?: DeployError) => void) | undefined
+  let connected = false
 
   const touch = (): void => {
     lastActivity = Date.now()
   }
 
   // The first failure wins; every waiting request and the connect itself settle with it.
+  // Once the connection is up, its failure is a ConnectionEndedError: every request that was
+  // waiting, and every one asked afterwards, rejects with it. Before, connect rejects with the
+  // error as it is (a HostKeyError, an authentication failure).
   const fail = (error: DeployError): void => {
     if (failure !== undefined) return
-    failure = error
-    for (const op of [...pending]) op.reject(error)
+    const ended = connected ? new ConnectionEndedError(error) : error
+    failure = ended
+    for (const op of [...pending]) op.reject(ended)
     pending.clear()
-    settleConnect?.(error)
+    settleConnect?.(ended)
     client.destroy()
   }
 
@@ -590,6 +595,7 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
       }
       client.once('ready', () => {
         touch()
+        connected = true
         settleConnect?.()
       })
       try {
