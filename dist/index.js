@@ -22,7 +22,7 @@ import child from 'child_process';
 import assert from 'assert';
 import 'timers';
 import { createHmac, timingSafeEqual, createHash, randomBytes, createPrivateKey } from 'node:crypto';
-import { sep as sep$1, posix, resolve, isAbsolute, join, relative } from 'node:path';
+import { posix, sep as sep$1, resolve, isAbsolute, join, relative } from 'node:path';
 import { createConnection } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import require$$0$2 from 'net';
@@ -847,6 +847,10 @@ class ConnectionEndedError extends DeployError {
         this.name = 'ConnectionEndedError';
     }
 }
+/** Whether `error` says the connection has ended (see ConnectionEndedError). */
+function isConnectionEnded(error) {
+    return error instanceof ConnectionEndedError;
+}
 /** A local file (the runner's) that cannot be read. */
 function localFileError(path, error) {
     return new DeployError('local-file', `cannot read '${path}': ${String(error)}`, { cause: error });
@@ -868,107 +872,152 @@ function oneLine(text) {
 // bounded by the chunks in flight, not by file sizes or the number of hosts, and the sending
 // path allocates nothing per chunk (ssh2 sends a chunk without copying it, so a buffer goes back
 // to the pool only when the server has acknowledged every write of it). Reads are synchronous:
-// from the page cache a 255 KiB read takes tens of microseconds, and through the thread pool
-// its bookkeeping cost the main thread several times that (256 MiB: 28 ms against 76-107 ms).
-function createChunkReader(options) {
-    const { chunkSize } = options;
-    const free = [];
-    let allocated = 0;
-    const waiting = [];
-    const entries = new Map();
-    // Chunks nobody holds, oldest first: kept for a host that asks for them next, until their
-    // buffer is needed for something else.
-    const idle = new Map();
-    const files = new Map();
-    const takeBuffer = () => {
-        const reused = free.pop();
+// from the page cache a chunk's read takes tens of microseconds, less than a trip through the
+// thread pool costs the main thread.
+/**
+ * The chunks of the run: a fixed number of buffers, each holding one chunk of one file. A chunk
+ * nobody holds stays readable (idle) until its buffer is needed for another.
+ */
+class ChunkCache {
+    chunkSize;
+    buffers;
+    free = [];
+    allocated = 0;
+    /** Asked for a buffer while every buffer carried a write in flight. */
+    waiting = [];
+    entries = new Map();
+    /** Chunks nobody holds, oldest first: kept for a host that asks for them next. */
+    idle = new Map();
+    constructor(chunkSize, buffers) {
+        this.chunkSize = chunkSize;
+        this.buffers = buffers;
+    }
+    /** The chunk `key`, read into a buffer by `read` unless it is held or idle already. */
+    async take(key, read) {
+        let entry = this.entries.get(key);
+        if (entry === undefined) {
+            const buffer = await this.takeBuffer();
+            // Another upload may have read the same chunk while this one waited for a buffer.
+            entry = this.entries.get(key);
+            if (entry === undefined)
+                entry = this.fill(key, buffer, read);
+            else
+                this.recycle(buffer);
+        }
+        this.idle.delete(key);
+        entry.holders += 1;
+        return entry;
+    }
+    /** A holder is done with `entry`: when it was the last, the chunk falls idle. */
+    release(entry) {
+        entry.holders -= 1;
+        if (entry.holders === 0 && this.entries.get(entry.key) === entry)
+            this.giveBack(entry);
+    }
+    fill(key, buffer, read) {
+        let data;
+        try {
+            data = read(buffer);
+        }
+        catch (error) {
+            this.recycle(buffer);
+            throw error;
+        }
+        const entry = { key, buffer, data, holders: 0 };
+        this.entries.set(key, entry);
+        return entry;
+    }
+    takeBuffer() {
+        const reused = this.free.pop();
         if (reused !== undefined)
             return reused;
-        if (allocated < options.buffers) {
-            allocated += 1;
-            return Buffer.allocUnsafe(chunkSize);
+        if (this.allocated < this.buffers) {
+            this.allocated += 1;
+            return Buffer.allocUnsafe(this.chunkSize);
         }
-        const oldest = idle.values().next();
+        const oldest = this.idle.values().next();
         if (!oldest.done) {
-            idle.delete(oldest.value.key);
-            entries.delete(oldest.value.key);
+            this.idle.delete(oldest.value.key);
+            this.entries.delete(oldest.value.key);
             return oldest.value.buffer;
         }
         // Every buffer carries a write in flight: the first one acknowledged comes here.
-        return new Promise((resolve) => waiting.push(resolve));
-    };
-    const recycle = (buffer) => {
-        const next = waiting.shift();
+        return new Promise((resolve) => this.waiting.push(resolve));
+    }
+    recycle(buffer) {
+        const next = this.waiting.shift();
         if (next !== undefined)
             next(buffer);
         else
-            free.push(buffer);
-    };
-    const giveBack = (entry) => {
-        const next = waiting.shift();
+            this.free.push(buffer);
+    }
+    giveBack(entry) {
+        const next = this.waiting.shift();
         if (next !== undefined) {
-            entries.delete(entry.key);
+            this.entries.delete(entry.key);
             next(entry.buffer);
         }
         else {
-            idle.set(entry.key, entry);
+            this.idle.set(entry.key, entry);
         }
-    };
+    }
+}
+/** Open files, each opened once however many uploads read it at a time. */
+class OpenFiles {
+    files = new Map();
+    open(localPath) {
+        let file = this.files.get(localPath);
+        if (file === undefined) {
+            try {
+                file = { fd: openSync(localPath, 'r'), users: 0 };
+            }
+            catch (error) {
+                throw localFileError(localPath, error);
+            }
+            this.files.set(localPath, file);
+        }
+        file.users += 1;
+        return file;
+    }
+    close(localPath, file) {
+        file.users -= 1;
+        if (file.users > 0)
+            return;
+        if (this.files.get(localPath) === file)
+            this.files.delete(localPath);
+        closeSync(file.fd);
+    }
+}
+function createChunkReader(options) {
+    const { chunkSize } = options;
+    const cache = new ChunkCache(chunkSize, options.buffers);
+    const files = new OpenFiles();
     return {
         chunkSize,
         open(localPath) {
-            let file = files.get(localPath);
-            if (file === undefined) {
+            const opened = files.open(localPath);
+            let closed = false;
+            const read = (position, length) => (buffer) => {
                 try {
-                    file = { fd: openSync(localPath, 'r'), users: 0 };
+                    return buffer.subarray(0, readSync(opened.fd, buffer, 0, length, position));
                 }
                 catch (error) {
                     throw localFileError(localPath, error);
                 }
-                files.set(localPath, file);
-            }
-            file.users += 1;
-            const opened = file;
-            let closed = false;
+            };
             return {
                 async chunk(position, length) {
                     if (length > chunkSize)
                         throw new RangeError(`a chunk holds at most ${chunkSize} bytes`);
-                    const key = `${position}:${length}:${localPath}`;
-                    let entry = entries.get(key);
-                    if (entry === undefined) {
-                        const buffer = await takeBuffer();
-                        // Another upload may have read the same chunk while this one waited for a buffer.
-                        entry = entries.get(key);
-                        if (entry === undefined) {
-                            let bytesRead;
-                            try {
-                                bytesRead = readSync(opened.fd, buffer, 0, length, position);
-                            }
-                            catch (error) {
-                                recycle(buffer);
-                                throw localFileError(localPath, error);
-                            }
-                            entry = { key, buffer, data: buffer.subarray(0, bytesRead), holders: 0 };
-                            entries.set(key, entry);
-                        }
-                        else {
-                            recycle(buffer);
-                        }
-                    }
-                    idle.delete(key);
-                    entry.holders += 1;
-                    const held = entry;
+                    const entry = await cache.take(`${position}:${length}:${localPath}`, read(position, length));
                     let released = false;
                     return {
-                        data: held.data,
+                        data: entry.data,
                         release() {
                             if (released)
                                 return;
                             released = true;
-                            held.holders -= 1;
-                            if (held.holders === 0 && entries.get(held.key) === held)
-                                giveBack(held);
+                            cache.release(entry);
                         }
                     };
                 },
@@ -976,12 +1025,7 @@ function createChunkReader(options) {
                     if (closed)
                         return;
                     closed = true;
-                    opened.users -= 1;
-                    if (opened.users > 0)
-                        return;
-                    if (files.get(localPath) === opened)
-                        files.delete(localPath);
-                    closeSync(opened.fd);
+                    files.close(localPath, opened);
                 }
             };
         }
@@ -1703,8 +1747,8 @@ const DETECT_HASHER = [
 ];
 /**
  * Picks the fastest hasher the host has, once per shell: answers `sfd-hasher NAME`. Defines
- * sfd_prefix, which marks openssl's lines as ours: sed where the host has it (15 ms for 1000
- * files here), else a shell loop (40 ms).
+ * sfd_prefix, which marks openssl's lines as ours: sed where the host has it (faster), else a
+ * shell loop.
  */
 const HASHER_PRELUDE = [
     'if command -v sed >/dev/null 2>&1; then',
@@ -1847,11 +1891,11 @@ async function followRemoteHash(connection, path, idleTimeoutMs) {
         channel = await connection.openCommandChannel(`sh -c ${shellQuote(followScript(path))}`, LINE_PREFIX);
     }
     catch (error) {
-        if (connection.failure !== undefined)
+        if (isConnectionEnded(error))
             throw error;
         return undefined;
     }
-    return follower(connection, channel, idleTimeoutMs, () => channel.close());
+    return follower(channel, idleTimeoutMs, () => channel.close());
 }
 /**
  * Starts a follower for `path` in a hashing shell taken from the hasher (no login of its own),
@@ -1859,24 +1903,24 @@ async function followRemoteHash(connection, path, idleTimeoutMs) {
  * back when the follower has finished, ready for other work; a follower closed before it
  * finished closes the shell instead.
  */
-async function followInShell(connection, shell, path, idleTimeoutMs, done) {
+async function followInShell(_connection, shell, path, idleTimeoutMs, done) {
     try {
         await shell.channel.request(followInShellScript(path, shell.hasher), FOLLOW_READY, idleTimeoutMs);
     }
     catch (error) {
         shell.channel.close();
-        if (connection.failure !== undefined)
+        if (isConnectionEnded(error))
             throw error;
         return undefined;
     }
-    return follower(connection, shell.channel, idleTimeoutMs, (finished) => {
+    return follower(shell.channel, idleTimeoutMs, (finished) => {
         if (finished)
             done(shell);
         else
             shell.channel.close();
     });
 }
-function follower(connection, channel, idleTimeoutMs, 
+function follower(channel, idleTimeoutMs, 
 /** The follower is over: `finished` when its answer came in full. */
 release) {
     let sentBlocks = 0;
@@ -1899,7 +1943,7 @@ release) {
             }
             catch (error) {
                 release(false);
-                if (connection.failure !== undefined)
+                if (isConnectionEnded(error))
                     throw error;
                 return 'unavailable';
             }
@@ -1919,42 +1963,31 @@ release) {
     };
 }
 
-// A few long-lived hashing shells per connection (each one exec channel, so the connection stays
-// within MaxSessions) take batches of files on stdin; the session start-up is paid once per
-// connection, and openssl hashes a whole batch in one process. Where the host refuses commands
-// or has no hasher, every request is answered 'unavailable' and files are read back instead.
-// A batch is a script fed to the shell's stdin, so no command-line limit applies; batches stay
-// moderate so that the work spreads over the shells.
-const MAX_BATCH_PATHS = 1000;
-const MAX_BATCH_CHARS = 256 * 1024;
+// One hashing shell: `sh -s` on an exec channel, its prelude run (the fastest hasher the host
+// has picked, sfd_prefix defined), ready to take batches of files to hash.
 // A shell that has not said it is ready by then is not a shell (a forced sftp-server, say).
 const READY_TIMEOUT_MS = 10_000;
-/** A request's failure: its promise rejected, or 'unavailable' for hashInto's callback. */
-function fail(request, error) {
-    if (request.reject === undefined)
-        request.resolve('unavailable');
-    else
-        request.reject(error);
-}
-// A shell gets its next batch before it has answered the last, so it never waits for a round
-// trip between batches.
-const BATCHES_PER_SHELL = 2;
-// A second shell is a second login (here about 140 ms of the server's CPU, shared with
-// everything else): it starts only for a backlog that one shell would take longer than that to
-// hash. 10,000 files of 4 KiB, five alternating rounds against a second shell grown as soon
-// as batches queue: new target median 1.07 s against 1.12 s, redeploy 0.63 s against 0.61 s
-// (within this machine's noise); one login fewer either way.
-const GROW_BACKLOG = { bytes: 256 * 1024 * 1024, files: 20_000 };
+/**
+ * Starts a hashing shell. Undefined where the host refuses the channel, or what answers is not a
+ * shell with a hasher; throws where the connection has ended.
+ */
 async function startShell(connection, idleTimeoutMs) {
     let channel;
     try {
         channel = await connection.openCommandChannel('sh -s', LINE_PREFIX);
     }
     catch (error) {
-        if (connection.failure !== undefined)
+        if (isConnectionEnded(error))
             throw error;
         return undefined; // exec refused
     }
+    const started = await runPrelude(channel, idleTimeoutMs);
+    if (started === undefined)
+        channel.close();
+    return started;
+}
+/** The prelude's answer, within READY_TIMEOUT_MS; undefined where there is none. */
+async function runPrelude(channel, idleTimeoutMs) {
     let timer;
     const timedOut = new Promise((resolve) => {
         timer = setTimeout(() => resolve('timeout'), Math.min(READY_TIMEOUT_MS, idleTimeoutMs));
@@ -1964,76 +1997,222 @@ async function startShell(connection, idleTimeoutMs) {
             channel.request(HASHER_PRELUDE, END_LINE, idleTimeoutMs),
             timedOut
         ]);
-        if (answer !== 'timeout') {
-            const hasher = parseHasherLine(answer);
-            if (hasher !== undefined)
-                return { channel, hasher, bootId: parseBootLine(answer), cwd: parseCwdLine(answer) };
-        }
+        if (answer === 'timeout')
+            return undefined;
+        const hasher = parseHasherLine(answer);
+        if (hasher === undefined)
+            return undefined;
+        return { channel, hasher, bootId: parseBootLine(answer), cwd: parseCwdLine(answer) };
     }
     catch (error) {
-        if (connection.failure !== undefined)
+        if (isConnectionEnded(error))
             throw error;
+        return undefined;
     }
     finally {
         clearTimeout(timer);
     }
-    channel.close();
-    return undefined;
 }
-function createRemoteHasher(connection, channels, idleTimeoutMs, 
-/** The backlog worth a second shell. */
-growAt = GROW_BACKLOG, 
-/** No shell starts before warmUp (requests wait in the queue). */
-held = false) {
-    const queue = [];
-    // The bytes of the files in `queue`.
-    let queuedBytes = 0;
-    /** Takes every queued request out. */
-    const takeAll = () => {
-        queuedBytes = 0;
-        return queue.splice(0);
-    };
-    const shells = [];
-    // What the first shell said of the machine, kept when that shell is taken.
-    let machine;
-    // Waiting in takeShell for an idle shell.
-    let taker;
-    const handOver = (shell) => {
-        const waiting = taker;
-        taker = undefined;
-        waiting?.(shell);
-    };
-    let starting = 0;
-    let unavailable = false;
-    let closed = false;
-    const giveUp = () => {
-        unavailable = true;
-        for (const request of takeAll())
-            request.resolve('unavailable');
-    };
-    const takeBatch = () => {
+
+// A few long-lived hashing shells per connection (each one exec channel, so the connection stays
+// within MaxSessions) take batches of files on stdin; the session start-up is paid once per
+// connection, and openssl hashes a whole batch in one process. Where the host refuses commands
+// or has no hasher, every request is answered 'unavailable' and files are read back instead.
+// A batch is a script fed to the shell's stdin, so no command-line limit applies; batches stay
+// moderate so that the work spreads over the shells.
+const MAX_BATCH_PATHS = 1000;
+const MAX_BATCH_CHARS = 256 * 1024;
+// A shell gets its next batch before it has answered the last, so it never waits for a round
+// trip between batches.
+const BATCHES_PER_SHELL = 2;
+/**
+ * A second shell is a second login (the server's CPU, shared with everything else): it starts
+ * only for a backlog that one shell would take longer than a login to hash.
+ */
+const GROW_BACKLOG = { bytes: 256 * 1024 * 1024, files: 20_000 };
+/** A request's failure: its promise rejected, or 'unavailable' for hashInto's callback. */
+function fail(request, error) {
+    if (request.reject === undefined)
+        request.resolve('unavailable');
+    else
+        request.reject(error);
+}
+/** The requests not yet handed to a shell, in order, and their bytes. */
+class RequestQueue {
+    requests = [];
+    queuedBytes = 0;
+    get length() {
+        return this.requests.length;
+    }
+    get bytes() {
+        return this.queuedBytes;
+    }
+    push(request) {
+        this.requests.push(request);
+        this.queuedBytes += request.size;
+    }
+    /** The next batch: at most MAX_BATCH_PATHS paths and about MAX_BATCH_CHARS of them. */
+    takeBatch() {
         let count = 0;
         let chars = 0;
-        for (const next of queue) {
+        for (const next of this.requests) {
             const cost = next.path.length + 8;
             if (count === MAX_BATCH_PATHS || (count > 0 && chars + cost > MAX_BATCH_CHARS))
                 break;
             chars += cost;
             count += 1;
         }
-        const batch = queue.splice(0, count);
+        const batch = this.requests.splice(0, count);
         for (const request of batch)
-            queuedBytes -= request.size;
+            this.queuedBytes -= request.size;
         return batch;
-    };
-    const run = (shell, batch) => {
+    }
+    takeAll() {
+        this.queuedBytes = 0;
+        return this.requests.splice(0);
+    }
+}
+class HasherPool {
+    connection;
+    channels;
+    idleTimeoutMs;
+    growAt;
+    held;
+    queue = new RequestQueue();
+    shells = [];
+    starting = 0;
+    closed = false;
+    isUnavailable = false;
+    hostMachine;
+    /** Waiting in takeShell for an idle shell. */
+    taker;
+    firstReady = () => undefined;
+    constructor(connection, channels, idleTimeoutMs, growAt, held) {
+        this.connection = connection;
+        this.channels = channels;
+        this.idleTimeoutMs = idleTimeoutMs;
+        this.growAt = growAt;
+        this.held = held;
+    }
+    get unavailable() {
+        return this.isUnavailable;
+    }
+    get machine() {
+        return this.hostMachine;
+    }
+    hash(path, size) {
+        if (this.isUnavailable)
+            return Promise.resolve('unavailable');
+        if (this.closed)
+            return Promise.reject(new DeployError('remote-failure', 'the remote hasher is closed'));
+        return new Promise((resolve, reject) => this.enqueue({ path, size, resolve, reject }));
+    }
+    hashInto(path, size, done) {
+        if (this.isUnavailable || this.closed)
+            done('unavailable');
+        else
+            this.enqueue({ path, size, resolve: done });
+    }
+    warmUp() {
+        this.held = false;
+        if (this.shells.length + this.starting !== 0 || this.isUnavailable || this.closed)
+            return Promise.resolve();
+        const started = new Promise((resolve) => {
+            this.firstReady = resolve;
+        });
+        this.grow();
+        return started;
+    }
+    takeShell() {
+        if (this.closed || this.isUnavailable || this.taker !== undefined)
+            return Promise.resolve(undefined);
+        return new Promise((resolve) => {
+            this.taker = resolve;
+            this.pump();
+        });
+    }
+    giveBack(shell) {
+        if (this.closed || this.isUnavailable) {
+            shell.channel.close();
+            return;
+        }
+        this.shells.unshift({ channel: shell.channel, hasher: shell.hasher, batches: 0, bytes: 0 });
+        this.pump();
+    }
+    release() {
+        this.isUnavailable = true;
+        for (const shell of this.shells.splice(0))
+            shell.channel.close();
+        this.pump();
+    }
+    dropQueued() {
+        for (const request of this.queue.takeAll())
+            request.resolve('unavailable');
+    }
+    close() {
+        this.closed = true;
+        this.handOver(undefined);
+        for (const shell of this.shells)
+            shell.channel.close();
+    }
+    enqueue(request) {
+        this.queue.push(request);
+        // Files asked for in the same turn of the event loop go out together, in full batches; a
+        // full batch goes at once, so a shell starts on it while the rest are still asked for.
+        if (this.queue.length === 1)
+            queueMicrotask(() => this.pump());
+        else if (this.queue.length >= MAX_BATCH_PATHS)
+            this.pump();
+    }
+    /** Hands work and shells out: whatever can move now, moves. */
+    pump() {
+        if (this.isUnavailable) {
+            this.dropQueued();
+            this.handOver(undefined);
+            return;
+        }
+        if (this.taker !== undefined)
+            this.handOverIdleShell();
+        // While a shell is wanted, none gets more work, so that one falls idle.
+        if (this.taker === undefined)
+            this.feedShells();
+        if (this.worthAnotherShell())
+            this.grow();
+    }
+    handOverIdleShell() {
+        const idle = this.shells.findIndex((shell) => shell.batches === 0);
+        if (idle >= 0)
+            this.handOver(this.shells.splice(idle, 1)[0]);
+        else if (this.shells.length + this.starting === 0)
+            this.handOver(undefined);
+    }
+    handOver(shell) {
+        const waiting = this.taker;
+        this.taker = undefined;
+        waiting?.(shell);
+    }
+    feedShells() {
+        for (const shell of this.shells)
+            while (this.queue.length > 0 && shell.batches < BATCHES_PER_SHELL)
+                this.runBatch(shell, this.queue.takeBatch());
+    }
+    worthAnotherShell() {
+        if (this.queue.length === 0 || this.starting !== 0 || this.held)
+            return false;
+        if (this.shells.length >= this.channels)
+            return false;
+        return (this.shells.length === 0 ||
+            this.queue.length > this.growAt.files ||
+            this.queue.bytes > this.growAt.bytes);
+    }
+    runBatch(shell, batch) {
         const bytes = batch.reduce((sum, request) => sum + request.size, 0);
         shell.batches += 1;
         shell.bytes += bytes;
         const paths = batch.map((request) => request.path);
         // The batch waits for those sent before it on the same shell: its allowance covers them.
         shell.channel
-            .request(hashBatchScript(shell.hasher, paths), END_LINE, hashAllowanceMs(idleTimeoutMs, shell.bytes))
+            .request(hashBatchScript(shell.hasher, paths), END_LINE, hashAllowanceMs(this.idleTimeoutMs, shell.bytes))
             .then((lines) => {
             const answers = parseHashAnswer(shell.hasher, paths, lines);
             batch.forEach((request, index) => request.resolve(answers[index] ?? 'unreadable'));
@@ -2044,132 +2223,45 @@ held = false) {
             .finally(() => {
             shell.batches -= 1;
             shell.bytes -= bytes;
-            pump();
+            this.pump();
         });
-    };
-    let firstReady = () => undefined;
-    const grow = () => {
-        starting += 1;
-        startShell(connection, idleTimeoutMs)
-            .then((started) => {
-            if (started === undefined) {
-                // Refused (exec forbidden, no session left, no hasher): the host cannot hash
-                // unless another shell is up or still starting.
-                if (shells.length === 0 && starting === 1)
-                    giveUp();
-                return;
-            }
-            if (closed) {
-                started.channel.close();
-                return;
-            }
-            machine ??= { bootId: started.bootId, cwd: started.cwd };
-            shells.push({ ...started, batches: 0, bytes: 0 });
-        }, (error) => {
-            for (const request of takeAll())
+    }
+    grow() {
+        this.starting += 1;
+        startShell(this.connection, this.idleTimeoutMs)
+            .then((started) => this.adopt(started), (error) => {
+            for (const request of this.queue.takeAll())
                 fail(request, error);
         })
             .finally(() => {
-            starting -= 1;
-            firstReady();
-            pump();
+            this.starting -= 1;
+            this.firstReady();
+            this.pump();
         });
-    };
-    const worthAnother = () => shells.length === 0 || queue.length > growAt.files || queuedBytes > growAt.bytes;
-    function pump() {
-        if (unavailable) {
-            giveUp();
-            handOver(undefined);
+    }
+    /** A shell that has started joins the pool; one refused may leave the host unable to hash. */
+    adopt(started) {
+        if (started === undefined) {
+            // Refused (exec forbidden, no session left, no hasher): the host cannot hash unless
+            // another shell is up or still starting.
+            if (this.shells.length === 0 && this.starting === 1)
+                this.isUnavailable = true;
             return;
         }
-        if (taker !== undefined) {
-            const idle = shells.findIndex((shell) => shell.batches === 0);
-            if (idle >= 0)
-                handOver(shells.splice(idle, 1)[0]);
-            else if (shells.length + starting === 0)
-                handOver(undefined);
+        if (this.closed) {
+            started.channel.close();
+            return;
         }
-        // While a shell is wanted, none gets more work, so that one falls idle.
-        if (taker === undefined)
-            for (const shell of shells)
-                while (queue.length > 0 && shell.batches < BATCHES_PER_SHELL)
-                    run(shell, takeBatch());
-        if (queue.length > 0 && starting === 0 && shells.length < channels && worthAnother() && !held)
-            grow();
+        this.hostMachine ??= { bootId: started.bootId, cwd: started.cwd };
+        this.shells.push({ channel: started.channel, hasher: started.hasher, batches: 0, bytes: 0 });
     }
-    const enqueue = (request) => {
-        queue.push(request);
-        queuedBytes += request.size;
-        // Files asked for in the same turn of the event loop go out together, in full batches; a
-        // full batch goes at once, so a shell starts on it while the rest are still asked for.
-        if (queue.length === 1)
-            queueMicrotask(pump);
-        else if (queue.length >= MAX_BATCH_PATHS)
-            pump();
-    };
-    return {
-        hash(path, size) {
-            if (unavailable)
-                return Promise.resolve('unavailable');
-            if (closed)
-                return Promise.reject(new DeployError('remote-failure', 'the remote hasher is closed'));
-            return new Promise((resolve, reject) => enqueue({ path, size, resolve, reject }));
-        },
-        hashInto(path, size, done) {
-            if (unavailable || closed)
-                done('unavailable');
-            else
-                enqueue({ path, size, resolve: done });
-        },
-        warmUp() {
-            held = false;
-            if (shells.length + starting !== 0 || unavailable || closed)
-                return Promise.resolve();
-            const started = new Promise((resolve) => {
-                firstReady = resolve;
-            });
-            grow();
-            return started;
-        },
-        get unavailable() {
-            return unavailable;
-        },
-        get machine() {
-            return machine;
-        },
-        giveBack(shell) {
-            if (closed || unavailable) {
-                shell.channel.close();
-                return;
-            }
-            shells.unshift({ ...shell, bootId: machine?.bootId, cwd: machine?.cwd, batches: 0, bytes: 0 });
-            pump();
-        },
-        release() {
-            unavailable = true;
-            for (const shell of shells.splice(0))
-                shell.channel.close();
-            pump();
-        },
-        takeShell() {
-            if (closed || unavailable || taker !== undefined)
-                return Promise.resolve(undefined);
-            return new Promise((resolve) => {
-                taker = resolve;
-                pump();
-            });
-        },
-        dropQueued() {
-            for (const request of takeAll())
-                request.resolve('unavailable');
-        },
-        close() {
-            closed = true;
-            handOver(undefined);
-            for (const shell of shells)
-                shell.channel.close();
-        }
-    };
+}
+function createRemoteHasher(connection, channels, idleTimeoutMs, 
+/** The backlog worth a second shell. */
+growAt = GROW_BACKLOG, 
+/** No shell starts before warmUp (requests wait in the queue). */
+held = false) {
+    return new HasherPool(connection, channels, idleTimeoutMs, growAt, held);
 }
 
 // Verifying without a remote hasher: the file read back over SFTP and hashed on the runner.
@@ -2317,21 +2409,16 @@ function checkUnderTarget(relativePath, localPath) {
     if (bad)
         throw new InputError('source', `'${localPath}' would land at '${relativePath}', which is not a path below target: nothing is deployed outside target`);
 }
-// The last base joinRemote saw, normalized once, ready to take a relative path.
-let lastBase;
-let lastPrefix = '';
 /**
- * `base` joined with `relative`, as posix.join would: `relative` is POSIX segments with none
- * empty, `.` or `..` (a walked or matched file's place), so only `base` needs normalizing, once
- * for a whole plan (posix.join per file cost 10 ms for 10,000 files).
+ * A function joining `base` with a relative path, as posix.join would: the relative path is
+ * POSIX segments with none empty, `.` or `..` (a walked or matched file's place), so only `base`
+ * needs normalizing, once for a whole plan (posix.join per file is measurable for tens of
+ * thousands of files).
  */
-function joinRemote(base, relative) {
-    if (base !== lastBase) {
-        // What comes before a plain name once joined.
-        lastPrefix = posix.join(base, 'x').slice(0, -1);
-        lastBase = base;
-    }
-    return relative === '' ? posix.join(base, relative) : lastPrefix + relative;
+function remoteJoiner(base) {
+    // What comes before a plain name once joined.
+    const prefix = posix.join(base, 'x').slice(0, -1);
+    return (relative) => (relative === '' ? posix.join(base, relative) : prefix + relative);
 }
 // File names are limited to 255 bytes on the common file systems; the temporary name adds
 // a prefix and a suffix, so the original name is shortened in it when it is long.
@@ -2410,8 +2497,6 @@ function readSmallSync(localPath, expectedSize, scratch, check) {
         checkReadByPath(check, content);
     return content;
 }
-// Small files are read into this buffer and hashed at once, one after the other.
-const scratch = Buffer.allocUnsafe(SYNC_READ_LIMIT + 1);
 /** readSmallSync, its failure a `local-file` DeployError that names the file. */
 function readSmallNow(localPath, expectedSize, scratch, check) {
     try {
@@ -2421,20 +2506,21 @@ function readSmallNow(localPath, expectedSize, scratch, check) {
         throw error instanceof DeployError ? error : localFileError(localPath, error);
     }
 }
-/** A small file in one synchronous read. Throws a DeployError. */
-function hashSmallSync(localPath, expectedSize) {
+/** A small file in one synchronous read into `scratch`. Throws a DeployError. */
+function hashSmallSync(localPath, expectedSize, scratch) {
     const content = readSmallNow(localPath, expectedSize, scratch);
     return { sha256: createHash('sha256').update(content).digest('hex'), size: content.length };
 }
 // A background slice of hashing lasts about this long before the event loop gets a turn.
 const WARM_SLICE_MS = 5;
-async function hashFile(localPath) {
+/** A file of any size, read in chunks (a small one in one read into `scratch`). */
+async function hashFile(localPath, scratch) {
     const hash = createHash('sha256');
     let size = 0;
     try {
         const { size: now } = statSync(localPath);
         if (now <= SYNC_READ_LIMIT)
-            return hashSmallSync(localPath, now);
+            return hashSmallSync(localPath, now, scratch);
         const file = await open$1(localPath, 'r');
         try {
             const { size: expected } = await file.stat();
@@ -2456,118 +2542,126 @@ async function hashFile(localPath) {
     }
     return { sha256: hash.digest('hex'), size };
 }
-function createLocalHasher() {
-    // The digests computed already, read without a promise or a turn of the event loop.
-    const finished = new Map();
-    // The digests under way, and those that failed.
-    const digests = new Map();
-    const has = (localPath) => finished.has(localPath) || digests.has(localPath);
+class LocalDigests {
+    /** The digests computed already, read without a promise or a turn of the event loop. */
+    finished = new Map();
+    /** The digests under way, and those that failed. */
+    pending = new Map();
+    /** Small files are read into this buffer and hashed at once, one after the other. */
+    scratch = Buffer.allocUnsafe(SYNC_READ_LIMIT + 1);
+    backlog = [];
+    warming = false;
+    warm(files) {
+        for (const file of files)
+            if (file.size <= SYNC_READ_LIMIT && !this.has(file.localPath))
+                this.backlog.push(file);
+        if (!this.warming && this.backlog.length > 0) {
+            this.warming = true;
+            void this.drain();
+        }
+    }
+    digest(localPath, expectedSize) {
+        const done = this.finished.get(localPath);
+        if (done !== undefined)
+            return Promise.resolve(done);
+        let pending = this.pending.get(localPath);
+        if (pending === undefined) {
+            pending =
+                expectedSize !== undefined && expectedSize <= SYNC_READ_LIMIT
+                    ? // The executor runs at once; what it throws rejects the promise.
+                        new Promise((resolve) => resolve(this.hashSmallNow(localPath, expectedSize)))
+                    : hashFile(localPath, this.scratch);
+            this.pending.set(localPath, pending);
+            // Known without a promise from then on, as a claim's or warm's digest is.
+            pending.then((digest) => this.finished.set(localPath, digest), () => undefined);
+        }
+        return pending;
+    }
+    known(localPath) {
+        return this.finished.get(localPath);
+    }
+    record(localPath, content) {
+        if (this.has(localPath))
+            return;
+        this.finished.set(localPath, {
+            sha256: createHash('sha256').update(content).digest('hex'),
+            size: content.length
+        });
+    }
+    claim(localPath) {
+        if (this.has(localPath))
+            return undefined;
+        let resolve = () => undefined;
+        let reject = () => undefined;
+        const pending = new Promise((done, fail) => {
+            resolve = done;
+            reject = fail;
+        });
+        // Nobody may be waiting when a claim is abandoned and its fallback read fails.
+        pending.catch(() => undefined);
+        this.pending.set(localPath, pending);
+        let hash = createHash('sha256');
+        let size = 0;
+        return {
+            update: (data) => {
+                hash?.update(data);
+                size += data.length;
+            },
+            finish: () => {
+                if (hash === undefined)
+                    return;
+                const digest = { sha256: hash.digest('hex'), size };
+                this.finished.set(localPath, digest);
+                resolve(digest);
+                hash = undefined;
+            },
+            abandon: () => {
+                if (hash === undefined)
+                    return;
+                hash = undefined;
+                hashFile(localPath, this.scratch).then(resolve, reject);
+            }
+        };
+    }
+    has(localPath) {
+        return this.finished.has(localPath) || this.pending.has(localPath);
+    }
     /** A small file hashed now and its digest recorded. Throws a DeployError. */
-    const hashSmallNow = (localPath, expectedSize) => {
-        const digest = hashSmallSync(localPath, expectedSize);
-        finished.set(localPath, digest);
+    hashSmallNow(localPath, expectedSize) {
+        const digest = hashSmallSync(localPath, expectedSize, this.scratch);
+        this.finished.set(localPath, digest);
         return digest;
-    };
-    const backlog = [];
-    let warming = false;
-    const drain = async () => {
+    }
+    /** Hashes the backlog a slice at a time, the event loop served between slices. */
+    async drain() {
         let next = 0;
-        while (next < backlog.length) {
+        while (next < this.backlog.length) {
             const until = performance.now() + WARM_SLICE_MS;
-            while (next < backlog.length && performance.now() < until) {
-                const { localPath, size } = backlog[next];
+            while (next < this.backlog.length && performance.now() < until) {
+                const { localPath, size } = this.backlog[next];
                 next += 1;
-                if (has(localPath))
-                    continue;
-                try {
-                    hashSmallNow(localPath, size);
-                }
-                catch (error) {
-                    // Reported to whoever asks for this digest, not here.
-                    const failed = Promise.reject(error instanceof Error ? error : new Error(String(error)));
-                    failed.catch(() => undefined);
-                    digests.set(localPath, failed);
-                }
+                if (!this.has(localPath))
+                    this.hashOrKeepFailure(localPath, size);
             }
             await new Promise((resolve) => setImmediate(resolve));
         }
-        backlog.length = 0;
-        warming = false;
-    };
-    return {
-        warm(files) {
-            for (const file of files)
-                if (file.size <= SYNC_READ_LIMIT && !has(file.localPath))
-                    backlog.push(file);
-            if (!warming && backlog.length > 0) {
-                warming = true;
-                void drain();
-            }
-        },
-        digest(localPath, expectedSize) {
-            const done = finished.get(localPath);
-            if (done !== undefined)
-                return Promise.resolve(done);
-            let pending = digests.get(localPath);
-            if (pending === undefined) {
-                pending =
-                    expectedSize !== undefined && expectedSize <= SYNC_READ_LIMIT
-                        ? // The executor runs at once; what it throws rejects the promise.
-                            new Promise((resolve) => resolve(hashSmallNow(localPath, expectedSize)))
-                        : hashFile(localPath);
-                digests.set(localPath, pending);
-                // Known without a promise from then on, as a claim's or warm's digest is.
-                pending.then((digest) => finished.set(localPath, digest), () => undefined);
-            }
-            return pending;
-        },
-        known(localPath) {
-            return finished.get(localPath);
-        },
-        record(localPath, content) {
-            if (has(localPath))
-                return;
-            finished.set(localPath, {
-                sha256: createHash('sha256').update(content).digest('hex'),
-                size: content.length
-            });
-        },
-        claim(localPath) {
-            if (has(localPath))
-                return undefined;
-            let resolve = () => undefined;
-            let reject = () => undefined;
-            const pending = new Promise((done, fail) => {
-                resolve = done;
-                reject = fail;
-            });
-            // Nobody may be waiting when a claim is abandoned and its fallback read fails.
-            pending.catch(() => undefined);
-            digests.set(localPath, pending);
-            let hash = createHash('sha256');
-            let size = 0;
-            return {
-                update(data) {
-                    hash?.update(data);
-                    size += data.length;
-                },
-                finish() {
-                    if (hash === undefined)
-                        return;
-                    const digest = { sha256: hash.digest('hex'), size };
-                    finished.set(localPath, digest);
-                    resolve(digest);
-                    hash = undefined;
-                },
-                abandon() {
-                    if (hash === undefined)
-                        return;
-                    hash = undefined;
-                    hashFile(localPath).then(resolve, reject);
-                }
-            };
+        this.backlog.length = 0;
+        this.warming = false;
+    }
+    hashOrKeepFailure(localPath, size) {
+        try {
+            this.hashSmallNow(localPath, size);
         }
-    };
+        catch (error) {
+            // Reported to whoever asks for this digest, not here.
+            const failed = Promise.reject(error instanceof DeployError ? error : localFileError(localPath, error));
+            failed.catch(() => undefined);
+            this.pending.set(localPath, failed);
+        }
+    }
+}
+function createLocalHasher() {
+    return new LocalDigests();
 }
 
 // The host's side of a tar stream: the commands that extract it into a staging directory (a
@@ -32863,20 +32957,19 @@ function anchorPattern(pattern, base) {
     const anchored = isAbsolute(body) ? body : `${escapeGlob(base)}/${body}`;
     return negated ? `!${anchored}` : anchored;
 }
-/** Maps a local match to its place under `target`. Throws the error a user should see. */
-function mapFile(localPath, options) {
+/** A local match's place relative to `target`. */
+function relativePlace(localPath, options) {
     const rel = relative(options.workingDirectory, localPath);
     // `...` and `..x` are ordinary names; only `..` itself climbs.
     if (rel === '' || rel === '..' || rel.startsWith(`..${sep$1}`) || isAbsolute(rel))
         throw new InputError('source', `'${localPath}' is outside working-directory '${options.workingDirectory}'; every file must be below it`);
     return place(toPosixSegments(rel), options);
 }
-/** A file's place under `target` from its POSIX segments below the working directory. */
+/** A file's place relative to `target` from its POSIX segments below the working directory. */
 function place(segments, options) {
     if (segments.length <= options.stripComponents)
         throw new InputError('strip-components', `${options.stripComponents} would remove the whole path of '${segments.join('/')}' (it has ${segments.length} component${segments.length === 1 ? '' : 's'})`);
-    const relativePath = segments.slice(options.stripComponents).join('/');
-    return { relativePath, remotePath: joinRemote(options.target, relativePath) };
+    return segments.slice(options.stripComponents).join('/');
 }
 /** The matches: by the literal walk where the patterns allow it, else by @actions/glob. */
 async function match(options, anchored) {
@@ -32912,14 +33005,16 @@ async function buildPlan(options) {
         // A name that is not UTF-8 reaches the glob mangled, and then cannot be found.
         throw explainUnrepresentableName(errorMessage(error)) ?? error;
     }
+    const toRemote = remoteJoiner(options.target);
     const byRemote = new Map();
     const files = [];
     for (const found of matches.sort((a, b) => a.localPath < b.localPath ? -1 : a.localPath > b.localPath ? 1 : 0)) {
         const localPath = found.localPath;
-        const { relativePath, remotePath } = found.walkedPath === undefined
-            ? mapFile(resolve(localPath), options)
+        const relativePath = found.walkedPath === undefined
+            ? relativePlace(resolve(localPath), options)
             : place(found.walkedPath.split('/'), options);
         checkUnderTarget(relativePath, localPath);
+        const remotePath = toRemote(relativePath);
         const clash = byRemote.get(remotePath);
         if (clash !== undefined)
             throw new InputError('strip-components', `'${clash}' and '${localPath}' would both land at '${remotePath}'`);

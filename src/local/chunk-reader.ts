@@ -5,8 +5,8 @@
 // bounded by the chunks in flight, not by file sizes or the number of hosts, and the sending
 // path allocates nothing per chunk (ssh2 sends a chunk without copying it, so a buffer goes back
 // to the pool only when the server has acknowledged every write of it). Reads are synchronous:
-// from the page cache a 255 KiB read takes tens of microseconds, and through the thread pool
-// its bookkeeping cost the main thread several times that (256 MiB: 28 ms against 76-107 ms).
+// from the page cache a chunk's read takes tens of microseconds, less than a trip through the
+// thread pool costs the main thread.
 
 import { closeSync, openSync, readSync } from 'node:fs'
 import { localFileError } from '../errors.js'
@@ -42,109 +42,155 @@ interface OpenFile {
   users: number
 }
 
-export function createChunkReader(options: { chunkSize: number; buffers: number }): ChunkReader {
-  const { chunkSize } = options
-  const free: Buffer[] = []
-  let allocated = 0
-  const waiting: ((buffer: Buffer) => void)[] = []
-  const entries = new Map<string, Entry>()
-  // Chunks nobody holds, oldest first: kept for a host that asks for them next, until their
-  // buffer is needed for something else.
-  const idle = new Map<string, Entry>()
-  const files = new Map<string, OpenFile>()
+/**
+ * The chunks of the run: a fixed number of buffers, each holding one chunk of one file. A chunk
+ * nobody holds stays readable (idle) until its buffer is needed for another.
+ */
+class ChunkCache {
+  private readonly free: Buffer[] = []
+  private allocated = 0
+  /** Asked for a buffer while every buffer carried a write in flight. */
+  private readonly waiting: ((buffer: Buffer) => void)[] = []
+  private readonly entries = new Map<string, Entry>()
+  /** Chunks nobody holds, oldest first: kept for a host that asks for them next. */
+  private readonly idle = new Map<string, Entry>()
 
-  const takeBuffer = (): Buffer | Promise<Buffer> => {
-    const reused = free.pop()
-    if (reused !== undefined) return reused
-    if (allocated < options.buffers) {
-      allocated += 1
-      return Buffer.allocUnsafe(chunkSize)
+  constructor(
+    private readonly chunkSize: number,
+    private readonly buffers: number
+  ) {}
+
+  /** The chunk `key`, read into a buffer by `read` unless it is held or idle already. */
+  async take(key: string, read: (buffer: Buffer) => Buffer): Promise<Entry> {
+    let entry = this.entries.get(key)
+    if (entry === undefined) {
+      const buffer = await this.takeBuffer()
+      // Another upload may have read the same chunk while this one waited for a buffer.
+      entry = this.entries.get(key)
+      if (entry === undefined) entry = this.fill(key, buffer, read)
+      else this.recycle(buffer)
     }
-    const oldest = idle.values().next()
+    this.idle.delete(key)
+    entry.holders += 1
+    return entry
+  }
+
+  /** A holder is done with `entry`: when it was the last, the chunk falls idle. */
+  release(entry: Entry): void {
+    entry.holders -= 1
+    if (entry.holders === 0 && this.entries.get(entry.key) === entry) this.giveBack(entry)
+  }
+
+  private fill(key: string, buffer: Buffer, read: (buffer: Buffer) => Buffer): Entry {
+    let data: Buffer
+    try {
+      data = read(buffer)
+    } catch (error) {
+      this.recycle(buffer)
+      throw error
+    }
+    const entry = { key, buffer, data, holders: 0 }
+    this.entries.set(key, entry)
+    return entry
+  }
+
+  private takeBuffer(): Buffer | Promise<Buffer> {
+    const reused = this.free.pop()
+    if (reused !== undefined) return reused
+    if (this.allocated < this.buffers) {
+      this.allocated += 1
+      return Buffer.allocUnsafe(this.chunkSize)
+    }
+    const oldest = this.idle.values().next()
     if (!oldest.done) {
-      idle.delete(oldest.value.key)
-      entries.delete(oldest.value.key)
+      this.idle.delete(oldest.value.key)
+      this.entries.delete(oldest.value.key)
       return oldest.value.buffer
     }
     // Every buffer carries a write in flight: the first one acknowledged comes here.
-    return new Promise((resolve) => waiting.push(resolve))
+    return new Promise((resolve) => this.waiting.push(resolve))
   }
 
-  const recycle = (buffer: Buffer): void => {
-    const next = waiting.shift()
+  private recycle(buffer: Buffer): void {
+    const next = this.waiting.shift()
     if (next !== undefined) next(buffer)
-    else free.push(buffer)
+    else this.free.push(buffer)
   }
 
-  const giveBack = (entry: Entry): void => {
-    const next = waiting.shift()
+  private giveBack(entry: Entry): void {
+    const next = this.waiting.shift()
     if (next !== undefined) {
-      entries.delete(entry.key)
+      this.entries.delete(entry.key)
       next(entry.buffer)
     } else {
-      idle.set(entry.key, entry)
+      this.idle.set(entry.key, entry)
     }
   }
+}
 
+/** Open files, each opened once however many uploads read it at a time. */
+class OpenFiles {
+  private readonly files = new Map<string, OpenFile>()
+
+  open(localPath: string): OpenFile {
+    let file = this.files.get(localPath)
+    if (file === undefined) {
+      try {
+        file = { fd: openSync(localPath, 'r'), users: 0 }
+      } catch (error) {
+        throw localFileError(localPath, error)
+      }
+      this.files.set(localPath, file)
+    }
+    file.users += 1
+    return file
+  }
+
+  close(localPath: string, file: OpenFile): void {
+    file.users -= 1
+    if (file.users > 0) return
+    if (this.files.get(localPath) === file) this.files.delete(localPath)
+    closeSync(file.fd)
+  }
+}
+
+export function createChunkReader(options: { chunkSize: number; buffers: number }): ChunkReader {
+  const { chunkSize } = options
+  const cache = new ChunkCache(chunkSize, options.buffers)
+  const files = new OpenFiles()
   return {
     chunkSize,
     open(localPath) {
-      let file = files.get(localPath)
-      if (file === undefined) {
+      const opened = files.open(localPath)
+      let closed = false
+      const read = (position: number, length: number) => (buffer: Buffer) => {
         try {
-          file = { fd: openSync(localPath, 'r'), users: 0 }
+          return buffer.subarray(0, readSync(opened.fd, buffer, 0, length, position))
         } catch (error) {
           throw localFileError(localPath, error)
         }
-        files.set(localPath, file)
       }
-      file.users += 1
-      const opened = file
-      let closed = false
       return {
         async chunk(position, length) {
           if (length > chunkSize) throw new RangeError(`a chunk holds at most ${chunkSize} bytes`)
-          const key = `${position}:${length}:${localPath}`
-          let entry = entries.get(key)
-          if (entry === undefined) {
-            const buffer = await takeBuffer()
-            // Another upload may have read the same chunk while this one waited for a buffer.
-            entry = entries.get(key)
-            if (entry === undefined) {
-              let bytesRead: number
-              try {
-                bytesRead = readSync(opened.fd, buffer, 0, length, position)
-              } catch (error) {
-                recycle(buffer)
-                throw localFileError(localPath, error)
-              }
-              entry = { key, buffer, data: buffer.subarray(0, bytesRead), holders: 0 }
-              entries.set(key, entry)
-            } else {
-              recycle(buffer)
-            }
-          }
-          idle.delete(key)
-          entry.holders += 1
-          const held = entry
+          const entry = await cache.take(
+            `${position}:${length}:${localPath}`,
+            read(position, length)
+          )
           let released = false
           return {
-            data: held.data,
+            data: entry.data,
             release() {
               if (released) return
               released = true
-              held.holders -= 1
-              if (held.holders === 0 && entries.get(held.key) === held) giveBack(held)
+              cache.release(entry)
             }
           }
         },
         close() {
           if (closed) return
           closed = true
-          opened.users -= 1
-          if (opened.users > 0) return
-          if (files.get(localPath) === opened) files.delete(localPath)
-          closeSync(opened.fd)
+          files.close(localPath, opened)
         }
       }
     }

@@ -76,9 +76,6 @@ function readSmallSync(
   return content
 }
 
-// Small files are read into this buffer and hashed at once, one after the other.
-const scratch = Buffer.allocUnsafe(SYNC_READ_LIMIT + 1)
-
 /** readSmallSync, its failure a `local-file` DeployError that names the file. */
 export function readSmallNow(
   localPath: string,
@@ -93,8 +90,8 @@ export function readSmallNow(
   }
 }
 
-/** A small file in one synchronous read. Throws a DeployError. */
-function hashSmallSync(localPath: string, expectedSize: number): LocalDigest {
+/** A small file in one synchronous read into `scratch`. Throws a DeployError. */
+function hashSmallSync(localPath: string, expectedSize: number, scratch: Buffer): LocalDigest {
   const content = readSmallNow(localPath, expectedSize, scratch)
   return { sha256: createHash('sha256').update(content).digest('hex'), size: content.length }
 }
@@ -102,12 +99,13 @@ function hashSmallSync(localPath: string, expectedSize: number): LocalDigest {
 // A background slice of hashing lasts about this long before the event loop gets a turn.
 const WARM_SLICE_MS = 5
 
-async function hashFile(localPath: string): Promise<LocalDigest> {
+/** A file of any size, read in chunks (a small one in one read into `scratch`). */
+async function hashFile(localPath: string, scratch: Buffer): Promise<LocalDigest> {
   const hash = createHash('sha256')
   let size = 0
   try {
     const { size: now } = statSync(localPath)
-    if (now <= SYNC_READ_LIMIT) return hashSmallSync(localPath, now)
+    if (now <= SYNC_READ_LIMIT) return hashSmallSync(localPath, now, scratch)
     const file = await open(localPath, 'r')
     try {
       const { size: expected } = await file.stat()
@@ -127,111 +125,133 @@ async function hashFile(localPath: string): Promise<LocalDigest> {
   return { sha256: hash.digest('hex'), size }
 }
 
-export function createLocalHasher(): LocalHasher {
-  // The digests computed already, read without a promise or a turn of the event loop.
-  const finished = new Map<string, LocalDigest>()
-  // The digests under way, and those that failed.
-  const digests = new Map<string, Promise<LocalDigest>>()
-  const has = (localPath: string): boolean => finished.has(localPath) || digests.has(localPath)
+type Planned = { readonly localPath: string; readonly size: number }
+
+class LocalDigests implements LocalHasher {
+  /** The digests computed already, read without a promise or a turn of the event loop. */
+  private readonly finished = new Map<string, LocalDigest>()
+  /** The digests under way, and those that failed. */
+  private readonly pending = new Map<string, Promise<LocalDigest>>()
+  /** Small files are read into this buffer and hashed at once, one after the other. */
+  private readonly scratch = Buffer.allocUnsafe(SYNC_READ_LIMIT + 1)
+  private readonly backlog: Planned[] = []
+  private warming = false
+
+  warm(files: readonly Planned[]): void {
+    for (const file of files)
+      if (file.size <= SYNC_READ_LIMIT && !this.has(file.localPath)) this.backlog.push(file)
+    if (!this.warming && this.backlog.length > 0) {
+      this.warming = true
+      void this.drain()
+    }
+  }
+
+  digest(localPath: string, expectedSize?: number): Promise<LocalDigest> {
+    const done = this.finished.get(localPath)
+    if (done !== undefined) return Promise.resolve(done)
+    let pending = this.pending.get(localPath)
+    if (pending === undefined) {
+      pending =
+        expectedSize !== undefined && expectedSize <= SYNC_READ_LIMIT
+          ? // The executor runs at once; what it throws rejects the promise.
+            new Promise((resolve) => resolve(this.hashSmallNow(localPath, expectedSize)))
+          : hashFile(localPath, this.scratch)
+      this.pending.set(localPath, pending)
+      // Known without a promise from then on, as a claim's or warm's digest is.
+      pending.then(
+        (digest) => this.finished.set(localPath, digest),
+        () => undefined
+      )
+    }
+    return pending
+  }
+
+  known(localPath: string): LocalDigest | undefined {
+    return this.finished.get(localPath)
+  }
+
+  record(localPath: string, content: Buffer): void {
+    if (this.has(localPath)) return
+    this.finished.set(localPath, {
+      sha256: createHash('sha256').update(content).digest('hex'),
+      size: content.length
+    })
+  }
+
+  claim(localPath: string): HashSink | undefined {
+    if (this.has(localPath)) return undefined
+    let resolve: (digest: LocalDigest) => void = () => undefined
+    let reject: (error: unknown) => void = () => undefined
+    const pending = new Promise<LocalDigest>((done, fail) => {
+      resolve = done
+      reject = fail
+    })
+    // Nobody may be waiting when a claim is abandoned and its fallback read fails.
+    pending.catch(() => undefined)
+    this.pending.set(localPath, pending)
+    let hash: Hash | undefined = createHash('sha256')
+    let size = 0
+    return {
+      update: (data) => {
+        hash?.update(data)
+        size += data.length
+      },
+      finish: () => {
+        if (hash === undefined) return
+        const digest = { sha256: hash.digest('hex'), size }
+        this.finished.set(localPath, digest)
+        resolve(digest)
+        hash = undefined
+      },
+      abandon: () => {
+        if (hash === undefined) return
+        hash = undefined
+        hashFile(localPath, this.scratch).then(resolve, reject)
+      }
+    }
+  }
+
+  private has(localPath: string): boolean {
+    return this.finished.has(localPath) || this.pending.has(localPath)
+  }
+
   /** A small file hashed now and its digest recorded. Throws a DeployError. */
-  const hashSmallNow = (localPath: string, expectedSize: number): LocalDigest => {
-    const digest = hashSmallSync(localPath, expectedSize)
-    finished.set(localPath, digest)
+  private hashSmallNow(localPath: string, expectedSize: number): LocalDigest {
+    const digest = hashSmallSync(localPath, expectedSize, this.scratch)
+    this.finished.set(localPath, digest)
     return digest
   }
-  const backlog: { readonly localPath: string; readonly size: number }[] = []
-  let warming = false
-  const drain = async (): Promise<void> => {
+
+  /** Hashes the backlog a slice at a time, the event loop served between slices. */
+  private async drain(): Promise<void> {
     let next = 0
-    while (next < backlog.length) {
+    while (next < this.backlog.length) {
       const until = performance.now() + WARM_SLICE_MS
-      while (next < backlog.length && performance.now() < until) {
-        const { localPath, size } = backlog[next] as (typeof backlog)[number]
+      while (next < this.backlog.length && performance.now() < until) {
+        const { localPath, size } = this.backlog[next] as Planned
         next += 1
-        if (has(localPath)) continue
-        try {
-          hashSmallNow(localPath, size)
-        } catch (error) {
-          // Reported to whoever asks for this digest, not here.
-          const failed = Promise.reject(error instanceof Error ? error : new Error(String(error)))
-          failed.catch(() => undefined)
-          digests.set(localPath, failed)
-        }
+        if (!this.has(localPath)) this.hashOrKeepFailure(localPath, size)
       }
       await new Promise((resolve) => setImmediate(resolve))
     }
-    backlog.length = 0
-    warming = false
+    this.backlog.length = 0
+    this.warming = false
   }
-  return {
-    warm(files) {
-      for (const file of files)
-        if (file.size <= SYNC_READ_LIMIT && !has(file.localPath)) backlog.push(file)
-      if (!warming && backlog.length > 0) {
-        warming = true
-        void drain()
-      }
-    },
-    digest(localPath, expectedSize) {
-      const done = finished.get(localPath)
-      if (done !== undefined) return Promise.resolve(done)
-      let pending = digests.get(localPath)
-      if (pending === undefined) {
-        pending =
-          expectedSize !== undefined && expectedSize <= SYNC_READ_LIMIT
-            ? // The executor runs at once; what it throws rejects the promise.
-              new Promise((resolve) => resolve(hashSmallNow(localPath, expectedSize)))
-            : hashFile(localPath)
-        digests.set(localPath, pending)
-        // Known without a promise from then on, as a claim's or warm's digest is.
-        pending.then(
-          (digest) => finished.set(localPath, digest),
-          () => undefined
-        )
-      }
-      return pending
-    },
-    known(localPath) {
-      return finished.get(localPath)
-    },
-    record(localPath, content) {
-      if (has(localPath)) return
-      finished.set(localPath, {
-        sha256: createHash('sha256').update(content).digest('hex'),
-        size: content.length
-      })
-    },
-    claim(localPath) {
-      if (has(localPath)) return undefined
-      let resolve: (digest: LocalDigest) => void = () => undefined
-      let reject: (error: unknown) => void = () => undefined
-      const pending = new Promise<LocalDigest>((done, fail) => {
-        resolve = done
-        reject = fail
-      })
-      // Nobody may be waiting when a claim is abandoned and its fallback read fails.
-      pending.catch(() => undefined)
-      digests.set(localPath, pending)
-      let hash: Hash | undefined = createHash('sha256')
-      let size = 0
-      return {
-        update(data) {
-          hash?.update(data)
-          size += data.length
-        },
-        finish() {
-          if (hash === undefined) return
-          const digest = { sha256: hash.digest('hex'), size }
-          finished.set(localPath, digest)
-          resolve(digest)
-          hash = undefined
-        },
-        abandon() {
-          if (hash === undefined) return
-          hash = undefined
-          hashFile(localPath).then(resolve, reject)
-        }
-      }
+
+  private hashOrKeepFailure(localPath: string, size: number): void {
+    try {
+      this.hashSmallNow(localPath, size)
+    } catch (error) {
+      // Reported to whoever asks for this digest, not here.
+      const failed = Promise.reject(
+        error instanceof DeployError ? error : localFileError(localPath, error)
+      )
+      failed.catch(() => undefined)
+      this.pending.set(localPath, failed)
     }
   }
+}
+
+export function createLocalHasher(): LocalHasher {
+  return new LocalDigests()
 }

@@ -7,7 +7,7 @@ import { lstatSync, readlinkSync, statSync, type Stats } from 'node:fs'
 import { isAbsolute, relative, resolve, sep } from 'node:path'
 import { errorMessage, InputError, localFileError } from '../errors.js'
 import { escapeName, explainUnrepresentableName, isUtf8 } from './names.js'
-import { checkUnderTarget, joinRemote, toPosixSegments } from '../remote/paths.js'
+import { checkUnderTarget, joinRemote, remoteJoiner, toPosixSegments } from '../remote/paths.js'
 import { literalRoots, walkLiteral } from './walk.js'
 
 export interface PlannedFile {
@@ -78,6 +78,15 @@ export function mapFile(
   localPath: string,
   options: Pick<PlanOptions, 'workingDirectory' | 'target' | 'stripComponents'>
 ): { relativePath: string; remotePath: string } {
+  const relativePath = relativePlace(localPath, options)
+  return { relativePath, remotePath: joinRemote(options.target, relativePath) }
+}
+
+/** A local match's place relative to `target`. */
+function relativePlace(
+  localPath: string,
+  options: Pick<PlanOptions, 'workingDirectory' | 'stripComponents'>
+): string {
   const rel = relative(options.workingDirectory, localPath)
   // `...` and `..x` are ordinary names; only `..` itself climbs.
   if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel))
@@ -88,18 +97,14 @@ export function mapFile(
   return place(toPosixSegments(rel), options)
 }
 
-/** A file's place under `target` from its POSIX segments below the working directory. */
-function place(
-  segments: readonly string[],
-  options: Pick<PlanOptions, 'target' | 'stripComponents'>
-): { relativePath: string; remotePath: string } {
+/** A file's place relative to `target` from its POSIX segments below the working directory. */
+function place(segments: readonly string[], options: Pick<PlanOptions, 'stripComponents'>): string {
   if (segments.length <= options.stripComponents)
     throw new InputError(
       'strip-components',
       `${options.stripComponents} would remove the whole path of '${segments.join('/')}' (it has ${segments.length} component${segments.length === 1 ? '' : 's'})`
     )
-  const relativePath = segments.slice(options.stripComponents).join('/')
-  return { relativePath, remotePath: joinRemote(options.target, relativePath) }
+  return segments.slice(options.stripComponents).join('/')
 }
 
 interface Match {
@@ -146,17 +151,19 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
     throw explainUnrepresentableName(errorMessage(error)) ?? error
   }
 
+  const toRemote = remoteJoiner(options.target)
   const byRemote = new Map<string, string>()
   const files: PlannedFile[] = []
   for (const found of matches.sort((a, b) =>
     a.localPath < b.localPath ? -1 : a.localPath > b.localPath ? 1 : 0
   )) {
     const localPath = found.localPath
-    const { relativePath, remotePath } =
+    const relativePath =
       found.walkedPath === undefined
-        ? mapFile(resolve(localPath), options)
+        ? relativePlace(resolve(localPath), options)
         : place(found.walkedPath.split('/'), options)
     checkUnderTarget(relativePath, localPath)
+    const remotePath = toRemote(relativePath)
     const clash = byRemote.get(remotePath)
     if (clash !== undefined)
       throw new InputError(

@@ -1,5 +1,6 @@
 // A large file hashed on the host while it is being written (see RemoteFollower).
 
+import { isConnectionEnded } from '../errors.js'
 import type { CommandChannel, SshConnection } from '../ssh/types.js'
 import type { TakenShell } from './hasher-pool.js'
 import { quotePath, shellQuote } from './shell-quote.js'
@@ -92,10 +93,10 @@ export async function followRemoteHash(
       LINE_PREFIX
     )
   } catch (error) {
-    if (connection.failure !== undefined) throw error
+    if (isConnectionEnded(error)) throw error
     return undefined
   }
-  return follower(connection, channel, idleTimeoutMs, () => channel.close())
+  return follower(channel, idleTimeoutMs, () => channel.close())
 }
 
 /**
@@ -105,7 +106,7 @@ export async function followRemoteHash(
  * finished closes the shell instead.
  */
 export async function followInShell(
-  connection: SshConnection,
+  _connection: SshConnection,
   shell: TakenShell,
   path: string,
   idleTimeoutMs: number,
@@ -119,17 +120,16 @@ export async function followInShell(
     )
   } catch (error) {
     shell.channel.close()
-    if (connection.failure !== undefined) throw error
+    if (isConnectionEnded(error)) throw error
     return undefined
   }
-  return follower(connection, shell.channel, idleTimeoutMs, (finished) => {
+  return follower(shell.channel, idleTimeoutMs, (finished) => {
     if (finished) done(shell)
     else shell.channel.close()
   })
 }
 
 function follower(
-  connection: SshConnection,
   channel: CommandChannel,
   idleTimeoutMs: number,
   /** The follower is over: `finished` when its answer came in full. */
@@ -156,7 +156,7 @@ function follower(
         )
       } catch (error) {
         release(false)
-        if (connection.failure !== undefined) throw error
+        if (isConnectionEnded(error)) throw error
         return 'unavailable'
       }
       release(true)

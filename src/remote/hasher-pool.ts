@@ -4,41 +4,32 @@
 // or has no hasher, every request is answered 'unavailable' and files are read back instead.
 
 import { DeployError } from '../errors.js'
-import type { CommandChannel, SshConnection } from '../ssh/types.js'
-import {
-  END_LINE,
-  hashAllowanceMs,
-  hashBatchScript,
-  HASHER_PRELUDE,
-  LINE_PREFIX,
-  parseBootLine,
-  parseCwdLine,
-  parseHashAnswer,
-  parseHasherLine,
-  type Hasher,
-  type RemoteDigest
-} from './shell-protocol.js'
+import type { SshConnection } from '../ssh/types.js'
+import { startShell, type StartedShell, type TakenShell } from './hashing-shell.js'
+import { END_LINE, hashAllowanceMs, hashBatchScript, parseHashAnswer } from './shell-protocol.js'
+import type { RemoteDigest } from './shell-protocol.js'
+
+export type { TakenShell } from './hashing-shell.js'
 
 // A batch is a script fed to the shell's stdin, so no command-line limit applies; batches stay
 // moderate so that the work spreads over the shells.
 const MAX_BATCH_PATHS = 1000
 const MAX_BATCH_CHARS = 256 * 1024
-// A shell that has not said it is ready by then is not a shell (a forced sftp-server, say).
-const READY_TIMEOUT_MS = 10_000
+// A shell gets its next batch before it has answered the last, so it never waits for a round
+// trip between batches.
+const BATCHES_PER_SHELL = 2
 
-interface Request {
-  readonly path: string
-  readonly size: number
-  readonly resolve: (digest: RemoteDigest) => void
-  /** Where missing, a failure is answered 'unavailable'. */
-  readonly reject?: (error: unknown) => void
+/** A backlog of queued files: by their bytes, or by their count. */
+export interface Backlog {
+  readonly bytes: number
+  readonly files: number
 }
 
-/** A request's failure: its promise rejected, or 'unavailable' for hashInto's callback. */
-function fail(request: Request, error: unknown): void {
-  if (request.reject === undefined) request.resolve('unavailable')
-  else request.reject(error)
-}
+/**
+ * A second shell is a second login (the server's CPU, shared with everything else): it starts
+ * only for a backlog that one shell would take longer than a login to hash.
+ */
+export const GROW_BACKLOG: Backlog = { bytes: 256 * 1024 * 1024, files: 20_000 }
 
 export interface RemoteHasher {
   /** The file's SHA-256 as the server computes it. */
@@ -61,8 +52,7 @@ export interface RemoteHasher {
    * undefined where it has none) and its working directory, where relative paths start;
    * undefined until a shell has started.
    */
-  readonly machine:
-    { readonly bootId: string | undefined; readonly cwd: string | undefined } | undefined
+  readonly machine: HostMachine | undefined
   /**
    * Takes a hashing shell out of the hasher for another use (a tar stream, which then needs no
    * login of its own): the first shell to be idle, once one is. Undefined when none is up or
@@ -82,124 +72,204 @@ export interface RemoteHasher {
   close(): void
 }
 
-/** A started shell, its prelude run (sfd_prefix defined), handed over by takeShell. */
-export interface TakenShell {
-  readonly channel: CommandChannel
-  readonly hasher: Hasher
-}
-
-interface Shell extends TakenShell {
+export interface HostMachine {
   readonly bootId: string | undefined
   readonly cwd: string | undefined
-  /** Batches sent and not yet answered, and their bytes. */
+}
+
+interface Request {
+  readonly path: string
+  readonly size: number
+  readonly resolve: (digest: RemoteDigest) => void
+  /** Where missing, a failure is answered 'unavailable'. */
+  readonly reject?: (error: unknown) => void
+}
+
+/** A request's failure: its promise rejected, or 'unavailable' for hashInto's callback. */
+function fail(request: Request, error: unknown): void {
+  if (request.reject === undefined) request.resolve('unavailable')
+  else request.reject(error)
+}
+
+/** A shell in service: its batches sent and not yet answered, and their bytes. */
+interface Shell extends TakenShell {
   batches: number
   bytes: number
 }
 
-// A shell gets its next batch before it has answered the last, so it never waits for a round
-// trip between batches.
-const BATCHES_PER_SHELL = 2
-// A second shell is a second login (here about 140 ms of the server's CPU, shared with
-// everything else): it starts only for a backlog that one shell would take longer than that to
-// hash. 10,000 files of 4 KiB, five alternating rounds against a second shell grown as soon
-// as batches queue: new target median 1.07 s against 1.12 s, redeploy 0.63 s against 0.61 s
-// (within this machine's noise); one login fewer either way.
-export const GROW_BACKLOG: Backlog = { bytes: 256 * 1024 * 1024, files: 20_000 }
+/** The requests not yet handed to a shell, in order, and their bytes. */
+class RequestQueue {
+  private readonly requests: Request[] = []
+  private queuedBytes = 0
 
-/** A backlog of queued files: by their bytes, or by their count. */
-export interface Backlog {
-  readonly bytes: number
-  readonly files: number
-}
-
-async function startShell(
-  connection: SshConnection,
-  idleTimeoutMs: number
-): Promise<
-  | { channel: CommandChannel; hasher: Hasher; bootId: string | undefined; cwd: string | undefined }
-  | undefined
-> {
-  let channel: CommandChannel
-  try {
-    channel = await connection.openCommandChannel('sh -s', LINE_PREFIX)
-  } catch (error) {
-    if (connection.failure !== undefined) throw error
-    return undefined // exec refused
-  }
-  let timer: NodeJS.Timeout | undefined
-  const timedOut = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), Math.min(READY_TIMEOUT_MS, idleTimeoutMs))
-  })
-  try {
-    const answer = await Promise.race([
-      channel.request(HASHER_PRELUDE, END_LINE, idleTimeoutMs),
-      timedOut
-    ])
-    if (answer !== 'timeout') {
-      const hasher = parseHasherLine(answer)
-      if (hasher !== undefined)
-        return { channel, hasher, bootId: parseBootLine(answer), cwd: parseCwdLine(answer) }
-    }
-  } catch (error) {
-    if (connection.failure !== undefined) throw error
-  } finally {
-    clearTimeout(timer)
-  }
-  channel.close()
-  return undefined
-}
-
-export function createRemoteHasher(
-  connection: SshConnection,
-  channels: number,
-  idleTimeoutMs: number,
-  /** The backlog worth a second shell. */
-  growAt: Backlog = GROW_BACKLOG,
-  /** No shell starts before warmUp (requests wait in the queue). */
-  held = false
-): RemoteHasher {
-  const queue: Request[] = []
-  // The bytes of the files in `queue`.
-  let queuedBytes = 0
-  /** Takes every queued request out. */
-  const takeAll = (): Request[] => {
-    queuedBytes = 0
-    return queue.splice(0)
-  }
-  const shells: Shell[] = []
-  // What the first shell said of the machine, kept when that shell is taken.
-  let machine: { bootId: string | undefined; cwd: string | undefined } | undefined
-  // Waiting in takeShell for an idle shell.
-  let taker: ((shell: TakenShell | undefined) => void) | undefined
-  const handOver = (shell: TakenShell | undefined): void => {
-    const waiting = taker
-    taker = undefined
-    waiting?.(shell)
-  }
-  let starting = 0
-  let unavailable = false
-  let closed = false
-
-  const giveUp = (): void => {
-    unavailable = true
-    for (const request of takeAll()) request.resolve('unavailable')
+  get length(): number {
+    return this.requests.length
   }
 
-  const takeBatch = (): Request[] => {
+  get bytes(): number {
+    return this.queuedBytes
+  }
+
+  push(request: Request): void {
+    this.requests.push(request)
+    this.queuedBytes += request.size
+  }
+
+  /** The next batch: at most MAX_BATCH_PATHS paths and about MAX_BATCH_CHARS of them. */
+  takeBatch(): Request[] {
     let count = 0
     let chars = 0
-    for (const next of queue) {
+    for (const next of this.requests) {
       const cost = next.path.length + 8
       if (count === MAX_BATCH_PATHS || (count > 0 && chars + cost > MAX_BATCH_CHARS)) break
       chars += cost
       count += 1
     }
-    const batch = queue.splice(0, count)
-    for (const request of batch) queuedBytes -= request.size
+    const batch = this.requests.splice(0, count)
+    for (const request of batch) this.queuedBytes -= request.size
     return batch
   }
 
-  const run = (shell: Shell, batch: Request[]): void => {
+  takeAll(): Request[] {
+    this.queuedBytes = 0
+    return this.requests.splice(0)
+  }
+}
+
+class HasherPool implements RemoteHasher {
+  private readonly queue = new RequestQueue()
+  private readonly shells: Shell[] = []
+  private starting = 0
+  private closed = false
+  private isUnavailable = false
+  private hostMachine: HostMachine | undefined
+  /** Waiting in takeShell for an idle shell. */
+  private taker: ((shell: TakenShell | undefined) => void) | undefined
+  private firstReady: () => void = () => undefined
+
+  constructor(
+    private readonly connection: SshConnection,
+    private readonly channels: number,
+    private readonly idleTimeoutMs: number,
+    private readonly growAt: Backlog,
+    private held: boolean
+  ) {}
+
+  get unavailable(): boolean {
+    return this.isUnavailable
+  }
+
+  get machine(): HostMachine | undefined {
+    return this.hostMachine
+  }
+
+  hash(path: string, size: number): Promise<RemoteDigest> {
+    if (this.isUnavailable) return Promise.resolve('unavailable')
+    if (this.closed)
+      return Promise.reject(new DeployError('remote-failure', 'the remote hasher is closed'))
+    return new Promise((resolve, reject) => this.enqueue({ path, size, resolve, reject }))
+  }
+
+  hashInto(path: string, size: number, done: (digest: RemoteDigest) => void): void {
+    if (this.isUnavailable || this.closed) done('unavailable')
+    else this.enqueue({ path, size, resolve: done })
+  }
+
+  warmUp(): Promise<void> {
+    this.held = false
+    if (this.shells.length + this.starting !== 0 || this.isUnavailable || this.closed)
+      return Promise.resolve()
+    const started = new Promise<void>((resolve) => {
+      this.firstReady = resolve
+    })
+    this.grow()
+    return started
+  }
+
+  takeShell(): Promise<TakenShell | undefined> {
+    if (this.closed || this.isUnavailable || this.taker !== undefined)
+      return Promise.resolve(undefined)
+    return new Promise<TakenShell | undefined>((resolve) => {
+      this.taker = resolve
+      this.pump()
+    })
+  }
+
+  giveBack(shell: TakenShell): void {
+    if (this.closed || this.isUnavailable) {
+      shell.channel.close()
+      return
+    }
+    this.shells.unshift({ channel: shell.channel, hasher: shell.hasher, batches: 0, bytes: 0 })
+    this.pump()
+  }
+
+  release(): void {
+    this.isUnavailable = true
+    for (const shell of this.shells.splice(0)) shell.channel.close()
+    this.pump()
+  }
+
+  dropQueued(): void {
+    for (const request of this.queue.takeAll()) request.resolve('unavailable')
+  }
+
+  close(): void {
+    this.closed = true
+    this.handOver(undefined)
+    for (const shell of this.shells) shell.channel.close()
+  }
+
+  private enqueue(request: Request): void {
+    this.queue.push(request)
+    // Files asked for in the same turn of the event loop go out together, in full batches; a
+    // full batch goes at once, so a shell starts on it while the rest are still asked for.
+    if (this.queue.length === 1) queueMicrotask(() => this.pump())
+    else if (this.queue.length >= MAX_BATCH_PATHS) this.pump()
+  }
+
+  /** Hands work and shells out: whatever can move now, moves. */
+  private pump(): void {
+    if (this.isUnavailable) {
+      this.dropQueued()
+      this.handOver(undefined)
+      return
+    }
+    if (this.taker !== undefined) this.handOverIdleShell()
+    // While a shell is wanted, none gets more work, so that one falls idle.
+    if (this.taker === undefined) this.feedShells()
+    if (this.worthAnotherShell()) this.grow()
+  }
+
+  private handOverIdleShell(): void {
+    const idle = this.shells.findIndex((shell) => shell.batches === 0)
+    if (idle >= 0) this.handOver(this.shells.splice(idle, 1)[0])
+    else if (this.shells.length + this.starting === 0) this.handOver(undefined)
+  }
+
+  private handOver(shell: TakenShell | undefined): void {
+    const waiting = this.taker
+    this.taker = undefined
+    waiting?.(shell)
+  }
+
+  private feedShells(): void {
+    for (const shell of this.shells)
+      while (this.queue.length > 0 && shell.batches < BATCHES_PER_SHELL)
+        this.runBatch(shell, this.queue.takeBatch())
+  }
+
+  private worthAnotherShell(): boolean {
+    if (this.queue.length === 0 || this.starting !== 0 || this.held) return false
+    if (this.shells.length >= this.channels) return false
+    return (
+      this.shells.length === 0 ||
+      this.queue.length > this.growAt.files ||
+      this.queue.bytes > this.growAt.bytes
+    )
+  }
+
+  private runBatch(shell: Shell, batch: Request[]): void {
     const bytes = batch.reduce((sum, request) => sum + request.size, 0)
     shell.batches += 1
     shell.bytes += bytes
@@ -209,7 +279,7 @@ export function createRemoteHasher(
       .request(
         hashBatchScript(shell.hasher, paths),
         END_LINE,
-        hashAllowanceMs(idleTimeoutMs, shell.bytes)
+        hashAllowanceMs(this.idleTimeoutMs, shell.bytes)
       )
       .then(
         (lines) => {
@@ -223,124 +293,51 @@ export function createRemoteHasher(
       .finally(() => {
         shell.batches -= 1
         shell.bytes -= bytes
-        pump()
+        this.pump()
       })
   }
 
-  let firstReady: () => void = () => undefined
-  const grow = (): void => {
-    starting += 1
-    startShell(connection, idleTimeoutMs)
+  private grow(): void {
+    this.starting += 1
+    startShell(this.connection, this.idleTimeoutMs)
       .then(
-        (started) => {
-          if (started === undefined) {
-            // Refused (exec forbidden, no session left, no hasher): the host cannot hash
-            // unless another shell is up or still starting.
-            if (shells.length === 0 && starting === 1) giveUp()
-            return
-          }
-          if (closed) {
-            started.channel.close()
-            return
-          }
-          machine ??= { bootId: started.bootId, cwd: started.cwd }
-          shells.push({ ...started, batches: 0, bytes: 0 })
-        },
+        (started) => this.adopt(started),
         (error: unknown) => {
-          for (const request of takeAll()) fail(request, error)
+          for (const request of this.queue.takeAll()) fail(request, error)
         }
       )
       .finally(() => {
-        starting -= 1
-        firstReady()
-        pump()
+        this.starting -= 1
+        this.firstReady()
+        this.pump()
       })
   }
 
-  const worthAnother = (): boolean =>
-    shells.length === 0 || queue.length > growAt.files || queuedBytes > growAt.bytes
-
-  function pump(): void {
-    if (unavailable) {
-      giveUp()
-      handOver(undefined)
+  /** A shell that has started joins the pool; one refused may leave the host unable to hash. */
+  private adopt(started: StartedShell | undefined): void {
+    if (started === undefined) {
+      // Refused (exec forbidden, no session left, no hasher): the host cannot hash unless
+      // another shell is up or still starting.
+      if (this.shells.length === 0 && this.starting === 1) this.isUnavailable = true
       return
     }
-    if (taker !== undefined) {
-      const idle = shells.findIndex((shell) => shell.batches === 0)
-      if (idle >= 0) handOver(shells.splice(idle, 1)[0])
-      else if (shells.length + starting === 0) handOver(undefined)
+    if (this.closed) {
+      started.channel.close()
+      return
     }
-    // While a shell is wanted, none gets more work, so that one falls idle.
-    if (taker === undefined)
-      for (const shell of shells)
-        while (queue.length > 0 && shell.batches < BATCHES_PER_SHELL) run(shell, takeBatch())
-    if (queue.length > 0 && starting === 0 && shells.length < channels && worthAnother() && !held)
-      grow()
+    this.hostMachine ??= { bootId: started.bootId, cwd: started.cwd }
+    this.shells.push({ channel: started.channel, hasher: started.hasher, batches: 0, bytes: 0 })
   }
+}
 
-  const enqueue = (request: Request): void => {
-    queue.push(request)
-    queuedBytes += request.size
-    // Files asked for in the same turn of the event loop go out together, in full batches; a
-    // full batch goes at once, so a shell starts on it while the rest are still asked for.
-    if (queue.length === 1) queueMicrotask(pump)
-    else if (queue.length >= MAX_BATCH_PATHS) pump()
-  }
-
-  return {
-    hash(path, size) {
-      if (unavailable) return Promise.resolve('unavailable')
-      if (closed)
-        return Promise.reject(new DeployError('remote-failure', 'the remote hasher is closed'))
-      return new Promise((resolve, reject) => enqueue({ path, size, resolve, reject }))
-    },
-    hashInto(path, size, done) {
-      if (unavailable || closed) done('unavailable')
-      else enqueue({ path, size, resolve: done })
-    },
-    warmUp() {
-      held = false
-      if (shells.length + starting !== 0 || unavailable || closed) return Promise.resolve()
-      const started = new Promise<void>((resolve) => {
-        firstReady = resolve
-      })
-      grow()
-      return started
-    },
-    get unavailable() {
-      return unavailable
-    },
-    get machine() {
-      return machine
-    },
-    giveBack(shell) {
-      if (closed || unavailable) {
-        shell.channel.close()
-        return
-      }
-      shells.unshift({ ...shell, bootId: machine?.bootId, cwd: machine?.cwd, batches: 0, bytes: 0 })
-      pump()
-    },
-    release() {
-      unavailable = true
-      for (const shell of shells.splice(0)) shell.channel.close()
-      pump()
-    },
-    takeShell() {
-      if (closed || unavailable || taker !== undefined) return Promise.resolve(undefined)
-      return new Promise<TakenShell | undefined>((resolve) => {
-        taker = resolve
-        pump()
-      })
-    },
-    dropQueued() {
-      for (const request of takeAll()) request.resolve('unavailable')
-    },
-    close() {
-      closed = true
-      handOver(undefined)
-      for (const shell of shells) shell.channel.close()
-    }
-  }
+export function createRemoteHasher(
+  connection: SshConnection,
+  channels: number,
+  idleTimeoutMs: number,
+  /** The backlog worth a second shell. */
+  growAt: Backlog = GROW_BACKLOG,
+  /** No shell starts before warmUp (requests wait in the queue). */
+  held = false
+): RemoteHasher {
+  return new HasherPool(connection, channels, idleTimeoutMs, growAt, held)
 }
