@@ -4,8 +4,7 @@
 // ssh2 1.17's JavaScript cipher path, which the action always runs (its optional native addon
 // cannot ship in dist/):
 // - ssh2 creates an AES-GCM cipher per SSH packet from the raw key Buffer, and Node re-imports
-//   the key each time; a KeyObject made once halves that cost (measured: 32 KiB packets, 1 GiB,
-//   684-904 ms → 347-377 ms).
+//   the key each time; a KeyObject made once halves that cost (figures in bench/README.md).
 // - Each packet's random padding (4-19 bytes) was its own call into OpenSSL's RNG; it now comes
 //   from a 64 KiB pool that the same CSPRNG refills.
 
@@ -130,8 +129,8 @@ const PATCHES = [
   },
   {
     // ssh2's HTTP(S) agents are never used here, but loading them imports node:http, whose ESM
-    // facade reads its lazy WebSocket getters and so loads Node's bundled undici: 40 ms of every
-    // start-up. The two exports go.
+    // facade reads its lazy WebSocket getters and so loads Node's bundled undici, which every
+    // start-up would pay for. The two exports go.
     file: /node_modules[\\/]ssh2[\\/]lib[\\/]index\.js$/,
     replacements: [
       [
