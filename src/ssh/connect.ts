@@ -9,11 +9,11 @@
 
 import { createConnection, type Socket } from 'node:net'
 import { StringDecoder } from 'node:string_decoder'
-import ssh2 from 'ssh2'
-import type { ClientChannel, ConnectConfig, SFTPWrapper, Stats } from 'ssh2'
 import { classifyConnectError, classifySftpError, SFTP_STATUS } from './classify.js'
+import { clientConfig, promptAnswers } from './client-config.js'
+import { coalesceWrites } from './coalesce-writes.js'
 import { ChannelRefusedError, ConnectionEndedError, DeployError, errorMessage } from '../errors.js'
-import { noteGarbage } from './heap.js'
+import { Client, type ClientChannel, type SFTPWrapper, type Stats } from './ssh2.js'
 
 import type {
   CommandChannel,
@@ -71,7 +71,7 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
   const { label, signal } = options
   if (signal.aborted) throw abortError(signal, label)
 
-  const client = new ssh2.Client()
+  const client = new Client()
   const pending = new Set<PendingOp>()
   let lastActivity = Date.now()
   let failure: DeployError | undefined
@@ -134,7 +134,7 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
     fail(new DeployError('connection-lost', `${label}: the connection closed`))
   })
   client.on('keyboard-interactive', (_name, _instructions, _lang, prompts, finish) => {
-    finish(prompts.map(() => options.password ?? ''))
+    finish(promptAnswers(options, prompts))
   })
 
   const track = <T>(
@@ -550,32 +550,7 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
   // activity: keepalive replies would hide a stalled SFTP server behind a live sshd.
   socket.on('error', () => undefined)
 
-  const authHandler: string[] = []
-  if (options.privateKey !== undefined) authHandler.push('publickey')
-  if (options.password !== undefined) authHandler.push('password', 'keyboard-interactive')
-
-  const config: ConnectConfig = {
-    sock: socket,
-    host: options.host,
-    port: options.port,
-    username: options.username,
-    readyTimeout: options.connectTimeoutMs,
-    keepaliveInterval: options.keepaliveIntervalMs,
-    keepaliveCountMax: options.keepaliveCountMax,
-    tryKeyboard: options.password !== undefined,
-    authHandler: authHandler as ConnectConfig['authHandler'],
-    hostVerifier: (blob: Buffer) => {
-      const verdict = options.checkHostKey(blob)
-      if (!verdict.ok) hostKeyFailure = verdict.error
-      return verdict.ok
-    },
-    ...(options.hostKeyAlgorithms === undefined
-      ? {}
-      : { algorithms: { serverHostKey: [...options.hostKeyAlgorithms] as never } })
-  }
-  if (options.privateKey !== undefined) config.privateKey = options.privateKey
-  if (options.passphrase !== undefined) config.passphrase = options.passphrase
-  if (options.password !== undefined) config.password = options.password
+  const config = clientConfig(options, socket, (error) => (hostKeyFailure = error))
 
   const connectTimer = setTimeout(() => {
     fail(
@@ -608,37 +583,6 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
     clearTimeout(connectTimer)
   }
   return connection
-}
-
-/**
- * ssh2 hands the socket every SSH packet in three or four pieces (length, payload, tag) and an
- * SFTP write becomes eight packets: without this, one system call per piece. Corking for the
- * rest of the current tick turns each burst into one writev (measured on 1 GiB: client CPU
- * 3.7-4.5 s → 3.0-3.3 s). Nagle stays off, so nothing waits longer than the tick.
- */
-/**
- * Holds the socket's writes until the end of the tick, then sends them in one writev. Returns a
- * function that sends what is held at once.
- */
-function coalesceWrites(socket: Socket): () => void {
-  const write = socket.write.bind(socket) as (...args: unknown[]) => boolean
-  let corked = false
-  const uncork = (): void => {
-    if (!corked) return
-    corked = false
-    socket.uncork()
-  }
-  socket.write = (...args: unknown[]) => {
-    const [data] = args
-    if (Buffer.isBuffer(data)) noteGarbage(data.length)
-    if (!corked) {
-      corked = true
-      socket.cork()
-      process.nextTick(uncork)
-    }
-    return write(...args)
-  }
-  return uncork
 }
 
 /**
