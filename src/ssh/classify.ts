@@ -2,7 +2,7 @@
 // ssh2 marks connection errors with `level` (client-socket, client-timeout,
 // client-authentication, handshake, protocol) and SFTP errors with a numeric status `code`.
 
-import { DeployError, errorMessage, type ErrorKind } from '../errors.js'
+import { ChannelRefusedError, DeployError, errorMessage, type ErrorKind } from '../errors.js'
 
 /** SFTP status codes (draft-ietf-secsh-filexfer-02, the version OpenSSH speaks). */
 export const SFTP_STATUS = {
@@ -105,4 +105,36 @@ export function classifySftpError(error: unknown, operation: string, path: strin
         return make('connection-lost', `${operation} '${path}': ${message}`)
       return make('remote-failure', `${operation} '${path}': ${message}`)
   }
+}
+
+/**
+ * Why an SFTP session did not start. Text before the SFTP protocol's first packet (a login shell
+ * that prints a banner) reads as an absurd packet length, which OpenSSH's sftp reports as
+ * "Received message too long": that is no refusal, and asking again gets the same text.
+ */
+export function sftpStartError(error: Error, label: string): DeployError {
+  const level = (error as { level?: unknown }).level
+  const length = /Packet length (\d+) exceeds/.exec(error.message)?.[1]
+  if (level === 'sftp-protocol' && length !== undefined) {
+    const head = Buffer.alloc(4)
+    head.writeUInt32BE(Number(length) >>> 0)
+    const text = head.toString('latin1').replace(/[^\x20-\x7e]/g, '.')
+    return new DeployError(
+      'protocol',
+      `${label}: the SFTP session began with text ('${text}…') instead of the SFTP protocol: the account's shell prints output for non-interactive sessions (a banner or echo in ~/.bashrc, say); make it quiet, as OpenSSH's sftp would say ("Received message too long ${length}")`,
+      { cause: error }
+    )
+  }
+  if (level === 'sftp-protocol')
+    return new DeployError(
+      'protocol',
+      `${label}: the SFTP session failed as it started (${error.message})`,
+      { cause: error }
+    )
+  return new ChannelRefusedError(
+    `${label}: the server refused an SFTP session (${error.message})`,
+    {
+      cause: error
+    }
+  )
 }

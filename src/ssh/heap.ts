@@ -1,16 +1,15 @@
-// Memory held by a long upload. Every 32 KiB SSH packet leaves behind a cipher object and its
+// Memory held by a long upload. Every SSH packet leaves behind a cipher object and its
 // ciphertext, dead within a tick; how much of that the process holds at once is up to V8.
 //
-// - The young generation stays at its starting size for the whole run. Left alone, V8 grows it
-//   up to 32 MiB per semi-space under this churn and the process keeps the memory: 1 GiB to 8
-//   hosts peaked at 255 MiB RSS with 11 MiB of live heap, and at 176 MiB with the young
-//   generation kept at 1 MiB, no slower.
+// - The young generation stays at its starting size for the whole run: left alone, V8 grows it
+//   under this churn and the process keeps the memory.
 // - The ciphertext lives outside the V8 heap, and a scavenge comes only when the young
-//   generation's 1 MiB fills with the small objects around it: every 30 MiB or so sent. Until
-//   then the dead ciphertext stays allocated (and malloc keeps the pages). A minor collection
-//   after every GARBAGE_BYTES sent keeps it to a few MiB: 1 GiB to 8 hosts peaked at 135-141 MiB
-//   instead of 174-179, no slower (a scavenge of an almost empty young generation takes well
-//   under a millisecond).
+//   generation fills with the small objects around it; until then the dead ciphertext stays
+//   allocated (and malloc keeps the pages). A minor collection after every GARBAGE_BYTES sent
+//   keeps it to a few MiB, and costs little: the young generation is almost empty.
+//
+// The bytes sent since the last collection are counted for the whole process, as V8's heap is
+// one per process: that counter is this module's state, on purpose.
 //
 // The runner starts `node dist/index.js` without flags, so the flags are set here, before
 // anything else runs; V8 reads both when it needs them.

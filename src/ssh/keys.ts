@@ -1,6 +1,6 @@
 // ssh2's key parser, for the inputs: which key formats it can use, or why it cannot.
 
-import ssh2 from 'ssh2'
+import { parseKey, type ParsedKey } from './ssh2.js'
 
 export interface ParsedKeyInfo {
   readonly type: string
@@ -9,9 +9,9 @@ export interface ParsedKeyInfo {
 
 /** ssh2's key parser: the key formats it can use, or the reason it cannot. */
 export function parseSshKey(data: string, passphrase: string | undefined): ParsedKeyInfo | Error {
-  const parsed = ssh2.utils.parseKey(data, passphrase)
+  const parsed = parseKey(data, passphrase)
   if (parsed instanceof Error) return parsed
-  const key = Array.isArray(parsed) ? (parsed[0] as ssh2.ParsedKey | undefined) : parsed
+  const key = Array.isArray(parsed) ? (parsed[0] as ParsedKey | undefined) : parsed
   if (key === undefined) return new Error('no key found')
   return { type: key.type, isPrivate: key.isPrivateKey() }
 }
