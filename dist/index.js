@@ -32,19 +32,18 @@ import require$$6 from 'util';
 import require$$2 from 'dns';
 import require$$1$1 from 'zlib';
 
-// Memory held by a long upload. Every 32 KiB SSH packet leaves behind a cipher object and its
+// Memory held by a long upload. Every SSH packet leaves behind a cipher object and its
 // ciphertext, dead within a tick; how much of that the process holds at once is up to V8.
 //
-// - The young generation stays at its starting size for the whole run. Left alone, V8 grows it
-//   up to 32 MiB per semi-space under this churn and the process keeps the memory: 1 GiB to 8
-//   hosts peaked at 255 MiB RSS with 11 MiB of live heap, and at 176 MiB with the young
-//   generation kept at 1 MiB, no slower.
+// - The young generation stays at its starting size for the whole run: left alone, V8 grows it
+//   under this churn and the process keeps the memory.
 // - The ciphertext lives outside the V8 heap, and a scavenge comes only when the young
-//   generation's 1 MiB fills with the small objects around it: every 30 MiB or so sent. Until
-//   then the dead ciphertext stays allocated (and malloc keeps the pages). A minor collection
-//   after every GARBAGE_BYTES sent keeps it to a few MiB: 1 GiB to 8 hosts peaked at 135-141 MiB
-//   instead of 174-179, no slower (a scavenge of an almost empty young generation takes well
-//   under a millisecond).
+//   generation fills with the small objects around it; until then the dead ciphertext stays
+//   allocated (and malloc keeps the pages). A minor collection after every GARBAGE_BYTES sent
+//   keeps it to a few MiB, and costs little: the young generation is almost empty.
+//
+// The bytes sent since the last collection are counted for the whole process, as V8's heap is
+// one per process: that counter is this module's state, on purpose.
 //
 // The runner starts `node dist/index.js` without flags, so the flags are set here, before
 // anything else runs; V8 reads both when it needs them.
@@ -3180,6 +3179,700 @@ async function removeStaging(connection, sftp, stage, files) {
     }
     const result = await connection.exec(removeCommand(stage)).catch(() => undefined);
     return result?.code === 0;
+}
+
+// Turns what ssh2, the socket layer and SFTP report into DeployErrors whose kind decides retry.
+// ssh2 marks connection errors with `level` (client-socket, client-timeout,
+// client-authentication, handshake, protocol) and SFTP errors with a numeric status `code`.
+/** SFTP status codes (draft-ietf-secsh-filexfer-02, the version OpenSSH speaks). */
+const SFTP_STATUS = {
+    EOF: 1,
+    NO_SUCH_FILE: 2,
+    PERMISSION_DENIED: 3,
+    FAILURE: 4,
+    NO_CONNECTION: 6,
+    CONNECTION_LOST: 7,
+    OP_UNSUPPORTED: 8
+};
+// Socket errors that another attempt may not meet: the network, not the request, failed.
+const TRANSIENT_SOCKET_CODES = new Set([
+    'ECONNREFUSED',
+    'ECONNRESET',
+    'ECONNABORTED',
+    'EPIPE',
+    'ETIMEDOUT',
+    'EHOSTUNREACH',
+    'ENETUNREACH',
+    'ENETDOWN',
+    'EHOSTDOWN',
+    'EAI_AGAIN',
+    'ENOTCONN',
+    'ERR_SOCKET_CLOSED',
+    'ERR_STREAM_PREMATURE_CLOSE'
+]);
+function field(error, name) {
+    if (typeof error !== 'object' || error === null)
+        return undefined;
+    return error[name];
+}
+/** Classifies an error raised while connecting (before the session is ready). */
+function classifyConnectError(error, where) {
+    if (error instanceof DeployError)
+        return error;
+    const level = field(error, 'level');
+    const code = field(error, 'code');
+    const message = errorMessage(error);
+    const make = (kind, text) => new DeployError(kind, text, { cause: error });
+    if (level === 'client-authentication')
+        return make('auth', `authentication failed on ${where}: the server accepted none of the credentials given (${message})`);
+    if (level === 'client-timeout')
+        return make('timeout', message === 'Keepalive timeout'
+            ? `${where}: the server stopped answering SSH keepalives; the connection is dead`
+            : `${where}: ${message}`);
+    if (level === 'client-dns' || code === 'ENOTFOUND')
+        return make('network', `cannot resolve ${where}: ${message}`);
+    if (typeof code === 'string' && TRANSIENT_SOCKET_CODES.has(code))
+        return make('network', `${where}: ${message}`);
+    if (level === 'handshake' || level === 'protocol') {
+        if (/no matching/i.test(message))
+            return make('protocol', `${where}: no SSH algorithm both sides accept (${message})`);
+        // A server that drops a handshake (MaxStartups, a restarting daemon) may accept the next.
+        return make('connection-lost', `${where}: SSH handshake failed: ${message}`);
+    }
+    if (level === 'client-socket')
+        return make('network', `${where}: ${message}`);
+    return make('connection-lost', `${where}: ${message}`);
+}
+/**
+ * Classifies a failed SFTP request. `FAILURE` is what OpenSSH's sftp-server answers for ENOSPC,
+ * EDQUOT, EROFS and EEXIST alike: it is not retried, and the caller can refine the message.
+ */
+function classifySftpError(error, operation, path) {
+    if (error instanceof DeployError)
+        return error;
+    const code = field(error, 'code');
+    const message = errorMessage(error);
+    const make = (kind, text) => new DeployError(kind, text, { cause: error });
+    switch (code) {
+        case SFTP_STATUS.NO_SUCH_FILE:
+            return make('no-such-path', `${operation} '${path}': no such file or directory`);
+        case SFTP_STATUS.PERMISSION_DENIED:
+            return make('permission', `${operation} '${path}': permission denied`);
+        case SFTP_STATUS.FAILURE:
+            return make('remote-failure', `${operation} '${path}' failed on the server (${message}): the disk may be full, over quota or read-only`);
+        case SFTP_STATUS.OP_UNSUPPORTED:
+            return make('protocol', `${operation} '${path}': the server does not support this operation`);
+        case SFTP_STATUS.NO_CONNECTION:
+        case SFTP_STATUS.CONNECTION_LOST:
+            return make('connection-lost', `${operation} '${path}': connection lost (${message})`);
+        default:
+            if (typeof code === 'string' && TRANSIENT_SOCKET_CODES.has(code))
+                return make('network', `${operation} '${path}': ${message}`);
+            if (/no response|not connected|closed|ended/i.test(message))
+                return make('connection-lost', `${operation} '${path}': ${message}`);
+            return make('remote-failure', `${operation} '${path}': ${message}`);
+    }
+}
+/**
+ * Why an SFTP session did not start. Text before the SFTP protocol's first packet (a login shell
+ * that prints a banner) reads as an absurd packet length, which OpenSSH's sftp reports as
+ * "Received message too long": that is no refusal, and asking again gets the same text.
+ */
+function sftpStartError(error, label) {
+    const level = error.level;
+    const length = /Packet length (\d+) exceeds/.exec(error.message)?.[1];
+    if (level === 'sftp-protocol' && length !== undefined) {
+        const head = Buffer.alloc(4);
+        head.writeUInt32BE(Number(length) >>> 0);
+        const text = head.toString('latin1').replace(/[^\x20-\x7e]/g, '.');
+        return new DeployError('protocol', `${label}: the SFTP session began with text ('${text}…') instead of the SFTP protocol: the account's shell prints output for non-interactive sessions (a banner or echo in ~/.bashrc, say); make it quiet, as OpenSSH's sftp would say ("Received message too long ${length}")`, { cause: error });
+    }
+    if (level === 'sftp-protocol')
+        return new DeployError('protocol', `${label}: the SFTP session failed as it started (${error.message})`, { cause: error });
+    return new ChannelRefusedError(`${label}: the server refused an SFTP session (${error.message})`, {
+        cause: error
+    });
+}
+
+// ssh2's ConnectConfig, built from our ConnectOptions: which credentials are tried and in what
+// order, where the server's host key is checked, which algorithms are offered, keepalive.
+/**
+ * The config for one connection over `socket`. A key is tried first, then a password, then
+ * keyboard-interactive with the password as every answer. A host key that `checkHostKey`
+ * rejects stops the key exchange; its error goes to `rejectedHostKey` first, since ssh2 itself
+ * reports only that the key was refused.
+ */
+function clientConfig(options, socket, rejectedHostKey) {
+    const config = {
+        sock: socket,
+        host: options.host,
+        port: options.port,
+        username: options.username,
+        readyTimeout: options.connectTimeoutMs,
+        keepaliveInterval: options.keepaliveIntervalMs,
+        keepaliveCountMax: options.keepaliveCountMax,
+        tryKeyboard: options.password !== undefined,
+        authHandler: authMethods(options),
+        hostVerifier: (blob) => {
+            const verdict = options.checkHostKey(blob);
+            if (!verdict.ok)
+                rejectedHostKey(verdict.error);
+            return verdict.ok;
+        },
+        ...(options.hostKeyAlgorithms === undefined
+            ? {}
+            : { algorithms: { serverHostKey: [...options.hostKeyAlgorithms] } })
+    };
+    if (options.privateKey !== undefined)
+        config.privateKey = options.privateKey;
+    if (options.passphrase !== undefined)
+        config.passphrase = options.passphrase;
+    if (options.password !== undefined)
+        config.password = options.password;
+    return config;
+}
+/** The authentication methods to try, in order, for the credentials given. */
+function authMethods(options) {
+    const methods = [];
+    if (options.privateKey !== undefined)
+        methods.push('publickey');
+    if (options.password !== undefined)
+        methods.push('password', 'keyboard-interactive');
+    return methods;
+}
+/** Keyboard-interactive answers: the password for every prompt. */
+function promptAnswers(options, prompts) {
+    return prompts.map(() => options.password ?? '');
+}
+
+// ssh2 hands the socket every SSH packet in three or four pieces (length, payload, tag), and one
+// SFTP write becomes several packets. Corking the socket for the rest of the current tick sends each
+// burst in one writev instead of one system call per piece. Nagle stays off, so nothing waits
+// longer than the tick.
+/**
+ * Holds the socket's writes until the end of the tick, then sends them in one writev. Returns a
+ * function that sends what is held at once.
+ */
+function coalesceWrites(socket) {
+    const write = socket.write.bind(socket);
+    let corked = false;
+    const uncork = () => {
+        if (!corked)
+            return;
+        corked = false;
+        socket.uncork();
+    };
+    socket.write = (...args) => {
+        const [data] = args;
+        if (Buffer.isBuffer(data))
+            noteGarbage(data.length);
+        if (!corked) {
+            corked = true;
+            socket.cork();
+            process.nextTick(uncork);
+        }
+        return write(...args);
+    };
+    return uncork;
+}
+
+// What exec.ts and line-channel.ts share: the connection as they see it, opening an exec channel
+// on it, and feeding a channel's stdin with backpressure.
+/** Opens exec channels on `client`; a refusal (exec forbidden, MaxSessions reached) is a DeployError. */
+function execOpener(client, label) {
+    return (command, reject, use) => {
+        client.exec(command, (error, stream) => {
+            if (error !== undefined) {
+                reject(new ChannelRefusedError(`${label}: the server refused to run a command (${error.message})`, { cause: error }));
+                return;
+            }
+            use(stream);
+        });
+    };
+}
+/**
+ * Writes `input` into a channel's stdin, waiting for 'drain' whenever its window is full, and
+ * ends stdin; stops early once `stopped()` (the channel has closed). Each chunk the channel
+ * takes is progress: `requests` is touched.
+ */
+async function pipeInto(stream, input, stopped, requests) {
+    for await (const chunk of input) {
+        if (stopped())
+            return;
+        if (!stream.write(chunk))
+            await drained(stream);
+        requests.touch();
+    }
+    stream.end();
+}
+/** Resolves when the channel's window has room again, or it has closed. */
+function drained(stream) {
+    return new Promise((resolve) => {
+        const done = () => {
+            stream.off('drain', done);
+            stream.off('close', done);
+            resolve();
+        };
+        stream.on('drain', done);
+        stream.on('close', done);
+    });
+}
+/** A stream's input failed: a DeployError as it is, anything else a local file that failed. */
+function inputError(error) {
+    return error instanceof DeployError
+        ? error
+        : new DeployError('local-file', errorMessage(error), { cause: error });
+}
+
+// Commands run to completion: `exec` (stdin closed at once) and `streamToCommand` (stdin fed
+// from an iterable). What a command sends is held within bounds, whatever it sends: its output
+// is kept up to MAX_KEPT_OUTPUT per stream (the rest is read and dropped), and the command is
+// ended once stdout and stderr together pass MAX_COMMAND_OUTPUT.
+const MAX_KEPT_OUTPUT = 64 * 1024;
+const MAX_COMMAND_OUTPUT = 16 * 1024 * 1024;
+/** Runs `command` with stdin closed; resolves with its exit status and output. */
+function exec(context, command, options = {}) {
+    const allowanceMs = options.allowanceMs ?? context.idleTimeoutMs;
+    return context.requests.track('a remote command', allowanceMs, (resolve, reject) => {
+        context.openExec(command, reject, (stream) => {
+            const output = new OutputCollector(stream, context, reject);
+            stream.on('error', (streamError) => reject(new DeployError('connection-lost', `${context.label}: command channel error: ${streamError.message}`)));
+            stream.on('close', () => resolve(output.result()));
+            stream.end();
+        });
+    });
+}
+/** Runs `command` with `input` streamed to its stdin; resolves with its exit status and output. */
+function streamToCommand(context, command, input) {
+    const { requests } = context;
+    const label = 'sending a stream to a remote command';
+    return requests.track(label, context.idleTimeoutMs, (resolve, reject) => {
+        context.openExec(command, reject, (stream) => {
+            let closed = false;
+            const output = new OutputCollector(stream, context, reject);
+            stream.on('error', () => undefined);
+            stream.on('close', () => {
+                closed = true;
+                resolve(output.result());
+            });
+            pipeInto(stream, input, () => closed, requests).catch((error) => {
+                // The input failed (a local file could not be read): stop the command.
+                stream.close();
+                reject(inputError(error));
+            });
+        });
+    });
+}
+/**
+ * A command's stdout and stderr, each kept up to MAX_KEPT_OUTPUT, and its exit status. Past
+ * MAX_COMMAND_OUTPUT of the two together (a command that will not stop talking) the request
+ * is rejected and the channel closed.
+ */
+class OutputCollector {
+    #kept = { stdout: [], stderr: [] };
+    #sizes = { stdout: 0, stderr: 0 };
+    #stream;
+    #context;
+    #reject;
+    #total = 0;
+    #code = null;
+    #signal;
+    constructor(stream, context, reject) {
+        this.#stream = stream;
+        this.#context = context;
+        this.#reject = reject;
+        stream.on('data', (chunk) => this.#collect('stdout', chunk));
+        stream.stderr.on('data', (chunk) => this.#collect('stderr', chunk));
+        stream.stderr.on('error', () => undefined);
+        stream.on('exit', (exitCode, signalName) => {
+            this.#code = exitCode;
+            this.#signal = signalName;
+        });
+    }
+    result() {
+        return {
+            code: this.#code,
+            signal: this.#signal,
+            stdout: Buffer.concat(this.#kept.stdout).toString('utf8'),
+            stderr: Buffer.concat(this.#kept.stderr).toString('utf8')
+        };
+    }
+    #collect(into, chunk) {
+        this.#context.requests.touch();
+        this.#total += chunk.length;
+        const room = MAX_KEPT_OUTPUT - this.#sizes[into];
+        if (room > 0) {
+            const part = chunk.length <= room ? chunk : chunk.subarray(0, room);
+            this.#kept[into].push(part);
+            this.#sizes[into] += part.length;
+        }
+        if (this.#total > MAX_COMMAND_OUTPUT) {
+            this.#total = -Infinity;
+            this.#reject(floodError(this.#context.label));
+            this.#stream.close();
+        }
+    }
+}
+function floodError(label) {
+    return new DeployError('protocol', `${label}: a remote command sent more than ${MAX_COMMAND_OUTPUT / 1024 / 1024} MiB of output: it is not ours (does the account force a command?)`);
+}
+
+// A long-running remote command that answers requests in lines (see CommandChannel). What it
+// sends is held within bounds: a line is at most MAX_LINE characters long, and an answer at most
+// its request's bound. Output past them is not ours, and ends the channel as a protocol error.
+const MAX_LINE = 64 * 1024;
+const DEFAULT_MAX_ANSWER = 1024 * 1024;
+/** Starts `command` on an exec channel; its output lines that start with `prefix` answer requests. */
+function openCommandChannel(context, command, prefix) {
+    return context.requests.track('starting a remote command', context.idleTimeoutMs, (resolve, reject) => {
+        context.openExec(command, reject, (stream) => resolve(new LineChannel(stream, prefix, context)));
+    });
+}
+/** Requests are answered in order: the lines before a terminator answer the oldest waiter. */
+class LineChannel {
+    #stream;
+    #prefix;
+    #context;
+    #waiters = [];
+    #decoder = new StringDecoder('utf8');
+    #lines = [];
+    #answerChars = 0;
+    #partial = '';
+    #ended = false;
+    constructor(stream, prefix, context) {
+        this.#stream = stream;
+        this.#prefix = prefix;
+        this.#context = context;
+        stream.on('data', (chunk) => this.#receive(chunk));
+        stream.stderr.on('data', () => context.requests.touch());
+        stream.on('error', () => this.#end('the remote command channel failed'));
+        stream.stderr.on('error', () => undefined);
+        stream.on('close', () => this.#end('the remote command ended'));
+    }
+    request = (input, terminator, allowanceMs, maxAnswerChars = DEFAULT_MAX_ANSWER) => {
+        const { requests, label } = this.#context;
+        if (this.#ended)
+            return Promise.reject(requests.failure ?? new DeployError('remote-failure', `${label}: the remote command ended`));
+        return requests.track('a remote command', allowanceMs, (resolve, reject) => {
+            this.#waiters.push({ terminator, maxAnswerChars, resolve, reject });
+            if (input === '')
+                return;
+            this.#stream.write(input);
+            // A request is waited for: it goes now, not after whatever else this tick does.
+            this.#context.flushWrites();
+        });
+    };
+    write = (input) => {
+        if (!this.#ended)
+            this.#stream.write(input);
+    };
+    send = (input) => {
+        const { requests } = this.#context;
+        const label = 'sending a stream to a remote command';
+        return requests.track(label, this.#context.idleTimeoutMs, (resolve, reject) => {
+            pipeInto(this.#stream, input, () => this.#ended, requests).then(() => resolve(undefined), (error) => {
+                this.#end('the stream to the remote command failed');
+                this.#stream.close();
+                reject(requests.failure ?? inputError(error));
+            });
+        });
+    };
+    close = () => {
+        this.#end('the remote command was closed');
+        this.#stream.end();
+        this.#stream.close();
+    };
+    #receive(chunk) {
+        this.#context.requests.touch();
+        if (this.#ended)
+            return;
+        const parts = (this.#partial + this.#decoder.write(chunk)).split('\n');
+        this.#partial = parts.pop() ?? '';
+        if (this.#partial.length > MAX_LINE) {
+            this.#overflow(`a line longer than ${MAX_LINE / 1024} KiB`);
+            return;
+        }
+        for (const line of parts) {
+            if (line.startsWith(this.#prefix) && !this.#take(line))
+                return;
+        }
+    }
+    /** Adds a line to the oldest waiter's answer, or ends it; false when the channel overflowed. */
+    #take(line) {
+        const head = this.#waiters[0];
+        if (head !== undefined && line === head.terminator) {
+            this.#waiters.shift();
+            head.resolve(this.#lines);
+            this.#lines = [];
+            this.#answerChars = 0;
+            return true;
+        }
+        this.#answerChars += line.length;
+        if (this.#answerChars > (head?.maxAnswerChars ?? DEFAULT_MAX_ANSWER)) {
+            this.#overflow('more output than the request it answers can have');
+            return false;
+        }
+        this.#lines.push(line);
+        return true;
+    }
+    /** Output past the bounds is not ours: the channel ends as a protocol error. */
+    #overflow(what) {
+        this.#end(new DeployError('protocol', `${this.#context.label}: a remote command sent ${what}: its output is not ours (does the account force a command?)`));
+        this.#lines = [];
+        this.#partial = '';
+        this.#stream.close();
+    }
+    /** Rejects every waiting request: with the connection's failure, or else with `reason`. */
+    #end(reason) {
+        if (this.#ended)
+            return;
+        this.#ended = true;
+        const error = this.#context.requests.failure ??
+            (reason instanceof DeployError
+                ? reason
+                : new DeployError('remote-failure', `${this.#context.label}: ${reason}`));
+        for (const waiter of this.#waiters.splice(0))
+            waiter.reject(error);
+    }
+}
+
+// Every request over a connection is tracked until it settles, so that none waits forever:
+// ssh2 can leave a request unanswered (ssh2 #947, #421). A watchdog fails them all when nothing
+// has arrived from the server for a request's allowance while it waits. The first failure wins:
+// every waiting request, and every one asked afterwards, rejects with it.
+const WATCHDOG_TICK_MS = 250;
+class RequestTracker {
+    #label;
+    #onFailure;
+    #pending = new Set();
+    #watchdog;
+    #lastActivity = Date.now();
+    #failure;
+    #connected = false;
+    /**
+     * `label` names the connection in messages; `onFailure` is called once, with the first
+     * failure, after the requests waiting then have been rejected with it.
+     */
+    constructor(label, onFailure, tickMs = WATCHDOG_TICK_MS) {
+        this.#label = label;
+        this.#onFailure = onFailure;
+        this.#watchdog = setInterval(() => this.#checkStalls(), tickMs);
+        this.#watchdog.unref();
+    }
+    /** The first failure, as requests reject with it; undefined while none. */
+    get failure() {
+        return this.#failure;
+    }
+    /** Something arrived from the server. */
+    touch() {
+        this.#lastActivity = Date.now();
+    }
+    /** The connection is up: from now on its failure is a ConnectionEndedError. */
+    connected() {
+        this.touch();
+        this.#connected = true;
+    }
+    /**
+     * Fails the connection, unless it has failed already. Before it is up the error is kept as it
+     * is (a HostKeyError, an authentication failure); after, it is wrapped in a
+     * ConnectionEndedError.
+     */
+    fail(error) {
+        if (this.#failure !== undefined)
+            return;
+        const ended = this.#connected ? new ConnectionEndedError(error) : error;
+        this.#failure = ended;
+        for (const request of [...this.#pending])
+            request.reject(ended);
+        this.#pending.clear();
+        this.#onFailure(ended);
+    }
+    /**
+     * Starts a request named `label` and tracks it until it settles. The watchdog fails the
+     * connection when it has waited longer than `allowanceMs` with nothing from the server for as
+     * long. A request started after the first failure rejects with it at once.
+     */
+    track(label, allowanceMs, start) {
+        if (this.#failure !== undefined)
+            return Promise.reject(this.#failure);
+        return new Promise((resolve, reject) => {
+            const request = { label, startedAt: Date.now(), allowanceMs, reject };
+            this.#pending.add(request);
+            const finish = () => {
+                if (!this.#pending.delete(request))
+                    return false;
+                this.touch();
+                return true;
+            };
+            try {
+                start((value) => {
+                    if (finish())
+                        resolve(value);
+                }, (error) => {
+                    if (finish())
+                        reject(error);
+                });
+            }
+            catch (error) {
+                if (finish())
+                    reject(classifySftpError(error, label, ''));
+            }
+        });
+    }
+    /** Stops the watchdog. */
+    stop() {
+        clearInterval(this.#watchdog);
+    }
+    #checkStalls() {
+        if (this.#pending.size === 0)
+            return;
+        const now = Date.now();
+        const quiet = now - this.#lastActivity;
+        for (const request of this.#pending) {
+            if (quiet > request.allowanceMs && now - request.startedAt > request.allowanceMs) {
+                this.fail(new DeployError('timeout', `${this.#label}: no data from the server for ${Math.round(quiet / 1000)}s during ${request.label}; the connection is stalled`));
+                return;
+            }
+        }
+    }
+}
+
+// The connection's one SFTP session: opened on first use (and again after a refusal), each of
+// its requests tracked, and ended before the connection so that the server's sftp-server exits.
+/** What ssh2 uses when the server does not say (limits@openssh.com). */
+const DEFAULT_MAX_LENGTH = 32 * 1024;
+class SftpSessionSlot {
+    #client;
+    #requests;
+    #label;
+    #idleTimeoutMs;
+    #session;
+    #channel;
+    #closing = false;
+    constructor(client, requests, label, idleTimeoutMs) {
+        this.#client = client;
+        this.#requests = requests;
+        this.#label = label;
+        this.#idleTimeoutMs = idleTimeoutMs;
+    }
+    /** The session, opened on first use; a refusal (no session left) is asked again next time. */
+    session() {
+        return (this.#session ??= this.#open().catch((error) => {
+            this.#session = undefined;
+            throw error;
+        }));
+    }
+    /**
+     * Ends the session as the connection closes: resolves when the server has closed it, or
+     * undefined when there is none to wait for (none opened, or the connection has failed).
+     */
+    end() {
+        this.#closing = true;
+        const channel = this.#channel;
+        if (channel === undefined || this.#requests.failure !== undefined)
+            return undefined;
+        return new Promise((resolve) => {
+            channel.once('close', () => resolve());
+            channel.end();
+        });
+    }
+    #open() {
+        return this.#requests.track('opening the SFTP session', this.#idleTimeoutMs, (resolve, reject) => {
+            this.#client.sftp((error, sftp) => {
+                if (error !== undefined) {
+                    reject(sftpStartError(error, this.#label));
+                    return;
+                }
+                this.#channel = sftp;
+                this.#watch(sftp);
+                resolve(wrapSftp(sftp, trackedRequest(this.#requests, this.#idleTimeoutMs)));
+            });
+        });
+    }
+    /** The session's error, or its end before the connection closes, fails the connection. */
+    #watch(sftp) {
+        const label = this.#label;
+        sftp.on('error', (channelError) => this.#requests.fail(new DeployError('connection-lost', `${label}: SFTP channel error: ${channelError.message}`)));
+        sftp.on('close', () => {
+            if (this.#requests.failure === undefined && !this.#closing)
+                this.#requests.fail(new DeployError('connection-lost', `${label}: the SFTP session ended`));
+        });
+    }
+}
+/** SFTP requests over `requests`, each allowed `idleTimeoutMs` of silence. */
+function trackedRequest(requests, idleTimeoutMs) {
+    return (operation, path, start, expected) => requests.track(`${operation} ${path}`, idleTimeoutMs, (resolve, reject) => {
+        start((error, value) => {
+            if (error === null || error === undefined)
+                resolve(value);
+            else if (expected !== undefined && error.code === expected.status)
+                resolve(expected.value);
+            else
+                reject(classifySftpError(error, operation, path));
+        });
+    });
+}
+/** ssh2's SFTPWrapper as an SftpSession: every request tracked, every error a DeployError. */
+function wrapSftp(sftp, request) {
+    const stat = (operation) => (path) => request(operation, path, (cb) => sftp[operation](path, (error, stats) => cb(error, error ? undefined : toStat(stats))), { status: SFTP_STATUS.NO_SUCH_FILE, value: undefined });
+    return {
+        ...limits(sftp),
+        stat: stat('stat'),
+        lstat: stat('lstat'),
+        readlink: (path) => request('readlink', path, (cb) => sftp.readlink(path, (e, t) => cb(e, t))),
+        symlink: (target, linkPath) => request('symlink', linkPath, (cb) => sftp.symlink(target, linkPath, (e) => cb(e))),
+        mkdir: (path) => request('mkdir', path, (cb) => sftp.mkdir(path, (e) => cb(e))),
+        realpath: (path) => request('realpath', path, (cb) => sftp.realpath(path, (e, p) => cb(e, p))),
+        open: (path, flags, mode) => request('open', path, (cb) => {
+            sftp.open(path, flags, mode === undefined ? {} : { mode }, (e, handle) => cb(e, handle));
+        }),
+        write: (handle, data, length, position) => request('write', `at ${position}`, (cb) => sftp.write(handle, data, 0, length, position, (e) => cb(e))),
+        read: (handle, into, length, position) => request('read', `at ${position}`, (cb) => sftp.read(handle, into, 0, length, position, (e, bytesRead) => cb(e, bytesRead)), { status: SFTP_STATUS.EOF, value: 0 }),
+        close: (handle) => request('close', 'handle', (cb) => sftp.close(handle, (e) => cb(e))),
+        posixRename: (from, to) => request('rename', `${from} -> ${to}`, (cb) => sftp.ext_openssh_rename(from, to, (e) => cb(e))),
+        unlink: (path) => request('unlink', path, (cb) => sftp.unlink(path, (e) => cb(e))),
+        rmdir: (path) => request('rmdir', path, (cb) => sftp.rmdir(path, (e) => cb(e))),
+        statvfs: (path) => hasExtension(sftp, 'statvfs@openssh.com')
+            ? request('statvfs', path, (cb) => statvfs(sftp, path, cb))
+            : Promise.resolve(undefined)
+    };
+}
+function limits(sftp) {
+    const internals = sftp;
+    return {
+        maxWriteLength: positiveOr(internals._maxWriteLen, DEFAULT_MAX_LENGTH),
+        maxReadLength: positiveOr(internals._maxReadLen, DEFAULT_MAX_LENGTH),
+        hasPosixRename: hasExtension(sftp, 'posix-rename@openssh.com')
+    };
+}
+function hasExtension(sftp, name) {
+    return sftp._extensions?.[name] !== undefined;
+}
+function positiveOr(value, fallback) {
+    return typeof value === 'number' && value > 0 ? value : fallback;
+}
+function statvfs(sftp, path, cb) {
+    sftp.ext_openssh_statvfs(path, (e, info) => {
+        if (e !== undefined) {
+            cb(e);
+            return;
+        }
+        const available = Number(info?.f_bavail ?? 0) * Number(info?.f_frsize ?? info?.f_bsize ?? 0);
+        // ST_RDONLY is bit 0 of f_flag (PROTOCOL: SSH2_FXE_STATVFS_ST_RDONLY).
+        cb(undefined, {
+            availableBytes: available,
+            readOnly: (Number(info?.f_flag ?? 0) & 1) === 1
+        });
+    });
+}
+function toStat(stats) {
+    return {
+        size: stats.size,
+        mode: stats.mode,
+        isFile: stats.isFile(),
+        isDirectory: stats.isDirectory(),
+        isSymbolicLink: stats.isSymbolicLink()
+    };
 }
 
 var ber = {exports: {}};
@@ -26683,134 +27376,18 @@ function requireLib () {
 var libExports = requireLib();
 var ssh2 = /*@__PURE__*/getDefaultExportFromCjs(libExports);
 
-// Turns what ssh2, the socket layer and SFTP report into DeployErrors whose kind decides retry.
-// ssh2 marks connection errors with `level` (client-socket, client-timeout,
-// client-authentication, handshake, protocol) and SFTP errors with a numeric status `code`.
-/** SFTP status codes (draft-ietf-secsh-filexfer-02, the version OpenSSH speaks). */
-const SFTP_STATUS = {
-    EOF: 1,
-    NO_SUCH_FILE: 2,
-    PERMISSION_DENIED: 3,
-    FAILURE: 4,
-    NO_CONNECTION: 6,
-    CONNECTION_LOST: 7,
-    OP_UNSUPPORTED: 8
-};
-// Socket errors that another attempt may not meet: the network, not the request, failed.
-const TRANSIENT_SOCKET_CODES = new Set([
-    'ECONNREFUSED',
-    'ECONNRESET',
-    'ECONNABORTED',
-    'EPIPE',
-    'ETIMEDOUT',
-    'EHOSTUNREACH',
-    'ENETUNREACH',
-    'ENETDOWN',
-    'EHOSTDOWN',
-    'EAI_AGAIN',
-    'ENOTCONN',
-    'ERR_SOCKET_CLOSED',
-    'ERR_STREAM_PREMATURE_CLOSE'
-]);
-function field(error, name) {
-    if (typeof error !== 'object' || error === null)
-        return undefined;
-    return error[name];
-}
-/** Classifies an error raised while connecting (before the session is ready). */
-function classifyConnectError(error, where) {
-    if (error instanceof DeployError)
-        return error;
-    const level = field(error, 'level');
-    const code = field(error, 'code');
-    const message = errorMessage(error);
-    const make = (kind, text) => new DeployError(kind, text, { cause: error });
-    if (level === 'client-authentication')
-        return make('auth', `authentication failed on ${where}: the server accepted none of the credentials given (${message})`);
-    if (level === 'client-timeout')
-        return make('timeout', message === 'Keepalive timeout'
-            ? `${where}: the server stopped answering SSH keepalives; the connection is dead`
-            : `${where}: ${message}`);
-    if (level === 'client-dns' || code === 'ENOTFOUND')
-        return make('network', `cannot resolve ${where}: ${message}`);
-    if (typeof code === 'string' && TRANSIENT_SOCKET_CODES.has(code))
-        return make('network', `${where}: ${message}`);
-    if (level === 'handshake' || level === 'protocol') {
-        if (/no matching/i.test(message))
-            return make('protocol', `${where}: no SSH algorithm both sides accept (${message})`);
-        // A server that drops a handshake (MaxStartups, a restarting daemon) may accept the next.
-        return make('connection-lost', `${where}: SSH handshake failed: ${message}`);
-    }
-    if (level === 'client-socket')
-        return make('network', `${where}: ${message}`);
-    return make('connection-lost', `${where}: ${message}`);
-}
-/**
- * Classifies a failed SFTP request. `FAILURE` is what OpenSSH's sftp-server answers for ENOSPC,
- * EDQUOT, EROFS and EEXIST alike: it is not retried, and the caller can refine the message.
- */
-function classifySftpError(error, operation, path) {
-    if (error instanceof DeployError)
-        return error;
-    const code = field(error, 'code');
-    const message = errorMessage(error);
-    const make = (kind, text) => new DeployError(kind, text, { cause: error });
-    switch (code) {
-        case SFTP_STATUS.NO_SUCH_FILE:
-            return make('no-such-path', `${operation} '${path}': no such file or directory`);
-        case SFTP_STATUS.PERMISSION_DENIED:
-            return make('permission', `${operation} '${path}': permission denied`);
-        case SFTP_STATUS.FAILURE:
-            return make('remote-failure', `${operation} '${path}' failed on the server (${message}): the disk may be full, over quota or read-only`);
-        case SFTP_STATUS.OP_UNSUPPORTED:
-            return make('protocol', `${operation} '${path}': the server does not support this operation`);
-        case SFTP_STATUS.NO_CONNECTION:
-        case SFTP_STATUS.CONNECTION_LOST:
-            return make('connection-lost', `${operation} '${path}': connection lost (${message})`);
-        default:
-            if (typeof code === 'string' && TRANSIENT_SOCKET_CODES.has(code))
-                return make('network', `${operation} '${path}': ${message}`);
-            if (/no response|not connected|closed|ended/i.test(message))
-                return make('connection-lost', `${operation} '${path}': ${message}`);
-            return make('remote-failure', `${operation} '${path}': ${message}`);
-    }
-}
+// The one import of ssh2. Under real Node ESM only its default export works
+// (`import { Client } from 'ssh2'` fails), so the rest of ssh/ takes what it needs from here.
+const Client = ssh2.Client;
+const parseKey = ssh2.utils.parseKey;
 
-// The one module that talks to ssh2. Everything else sees SshConnection and SftpSession:
-// promises that always settle. ssh2 can leave a request unanswered forever (ssh2 #947, #421),
-// and an unhandled 'error' event on any of its objects would end the whole process, so here:
-// - every ssh2 object gets an 'error' listener before it can emit one;
-// - every request is tracked, and a watchdog fails them all when nothing has arrived from the
-//   server for `idleTimeoutMs` while one is waiting;
-// - the connection's end, an abort of the caller's signal, and a connect timeout each settle
-//   every pending request with a typed error.
-const WATCHDOG_TICK_MS = 250;
+// Opens an SSH connection: the socket, the handshake, and the race between 'ready', the connect
+// timeout and the caller's abort. Everything else sees SshConnection and SftpSession: promises
+// that always settle. An unhandled 'error' event on any ssh2 object would end the whole process,
+// so every one gets an 'error' listener before it can emit one; the connection's end, an abort
+// of the caller's signal and a connect timeout each settle every pending request with a typed
+// error (see request-tracker.ts).
 const CLOSE_GRACE_MS = 2000;
-// What a server sends is held within bounds, whatever it sends: a command's output is kept up
-// to MAX_KEPT_OUTPUT per stream (the rest is read and dropped) and the command is ended past
-// MAX_COMMAND_OUTPUT; a line of a command channel is at most MAX_LINE characters long, and an
-// answer at most its request's bound.
-const MAX_KEPT_OUTPUT = 64 * 1024;
-const MAX_COMMAND_OUTPUT = 16 * 1024 * 1024;
-const MAX_LINE = 64 * 1024;
-const DEFAULT_MAX_ANSWER = 1024 * 1024;
-function abortError(signal, label) {
-    const reason = signal.reason;
-    if (reason instanceof DeployError)
-        return reason;
-    return new DeployError('aborted', `${label}: cancelled (${errorMessage(reason)})`, {
-        cause: reason
-    });
-}
-function toStat(stats) {
-    return {
-        size: stats.size,
-        mode: stats.mode,
-        isFile: stats.isFile(),
-        isDirectory: stats.isDirectory(),
-        isSymbolicLink: stats.isSymbolicLink()
-    };
-}
 /**
  * Opens a connection and authenticates. Rejects with a DeployError: `host-key` when the server's
  * key is not trusted (the key exchange stops there; nothing else is sent), `auth`, `timeout`,
@@ -26820,534 +27397,113 @@ async function connect(options) {
     const { label, signal } = options;
     if (signal.aborted)
         throw abortError(signal, label);
-    const client = new ssh2.Client();
-    const pending = new Set();
-    let lastActivity = Date.now();
-    let failure;
-    let hostKeyFailure;
-    let sftpPromise;
-    let sftpChannel;
-    let settleConnect;
-    let connected = false;
-    const touch = () => {
-        lastActivity = Date.now();
-    };
-    // The first failure wins; every waiting request and the connect itself settle with it.
-    // Once the connection is up, its failure is a ConnectionEndedError: every request that was
-    // waiting, and every one asked afterwards, rejects with it. Before, connect rejects with the
-    // error as it is (a HostKeyError, an authentication failure).
-    const fail = (error) => {
-        if (failure !== undefined)
-            return;
-        const ended = connected ? new ConnectionEndedError(error) : error;
-        failure = ended;
-        for (const op of [...pending])
-            op.reject(ended);
-        pending.clear();
-        settleConnect?.(ended);
+    const client = new Client();
+    const ready = Promise.withResolvers();
+    const requests = new RequestTracker(label, (error) => {
+        ready.reject(error);
         client.destroy();
-    };
-    const watchdog = setInterval(() => {
-        if (pending.size === 0)
-            return;
-        const now = Date.now();
-        const quiet = now - lastActivity;
-        for (const op of pending) {
-            if (quiet > op.allowanceMs && now - op.startedAt > op.allowanceMs) {
-                fail(new DeployError('timeout', `${label}: no data from the server for ${Math.round(quiet / 1000)}s during ${op.label}; the connection is stalled`));
-                return;
-            }
-        }
-    }, WATCHDOG_TICK_MS);
-    watchdog.unref();
-    const onAbort = () => fail(abortError(signal, label));
+    });
+    const onAbort = () => requests.fail(abortError(signal, label));
     signal.addEventListener('abort', onAbort, { once: true });
+    const release = () => {
+        requests.stop();
+        signal.removeEventListener('abort', onAbort);
+    };
+    let hostKeyFailure;
+    const closed = watchClient(client, options, requests, () => hostKeyFailure, release);
+    const socket = createConnection({ host: options.host, port: options.port, noDelay: true });
+    // ssh2 reports socket errors through the client. Raw socket traffic does not count as
+    // activity: keepalive replies would hide a stalled SFTP server behind a live sshd.
+    socket.on('error', () => undefined);
+    const context = {
+        label,
+        idleTimeoutMs: options.idleTimeoutMs,
+        requests,
+        flushWrites: coalesceWrites(socket),
+        openExec: execOpener(client, label)
+    };
+    const sftp = new SftpSessionSlot(client, requests, label, options.idleTimeoutMs);
+    const connection = assemble(context, sftp, async () => {
+        await withGrace(sftp.end());
+        client.end();
+        await withGrace(closed);
+        client.destroy();
+        release();
+    });
+    client.once('ready', () => {
+        requests.connected();
+        ready.resolve(undefined);
+    });
+    const config = clientConfig(options, socket, (error) => (hostKeyFailure = error));
+    await handshake(client, config, options, requests, ready.promise);
+    return connection;
+}
+/**
+ * Listens to the client: an error or its close fails the connection (a rejected host key as
+ * itself), and keyboard-interactive prompts get the password. Resolves when the client closes.
+ */
+function watchClient(client, options, requests, hostKeyFailure, release) {
+    const { label } = options;
     const closed = new Promise((resolve) => {
         client.once('close', () => resolve());
     });
     client.on('error', (error) => {
-        const classified = hostKeyFailure ?? classifyConnectError(error, label);
-        fail(classified);
+        requests.fail(hostKeyFailure() ?? classifyConnectError(error, label));
     });
     client.on('close', () => {
-        clearInterval(watchdog);
-        signal.removeEventListener('abort', onAbort);
-        fail(new DeployError('connection-lost', `${label}: the connection closed`));
+        release();
+        requests.fail(new DeployError('connection-lost', `${label}: the connection closed`));
     });
     client.on('keyboard-interactive', (_name, _instructions, _lang, prompts, finish) => {
-        finish(prompts.map(() => options.password ?? ''));
+        finish(promptAnswers(options, prompts));
     });
-    const track = (opLabel, allowanceMs, start) => {
-        if (failure !== undefined)
-            return Promise.reject(failure);
-        return new Promise((resolve, reject) => {
-            const op = { label: opLabel, startedAt: Date.now(), allowanceMs, reject };
-            pending.add(op);
-            const finish = () => {
-                if (!pending.delete(op))
-                    return false;
-                touch();
-                return true;
-            };
-            try {
-                start((value) => {
-                    if (finish())
-                        resolve(value);
-                }, (error) => {
-                    if (finish())
-                        reject(error);
-                });
-            }
-            catch (error) {
-                if (finish())
-                    reject(classifySftpError(error, opLabel, ''));
-            }
-        });
-    };
-    const idle = options.idleTimeoutMs;
-    const openSftp = () => track('opening the SFTP session', idle, (resolve, reject) => {
-        client.sftp((error, sftp) => {
-            if (error !== undefined) {
-                reject(sftpStartError(error, label));
-                return;
-            }
-            sftpChannel = sftp;
-            sftp.on('error', (channelError) => fail(new DeployError('connection-lost', `${label}: SFTP channel error: ${channelError.message}`)));
-            sftp.on('close', () => {
-                if (failure === undefined && !closing)
-                    fail(new DeployError('connection-lost', `${label}: the SFTP session ended`));
-            });
-            resolve(wrapSftp(sftp));
-        });
-    });
-    const sftpRequest = (operation, path, start, 
-    // Turns an expected error status into a value ({ value }), or names the error.
-    mapError) => track(`${operation} ${path}`, idle, (resolve, reject) => {
-        start((error, value) => {
-            if (error !== null && error !== undefined) {
-                const mapped = mapError?.(error) ?? classifySftpError(error, operation, path);
-                if (mapped instanceof DeployError)
-                    reject(mapped);
-                else
-                    resolve(mapped.value);
-                return;
-            }
-            resolve(value);
-        });
-    });
-    const wrapSftp = (sftp) => {
-        const internals = sftp;
-        const maxWriteLength = typeof internals._maxWriteLen === 'number' && internals._maxWriteLen > 0
-            ? internals._maxWriteLen
-            : 32 * 1024;
-        const maxReadLength = typeof internals._maxReadLen === 'number' && internals._maxReadLen > 0
-            ? internals._maxReadLen
-            : 32 * 1024;
-        const hasPosixRename = internals._extensions?.['posix-rename@openssh.com'] !== undefined;
-        const hasStatvfs = internals._extensions?.['statvfs@openssh.com'] !== undefined;
-        return {
-            maxWriteLength,
-            maxReadLength,
-            hasPosixRename,
-            stat: (path) => sftpRequest('stat', path, (cb) => sftp.stat(path, (error, stats) => cb(error, error ? undefined : toStat(stats))), (error) => error.code === SFTP_STATUS.NO_SUCH_FILE
-                ? { value: undefined }
-                : classifySftpError(error, 'stat', path)),
-            lstat: (path) => sftpRequest('lstat', path, (cb) => sftp.lstat(path, (error, stats) => cb(error, error ? undefined : toStat(stats))), (error) => error.code === SFTP_STATUS.NO_SUCH_FILE
-                ? { value: undefined }
-                : classifySftpError(error, 'lstat', path)),
-            readlink: (path) => sftpRequest('readlink', path, (cb) => sftp.readlink(path, (e, t) => cb(e, t))),
-            symlink: (target, linkPath) => sftpRequest('symlink', linkPath, (cb) => sftp.symlink(target, linkPath, (e) => cb(e))),
-            mkdir: (path) => sftpRequest('mkdir', path, (cb) => sftp.mkdir(path, (e) => cb(e))),
-            realpath: (path) => sftpRequest('realpath', path, (cb) => sftp.realpath(path, (e, p) => cb(e, p))),
-            open: (path, flags, mode) => sftpRequest('open', path, (cb) => {
-                sftp.open(path, flags, mode === undefined ? {} : { mode }, (e, handle) => cb(e, handle));
-            }),
-            write: (handle, data, length, position) => sftpRequest('write', `at ${position}`, (cb) => sftp.write(handle, data, 0, length, position, (e) => cb(e))),
-            read: (handle, into, length, position) => sftpRequest('read', `at ${position}`, (cb) => sftp.read(handle, into, 0, length, position, (e, bytesRead) => cb(e, bytesRead)), (error) => error.code === SFTP_STATUS.EOF
-                ? { value: 0 }
-                : classifySftpError(error, 'read', `at ${position}`)),
-            close: (handle) => sftpRequest('close', 'handle', (cb) => sftp.close(handle, (e) => cb(e))),
-            posixRename: (from, to) => sftpRequest('rename', `${from} -> ${to}`, (cb) => sftp.ext_openssh_rename(from, to, (e) => cb(e))),
-            unlink: (path) => sftpRequest('unlink', path, (cb) => sftp.unlink(path, (e) => cb(e))),
-            rmdir: (path) => sftpRequest('rmdir', path, (cb) => sftp.rmdir(path, (e) => cb(e))),
-            statvfs: (path) => {
-                if (!hasStatvfs)
-                    return Promise.resolve(undefined);
-                return sftpRequest('statvfs', path, (cb) => {
-                    sftp.ext_openssh_statvfs(path, (e, info) => {
-                        if (e !== undefined) {
-                            cb(e);
-                            return;
-                        }
-                        const available = Number(info?.f_bavail ?? 0) * Number(info?.f_frsize ?? info?.f_bsize ?? 0);
-                        // ST_RDONLY is bit 0 of f_flag (PROTOCOL: SSH2_FXE_STATVFS_ST_RDONLY).
-                        cb(undefined, {
-                            availableBytes: available,
-                            readOnly: (Number(info?.f_flag ?? 0) & 1) === 1
-                        });
-                    });
-                });
-            }
-        };
-    };
-    /** Opens an exec channel; a refusal (exec forbidden, MaxSessions reached) is a DeployError. */
-    const openExec = (command, reject, use) => {
-        client.exec(command, (error, stream) => {
-            if (error !== undefined) {
-                reject(new ChannelRefusedError(`${label}: the server refused to run a command (${error.message})`, { cause: error }));
-                return;
-            }
-            use(stream);
-        });
-    };
-    const exec = (command, execOptions = {}) => track('a remote command', execOptions.allowanceMs ?? idle, (resolve, reject) => {
-        openExec(command, reject, (stream) => {
-            const output = collectOutput(stream, touch, () => {
-                reject(floodError(label));
-                stream.close();
-            });
-            stream.on('error', (streamError) => reject(new DeployError('connection-lost', `${label}: command channel error: ${streamError.message}`)));
-            stream.on('close', () => resolve(output.result()));
-            stream.end();
-        });
-    });
-    /**
-     * Writes `input` into a channel's stdin, waiting for 'drain' whenever its window is full, and
-     * ends stdin; stops early once `stopped()` (the channel has closed).
-     */
-    const pipeInto = async (stream, input, stopped) => {
-        for await (const chunk of input) {
-            if (stopped())
-                return;
-            // Each chunk the channel takes is progress; a full window waits for 'drain'.
-            if (!stream.write(chunk))
-                await new Promise((drained) => {
-                    const done = () => {
-                        stream.off('drain', done);
-                        stream.off('close', done);
-                        drained();
-                    };
-                    stream.on('drain', done);
-                    stream.on('close', done);
-                });
-            touch();
-        }
-        stream.end();
-    };
-    const streamToCommand = (command, input) => track('sending a stream to a remote command', idle, (resolve, reject) => {
-        openExec(command, reject, (stream) => {
-            const channel = { closed: false };
-            const output = collectOutput(stream, touch, () => {
-                reject(floodError(label));
-                stream.close();
-            });
-            stream.on('error', () => undefined);
-            stream.on('close', () => {
-                channel.closed = true;
-                resolve(output.result());
-            });
-            void (async () => {
-                try {
-                    await pipeInto(stream, input, () => channel.closed);
-                }
-                catch (error) {
-                    // The input failed (a local file could not be read): stop the command.
-                    stream.close();
-                    reject(inputError(error));
-                }
-            })();
-        });
-    });
-    // Set once the socket exists, before any channel can be opened.
-    let flushWrites = () => undefined;
-    const openCommandChannel = (command, prefix) => track('starting a remote command', idle, (resolve, reject) => {
-        openExec(command, reject, (stream) => {
-            const waiters = [];
-            let lines = [];
-            let answerChars = 0;
-            let partial = '';
-            let ended = false;
-            const decoder = new StringDecoder('utf8');
-            const end = (reason) => {
-                if (ended)
-                    return;
-                ended = true;
-                const error = failure ??
-                    (reason instanceof DeployError
-                        ? reason
-                        : new DeployError('remote-failure', `${label}: ${reason}`));
-                for (const waiter of waiters.splice(0))
-                    waiter.reject(error);
-            };
-            // Output past the bounds is not ours: the channel ends as a protocol error.
-            const overflow = (what) => {
-                end(new DeployError('protocol', `${label}: a remote command sent ${what}: its output is not ours (does the account force a command?)`));
-                lines = [];
-                partial = '';
-                stream.close();
-            };
-            stream.on('data', (chunk) => {
-                touch();
-                if (ended)
-                    return;
-                const parts = (partial + decoder.write(chunk)).split('\n');
-                partial = parts.pop() ?? '';
-                if (partial.length > MAX_LINE)
-                    return overflow(`a line longer than ${MAX_LINE / 1024} KiB`);
-                for (const line of parts) {
-                    if (!line.startsWith(prefix))
-                        continue;
-                    const head = waiters[0];
-                    if (head !== undefined && line === head.terminator) {
-                        waiters.shift();
-                        head.resolve(lines);
-                        lines = [];
-                        answerChars = 0;
-                        continue;
-                    }
-                    answerChars += line.length;
-                    if (answerChars > (head?.maxAnswerChars ?? DEFAULT_MAX_ANSWER))
-                        return overflow('more output than the request it answers can have');
-                    lines.push(line);
-                }
-            });
-            stream.stderr.on('data', touch);
-            stream.on('error', () => end('the remote command channel failed'));
-            stream.stderr.on('error', () => undefined);
-            stream.on('close', () => end('the remote command ended'));
-            resolve({
-                request: (input, terminator, allowanceMs, maxAnswerChars = DEFAULT_MAX_ANSWER) => {
-                    if (ended)
-                        return Promise.reject(failure ?? new DeployError('remote-failure', `${label}: the remote command ended`));
-                    return track('a remote command', allowanceMs, (done, fail) => {
-                        waiters.push({ terminator, maxAnswerChars, resolve: done, reject: fail });
-                        if (input === '')
-                            return;
-                        stream.write(input);
-                        // A request is waited for: it goes now, not after whatever else this tick does
-                        // (queuing 10,000 staged files for hashing held the first batch back 80 ms).
-                        flushWrites();
-                    });
-                },
-                write: (input) => {
-                    if (!ended)
-                        stream.write(input);
-                },
-                send: (input) => track('sending a stream to a remote command', idle, (done, fail) => {
-                    pipeInto(stream, input, () => ended).then(() => done(undefined), (error) => {
-                        end('the stream to the remote command failed');
-                        stream.close();
-                        fail(failure ?? inputError(error));
-                    });
-                }),
-                close: () => {
-                    end('the remote command was closed');
-                    stream.end();
-                    stream.close();
-                }
-            });
-        });
-    });
-    let closing = false;
-    const close = async () => {
-        closing = true;
-        const channel = sftpChannel;
-        if (channel !== undefined && failure === undefined) {
-            // Let the server's sftp-server exit before the connection ends, or it is orphaned.
-            await Promise.race([
-                new Promise((resolve) => {
-                    channel.once('close', () => resolve());
-                    channel.end();
-                }),
-                delay(CLOSE_GRACE_MS)
-            ]);
-        }
-        client.end();
-        await Promise.race([closed, delay(CLOSE_GRACE_MS)]);
-        client.destroy();
-        clearInterval(watchdog);
-        signal.removeEventListener('abort', onAbort);
-    };
-    const connection = {
-        sftp: () => (sftpPromise ??= openSftp().catch((error) => {
-            // Refused now (no session left), it may be granted later.
-            sftpPromise = undefined;
-            throw error;
-        })),
-        exec,
-        streamToCommand,
-        openCommandChannel,
-        get failure() {
-            return failure;
-        },
-        close
-    };
-    const socket = createConnection({ host: options.host, port: options.port, noDelay: true });
-    flushWrites = coalesceWrites(socket);
-    // ssh2 reports socket errors through the client. Raw socket traffic does not count as
-    // activity: keepalive replies would hide a stalled SFTP server behind a live sshd.
-    socket.on('error', () => undefined);
-    const authHandler = [];
-    if (options.privateKey !== undefined)
-        authHandler.push('publickey');
-    if (options.password !== undefined)
-        authHandler.push('password', 'keyboard-interactive');
-    const config = {
-        sock: socket,
-        host: options.host,
-        port: options.port,
-        username: options.username,
-        readyTimeout: options.connectTimeoutMs,
-        keepaliveInterval: options.keepaliveIntervalMs,
-        keepaliveCountMax: options.keepaliveCountMax,
-        tryKeyboard: options.password !== undefined,
-        authHandler: authHandler,
-        hostVerifier: (blob) => {
-            const verdict = options.checkHostKey(blob);
-            if (!verdict.ok)
-                hostKeyFailure = verdict.error;
-            return verdict.ok;
-        },
-        ...(options.hostKeyAlgorithms === undefined
-            ? {}
-            : { algorithms: { serverHostKey: [...options.hostKeyAlgorithms] } })
-    };
-    if (options.privateKey !== undefined)
-        config.privateKey = options.privateKey;
-    if (options.passphrase !== undefined)
-        config.passphrase = options.passphrase;
-    if (options.password !== undefined)
-        config.password = options.password;
+    return closed;
+}
+/** Connects with `config` and waits for `ready`, the first failure, or the connect timeout. */
+async function handshake(client, config, options, requests, ready) {
+    const { label } = options;
     const connectTimer = setTimeout(() => {
-        fail(new DeployError('timeout', `${label}: no SSH session within ${options.connectTimeoutMs / 1000}s (TCP connect, handshake and authentication)`));
+        requests.fail(new DeployError('timeout', `${label}: no SSH session within ${options.connectTimeoutMs / 1000}s (TCP connect, handshake and authentication)`));
     }, options.connectTimeoutMs);
     try {
-        await new Promise((resolve, reject) => {
-            settleConnect = (error) => {
-                settleConnect = undefined;
-                if (error === undefined)
-                    resolve();
-                else
-                    reject(error);
-            };
-            client.once('ready', () => {
-                touch();
-                connected = true;
-                settleConnect?.();
-            });
-            try {
-                client.connect(config);
-            }
-            catch (error) {
-                fail(classifyConnectError(error, label));
-            }
-        });
+        try {
+            client.connect(config);
+        }
+        catch (error) {
+            requests.fail(classifyConnectError(error, label));
+        }
+        await ready;
     }
     finally {
         clearTimeout(connectTimer);
     }
-    return connection;
 }
-/**
- * ssh2 hands the socket every SSH packet in three or four pieces (length, payload, tag) and an
- * SFTP write becomes eight packets: without this, one system call per piece. Corking for the
- * rest of the current tick turns each burst into one writev (measured on 1 GiB: client CPU
- * 3.7-4.5 s → 3.0-3.3 s). Nagle stays off, so nothing waits longer than the tick.
- */
-/**
- * Holds the socket's writes until the end of the tick, then sends them in one writev. Returns a
- * function that sends what is held at once.
- */
-function coalesceWrites(socket) {
-    const write = socket.write.bind(socket);
-    let corked = false;
-    const uncork = () => {
-        if (!corked)
-            return;
-        corked = false;
-        socket.uncork();
-    };
-    socket.write = (...args) => {
-        const [data] = args;
-        if (Buffer.isBuffer(data))
-            noteGarbage(data.length);
-        if (!corked) {
-            corked = true;
-            socket.cork();
-            process.nextTick(uncork);
-        }
-        return write(...args);
-    };
-    return uncork;
-}
-/**
- * A command's stdout and stderr, each kept up to MAX_KEPT_OUTPUT; `flooded` is called once the
- * two together pass MAX_COMMAND_OUTPUT (a command that will not stop talking).
- */
-function collectOutput(stream, touch, flooded) {
-    const kept = { stdout: [], stderr: [] };
-    const sizes = { stdout: 0, stderr: 0 };
-    let total = 0;
-    let code = null;
-    let exitSignal;
-    const collect = (into) => (chunk) => {
-        touch();
-        total += chunk.length;
-        const room = MAX_KEPT_OUTPUT - sizes[into];
-        if (room > 0) {
-            const part = chunk.length <= room ? chunk : chunk.subarray(0, room);
-            kept[into].push(part);
-            sizes[into] += part.length;
-        }
-        if (total > MAX_COMMAND_OUTPUT) {
-            total = -Infinity;
-            flooded();
-        }
-    };
-    stream.on('data', collect('stdout'));
-    stream.stderr.on('data', collect('stderr'));
-    stream.stderr.on('error', () => undefined);
-    stream.on('exit', (exitCode, signalName) => {
-        code = exitCode;
-        exitSignal = signalName;
-    });
+/** The SshConnection over `context`'s client: its requests, its SFTP session, `close`. */
+function assemble(context, sftp, close) {
     return {
-        result: () => ({
-            code,
-            signal: exitSignal,
-            stdout: Buffer.concat(kept.stdout).toString('utf8'),
-            stderr: Buffer.concat(kept.stderr).toString('utf8')
-        })
+        sftp: () => sftp.session(),
+        exec: (command, options) => exec(context, command, options),
+        streamToCommand: (command, input) => streamToCommand(context, command, input),
+        openCommandChannel: (command, prefix) => openCommandChannel(context, command, prefix),
+        get failure() {
+            return context.requests.failure;
+        },
+        close
     };
 }
-function floodError(label) {
-    return new DeployError('protocol', `${label}: a remote command sent more than ${MAX_COMMAND_OUTPUT / 1024 / 1024} MiB of output: it is not ours (does the account force a command?)`);
-}
-/**
- * Why an SFTP session did not start. Text before the SFTP protocol's first packet (a login shell
- * that prints a banner) reads as an absurd packet length, which OpenSSH's sftp reports as
- * "Received message too long": that is no refusal, and asking again gets the same text.
- */
-function sftpStartError(error, label) {
-    const level = error.level;
-    const length = /Packet length (\d+) exceeds/.exec(error.message)?.[1];
-    if (level === 'sftp-protocol' && length !== undefined) {
-        const head = Buffer.alloc(4);
-        head.writeUInt32BE(Number(length) >>> 0);
-        const text = head.toString('latin1').replace(/[^\x20-\x7e]/g, '.');
-        return new DeployError('protocol', `${label}: the SFTP session began with text ('${text}…') instead of the SFTP protocol: the account's shell prints output for non-interactive sessions (a banner or echo in ~/.bashrc, say); make it quiet, as OpenSSH's sftp would say ("Received message too long ${length}")`, { cause: error });
-    }
-    if (level === 'sftp-protocol')
-        return new DeployError('protocol', `${label}: the SFTP session failed as it started (${error.message})`, { cause: error });
-    return new ChannelRefusedError(`${label}: the server refused an SFTP session (${error.message})`, {
-        cause: error
+function abortError(signal, label) {
+    const reason = signal.reason;
+    if (reason instanceof DeployError)
+        return reason;
+    return new DeployError('aborted', `${label}: cancelled (${errorMessage(reason)})`, {
+        cause: reason
     });
 }
-/** A stream's input failed: a DeployError as it is, anything else a local file that failed. */
-function inputError(error) {
-    return error instanceof DeployError
-        ? error
-        : new DeployError('local-file', errorMessage(error), { cause: error });
+/** Waits for `ending`, CLOSE_GRACE_MS at most; nothing when there is nothing to wait for. */
+async function withGrace(ending) {
+    if (ending === undefined)
+        return;
+    await Promise.race([ending, delay(CLOSE_GRACE_MS)]);
 }
 function delay(ms) {
     return new Promise((resolve) => setTimeout(resolve, ms).unref());
@@ -28864,7 +29020,7 @@ function parseHostList(text, defaults) {
 // ssh2's key parser, for the inputs: which key formats it can use, or why it cannot.
 /** ssh2's key parser: the key formats it can use, or the reason it cannot. */
 function parseSshKey(data, passphrase) {
-    const parsed = ssh2.utils.parseKey(data, passphrase);
+    const parsed = parseKey(data, passphrase);
     if (parsed instanceof Error)
         return parsed;
     const key = Array.isArray(parsed) ? parsed[0] : parsed;
