@@ -27,15 +27,14 @@ import {
 import { directoryInTheWay } from '../remote/failures.js'
 import { temporaryPath } from '../remote/paths.js'
 import { formatBytes } from '../format.js'
+import { sendSmallFiles } from '../transfer/small-files.js'
+import { publishSmallFiles, removeStaging } from '../transfer/staged-publish.js'
 import {
-  publishSmallFiles,
-  removeStaging,
-  sendSmallFiles,
   streamSmallFiles,
   TAR_MAX_FILE_SIZE,
   TAR_MIN_FILES,
   type Streamed
-} from '../transfer/small-files.js'
+} from '../transfer/tar-stream.js'
 import type { SessionGate } from './session-gate.js'
 import { connect } from '../ssh/connect.js'
 import { type SftpSession, type SshConnection } from '../ssh/types.js'

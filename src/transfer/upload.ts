@@ -43,6 +43,27 @@ export async function uploadFile(sftp: SftpSession, options: UploadOptions): Pro
   }
 }
 
+/**
+ * Counts the acknowledged prefix of a file from `offset`: writes are acknowledged in order in
+ * practice, and the prefix is counted without assuming it. Returns what takes one write's
+ * acknowledgement; `onPrefix` hears the prefix grow.
+ */
+function prefixCounter(
+  offset: number,
+  onPrefix: ((bytes: number) => void) | undefined
+): (at: number, length: number) => void {
+  let acknowledged = offset
+  const ahead = new Map<number, number>()
+  return (at, length) => {
+    ahead.set(at, length)
+    for (let next = ahead.get(acknowledged); next !== undefined; next = ahead.get(acknowledged)) {
+      ahead.delete(acknowledged)
+      acknowledged += next
+    }
+    onPrefix?.(acknowledged)
+  }
+}
+
 async function send(
   sftp: SftpSession,
   options: UploadOptions,
@@ -59,23 +80,9 @@ async function send(
     let sent = 0
     try {
       const inFlight = new Set<Promise<void>>()
-      let failure: Error | undefined
+      let failure: { error: unknown } | undefined
       let position = options.offset
-      // Writes are acknowledged in order in practice; the prefix is counted without assuming it.
-      let acknowledged = options.offset
-      const ahead = new Map<number, number>()
-      const acknowledge = (at: number, length: number): void => {
-        ahead.set(at, length)
-        for (
-          let next = ahead.get(acknowledged);
-          next !== undefined;
-          next = ahead.get(acknowledged)
-        ) {
-          ahead.delete(acknowledged)
-          acknowledged += next
-        }
-        options.onAcknowledged?.(acknowledged)
-      }
+      const acknowledge = prefixCounter(options.offset, options.onAcknowledged)
       for (;;) {
         while (inFlight.size >= options.writesInFlight && failure === undefined)
           await Promise.race(inFlight)
@@ -101,14 +108,14 @@ async function send(
           (error: unknown) => {
             chunk.release()
             inFlight.delete(write)
-            failure ??= error instanceof Error ? error : new Error(String(error))
+            failure ??= { error }
           }
         )
         inFlight.add(write)
         position += length
       }
       await Promise.all(inFlight)
-      if (failure !== undefined) throw failure
+      if (failure !== undefined) throw failure.error
     } catch (error) {
       await sftp.close(handle).catch(() => undefined)
       throw error
