@@ -3,18 +3,23 @@
 // while hosts run, a progress line per running host is printed every few seconds.
 
 import { randomBytes } from 'node:crypto'
-import { createChunkReader } from '../local/chunk-reader.js'
-import { deployHost } from './host.js'
-import { formatDuration } from '../config/duration.js'
-import { errorMessage } from '../errors.js'
-import { createHostProgress, type HostJob, type HostProgress } from './attempt.js'
-import { createSessionGate } from './session-gate.js'
 import type { Settings } from '../action/inputs.js'
+import { notAttempted, type HostResult } from '../action/report.js'
+import { formatDuration } from '../config/duration.js'
+import type { HostTarget } from '../config/host-list.js'
+import { errorMessage } from '../errors.js'
+import { formatBytes } from '../format.js'
+import { createChunkReader, type ChunkReader } from '../local/chunk-reader.js'
 import type { LocalHasher } from '../local/digests.js'
 import type { Plan } from '../local/plan.js'
+import type { SshConnection } from '../ssh/types.js'
 import { MAX_CHUNK } from '../transfer/upload.js'
-import { formatBytes } from '../format.js'
-import { notAttempted, type HostResult } from '../action/report.js'
+import { deployHost } from './host.js'
+import { runPool } from './pool.js'
+import { createHostProgress, progressLine, type HostProgress } from './progress.js'
+import { createSessionGate, type SessionGate } from './session-gate.js'
+import { openConnection } from './sessions.js'
+import type { HostJob } from './types.js'
 
 // A host's second session waits at most this long for the other hosts' first ones.
 const SECOND_SESSION_MAX_WAIT_MS = 2000
@@ -46,6 +51,10 @@ export interface FanOutOptions {
   readonly progressIntervalMs: number
   /** See HostJob. */
   readonly followOnThisMachine: boolean
+  /** Opens a connection to a host (openConnection; tests pass fakes). */
+  readonly connect?: (host: HostTarget, signal: AbortSignal) => Promise<SshConnection>
+  /** Deploys one host (deployHost; tests pass another). */
+  readonly deployHost?: (job: HostJob, signal: AbortSignal) => Promise<HostResult>
 }
 
 interface Running {
@@ -53,74 +62,82 @@ interface Running {
   readonly progress: HostProgress
 }
 
-export function progressLine(label: string, progress: HostProgress, files: number): string {
-  const done = progress.uploaded + progress.skipped
-  return `${label}: ${done}/${files} files, ${formatBytes(progress.bytes)} sent, attempt ${progress.attempts}`
+/** What the hosts of a run share. */
+interface Run {
+  readonly options: FanOutOptions
+  readonly runToken: string
+  readonly sessions: SessionGate
+  readonly reader: ChunkReader
+  readonly running: Set<Running>
+}
+
+function hostJob(run: Run, host: HostTarget, index: number, log: LogLine[]): HostJob {
+  const { settings } = run.options
+  const connect =
+    run.options.connect ?? ((target, signal) => openConnection(target, settings, signal))
+  return {
+    host,
+    settings,
+    plan: run.options.plan,
+    localHasher: run.options.localHasher,
+    hostToken: `${run.runToken}-${index}`,
+    reader: run.reader,
+    followOnThisMachine: run.options.followOnThisMachine,
+    sessions: run.sessions,
+    progress: createHostProgress(),
+    log: {
+      info: (text) => log.push({ level: 'info', text }),
+      warning: (text) => log.push({ level: 'warning', text })
+    },
+    connect: (signal) => connect(host, signal)
+  }
+}
+
+/** One host from start to result; a host not started before the run was stopped is skipped. */
+async function runHost(run: Run, host: HostTarget, index: number): Promise<HostResult> {
+  const { plan, signal, reporter } = run.options
+  if (signal.aborted) {
+    const reason = errorMessage(signal.reason)
+    const result = notAttempted(host.label, plan.files.length, `not attempted: ${reason}`)
+    reporter.hostDone(result, [])
+    return result
+  }
+  const log: LogLine[] = []
+  const job = hostJob(run, host, index, log)
+  const entry = { label: host.label, progress: job.progress }
+  run.running.add(entry)
+  const result = await (run.options.deployHost ?? deployHost)(job, signal)
+  run.running.delete(entry)
+  log.push({
+    level: 'info',
+    text: `${result.status} in ${formatDuration(result.durationMs)}: ${formatBytes(result.bytes)} sent`
+  })
+  reporter.hostDone(result, log)
+  return result
 }
 
 export async function fanOut(options: FanOutOptions): Promise<HostResult[]> {
-  const { settings, plan, signal, reporter } = options
-  const runToken = randomBytes(8).toString('hex')
-  const sessions = createSessionGate(SECOND_SESSION_MAX_WAIT_MS)
-  const reader = createChunkReader({
-    chunkSize: MAX_CHUNK,
-    buffers: Math.floor(MAX_BYTES_IN_MEMORY / MAX_CHUNK)
-  })
+  const { settings, plan, reporter } = options
+  const run: Run = {
+    options,
+    runToken: randomBytes(8).toString('hex'),
+    sessions: createSessionGate(SECOND_SESSION_MAX_WAIT_MS),
+    reader: createChunkReader({
+      chunkSize: MAX_CHUNK,
+      buffers: Math.floor(MAX_BYTES_IN_MEMORY / MAX_CHUNK)
+    }),
+    running: new Set()
+  }
   const results = new Array<HostResult | undefined>(settings.hosts.length)
-  const running = new Set<Running>()
-
   const ticker = setInterval(() => {
-    for (const host of running)
+    for (const host of run.running)
       reporter.progress(progressLine(host.label, host.progress, plan.files.length))
   }, options.progressIntervalMs)
-
-  let next = 0
-  const lane = async (): Promise<void> => {
-    while (next < settings.hosts.length) {
-      const index = next
-      next += 1
-      const host = settings.hosts[index]
-      if (host === undefined) continue
-      if (signal.aborted) {
-        const reason = errorMessage(signal.reason)
-        results[index] = notAttempted(host.label, plan.files.length, `not attempted: ${reason}`)
-        reporter.hostDone(results[index], [])
-        continue
-      }
-      const log: LogLine[] = []
-      const progress = createHostProgress()
-      const job: HostJob = {
-        host,
-        settings,
-        plan,
-        localHasher: options.localHasher,
-        hostToken: `${runToken}-${index}`,
-        reader,
-        followOnThisMachine: options.followOnThisMachine,
-        sessions,
-        progress,
-        log: {
-          info: (text) => log.push({ level: 'info', text }),
-          warning: (text) => log.push({ level: 'warning', text })
-        }
-      }
-      const entry = { label: host.label, progress }
-      running.add(entry)
-      const result = await deployHost(job, signal)
-      running.delete(entry)
-      results[index] = result
-      log.push({
-        level: 'info',
-        text: `${result.status} in ${formatDuration(result.durationMs)}: ${formatBytes(result.bytes)} sent`
-      })
-      reporter.hostDone(result, log)
-    }
-  }
-
   try {
-    await Promise.all(
-      Array.from({ length: Math.min(settings.maxParallel, settings.hosts.length) }, lane)
-    )
+    await runPool(settings.hosts, settings.maxParallel, async (host, index) => {
+      results[index] = await runHost(run, host, index)
+      return undefined
+    })
   } finally {
     clearInterval(ticker)
   }

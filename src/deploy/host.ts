@@ -4,8 +4,13 @@
 import pRetry from 'p-retry'
 import { formatDuration } from '../config/duration.js'
 import { DeployError, errorMessage, oneLine } from '../errors.js'
-import { removeTemporaries, runAttempt, type HostJob } from './attempt.js'
+import { runAttempt } from './attempt.js'
+import { removeTemporaries } from './cleanup.js'
+import type { HostJob } from './types.js'
 import type { HostResult } from '../action/report.js'
+
+/** One attempt at the job's host (runAttempt; tests pass another). */
+export type AttemptRunner = (job: HostJob, signal: AbortSignal) => Promise<void>
 
 // Backoff doubles from `retry-delay` up to this, each delay scaled by a random 1-2 factor.
 const MAX_BACKOFF_MS = 30_000
@@ -60,14 +65,53 @@ async function cleanUp(
   }
 }
 
-export async function deployHost(job: HostJob, rootSignal: AbortSignal): Promise<HostResult> {
-  const { host, settings, progress, log } = job
-  const started = Date.now()
-  const deadline = deadlineSignal(settings.timeoutMs, host.label)
-  const signal = AbortSignal.any([rootSignal, deadline.signal])
+/** Runs attempts until one succeeds, a failure is not worth a retry, or none is left. */
+async function withRetries(
+  job: HostJob,
+  signal: AbortSignal,
+  attempt: AttemptRunner
+): Promise<void> {
+  const { settings, progress, log } = job
+  let attemptStarted = Date.now()
+  await pRetry(
+    async () => {
+      progress.attempts += 1
+      attemptStarted = Date.now()
+      await attempt(job, signal)
+    },
+    {
+      retries: settings.retries,
+      factor: 2,
+      minTimeout: settings.retryDelayMs,
+      maxTimeout: Math.max(settings.retryDelayMs, MAX_BACKOFF_MS),
+      randomize: true,
+      maxRetryTime: Infinity,
+      unref: false,
+      signal,
+      shouldConsumeRetry: () => true,
+      onFailedAttempt: ({ error, attemptNumber, retriesLeft, retryDelay }) => {
+        const failure = asDeployError(error)
+        const retrying = failure.retryable && retriesLeft > 0 && !signal.aborted
+        log.warning(
+          `attempt ${attemptNumber} failed after ${formatDuration(Date.now() - attemptStarted)} (${failure.kind}): ${oneLine(failure.message)}${
+            retrying ? ` — retrying in ${formatDuration(retryDelay)}` : ''
+          }`
+        )
+      },
+      shouldRetry: ({ error }) => asDeployError(error).retryable && !signal.aborted
+    }
+  )
+}
 
-  const result = (status: HostResult['status'], error?: DeployError): HostResult => ({
-    host: host.label,
+function hostResult(
+  job: HostJob,
+  started: number,
+  status: HostResult['status'],
+  error?: DeployError
+): HostResult {
+  const { progress } = job
+  return {
+    host: job.host.label,
     status,
     files: job.plan.files.length,
     uploaded: progress.uploaded,
@@ -77,47 +121,34 @@ export async function deployHost(job: HostJob, rootSignal: AbortSignal): Promise
     attempts: progress.attempts,
     durationMs: Date.now() - started,
     ...(error === undefined ? {} : { error: oneLine(error.message), errorClass: error.kind })
-  })
+  }
+}
 
-  let attemptStarted = started
+/**
+ * Deploys to one host: success, failed (what this run left there removed), or skipped where
+ * the run was stopped before its first attempt.
+ */
+export async function deployHost(
+  job: HostJob,
+  rootSignal: AbortSignal,
+  attempt: AttemptRunner = runAttempt
+): Promise<HostResult> {
+  const { host, settings, progress, log } = job
+  const started = Date.now()
+  const deadline = deadlineSignal(settings.timeoutMs, host.label)
+  const signal = AbortSignal.any([rootSignal, deadline.signal])
   try {
-    await pRetry(
-      async () => {
-        progress.attempts += 1
-        attemptStarted = Date.now()
-        await runAttempt(job, signal)
-      },
-      {
-        retries: settings.retries,
-        factor: 2,
-        minTimeout: settings.retryDelayMs,
-        maxTimeout: Math.max(settings.retryDelayMs, MAX_BACKOFF_MS),
-        randomize: true,
-        maxRetryTime: Infinity,
-        unref: false,
-        signal,
-        shouldConsumeRetry: () => true,
-        onFailedAttempt: ({ error, attemptNumber, retriesLeft, retryDelay }) => {
-          const failure = asDeployError(error)
-          const retrying = failure.retryable && retriesLeft > 0 && !signal.aborted
-          log.warning(
-            `attempt ${attemptNumber} failed after ${formatDuration(Date.now() - attemptStarted)} (${failure.kind}): ${oneLine(failure.message)}${
-              retrying ? ` — retrying in ${formatDuration(retryDelay)}` : ''
-            }`
-          )
-        },
-        shouldRetry: ({ error }) => asDeployError(error).retryable && !signal.aborted
-      }
-    )
+    await withRetries(job, signal, attempt)
     log.info(
       `done: ${progress.uploaded} uploaded, ${progress.skipped} already up to date, ${progress.attempts} attempt(s)`
     )
-    return result('success')
+    return hostResult(job, started, 'success')
   } catch (error) {
     const failure = asDeployError(error)
-    if (failure.kind === 'aborted' && progress.attempts === 0) return result('skipped', failure)
+    if (failure.kind === 'aborted' && progress.attempts === 0)
+      return hostResult(job, started, 'skipped', failure)
     await cleanUp(job, rootSignal, settings.connectTimeoutMs)
-    return result('failed', failure)
+    return hostResult(job, started, 'failed', failure)
   } finally {
     deadline.clear()
   }

@@ -1,9 +1,9 @@
 // The order in which the hosts of a run open their SSH sessions. Each session is a login on the
-// server, and logins can be slow or even take turns (on the machine the benchmark runs on, root's
-// `.bashrc` runs `pyenv init`, whose lock makes concurrent logins wait in 0.1 s steps). Each
-// host needs one session first (the one its files travel over); a second one (the hashing shell
-// for large files, the SFTP server that publishes a tar stream) is wanted later. So second
-// sessions wait until no host of the run is still waiting for its first, for a bounded time.
+// server, and logins can be slow or even take turns (a login shell's start-up that holds a
+// lock). Each host needs one session first (the one its files travel over); a second one (the
+// hashing shell for large files, the SFTP server that publishes a tar stream) is wanted later.
+// So second sessions wait until no host of the run is still waiting for its first, for a
+// bounded time.
 
 export interface SessionGate {
   /** A host is opening the session it needs first: call the returned function once it is up. */

@@ -2,9 +2,9 @@
 // come from the run's chunk reader: ssh2 sends them without copying, so each chunk is held
 // until the server has acknowledged its write, then handed back for reuse.
 
-import type { ChunkReader } from '../local/chunk-reader.js'
+import type { ChunkReader, LocalFile } from '../local/chunk-reader.js'
 import type { HashSink } from '../local/digests.js'
-import type { SftpSession } from '../ssh/types.js'
+import type { RemoteHandle, SftpSession } from '../ssh/types.js'
 
 /** OpenSSH's largest write; 262144 makes ssh2 split every request in two. */
 export const MAX_CHUNK = 261_120
@@ -43,12 +43,82 @@ export async function uploadFile(sftp: SftpSession, options: UploadOptions): Pro
   }
 }
 
+/**
+ * Counts the acknowledged prefix of a file from `offset`: writes are acknowledged in order in
+ * practice, and the prefix is counted without assuming it. Returns what takes one write's
+ * acknowledgement; `onPrefix` hears the prefix grow.
+ */
+function prefixCounter(
+  offset: number,
+  onPrefix: ((bytes: number) => void) | undefined
+): (at: number, length: number) => void {
+  let acknowledged = offset
+  const ahead = new Map<number, number>()
+  return (at, length) => {
+    ahead.set(at, length)
+    for (let next = ahead.get(acknowledged); next !== undefined; next = ahead.get(acknowledged)) {
+      ahead.delete(acknowledged)
+      acknowledged += next
+    }
+    onPrefix?.(acknowledged)
+  }
+}
+
+/** Writes the file from `options.offset` to its end; resolves with the bytes written. */
+async function writeAll(
+  sftp: SftpSession,
+  handle: RemoteHandle,
+  local: LocalFile,
+  options: UploadOptions,
+  state: { hashed: boolean }
+): Promise<number> {
+  const chunkSize = Math.min(MAX_CHUNK, sftp.maxWriteLength, options.reader.chunkSize)
+  const inFlight = new Set<Promise<void>>()
+  let failure: { error: unknown } | undefined
+  let position = options.offset
+  let sent = 0
+  const acknowledge = prefixCounter(options.offset, options.onAcknowledged)
+  for (;;) {
+    while (inFlight.size >= options.writesInFlight && failure === undefined)
+      await Promise.race(inFlight)
+    if (failure !== undefined) break
+    const chunk = await local.chunk(position, chunkSize)
+    const length = chunk.data.length
+    if (length === 0) {
+      chunk.release()
+      options.hash?.finish()
+      state.hashed = true
+      break
+    }
+    options.hash?.update(chunk.data)
+    const at = position
+    const write: Promise<void> = sftp.write(handle, chunk.data, length, at).then(
+      () => {
+        chunk.release()
+        inFlight.delete(write)
+        sent += length
+        options.onBytes(length)
+        acknowledge(at, length)
+      },
+      (error: unknown) => {
+        chunk.release()
+        inFlight.delete(write)
+        failure ??= { error }
+      }
+    )
+    inFlight.add(write)
+    position += length
+  }
+  await Promise.all(inFlight)
+  if (failure !== undefined) throw failure.error
+  return sent
+}
+
 async function send(
   sftp: SftpSession,
   options: UploadOptions,
   state: { hashed: boolean }
 ): Promise<number> {
-  const chunkSize = Math.min(MAX_CHUNK, sftp.maxWriteLength, options.reader.chunkSize)
   const local = options.reader.open(options.localPath)
   try {
     const handle = await sftp.open(
@@ -56,59 +126,9 @@ async function send(
       options.offset > 0 ? 'r+' : 'w',
       options.mode
     )
-    let sent = 0
+    let sent: number
     try {
-      const inFlight = new Set<Promise<void>>()
-      let failure: Error | undefined
-      let position = options.offset
-      // Writes are acknowledged in order in practice; the prefix is counted without assuming it.
-      let acknowledged = options.offset
-      const ahead = new Map<number, number>()
-      const acknowledge = (at: number, length: number): void => {
-        ahead.set(at, length)
-        for (
-          let next = ahead.get(acknowledged);
-          next !== undefined;
-          next = ahead.get(acknowledged)
-        ) {
-          ahead.delete(acknowledged)
-          acknowledged += next
-        }
-        options.onAcknowledged?.(acknowledged)
-      }
-      for (;;) {
-        while (inFlight.size >= options.writesInFlight && failure === undefined)
-          await Promise.race(inFlight)
-        if (failure !== undefined) break
-        const chunk = await local.chunk(position, chunkSize)
-        const length = chunk.data.length
-        if (length === 0) {
-          chunk.release()
-          options.hash?.finish()
-          state.hashed = true
-          break
-        }
-        options.hash?.update(chunk.data)
-        const at = position
-        const write: Promise<void> = sftp.write(handle, chunk.data, length, at).then(
-          () => {
-            chunk.release()
-            inFlight.delete(write)
-            sent += length
-            options.onBytes(length)
-            acknowledge(at, length)
-          },
-          (error: unknown) => {
-            chunk.release()
-            inFlight.delete(write)
-            failure ??= error instanceof Error ? error : new Error(String(error))
-          }
-        )
-        inFlight.add(write)
-        position += length
-      }
-      await Promise.all(inFlight)
-      if (failure !== undefined) throw failure
+      sent = await writeAll(sftp, handle, local, options, state)
     } catch (error) {
       await sftp.close(handle).catch(() => undefined)
       throw error

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { DeployError } from '../../src/errors.js'
 import { identityOf } from '../../src/local/plan.js'
-import { readSmallFile } from '../../src/transfer/small-files.js'
+import { readSmallFile } from '../../src/transfer/tar-stream.js'
 import { pseudoRandomBytes, workspace } from '../helpers/workspace.js'
 
 describe('reading a small file for the tar stream', () => {

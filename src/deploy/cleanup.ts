@@ -1,0 +1,33 @@
+// After a host has failed for good: the temporary files and staging directories this run left
+// there, removed over a new short connection (the last one may be gone).
+
+import { DeployError } from '../errors.js'
+import type { SftpSession } from '../ssh/types.js'
+import { removeStaging } from '../transfer/staged-publish.js'
+import type { HostJob } from './types.js'
+
+/** Removes the file or link at `path`; nothing there is as good as removed. */
+export async function removeIfThere(sftp: SftpSession, path: string): Promise<void> {
+  await sftp.unlink(path).catch((error: unknown) => {
+    if (!(error instanceof DeployError && error.kind === 'no-such-path')) throw error
+  })
+}
+
+/** Removes what this run left on the host. Returns what could not be removed. */
+export async function removeTemporaries(job: HostJob, signal: AbortSignal): Promise<string[]> {
+  const { progress } = job
+  if (progress.temporaries.size === 0 && progress.stagingDirs.size === 0) return []
+  const connection = await job.connect(signal)
+  try {
+    const sftp = await connection.sftp()
+    for (const path of [...progress.temporaries])
+      await removeIfThere(sftp, path)
+        .then(() => progress.temporaries.delete(path))
+        .catch(() => undefined)
+    for (const dir of [...progress.stagingDirs])
+      if (await removeStaging(connection, sftp, dir)) progress.stagingDirs.delete(dir)
+  } finally {
+    await connection.close()
+  }
+  return [...progress.temporaries, ...progress.stagingDirs]
+}

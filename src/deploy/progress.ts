@@ -1,0 +1,62 @@
+// What one host has done so far, kept across its attempts, and the one place that counts a file
+// done or bytes sent.
+
+import { formatBytes } from '../format.js'
+
+export interface HostProgress {
+  attempts: number
+  bytes: number
+  resumedBytes: number
+  uploaded: number
+  skipped: number
+  /** Relative paths published (or found identical) on this host. */
+  readonly done: Set<string>
+  /** Temporary paths this run may have left on the host (written, not yet renamed or removed). */
+  readonly temporaries: Set<string>
+  /** Staging directories of tar streams this run may have left on the host. */
+  readonly stagingDirs: Set<string>
+  /**
+   * The host has corrupted a file written with several writes in flight (a hash mismatch): from
+   * then on one write in flight per file, and no partial copy is continued.
+   */
+  parallelWritesUnsafe: boolean
+  /** The log has said that the host verifies by reading back: it does not say it again. */
+  readBackLogged: boolean
+}
+
+export function createHostProgress(): HostProgress {
+  return {
+    attempts: 0,
+    bytes: 0,
+    resumedBytes: 0,
+    uploaded: 0,
+    skipped: 0,
+    done: new Set(),
+    temporaries: new Set(),
+    stagingDirs: new Set(),
+    parallelWritesUnsafe: false,
+    readBackLogged: false
+  }
+}
+
+/** A file is done on this host: sent and published (`uploaded`), or found identical (`skipped`). */
+export function recordDone(
+  progress: HostProgress,
+  file: { readonly relativePath: string },
+  outcome: 'uploaded' | 'skipped'
+): void {
+  progress.done.add(file.relativePath)
+  progress[outcome] += 1
+}
+
+/** Counts file bytes sent to this host (the server has acknowledged them). */
+export function bytesCounter(progress: HostProgress): (bytes: number) => void {
+  return (bytes) => {
+    progress.bytes += bytes
+  }
+}
+
+export function progressLine(label: string, progress: HostProgress, files: number): string {
+  const done = progress.uploaded + progress.skipped
+  return `${label}: ${done}/${files} files, ${formatBytes(progress.bytes)} sent, attempt ${progress.attempts}`
+}
