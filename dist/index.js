@@ -21,7 +21,7 @@ import events from 'events';
 import child from 'child_process';
 import assert from 'assert';
 import 'timers';
-import { createHmac, timingSafeEqual, createHash, randomBytes, createPrivateKey } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual, randomBytes, createPrivateKey } from 'node:crypto';
 import { posix, sep as sep$1, resolve, isAbsolute, join, relative } from 'node:path';
 import { createConnection } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
@@ -864,6 +864,88 @@ function oneLine(text) {
     return text.replace(/\s*[\r\n]+\s*/g, ' ').trim();
 }
 
+// Numbers for people: sizes in binary units, as the log, the summary and errors print them.
+function formatBytes(bytes) {
+    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+    let value = bytes;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+        value /= 1024;
+        unit += 1;
+    }
+    return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit] ?? ''}`;
+}
+
+// The run's results as the contract publishes them: step outputs, the job summary table and
+// one error annotation per failed host. Pure formatting.
+/** A host that was not contacted: the run was cancelled first, or there was nothing to send. */
+function notAttempted(host, files, reason) {
+    return {
+        host,
+        status: 'skipped',
+        files,
+        uploaded: 0,
+        skipped: 0,
+        bytes: 0,
+        resumedBytes: 0,
+        attempts: 0,
+        durationMs: 0,
+        error: reason
+    };
+}
+function buildOutputs(results, fileCount) {
+    const succeeded = results.filter((result) => result.status === 'success').map((r) => r.host);
+    const failed = results.filter((result) => result.status === 'failed').map((r) => r.host);
+    const ordered = results.map((result) => ({
+        host: result.host,
+        status: result.status,
+        files: result.files,
+        uploaded: result.uploaded,
+        skipped: result.skipped,
+        bytes: result.bytes,
+        resumedBytes: result.resumedBytes,
+        attempts: result.attempts,
+        durationMs: result.durationMs,
+        ...(result.error === undefined ? {} : { error: oneLine(result.error) }),
+        ...(result.errorClass === undefined ? {} : { errorClass: result.errorClass })
+    }));
+    return {
+        results: JSON.stringify(ordered),
+        'succeeded-hosts': JSON.stringify(succeeded),
+        'failed-hosts': JSON.stringify(failed),
+        'succeeded-count': String(succeeded.length),
+        'failed-count': String(failed.length),
+        files: String(fileCount),
+        bytes: String(results.reduce((sum, result) => sum + result.bytes, 0))
+    };
+}
+function cell(text) {
+    return oneLine(text).replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+const STATUS_LABEL = {
+    success: '✅ success',
+    failed: '❌ failed',
+    skipped: '⏭️ skipped'
+};
+function summaryMarkdown(results, context) {
+    const failed = results.filter((result) => result.status === 'failed').length;
+    const headline = failed === 0
+        ? `Deployed ${context.files} file(s), ${formatBytes(context.totalBytes)}, to ${results.length} host(s)`
+        : `${failed} of ${results.length} host(s) failed`;
+    const lines = [
+        `### SSH Fan-out Deploy: ${cell(headline)}`,
+        '',
+        `Target \`${cell(context.target)}\`, verify \`${context.verify}\`.`,
+        '',
+        '| Host | Status | Files | Uploaded | Skipped | Bytes | Attempts | Time | Error |',
+        '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |'
+    ];
+    for (const result of results) {
+        lines.push(`| ${cell(result.host)} | ${STATUS_LABEL[result.status]} | ${result.files} | ${result.uploaded} | ${result.skipped} | ${formatBytes(result.bytes)} | ${result.attempts} | ${formatDuration(result.durationMs)} | ${cell(result.error ?? '')} |`);
+    }
+    return `${lines.join('\n')}\n`;
+}
+
 // Local file data for uploads, read once per run however many hosts receive it. Every upload
 // asks for a file chunk by chunk; a chunk another host holds, or held recently, is handed out
 // again instead of being read anew, so hosts that send the same file side by side share one
@@ -1029,6 +1111,103 @@ function createChunkReader(options) {
             };
         }
     };
+}
+
+// Sends one local file to one remote path over SFTP with several writes in flight. The bytes
+// come from the run's chunk reader: ssh2 sends them without copying, so each chunk is held
+// until the server has acknowledged its write, then handed back for reuse.
+/** OpenSSH's largest write; 262144 makes ssh2 split every request in two. */
+const MAX_CHUNK = 261_120;
+/** Resolves with the bytes written (from `offset` to the end of the local file). */
+async function uploadFile(sftp, options) {
+    const state = { hashed: false };
+    try {
+        return await send$1(sftp, options, state);
+    }
+    finally {
+        // Whoever waits for this file's digest must not wait for an upload that stopped early.
+        if (!state.hashed)
+            options.hash?.abandon();
+    }
+}
+/**
+ * Counts the acknowledged prefix of a file from `offset`: writes are acknowledged in order in
+ * practice, and the prefix is counted without assuming it. Returns what takes one write's
+ * acknowledgement; `onPrefix` hears the prefix grow.
+ */
+function prefixCounter(offset, onPrefix) {
+    let acknowledged = offset;
+    const ahead = new Map();
+    return (at, length) => {
+        ahead.set(at, length);
+        for (let next = ahead.get(acknowledged); next !== undefined; next = ahead.get(acknowledged)) {
+            ahead.delete(acknowledged);
+            acknowledged += next;
+        }
+        onPrefix?.(acknowledged);
+    };
+}
+/** Writes the file from `options.offset` to its end; resolves with the bytes written. */
+async function writeAll(sftp, handle, local, options, state) {
+    const chunkSize = Math.min(MAX_CHUNK, sftp.maxWriteLength, options.reader.chunkSize);
+    const inFlight = new Set();
+    let failure;
+    let position = options.offset;
+    let sent = 0;
+    const acknowledge = prefixCounter(options.offset, options.onAcknowledged);
+    for (;;) {
+        while (inFlight.size >= options.writesInFlight && failure === undefined)
+            await Promise.race(inFlight);
+        if (failure !== undefined)
+            break;
+        const chunk = await local.chunk(position, chunkSize);
+        const length = chunk.data.length;
+        if (length === 0) {
+            chunk.release();
+            options.hash?.finish();
+            state.hashed = true;
+            break;
+        }
+        options.hash?.update(chunk.data);
+        const at = position;
+        const write = sftp.write(handle, chunk.data, length, at).then(() => {
+            chunk.release();
+            inFlight.delete(write);
+            sent += length;
+            options.onBytes(length);
+            acknowledge(at, length);
+        }, (error) => {
+            chunk.release();
+            inFlight.delete(write);
+            failure ??= { error };
+        });
+        inFlight.add(write);
+        position += length;
+    }
+    await Promise.all(inFlight);
+    if (failure !== undefined)
+        throw failure.error;
+    return sent;
+}
+async function send$1(sftp, options, state) {
+    const local = options.reader.open(options.localPath);
+    try {
+        const handle = await sftp.open(options.remotePath, options.offset > 0 ? 'r+' : 'w', options.mode);
+        let sent;
+        try {
+            sent = await writeAll(sftp, handle, local, options, state);
+        }
+        catch (error) {
+            await sftp.close(handle).catch(() => undefined);
+            throw error;
+        }
+        // The server reports some write errors (a full disk on NFS, say) only when the file closes.
+        await sftp.close(handle);
+        return sent;
+    }
+    finally {
+        local.close();
+    }
 }
 
 const objectToString = Object.prototype.toString;
@@ -1394,6 +1573,2002 @@ async function pRetry(input, options = {}) {
 	throw new Error('Retry attempts exhausted without throwing an error.');
 }
 
+// A local file that changes while the run reads it must not be deployed as a copy that never
+// existed (blocks of two versions), nor left to fail as "corrupted" on the next host. Every read
+// that a digest is taken from, or that is sent without one, is checked against what the plan
+// found (size, times, inode): a file the same as then is fine; one that has only grown, whose
+// first bytes are still those that were read, is fine too (a log being appended to: what was
+// sent is a prefix of it); anything else fails the host with "changed on the runner", which is
+// never retried and never counts as success.
+function changedOnRunner(file, detail) {
+    return new DeployError('local-file', `'${file.relativePath}' changed on the runner while it was being deployed (${detail}): a read that may mix two versions is never published; deploy again once it has settled`);
+}
+/** How `stats` differ from what the plan found, or undefined where they do not. */
+function identityChange(identity, stats) {
+    if (stats.ino !== identity.ino)
+        return 'another file is at its path now';
+    if (stats.size < identity.size)
+        return `it shrank from ${identity.size} to ${stats.size} bytes`;
+    if (stats.size > identity.size)
+        return `it grew from ${identity.size} to ${stats.size} bytes`;
+    if (stats.mtimeMs !== identity.mtimeMs || stats.ctimeMs !== identity.ctimeMs)
+        return 'it was modified';
+    return undefined;
+}
+/** Whether the file may have only grown: the same inode, no smaller than planned or read. */
+function onlyGrown(identity, stats, read) {
+    return stats.ino === identity.ino && stats.size >= identity.size && stats.size >= read;
+}
+function statNow(file) {
+    try {
+        return statSync(file.localPath);
+    }
+    catch (error) {
+        throw localFileError(file.localPath, error);
+    }
+}
+/**
+ * After a small file was read whole into `content` (through `fd`, still open): throws unless
+ * the file is as the plan found it, or has only grown with `content` as its first bytes.
+ */
+function checkReadSync(file, fd, content) {
+    const stats = fstatSync(fd);
+    const change = identityChange(file.identity, stats);
+    if (change === undefined)
+        return;
+    if (onlyGrown(file.identity, stats, content.length)) {
+        const now = Buffer.allocUnsafe(content.length);
+        const read = readSync(fd, now, 0, content.length, 0);
+        if (read === content.length && now.equals(content))
+            return;
+    }
+    throw changedOnRunner(file, change);
+}
+/** checkReadSync for a file read by path. */
+function checkReadByPath(file, content) {
+    let fd;
+    try {
+        fd = openSync(file.localPath, 'r');
+    }
+    catch (error) {
+        throw localFileError(file.localPath, error);
+    }
+    try {
+        checkReadSync(file, fd, content);
+    }
+    finally {
+        closeSync(fd);
+    }
+}
+/** SHA-256 of the first `size` bytes of a local file, or undefined where it has fewer. */
+async function prefixDigest(localPath, size) {
+    const hash = createHash('sha256');
+    const file = await open$1(localPath, 'r');
+    try {
+        const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(1024 * 1024, size)));
+        for (let at = 0; at < size;) {
+            const { bytesRead } = await file.read(buffer, 0, Math.min(buffer.length, size - at), at);
+            if (bytesRead === 0)
+                return undefined;
+            hash.update(buffer.subarray(0, bytesRead));
+            at += bytesRead;
+        }
+    }
+    finally {
+        await file.close();
+    }
+    return hash.digest('hex');
+}
+/**
+ * After a file was sent (read through): throws unless it is as the plan found it, or has only
+ * grown with the bytes sent (`sent`: their digest, where it was taken) as its first bytes.
+ */
+async function checkSent(file, sent) {
+    const stats = statNow(file);
+    const change = identityChange(file.identity, stats);
+    if (change === undefined)
+        return;
+    if (sent !== undefined && onlyGrown(file.identity, stats, sent.size)) {
+        const now = await prefixDigest(file.localPath, sent.size).catch(() => undefined);
+        if (now === sent.sha256)
+            return;
+    }
+    throw changedOnRunner(file, change);
+}
+/** Throws `changedOnRunner` where the file is not as the plan found it (no allowance). */
+function checkIdentity(file) {
+    const change = identityChange(file.identity, statNow(file));
+    if (change !== undefined)
+        throw changedOnRunner(file, change);
+}
+
+// Local file digests, computed once per run however many hosts receive the file. The first
+// upload that reads a file from its start hashes the bytes as it reads them (a claim), so a
+// file is read for hashing separately only when no upload read it whole.
+const READ_CHUNK = 1024 * 1024;
+// Files this small are read in one synchronous call: for thousands of them, a trip through the
+// thread pool per open, stat, read and close costs more than the reading.
+const SYNC_READ_LIMIT = 64 * 1024;
+/**
+ * A small file's content with one open, one read and one close into `scratch` (no stat: asking
+ * for one byte more than expected tells whether it grew), or with readFileSync when it is larger
+ * than `scratch` or grew. The result may be a view of `scratch`, valid until its next use.
+ * With `check`, the file must still be as the plan found it once read (see local-changes).
+ */
+function readSmallSync(localPath, expectedSize, scratch, check) {
+    if (expectedSize < scratch.length) {
+        const fd = openSync(localPath, 'r');
+        try {
+            const read = readSync(fd, scratch, 0, expectedSize + 1, 0);
+            if (read <= expectedSize) {
+                const content = scratch.subarray(0, read);
+                if (check !== undefined)
+                    checkReadSync(check, fd, content);
+                return content;
+            }
+        }
+        finally {
+            closeSync(fd);
+        }
+    }
+    const content = readFileSync(localPath);
+    if (check !== undefined)
+        checkReadByPath(check, content);
+    return content;
+}
+/** readSmallSync, its failure a `local-file` DeployError that names the file. */
+function readSmallNow(localPath, expectedSize, scratch, check) {
+    try {
+        return readSmallSync(localPath, expectedSize, scratch, check);
+    }
+    catch (error) {
+        throw error instanceof DeployError ? error : localFileError(localPath, error);
+    }
+}
+/** A small file in one synchronous read into `scratch`. Throws a DeployError. */
+function hashSmallSync(localPath, expectedSize, scratch) {
+    const content = readSmallNow(localPath, expectedSize, scratch);
+    return { sha256: createHash('sha256').update(content).digest('hex'), size: content.length };
+}
+// A background slice of hashing lasts about this long before the event loop gets a turn.
+const WARM_SLICE_MS = 5;
+/** A file of any size, read in chunks (a small one in one read into `scratch`). */
+async function hashFile(localPath, scratch) {
+    const hash = createHash('sha256');
+    let size = 0;
+    try {
+        const { size: now } = statSync(localPath);
+        if (now <= SYNC_READ_LIMIT)
+            return hashSmallSync(localPath, now, scratch);
+        const file = await open$1(localPath, 'r');
+        try {
+            const { size: expected } = await file.stat();
+            const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(READ_CHUNK, expected)));
+            for (;;) {
+                const { bytesRead } = await file.read(buffer, 0, buffer.length, size);
+                if (bytesRead === 0)
+                    break;
+                hash.update(buffer.subarray(0, bytesRead));
+                size += bytesRead;
+            }
+        }
+        finally {
+            await file.close();
+        }
+    }
+    catch (error) {
+        throw error instanceof DeployError ? error : localFileError(localPath, error);
+    }
+    return { sha256: hash.digest('hex'), size };
+}
+class LocalDigests {
+    /** The digests computed already, read without a promise or a turn of the event loop. */
+    finished = new Map();
+    /** The digests under way, and those that failed. */
+    pending = new Map();
+    /** Small files are read into this buffer and hashed at once, one after the other. */
+    scratch = Buffer.allocUnsafe(SYNC_READ_LIMIT + 1);
+    backlog = [];
+    warming = false;
+    warm(files) {
+        for (const file of files)
+            if (file.size <= SYNC_READ_LIMIT && !this.has(file.localPath))
+                this.backlog.push(file);
+        if (!this.warming && this.backlog.length > 0) {
+            this.warming = true;
+            void this.drain();
+        }
+    }
+    digest(localPath, expectedSize) {
+        const done = this.finished.get(localPath);
+        if (done !== undefined)
+            return Promise.resolve(done);
+        let pending = this.pending.get(localPath);
+        if (pending === undefined) {
+            pending =
+                expectedSize !== undefined && expectedSize <= SYNC_READ_LIMIT
+                    ? // The executor runs at once; what it throws rejects the promise.
+                        new Promise((resolve) => resolve(this.hashSmallNow(localPath, expectedSize)))
+                    : hashFile(localPath, this.scratch);
+            this.pending.set(localPath, pending);
+            // Known without a promise from then on, as a claim's or warm's digest is.
+            pending.then((digest) => this.finished.set(localPath, digest), () => undefined);
+        }
+        return pending;
+    }
+    known(localPath) {
+        return this.finished.get(localPath);
+    }
+    record(localPath, content) {
+        if (this.has(localPath))
+            return;
+        this.finished.set(localPath, {
+            sha256: createHash('sha256').update(content).digest('hex'),
+            size: content.length
+        });
+    }
+    claim(localPath) {
+        if (this.has(localPath))
+            return undefined;
+        let resolve = () => undefined;
+        let reject = () => undefined;
+        const pending = new Promise((done, fail) => {
+            resolve = done;
+            reject = fail;
+        });
+        // Nobody may be waiting when a claim is abandoned and its fallback read fails.
+        pending.catch(() => undefined);
+        this.pending.set(localPath, pending);
+        let hash = createHash('sha256');
+        let size = 0;
+        return {
+            update: (data) => {
+                hash?.update(data);
+                size += data.length;
+            },
+            finish: () => {
+                if (hash === undefined)
+                    return;
+                const digest = { sha256: hash.digest('hex'), size };
+                this.finished.set(localPath, digest);
+                resolve(digest);
+                hash = undefined;
+            },
+            abandon: () => {
+                if (hash === undefined)
+                    return;
+                hash = undefined;
+                hashFile(localPath, this.scratch).then(resolve, reject);
+            }
+        };
+    }
+    has(localPath) {
+        return this.finished.has(localPath) || this.pending.has(localPath);
+    }
+    /** A small file hashed now and its digest recorded. Throws a DeployError. */
+    hashSmallNow(localPath, expectedSize) {
+        const digest = hashSmallSync(localPath, expectedSize, this.scratch);
+        this.finished.set(localPath, digest);
+        return digest;
+    }
+    /** Hashes the backlog a slice at a time, the event loop served between slices. */
+    async drain() {
+        let next = 0;
+        while (next < this.backlog.length) {
+            const until = performance.now() + WARM_SLICE_MS;
+            while (next < this.backlog.length && performance.now() < until) {
+                const { localPath, size } = this.backlog[next];
+                next += 1;
+                if (!this.has(localPath))
+                    this.hashOrKeepFailure(localPath, size);
+            }
+            await new Promise((resolve) => setImmediate(resolve));
+        }
+        this.backlog.length = 0;
+        this.warming = false;
+    }
+    hashOrKeepFailure(localPath, size) {
+        try {
+            this.hashSmallNow(localPath, size);
+        }
+        catch (error) {
+            // Reported to whoever asks for this digest, not here.
+            const failed = Promise.reject(error instanceof DeployError ? error : localFileError(localPath, error));
+            failed.catch(() => undefined);
+            this.pending.set(localPath, failed);
+        }
+    }
+}
+function createLocalHasher() {
+    return new LocalDigests();
+}
+
+// The one function that puts a value into a remote shell command. Every argument of every remote
+// command goes through it: inside single quotes a POSIX shell expands nothing, so spaces, `$()`,
+// backticks, globs, newlines and non-ASCII arrive as they are. A single quote itself is closed,
+// escaped and reopened: ' becomes '\''.
+function shellQuote(value) {
+    if (value.includes('\0'))
+        throw new Error('a shell argument cannot contain a NUL byte');
+    return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+/**
+ * A remote path as an argument no program can read as an option: absolute as it is, else
+ * `./`-prefixed (a file named `-out` is `./-out`). Every path handed to a remote command goes
+ * through it, then through shellQuote.
+ */
+function commandPath(path) {
+    return path.startsWith('/') ? path : `./${path}`;
+}
+/** shellQuote(commandPath(path)). */
+function quotePath(path) {
+    return shellQuote(commandPath(path));
+}
+
+// The protocol of our remote shells. OpenSSH's sftp-server has no checksum extension, so a
+// file's SHA-256 comes from a remote command: `openssl dgst -sha256` (SHA-NI), else
+// `sha256sum`, else `shasum -a 256`. Long-lived `sh -s` processes (one exec channel each) take
+// scripts on stdin and answer in lines that start with LINE_PREFIX, each answer ended by
+// END_LINE; anything else they print (a login banner, say) is ignored.
+/** Every line of ours starts with this, so login banners and other noise are ignored. */
+const LINE_PREFIX = 'sfd-';
+/** Ends every answer. */
+const END_LINE = 'sfd-end';
+const HASHERS = ['openssl', 'sha256sum', 'shasum'];
+/** The command each hasher runs as, reading a file on its stdin. */
+const HASHER_COMMAND = {
+    openssl: 'openssl dgst -sha256',
+    sha256sum: 'sha256sum',
+    shasum: 'shasum -a 256'
+};
+/** Sets `m` to the fastest hasher the host has (in HASHERS order), or `none`. */
+const DETECT_HASHER = [
+    'if command -v openssl >/dev/null 2>&1 && openssl dgst -sha256 </dev/null >/dev/null 2>&1; then m=openssl',
+    'elif command -v sha256sum >/dev/null 2>&1; then m=sha256sum',
+    'elif command -v shasum >/dev/null 2>&1; then m=shasum',
+    'else m=none; fi'
+];
+/**
+ * Picks the fastest hasher the host has, once per shell: answers `sfd-hasher NAME`. Defines
+ * sfd_prefix, which marks openssl's lines as ours: sed where the host has it (faster), else a
+ * shell loop.
+ */
+const HASHER_PRELUDE = [
+    'if command -v sed >/dev/null 2>&1; then',
+    "sfd_prefix() { sed 's/^/sfd-o /'; }",
+    'else',
+    `sfd_prefix() { while IFS= read -r l; do printf 'sfd-o %s\\n' "$l"; done; }`,
+    'fi',
+    ...DETECT_HASHER,
+    // Which boot of which machine this is: a host that is the runner itself shares its CPUs.
+    'echo "sfd-boot $(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"',
+    // The directory relative paths start from, to compare with the SFTP server's.
+    'echo "sfd-cwd $(pwd -P 2>/dev/null)"',
+    'echo "sfd-hasher $m"',
+    `echo ${END_LINE}`,
+    ''
+].join('\n');
+/** The host's boot id from the prelude's answer, where it has one. */
+function parseBootLine(lines) {
+    const id = lines
+        .find((line) => line.startsWith('sfd-boot '))
+        ?.slice('sfd-boot '.length)
+        .trim();
+    return id === undefined || id === '' ? undefined : id;
+}
+/** The shell's working directory (symbolic links resolved) from the prelude's answer. */
+function parseCwdLine(lines) {
+    const cwd = lines.find((line) => line.startsWith('sfd-cwd '))?.slice('sfd-cwd '.length);
+    return cwd === undefined || cwd === '' ? undefined : cwd;
+}
+function parseHasherLine(lines) {
+    const name = lines.find((line) => line.startsWith('sfd-hasher '))?.slice('sfd-hasher '.length);
+    return HASHERS.find((hasher) => hasher === name);
+}
+/**
+ * One batch, every path through quotePath (a file named `-out` is not an option to openssl).
+ * openssl takes the whole batch in one process and its output lines come back prefixed; the
+ * others run once per file.
+ */
+function hashBatchScript(hasher, paths) {
+    const quoted = paths.map(quotePath).join(' ');
+    if (hasher === 'openssl')
+        return [
+            `${HASHER_COMMAND.openssl} ${quoted} 2>/dev/null | sfd_prefix`,
+            `echo ${END_LINE}`,
+            ''
+        ].join('\n');
+    return [
+        `for f in ${quoted}; do`,
+        `if r=$(${HASHER_COMMAND[hasher]} < "$f" 2>/dev/null); then printf 'sfd-ok %s\\n' "$r"; else echo 'sfd-err'; fi`,
+        'done',
+        `echo ${END_LINE}`,
+        ''
+    ].join('\n');
+}
+// A remote hasher reads at least this fast; a request gets this long per byte it hashes before
+// the watchdog calls it stalled.
+const MIN_HASH_BYTES_PER_MS = 20 * 1024;
+/** How long a remote hasher may take over `bytes`, beyond the idle timeout. */
+function hashAllowanceMs(idleTimeoutMs, bytes) {
+    return idleTimeoutMs + bytes / MIN_HASH_BYTES_PER_MS;
+}
+/** Reads a batch's answer: one result per path, in order. */
+function parseHashAnswer(hasher, paths, lines) {
+    if (hasher !== 'openssl')
+        return paths.map((_, index) => {
+            const line = lines[index] ?? '';
+            const sha256 = line.startsWith('sfd-ok ')
+                ? /\b([0-9a-f]{64})\b/.exec(line.slice(7))?.[1]
+                : undefined;
+            return sha256 === undefined ? 'unreadable' : { sha256 };
+        });
+    // `SHA2-256(path)= hex` (OpenSSL 3) or `SHA256(path)= hex` (1.1), a line per file read, in
+    // order; a name with a line break spans lines, so the text is matched name by name.
+    const text = lines.map((line) => line.slice('sfd-o '.length)).join('\n');
+    let position = 0;
+    return paths.map((path) => {
+        for (const label of ['SHA2-256', 'SHA256']) {
+            // The path as hashBatchScript handed it to openssl.
+            const head = `${label}(${commandPath(path)})= `;
+            if (!text.startsWith(head, position))
+                continue;
+            const hex = text.slice(position + head.length, position + head.length + 64);
+            if (!/^[0-9a-f]{64}$/.test(hex))
+                return 'unreadable';
+            position += head.length + 64 + 1;
+            return { sha256: hex };
+        }
+        return 'unreadable';
+    });
+}
+
+// The host's side of a tar stream: the commands that extract it into a staging directory (a
+// command of its own, or a hashing shell turned into one), and the answer the shell gives.
+/**
+ * Turns a hashing shell into a tar extraction reading the rest of the shell's stdin: the stream
+ * goes to a session that is already logged in instead of a new one. One brace group, which the
+ * shell parses whole before running any of it: once tar starts, the shell reads no more input,
+ * and it exits after tar, whatever tar left unread, so no archive byte is ever read as a command.
+ * Answers `sfd-go` when the staging directory is ready (`sfd-nogo` before it when it could not
+ * be made), then `sfd-tar STATUS` (with tar's messages when it failed), then with openssl the
+ * SHA-256 of every staged file (paths relative to `stage`, as `./path`), then END_LINE.
+ *
+ * `halves`: the staged tree's top-level entries in two groups, hashed side by side (two cores
+ * where the host has them); the second group's lines wait in a file beside the others
+ * (`.sfd-hashes-TAG` in the staging directory, which no top-level entry of ours is) until the
+ * first group is done. Without it, or with one group empty, one process hashes everything.
+ */
+function tarIntoShellScript(stage, hasher, halves, tag = 'x') {
+    const quoted = quotePath(stage);
+    const hash = (start) => `find ${start} -type f -exec ${HASHER_COMMAND.openssl} {} + 2>/dev/null | sfd_prefix`;
+    const starts = (names) => names.map((name) => shellQuote(`./${name}`)).join(' ');
+    const [first = [], second = []] = halves ?? [];
+    const hashing = hasher !== 'openssl'
+        ? []
+        : first.length === 0 || second.length === 0
+            ? [`else ${hash('.')}`]
+            : [
+                `else o=${shellQuote(`./.sfd-hashes-${tag}`)}`,
+                `${hash(starts(second))} > "$o" &`,
+                hash(starts(first)),
+                'wait',
+                'cat "$o"; rm -f "$o"'
+            ];
+    return [
+        '{',
+        `rm -rf ${quoted} && mkdir -p ${quoted} && cd ${quoted} || { echo sfd-nogo; echo sfd-go; exit 3; }`,
+        'echo sfd-go',
+        'e=$(tar -xomf - 2>&1); s=$?',
+        `echo "sfd-tar $s"`,
+        'if [ "$s" != 0 ]; then printf \'%s\\n\' "$e" | sfd_prefix',
+        ...hashing,
+        'fi',
+        `echo ${END_LINE}`,
+        'exit 0',
+        '}',
+        ''
+    ].join('\n');
+}
+// Top-level entries beyond this many are hashed by one process: the script stays small.
+const MAX_SPLIT_ENTRIES = 2000;
+/**
+ * The top-level entries of `paths` in two groups of about as many files each, for
+ * tarIntoShellScript; undefined where there is one entry, or very many.
+ */
+function splitTopLevel(paths) {
+    const counts = new Map();
+    for (const path of paths) {
+        const slash = path.indexOf('/');
+        const top = slash < 0 ? path : path.slice(0, slash);
+        counts.set(top, (counts.get(top) ?? 0) + 1);
+    }
+    if (counts.size < 2 || counts.size > MAX_SPLIT_ENTRIES)
+        return undefined;
+    const groups = [[], []];
+    const sizes = [0, 0];
+    // Largest first, each to the group with fewer files so far.
+    for (const [top, count] of [...counts].sort((a, b) => b[1] - a[1])) {
+        const into = (sizes[0] ?? 0) <= (sizes[1] ?? 0) ? 0 : 1;
+        groups[into].push(top);
+        sizes[into] = (sizes[into] ?? 0) + count;
+    }
+    return groups;
+}
+/**
+ * Reads the answer of tarIntoShellScript. A digest counts only where its path is named once:
+ * a name with a line break spans lines, and could make a line that names another file.
+ */
+function parseStagedAnswer(lines) {
+    const statusLine = lines.find((line) => line.startsWith('sfd-tar '));
+    const status = statusLine === undefined ? undefined : Number(statusLine.slice(8));
+    const output = lines.filter((line) => line.startsWith('sfd-o ')).map((line) => line.slice(6));
+    const digests = new Map();
+    const seen = new Set();
+    if (status === 0)
+        for (const line of output) {
+            const match = /^SHA2?-?256\(\.\/(.*)\)= ([0-9a-f]{64})$/s.exec(line);
+            if (match === null)
+                continue;
+            const [, path = '', hex = ''] = match;
+            if (seen.has(path))
+                digests.delete(path);
+            else
+                digests.set(path, hex);
+            seen.add(path);
+        }
+    return {
+        status: Number.isInteger(status) ? status : undefined,
+        message: status === 0 ? '' : (output[0] ?? ''),
+        digests
+    };
+}
+/**
+ * The command a tar stream goes to: it waits for the word to go, so a stream that never starts
+ * (a local file unreadable before the first byte) creates nothing on the host, then extracts into
+ * a fresh staging directory.
+ */
+function tarCommand(stage) {
+    const quoted = quotePath(stage);
+    return `IFS= read -r go && [ "$go" = go ] || exit 3; rm -rf ${quoted} && mkdir -p ${quoted} && cd ${quoted} && exec tar -xomf -`;
+}
+/** The command that removes a staging directory and everything in it. */
+function removeCommand(stage) {
+    return `rm -rf ${quotePath(stage)}`;
+}
+
+// What a failed write or rename on the host was about, where the server's answer does not say:
+// SFTP's FAILURE status covers a full disk, a quota, a read-only file system, and a directory
+// where a file is to go alike.
+/**
+ * The error to report where publishing `relativePath` at `finalPath` failed because a directory
+ * is there; undefined where none is (or the host cannot be asked).
+ */
+async function directoryInTheWay(sftp, finalPath, relativePath, error) {
+    if (!(error instanceof DeployError) || error.kind !== 'remote-failure')
+        return undefined;
+    const found = await sftp.lstat(finalPath).catch(() => undefined);
+    if (found?.isDirectory !== true)
+        return undefined;
+    return new DeployError('remote-failure', `'${relativePath}' cannot be published: a directory is in the way at '${finalPath}' on the host; remove it, or deploy the file under another name`, { cause: error });
+}
+
+// Whether a connection is still up, for the work that needs no error to decide: clean-up worth
+// trying, leftovers to forget. Where an error is at hand, isConnectionEnded(error) says it.
+/** Whether `connection` has neither failed nor ended: requests over it may still succeed. */
+function connectionIsUp(connection) {
+    return connection.failure === undefined;
+}
+
+// The files a tar stream staged on the host (tar-stream.ts), published: each verified there and
+// renamed into its final place (in a new target, whole directories at once), then the staging
+// directory removed.
+/** The staging directory of a tar stream into `base`, named for the attempt (`token`). */
+function stagingPath(base, token) {
+    return posix.join(base, `.sfd-stage-${token}`);
+}
+function fail$1(publishing, error) {
+    publishing.failure ??= { error };
+}
+function stagedPath(publishing, file) {
+    return posix.join(publishing.job.stagingDir, file.relativePath);
+}
+async function renameOne(publishing, file) {
+    const { job } = publishing;
+    const finalPath = posix.join(job.base, file.relativePath);
+    await job.ensureDir(posix.dirname(finalPath));
+    try {
+        await job.sftp.posixRename(stagedPath(publishing, file), finalPath);
+    }
+    catch (error) {
+        if (isConnectionEnded(error))
+            throw error;
+        throw (await directoryInTheWay(job.sftp, finalPath, file.relativePath, error)) ?? error;
+    }
+    job.onPublished(file);
+}
+/** Verified at once where both digests are in (throws on a mismatch); else a promise. */
+function verify(publishing, file) {
+    const { job } = publishing;
+    const sha256 = publishing.digests.get(file.relativePath);
+    if (sha256 !== undefined && job.checkStaged?.(file, sha256) === true)
+        return undefined;
+    return job.verifyStaged(file, stagedPath(publishing, file), sha256);
+}
+async function publishFile(publishing, file) {
+    try {
+        await verify(publishing, file);
+        if (publishing.failure === undefined)
+            await renameOne(publishing, file);
+    }
+    catch (error) {
+        fail$1(publishing, error);
+    }
+}
+/**
+ * A top-level directory of a new target, renamed into place whole once all its files are
+ * verified. Where that rename fails (the directory is there already with something in it: a
+ * file sent over SFTP meanwhile), its files go one by one.
+ */
+async function publishDirectory(publishing, top, files) {
+    const { job } = publishing;
+    const waiting = [];
+    for (const file of files)
+        try {
+            const pending = verify(publishing, file);
+            if (pending !== undefined)
+                waiting.push(pending);
+        }
+        catch (error) {
+            fail$1(publishing, error);
+        }
+    const verified = await Promise.allSettled(waiting);
+    for (const outcome of verified)
+        if (outcome.status === 'rejected')
+            fail$1(publishing, outcome.reason);
+    if (publishing.failure !== undefined)
+        return;
+    try {
+        await job.sftp.posixRename(posix.join(job.stagingDir, top), posix.join(job.base, top));
+    }
+    catch (error) {
+        if (isConnectionEnded(error))
+            return fail$1(publishing, error);
+        await Promise.all(files.map((file) => renameOne(publishing, file).catch((failure) => fail$1(publishing, failure))));
+        return;
+    }
+    publishing.moved.add(top);
+    for (const file of files)
+        job.onPublished(file);
+}
+/** Files to publish one by one, and (in a new target) the others by top-level directory. */
+function groupByTopDirectory(job) {
+    const byDirectory = new Map();
+    const alone = [];
+    for (const file of job.files) {
+        const slash = file.relativePath.indexOf('/');
+        if (!job.targetIsNew || slash < 0) {
+            alone.push(file);
+            continue;
+        }
+        const top = file.relativePath.slice(0, slash);
+        const members = byDirectory.get(top);
+        if (members === undefined)
+            byDirectory.set(top, [file]);
+        else
+            members.push(file);
+    }
+    return { alone, byDirectory };
+}
+/**
+ * Verifies the staged files (`digests`: the host's, where its shell answered them already) and
+ * renames each into place; removes the staging directory. Every staged file is queued for
+ * hashing at once, so the hashing shells take full batches; each is renamed into place as soon
+ * as its hash is in. In a target this attempt created, a top-level directory goes whole once all
+ * its files are verified: one rename instead of one per file.
+ */
+async function publishSmallFiles(job, digests) {
+    const publishing = { job, digests, moved: new Set() };
+    const { alone, byDirectory } = groupByTopDirectory(job);
+    try {
+        await Promise.all([
+            ...alone.map((file) => publishFile(publishing, file)),
+            ...[...byDirectory].map(([top, files]) => publishDirectory(publishing, top, files))
+        ]);
+        if (publishing.failure !== undefined)
+            throw publishing.failure.error;
+        const { moved } = publishing;
+        if (moved.size > 0)
+            job.log(`published ${moved.size} whole director${moved.size === 1 ? 'y' : 'ies'} into the new target`);
+    }
+    finally {
+        if (connectionIsUp(job.connection)) {
+            const left = job.files.filter((file) => !publishing.moved.has(file.relativePath.split('/')[0] ?? ''));
+            await removeStaging(job.connection, job.sftp, job.stagingDir, left);
+        }
+    }
+}
+/** The staging directory's subdirectories for `files`, deepest first, then itself. */
+function stagingDirectories(stage, files) {
+    const dirs = new Set();
+    for (const file of files)
+        for (let dir = posix.dirname(file.relativePath); dir !== '.'; dir = posix.dirname(dir))
+            dirs.add(dir);
+    return [...dirs]
+        .sort((a, b) => b.split('/').length - a.split('/').length)
+        .map((dir) => posix.join(stage, dir))
+        .concat(stage);
+}
+/**
+ * Removes a staging directory: emptied by the renames, it goes with a few SFTP rmdirs; anything
+ * left in it (after a failure) goes with `rm -rf`. Says whether it is gone.
+ */
+async function removeStaging(connection, sftp, stage, files) {
+    if (sftp !== undefined && files !== undefined) {
+        try {
+            for (const dir of stagingDirectories(stage, files))
+                await sftp.rmdir(dir);
+            return true;
+        }
+        catch {
+            // not empty: fall through
+        }
+    }
+    const result = await connection.exec(removeCommand(stage)).catch(() => undefined);
+    return result?.code === 0;
+}
+
+// A minimal tar writer (POSIX ustar, with pax extended headers for names ustar cannot hold),
+// for sending many small files to a host in one stream instead of one SFTP exchange each. Pure:
+// headers and padding only; the caller supplies the file contents.
+const BLOCK$1 = 512;
+function octal(value, width) {
+    // width - 1 digits, then NUL.
+    return `${value.toString(8).padStart(width - 1, '0')}\0`;
+}
+function writeString(block, text, offset, width) {
+    // Every header field is ASCII (other names travel in a pax record).
+    block.write(text, offset, width, 'latin1');
+}
+// The fields every header shares: uid and gid 0, the ustar magic and version, and the checksum
+// field as spaces while the sum is taken.
+const TEMPLATE = (() => {
+    const block = Buffer.alloc(BLOCK$1);
+    writeString(block, octal(0, 8), 108, 8); // uid
+    writeString(block, octal(0, 8), 116, 8); // gid
+    block.fill(0x20, 148, 156);
+    writeString(block, 'ustar\0', 257, 6);
+    writeString(block, '00', 263, 2);
+    return block;
+})();
+// The template's byte sum: the fields written per entry are zero in it, so an entry's checksum
+// is this plus the bytes of its own fields (no loop over all 512 bytes).
+const TEMPLATE_SUM = TEMPLATE.reduce((sum, byte) => sum + byte, 0);
+function header(name, type, mode, size, mtime) {
+    const block = Buffer.allocUnsafe(BLOCK$1);
+    TEMPLATE.copy(block);
+    writeString(block, name, 0, 100);
+    writeString(block, octal(mode & 0o7777, 8), 100, 8);
+    writeString(block, octal(size, 12), 124, 12);
+    writeString(block, octal(Math.max(0, Math.floor(mtime)), 12), 136, 12);
+    writeString(block, type, 156, 1);
+    // Name, mode (0-108), size and mtime (124-148), type (156); uid and gid are the template's.
+    let sum = TEMPLATE_SUM + block[156];
+    for (let index = 0; index < 108; index += 1)
+        sum += block[index];
+    for (let index = 124; index < 148; index += 1)
+        sum += block[index];
+    writeString(block, `${sum.toString(8).padStart(6, '0')}\0 `, 148, 8);
+    return block;
+}
+/** A pax record: "<length> <key>=<value>\n", the length counting itself. */
+function paxRecord(key, value) {
+    const body = ` ${key}=${value}\n`;
+    let length = Buffer.byteLength(body) + 1;
+    while (String(length).length + Buffer.byteLength(body) !== length)
+        length += 1;
+    return `${length}${body}`;
+}
+/** Zero bytes that complete the last block of `size` bytes of content. */
+function paddingSize(size) {
+    return (BLOCK$1 - (size % BLOCK$1)) % BLOCK$1;
+}
+const USTAR_SAFE = /^[\x20-\x7e]*$/;
+/**
+ * The header block(s) of one entry. Names longer than 100 bytes, or with bytes outside
+ * printable ASCII, get a pax `path` record first (GNU tar, bsdtar and BusyBox read it).
+ */
+function entryHeader(entry) {
+    const name = entry.path;
+    const type = '0';
+    const blocks = [];
+    let shortName = name;
+    if (Buffer.byteLength(name) > 100 || !USTAR_SAFE.test(name)) {
+        const records = Buffer.from(paxRecord('path', name), 'utf8');
+        blocks.push(header('PaxHeader', 'x', 0o644, records.length, entry.mtime));
+        blocks.push(records, Buffer.alloc(paddingSize(records.length)));
+        // What readers without pax support would see instead: a short, harmless name.
+        shortName = `sfd-pax-${blocks.length}`;
+    }
+    const last = header(shortName, type, entry.mode, entry.size , entry.mtime);
+    if (blocks.length === 0)
+        return last;
+    blocks.push(last);
+    return Buffer.concat(blocks);
+}
+/** Two zero blocks: the end of the archive. */
+function endOfArchive() {
+    return Buffer.alloc(BLOCK$1 * 2);
+}
+
+// Many small files in one stream: a tar archive, read from the local files as it goes, over one
+// exec channel into `tar -x` in a staging directory beside the target (same file system). Per
+// file this costs no SFTP round trip. Hosts without a shell or tar answer with a failed command,
+// and their files go over SFTP as usual. Publishing the staged files: staged-publish.ts.
+/** Files up to this size travel in the tar stream. */
+const TAR_MAX_FILE_SIZE = 1024 * 1024;
+/** Below this many small files, SFTP alone is as quick. */
+const TAR_MIN_FILES = 16;
+// Archive bytes are handed to the channel in pieces of this size.
+const STREAM_CHUNK = 256 * 1024;
+// Files smaller than this are read into one reused buffer.
+const SCRATCH_SIZE = 64 * 1024;
+/** A small file's content: see readSmallSync; files larger than `scratch` are read whole. */
+async function readSmallFile(file, scratch, check) {
+    if (file.size < scratch.length)
+        return readSmallNow(file.localPath, file.size, scratch, check ? file : undefined);
+    let content;
+    try {
+        content = await readFile(file.localPath);
+    }
+    catch (error) {
+        throw localFileError(file.localPath, error);
+    }
+    if (check)
+        checkReadByPath(file, content);
+    return content;
+}
+/**
+ * Copies pieces into STREAM_CHUNK-sized buffers, each handed to the channel whole: no buffer per
+ * file, no concatenation.
+ */
+function chunkPacker() {
+    let chunk = Buffer.allocUnsafe(STREAM_CHUNK);
+    let used = 0;
+    const full = [];
+    return {
+        full,
+        put(piece) {
+            for (let at = 0; at < piece.length;) {
+                const copied = piece.copy(chunk, used, at);
+                at += copied;
+                used += copied;
+                if (used === chunk.length) {
+                    full.push(chunk);
+                    chunk = Buffer.allocUnsafe(STREAM_CHUNK);
+                    used = 0;
+                }
+            }
+        },
+        last: () => chunk.subarray(0, used)
+    };
+}
+/** The archive of `job.files`, in STREAM_CHUNK pieces; first the word tarCommand waits for. */
+async function* tarChunks(job, withGoWord) {
+    const packer = chunkPacker();
+    const scratch = Buffer.allocUnsafe(SCRATCH_SIZE);
+    const zeros = Buffer.alloc(512);
+    if (withGoWord)
+        packer.put(Buffer.from('go\n'));
+    for (const file of job.files) {
+        if (job.signal.aborted)
+            throw job.signal.reason;
+        // A read whose content is compared with no digest taken elsewhere is checked against what
+        // the plan found; another host's read of the file is compared with the digest of the first.
+        const check = !job.hashLocally || job.localHasher.known(file.localPath) === undefined;
+        // Read without a turn of the event loop where the file fits the scratch buffer.
+        const content = file.size < scratch.length
+            ? readSmallNow(file.localPath, file.size, scratch, check ? file : undefined)
+            : await readSmallFile(file, scratch, check);
+        if (job.hashLocally)
+            job.localHasher.record(file.localPath, content);
+        packer.put(entryHeader({
+            path: file.relativePath,
+            mode: file.mode,
+            size: content.length,
+            mtime: Date.now() / 1000
+        }));
+        packer.put(content);
+        packer.put(zeros.subarray(0, paddingSize(content.length)));
+        while (packer.full.length > 0)
+            yield packer.full.shift();
+    }
+    packer.put(endOfArchive());
+    while (packer.full.length > 0)
+        yield packer.full.shift();
+    const last = packer.last();
+    if (last.length > 0)
+        yield last;
+}
+/**
+ * The most a staged answer can hold: a digest line (or one of tar's messages) per file, each
+ * about its path and a hundred characters more.
+ */
+function stagedAnswerBound(files) {
+    return files.reduce((sum, file) => sum + file.relativePath.length + 160, 64 * 1024);
+}
+/**
+ * The stream into a hashing shell (tarIntoShellScript). The archive's first chunk is read before
+ * the shell is asked for, so a local file that cannot be read stops the attempt before anything
+ * is created on the host, as tarCommand's word does. Undefined when no shell is to be had.
+ */
+async function streamIntoShell(job, bytes) {
+    const chunks = tarChunks(job, false);
+    const first = await chunks.next();
+    const shell = await job.takeShell?.();
+    if (shell === undefined) {
+        await chunks.return(undefined);
+        return undefined;
+    }
+    try {
+        const going = shell.channel.request(tarIntoShellScript(job.stagingDir, shell.hasher, splitTopLevel(job.files.map((file) => file.relativePath)), posix.basename(job.stagingDir)), 'sfd-go', job.idleTimeoutMs);
+        // Waited for at once: when tar fails at once, its answer comes in the same packet as `sfd-go`.
+        const answer = shell.channel.request('', END_LINE, hashAllowanceMs(job.idleTimeoutMs, bytes), stagedAnswerBound(job.files));
+        answer.catch(() => undefined);
+        if ((await going).includes('sfd-nogo'))
+            return { status: 3, message: 'cannot create the staging directory', digests: new Map() };
+        await shell.channel.send((async function* () {
+            if (first.done !== true)
+                yield first.value;
+            yield* chunks;
+        })());
+        return parseStagedAnswer(await answer);
+    }
+    catch (error) {
+        // A lost connection or an unreadable local file fails the attempt; a shell that died
+        // (killed, say) counts as a failed command.
+        if (isConnectionEnded(error) || (error instanceof DeployError && error.kind === 'local-file'))
+            throw error;
+        return { status: undefined, message: errorMessage(error), digests: new Map() };
+    }
+    finally {
+        shell.channel.close();
+    }
+}
+/**
+ * Sends `job.files` as one tar stream into the staging directory. Not staged where the host
+ * cannot extract a tar stream (no shell, no tar, no channel left): the staging directory is
+ * removed and the files are to go over SFTP.
+ */
+async function streamSmallFiles(job) {
+    const stage = job.stagingDir;
+    const bytes = job.files.reduce((sum, file) => sum + file.size, 0);
+    let result;
+    let digests = new Map();
+    try {
+        const staged = await streamIntoShell(job, bytes);
+        if (staged !== undefined) {
+            result = { code: staged.status ?? null, signal: undefined, stderr: staged.message };
+            // A name with a line break could make a line of the answer that names another file.
+            if (!job.files.some((file) => file.relativePath.includes('\n')))
+                digests = staged.digests;
+        }
+        else
+            result = await job.connection.streamToCommand(tarCommand(stage), tarChunks(job, true));
+    }
+    catch (error) {
+        // A refused channel (MaxSessions reached) leaves SFTP; a lost connection or an unreadable
+        // local file is the attempt's failure.
+        if (isConnectionEnded(error) || !(error instanceof DeployError) || error.kind !== 'protocol')
+            throw error;
+        job.log(`the host refused a channel for a tar stream (${error.message}); sending ${job.files.length} small files over SFTP`);
+        return { staged: false };
+    }
+    if (result.code !== 0) {
+        await removeStaging(job.connection, undefined, stage);
+        job.log(`sending ${job.files.length} small files as one tar stream failed (exit ${result.code ?? result.signal ?? '?'}: ${result.stderr.trim().split('\n')[0] ?? ''}); sending them over SFTP`);
+        return { staged: false };
+    }
+    job.onBytes(bytes);
+    job.log(`${job.files.length} small files (${formatBytes(bytes)}) sent as one tar stream`);
+    return { staged: true, digests };
+}
+
+// A look at the target before anything is sent, in a hashing shell: whether it is there, and
+// if not, made, where it is and the room on its file system. And the free space `df` reports
+// where SFTP's statvfs is not offered.
+/**
+ * Looks at the target before anything is sent, in a hashing shell: whether it is there, and if
+ * not, makes it and answers where it is (symbolic links resolved) and the room on its file
+ * system (`df -Pk`), as the SFTP server's stat, mkdir, realpath and statvfs would. Paths are
+ * relative to the login directory, as the SFTP server's are.
+ */
+function targetProbeScript(target) {
+    const quoted = quotePath(target);
+    return [
+        `if [ -e ${quoted} ] || [ -h ${quoted} ]; then echo sfd-probe there`,
+        `elif mkdir -p ${quoted} 2>/dev/null && b=$(cd ${quoted} && pwd -P); then`,
+        `  printf 'sfd-probe made\\nsfd-base %s\\n' "$b"`,
+        `  df -Pk ${quoted} 2>/dev/null | sfd_prefix`,
+        'else echo sfd-probe failed; fi',
+        `echo ${END_LINE}`,
+        ''
+    ].join('\n');
+}
+/** Reads targetProbeScript's answer: the target made, or undefined (there, or not made). */
+function parseTargetProbe(lines) {
+    if (!lines.includes('sfd-probe made'))
+        return undefined;
+    const base = lines.find((line) => line.startsWith('sfd-base '))?.slice('sfd-base '.length);
+    if (base === undefined || !base.startsWith('/'))
+        return undefined;
+    const df = lines.filter((line) => line.startsWith('sfd-o ')).map((line) => line.slice(6));
+    return { base, freeBytes: parseFreeSpace(df) };
+}
+/** The command that asks a host's shell for the space at `dir` (POSIX `df -P`, KiB). */
+function freeSpaceCommand(dir) {
+    return `df -Pk ${quotePath(dir)}`;
+}
+/**
+ * The bytes available from `df -Pk` output: POSIX df -P prints a header, then
+ * `filesystem blocks used available capacity mount` per line; the last line is the one asked
+ * about. Undefined where it does not say.
+ */
+function parseFreeSpace(lines) {
+    const fields = lines
+        .filter((line) => line.trim() !== '')
+        .at(-1)
+        ?.trim()
+        .split(/\s+/);
+    const available = Number(fields?.[3]);
+    return fields !== undefined && fields.length >= 4 && Number.isInteger(available)
+        ? available * 1024
+        : undefined;
+}
+
+// One pool for work on many items a few at a time: the hosts of a run, the files of a host, the
+// directories looked at for links.
+/**
+ * Runs `worker` over `items`, `limit` at a time. A worker may return a follow-up (the rest of
+ * that item's work: verifying and publishing) that goes on while its lane takes the next item.
+ * The first failure stops new work; the pool rejects with it once the work under way is over.
+ */
+async function runPool(items, limit, worker, options = {}) {
+    const { signal, maxFollowUps = 1024 } = options;
+    let next = 0;
+    const state = {};
+    const followUps = new Set();
+    const fail = (error) => {
+        state.failure ??= { error };
+    };
+    const lane = async () => {
+        while (state.failure === undefined && signal?.aborted !== true && next < items.length) {
+            const index = next;
+            next += 1;
+            try {
+                const followUp = await worker(items[index], index);
+                if (followUp !== undefined) {
+                    const tracked = followUp.rest
+                        .catch(fail)
+                        .finally(() => followUps.delete(tracked));
+                    followUps.add(tracked);
+                }
+                while (followUps.size >= maxFollowUps)
+                    await Promise.race(followUps);
+            }
+            catch (error) {
+                fail(error);
+            }
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+    await Promise.all(followUps);
+    if (state.failure !== undefined)
+        throw state.failure.error;
+    if (signal?.aborted === true)
+        throw signal.reason;
+}
+
+// What one host's deploy is given (HostJob), and what the steps of one attempt at it share
+// (Attempt): the job, the connection and its sessions, the target on the host.
+/** This host's attempt under way, for the names it alone uses. */
+function attemptToken(job) {
+    return `${job.hostToken}-${job.progress.attempts}`;
+}
+
+// Checks before anything is sent (the target writable, room for the files, no symbolic link in
+// the way, the rename that publishes), and the explanation of a write that failed anyway.
+// Directories (and with `atomic: false`, files) looked at for links at once.
+const LINK_CHECKS_IN_FLIGHT = 32;
+/** Free space at `dir`: statvfs over SFTP, else `df -Pk` where the host has a shell. */
+async function freeSpace(attempt, dir) {
+    const space = await attempt.sftp.statvfs(dir).catch(() => undefined);
+    if (space !== undefined)
+        return { bytes: space.availableBytes, readOnly: space.readOnly };
+    const result = await attempt.connection.exec(freeSpaceCommand(dir)).catch(() => undefined);
+    const bytes = result?.code === 0 ? parseFreeSpace(result.stdout.split('\n')) : undefined;
+    return bytes === undefined ? undefined : { bytes, readOnly: false };
+}
+/**
+ * SFTP's FAILURE status covers a full disk, a quota, a read-only file system and more: look at
+ * the space left so the message says which.
+ */
+async function explainFailure(attempt, error, file, remaining) {
+    if (isConnectionEnded(error))
+        return error;
+    if (!(error instanceof DeployError) || error.kind !== 'remote-failure')
+        return error;
+    const finalPath = posix.join(attempt.base, file.relativePath);
+    const inTheWay = await directoryInTheWay(attempt.sftp, finalPath, file.relativePath, error);
+    if (inTheWay !== undefined)
+        return inTheWay;
+    const dir = posix.dirname(finalPath);
+    const space = await freeSpace(attempt, dir).catch(() => undefined);
+    const where = attempt.host.label;
+    if (space?.readOnly === true)
+        return new DeployError('permission', `the file system of '${dir}' on ${where} is read-only (while writing '${file.relativePath}')`, { cause: error });
+    if (space !== undefined && space.bytes < Math.max(remaining, 1) + 64 * 1024)
+        return new DeployError('disk-full', `disk full on ${where} while writing '${file.relativePath}': ${formatBytes(space.bytes)} free in '${dir}', ${formatBytes(remaining)} still to write`, { cause: error });
+    return new DeployError('remote-failure', `${error.message}${space === undefined ? '' : ` (${formatBytes(space.bytes)} free in '${dir}', so not for lack of space: a quota or file size limit?)`}`, { cause: error });
+}
+/** The paths below the target to look at for links, by depth (see refuseLinksInTarget). */
+function pathsByDepth(attempt, files) {
+    const byDepth = [];
+    for (const file of files) {
+        const segments = file.relativePath.split('/');
+        // A file renamed into place, or a link made in place, replaces what is at its path.
+        const replaced = attempt.settings.atomic || file.linkTarget !== undefined;
+        const last = replaced ? segments.length - 1 : segments.length;
+        for (let depth = 1; depth <= last; depth += 1)
+            (byDepth[depth - 1] ??= new Set()).add(segments.slice(0, depth).join('/'));
+    }
+    return byDepth;
+}
+/**
+ * Nothing is written through a symbolic link found inside the target (the target itself may be
+ * one): before anything is sent, every directory below the target that the files to send go
+ * into is looked at, and with `atomic: false` every file they are written over (a rename over a
+ * link replaces the link, but writing in place would write where it points; a link deployed as
+ * a link replaces what is there either way). A link fails the host, naming the link and what it
+ * points to. A directory that is not there has nothing below it to look at.
+ */
+async function refuseLinksInTarget(attempt, files) {
+    const { sftp, base } = attempt;
+    const sent = new Set(files.map((file) => file.relativePath));
+    const missing = new Set();
+    for (const paths of pathsByDepth(attempt, files)) {
+        const present = [];
+        for (const path of paths)
+            if (missing.has(posix.dirname(path)))
+                missing.add(path);
+            else
+                present.push(path);
+        const lookAt = async (path) => {
+            const remotePath = posix.join(base, path);
+            const found = await sftp.lstat(remotePath);
+            if (found === undefined)
+                missing.add(path);
+            else if (found.isSymbolicLink) {
+                const pointsTo = await sftp.readlink(remotePath).catch(() => '?');
+                throw new DeployError('remote-failure', `'${remotePath}' on the host is a symbolic link (to '${pointsTo}') inside the target: nothing is written through a link there; replace it with ${sent.has(path) ? 'a real file' : 'a directory'}, or point target at where it leads`);
+            }
+            return undefined;
+        };
+        await runPool(present, LINK_CHECKS_IN_FLIGHT, lookAt, { signal: attempt.signal });
+    }
+}
+/** Creates and removes a probe file in the target: the surest test that writing works there. */
+async function checkWritable(attempt) {
+    const { sftp, base } = attempt;
+    const probe = posix.join(base, `.sfd-preflight-${attemptToken(attempt)}`);
+    try {
+        await sftp.close(await sftp.open(probe, 'w', 0o600));
+        await sftp.unlink(probe);
+    }
+    catch (error) {
+        if (isConnectionEnded(error))
+            throw error;
+        const space = await sftp.statvfs(base).catch(() => undefined);
+        throw new DeployError(space?.readOnly === true
+            ? 'permission'
+            : error instanceof DeployError
+                ? error.kind
+                : 'remote-failure', `preflight: cannot write in target '${base}' on ${attempt.host.label}: ${space?.readOnly === true ? 'the file system is read-only' : errorMessage(error)}`, { cause: error });
+    }
+}
+/** The target is writable and has room for `files`. */
+async function checkWritableWithRoom(attempt, files) {
+    const { base } = attempt;
+    await checkWritable(attempt);
+    const needed = files.reduce((sum, file) => sum + file.size, 0);
+    const space = await freeSpace(attempt, base);
+    if (space !== undefined && space.bytes < needed)
+        throw new DeployError('disk-full', `preflight: not enough space on ${attempt.host.label}: ${formatBytes(space.bytes)} free in '${base}', ${formatBytes(needed)} to send`);
+    if (attempt.progress.attempts === 1)
+        attempt.log.info(`preflight: target writable, ${space === undefined ? 'free space unknown' : `${formatBytes(space.bytes)} free`}, ${formatBytes(needed)} to send`);
+}
+/**
+ * Before `files` are sent: no link in the target in their way; with `preflight`, the target
+ * writable with room for them (unless the hashing shell made it and found the room); with
+ * `atomic`, the server able to publish by rename.
+ */
+async function checkBeforeSending(attempt, files, shellFoundRoom) {
+    if (files.length === 0)
+        return;
+    if (!attempt.targetIsNew)
+        await refuseLinksInTarget(attempt, files);
+    if (attempt.settings.preflight && !shellFoundRoom)
+        await checkWritableWithRoom(attempt, files);
+    if (attempt.settings.atomic && !attempt.sftp.hasPosixRename) {
+        // A read-only server offers no rename either: say which it is.
+        await checkWritable(attempt);
+        throw new DeployError('protocol', "the server's SFTP does not offer posix-rename@openssh.com, needed to publish files atomically; set 'atomic: false' to write files in place");
+    }
+}
+
+// Remote paths are POSIX whatever the runner's OS. Pure helpers for the target directory, the
+// path each file lands at, and the temporary name it is written under before it is published.
+/**
+ * The `target` input as an SFTP path. SFTP resolves relative paths against the login directory,
+ * so `~` and `~/x` become `.` and `x`; trailing slashes are dropped.
+ */
+function normalizeTarget(target) {
+    let value = target.trim();
+    if (value === '~')
+        return '.';
+    if (value.startsWith('~/'))
+        value = value.slice(2) || '.';
+    if (value.length > 1)
+        value = value.replace(/\/+$/, '') || '/';
+    return posix.normalize(value);
+}
+/**
+ * Converts a runner-local relative path to POSIX segments, split on the runner's own separators
+ * only: `/` on Linux and macOS, where `\\` is an ordinary character of a name; `\\` and `/` on
+ * Windows.
+ */
+function toPosixSegments(relative, separator = sep$1) {
+    const separators = separator === '\\' ? /[\\/]+/ : /\/+/;
+    return relative.split(separators).filter((segment) => segment !== '' && segment !== '.');
+}
+/**
+ * The one check every remote path goes through, whatever produced it: a file's place under
+ * `target` is relative, its segments neither empty nor `.` nor `..`, and without NUL, so it
+ * cannot land outside `target`. Throws naming the file.
+ */
+function checkUnderTarget(relativePath, localPath) {
+    const segments = relativePath.split('/');
+    const bad = relativePath === '' ||
+        relativePath.includes('\0') ||
+        segments.some((segment) => segment === '' || segment === '.' || segment === '..');
+    if (bad)
+        throw new InputError('source', `'${localPath}' would land at '${relativePath}', which is not a path below target: nothing is deployed outside target`);
+}
+/**
+ * A function joining `base` with a relative path, as posix.join would: the relative path is
+ * POSIX segments with none empty, `.` or `..` (a walked or matched file's place), so only `base`
+ * needs normalizing, once for a whole plan (posix.join per file is measurable for tens of
+ * thousands of files).
+ */
+function remoteJoiner(base) {
+    // What comes before a plain name once joined.
+    const prefix = posix.join(base, 'x').slice(0, -1);
+    return (relative) => (relative === '' ? posix.join(base, relative) : prefix + relative);
+}
+// File names are limited to 255 bytes on the common file systems; the temporary name adds
+// a prefix and a suffix, so the original name is shortened in it when it is long.
+const MAX_NAME_BYTES = 255;
+const TEMP_SUFFIX = '.sfd-tmp';
+function truncateUtf8(text, maxBytes) {
+    let result = '';
+    let bytes = 0;
+    for (const ch of text) {
+        const size = Buffer.byteLength(ch);
+        if (bytes + size > maxBytes)
+            break;
+        result += ch;
+        bytes += size;
+    }
+    return result;
+}
+/**
+ * The temporary name a file is written under, in the same directory as its final path (so the
+ * rename that publishes it never crosses file systems). Deterministic for one token (a run's
+ * host) and one file: a retry finds its own partial file, and another run's or another host's
+ * never collides with it.
+ */
+function temporaryPath(finalPath, token) {
+    const dir = posix.dirname(finalPath);
+    const base = posix.basename(finalPath);
+    const tag = createHash('sha256').update(`${token}\0${finalPath}`).digest('hex').slice(0, 12);
+    const room = MAX_NAME_BYTES - 1 - 1 - tag.length - TEMP_SUFFIX.length;
+    const name = `.${truncateUtf8(base, room)}.${tag}${TEMP_SUFFIX}`;
+    return dir === '.' ? name : posix.join(dir, name);
+}
+
+// After a host has failed for good: the temporary files and staging directories this run left
+// there, removed over a new short connection (the last one may be gone).
+/** Removes the file or link at `path`; nothing there is as good as removed. */
+async function removeIfThere(sftp, path) {
+    await sftp.unlink(path).catch((error) => {
+        if (!(error instanceof DeployError && error.kind === 'no-such-path'))
+            throw error;
+    });
+}
+/** Removes what this run left on the host. Returns what could not be removed. */
+async function removeTemporaries(job, signal) {
+    const { progress } = job;
+    if (progress.temporaries.size === 0 && progress.stagingDirs.size === 0)
+        return [];
+    const connection = await job.connect(signal);
+    try {
+        const sftp = await connection.sftp();
+        for (const path of [...progress.temporaries])
+            await removeIfThere(sftp, path)
+                .then(() => progress.temporaries.delete(path))
+                .catch(() => undefined);
+        for (const dir of [...progress.stagingDirs])
+            if (await removeStaging(connection, sftp, dir))
+                progress.stagingDirs.delete(dir);
+    }
+    finally {
+        await connection.close();
+    }
+    return [...progress.temporaries, ...progress.stagingDirs];
+}
+
+// What one host has done so far, kept across its attempts, and the one place that counts a file
+// done or bytes sent.
+function createHostProgress() {
+    return {
+        attempts: 0,
+        bytes: 0,
+        resumedBytes: 0,
+        uploaded: 0,
+        skipped: 0,
+        done: new Set(),
+        temporaries: new Set(),
+        stagingDirs: new Set(),
+        parallelWritesUnsafe: false,
+        readBackLogged: false
+    };
+}
+/** A file is done on this host: sent and published (`uploaded`), or found identical (`skipped`). */
+function recordDone(progress, file, outcome) {
+    progress.done.add(file.relativePath);
+    progress[outcome] += 1;
+}
+/** Counts file bytes sent to this host (the server has acknowledged them). */
+function bytesCounter(progress) {
+    return (bytes) => {
+        progress.bytes += bytes;
+    };
+}
+function progressLine(label, progress, files) {
+    const done = progress.uploaded + progress.skipped;
+    return `${label}: ${done}/${files} files, ${formatBytes(progress.bytes)} sent, attempt ${progress.attempts}`;
+}
+
+// A symbolic link deployed as a link (`follow-symbolic-links: false`), over SFTP.
+/**
+ * Skipped where the host has a link with the same target text at its path; else made under its
+ * temporary name, its text read back, and renamed over the final path (replacing what is there,
+ * a link included), or with `atomic: false` made in place of what is there.
+ */
+async function sendLink(attempt, file) {
+    const { sftp, settings, progress } = attempt;
+    const target = file.linkTarget;
+    const finalPath = posix.join(attempt.base, file.relativePath);
+    await attempt.ensureDir(posix.dirname(finalPath));
+    const existing = await sftp.lstat(finalPath);
+    if (existing?.isSymbolicLink === true && (await sftp.readlink(finalPath)) === target) {
+        recordDone(progress, file, 'skipped');
+        return undefined;
+    }
+    const writePath = settings.atomic ? temporaryPath(finalPath, attempt.hostToken) : finalPath;
+    if (settings.atomic)
+        progress.temporaries.add(writePath);
+    try {
+        if (settings.atomic || (existing !== undefined && !existing.isDirectory))
+            await removeIfThere(sftp, writePath);
+        await sftp.symlink(target, writePath);
+        const made = await sftp.readlink(writePath);
+        if (made !== target)
+            throw new DeployError('verify-mismatch', `'${file.relativePath}': the link made on the host points to '${made}', not '${target}'`);
+        if (settings.atomic) {
+            await sftp.posixRename(writePath, finalPath);
+            progress.temporaries.delete(writePath);
+        }
+    }
+    catch (error) {
+        throw (await directoryInTheWay(sftp, finalPath, file.relativePath, error)) ?? error;
+    }
+    recordDone(progress, file, 'uploaded');
+    return undefined;
+}
+
+// A large file hashed on the host while it is being written (see RemoteFollower).
+const BLOCK = 1024 * 1024;
+/** A follower in a hashing shell answers this when it is reading stretches. */
+const FOLLOW_READY = 'sfd-follow';
+// Stretches of at least this many blocks go to dd, so a 1 GiB file costs 32 dd processes.
+const FOLLOW_STEP_BLOCKS = 32;
+/**
+ * Reads the stretches told on stdin (a count of blocks per line, then `end`) into `hashCommand`
+ * and answers `sfd-f DIGEST`, or `sfd-fail` when a stretch could not be read; either way it reads
+ * every line up to `end`, then answers END_LINE. `sfd-fail` goes to fd 3, the answer's stdout.
+ */
+function followBody(path, hashCommand) {
+    return [
+        `f=${quotePath(path)}`,
+        'r=$( { s=0; ok=1',
+        'while IFS= read -r n; do',
+        '  case $n in end) break ;; esac',
+        `  if [ $ok = 1 ]; then dd if="$f" bs=${BLOCK} skip=$s count=$n 2>/dev/null || { echo sfd-fail >&3; ok=0; }; fi`,
+        '  s=$((s + n))',
+        'done',
+        `if [ $ok = 1 ]; then dd if="$f" bs=${BLOCK} skip=$s 2>/dev/null || echo sfd-fail >&3; fi; } | ${hashCommand} ) && printf 'sfd-f %s\\n' "$r"`,
+        `echo ${END_LINE}`
+    ];
+}
+/** The command of a follower on its own channel: finds the host's hasher first. */
+function followScript(path) {
+    return [
+        ...DETECT_HASHER,
+        'case $m in',
+        ...HASHERS.map((hasher) => `  ${hasher}) h=${shellQuote(HASHER_COMMAND[hasher])} ;;`),
+        '  *) echo sfd-nohasher; exit 0 ;;',
+        'esac',
+        'exec 3>&1',
+        ...followBody(path, '$h')
+    ].join('\n');
+}
+/**
+ * A follower for a logged-in hashing shell (see takeShell): one brace group, which the shell
+ * parses whole before running any of it. It answers FOLLOW_READY once it reads stretches, so
+ * nothing sent for it is ever read as a command, and after `end` the shell reads commands again.
+ */
+function followInShellScript(path, hasher) {
+    return [`{ echo ${FOLLOW_READY}`, ...followBody(path, HASHER_COMMAND[hasher]), '} 3>&1', ''].join('\n');
+}
+/** Starts a follower for `path` on its own channel, or undefined when the host refuses one. */
+async function followRemoteHash(connection, path, idleTimeoutMs) {
+    let channel;
+    try {
+        channel = await connection.openCommandChannel(`sh -c ${shellQuote(followScript(path))}`, LINE_PREFIX);
+    }
+    catch (error) {
+        if (isConnectionEnded(error))
+            throw error;
+        return undefined;
+    }
+    return follower(channel, idleTimeoutMs, () => channel.close());
+}
+/**
+ * Starts a follower for `path` in a hashing shell taken from the hasher (no login of its own),
+ * or undefined when the shell fails to start it (the shell is closed). `done` gets the shell
+ * back when the follower has finished, ready for other work; a follower closed before it
+ * finished closes the shell instead.
+ */
+async function followInShell(_connection, shell, path, idleTimeoutMs, done) {
+    try {
+        await shell.channel.request(followInShellScript(path, shell.hasher), FOLLOW_READY, idleTimeoutMs);
+    }
+    catch (error) {
+        shell.channel.close();
+        if (isConnectionEnded(error))
+            throw error;
+        return undefined;
+    }
+    return follower(shell.channel, idleTimeoutMs, (finished) => {
+        if (finished)
+            done(shell);
+        else
+            shell.channel.close();
+    });
+}
+function follower(channel, idleTimeoutMs, 
+/** The follower is over: `finished` when its answer came in full. */
+release) {
+    let sentBlocks = 0;
+    let closed = false;
+    return {
+        advance(bytes) {
+            const blocks = Math.floor(bytes / BLOCK);
+            if (closed || blocks - sentBlocks < FOLLOW_STEP_BLOCKS)
+                return;
+            channel.write(`${blocks - sentBlocks}\n`);
+            sentBlocks = blocks;
+        },
+        async finish(size) {
+            if (closed)
+                return 'unavailable';
+            closed = true;
+            let lines;
+            try {
+                lines = await channel.request('end\n', END_LINE, hashAllowanceMs(idleTimeoutMs, Math.max(0, size - sentBlocks * BLOCK)));
+            }
+            catch (error) {
+                release(false);
+                if (isConnectionEnded(error))
+                    throw error;
+                return 'unavailable';
+            }
+            release(true);
+            if (lines.includes('sfd-fail'))
+                return 'unavailable';
+            const line = lines.find((candidate) => candidate.startsWith('sfd-f '));
+            const sha256 = line === undefined ? undefined : /\b([0-9a-f]{64})\b/.exec(line)?.[1];
+            return sha256 === undefined ? 'unavailable' : { sha256 };
+        },
+        close() {
+            if (closed)
+                return;
+            closed = true;
+            release(false);
+        }
+    };
+}
+
+// A large file hashed on the host as it arrives (a follower), so that its digest is ready
+// moments after the last write instead of a full read later.
+/** Files at least this large may be hashed on the server while they are written... */
+const FOLLOW_MIN_SIZE = 64 * 1024 * 1024;
+/** ...decided once this much has arrived... */
+const FOLLOW_AFTER = 8 * 1024 * 1024;
+/** ...at most this many at once per connection, each on its own exec channel. */
+const FOLLOW_CHANNELS = 2;
+/** This machine's boot id, where it has one (Linux). */
+function localBootId() {
+    try {
+        return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+/**
+ * Whether a follower is worth it, once the hashing shells have said which machine the host is;
+ * undefined until one has. Not when the host is this machine (same boot id): there the
+ * server's CPUs are the client's own, and hashing alongside slows the transfer more than hashing
+ * afterwards costs. Elsewhere the server's CPUs are its own.
+ */
+function worthFollowing(attempt) {
+    const { hasher } = attempt;
+    if (hasher === undefined || hasher.unavailable)
+        return false;
+    const machine = hasher.machine;
+    if (machine === undefined)
+        return undefined;
+    const elsewhere = machine.bootId === undefined || machine.bootId !== localBootId();
+    return attempt.following < FOLLOW_CHANNELS && (elsewhere || attempt.followOnThisMachine);
+}
+/**
+ * Whether to hash a large file on the server while it is written (see worthFollowing), decided
+ * once FOLLOW_AFTER bytes have arrived; the follower starts from there and catches up from the
+ * page cache.
+ */
+function followLargeFile(attempt, file, writePath, offset) {
+    let decided = attempt.settings.verify !== 'sha256' ||
+        offset !== 0 ||
+        file.size < FOLLOW_MIN_SIZE ||
+        attempt.hasher === undefined;
+    let latest = 0;
+    let current;
+    let closed = false;
+    let follower = Promise.resolve(undefined);
+    const started = (opened) => {
+        if (opened === undefined || closed) {
+            opened?.close();
+            attempt.following -= 1;
+            return undefined;
+        }
+        current = opened;
+        opened.advance(latest);
+        attempt.log.info(`'${file.relativePath}': hashed on the host as it arrives`);
+        return opened;
+    };
+    return {
+        get follower() {
+            return follower;
+        },
+        acknowledged(bytes) {
+            latest = bytes;
+            current?.advance(bytes);
+            if (decided || bytes < FOLLOW_AFTER)
+                return;
+            // Until a hashing shell has said which machine the host is, the next write asks again.
+            const worth = worthFollowing(attempt);
+            if (worth === undefined)
+                return;
+            decided = true;
+            if (!worth)
+                return;
+            attempt.following += 1;
+            follower = startFollower(attempt, writePath).then(started, () => {
+                // The connection failed: the upload fails with it.
+                attempt.following -= 1;
+                return undefined;
+            });
+        },
+        close: () => {
+            if (closed)
+                return;
+            closed = true;
+            if (current === undefined)
+                return;
+            current.close();
+            current = undefined;
+            attempt.following -= 1;
+        }
+    };
+}
+/**
+ * A follower in an idle hashing shell, taken from the hasher and given back once it has
+ * finished: no login, which on a loaded host costs more than the hashing gains. On its own
+ * channel where no shell is idle or up.
+ */
+async function startFollower(attempt, writePath) {
+    const { connection, hasher } = attempt;
+    const { idleTimeoutMs } = attempt.settings;
+    const shell = await hasher?.takeShell();
+    if (hasher === undefined || shell === undefined)
+        return followRemoteHash(connection, writePath, idleTimeoutMs);
+    return followInShell(connection, shell, writePath, idleTimeoutMs, (idle) => hasher.giveBack(idle));
+}
+
+// Verifying without a remote hasher: the file read back over SFTP and hashed on the runner.
+/** Reads a remote file back over SFTP and hashes it here. */
+async function readBackHash(sftp, path) {
+    const hash = createHash('sha256');
+    const handle = await sftp.open(path, 'r');
+    try {
+        const chunk = Math.min(sftp.maxReadLength, 256 * 1024);
+        const inFlight = 8;
+        let position = 0;
+        for (;;) {
+            // Issue several reads ahead; they complete in order on one SFTP channel.
+            const reads = [];
+            for (let i = 0; i < inFlight; i += 1) {
+                const buffer = Buffer.allocUnsafe(chunk);
+                const at = position + i * chunk;
+                reads.push(sftp.read(handle, buffer, chunk, at).then((n) => buffer.subarray(0, n)));
+            }
+            const parts = await Promise.all(reads);
+            let ended = false;
+            for (const part of parts) {
+                hash.update(part);
+                position += part.length;
+                // End of file reads as 0 bytes; a short read is legal too, and the reads issued past
+                // it are dropped and issued again from where it stopped.
+                if (part.length === 0)
+                    ended = true;
+                if (part.length < chunk)
+                    break;
+            }
+            if (ended)
+                break;
+        }
+    }
+    finally {
+        await sftp.close(handle).catch(() => undefined);
+    }
+    return hash.digest('hex');
+}
+
+// A file on the host checked against the runner's copy, as the `verify` input says: its size,
+// or its SHA-256 computed on the host (the hashing shells, or a follower that hashed it as it
+// arrived) or, where the host cannot hash, read back over SFTP and hashed here.
+/** SHA-256 of a remote file: by remote command where the host can, else read back over SFTP. */
+async function remoteDigest(attempt, path, size, source) {
+    const { hasher, progress, log, sftp } = attempt;
+    if (source !== undefined && 'sha256' in source)
+        return source.sha256;
+    // Without a follower the request goes to the hashing shells in this same turn, so thousands
+    // asked for together fill the first batch before the rest have been asked for.
+    let answer = source === undefined ? 'unavailable' : await source.finish(size);
+    if (answer === 'unavailable' && hasher !== undefined)
+        answer = await hasher.hash(path, size);
+    if (answer === 'unavailable') {
+        if (!progress.readBackLogged) {
+            progress.readBackLogged = true;
+            log.info('the host does not run openssl, sha256sum or shasum for us (no shell, none installed, or no session left): verifying by reading each file back over SFTP');
+        }
+        return readBackHash(sftp, path);
+    }
+    if (answer === 'unreadable')
+        throw new DeployError('remote-failure', `cannot read '${path}' on the host to verify it`);
+    return answer.sha256;
+}
+/** Whether the host has `file` at `path` already, the same size and SHA-256. */
+async function alreadyThere(attempt, file, path) {
+    if (attempt.settings.verify !== 'sha256')
+        return false;
+    const existing = await attempt.sftp.stat(path);
+    if (existing?.isFile !== true || existing.size !== file.size)
+        return false;
+    const [local, remote] = await Promise.all([
+        attempt.localHasher.digest(file.localPath, file.size),
+        remoteDigest(attempt, path, file.size)
+    ]);
+    return local.sha256 === remote && local.size === file.size;
+}
+/** Checks the `size` bytes sent of `file`, now at `path` on the host, as `verify` says. */
+async function verifyFile(attempt, file, path, size, source) {
+    switch (attempt.settings.verify) {
+        case 'none':
+            return;
+        case 'size': {
+            const stat = await attempt.sftp.stat(path);
+            if (stat?.size !== size)
+                throw new DeployError('verify-mismatch', `'${file.relativePath}' has ${stat?.size ?? 'no'} bytes on the host after sending ${size}`);
+            return;
+        }
+        case 'sha256': {
+            const [local, remote] = await Promise.all([
+                attempt.localHasher.digest(file.localPath, file.size),
+                remoteDigest(attempt, path, size, source)
+            ]);
+            compareDigests(attempt.progress, file, size, local, remote);
+        }
+    }
+}
+/** Throws unless `local` (the runner's digest of the `size` bytes sent) matches the host's. */
+function compareDigests(progress, file, size, local, remote) {
+    if (local.size !== size)
+        throw changedOnRunner(file, `${size} bytes sent, ${local.size} hashed`);
+    if (local.sha256 !== remote) {
+        // The runner's copy may be what changed (another file renamed over it, say).
+        checkIdentity(file);
+        progress.parallelWritesUnsafe = true;
+        throw new DeployError('verify-mismatch', `'${file.relativePath}' arrived corrupted: SHA-256 on the host ${remote.slice(0, 16)}…, expected ${local.sha256.slice(0, 16)}…`);
+    }
+}
+
+// One file over SFTP: skipped if the host has it already; else written to a temporary name
+// beside its final path (continuing an earlier attempt's partial copy), verified, and renamed
+// into place, the verifying and renaming going on while the next file is written.
+/** Per file; OpenSSH's channel window is 2 MiB, so 8 MiB in flight keeps it full. */
+const WRITES_IN_FLIGHT = 32;
+/** Where the upload starts: the length of an earlier attempt's partial copy, if it can go on. */
+async function resumeFrom(attempt, to) {
+    const { settings, progress } = attempt;
+    if (!settings.atomic ||
+        !settings.resume ||
+        progress.parallelWritesUnsafe ||
+        !progress.temporaries.has(to.writePath))
+        return 0;
+    const partial = await attempt.sftp.stat(to.writePath);
+    return partial?.isFile === true && partial.size <= to.file.size ? partial.size : 0;
+}
+/**
+ * Throws the failure, explained. A partial copy is kept for the next attempt only when the
+ * connection, not the copy, failed; otherwise it is removed now, while the connection allows.
+ */
+async function failed(attempt, to, error, remaining) {
+    const explained = await explainFailure(attempt, error, to.file, remaining);
+    if (attempt.settings.atomic && connectionIsUp(attempt.connection)) {
+        await attempt.sftp
+            .unlink(to.writePath)
+            .then(() => attempt.progress.temporaries.delete(to.writePath))
+            .catch(() => undefined);
+    }
+    throw explained;
+}
+/** Writes the file from `offset`; resolves with the bytes written, checked against the plan. */
+async function upload(attempt, to, offset, following) {
+    const { settings, progress, localHasher } = attempt;
+    const { file } = to;
+    const countBytes = bytesCounter(progress);
+    let written = offset;
+    let sent;
+    try {
+        sent = await uploadFile(attempt.sftp, {
+            localPath: file.localPath,
+            remotePath: to.writePath,
+            mode: file.mode,
+            offset,
+            size: file.size,
+            hash: offset === 0 && settings.verify === 'sha256'
+                ? localHasher.claim(file.localPath)
+                : undefined,
+            writesInFlight: progress.parallelWritesUnsafe ? 1 : WRITES_IN_FLIGHT,
+            reader: attempt.reader,
+            onBytes: (bytes) => {
+                countBytes(bytes);
+                written += bytes;
+            },
+            onAcknowledged: (bytes) => following.acknowledged(bytes)
+        });
+    }
+    catch (error) {
+        following.close();
+        return failed(attempt, to, error, file.size - written);
+    }
+    try {
+        const read = localHasher.known(file.localPath);
+        await checkSent(file, read?.size === offset + sent ? read : undefined);
+    }
+    catch (error) {
+        following.close();
+        return failed(attempt, to, error, 0);
+    }
+    return sent;
+}
+/** The rest of a written file's work: verified, renamed into place, counted. */
+async function publish(attempt, to, size, following) {
+    try {
+        await verifyFile(attempt, to.file, to.writePath, size, await following.follower).finally(following.close);
+        if (attempt.settings.atomic) {
+            await attempt.sftp.posixRename(to.writePath, to.finalPath);
+            attempt.progress.temporaries.delete(to.writePath);
+        }
+    }
+    catch (error) {
+        await failed(attempt, to, error, 0);
+    }
+    recordDone(attempt.progress, to.file, 'uploaded');
+}
+/**
+ * Sends one file to its temporary name (continuing an earlier attempt's partial copy) and
+ * returns the rest of its work, verifying and publishing it, to run while the next file goes out.
+ */
+async function sendFile(attempt, file) {
+    const { settings, progress } = attempt;
+    const finalPath = posix.join(attempt.base, file.relativePath);
+    await attempt.ensureDir(posix.dirname(finalPath));
+    if (!attempt.unchangedFound && (await alreadyThere(attempt, file, finalPath))) {
+        recordDone(progress, file, 'skipped');
+        return undefined;
+    }
+    const writePath = settings.atomic ? temporaryPath(finalPath, attempt.hostToken) : finalPath;
+    const to = { file, finalPath, writePath };
+    // An earlier attempt of this run may have left part of this file under its temporary name.
+    const offset = await resumeFrom(attempt, to);
+    if (settings.atomic)
+        progress.temporaries.add(writePath);
+    const following = followLargeFile(attempt, file, writePath, offset);
+    const sent = await upload(attempt, to, offset, following);
+    if (offset > 0) {
+        progress.resumedBytes += offset;
+        attempt.log.info(`'${file.relativePath}': continued from ${formatBytes(offset)} already on the host`);
+    }
+    return { rest: publish(attempt, to, offset + sent, following) };
+}
+/** Sends `files` over SFTP, `concurrency` at a time. */
+function sendOverSftp(attempt, files) {
+    return runPool(files, attempt.settings.concurrency, (file) => sendFile(attempt, file), {
+        signal: attempt.signal
+    });
+}
+
+// Many small files in one stream: a tar archive into a staging directory beside the target
+// (tar-stream.ts), then each file verified there and renamed into its final place
+// (staged-publish.ts). Hosts without a shell or tar answer with a failed command, and their
+// files go over SFTP as usual.
+/**
+ * Sends `job.files` as one tar stream and publishes them. Returns the files it could not handle
+ * because the host cannot extract a tar stream (no shell, no tar): those go over SFTP.
+ */
+async function sendSmallFiles(job) {
+    const streamed = await streamSmallFiles(job);
+    if (!streamed.staged)
+        return job.files;
+    await publishSmallFiles(job, streamed.digests);
+    return [];
+}
+
+// Many small files as one tar stream (transfer/small-files.ts), as an attempt sends them: into a
+// staging directory named for the attempt, each staged file verified as any other and counted
+// once published; what the host cannot take as a stream goes over SFTP.
+/** The staging directory of this attempt's tar stream in `base`, to remove if it is left. */
+function newStagingDir(connected, base) {
+    const stagingDir = stagingPath(base, attemptToken(connected));
+    connected.progress.stagingDirs.add(stagingDir);
+    return stagingDir;
+}
+/** What the tar stream of `files` into `stagingDir` needs. */
+function streamJob(connected, stagingDir, files, takeShell) {
+    const { settings, log } = connected;
+    return {
+        connection: connected.connection,
+        localHasher: connected.localHasher,
+        hashLocally: settings.verify === 'sha256',
+        takeShell,
+        idleTimeoutMs: settings.idleTimeoutMs,
+        stagingDir,
+        files,
+        signal: connected.signal,
+        onBytes: bytesCounter(connected.progress),
+        log: (line) => log.info(line)
+    };
+}
+/** What publishing the staged `files` needs: each verified as the attempt verifies any file. */
+function publishJob(attempt, stagingDir, files) {
+    const { settings, localHasher, progress } = attempt;
+    return {
+        connection: attempt.connection,
+        sftp: attempt.sftp,
+        verifyStaged: (file, stagedPath, sha256) => verifyFile(attempt, file, stagedPath, file.size, sha256 === undefined ? undefined : { sha256 }),
+        checkStaged: (file, sha256) => {
+            const local = settings.verify === 'sha256' ? localHasher.known(file.localPath) : undefined;
+            if (local === undefined)
+                return false;
+            compareDigests(progress, file, file.size, local, sha256);
+            return true;
+        },
+        base: attempt.base,
+        targetIsNew: attempt.targetIsNew,
+        stagingDir,
+        ensureDir: attempt.ensureDir,
+        files,
+        onPublished: (file) => recordDone(progress, file, 'uploaded'),
+        log: (line) => attempt.log.info(line)
+    };
+}
+/** The staging directory is gone, unless the connection is: not to be removed after a failure. */
+function stagingDone(attempt, stagingDir) {
+    if (connectionIsUp(attempt.connection))
+        attempt.progress.stagingDirs.delete(stagingDir);
+}
+/** Publishes the files the hashing shell took (`stream`); those it could not go over SFTP. */
+async function publishShellStream(attempt, stream, files) {
+    const streamed = await stream.streamed;
+    if (streamed.staged)
+        await publishSmallFiles(publishJob(attempt, stream.stagingDir, files), streamed.digests);
+    stagingDone(attempt, stream.stagingDir);
+    await sendOverSftp(attempt, streamed.staged ? [] : files);
+}
+/** Sends `files` as one tar stream into the target, and publishes them; else over SFTP. */
+async function sendAsTar(attempt, files) {
+    const stagingDir = newStagingDir(attempt, attempt.base);
+    const left = await sendSmallFiles({
+        ...streamJob(attempt, stagingDir, files, () => attempt.hasher === undefined ? Promise.resolve(undefined) : attempt.hasher.takeShell()),
+        ...publishJob(attempt, stagingDir, files)
+    });
+    stagingDone(attempt, stagingDir);
+    await sendOverSftp(attempt, left);
+}
+
+// The files of an attempt, each by its route: many small files as one tar stream where the host
+// has a shell (and tar), symbolic links as links, the others over SFTP. The routes run at once;
+// each file is published (verified, then renamed into place) as soon as it is in.
+/** The small files worth a tar stream: with `atomic`, up to TAR_MAX_FILE_SIZE each. */
+function smallFiles(attempt, files) {
+    return attempt.settings.atomic ? files.filter((file) => file.size <= TAR_MAX_FILE_SIZE) : [];
+}
+/**
+ * The tar route: the stream the hashing shell took, or a new one for enough small files where
+ * the host has not been found unable to run our shell. Whether the host can take a tar stream
+ * is not asked first: a host that cannot fails the command at once, and its files go over SFTP.
+ * Returns the route's work and the files left for SFTP.
+ */
+function tarRoute(attempt, sending) {
+    const without = (tarred) => {
+        const inTar = new Set(tarred);
+        return sending.files.filter((file) => !inTar.has(file));
+    };
+    if (sending.stream !== undefined) {
+        const { shellStream, files } = sending.stream;
+        const overSftp = without(files);
+        return { tarred: publishShellStream(attempt, shellStream, files), overSftp };
+    }
+    const small = smallFiles(attempt, sending.files);
+    if (small.length < TAR_MIN_FILES || attempt.hasher?.unavailable === true)
+        return { tarred: undefined, overSftp: sending.files };
+    const overSftp = without(small);
+    return { tarred: sendAsTar(attempt, small), overSftp };
+}
+/** Sends every file by its route, all routes at once; rejects with the first failure. */
+async function send(attempt, sending) {
+    const { tarred, overSftp } = tarRoute(attempt, sending);
+    const linked = runPool(sending.links, attempt.settings.concurrency, (file) => sendLink(attempt, file), { signal: attempt.signal });
+    const outcomes = await Promise.allSettled([sendOverSftp(attempt, overSftp), tarred, linked]);
+    const failed = outcomes.find((outcome) => outcome.status === 'rejected');
+    if (failed !== undefined)
+        throw failed.reason;
+}
+
 // known_hosts as OpenSSH reads it (sshd(8) "SSH_KNOWN_HOSTS FILE FORMAT"): plain and hashed
 // (`|1|salt|hash`) host patterns, `[host]:port`, wildcards and negation, `@revoked`.
 // Pure: parsing and matching only.
@@ -1587,378 +3762,6 @@ function hostKeyChecker(policy, host) {
             ok: false,
             error: new HostKeyError(`host key verification failed for ${host.label}: the server presented ${keyType} ${fingerprint}, and ${verdict.reason}. If this is the right host, add to known-hosts: ${knownHostsLine(host.host, host.port, blob)}`, keyType, fingerprint)
         };
-    };
-}
-
-// A local file that changes while the run reads it must not be deployed as a copy that never
-// existed (blocks of two versions), nor left to fail as "corrupted" on the next host. Every read
-// that a digest is taken from, or that is sent without one, is checked against what the plan
-// found (size, times, inode): a file the same as then is fine; one that has only grown, whose
-// first bytes are still those that were read, is fine too (a log being appended to: what was
-// sent is a prefix of it); anything else fails the host with "changed on the runner", which is
-// never retried and never counts as success.
-function changedOnRunner(file, detail) {
-    return new DeployError('local-file', `'${file.relativePath}' changed on the runner while it was being deployed (${detail}): a read that may mix two versions is never published; deploy again once it has settled`);
-}
-/** How `stats` differ from what the plan found, or undefined where they do not. */
-function identityChange(identity, stats) {
-    if (stats.ino !== identity.ino)
-        return 'another file is at its path now';
-    if (stats.size < identity.size)
-        return `it shrank from ${identity.size} to ${stats.size} bytes`;
-    if (stats.size > identity.size)
-        return `it grew from ${identity.size} to ${stats.size} bytes`;
-    if (stats.mtimeMs !== identity.mtimeMs || stats.ctimeMs !== identity.ctimeMs)
-        return 'it was modified';
-    return undefined;
-}
-/** Whether the file may have only grown: the same inode, no smaller than planned or read. */
-function onlyGrown(identity, stats, read) {
-    return stats.ino === identity.ino && stats.size >= identity.size && stats.size >= read;
-}
-function statNow(file) {
-    try {
-        return statSync(file.localPath);
-    }
-    catch (error) {
-        throw localFileError(file.localPath, error);
-    }
-}
-/**
- * After a small file was read whole into `content` (through `fd`, still open): throws unless
- * the file is as the plan found it, or has only grown with `content` as its first bytes.
- */
-function checkReadSync(file, fd, content) {
-    const stats = fstatSync(fd);
-    const change = identityChange(file.identity, stats);
-    if (change === undefined)
-        return;
-    if (onlyGrown(file.identity, stats, content.length)) {
-        const now = Buffer.allocUnsafe(content.length);
-        const read = readSync(fd, now, 0, content.length, 0);
-        if (read === content.length && now.equals(content))
-            return;
-    }
-    throw changedOnRunner(file, change);
-}
-/** checkReadSync for a file read by path. */
-function checkReadByPath(file, content) {
-    let fd;
-    try {
-        fd = openSync(file.localPath, 'r');
-    }
-    catch (error) {
-        throw localFileError(file.localPath, error);
-    }
-    try {
-        checkReadSync(file, fd, content);
-    }
-    finally {
-        closeSync(fd);
-    }
-}
-/** SHA-256 of the first `size` bytes of a local file, or undefined where it has fewer. */
-async function prefixDigest(localPath, size) {
-    const hash = createHash('sha256');
-    const file = await open$1(localPath, 'r');
-    try {
-        const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(1024 * 1024, size)));
-        for (let at = 0; at < size;) {
-            const { bytesRead } = await file.read(buffer, 0, Math.min(buffer.length, size - at), at);
-            if (bytesRead === 0)
-                return undefined;
-            hash.update(buffer.subarray(0, bytesRead));
-            at += bytesRead;
-        }
-    }
-    finally {
-        await file.close();
-    }
-    return hash.digest('hex');
-}
-/**
- * After a file was sent (read through): throws unless it is as the plan found it, or has only
- * grown with the bytes sent (`sent`: their digest, where it was taken) as its first bytes.
- */
-async function checkSent(file, sent) {
-    const stats = statNow(file);
-    const change = identityChange(file.identity, stats);
-    if (change === undefined)
-        return;
-    if (sent !== undefined && onlyGrown(file.identity, stats, sent.size)) {
-        const now = await prefixDigest(file.localPath, sent.size).catch(() => undefined);
-        if (now === sent.sha256)
-            return;
-    }
-    throw changedOnRunner(file, change);
-}
-/** Throws `changedOnRunner` where the file is not as the plan found it (no allowance). */
-function checkIdentity(file) {
-    const change = identityChange(file.identity, statNow(file));
-    if (change !== undefined)
-        throw changedOnRunner(file, change);
-}
-
-// The one function that puts a value into a remote shell command. Every argument of every remote
-// command goes through it: inside single quotes a POSIX shell expands nothing, so spaces, `$()`,
-// backticks, globs, newlines and non-ASCII arrive as they are. A single quote itself is closed,
-// escaped and reopened: ' becomes '\''.
-function shellQuote(value) {
-    if (value.includes('\0'))
-        throw new Error('a shell argument cannot contain a NUL byte');
-    return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-/**
- * A remote path as an argument no program can read as an option: absolute as it is, else
- * `./`-prefixed (a file named `-out` is `./-out`). Every path handed to a remote command goes
- * through it, then through shellQuote.
- */
-function commandPath(path) {
-    return path.startsWith('/') ? path : `./${path}`;
-}
-/** shellQuote(commandPath(path)). */
-function quotePath(path) {
-    return shellQuote(commandPath(path));
-}
-
-// The protocol of our remote shells. OpenSSH's sftp-server has no checksum extension, so a
-// file's SHA-256 comes from a remote command: `openssl dgst -sha256` (SHA-NI), else
-// `sha256sum`, else `shasum -a 256`. Long-lived `sh -s` processes (one exec channel each) take
-// scripts on stdin and answer in lines that start with LINE_PREFIX, each answer ended by
-// END_LINE; anything else they print (a login banner, say) is ignored.
-/** Every line of ours starts with this, so login banners and other noise are ignored. */
-const LINE_PREFIX = 'sfd-';
-/** Ends every answer. */
-const END_LINE = 'sfd-end';
-const HASHERS = ['openssl', 'sha256sum', 'shasum'];
-/** The command each hasher runs as, reading a file on its stdin. */
-const HASHER_COMMAND = {
-    openssl: 'openssl dgst -sha256',
-    sha256sum: 'sha256sum',
-    shasum: 'shasum -a 256'
-};
-/** Sets `m` to the fastest hasher the host has (in HASHERS order), or `none`. */
-const DETECT_HASHER = [
-    'if command -v openssl >/dev/null 2>&1 && openssl dgst -sha256 </dev/null >/dev/null 2>&1; then m=openssl',
-    'elif command -v sha256sum >/dev/null 2>&1; then m=sha256sum',
-    'elif command -v shasum >/dev/null 2>&1; then m=shasum',
-    'else m=none; fi'
-];
-/**
- * Picks the fastest hasher the host has, once per shell: answers `sfd-hasher NAME`. Defines
- * sfd_prefix, which marks openssl's lines as ours: sed where the host has it (faster), else a
- * shell loop.
- */
-const HASHER_PRELUDE = [
-    'if command -v sed >/dev/null 2>&1; then',
-    "sfd_prefix() { sed 's/^/sfd-o /'; }",
-    'else',
-    `sfd_prefix() { while IFS= read -r l; do printf 'sfd-o %s\\n' "$l"; done; }`,
-    'fi',
-    ...DETECT_HASHER,
-    // Which boot of which machine this is: a host that is the runner itself shares its CPUs.
-    'echo "sfd-boot $(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"',
-    // The directory relative paths start from, to compare with the SFTP server's.
-    'echo "sfd-cwd $(pwd -P 2>/dev/null)"',
-    'echo "sfd-hasher $m"',
-    `echo ${END_LINE}`,
-    ''
-].join('\n');
-/** The host's boot id from the prelude's answer, where it has one. */
-function parseBootLine(lines) {
-    const id = lines
-        .find((line) => line.startsWith('sfd-boot '))
-        ?.slice('sfd-boot '.length)
-        .trim();
-    return id === undefined || id === '' ? undefined : id;
-}
-/** The shell's working directory (symbolic links resolved) from the prelude's answer. */
-function parseCwdLine(lines) {
-    const cwd = lines.find((line) => line.startsWith('sfd-cwd '))?.slice('sfd-cwd '.length);
-    return cwd === undefined || cwd === '' ? undefined : cwd;
-}
-function parseHasherLine(lines) {
-    const name = lines.find((line) => line.startsWith('sfd-hasher '))?.slice('sfd-hasher '.length);
-    return HASHERS.find((hasher) => hasher === name);
-}
-/**
- * One batch, every path through quotePath (a file named `-out` is not an option to openssl).
- * openssl takes the whole batch in one process and its output lines come back prefixed; the
- * others run once per file.
- */
-function hashBatchScript(hasher, paths) {
-    const quoted = paths.map(quotePath).join(' ');
-    if (hasher === 'openssl')
-        return [
-            `${HASHER_COMMAND.openssl} ${quoted} 2>/dev/null | sfd_prefix`,
-            `echo ${END_LINE}`,
-            ''
-        ].join('\n');
-    return [
-        `for f in ${quoted}; do`,
-        `if r=$(${HASHER_COMMAND[hasher]} < "$f" 2>/dev/null); then printf 'sfd-ok %s\\n' "$r"; else echo 'sfd-err'; fi`,
-        'done',
-        `echo ${END_LINE}`,
-        ''
-    ].join('\n');
-}
-// A remote hasher reads at least this fast; a request gets this long per byte it hashes before
-// the watchdog calls it stalled.
-const MIN_HASH_BYTES_PER_MS = 20 * 1024;
-/** How long a remote hasher may take over `bytes`, beyond the idle timeout. */
-function hashAllowanceMs(idleTimeoutMs, bytes) {
-    return idleTimeoutMs + bytes / MIN_HASH_BYTES_PER_MS;
-}
-/** Reads a batch's answer: one result per path, in order. */
-function parseHashAnswer(hasher, paths, lines) {
-    if (hasher !== 'openssl')
-        return paths.map((_, index) => {
-            const line = lines[index] ?? '';
-            const sha256 = line.startsWith('sfd-ok ')
-                ? /\b([0-9a-f]{64})\b/.exec(line.slice(7))?.[1]
-                : undefined;
-            return sha256 === undefined ? 'unreadable' : { sha256 };
-        });
-    // `SHA2-256(path)= hex` (OpenSSL 3) or `SHA256(path)= hex` (1.1), a line per file read, in
-    // order; a name with a line break spans lines, so the text is matched name by name.
-    const text = lines.map((line) => line.slice('sfd-o '.length)).join('\n');
-    let position = 0;
-    return paths.map((path) => {
-        for (const label of ['SHA2-256', 'SHA256']) {
-            // The path as hashBatchScript handed it to openssl.
-            const head = `${label}(${commandPath(path)})= `;
-            if (!text.startsWith(head, position))
-                continue;
-            const hex = text.slice(position + head.length, position + head.length + 64);
-            if (!/^[0-9a-f]{64}$/.test(hex))
-                return 'unreadable';
-            position += head.length + 64 + 1;
-            return { sha256: hex };
-        }
-        return 'unreadable';
-    });
-}
-
-// A large file hashed on the host while it is being written (see RemoteFollower).
-const BLOCK$1 = 1024 * 1024;
-/** A follower in a hashing shell answers this when it is reading stretches. */
-const FOLLOW_READY = 'sfd-follow';
-// Stretches of at least this many blocks go to dd, so a 1 GiB file costs 32 dd processes.
-const FOLLOW_STEP_BLOCKS = 32;
-/**
- * Reads the stretches told on stdin (a count of blocks per line, then `end`) into `hashCommand`
- * and answers `sfd-f DIGEST`, or `sfd-fail` when a stretch could not be read; either way it reads
- * every line up to `end`, then answers END_LINE. `sfd-fail` goes to fd 3, the answer's stdout.
- */
-function followBody(path, hashCommand) {
-    return [
-        `f=${quotePath(path)}`,
-        'r=$( { s=0; ok=1',
-        'while IFS= read -r n; do',
-        '  case $n in end) break ;; esac',
-        `  if [ $ok = 1 ]; then dd if="$f" bs=${BLOCK$1} skip=$s count=$n 2>/dev/null || { echo sfd-fail >&3; ok=0; }; fi`,
-        '  s=$((s + n))',
-        'done',
-        `if [ $ok = 1 ]; then dd if="$f" bs=${BLOCK$1} skip=$s 2>/dev/null || echo sfd-fail >&3; fi; } | ${hashCommand} ) && printf 'sfd-f %s\\n' "$r"`,
-        `echo ${END_LINE}`
-    ];
-}
-/** The command of a follower on its own channel: finds the host's hasher first. */
-function followScript(path) {
-    return [
-        ...DETECT_HASHER,
-        'case $m in',
-        ...HASHERS.map((hasher) => `  ${hasher}) h=${shellQuote(HASHER_COMMAND[hasher])} ;;`),
-        '  *) echo sfd-nohasher; exit 0 ;;',
-        'esac',
-        'exec 3>&1',
-        ...followBody(path, '$h')
-    ].join('\n');
-}
-/**
- * A follower for a logged-in hashing shell (see takeShell): one brace group, which the shell
- * parses whole before running any of it. It answers FOLLOW_READY once it reads stretches, so
- * nothing sent for it is ever read as a command, and after `end` the shell reads commands again.
- */
-function followInShellScript(path, hasher) {
-    return [`{ echo ${FOLLOW_READY}`, ...followBody(path, HASHER_COMMAND[hasher]), '} 3>&1', ''].join('\n');
-}
-/** Starts a follower for `path` on its own channel, or undefined when the host refuses one. */
-async function followRemoteHash(connection, path, idleTimeoutMs) {
-    let channel;
-    try {
-        channel = await connection.openCommandChannel(`sh -c ${shellQuote(followScript(path))}`, LINE_PREFIX);
-    }
-    catch (error) {
-        if (isConnectionEnded(error))
-            throw error;
-        return undefined;
-    }
-    return follower(channel, idleTimeoutMs, () => channel.close());
-}
-/**
- * Starts a follower for `path` in a hashing shell taken from the hasher (no login of its own),
- * or undefined when the shell fails to start it (the shell is closed). `done` gets the shell
- * back when the follower has finished, ready for other work; a follower closed before it
- * finished closes the shell instead.
- */
-async function followInShell(_connection, shell, path, idleTimeoutMs, done) {
-    try {
-        await shell.channel.request(followInShellScript(path, shell.hasher), FOLLOW_READY, idleTimeoutMs);
-    }
-    catch (error) {
-        shell.channel.close();
-        if (isConnectionEnded(error))
-            throw error;
-        return undefined;
-    }
-    return follower(shell.channel, idleTimeoutMs, (finished) => {
-        if (finished)
-            done(shell);
-        else
-            shell.channel.close();
-    });
-}
-function follower(channel, idleTimeoutMs, 
-/** The follower is over: `finished` when its answer came in full. */
-release) {
-    let sentBlocks = 0;
-    let closed = false;
-    return {
-        advance(bytes) {
-            const blocks = Math.floor(bytes / BLOCK$1);
-            if (closed || blocks - sentBlocks < FOLLOW_STEP_BLOCKS)
-                return;
-            channel.write(`${blocks - sentBlocks}\n`);
-            sentBlocks = blocks;
-        },
-        async finish(size) {
-            if (closed)
-                return 'unavailable';
-            closed = true;
-            let lines;
-            try {
-                lines = await channel.request('end\n', END_LINE, hashAllowanceMs(idleTimeoutMs, Math.max(0, size - sentBlocks * BLOCK$1)));
-            }
-            catch (error) {
-                release(false);
-                if (isConnectionEnded(error))
-                    throw error;
-                return 'unavailable';
-            }
-            release(true);
-            if (lines.includes('sfd-fail'))
-                return 'unavailable';
-            const line = lines.find((candidate) => candidate.startsWith('sfd-f '));
-            const sha256 = line === undefined ? undefined : /\b([0-9a-f]{64})\b/.exec(line)?.[1];
-            return sha256 === undefined ? 'unavailable' : { sha256 };
-        },
-        close() {
-            if (closed)
-                return;
-            closed = true;
-            release(false);
-        }
     };
 }
 
@@ -2261,924 +4064,6 @@ growAt = GROW_BACKLOG,
 /** No shell starts before warmUp (requests wait in the queue). */
 held = false) {
     return new HasherPool(connection, channels, idleTimeoutMs, growAt, held);
-}
-
-// Verifying without a remote hasher: the file read back over SFTP and hashed on the runner.
-/** Reads a remote file back over SFTP and hashes it here. */
-async function readBackHash(sftp, path) {
-    const hash = createHash('sha256');
-    const handle = await sftp.open(path, 'r');
-    try {
-        const chunk = Math.min(sftp.maxReadLength, 256 * 1024);
-        const inFlight = 8;
-        let position = 0;
-        for (;;) {
-            // Issue several reads ahead; they complete in order on one SFTP channel.
-            const reads = [];
-            for (let i = 0; i < inFlight; i += 1) {
-                const buffer = Buffer.allocUnsafe(chunk);
-                const at = position + i * chunk;
-                reads.push(sftp.read(handle, buffer, chunk, at).then((n) => buffer.subarray(0, n)));
-            }
-            const parts = await Promise.all(reads);
-            let ended = false;
-            for (const part of parts) {
-                hash.update(part);
-                position += part.length;
-                // End of file reads as 0 bytes; a short read is legal too, and the reads issued past
-                // it are dropped and issued again from where it stopped.
-                if (part.length === 0)
-                    ended = true;
-                if (part.length < chunk)
-                    break;
-            }
-            if (ended)
-                break;
-        }
-    }
-    finally {
-        await sftp.close(handle).catch(() => undefined);
-    }
-    return hash.digest('hex');
-}
-
-// A look at the target before anything is sent, in a hashing shell: whether it is there, and
-// if not, made, where it is and the room on its file system. And the free space `df` reports
-// where SFTP's statvfs is not offered.
-/**
- * Looks at the target before anything is sent, in a hashing shell: whether it is there, and if
- * not, makes it and answers where it is (symbolic links resolved) and the room on its file
- * system (`df -Pk`), as the SFTP server's stat, mkdir, realpath and statvfs would. Paths are
- * relative to the login directory, as the SFTP server's are.
- */
-function targetProbeScript(target) {
-    const quoted = quotePath(target);
-    return [
-        `if [ -e ${quoted} ] || [ -h ${quoted} ]; then echo sfd-probe there`,
-        `elif mkdir -p ${quoted} 2>/dev/null && b=$(cd ${quoted} && pwd -P); then`,
-        `  printf 'sfd-probe made\\nsfd-base %s\\n' "$b"`,
-        `  df -Pk ${quoted} 2>/dev/null | sfd_prefix`,
-        'else echo sfd-probe failed; fi',
-        `echo ${END_LINE}`,
-        ''
-    ].join('\n');
-}
-/** Reads targetProbeScript's answer: the target made, or undefined (there, or not made). */
-function parseTargetProbe(lines) {
-    if (!lines.includes('sfd-probe made'))
-        return undefined;
-    const base = lines.find((line) => line.startsWith('sfd-base '))?.slice('sfd-base '.length);
-    if (base === undefined || !base.startsWith('/'))
-        return undefined;
-    const df = lines.filter((line) => line.startsWith('sfd-o ')).map((line) => line.slice(6));
-    return { base, freeBytes: parseFreeSpace(df) };
-}
-/** The command that asks a host's shell for the space at `dir` (POSIX `df -P`, KiB). */
-function freeSpaceCommand(dir) {
-    return `df -Pk ${quotePath(dir)}`;
-}
-/**
- * The bytes available from `df -Pk` output: POSIX df -P prints a header, then
- * `filesystem blocks used available capacity mount` per line; the last line is the one asked
- * about. Undefined where it does not say.
- */
-function parseFreeSpace(lines) {
-    const fields = lines
-        .filter((line) => line.trim() !== '')
-        .at(-1)
-        ?.trim()
-        .split(/\s+/);
-    const available = Number(fields?.[3]);
-    return fields !== undefined && fields.length >= 4 && Number.isInteger(available)
-        ? available * 1024
-        : undefined;
-}
-
-// What a failed write or rename on the host was about, where the server's answer does not say:
-// SFTP's FAILURE status covers a full disk, a quota, a read-only file system, and a directory
-// where a file is to go alike.
-/**
- * The error to report where publishing `relativePath` at `finalPath` failed because a directory
- * is there; undefined where none is (or the host cannot be asked).
- */
-async function directoryInTheWay(sftp, finalPath, relativePath, error) {
-    if (!(error instanceof DeployError) || error.kind !== 'remote-failure')
-        return undefined;
-    const found = await sftp.lstat(finalPath).catch(() => undefined);
-    if (found?.isDirectory !== true)
-        return undefined;
-    return new DeployError('remote-failure', `'${relativePath}' cannot be published: a directory is in the way at '${finalPath}' on the host; remove it, or deploy the file under another name`, { cause: error });
-}
-
-// Remote paths are POSIX whatever the runner's OS. Pure helpers for the target directory, the
-// path each file lands at, and the temporary name it is written under before it is published.
-/**
- * The `target` input as an SFTP path. SFTP resolves relative paths against the login directory,
- * so `~` and `~/x` become `.` and `x`; trailing slashes are dropped.
- */
-function normalizeTarget(target) {
-    let value = target.trim();
-    if (value === '~')
-        return '.';
-    if (value.startsWith('~/'))
-        value = value.slice(2) || '.';
-    if (value.length > 1)
-        value = value.replace(/\/+$/, '') || '/';
-    return posix.normalize(value);
-}
-/**
- * Converts a runner-local relative path to POSIX segments, split on the runner's own separators
- * only: `/` on Linux and macOS, where `\\` is an ordinary character of a name; `\\` and `/` on
- * Windows.
- */
-function toPosixSegments(relative, separator = sep$1) {
-    const separators = separator === '\\' ? /[\\/]+/ : /\/+/;
-    return relative.split(separators).filter((segment) => segment !== '' && segment !== '.');
-}
-/**
- * The one check every remote path goes through, whatever produced it: a file's place under
- * `target` is relative, its segments neither empty nor `.` nor `..`, and without NUL, so it
- * cannot land outside `target`. Throws naming the file.
- */
-function checkUnderTarget(relativePath, localPath) {
-    const segments = relativePath.split('/');
-    const bad = relativePath === '' ||
-        relativePath.includes('\0') ||
-        segments.some((segment) => segment === '' || segment === '.' || segment === '..');
-    if (bad)
-        throw new InputError('source', `'${localPath}' would land at '${relativePath}', which is not a path below target: nothing is deployed outside target`);
-}
-/**
- * A function joining `base` with a relative path, as posix.join would: the relative path is
- * POSIX segments with none empty, `.` or `..` (a walked or matched file's place), so only `base`
- * needs normalizing, once for a whole plan (posix.join per file is measurable for tens of
- * thousands of files).
- */
-function remoteJoiner(base) {
-    // What comes before a plain name once joined.
-    const prefix = posix.join(base, 'x').slice(0, -1);
-    return (relative) => (relative === '' ? posix.join(base, relative) : prefix + relative);
-}
-// File names are limited to 255 bytes on the common file systems; the temporary name adds
-// a prefix and a suffix, so the original name is shortened in it when it is long.
-const MAX_NAME_BYTES = 255;
-const TEMP_SUFFIX = '.sfd-tmp';
-function truncateUtf8(text, maxBytes) {
-    let result = '';
-    let bytes = 0;
-    for (const ch of text) {
-        const size = Buffer.byteLength(ch);
-        if (bytes + size > maxBytes)
-            break;
-        result += ch;
-        bytes += size;
-    }
-    return result;
-}
-/**
- * The temporary name a file is written under, in the same directory as its final path (so the
- * rename that publishes it never crosses file systems). Deterministic for one token (a run's
- * host) and one file: a retry finds its own partial file, and another run's or another host's
- * never collides with it.
- */
-function temporaryPath(finalPath, token) {
-    const dir = posix.dirname(finalPath);
-    const base = posix.basename(finalPath);
-    const tag = createHash('sha256').update(`${token}\0${finalPath}`).digest('hex').slice(0, 12);
-    const room = MAX_NAME_BYTES - 1 - 1 - tag.length - TEMP_SUFFIX.length;
-    const name = `.${truncateUtf8(base, room)}.${tag}${TEMP_SUFFIX}`;
-    return dir === '.' ? name : posix.join(dir, name);
-}
-
-// Numbers for people: sizes in binary units, as the log, the summary and errors print them.
-function formatBytes(bytes) {
-    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-    let value = bytes;
-    let unit = 0;
-    while (value >= 1024 && unit < units.length - 1) {
-        value /= 1024;
-        unit += 1;
-    }
-    return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit] ?? ''}`;
-}
-
-// Local file digests, computed once per run however many hosts receive the file. The first
-// upload that reads a file from its start hashes the bytes as it reads them (a claim), so a
-// file is read for hashing separately only when no upload read it whole.
-const READ_CHUNK = 1024 * 1024;
-// Files this small are read in one synchronous call: for thousands of them, a trip through the
-// thread pool per open, stat, read and close costs more than the reading.
-const SYNC_READ_LIMIT = 64 * 1024;
-/**
- * A small file's content with one open, one read and one close into `scratch` (no stat: asking
- * for one byte more than expected tells whether it grew), or with readFileSync when it is larger
- * than `scratch` or grew. The result may be a view of `scratch`, valid until its next use.
- * With `check`, the file must still be as the plan found it once read (see local-changes).
- */
-function readSmallSync(localPath, expectedSize, scratch, check) {
-    if (expectedSize < scratch.length) {
-        const fd = openSync(localPath, 'r');
-        try {
-            const read = readSync(fd, scratch, 0, expectedSize + 1, 0);
-            if (read <= expectedSize) {
-                const content = scratch.subarray(0, read);
-                if (check !== undefined)
-                    checkReadSync(check, fd, content);
-                return content;
-            }
-        }
-        finally {
-            closeSync(fd);
-        }
-    }
-    const content = readFileSync(localPath);
-    if (check !== undefined)
-        checkReadByPath(check, content);
-    return content;
-}
-/** readSmallSync, its failure a `local-file` DeployError that names the file. */
-function readSmallNow(localPath, expectedSize, scratch, check) {
-    try {
-        return readSmallSync(localPath, expectedSize, scratch, check);
-    }
-    catch (error) {
-        throw error instanceof DeployError ? error : localFileError(localPath, error);
-    }
-}
-/** A small file in one synchronous read into `scratch`. Throws a DeployError. */
-function hashSmallSync(localPath, expectedSize, scratch) {
-    const content = readSmallNow(localPath, expectedSize, scratch);
-    return { sha256: createHash('sha256').update(content).digest('hex'), size: content.length };
-}
-// A background slice of hashing lasts about this long before the event loop gets a turn.
-const WARM_SLICE_MS = 5;
-/** A file of any size, read in chunks (a small one in one read into `scratch`). */
-async function hashFile(localPath, scratch) {
-    const hash = createHash('sha256');
-    let size = 0;
-    try {
-        const { size: now } = statSync(localPath);
-        if (now <= SYNC_READ_LIMIT)
-            return hashSmallSync(localPath, now, scratch);
-        const file = await open$1(localPath, 'r');
-        try {
-            const { size: expected } = await file.stat();
-            const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(READ_CHUNK, expected)));
-            for (;;) {
-                const { bytesRead } = await file.read(buffer, 0, buffer.length, size);
-                if (bytesRead === 0)
-                    break;
-                hash.update(buffer.subarray(0, bytesRead));
-                size += bytesRead;
-            }
-        }
-        finally {
-            await file.close();
-        }
-    }
-    catch (error) {
-        throw error instanceof DeployError ? error : localFileError(localPath, error);
-    }
-    return { sha256: hash.digest('hex'), size };
-}
-class LocalDigests {
-    /** The digests computed already, read without a promise or a turn of the event loop. */
-    finished = new Map();
-    /** The digests under way, and those that failed. */
-    pending = new Map();
-    /** Small files are read into this buffer and hashed at once, one after the other. */
-    scratch = Buffer.allocUnsafe(SYNC_READ_LIMIT + 1);
-    backlog = [];
-    warming = false;
-    warm(files) {
-        for (const file of files)
-            if (file.size <= SYNC_READ_LIMIT && !this.has(file.localPath))
-                this.backlog.push(file);
-        if (!this.warming && this.backlog.length > 0) {
-            this.warming = true;
-            void this.drain();
-        }
-    }
-    digest(localPath, expectedSize) {
-        const done = this.finished.get(localPath);
-        if (done !== undefined)
-            return Promise.resolve(done);
-        let pending = this.pending.get(localPath);
-        if (pending === undefined) {
-            pending =
-                expectedSize !== undefined && expectedSize <= SYNC_READ_LIMIT
-                    ? // The executor runs at once; what it throws rejects the promise.
-                        new Promise((resolve) => resolve(this.hashSmallNow(localPath, expectedSize)))
-                    : hashFile(localPath, this.scratch);
-            this.pending.set(localPath, pending);
-            // Known without a promise from then on, as a claim's or warm's digest is.
-            pending.then((digest) => this.finished.set(localPath, digest), () => undefined);
-        }
-        return pending;
-    }
-    known(localPath) {
-        return this.finished.get(localPath);
-    }
-    record(localPath, content) {
-        if (this.has(localPath))
-            return;
-        this.finished.set(localPath, {
-            sha256: createHash('sha256').update(content).digest('hex'),
-            size: content.length
-        });
-    }
-    claim(localPath) {
-        if (this.has(localPath))
-            return undefined;
-        let resolve = () => undefined;
-        let reject = () => undefined;
-        const pending = new Promise((done, fail) => {
-            resolve = done;
-            reject = fail;
-        });
-        // Nobody may be waiting when a claim is abandoned and its fallback read fails.
-        pending.catch(() => undefined);
-        this.pending.set(localPath, pending);
-        let hash = createHash('sha256');
-        let size = 0;
-        return {
-            update: (data) => {
-                hash?.update(data);
-                size += data.length;
-            },
-            finish: () => {
-                if (hash === undefined)
-                    return;
-                const digest = { sha256: hash.digest('hex'), size };
-                this.finished.set(localPath, digest);
-                resolve(digest);
-                hash = undefined;
-            },
-            abandon: () => {
-                if (hash === undefined)
-                    return;
-                hash = undefined;
-                hashFile(localPath, this.scratch).then(resolve, reject);
-            }
-        };
-    }
-    has(localPath) {
-        return this.finished.has(localPath) || this.pending.has(localPath);
-    }
-    /** A small file hashed now and its digest recorded. Throws a DeployError. */
-    hashSmallNow(localPath, expectedSize) {
-        const digest = hashSmallSync(localPath, expectedSize, this.scratch);
-        this.finished.set(localPath, digest);
-        return digest;
-    }
-    /** Hashes the backlog a slice at a time, the event loop served between slices. */
-    async drain() {
-        let next = 0;
-        while (next < this.backlog.length) {
-            const until = performance.now() + WARM_SLICE_MS;
-            while (next < this.backlog.length && performance.now() < until) {
-                const { localPath, size } = this.backlog[next];
-                next += 1;
-                if (!this.has(localPath))
-                    this.hashOrKeepFailure(localPath, size);
-            }
-            await new Promise((resolve) => setImmediate(resolve));
-        }
-        this.backlog.length = 0;
-        this.warming = false;
-    }
-    hashOrKeepFailure(localPath, size) {
-        try {
-            this.hashSmallNow(localPath, size);
-        }
-        catch (error) {
-            // Reported to whoever asks for this digest, not here.
-            const failed = Promise.reject(error instanceof DeployError ? error : localFileError(localPath, error));
-            failed.catch(() => undefined);
-            this.pending.set(localPath, failed);
-        }
-    }
-}
-function createLocalHasher() {
-    return new LocalDigests();
-}
-
-// The host's side of a tar stream: the commands that extract it into a staging directory (a
-// command of its own, or a hashing shell turned into one), and the answer the shell gives.
-/**
- * Turns a hashing shell into a tar extraction reading the rest of the shell's stdin: the stream
- * goes to a session that is already logged in instead of a new one. One brace group, which the
- * shell parses whole before running any of it: once tar starts, the shell reads no more input,
- * and it exits after tar, whatever tar left unread, so no archive byte is ever read as a command.
- * Answers `sfd-go` when the staging directory is ready (`sfd-nogo` before it when it could not
- * be made), then `sfd-tar STATUS` (with tar's messages when it failed), then with openssl the
- * SHA-256 of every staged file (paths relative to `stage`, as `./path`), then END_LINE.
- *
- * `halves`: the staged tree's top-level entries in two groups, hashed side by side (two cores
- * where the host has them); the second group's lines wait in a file beside the others
- * (`.sfd-hashes-TAG` in the staging directory, which no top-level entry of ours is) until the
- * first group is done. Without it, or with one group empty, one process hashes everything.
- */
-function tarIntoShellScript(stage, hasher, halves, tag = 'x') {
-    const quoted = quotePath(stage);
-    const hash = (start) => `find ${start} -type f -exec ${HASHER_COMMAND.openssl} {} + 2>/dev/null | sfd_prefix`;
-    const starts = (names) => names.map((name) => shellQuote(`./${name}`)).join(' ');
-    const [first = [], second = []] = halves ?? [];
-    const hashing = hasher !== 'openssl'
-        ? []
-        : first.length === 0 || second.length === 0
-            ? [`else ${hash('.')}`]
-            : [
-                `else o=${shellQuote(`./.sfd-hashes-${tag}`)}`,
-                `${hash(starts(second))} > "$o" &`,
-                hash(starts(first)),
-                'wait',
-                'cat "$o"; rm -f "$o"'
-            ];
-    return [
-        '{',
-        `rm -rf ${quoted} && mkdir -p ${quoted} && cd ${quoted} || { echo sfd-nogo; echo sfd-go; exit 3; }`,
-        'echo sfd-go',
-        'e=$(tar -xomf - 2>&1); s=$?',
-        `echo "sfd-tar $s"`,
-        'if [ "$s" != 0 ]; then printf \'%s\\n\' "$e" | sfd_prefix',
-        ...hashing,
-        'fi',
-        `echo ${END_LINE}`,
-        'exit 0',
-        '}',
-        ''
-    ].join('\n');
-}
-// Top-level entries beyond this many are hashed by one process: the script stays small.
-const MAX_SPLIT_ENTRIES = 2000;
-/**
- * The top-level entries of `paths` in two groups of about as many files each, for
- * tarIntoShellScript; undefined where there is one entry, or very many.
- */
-function splitTopLevel(paths) {
-    const counts = new Map();
-    for (const path of paths) {
-        const slash = path.indexOf('/');
-        const top = slash < 0 ? path : path.slice(0, slash);
-        counts.set(top, (counts.get(top) ?? 0) + 1);
-    }
-    if (counts.size < 2 || counts.size > MAX_SPLIT_ENTRIES)
-        return undefined;
-    const groups = [[], []];
-    const sizes = [0, 0];
-    // Largest first, each to the group with fewer files so far.
-    for (const [top, count] of [...counts].sort((a, b) => b[1] - a[1])) {
-        const into = (sizes[0] ?? 0) <= (sizes[1] ?? 0) ? 0 : 1;
-        groups[into].push(top);
-        sizes[into] = (sizes[into] ?? 0) + count;
-    }
-    return groups;
-}
-/**
- * Reads the answer of tarIntoShellScript. A digest counts only where its path is named once:
- * a name with a line break spans lines, and could make a line that names another file.
- */
-function parseStagedAnswer(lines) {
-    const statusLine = lines.find((line) => line.startsWith('sfd-tar '));
-    const status = statusLine === undefined ? undefined : Number(statusLine.slice(8));
-    const output = lines.filter((line) => line.startsWith('sfd-o ')).map((line) => line.slice(6));
-    const digests = new Map();
-    const seen = new Set();
-    if (status === 0)
-        for (const line of output) {
-            const match = /^SHA2?-?256\(\.\/(.*)\)= ([0-9a-f]{64})$/s.exec(line);
-            if (match === null)
-                continue;
-            const [, path = '', hex = ''] = match;
-            if (seen.has(path))
-                digests.delete(path);
-            else
-                digests.set(path, hex);
-            seen.add(path);
-        }
-    return {
-        status: Number.isInteger(status) ? status : undefined,
-        message: status === 0 ? '' : (output[0] ?? ''),
-        digests
-    };
-}
-/**
- * The command a tar stream goes to: it waits for the word to go, so a stream that never starts
- * (a local file unreadable before the first byte) creates nothing on the host, then extracts into
- * a fresh staging directory.
- */
-function tarCommand(stage) {
-    const quoted = quotePath(stage);
-    return `IFS= read -r go && [ "$go" = go ] || exit 3; rm -rf ${quoted} && mkdir -p ${quoted} && cd ${quoted} && exec tar -xomf -`;
-}
-/** The command that removes a staging directory and everything in it. */
-function removeCommand(stage) {
-    return `rm -rf ${quotePath(stage)}`;
-}
-
-// A minimal tar writer (POSIX ustar, with pax extended headers for names ustar cannot hold),
-// for sending many small files to a host in one stream instead of one SFTP exchange each. Pure:
-// headers and padding only; the caller supplies the file contents.
-const BLOCK = 512;
-function octal(value, width) {
-    // width - 1 digits, then NUL.
-    return `${value.toString(8).padStart(width - 1, '0')}\0`;
-}
-function writeString(block, text, offset, width) {
-    // Every header field is ASCII (other names travel in a pax record).
-    block.write(text, offset, width, 'latin1');
-}
-// The fields every header shares: uid and gid 0, the ustar magic and version, and the checksum
-// field as spaces while the sum is taken.
-const TEMPLATE = (() => {
-    const block = Buffer.alloc(BLOCK);
-    writeString(block, octal(0, 8), 108, 8); // uid
-    writeString(block, octal(0, 8), 116, 8); // gid
-    block.fill(0x20, 148, 156);
-    writeString(block, 'ustar\0', 257, 6);
-    writeString(block, '00', 263, 2);
-    return block;
-})();
-// The template's byte sum: the fields written per entry are zero in it, so an entry's checksum
-// is this plus the bytes of its own fields (no loop over all 512 bytes).
-const TEMPLATE_SUM = TEMPLATE.reduce((sum, byte) => sum + byte, 0);
-function header(name, type, mode, size, mtime) {
-    const block = Buffer.allocUnsafe(BLOCK);
-    TEMPLATE.copy(block);
-    writeString(block, name, 0, 100);
-    writeString(block, octal(mode & 0o7777, 8), 100, 8);
-    writeString(block, octal(size, 12), 124, 12);
-    writeString(block, octal(Math.max(0, Math.floor(mtime)), 12), 136, 12);
-    writeString(block, type, 156, 1);
-    // Name, mode (0-108), size and mtime (124-148), type (156); uid and gid are the template's.
-    let sum = TEMPLATE_SUM + block[156];
-    for (let index = 0; index < 108; index += 1)
-        sum += block[index];
-    for (let index = 124; index < 148; index += 1)
-        sum += block[index];
-    writeString(block, `${sum.toString(8).padStart(6, '0')}\0 `, 148, 8);
-    return block;
-}
-/** A pax record: "<length> <key>=<value>\n", the length counting itself. */
-function paxRecord(key, value) {
-    const body = ` ${key}=${value}\n`;
-    let length = Buffer.byteLength(body) + 1;
-    while (String(length).length + Buffer.byteLength(body) !== length)
-        length += 1;
-    return `${length}${body}`;
-}
-/** Zero bytes that complete the last block of `size` bytes of content. */
-function paddingSize(size) {
-    return (BLOCK - (size % BLOCK)) % BLOCK;
-}
-const USTAR_SAFE = /^[\x20-\x7e]*$/;
-/**
- * The header block(s) of one entry. Names longer than 100 bytes, or with bytes outside
- * printable ASCII, get a pax `path` record first (GNU tar, bsdtar and BusyBox read it).
- */
-function entryHeader(entry) {
-    const name = entry.path;
-    const type = '0';
-    const blocks = [];
-    let shortName = name;
-    if (Buffer.byteLength(name) > 100 || !USTAR_SAFE.test(name)) {
-        const records = Buffer.from(paxRecord('path', name), 'utf8');
-        blocks.push(header('PaxHeader', 'x', 0o644, records.length, entry.mtime));
-        blocks.push(records, Buffer.alloc(paddingSize(records.length)));
-        // What readers without pax support would see instead: a short, harmless name.
-        shortName = `sfd-pax-${blocks.length}`;
-    }
-    const last = header(shortName, type, entry.mode, entry.size , entry.mtime);
-    if (blocks.length === 0)
-        return last;
-    blocks.push(last);
-    return Buffer.concat(blocks);
-}
-/** Two zero blocks: the end of the archive. */
-function endOfArchive() {
-    return Buffer.alloc(BLOCK * 2);
-}
-
-// Many small files in one stream: a tar archive over one exec channel into `tar -x` in a staging
-// directory beside the target (same file system), then each file verified there and renamed into
-// its final place (in a new target, whole directories at once). Per file this costs no SFTP
-// round trips until the rename. Hosts without a
-// shell or tar answer with a failed command, and their files go over SFTP as usual.
-/** Files up to this size travel in the tar stream. */
-const TAR_MAX_FILE_SIZE = 1024 * 1024;
-/** Below this many small files, SFTP alone is as quick. */
-const TAR_MIN_FILES = 16;
-// Archive bytes are handed to the channel in pieces of this size.
-const STREAM_CHUNK = 256 * 1024;
-// Files smaller than this are read into one reused buffer.
-const SCRATCH_SIZE = 64 * 1024;
-/** A small file's content: see readSmallSync; files larger than `scratch` are read whole. */
-async function readSmallFile(file, scratch, check) {
-    if (file.size < scratch.length)
-        return readSmallNow(file.localPath, file.size, scratch, check ? file : undefined);
-    let content;
-    try {
-        content = await readFile(file.localPath);
-    }
-    catch (error) {
-        throw localFileError(file.localPath, error);
-    }
-    if (check)
-        checkReadByPath(file, content);
-    return content;
-}
-async function* archive(job, word) {
-    // Entries are copied into STREAM_CHUNK-sized buffers, each handed to the channel whole: no
-    // buffer per file, no concatenation.
-    let chunk = Buffer.allocUnsafe(STREAM_CHUNK);
-    let used = 0;
-    const full = [];
-    const put = (piece) => {
-        for (let at = 0; at < piece.length;) {
-            const copied = piece.copy(chunk, used, at);
-            at += copied;
-            used += copied;
-            if (used === chunk.length) {
-                full.push(chunk);
-                chunk = Buffer.allocUnsafe(STREAM_CHUNK);
-                used = 0;
-            }
-        }
-    };
-    const scratch = Buffer.allocUnsafe(SCRATCH_SIZE);
-    const zeros = Buffer.alloc(512);
-    // The word tarCommand waits for.
-    if (word)
-        put(Buffer.from('go\n'));
-    for (const file of job.files) {
-        if (job.signal.aborted)
-            throw job.signal.reason;
-        // A read whose content is compared with no digest taken elsewhere is checked against what
-        // the plan found; another host's read of the file is compared with the digest of the first.
-        const check = !job.hashLocally || job.localHasher.known(file.localPath) === undefined;
-        // Read without a turn of the event loop where the file fits the scratch buffer.
-        const content = file.size < scratch.length
-            ? readSmallNow(file.localPath, file.size, scratch, check ? file : undefined)
-            : await readSmallFile(file, scratch, check);
-        if (job.hashLocally)
-            job.localHasher.record(file.localPath, content);
-        put(entryHeader({
-            path: file.relativePath,
-            mode: file.mode,
-            size: content.length,
-            mtime: Date.now() / 1000
-        }));
-        put(content);
-        put(zeros.subarray(0, paddingSize(content.length)));
-        while (full.length > 0)
-            yield full.shift();
-    }
-    put(endOfArchive());
-    while (full.length > 0)
-        yield full.shift();
-    if (used > 0)
-        yield chunk.subarray(0, used);
-}
-/**
- * The most a staged answer can hold: a digest line (or one of tar's messages) per file, each
- * about its path and a hundred characters more.
- */
-function stagedAnswerBound(files) {
-    return files.reduce((sum, file) => sum + file.relativePath.length + 160, 64 * 1024);
-}
-/**
- * The stream into a hashing shell (tarIntoShellScript). The archive's first chunk is read before
- * the shell is asked for, so a local file that cannot be read stops the attempt before anything
- * is created on the host, as tarCommand's word does. Undefined when no shell is to be had.
- */
-async function streamIntoShell(job, bytes) {
-    const chunks = archive(job, false);
-    const first = await chunks.next();
-    const shell = await job.takeShell?.();
-    if (shell === undefined) {
-        await chunks.return(undefined);
-        return undefined;
-    }
-    try {
-        const going = shell.channel.request(tarIntoShellScript(job.stagingDir, shell.hasher, splitTopLevel(job.files.map((file) => file.relativePath)), posix.basename(job.stagingDir)), 'sfd-go', job.idleTimeoutMs);
-        // Waited for at once: when tar fails at once, its answer comes in the same packet as `sfd-go`.
-        const answer = shell.channel.request('', END_LINE, hashAllowanceMs(job.idleTimeoutMs, bytes), stagedAnswerBound(job.files));
-        answer.catch(() => undefined);
-        if ((await going).includes('sfd-nogo'))
-            return { status: 3, message: 'cannot create the staging directory', digests: new Map() };
-        await shell.channel.send((async function* () {
-            if (first.done !== true)
-                yield first.value;
-            yield* chunks;
-        })());
-        return parseStagedAnswer(await answer);
-    }
-    catch (error) {
-        // A lost connection or an unreadable local file fails the attempt; a shell that died
-        // (killed, say) counts as a failed command.
-        if (job.connection.failure !== undefined ||
-            (error instanceof DeployError && error.kind === 'local-file'))
-            throw error;
-        return {
-            status: undefined,
-            message: error instanceof Error ? error.message : String(error),
-            digests: new Map()
-        };
-    }
-    finally {
-        shell.channel.close();
-    }
-}
-/**
- * Sends `job.files` as one tar stream and publishes them. Returns the files it could not handle
- * because the host cannot extract a tar stream (no shell, no tar): those go over SFTP.
- */
-async function sendSmallFiles(job) {
-    const streamed = await streamSmallFiles(job);
-    if (!streamed.staged)
-        return job.files;
-    await publishSmallFiles(job, streamed.digests);
-    return [];
-}
-/**
- * Sends `job.files` as one tar stream into the staging directory. Not staged where the host
- * cannot extract a tar stream (no shell, no tar, no channel left): the staging directory is
- * removed and the files are to go over SFTP.
- */
-async function streamSmallFiles(job) {
-    const stage = job.stagingDir;
-    const bytes = job.files.reduce((sum, file) => sum + file.size, 0);
-    let result;
-    let digests = new Map();
-    try {
-        const staged = await streamIntoShell(job, bytes);
-        if (staged !== undefined) {
-            result = { code: staged.status ?? null, signal: undefined, stderr: staged.message };
-            // A name with a line break could make a line of the answer that names another file.
-            if (!job.files.some((file) => file.relativePath.includes('\n')))
-                digests = staged.digests;
-        }
-        else
-            result = await job.connection.streamToCommand(tarCommand(stage), archive(job, true));
-    }
-    catch (error) {
-        // A refused channel (MaxSessions reached) leaves SFTP; a lost connection or an unreadable
-        // local file is the attempt's failure.
-        if (job.connection.failure !== undefined ||
-            !(error instanceof DeployError) ||
-            error.kind !== 'protocol')
-            throw error;
-        job.log(`the host refused a channel for a tar stream (${error.message}); sending ${job.files.length} small files over SFTP`);
-        return { staged: false };
-    }
-    if (result.code !== 0) {
-        await removeStaging(job.connection, undefined, stage);
-        job.log(`sending ${job.files.length} small files as one tar stream failed (exit ${result.code ?? result.signal ?? '?'}: ${result.stderr.trim().split('\n')[0] ?? ''}); sending them over SFTP`);
-        return { staged: false };
-    }
-    job.onBytes(bytes);
-    job.log(`${job.files.length} small files (${formatBytes(bytes)}) sent as one tar stream`);
-    return { staged: true, digests };
-}
-/**
- * Verifies the staged files (`digests`: the host's, where its shell answered them already) and
- * renames each into place; removes the staging directory.
- */
-async function publishSmallFiles(job, digests) {
-    const stage = job.stagingDir;
-    // Every staged file is queued for hashing at once, so the hashing shells take full batches;
-    // each is renamed into place as soon as its hash is in. In a target this attempt created, a
-    // top-level directory goes whole once all its files are verified: one rename instead of one
-    // per file (10,000 files in 100 directories: 100 renames). The rename fails where the
-    // directory is already there with something in it (a file sent over SFTP meanwhile), and its
-    // files go one by one.
-    const state = {};
-    const fail = (error) => {
-        state.failure ??= error instanceof Error ? error : new Error(String(error));
-    };
-    const stagedPath = (file) => posix.join(stage, file.relativePath);
-    const renameOne = async (file) => {
-        const finalPath = posix.join(job.base, file.relativePath);
-        await job.ensureDir(posix.dirname(finalPath));
-        try {
-            await job.sftp.posixRename(stagedPath(file), finalPath);
-        }
-        catch (error) {
-            if (job.connection.failure !== undefined)
-                throw error;
-            throw (await directoryInTheWay(job.sftp, finalPath, file.relativePath, error)) ?? error;
-        }
-        job.onPublished(file);
-    };
-    // Verified at once where both digests are in (throws on a mismatch); else a promise.
-    const verify = (file) => {
-        const sha256 = digests.get(file.relativePath);
-        if (sha256 !== undefined && job.checkStaged?.(file, sha256) === true)
-            return undefined;
-        return job.verifyStaged(file, stagedPath(file), sha256);
-    };
-    const publish = async (file) => {
-        try {
-            await verify(file);
-            if (state.failure === undefined)
-                await renameOne(file);
-        }
-        catch (error) {
-            fail(error);
-        }
-    };
-    const moved = new Set();
-    const publishDirectory = async (top, files) => {
-        const waiting = [];
-        for (const file of files)
-            try {
-                const pending = verify(file);
-                if (pending !== undefined)
-                    waiting.push(pending);
-            }
-            catch (error) {
-                fail(error);
-            }
-        const verified = await Promise.allSettled(waiting);
-        for (const outcome of verified)
-            if (outcome.status === 'rejected')
-                fail(outcome.reason);
-        if (state.failure !== undefined)
-            return;
-        try {
-            await job.sftp.posixRename(posix.join(stage, top), posix.join(job.base, top));
-        }
-        catch (error) {
-            if (job.connection.failure !== undefined)
-                return fail(error);
-            await Promise.all(files.map((file) => renameOne(file).catch(fail)));
-            return;
-        }
-        moved.add(top);
-        for (const file of files)
-            job.onPublished(file);
-    };
-    const byDirectory = new Map();
-    const alone = [];
-    for (const file of job.files) {
-        const slash = file.relativePath.indexOf('/');
-        if (!job.targetIsNew || slash < 0) {
-            alone.push(file);
-            continue;
-        }
-        const top = file.relativePath.slice(0, slash);
-        const members = byDirectory.get(top);
-        if (members === undefined)
-            byDirectory.set(top, [file]);
-        else
-            members.push(file);
-    }
-    try {
-        await Promise.all([
-            ...alone.map(publish),
-            ...[...byDirectory].map(([top, files]) => publishDirectory(top, files))
-        ]);
-        if (state.failure !== undefined)
-            throw state.failure;
-        if (moved.size > 0)
-            job.log(`published ${moved.size} whole director${moved.size === 1 ? 'y' : 'ies'} into the new target`);
-    }
-    finally {
-        if (job.connection.failure === undefined) {
-            const left = job.files.filter((file) => !moved.has(file.relativePath.split('/')[0] ?? ''));
-            await removeStaging(job.connection, job.sftp, stage, left);
-        }
-    }
-}
-/** The staging directory's subdirectories for `files`, deepest first, then itself. */
-function stagingDirectories(stage, files) {
-    const dirs = new Set();
-    for (const file of files)
-        for (let dir = posix.dirname(file.relativePath); dir !== '.'; dir = posix.dirname(dir))
-            dirs.add(dir);
-    return [...dirs]
-        .sort((a, b) => b.split('/').length - a.split('/').length)
-        .map((dir) => posix.join(stage, dir))
-        .concat(stage);
-}
-/**
- * Removes a staging directory: emptied by the renames, it goes with a few SFTP rmdirs; anything
- * left in it (after a failure) goes with `rm -rf`. Says whether it is gone.
- */
-async function removeStaging(connection, sftp, stage, files) {
-    if (sftp !== undefined && files !== undefined) {
-        try {
-            for (const dir of stagingDirectories(stage, files))
-                await sftp.rmdir(dir);
-            return true;
-        }
-        catch {
-            // not empty: fall through
-        }
-    }
-    const result = await connection.exec(removeCommand(stage)).catch(() => undefined);
-    return result?.code === 0;
 }
 
 // Turns what ssh2, the socket layer and SFTP report into DeployErrors whose kind decides retry.
@@ -27509,130 +28394,280 @@ function delay(ms) {
     return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
-// Sends one local file to one remote path over SFTP with several writes in flight. The bytes
-// come from the run's chunk reader: ssh2 sends them without copying, so each chunk is held
-// until the server has acknowledged its write, then handed back for reuse.
-/** OpenSSH's largest write; 262144 makes ssh2 split every request in two. */
-const MAX_CHUNK = 261_120;
-/** Resolves with the bytes written (from `offset` to the end of the local file). */
-async function uploadFile(sftp, options) {
-    const state = { hashed: false };
-    try {
-        return await send(sftp, options, state);
-    }
-    finally {
-        // Whoever waits for this file's digest must not wait for an upload that stopped early.
-        if (!state.hashed)
-            options.hash?.abandon();
-    }
-}
-async function send(sftp, options, state) {
-    const chunkSize = Math.min(MAX_CHUNK, sftp.maxWriteLength, options.reader.chunkSize);
-    const local = options.reader.open(options.localPath);
-    try {
-        const handle = await sftp.open(options.remotePath, options.offset > 0 ? 'r+' : 'w', options.mode);
-        let sent = 0;
-        try {
-            const inFlight = new Set();
-            let failure;
-            let position = options.offset;
-            // Writes are acknowledged in order in practice; the prefix is counted without assuming it.
-            let acknowledged = options.offset;
-            const ahead = new Map();
-            const acknowledge = (at, length) => {
-                ahead.set(at, length);
-                for (let next = ahead.get(acknowledged); next !== undefined; next = ahead.get(acknowledged)) {
-                    ahead.delete(acknowledged);
-                    acknowledged += next;
-                }
-                options.onAcknowledged?.(acknowledged);
-            };
-            for (;;) {
-                while (inFlight.size >= options.writesInFlight && failure === undefined)
-                    await Promise.race(inFlight);
-                if (failure !== undefined)
-                    break;
-                const chunk = await local.chunk(position, chunkSize);
-                const length = chunk.data.length;
-                if (length === 0) {
-                    chunk.release();
-                    options.hash?.finish();
-                    state.hashed = true;
-                    break;
-                }
-                options.hash?.update(chunk.data);
-                const at = position;
-                const write = sftp.write(handle, chunk.data, length, at).then(() => {
-                    chunk.release();
-                    inFlight.delete(write);
-                    sent += length;
-                    options.onBytes(length);
-                    acknowledge(at, length);
-                }, (error) => {
-                    chunk.release();
-                    inFlight.delete(write);
-                    failure ??= error instanceof Error ? error : new Error(String(error));
-                });
-                inFlight.add(write);
-                position += length;
-            }
-            await Promise.all(inFlight);
-            if (failure !== undefined)
-                throw failure;
-        }
-        catch (error) {
-            await sftp.close(handle).catch(() => undefined);
-            throw error;
-        }
-        // The server reports some write errors (a full disk on NFS, say) only when the file closes.
-        await sftp.close(handle);
-        return sent;
-    }
-    finally {
-        local.close();
-    }
-}
-
-// One attempt at one host: connect, check the target (preflight), create directories, and for
-// each file not yet done — skip it if the host already has it, else write it to a temporary name
-// beside its final path (continuing an earlier attempt's partial copy), verify it, and rename it
-// into place. A retry runs this again with the files still to do.
-function createHostProgress() {
-    return {
-        attempts: 0,
-        bytes: 0,
-        resumedBytes: 0,
-        uploaded: 0,
-        skipped: 0,
-        done: new Set(),
-        temporaries: new Set(),
-        stagingDirs: new Set(),
-        cautious: false,
-        toldReadBack: false
-    };
-}
-/** This host's attempt under way, for the names it alone uses. */
-function attemptToken(job) {
-    return `${job.hostToken}-${job.progress.attempts}`;
-}
-/** The staging directory of this attempt's tar stream, in `base`. */
-function stagingPath(base, job) {
-    return posix.join(base, `.sfd-stage-${attemptToken(job)}`);
-}
+// An attempt's connection and its two sessions, each a login: the SFTP session and the hashing
+// shell (with `verify: sha256`), asked for in the order the files need them.
 // Internal limits not worth an input.
 const KEEPALIVE_COUNT_MAX = 3;
 /** Exec channels for hashing; with the SFTP channel, 3 of OpenSSH's default MaxSessions (10). */
 const HASH_CHANNELS = 2;
-/** Per file; OpenSSH's channel window is 2 MiB, so 8 MiB in flight keeps it full. */
-const WRITES_IN_FLIGHT = 32;
+// The longest the SFTP session waits for the hashing shell to log in first.
+const SFTP_AFTER_SHELL_MS = 1000;
+/** A new connection to `host` as the settings say. */
+function openConnection(host, settings, signal) {
+    return connect({
+        host: host.host,
+        port: host.port,
+        username: host.user,
+        label: host.label,
+        privateKey: settings.credentials.privateKey,
+        passphrase: settings.credentials.passphrase,
+        password: settings.credentials.password,
+        checkHostKey: hostKeyChecker(settings.hostKeys, host),
+        hostKeyAlgorithms: hostKeyAlgorithms(settings.hostKeys, host.host, host.port),
+        connectTimeoutMs: settings.connectTimeoutMs,
+        idleTimeoutMs: settings.idleTimeoutMs,
+        keepaliveIntervalMs: settings.keepaliveIntervalMs,
+        keepaliveCountMax: KEEPALIVE_COUNT_MAX,
+        signal
+    });
+}
+/**
+ * The hashing shells of a connection, with `verify: sha256`. Where the shell goes second, it
+ * starts only once asked to (warmUp).
+ */
+function createHasher(settings, connection, shellFirst) {
+    if (settings.verify !== 'sha256')
+        return undefined;
+    return createRemoteHasher(connection, HASH_CHANNELS, settings.idleTimeoutMs, GROW_BACKLOG, !shellFirst);
+}
+/**
+ * Asks for the sessions. The one the files need first is asked for first, and the other once it
+ * is up (logins can take turns: see SessionGate). Where many small files are to go as a tar
+ * stream (`shellFirst`), the shell takes the stream and SFTP only publishes, so the shell goes
+ * first; otherwise SFTP does, which also gives SFTP the one session of a server with
+ * MaxSessions 1. `firstSessionUp` tells the other hosts this one's first session is up.
+ */
+async function openSessions(connected, shellFirst, firstSessionUp) {
+    const { connection, hasher, sessions, settings } = connected;
+    let session;
+    if (hasher === undefined) {
+        session = connection.sftp();
+        void session.finally(firstSessionUp).catch(() => undefined);
+    }
+    else if (shellFirst) {
+        // Asked for once the shell has logged in (or at most a second later), so that the shell's
+        // login goes first.
+        let timer;
+        await Promise.race([
+            hasher.warmUp(),
+            new Promise((resolve) => (timer = setTimeout(resolve, SFTP_AFTER_SHELL_MS)))
+        ]);
+        clearTimeout(timer);
+        firstSessionUp();
+        session = sessions
+            .second()
+            .then(() => sftpAfterShell(connection, hasher, settings.idleTimeoutMs));
+    }
+    else {
+        // SFTP's login goes first and the shell's follows it: the files go over SFTP, and the shell
+        // is wanted once they are sent, or to compare what is there.
+        session = connection.sftp();
+        void session
+            .finally(firstSessionUp)
+            .then(() => sessions.second(), () => undefined)
+            .then(() => hasher.warmUp());
+    }
+    // Dropped unread when the stream into the shell fails first.
+    session.catch(() => undefined);
+    return { session };
+}
+/**
+ * The SFTP session, asked for after the hashing shell's: a server that allows one session at a
+ * time (MaxSessions 1) gave that one to the shell, which makes way (once done with a tar stream
+ * it has taken), and SFTP is asked for again until the shell's session has ended (for up to the
+ * idle timeout).
+ */
+async function sftpAfterShell(connection, hasher, idleTimeoutMs) {
+    try {
+        return await connection.sftp();
+    }
+    catch (error) {
+        if (isConnectionEnded(error) || !(error instanceof ChannelRefusedError))
+            throw error;
+        hasher.release();
+        for (let waited = 0;;) {
+            const wait = Math.min(50 + waited / 2, 500);
+            await new Promise((resolve) => setTimeout(resolve, wait));
+            waited += wait;
+            try {
+                return await connection.sftp();
+            }
+            catch (again) {
+                if (waited >= idleTimeoutMs || isConnectionEnded(again))
+                    throw again;
+            }
+        }
+    }
+}
+
+// Files whose copy on the host already has the same SHA-256 are not sent again. The host's
+// digests come from the hashing shells, some of them asked for before the SFTP server is up
+// (prefetched), the others in one pass once the target is known.
 /** Files at least this large are compared by size before anyone hashes them. */
 const SIZE_CHECK_FIRST = 1024 * 1024;
-/** Files at least this large may be hashed on the server while they are written... */
-const FOLLOW_MIN_SIZE = 64 * 1024 * 1024;
-/** ...decided once this much has arrived... */
-const FOLLOW_AFTER = 8 * 1024 * 1024;
-/** ...at most this many at once per connection, each on its own exec channel. */
-const FOLLOW_CHANNELS = 2;
+/**
+ * With many small files the hashing shell starts before the SFTP server (see openSessions), and
+ * the target's absolute path comes from the SFTP server. So the files a redeploy may already
+ * have (all but the large ones, which are compared by size first) are hashed at once by their
+ * paths under `target` as given, which the shell resolves from its working directory. One file
+ * goes first: if it is not there (a new target, most likely), the others are not asked for.
+ * No promise per file: there may be thousands.
+ */
+function prefetchDigests(hasher, files, 
+/** Called when the first file is there (or there is none to ask for). */
+onThere) {
+    const answers = new Map();
+    const asked = new Set();
+    let abandoned = false;
+    let allIn;
+    let allAnswered;
+    const ask = (file, then) => {
+        asked.add(file.relativePath);
+        // The file's path under `target` as given: what the shell resolves from its directory.
+        hasher.hashInto(file.remotePath, file.size, (answer) => {
+            answers.set(file.relativePath, answer);
+            if (answers.size === asked.size)
+                allIn?.();
+            then?.(answer);
+        });
+    };
+    const [first, ...rest] = files.filter((file) => file.size < SIZE_CHECK_FIRST);
+    if (first === undefined)
+        onThere();
+    const settled = first === undefined
+        ? Promise.resolve()
+        : new Promise((resolve) => ask(first, (answer) => {
+            if (answer !== 'unreadable' && !abandoned) {
+                onThere();
+                if (typeof answer === 'object')
+                    for (const file of rest)
+                        ask(file);
+            }
+            resolve();
+        }));
+    return {
+        answers,
+        asked: (relativePath) => asked.has(relativePath),
+        allAnswered: () => answers.size === asked.size
+            ? Promise.resolve()
+            : (allAnswered ??= new Promise((resolve) => (allIn = resolve))),
+        settled,
+        abandon() {
+            abandoned = true;
+        }
+    };
+}
+/**
+ * The prefetched digests count only for a target that was there, and only if the shells'
+ * relative paths are the SFTP server's: an absolute target, or the same starting directory (an
+ * SFTP server may start elsewhere, `sftp-server -d`). Where they do not, none more is asked for.
+ */
+async function prefetchedThatCount(prefetched, hasher, targetIsNew, target, loginDirectory) {
+    if (!targetIsNew && (posix.isAbsolute(target) || loginDirectory !== undefined)) {
+        await prefetched.settled;
+        if (posix.isAbsolute(target) || hasher.machine?.cwd === loginDirectory)
+            return prefetched;
+    }
+    prefetched.abandon();
+    hasher.dropQueued();
+    return undefined;
+}
+function verdict(file, remote, local) {
+    if (remote === 'unavailable')
+        return 'unavailable';
+    if (remote === 'unreadable')
+        return 'differs';
+    return local.sha256 === remote.sha256 && local.size === file.size ? 'same' : 'differs';
+}
+function prefetchedAnswer(pass, file) {
+    return file.size < SIZE_CHECK_FIRST ? pass.prefetched?.answers.get(file.relativePath) : undefined;
+}
+/** Compares a file whose digests are both in at once, without a promise; false if they are not. */
+function compareNow(pass, index) {
+    const file = pass.files[index];
+    const remote = prefetchedAnswer(pass, file);
+    const local = remote === undefined ? undefined : pass.attempt.localHasher.known(file.localPath);
+    if (remote === undefined || local === undefined)
+        return false;
+    pass.verdicts[index] = verdict(file, remote, local);
+    return true;
+}
+/** Compares a file once its digests are in; a large file by its size first. */
+function compareLater(pass, index) {
+    const { attempt, hasher } = pass;
+    const file = pass.files[index];
+    const comparing = async () => {
+        const path = posix.join(attempt.base, file.relativePath);
+        if (file.size >= SIZE_CHECK_FIRST) {
+            const existing = await attempt.sftp.stat(path);
+            if (existing?.isFile !== true || existing.size !== file.size)
+                return 'differs';
+        }
+        const answer = prefetchedAnswer(pass, file) ?? (await hasher.hash(path, file.size));
+        if (answer === 'unavailable')
+            return 'unavailable';
+        return verdict(file, answer, await attempt.localHasher.digest(file.localPath, file.size));
+    };
+    pass.waiting.push(comparing().then((result) => {
+        pass.verdicts[index] = result;
+    }));
+}
+/**
+ * One pass over all of `files` through the hashing shells: those the host has already are
+ * recorded as skipped. Returns false when the host cannot hash.
+ */
+async function compareAll(attempt, files, prefetched) {
+    const { hasher } = attempt;
+    if (hasher === undefined)
+        return false;
+    const verdicts = new Array(files.length);
+    const pass = { attempt, hasher, files, prefetched, verdicts, waiting: [] };
+    // The files whose prefetched answer is still to come are compared together once all have.
+    const answerToCome = [];
+    files.forEach((file, index) => {
+        if (compareNow(pass, index))
+            return;
+        if (file.size < SIZE_CHECK_FIRST &&
+            prefetched?.asked(file.relativePath) === true &&
+            !prefetched.answers.has(file.relativePath))
+            answerToCome.push(index);
+        else
+            compareLater(pass, index);
+    });
+    if (prefetched !== undefined && answerToCome.length > 0) {
+        await prefetched.allAnswered();
+        for (const index of answerToCome)
+            if (!compareNow(pass, index))
+                compareLater(pass, index);
+    }
+    await Promise.all(pass.waiting);
+    if (pass.verdicts.includes('unavailable'))
+        return false;
+    files.forEach((file, index) => {
+        if (pass.verdicts[index] === 'same')
+            recordDone(attempt.progress, file, 'skipped');
+    });
+    return true;
+}
+/**
+ * In a target that was there, with `verify: sha256`: the files of `todo` the host has already
+ * are skipped (compareAll). Returns the files still to send.
+ */
+async function skipUnchanged(attempt, todo, prefetched) {
+    const { progress, log } = attempt;
+    if (attempt.settings.verify !== 'sha256' || attempt.targetIsNew)
+        return todo;
+    const checking = Date.now();
+    attempt.unchangedFound = await compareAll(attempt, todo, prefetched);
+    const left = todo.filter((file) => !progress.done.has(file.relativePath));
+    if (attempt.unchangedFound)
+        log.info(`${progress.skipped} file(s) already up to date, ${left.length} to send (checked in ${formatDuration(Date.now() - checking)})`);
+    return left;
+}
+
+// The target on the host: where it is (its absolute path, as the SFTP server sees it), whether
+// this attempt made it, and, where the hashing shell logged in first, made by that shell with
+// the small files streamed into it at once.
 /** Creates directories like `mkdir -p`, each at most once per connection. */
 function directoryMaker(sftp) {
     const made = new Map();
@@ -27671,644 +28706,6 @@ function directoryMaker(sftp) {
     return ensure;
 }
 /**
- * Runs `worker` over `items`, `limit` at a time. A worker may return a follow-up (the rest of
- * that item's work: verifying and publishing) that goes on while its lane takes the next item;
- * at most `maxFollowUps` are pending. The first failure stops new work.
- */
-async function runPool(items, limit, signal, worker, maxFollowUps = 1024) {
-    let next = 0;
-    const state = {};
-    const followUps = new Set();
-    const fail = (error) => {
-        state.failure ??= { error };
-    };
-    const lane = async () => {
-        while (state.failure === undefined && !signal.aborted && next < items.length) {
-            const item = items[next];
-            next += 1;
-            try {
-                const followUp = await worker(item);
-                if (followUp !== undefined) {
-                    const tracked = followUp.rest
-                        .catch(fail)
-                        .finally(() => followUps.delete(tracked));
-                    followUps.add(tracked);
-                }
-                while (followUps.size >= maxFollowUps)
-                    await Promise.race(followUps);
-            }
-            catch (error) {
-                fail(error);
-            }
-        }
-    };
-    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-    await Promise.all(followUps);
-    if (state.failure !== undefined)
-        throw state.failure.error;
-    if (signal.aborted)
-        throw signal.reason;
-}
-function openConnection(job, signal) {
-    const { host, settings } = job;
-    return connect({
-        host: host.host,
-        port: host.port,
-        username: host.user,
-        label: host.label,
-        privateKey: settings.credentials.privateKey,
-        passphrase: settings.credentials.passphrase,
-        password: settings.credentials.password,
-        checkHostKey: hostKeyChecker(settings.hostKeys, host),
-        hostKeyAlgorithms: hostKeyAlgorithms(settings.hostKeys, host.host, host.port),
-        connectTimeoutMs: settings.connectTimeoutMs,
-        idleTimeoutMs: settings.idleTimeoutMs,
-        keepaliveIntervalMs: settings.keepaliveIntervalMs,
-        keepaliveCountMax: KEEPALIVE_COUNT_MAX,
-        signal
-    });
-}
-/** SHA-256 of a remote file: by remote command where the host can, else read back over SFTP. */
-async function remoteDigest(context, path, size, earlier) {
-    const { job, remoteHasher, sftp } = context;
-    if (earlier !== undefined && 'sha256' in earlier)
-        return earlier.sha256;
-    // Without a follower the request goes to the hashing shells in this same turn, so thousands
-    // asked for together fill the first batch before the rest have been asked for.
-    let answer = earlier === undefined ? 'unavailable' : await earlier.finish(size);
-    if (answer === 'unavailable' && remoteHasher !== undefined)
-        answer = await remoteHasher.hash(path, size);
-    if (answer === 'unavailable') {
-        if (!job.progress.toldReadBack) {
-            job.progress.toldReadBack = true;
-            job.log.info('the host does not run openssl, sha256sum or shasum for us (no shell, none installed, or no session left): verifying by reading each file back over SFTP');
-        }
-        return readBackHash(sftp, path);
-    }
-    if (answer === 'unreadable')
-        throw new DeployError('remote-failure', `cannot read '${path}' on the host to verify it`);
-    return answer.sha256;
-}
-async function alreadyThere(context, file, path) {
-    const { job, sftp } = context;
-    if (job.settings.verify !== 'sha256')
-        return false;
-    const existing = await sftp.stat(path);
-    if (existing?.isFile !== true || existing.size !== file.size)
-        return false;
-    const [local, remote] = await Promise.all([
-        job.localHasher.digest(file.localPath, file.size),
-        remoteDigest(context, path, file.size)
-    ]);
-    return local.sha256 === remote && local.size === file.size;
-}
-async function verifyFile(context, file, path, size, 
-/** Where the host's digest comes from first: a follower, or a digest already in. */
-earlier) {
-    const { job, sftp } = context;
-    switch (job.settings.verify) {
-        case 'none':
-            return;
-        case 'size': {
-            const stat = await sftp.stat(path);
-            if (stat?.size !== size)
-                throw new DeployError('verify-mismatch', `'${file.relativePath}' has ${stat?.size ?? 'no'} bytes on the host after sending ${size}`);
-            return;
-        }
-        case 'sha256': {
-            const [local, remote] = await Promise.all([
-                job.localHasher.digest(file.localPath, file.size),
-                remoteDigest(context, path, size, earlier)
-            ]);
-            compareDigests(job, file, size, local, remote);
-        }
-    }
-}
-/** Throws unless `local` (the runner's digest of the `size` bytes sent) matches the host's. */
-function compareDigests(job, file, size, local, remote) {
-    if (local.size !== size)
-        throw changedOnRunner(file, `${size} bytes sent, ${local.size} hashed`);
-    if (local.sha256 !== remote) {
-        // The runner's copy may be what changed (another file renamed over it, say).
-        checkIdentity(file);
-        job.progress.cautious = true;
-        throw new DeployError('verify-mismatch', `'${file.relativePath}' arrived corrupted: SHA-256 on the host ${remote.slice(0, 16)}…, expected ${local.sha256.slice(0, 16)}…`);
-    }
-}
-/** Free space at `dir`: statvfs over SFTP, else `df -Pk` where the host has a shell. */
-async function freeSpace(sftp, connection, dir) {
-    const space = await sftp.statvfs(dir).catch(() => undefined);
-    if (space !== undefined)
-        return { bytes: space.availableBytes, readOnly: space.readOnly };
-    const result = await connection.exec(freeSpaceCommand(dir)).catch(() => undefined);
-    const bytes = result?.code === 0 ? parseFreeSpace(result.stdout.split('\n')) : undefined;
-    return bytes === undefined ? undefined : { bytes, readOnly: false };
-}
-/**
- * SFTP's FAILURE status covers a full disk, a quota, a read-only file system and more: look at
- * the space left so the message says which.
- */
-async function explainFailure(context, connection, error, file, remaining) {
-    if (!(error instanceof DeployError) || error.kind !== 'remote-failure')
-        return error;
-    if (connection.failure !== undefined)
-        return error;
-    const finalPath = posix.join(context.base, file.relativePath);
-    const inTheWay = await directoryInTheWay(context.sftp, finalPath, file.relativePath, error);
-    if (inTheWay !== undefined)
-        return inTheWay;
-    const dir = posix.dirname(finalPath);
-    const space = await freeSpace(context.sftp, connection, dir).catch(() => undefined);
-    const where = context.job.host.label;
-    if (space?.readOnly === true)
-        return new DeployError('permission', `the file system of '${dir}' on ${where} is read-only (while writing '${file.relativePath}')`, { cause: error });
-    if (space !== undefined && space.bytes < Math.max(remaining, 1) + 64 * 1024)
-        return new DeployError('disk-full', `disk full on ${where} while writing '${file.relativePath}': ${formatBytes(space.bytes)} free in '${dir}', ${formatBytes(remaining)} still to write`, { cause: error });
-    return new DeployError('remote-failure', `${error.message}${space === undefined ? '' : ` (${formatBytes(space.bytes)} free in '${dir}', so not for lack of space: a quota or file size limit?)`}`, { cause: error });
-}
-/** This machine's boot id, where it has one (Linux). */
-function localBootId() {
-    try {
-        return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
-    }
-    catch {
-        return undefined;
-    }
-}
-/**
- * Whether to hash a large file on the server while it is written. Not when the host is this
- * machine (same boot id): there the server's CPUs are the client's own, and hashing alongside
- * slows the transfer more than hashing afterwards costs (measured on loopback, 2 cores: 1 GiB
- * in 4.3 s followed on a channel of its own against 3.6 s hashed after; followed in the hashing
- * shell, medians of 6 alternating rounds, 2.56 s against 2.45). Elsewhere the server's CPUs are
- * its own (behind a 48 MiB/s link, 256 MiB followed finished 0.3-0.5 s sooner). Decided once
- * FOLLOW_AFTER bytes have arrived, when the hashing shell has said which machine it runs on; the
- * follower starts from there and catches up from the page cache.
- */
-function followLargeFile(context, connection, file, writePath, offset) {
-    const { settings, followOnThisMachine } = context.job;
-    let decided = settings.verify !== 'sha256' ||
-        offset !== 0 ||
-        file.size < FOLLOW_MIN_SIZE ||
-        context.remoteHasher === undefined;
-    let latest = 0;
-    let current;
-    let closed = false;
-    let follower = Promise.resolve(undefined);
-    return {
-        get follower() {
-            return follower;
-        },
-        acknowledged(bytes) {
-            latest = bytes;
-            current?.advance(bytes);
-            if (decided || bytes < FOLLOW_AFTER)
-                return;
-            const remote = context.remoteHasher;
-            if (remote === undefined || remote.unavailable) {
-                decided = true;
-                return;
-            }
-            // Until a hashing shell has said which machine the host is, the next write asks again.
-            const machine = remote.machine;
-            if (machine === undefined)
-                return;
-            decided = true;
-            const elsewhere = machine.bootId === undefined || machine.bootId !== localBootId();
-            if (context.following >= FOLLOW_CHANNELS || (!elsewhere && !followOnThisMachine))
-                return;
-            context.following += 1;
-            follower = startFollower(context, connection, writePath).then((opened) => {
-                if (opened === undefined || closed) {
-                    opened?.close();
-                    context.following -= 1;
-                    return undefined;
-                }
-                current = opened;
-                opened.advance(latest);
-                context.job.log.info(`'${file.relativePath}': hashed on the host as it arrives`);
-                return opened;
-            }, () => {
-                // The connection failed: the upload fails with it.
-                context.following -= 1;
-                return undefined;
-            });
-        },
-        close: () => {
-            if (closed)
-                return;
-            closed = true;
-            if (current === undefined)
-                return;
-            current.close();
-            current = undefined;
-            context.following -= 1;
-        }
-    };
-}
-/**
- * A follower in an idle hashing shell, taken from the hasher and given back once it has
- * finished: no login, which on a loaded host costs more than the hashing gains. On its own
- * channel where no shell is idle or up.
- */
-async function startFollower(context, connection, writePath) {
-    const { idleTimeoutMs } = context.job.settings;
-    const hasher = context.remoteHasher;
-    const shell = await hasher?.takeShell();
-    if (hasher === undefined || shell === undefined)
-        return followRemoteHash(connection, writePath, idleTimeoutMs);
-    return followInShell(connection, shell, writePath, idleTimeoutMs, (idle) => hasher.giveBack(idle));
-}
-/**
- * Sends one file to its temporary name (continuing an earlier attempt's partial copy) and
- * returns the rest of its work, verifying and publishing it, to run while the next file goes out.
- */
-async function deployFile(context, connection, file) {
-    const { job, sftp, base } = context;
-    const { settings, progress } = job;
-    const finalPath = posix.join(base, file.relativePath);
-    await context.ensureDir(posix.dirname(finalPath));
-    if (!context.checkedUnchanged && (await alreadyThere(context, file, finalPath))) {
-        progress.done.add(file.relativePath);
-        progress.skipped += 1;
-        return undefined;
-    }
-    const writePath = settings.atomic ? temporaryPath(finalPath, job.hostToken) : finalPath;
-    // An earlier attempt of this run may have left part of this file under its temporary name.
-    let offset = 0;
-    if (settings.atomic &&
-        settings.resume &&
-        !progress.cautious &&
-        progress.temporaries.has(writePath)) {
-        const partial = await sftp.stat(writePath);
-        if (partial?.isFile === true && partial.size <= file.size)
-            offset = partial.size;
-    }
-    if (settings.atomic)
-        progress.temporaries.add(writePath);
-    const failed = async (error, remaining) => {
-        const explained = await explainFailure(context, connection, error, file, remaining);
-        // A partial copy is kept for the next attempt only when the connection, not the copy, failed;
-        // otherwise it is removed now, while the connection allows.
-        if (settings.atomic && connection.failure === undefined) {
-            await sftp
-                .unlink(writePath)
-                .then(() => progress.temporaries.delete(writePath))
-                .catch(() => undefined);
-        }
-        throw explained;
-    };
-    const following = followLargeFile(context, connection, file, writePath, offset);
-    let written = offset;
-    let sent;
-    try {
-        sent = await uploadFile(sftp, {
-            localPath: file.localPath,
-            remotePath: writePath,
-            mode: file.mode,
-            offset,
-            size: file.size,
-            hash: offset === 0 && settings.verify === 'sha256'
-                ? job.localHasher.claim(file.localPath)
-                : undefined,
-            writesInFlight: progress.cautious ? 1 : WRITES_IN_FLIGHT,
-            reader: job.reader,
-            onBytes: (bytes) => {
-                progress.bytes += bytes;
-                written += bytes;
-            },
-            onAcknowledged: (bytes) => following.acknowledged(bytes)
-        });
-    }
-    catch (error) {
-        following.close();
-        return failed(error, file.size - written);
-    }
-    try {
-        const read = job.localHasher.known(file.localPath);
-        await checkSent(file, read?.size === offset + sent ? read : undefined);
-    }
-    catch (error) {
-        following.close();
-        return failed(error, 0);
-    }
-    if (offset > 0) {
-        progress.resumedBytes += offset;
-        job.log.info(`'${file.relativePath}': continued from ${formatBytes(offset)} already on the host`);
-    }
-    const rest = (async () => {
-        try {
-            await verifyFile(context, file, writePath, offset + sent, await following.follower).finally(following.close);
-            if (settings.atomic) {
-                await sftp.posixRename(writePath, finalPath);
-                progress.temporaries.delete(writePath);
-            }
-        }
-        catch (error) {
-            await failed(error, 0);
-        }
-        progress.done.add(file.relativePath);
-        progress.uploaded += 1;
-    })();
-    return { rest };
-}
-/**
- * A symbolic link, deployed as a link (`follow-symbolic-links: false`): skipped where the host
- * has a link with the same target text at its path; else made under its temporary name, its
- * text read back, and renamed over the final path (replacing what is there, a link included),
- * or with `atomic: false` made in place of what is there.
- */
-async function deployLink(context, file) {
-    const { job, sftp, base } = context;
-    const { settings, progress } = job;
-    const target = file.linkTarget;
-    const finalPath = posix.join(base, file.relativePath);
-    await context.ensureDir(posix.dirname(finalPath));
-    const existing = await sftp.lstat(finalPath);
-    if (existing?.isSymbolicLink === true && (await sftp.readlink(finalPath)) === target) {
-        progress.done.add(file.relativePath);
-        progress.skipped += 1;
-        return undefined;
-    }
-    const writePath = settings.atomic ? temporaryPath(finalPath, job.hostToken) : finalPath;
-    if (settings.atomic)
-        progress.temporaries.add(writePath);
-    try {
-        if (settings.atomic || (existing !== undefined && !existing.isDirectory))
-            await sftp.unlink(writePath).catch((error) => {
-                if (!(error instanceof DeployError && error.kind === 'no-such-path'))
-                    throw error;
-            });
-        await sftp.symlink(target, writePath);
-        const made = await sftp.readlink(writePath);
-        if (made !== target)
-            throw new DeployError('verify-mismatch', `'${file.relativePath}': the link made on the host points to '${made}', not '${target}'`);
-        if (settings.atomic) {
-            await sftp.posixRename(writePath, finalPath);
-            progress.temporaries.delete(writePath);
-        }
-    }
-    catch (error) {
-        throw (await directoryInTheWay(sftp, finalPath, file.relativePath, error)) ?? error;
-    }
-    progress.done.add(file.relativePath);
-    progress.uploaded += 1;
-    return undefined;
-}
-/**
- * With many small files the hashing shell starts before the SFTP server (see runAttempt), and
- * the target's absolute path comes from the SFTP server. So the files a redeploy may already
- * have (all but the large ones, which are compared by size first) are hashed at once by their
- * paths under `target` as given, which the shell resolves from its working directory. One file
- * goes first: if it is not there (a new target, most likely), the others are not asked for.
- * No promise per file: thousands of them cost tens of milliseconds.
- */
-function lookEarly(remoteHasher, todo, 
-/** Called when the first file is there (or there is none to ask for). */
-onThere) {
-    const answers = new Map();
-    const asked = new Set();
-    let abandoned = false;
-    let allIn;
-    let allAnswered;
-    const ask = (file, then) => {
-        asked.add(file.relativePath);
-        // The file's path under `target` as given: what the shell resolves from its directory.
-        remoteHasher.hashInto(file.remotePath, file.size, (answer) => {
-            answers.set(file.relativePath, answer);
-            if (answers.size === asked.size)
-                allIn?.();
-            then?.(answer);
-        });
-    };
-    const [first, ...rest] = todo.filter((file) => file.size < SIZE_CHECK_FIRST);
-    if (first === undefined)
-        onThere();
-    const settled = first === undefined
-        ? Promise.resolve()
-        : new Promise((resolve) => ask(first, (answer) => {
-            if (answer !== 'unreadable' && !abandoned) {
-                onThere();
-                if (typeof answer === 'object')
-                    for (const file of rest)
-                        ask(file);
-            }
-            resolve();
-        }));
-    return {
-        answers,
-        asked: (relativePath) => asked.has(relativePath),
-        allAnswered: () => answers.size === asked.size
-            ? Promise.resolve()
-            : (allAnswered ??= new Promise((resolve) => (allIn = resolve))),
-        settled,
-        abandon() {
-            abandoned = true;
-        }
-    };
-}
-/**
- * The early digests count only for a target that was there, and only if the shells' relative
- * paths are the SFTP server's: an absolute target, or the same starting directory (an SFTP
- * server may start elsewhere, `sftp-server -d`).
- */
-async function keepEarly(early, remoteHasher, targetIsNew, target, loginDirectory) {
-    if (!targetIsNew && (posix.isAbsolute(target) || loginDirectory !== undefined)) {
-        await early.settled;
-        if (posix.isAbsolute(target) || remoteHasher.machine?.cwd === loginDirectory)
-            return early;
-    }
-    early.abandon();
-    remoteHasher.dropQueued();
-    return undefined;
-}
-/**
- * Files whose copy on the host already has the same SHA-256 are not sent again. One pass over
- * all of them through the hashing shells; large files are compared by size first, so an old
- * version of a big file is not hashed for nothing. Returns false when the host cannot hash.
- */
-async function skipUnchanged(context, todo, early) {
-    const { job, sftp, base, remoteHasher } = context;
-    if (remoteHasher === undefined)
-        return false;
-    const compare = (file, remote, local) => {
-        if (remote === 'unavailable')
-            return 'unavailable';
-        if (remote === 'unreadable')
-            return 'differs';
-        return local.sha256 === remote.sha256 && local.size === file.size ? 'same' : 'differs';
-    };
-    const results = new Array(todo.length);
-    const waiting = [];
-    const compareLater = (file, index) => {
-        const comparing = async () => {
-            const path = posix.join(base, file.relativePath);
-            if (file.size >= SIZE_CHECK_FIRST) {
-                const existing = await sftp.stat(path);
-                if (existing?.isFile !== true || existing.size !== file.size)
-                    return 'differs';
-            }
-            const answer = (file.size < SIZE_CHECK_FIRST ? early?.answers.get(file.relativePath) : undefined) ??
-                (await remoteHasher.hash(path, file.size));
-            if (answer === 'unavailable')
-                return 'unavailable';
-            return compare(file, answer, await job.localHasher.digest(file.localPath, file.size));
-        };
-        waiting.push(comparing().then((result) => {
-            results[index] = result;
-        }));
-    };
-    // Where both digests are in (an early answer, and the local one computed meanwhile), a file
-    // is compared at once, without a promise: with a promise each, 10,000 files took 20-30 ms.
-    const compareNow = (file, index) => {
-        const remote = file.size < SIZE_CHECK_FIRST ? early?.answers.get(file.relativePath) : undefined;
-        const local = remote === undefined ? undefined : job.localHasher.known(file.localPath);
-        if (remote === undefined || local === undefined)
-            return false;
-        results[index] = compare(file, remote, local);
-        return true;
-    };
-    // The files whose early answer is still to come are compared together once all have come.
-    const answerToCome = [];
-    todo.forEach((file, index) => {
-        if (compareNow(file, index))
-            return;
-        if (file.size < SIZE_CHECK_FIRST &&
-            early?.asked(file.relativePath) === true &&
-            !early.answers.has(file.relativePath))
-            answerToCome.push(index);
-        else
-            compareLater(file, index);
-    });
-    if (early !== undefined && answerToCome.length > 0) {
-        await early.allAnswered();
-        for (const index of answerToCome) {
-            const file = todo[index];
-            if (!compareNow(file, index))
-                compareLater(file, index);
-        }
-    }
-    await Promise.all(waiting);
-    if (results.includes('unavailable'))
-        return false;
-    todo.forEach((file, index) => {
-        if (results[index] !== 'same')
-            return;
-        job.progress.done.add(file.relativePath);
-        job.progress.skipped += 1;
-    });
-    return true;
-}
-// Directories (and with `atomic: false`, files) looked at for links at once.
-const LINK_CHECKS_IN_FLIGHT = 32;
-/**
- * Nothing is written through a symbolic link found inside the target (the target itself may be
- * one): before anything is sent, every directory below the target that the files to send go
- * into is looked at, and with `atomic: false` every file they are written over (a rename over a
- * link replaces the link, but writing in place would write where it points; a link deployed as
- * a link replaces what is there either way). A link fails the
- * host, naming the link and what it points to. A directory that is not there has nothing below
- * it to look at.
- */
-async function refuseLinksInTarget(context, todo, signal) {
-    const { job, sftp, base } = context;
-    const files = new Set(todo.map((file) => file.relativePath));
-    const byDepth = [];
-    for (const file of todo) {
-        const segments = file.relativePath.split('/');
-        // A file renamed into place, or a link made in place, replaces what is at its path.
-        const replaced = job.settings.atomic || file.linkTarget !== undefined;
-        const last = replaced ? segments.length - 1 : segments.length;
-        for (let depth = 1; depth <= last; depth += 1)
-            (byDepth[depth - 1] ??= new Set()).add(segments.slice(0, depth).join('/'));
-    }
-    const missing = new Set();
-    for (const paths of byDepth) {
-        const present = [];
-        for (const path of paths)
-            if (missing.has(posix.dirname(path)))
-                missing.add(path);
-            else
-                present.push(path);
-        await runPool(present, LINK_CHECKS_IN_FLIGHT, signal, async (path) => {
-            const remotePath = posix.join(base, path);
-            const found = await sftp.lstat(remotePath);
-            if (found === undefined)
-                missing.add(path);
-            else if (found.isSymbolicLink) {
-                const pointsTo = await sftp.readlink(remotePath).catch(() => '?');
-                throw new DeployError('remote-failure', `'${remotePath}' on the host is a symbolic link (to '${pointsTo}') inside the target: nothing is written through a link there; replace it with ${files.has(path) ? 'a real file' : 'a directory'}, or point target at where it leads`);
-            }
-            return undefined;
-        });
-    }
-}
-/** Creates and removes a probe file in the target: the surest test that writing works there. */
-async function checkWritable(context, connection) {
-    const { job, sftp, base } = context;
-    const probe = posix.join(base, `.sfd-preflight-${attemptToken(job)}`);
-    try {
-        await sftp.close(await sftp.open(probe, 'w', 0o600));
-        await sftp.unlink(probe);
-    }
-    catch (error) {
-        if (connection.failure !== undefined)
-            throw error;
-        const reason = error instanceof Error ? error.message : String(error);
-        const space = await sftp.statvfs(base).catch(() => undefined);
-        throw new DeployError(space?.readOnly === true
-            ? 'permission'
-            : error instanceof DeployError
-                ? error.kind
-                : 'remote-failure', `preflight: cannot write in target '${base}' on ${job.host.label}: ${space?.readOnly === true ? 'the file system is read-only' : reason}`, { cause: error });
-    }
-}
-/** Before any file is sent: the target is writable and has room for what is to be sent. */
-async function preflight(context, connection, todo) {
-    const { job, sftp, base } = context;
-    await checkWritable(context, connection);
-    const needed = todo.reduce((sum, file) => sum + file.size, 0);
-    const space = await freeSpace(sftp, connection, base);
-    if (space !== undefined && space.bytes < needed)
-        throw new DeployError('disk-full', `preflight: not enough space on ${job.host.label}: ${formatBytes(space.bytes)} free in '${base}', ${formatBytes(needed)} to send`);
-    if (job.progress.attempts === 1)
-        job.log.info(`preflight: target writable, ${space === undefined ? 'free space unknown' : `${formatBytes(space.bytes)} free`}, ${formatBytes(needed)} to send`);
-}
-// The longest the SFTP session waits for the hashing shell to log in first.
-const SFTP_AFTER_SHELL_MS = 1000;
-/** Whether the connection has failed (a function: it may have, since last looked at). */
-function connectionLost(connection) {
-    return connection.failure !== undefined;
-}
-/**
- * The SFTP session, asked for after the hashing shell's: a server that allows one session at a
- * time (MaxSessions 1) gave that one to the shell, which makes way (once done with a tar stream
- * it has taken), and SFTP is asked for again until the shell's session has ended (for up to the
- * idle timeout).
- */
-async function sftpAfterShell(connection, remoteHasher, idleTimeoutMs) {
-    try {
-        return await connection.sftp();
-    }
-    catch (error) {
-        if (connectionLost(connection) || !(error instanceof ChannelRefusedError))
-            throw error;
-        remoteHasher.release();
-        for (let waited = 0;;) {
-            const wait = Math.min(50 + waited / 2, 500);
-            await new Promise((resolve) => setTimeout(resolve, wait));
-            waited += wait;
-            try {
-                return await connection.sftp();
-            }
-            catch (again) {
-                if (waited >= idleTimeoutMs || connectionLost(connection))
-                    throw again;
-            }
-        }
-    }
-}
-/**
  * Where many small files go to a target that is not there yet, the hashing shell (often logged
  * in before the SFTP server: the shell is asked for first) makes the target, says where it is
  * and how much room it has, and takes the tar stream at once, while the SFTP server, needed only
@@ -28316,10 +28713,10 @@ async function sftpAfterShell(connection, remoteHasher, idleTimeoutMs) {
  * cannot be made, or has not the room for `needed` bytes, or where df does not say: the usual
  * checks over SFTP then run, and say what is wrong.
  */
-async function streamBeforeSftp(job, connection, remoteHasher, small, needed, signal) {
-    const { settings, progress, log } = job;
-    const shell = await remoteHasher.takeShell();
-    if (shell === undefined)
+async function makeTargetInShell(connected, small, needed) {
+    const { settings, hasher } = connected;
+    const shell = await hasher?.takeShell();
+    if (hasher === undefined || shell === undefined)
         return {};
     let made;
     try {
@@ -28327,35 +28724,21 @@ async function streamBeforeSftp(job, connection, remoteHasher, small, needed, si
     }
     catch (error) {
         shell.channel.close();
-        if (connection.failure !== undefined)
+        if (isConnectionEnded(error))
             throw error;
         return {};
     }
     if (made?.freeBytes === undefined || made.freeBytes < needed) {
-        remoteHasher.giveBack(shell);
-        return { madeBase: made?.base };
+        hasher.giveBack(shell);
+        return { madeAt: made?.base };
     }
-    const stagingDir = stagingPath(made.base, job);
-    progress.stagingDirs.add(stagingDir);
-    const streamed = streamSmallFiles({
-        connection,
-        localHasher: job.localHasher,
-        hashLocally: true,
-        takeShell: () => Promise.resolve(shell),
-        idleTimeoutMs: settings.idleTimeoutMs,
-        stagingDir,
-        files: small,
-        signal,
-        onBytes: (bytes) => {
-            progress.bytes += bytes;
-        },
-        log: (line) => log.info(line)
-    });
+    const stagingDir = newStagingDir(connected, made.base);
+    const streamed = streamSmallFiles(streamJob(connected, stagingDir, small, () => Promise.resolve(shell)));
     // A stream that failed before it took the shell leaves it to be closed here.
     streamed.catch(() => shell.channel.close());
     return {
-        madeBase: made.base,
-        streaming: { base: made.base, freeBytes: made.freeBytes, stagingDir, streamed }
+        madeAt: made.base,
+        stream: { base: made.base, freeBytes: made.freeBytes, stagingDir, streamed }
     };
 }
 /**
@@ -28364,276 +28747,133 @@ async function streamBeforeSftp(job, connection, remoteHasher, small, needed, si
  * shell took is dropped once it is over (its staging directory removed, and the directory the
  * shell made, empty again, with it).
  */
-async function keepStream(connection, sftp, job, started) {
-    const resolved = await sftp.realpath(job.settings.target).catch(() => undefined);
-    if (resolved === started.base)
+async function sftpSeesShellTarget(connected, sftp, stream) {
+    const { settings, progress } = connected;
+    const resolved = await sftp.realpath(settings.target).catch(() => undefined);
+    if (resolved === stream.base)
         return true;
-    job.log.info(`the SFTP server does not see target ${job.settings.target} where the shell made it (${started.base}); dropping what the shell received`);
-    await started.streamed.catch(() => undefined);
-    if (await removeStaging(connection, sftp, started.stagingDir))
-        job.progress.stagingDirs.delete(started.stagingDir);
-    await sftp.rmdir(started.base).catch(() => undefined);
+    connected.log.info(`the SFTP server does not see target ${settings.target} where the shell made it (${stream.base}); dropping what the shell received`);
+    await stream.streamed.catch(() => undefined);
+    if (await removeStaging(connected.connection, sftp, stream.stagingDir))
+        progress.stagingDirs.delete(stream.stagingDir);
+    await sftp.rmdir(stream.base).catch(() => undefined);
     return false;
+}
+/**
+ * Resolves the target once the SFTP server is up: the one the hashing shell made (and streamed
+ * into), where the SFTP server sees it there; else made if it is not there, and found by its
+ * absolute path. A target this attempt makes holds nothing to compare with.
+ */
+async function resolveTarget(connected, sftp, shellTarget, prefetchedDigests, bytesToSend) {
+    const { settings, progress, log, hasher } = connected;
+    const { target } = settings;
+    const ensureDir = directoryMaker(sftp);
+    const attemptAt = (base, targetIsNew) => ({
+        ...connected,
+        sftp,
+        ensureDir,
+        base,
+        targetIsNew,
+        unchangedFound: targetIsNew,
+        following: 0
+    });
+    const { stream } = shellTarget;
+    if (stream !== undefined && (await sftpSeesShellTarget(connected, sftp, stream))) {
+        if (progress.attempts === 1) {
+            log.info(`target ${target} is ${stream.base} on the host (new)`);
+            if (settings.preflight)
+                log.info(`preflight: target made, ${formatBytes(stream.freeBytes)} free, ${formatBytes(bytesToSend)} to send`);
+        }
+        return { attempt: attemptAt(stream.base, true), stream, prefetched: prefetchedDigests };
+    }
+    const [existing, loginDirectory] = await Promise.all([
+        sftp.stat(target),
+        prefetchedDigests === undefined || posix.isAbsolute(target)
+            ? undefined
+            : sftp.realpath('.').catch(() => undefined)
+    ]);
+    let targetIsNew = existing === undefined;
+    const prefetched = prefetchedDigests === undefined || hasher === undefined
+        ? prefetchedDigests
+        : await prefetchedThatCount(prefetchedDigests, hasher, targetIsNew, target, loginDirectory);
+    await ensureDir(target);
+    const base = await sftp.realpath(target);
+    // Where the SFTP server sees the target the shell made (and did not stream into: too little
+    // room, or df did not say), it is as new.
+    if (base === shellTarget.madeAt)
+        targetIsNew = true;
+    // Made where the SFTP server does not see the target (`sftp-server -d`): not left behind.
+    else if (shellTarget.madeAt !== undefined)
+        await sftp.rmdir(shellTarget.madeAt).catch(() => undefined);
+    if (progress.attempts === 1)
+        log.info(`target ${target} is ${base} on the host${targetIsNew ? ' (new)' : ''}`);
+    return { attempt: attemptAt(base, targetIsNew), stream: undefined, prefetched };
+}
+
+// One attempt at one host, as its steps: connect and open the sessions, resolve the target,
+// find the files the host has already, check before sending (preflight), then send each file
+// and publish it (verified, renamed into place). A retry runs this again with the files still
+// to do.
+function workList(job) {
+    const todo = job.plan.files.filter((file) => !job.progress.done.has(file.relativePath));
+    const links = todo.filter((file) => file.linkTarget !== undefined);
+    const files = links.length > 0 ? todo.filter((file) => file.linkTarget === undefined) : todo;
+    const small = smallFiles(job, files);
+    const shellFirst = job.settings.verify === 'sha256' && small.length >= TAR_MIN_FILES;
+    return { files, links, small, shellFirst };
+}
+/** The steps, once connected. */
+async function runSteps(connected, work, firstSessionUp) {
+    const { hasher, localHasher } = connected;
+    const sftp = await openSessions(connected, work.shellFirst, firstSessionUp);
+    const bytesToSend = work.files.reduce((sum, file) => sum + file.size, 0);
+    const shellTarget = work.shellFirst
+        ? await makeTargetInShell(connected, work.small, bytesToSend)
+        : {};
+    // The host's digests of the files a redeploy may have are asked for while SFTP starts, and
+    // the local ones computed meanwhile once the first answer shows there is something to compare
+    // with; in a new target they come from the reads that send the files. A target the shell has
+    // just made holds nothing to compare with.
+    const prefetched = hasher !== undefined && shellTarget.madeAt === undefined
+        ? prefetchDigests(hasher, work.files, () => localHasher.warm(work.files))
+        : undefined;
+    const target = await resolveTarget(connected, await sftp.session, shellTarget, prefetched, bytesToSend);
+    const { attempt, stream } = target;
+    const files = await skipUnchanged(attempt, work.files, target.prefetched);
+    // With nothing to send there is nothing to check room or write access for.
+    const checked = work.links.length === 0 ? files : [...files, ...work.links];
+    await checkBeforeSending(attempt, checked, stream !== undefined);
+    await send(attempt, {
+        files,
+        links: work.links,
+        stream: stream === undefined ? undefined : { shellStream: stream, files: work.small }
+    });
 }
 /** One attempt. Throws a DeployError; `retryable` tells the caller whether to try again. */
 async function runAttempt(job, signal) {
-    const { settings, progress, log } = job;
     const started = Date.now();
     // Until this host's first session is up, the other hosts' second sessions wait.
     const firstSessionUp = job.sessions.first();
     let connection;
     try {
-        connection = await openConnection(job, signal);
+        connection = await job.connect(signal);
     }
     catch (error) {
         firstSessionUp();
         throw error;
     }
-    log.info(`connected in ${formatDuration(Date.now() - started)}`);
-    let remoteHasher;
+    job.log.info(`connected in ${formatDuration(Date.now() - started)}`);
+    let hasher;
     try {
-        let todo = job.plan.files.filter((file) => !progress.done.has(file.relativePath));
-        // Symbolic links (`follow-symbolic-links: false`) go on their own, over SFTP.
-        const links = todo.filter((file) => file.linkTarget !== undefined);
-        if (links.length > 0)
-            todo = todo.filter((file) => file.linkTarget === undefined);
-        const smallAtStart = settings.atomic
-            ? todo.filter((file) => file.size <= TAR_MAX_FILE_SIZE)
-            : [];
-        // Two sessions, each a login: SFTP and a hashing shell. The one the files need first is
-        // asked for first, and the other once it is up (logins can take turns: see SessionGate).
-        // Where many small files are to go as a tar stream, the shell takes the stream and SFTP only
-        // publishes, so the shell goes first; otherwise SFTP does, which also gives SFTP the one
-        // session of a server with MaxSessions 1.
-        const shellFirst = settings.verify === 'sha256' && smallAtStart.length >= TAR_MIN_FILES;
-        let early;
-        let sftpOpening;
-        if (settings.verify === 'sha256') {
-            remoteHasher = createRemoteHasher(connection, HASH_CHANNELS, settings.idleTimeoutMs, GROW_BACKLOG, !shellFirst);
-            if (shellFirst) {
-                // Asked for once the shell has logged in (or at most a second later), so that the
-                // shell's login goes first.
-                let timer;
-                await Promise.race([
-                    remoteHasher.warmUp(),
-                    new Promise((resolve) => (timer = setTimeout(resolve, SFTP_AFTER_SHELL_MS)))
-                ]);
-                clearTimeout(timer);
-                firstSessionUp();
-                const hasher = remoteHasher;
-                sftpOpening = job.sessions
-                    .second()
-                    .then(() => sftpAfterShell(connection, hasher, settings.idleTimeoutMs));
-            }
-            else {
-                // Otherwise SFTP's login goes first and the shell's follows it: the files go over SFTP,
-                // and the shell is wanted once they are sent, or to compare what is there.
-                sftpOpening = connection.sftp();
-                const hasher = remoteHasher;
-                void sftpOpening
-                    .finally(firstSessionUp)
-                    .then(() => job.sessions.second(), () => undefined)
-                    .then(() => hasher.warmUp());
-            }
-        }
-        else {
-            sftpOpening = connection.sftp();
-            void sftpOpening.finally(firstSessionUp).catch(() => undefined);
-        }
-        // Dropped unread when the stream below fails first.
-        sftpOpening.catch(() => undefined);
-        const bytesToSend = todo.reduce((sum, file) => sum + file.size, 0);
-        const looked = shellFirst && remoteHasher !== undefined
-            ? await streamBeforeSftp(job, connection, remoteHasher, smallAtStart, bytesToSend, signal)
-            : {};
-        let streaming = looked.streaming;
-        // The local digests of the files to compare are computed meanwhile, once the first early
-        // answer shows there is something to compare with; in a new target they come from the
-        // reads that send the files. A target the shell has just made holds nothing to compare.
-        if (remoteHasher !== undefined && looked.madeBase === undefined)
-            early = lookEarly(remoteHasher, todo, () => job.localHasher.warm(todo));
-        const sftp = await sftpOpening;
-        const ensureDir = directoryMaker(sftp);
-        if (streaming !== undefined && !(await keepStream(connection, sftp, job, streaming)))
-            streaming = undefined;
-        let targetIsNew = true;
-        let base;
-        if (streaming === undefined) {
-            // A target this attempt creates holds nothing to compare with.
-            const [existing, loginDirectory] = await Promise.all([
-                sftp.stat(settings.target),
-                early === undefined || posix.isAbsolute(settings.target)
-                    ? undefined
-                    : sftp.realpath('.').catch(() => undefined)
-            ]);
-            targetIsNew = existing === undefined;
-            if (early !== undefined && remoteHasher !== undefined)
-                early = await keepEarly(early, remoteHasher, targetIsNew, settings.target, loginDirectory);
-            await ensureDir(settings.target);
-            base = await sftp.realpath(settings.target);
-            // Where the SFTP server sees the target the shell made (and did not stream into: too
-            // little room, or df did not say), it is as new.
-            if (base === looked.madeBase)
-                targetIsNew = true;
-            // Made where the SFTP server does not see the target (`sftp-server -d`): not left behind.
-            else if (looked.madeBase !== undefined)
-                await sftp.rmdir(looked.madeBase).catch(() => undefined);
-            if (progress.attempts === 1)
-                log.info(`target ${settings.target} is ${base} on the host${targetIsNew ? ' (new)' : ''}`);
-        }
-        else {
-            base = streaming.base;
-            if (progress.attempts === 1) {
-                log.info(`target ${settings.target} is ${base} on the host (new)`);
-                if (settings.preflight)
-                    log.info(`preflight: target made, ${formatBytes(streaming.freeBytes)} free, ${formatBytes(bytesToSend)} to send`);
-            }
-        }
-        const context = {
-            job,
-            sftp,
-            remoteHasher,
-            ensureDir,
-            base,
-            checkedUnchanged: targetIsNew,
-            following: 0
-        };
-        if (settings.verify === 'sha256' && !targetIsNew) {
-            const checking = Date.now();
-            context.checkedUnchanged = await skipUnchanged(context, todo, early);
-            todo = todo.filter((file) => !progress.done.has(file.relativePath));
-            if (context.checkedUnchanged)
-                log.info(`${progress.skipped} file(s) already up to date, ${todo.length} to send (checked in ${formatDuration(Date.now() - checking)})`);
-        }
-        // With nothing to send there is nothing to check room or write access for, and nothing to
-        // publish.
-        // A target this attempt made holds no link.
-        const toSend = links.length === 0 ? todo : [...todo, ...links];
-        if (!targetIsNew && toSend.length > 0)
-            await refuseLinksInTarget(context, toSend, signal);
-        if (settings.preflight && toSend.length > 0 && streaming === undefined)
-            await preflight(context, connection, toSend);
-        if (settings.atomic && !sftp.hasPosixRename && toSend.length > 0) {
-            // A read-only server offers no rename either: say which it is.
-            await checkWritable(context, connection);
-            throw new DeployError('protocol', "the server's SFTP does not offer posix-rename@openssh.com, needed to publish files atomically; set 'atomic: false' to write files in place");
-        }
-        const viaSftp = (files) => runPool(files, settings.concurrency, signal, (file) => deployFile(context, connection, file));
-        // Many small files go as one tar stream where the host has a shell (and tar); the others,
-        // and all of them elsewhere, over SFTP. Both run at once. Whether the host can take a tar
-        // stream is not asked first: a host that cannot fails the command at once, and its files
-        // go over SFTP.
-        const small = settings.atomic ? todo.filter((file) => file.size <= TAR_MAX_FILE_SIZE) : [];
-        let tarred;
-        const onPublished = (file) => {
-            progress.done.add(file.relativePath);
-            progress.uploaded += 1;
-        };
-        const verifyStaged = (file, stagedPath, sha256) => verifyFile(context, file, stagedPath, file.size, sha256 === undefined ? undefined : { sha256 });
-        const checkStaged = (file, sha256) => {
-            const local = settings.verify === 'sha256' ? job.localHasher.known(file.localPath) : undefined;
-            if (local === undefined)
-                return false;
-            compareDigests(job, file, file.size, local, sha256);
-            return true;
-        };
-        if (streaming !== undefined) {
-            const { stagingDir } = streaming;
-            const inTar = new Set(smallAtStart);
-            todo = todo.filter((file) => !inTar.has(file));
-            tarred = streaming.streamed.then(async (streamed) => {
-                if (streamed.staged)
-                    await publishSmallFiles({
-                        connection,
-                        sftp,
-                        verifyStaged,
-                        checkStaged,
-                        base,
-                        targetIsNew,
-                        stagingDir,
-                        ensureDir,
-                        files: smallAtStart,
-                        onPublished,
-                        log: (line) => log.info(line)
-                    }, streamed.digests);
-                if (connection.failure === undefined)
-                    progress.stagingDirs.delete(stagingDir);
-                await viaSftp(streamed.staged ? [] : smallAtStart);
-            });
-        }
-        else if (small.length >= TAR_MIN_FILES && remoteHasher?.unavailable !== true) {
-            const stagingDir = stagingPath(base, job);
-            progress.stagingDirs.add(stagingDir);
-            const inTar = new Set(small);
-            todo = todo.filter((file) => !inTar.has(file));
-            tarred = sendSmallFiles({
-                connection,
-                sftp,
-                localHasher: job.localHasher,
-                hashLocally: settings.verify === 'sha256',
-                verifyStaged,
-                checkStaged,
-                takeShell: () => remoteHasher?.takeShell() ?? Promise.resolve(undefined),
-                idleTimeoutMs: settings.idleTimeoutMs,
-                base,
-                targetIsNew,
-                stagingDir,
-                ensureDir,
-                files: small,
-                signal,
-                onPublished,
-                onBytes: (bytes) => {
-                    progress.bytes += bytes;
-                },
-                log: (line) => log.info(line)
-            }).then(async (left) => {
-                if (connection.failure === undefined)
-                    progress.stagingDirs.delete(stagingDir);
-                await viaSftp(left);
-            });
-        }
-        const linked = runPool(links, settings.concurrency, signal, (file) => deployLink(context, file));
-        const outcomes = await Promise.allSettled([viaSftp(todo), tarred, linked]);
-        const failed = outcomes.find((outcome) => outcome.status === 'rejected');
-        if (failed !== undefined)
-            throw failed.reason;
+        const work = workList(job);
+        hasher = createHasher(job.settings, connection, work.shellFirst);
+        await runSteps({ ...job, signal, connection, hasher }, work, firstSessionUp);
     }
     finally {
         firstSessionUp();
-        remoteHasher?.close();
+        hasher?.close();
         await connection.close();
     }
-}
-/**
- * After a host has failed for good: remove the temporary files this run left there, over a new
- * short connection if the last one is gone. Returns what could not be removed.
- */
-async function removeTemporaries(job, signal) {
-    const { progress } = job;
-    if (progress.temporaries.size === 0 && progress.stagingDirs.size === 0)
-        return [];
-    const connection = await openConnection(job, signal);
-    try {
-        const sftp = await connection.sftp();
-        for (const path of [...progress.temporaries]) {
-            await sftp
-                .unlink(path)
-                .catch((error) => {
-                // Already gone is as good as removed.
-                if (!(error instanceof DeployError && error.kind === 'no-such-path'))
-                    throw error;
-            })
-                .then(() => progress.temporaries.delete(path))
-                .catch(() => undefined);
-        }
-        for (const dir of [...progress.stagingDirs])
-            if (await removeStaging(connection, sftp, dir))
-                progress.stagingDirs.delete(dir);
-    }
-    finally {
-        await connection.close();
-    }
-    return [...progress.temporaries, ...progress.stagingDirs];
 }
 
 // One host from start to result: attempts with retries (p-retry, every option explicit),
@@ -28675,13 +28915,36 @@ async function cleanUp(job, rootSignal, connectTimeoutMs) {
         deadline.clear();
     }
 }
-async function deployHost(job, rootSignal) {
-    const { host, settings, progress, log } = job;
-    const started = Date.now();
-    const deadline = deadlineSignal(settings.timeoutMs, host.label);
-    const signal = AbortSignal.any([rootSignal, deadline.signal]);
-    const result = (status, error) => ({
-        host: host.label,
+/** Runs attempts until one succeeds, a failure is not worth a retry, or none is left. */
+async function withRetries(job, signal, attempt) {
+    const { settings, progress, log } = job;
+    let attemptStarted = Date.now();
+    await pRetry(async () => {
+        progress.attempts += 1;
+        attemptStarted = Date.now();
+        await attempt(job, signal);
+    }, {
+        retries: settings.retries,
+        factor: 2,
+        minTimeout: settings.retryDelayMs,
+        maxTimeout: Math.max(settings.retryDelayMs, MAX_BACKOFF_MS),
+        randomize: true,
+        maxRetryTime: Infinity,
+        unref: false,
+        signal,
+        shouldConsumeRetry: () => true,
+        onFailedAttempt: ({ error, attemptNumber, retriesLeft, retryDelay }) => {
+            const failure = asDeployError(error);
+            const retrying = failure.retryable && retriesLeft > 0 && !signal.aborted;
+            log.warning(`attempt ${attemptNumber} failed after ${formatDuration(Date.now() - attemptStarted)} (${failure.kind}): ${oneLine(failure.message)}${retrying ? ` — retrying in ${formatDuration(retryDelay)}` : ''}`);
+        },
+        shouldRetry: ({ error }) => asDeployError(error).retryable && !signal.aborted
+    });
+}
+function hostResult(job, started, status, error) {
+    const { progress } = job;
+    return {
+        host: job.host.label,
         status,
         files: job.plan.files.length,
         uploaded: progress.uploaded,
@@ -28691,39 +28954,28 @@ async function deployHost(job, rootSignal) {
         attempts: progress.attempts,
         durationMs: Date.now() - started,
         ...(error === undefined ? {} : { error: oneLine(error.message), errorClass: error.kind })
-    });
-    let attemptStarted = started;
+    };
+}
+/**
+ * Deploys to one host: success, failed (what this run left there removed), or skipped where
+ * the run was stopped before its first attempt.
+ */
+async function deployHost(job, rootSignal, attempt = runAttempt) {
+    const { host, settings, progress, log } = job;
+    const started = Date.now();
+    const deadline = deadlineSignal(settings.timeoutMs, host.label);
+    const signal = AbortSignal.any([rootSignal, deadline.signal]);
     try {
-        await pRetry(async () => {
-            progress.attempts += 1;
-            attemptStarted = Date.now();
-            await runAttempt(job, signal);
-        }, {
-            retries: settings.retries,
-            factor: 2,
-            minTimeout: settings.retryDelayMs,
-            maxTimeout: Math.max(settings.retryDelayMs, MAX_BACKOFF_MS),
-            randomize: true,
-            maxRetryTime: Infinity,
-            unref: false,
-            signal,
-            shouldConsumeRetry: () => true,
-            onFailedAttempt: ({ error, attemptNumber, retriesLeft, retryDelay }) => {
-                const failure = asDeployError(error);
-                const retrying = failure.retryable && retriesLeft > 0 && !signal.aborted;
-                log.warning(`attempt ${attemptNumber} failed after ${formatDuration(Date.now() - attemptStarted)} (${failure.kind}): ${oneLine(failure.message)}${retrying ? ` — retrying in ${formatDuration(retryDelay)}` : ''}`);
-            },
-            shouldRetry: ({ error }) => asDeployError(error).retryable && !signal.aborted
-        });
+        await withRetries(job, signal, attempt);
         log.info(`done: ${progress.uploaded} uploaded, ${progress.skipped} already up to date, ${progress.attempts} attempt(s)`);
-        return result('success');
+        return hostResult(job, started, 'success');
     }
     catch (error) {
         const failure = asDeployError(error);
         if (failure.kind === 'aborted' && progress.attempts === 0)
-            return result('skipped', failure);
+            return hostResult(job, started, 'skipped', failure);
         await cleanUp(job, rootSignal, settings.connectTimeoutMs);
-        return result('failed', failure);
+        return hostResult(job, started, 'failed', failure);
     }
     finally {
         deadline.clear();
@@ -28731,11 +28983,11 @@ async function deployHost(job, rootSignal) {
 }
 
 // The order in which the hosts of a run open their SSH sessions. Each session is a login on the
-// server, and logins can be slow or even take turns (on the machine the benchmark runs on, root's
-// `.bashrc` runs `pyenv init`, whose lock makes concurrent logins wait in 0.1 s steps). Each
-// host needs one session first (the one its files travel over); a second one (the hashing shell
-// for large files, the SFTP server that publishes a tar stream) is wanted later. So second
-// sessions wait until no host of the run is still waiting for its first, for a bounded time.
+// server, and logins can be slow or even take turns (a login shell's start-up that holds a
+// lock). Each host needs one session first (the one its files travel over); a second one (the
+// hashing shell for large files, the SFTP server that publishes a tar stream) is wanted later.
+// So second sessions wait until no host of the run is still waiting for its first, for a
+// bounded time.
 function createSessionGate(maxWaitMs) {
     let opening = 0;
     const waiting = new Set();
@@ -28777,76 +29029,6 @@ function createSessionGate(maxWaitMs) {
     };
 }
 
-// The run's results as the contract publishes them: step outputs, the job summary table and
-// one error annotation per failed host. Pure formatting.
-/** A host that was not contacted: the run was cancelled first, or there was nothing to send. */
-function notAttempted(host, files, reason) {
-    return {
-        host,
-        status: 'skipped',
-        files,
-        uploaded: 0,
-        skipped: 0,
-        bytes: 0,
-        resumedBytes: 0,
-        attempts: 0,
-        durationMs: 0,
-        error: reason
-    };
-}
-function buildOutputs(results, fileCount) {
-    const succeeded = results.filter((result) => result.status === 'success').map((r) => r.host);
-    const failed = results.filter((result) => result.status === 'failed').map((r) => r.host);
-    const ordered = results.map((result) => ({
-        host: result.host,
-        status: result.status,
-        files: result.files,
-        uploaded: result.uploaded,
-        skipped: result.skipped,
-        bytes: result.bytes,
-        resumedBytes: result.resumedBytes,
-        attempts: result.attempts,
-        durationMs: result.durationMs,
-        ...(result.error === undefined ? {} : { error: oneLine(result.error) }),
-        ...(result.errorClass === undefined ? {} : { errorClass: result.errorClass })
-    }));
-    return {
-        results: JSON.stringify(ordered),
-        'succeeded-hosts': JSON.stringify(succeeded),
-        'failed-hosts': JSON.stringify(failed),
-        'succeeded-count': String(succeeded.length),
-        'failed-count': String(failed.length),
-        files: String(fileCount),
-        bytes: String(results.reduce((sum, result) => sum + result.bytes, 0))
-    };
-}
-function cell(text) {
-    return oneLine(text).replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-const STATUS_LABEL = {
-    success: '✅ success',
-    failed: '❌ failed',
-    skipped: '⏭️ skipped'
-};
-function summaryMarkdown(results, context) {
-    const failed = results.filter((result) => result.status === 'failed').length;
-    const headline = failed === 0
-        ? `Deployed ${context.files} file(s), ${formatBytes(context.totalBytes)}, to ${results.length} host(s)`
-        : `${failed} of ${results.length} host(s) failed`;
-    const lines = [
-        `### SSH Fan-out Deploy: ${cell(headline)}`,
-        '',
-        `Target \`${cell(context.target)}\`, verify \`${context.verify}\`.`,
-        '',
-        '| Host | Status | Files | Uploaded | Skipped | Bytes | Attempts | Time | Error |',
-        '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |'
-    ];
-    for (const result of results) {
-        lines.push(`| ${cell(result.host)} | ${STATUS_LABEL[result.status]} | ${result.files} | ${result.uploaded} | ${result.skipped} | ${formatBytes(result.bytes)} | ${result.attempts} | ${formatDuration(result.durationMs)} | ${cell(result.error ?? '')} |`);
-    }
-    return `${lines.join('\n')}\n`;
-}
-
 // Deploys to every host, `max-parallel` at a time. Hosts are independent: one host's failure,
 // reset or stall touches no other. Each host's log is buffered and handed over when it ends;
 // while hosts run, a progress line per running host is printed every few seconds.
@@ -28857,69 +29039,70 @@ const SECOND_SESSION_MAX_WAIT_MS = 2000;
  * acknowledges them) and recently sent ones kept for the hosts that follow.
  */
 const MAX_BYTES_IN_MEMORY = 12 * 1024 * 1024;
-function progressLine(label, progress, files) {
-    const done = progress.uploaded + progress.skipped;
-    return `${label}: ${done}/${files} files, ${formatBytes(progress.bytes)} sent, attempt ${progress.attempts}`;
+function hostJob(run, host, index, log) {
+    const { settings } = run.options;
+    const connect = run.options.connect ?? ((target, signal) => openConnection(target, settings, signal));
+    return {
+        host,
+        settings,
+        plan: run.options.plan,
+        localHasher: run.options.localHasher,
+        hostToken: `${run.runToken}-${index}`,
+        reader: run.reader,
+        followOnThisMachine: run.options.followOnThisMachine,
+        sessions: run.sessions,
+        progress: createHostProgress(),
+        log: {
+            info: (text) => log.push({ level: 'info', text }),
+            warning: (text) => log.push({ level: 'warning', text })
+        },
+        connect: (signal) => connect(host, signal)
+    };
+}
+/** One host from start to result; a host not started before the run was stopped is skipped. */
+async function runHost(run, host, index) {
+    const { plan, signal, reporter } = run.options;
+    if (signal.aborted) {
+        const reason = errorMessage(signal.reason);
+        const result = notAttempted(host.label, plan.files.length, `not attempted: ${reason}`);
+        reporter.hostDone(result, []);
+        return result;
+    }
+    const log = [];
+    const job = hostJob(run, host, index, log);
+    const entry = { label: host.label, progress: job.progress };
+    run.running.add(entry);
+    const result = await (run.options.deployHost ?? deployHost)(job, signal);
+    run.running.delete(entry);
+    log.push({
+        level: 'info',
+        text: `${result.status} in ${formatDuration(result.durationMs)}: ${formatBytes(result.bytes)} sent`
+    });
+    reporter.hostDone(result, log);
+    return result;
 }
 async function fanOut(options) {
-    const { settings, plan, signal, reporter } = options;
-    const runToken = randomBytes(8).toString('hex');
-    const sessions = createSessionGate(SECOND_SESSION_MAX_WAIT_MS);
-    const reader = createChunkReader({
-        chunkSize: MAX_CHUNK,
-        buffers: Math.floor(MAX_BYTES_IN_MEMORY / MAX_CHUNK)
-    });
+    const { settings, plan, reporter } = options;
+    const run = {
+        options,
+        runToken: randomBytes(8).toString('hex'),
+        sessions: createSessionGate(SECOND_SESSION_MAX_WAIT_MS),
+        reader: createChunkReader({
+            chunkSize: MAX_CHUNK,
+            buffers: Math.floor(MAX_BYTES_IN_MEMORY / MAX_CHUNK)
+        }),
+        running: new Set()
+    };
     const results = new Array(settings.hosts.length);
-    const running = new Set();
     const ticker = setInterval(() => {
-        for (const host of running)
+        for (const host of run.running)
             reporter.progress(progressLine(host.label, host.progress, plan.files.length));
     }, options.progressIntervalMs);
-    let next = 0;
-    const lane = async () => {
-        while (next < settings.hosts.length) {
-            const index = next;
-            next += 1;
-            const host = settings.hosts[index];
-            if (host === undefined)
-                continue;
-            if (signal.aborted) {
-                const reason = errorMessage(signal.reason);
-                results[index] = notAttempted(host.label, plan.files.length, `not attempted: ${reason}`);
-                reporter.hostDone(results[index], []);
-                continue;
-            }
-            const log = [];
-            const progress = createHostProgress();
-            const job = {
-                host,
-                settings,
-                plan,
-                localHasher: options.localHasher,
-                hostToken: `${runToken}-${index}`,
-                reader,
-                followOnThisMachine: options.followOnThisMachine,
-                sessions,
-                progress,
-                log: {
-                    info: (text) => log.push({ level: 'info', text }),
-                    warning: (text) => log.push({ level: 'warning', text })
-                }
-            };
-            const entry = { label: host.label, progress };
-            running.add(entry);
-            const result = await deployHost(job, signal);
-            running.delete(entry);
-            results[index] = result;
-            log.push({
-                level: 'info',
-                text: `${result.status} in ${formatDuration(result.durationMs)}: ${formatBytes(result.bytes)} sent`
-            });
-            reporter.hostDone(result, log);
-        }
-    };
     try {
-        await Promise.all(Array.from({ length: Math.min(settings.maxParallel, settings.hosts.length) }, lane));
+        await runPool(settings.hosts, settings.maxParallel, async (host, index) => {
+            results[index] = await runHost(run, host, index);
+            return undefined;
+        });
     }
     finally {
         clearInterval(ticker);
