@@ -1,7 +1,7 @@
 // Large files: hashed on the host while they arrive (on a host that is not the runner itself),
 // in the hashing shell that is already logged in, and verified whole.
 
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { pseudoRandomBytes, workspace } from '../helpers/workspace.js'
 import {
   fleetInputs,
@@ -11,18 +11,10 @@ import {
   sha256,
   treeDigest
 } from '../harness/run-action.js'
-import { startFleet, type Fleet } from '../harness/sshd.js'
+import { useFleet } from '../harness/sshd.js'
 import { startProxy } from '../harness/tcp-proxy.js'
 
-let fleet: Fleet
-
-beforeAll(async () => {
-  fleet = await startFleet({ count: 1 })
-})
-
-afterAll(async () => {
-  await fleet.stop()
-})
+const fleet = useFleet({ count: 1 })
 
 const big = pseudoRandomBytes(72 * 1024 * 1024, 5)
 

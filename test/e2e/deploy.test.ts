@@ -2,24 +2,16 @@
 
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { hashKnownHosts } from '../helpers/keys.js'
 import { pseudoRandomBytes, workspace } from '../helpers/workspace.js'
 import { fleetInputs, results, runAction, sha256, treeDigest } from '../harness/run-action.js'
-import { commandsWithout, startFleet, type Fleet, type TestHost } from '../harness/sshd.js'
+import { commandsWithout, useFleet, type TestHost } from '../harness/sshd.js'
 
-let fleet: Fleet
-
-beforeAll(async () => {
-  fleet = await startFleet({
-    count: 5,
-    host: (index) =>
-      index === 3 ? { hostKeyTypes: ['ed25519', 'rsa'] } : index === 4 ? { sftpOnly: true } : {}
-  })
-})
-
-afterAll(async () => {
-  await fleet.stop()
+const fleet = useFleet({
+  count: 5,
+  host: (index) =>
+    index === 3 ? { hostKeyTypes: ['ed25519', 'rsa'] } : index === 4 ? { sftpOnly: true } : {}
 })
 
 const host = (index: number): TestHost => fleet.host(index)

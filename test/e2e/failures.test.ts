@@ -2,22 +2,14 @@
 // message they can act on; bad input is refused before any connection and nothing is written.
 
 import { existsSync, readdirSync } from 'node:fs'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { sshKeygen } from '../helpers/keys.js'
 import { workspace } from '../helpers/workspace.js'
 import { fleetInputs, results, runAction, treeDigest, sha256 } from '../harness/run-action.js'
 import { startPasswordServer, startSilentListener } from '../harness/ssh2-server.js'
-import { startFleet, type Fleet, type TestHost } from '../harness/sshd.js'
+import { startFleet, useFleet, type TestHost } from '../harness/sshd.js'
 
-let fleet: Fleet
-
-beforeAll(async () => {
-  fleet = await startFleet({ count: 4 })
-})
-
-afterAll(async () => {
-  await fleet.stop()
-})
+const fleet = useFleet({ count: 4 })
 
 const host = (index: number): TestHost => fleet.host(index)
 

@@ -14,7 +14,7 @@ import {
   writeFileSync
 } from 'node:fs'
 import { join, relative } from 'node:path'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { workspace } from '../helpers/workspace.js'
 import {
   fleetInputs,
@@ -24,17 +24,9 @@ import {
   sha256,
   treeDigest
 } from '../harness/run-action.js'
-import { startFleet, type Fleet, type TestHost } from '../harness/sshd.js'
+import { useFleet, type TestHost } from '../harness/sshd.js'
 
-let fleet: Fleet
-
-beforeAll(async () => {
-  fleet = await startFleet({ count: 4 })
-})
-
-afterAll(async () => {
-  await fleet.stop()
-})
+const fleet = useFleet({ count: 4 })
 
 const host = (index: number): TestHost => fleet.host(index)
 

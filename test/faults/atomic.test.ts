@@ -3,21 +3,13 @@
 // it would notice.
 
 import { readFile } from 'node:fs/promises'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { pseudoRandomBytes, workspace } from '../helpers/workspace.js'
 import { fleetInputs, proxiedInputs, runAction, sha256 } from '../harness/run-action.js'
-import { startFleet, type Fleet } from '../harness/sshd.js'
+import { useFleet } from '../harness/sshd.js'
 import { startProxy } from '../harness/tcp-proxy.js'
 
-let fleet: Fleet
-
-beforeAll(async () => {
-  fleet = await startFleet({ count: 1 })
-})
-
-afterAll(async () => {
-  await fleet.stop()
-})
+const fleet = useFleet({ count: 1 })
 
 const SIZE = 6 * 1024 * 1024
 

@@ -2,7 +2,7 @@
 // files or a reported failure, never a partial or corrupt file at a final path, never a
 // temporary file left behind; a retry continues each file from what the server holds.
 
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { MAX_CHUNK } from '../../src/transfer/upload.js'
 import { pseudoRandomBytes, workspace } from '../helpers/workspace.js'
 import {
@@ -13,18 +13,10 @@ import {
   sha256,
   treeDigest
 } from '../harness/run-action.js'
-import { startFleet, type Fleet } from '../harness/sshd.js'
+import { useFleet } from '../harness/sshd.js'
 import { startProxy } from '../harness/tcp-proxy.js'
 
-let fleet: Fleet
-
-beforeAll(async () => {
-  fleet = await startFleet({ count: 1 })
-})
-
-afterAll(async () => {
-  await fleet.stop()
-})
+const fleet = useFleet({ count: 1 })
 
 const BIG = 8 * 1024 * 1024
 

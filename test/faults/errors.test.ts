@@ -2,7 +2,7 @@
 // act on and the previous version of every file intact; retried when it can.
 
 import { readFileSync, symlinkSync } from 'node:fs'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { sshKeygen } from '../helpers/keys.js'
 import { pseudoRandomBytes, workspace } from '../helpers/workspace.js'
 import {
@@ -14,27 +14,19 @@ import {
   treeDigest
 } from '../harness/run-action.js'
 import { startSilentListener } from '../harness/ssh2-server.js'
-import { startFleet, type Fleet, type TestHost } from '../harness/sshd.js'
+import { useFleet, type TestHost } from '../harness/sshd.js'
 import { startProxy } from '../harness/tcp-proxy.js'
 
-let fleet: Fleet
-
-beforeAll(async () => {
-  fleet = await startFleet({
-    count: 7,
-    host: (index) =>
-      index === 4
-        ? { config: ['MaxSessions 1'] }
-        : index === 5
-          ? { config: ['MaxStartups 1'] }
-          : index === 6
-            ? { config: ['MaxSessions 2'] }
-            : {}
-  })
-})
-
-afterAll(async () => {
-  await fleet.stop()
+const fleet = useFleet({
+  count: 7,
+  host: (index) =>
+    index === 4
+      ? { config: ['MaxSessions 1'] }
+      : index === 5
+        ? { config: ['MaxStartups 1'] }
+        : index === 6
+          ? { config: ['MaxSessions 2'] }
+          : {}
 })
 
 /** `count` small files under many/. */

@@ -18,7 +18,7 @@ import {
   writeSync
 } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { pseudoRandomBytes, workspace } from '../helpers/workspace.js'
 import {
   fleetInputs,
@@ -28,19 +28,11 @@ import {
   sha256,
   treeDigest
 } from '../harness/run-action.js'
-import { startFleet, type Fleet, type TestHost } from '../harness/sshd.js'
+import { useFleet, type TestHost } from '../harness/sshd.js'
 import { startProxy } from '../harness/tcp-proxy.js'
 import { tempDir } from '../harness/temp.js'
 
-let fleet: Fleet
-
-beforeAll(async () => {
-  fleet = await startFleet({ count: 6 })
-})
-
-afterAll(async () => {
-  await fleet.stop()
-})
+const fleet = useFleet({ count: 6 })
 
 const host = (index: number): TestHost => fleet.host(index)
 

@@ -1,7 +1,7 @@
 // Stalled connections are detected and retried; the other hosts of the run are not touched.
 
 import { readFileSync } from 'node:fs'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { pseudoRandomBytes, workspace } from '../helpers/workspace.js'
 import {
   fleetInputs,
@@ -12,18 +12,10 @@ import {
   treeDigest,
   type ActionRun
 } from '../harness/run-action.js'
-import { startFleet, type Fleet } from '../harness/sshd.js'
+import { useFleet } from '../harness/sshd.js'
 import { startProxy, type ConnectionFault, type TcpProxy } from '../harness/tcp-proxy.js'
 
-let fleet: Fleet
-
-beforeAll(async () => {
-  fleet = await startFleet({ count: 3 })
-})
-
-afterAll(async () => {
-  await fleet.stop()
-})
+const fleet = useFleet({ count: 3 })
 
 const file = pseudoRandomBytes(8 * 1024 * 1024, 42)
 

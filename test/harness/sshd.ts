@@ -19,6 +19,7 @@ import {
 import { connect as netConnect } from 'node:net'
 import { userInfo } from 'node:os'
 import { join } from 'node:path'
+import { afterAll, beforeAll } from 'vitest'
 import { tempDir } from './temp.js'
 
 export type HostKeyType = 'ed25519' | 'ecdsa' | 'rsa'
@@ -528,5 +529,42 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       await Promise.all(hosts.map((host) => host.stop()))
       rmSync(dir, { recursive: true, force: true })
     }
+  }
+}
+
+/**
+ * A fleet for one test file: started before its tests, stopped after them. The object stands
+ * for the fleet from then on (its properties are read from the started fleet).
+ */
+export function useFleet(options: FleetOptions): Fleet {
+  let started: Fleet | undefined
+  beforeAll(async () => {
+    started = await startFleet(options)
+  })
+  afterAll(async () => {
+    await started?.stop()
+  })
+  const current = (): Fleet => {
+    if (started === undefined) throw new Error('the fleet starts in beforeAll')
+    return started
+  }
+  return {
+    get dir() {
+      return current().dir
+    },
+    get user() {
+      return current().user
+    },
+    get keys() {
+      return current().keys
+    },
+    get hosts() {
+      return current().hosts
+    },
+    get knownHosts() {
+      return current().knownHosts
+    },
+    host: (index) => current().host(index),
+    stop: () => current().stop()
   }
 }
