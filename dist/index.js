@@ -864,20 +864,7 @@ function oneLine(text) {
     return text.replace(/\s*[\r\n]+\s*/g, ' ').trim();
 }
 
-// Numbers for people: sizes in binary units, as the log, the summary and errors print them.
-function formatBytes(bytes) {
-    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-    let value = bytes;
-    let unit = 0;
-    while (value >= 1024 && unit < units.length - 1) {
-        value /= 1024;
-        unit += 1;
-    }
-    return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit] ?? ''}`;
-}
-
-// The run's results as the contract publishes them: step outputs, the job summary table and
-// one error annotation per failed host. Pure formatting.
+// What one host's deploy came to, as the outputs and the summary report it.
 /** A host that was not contacted: the run was cancelled first, or there was nothing to send. */
 function notAttempted(host, files, reason) {
     return {
@@ -893,57 +880,17 @@ function notAttempted(host, files, reason) {
         error: reason
     };
 }
-function buildOutputs(results, fileCount) {
-    const succeeded = results.filter((result) => result.status === 'success').map((r) => r.host);
-    const failed = results.filter((result) => result.status === 'failed').map((r) => r.host);
-    const ordered = results.map((result) => ({
-        host: result.host,
-        status: result.status,
-        files: result.files,
-        uploaded: result.uploaded,
-        skipped: result.skipped,
-        bytes: result.bytes,
-        resumedBytes: result.resumedBytes,
-        attempts: result.attempts,
-        durationMs: result.durationMs,
-        ...(result.error === undefined ? {} : { error: oneLine(result.error) }),
-        ...(result.errorClass === undefined ? {} : { errorClass: result.errorClass })
-    }));
-    return {
-        results: JSON.stringify(ordered),
-        'succeeded-hosts': JSON.stringify(succeeded),
-        'failed-hosts': JSON.stringify(failed),
-        'succeeded-count': String(succeeded.length),
-        'failed-count': String(failed.length),
-        files: String(fileCount),
-        bytes: String(results.reduce((sum, result) => sum + result.bytes, 0))
-    };
-}
-function cell(text) {
-    return oneLine(text).replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-const STATUS_LABEL = {
-    success: '✅ success',
-    failed: '❌ failed',
-    skipped: '⏭️ skipped'
-};
-function summaryMarkdown(results, context) {
-    const failed = results.filter((result) => result.status === 'failed').length;
-    const headline = failed === 0
-        ? `Deployed ${context.files} file(s), ${formatBytes(context.totalBytes)}, to ${results.length} host(s)`
-        : `${failed} of ${results.length} host(s) failed`;
-    const lines = [
-        `### SSH Fan-out Deploy: ${cell(headline)}`,
-        '',
-        `Target \`${cell(context.target)}\`, verify \`${context.verify}\`.`,
-        '',
-        '| Host | Status | Files | Uploaded | Skipped | Bytes | Attempts | Time | Error |',
-        '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |'
-    ];
-    for (const result of results) {
-        lines.push(`| ${cell(result.host)} | ${STATUS_LABEL[result.status]} | ${result.files} | ${result.uploaded} | ${result.skipped} | ${formatBytes(result.bytes)} | ${result.attempts} | ${formatDuration(result.durationMs)} | ${cell(result.error ?? '')} |`);
+
+// Numbers for people: sizes in binary units, as the log, the summary and errors print them.
+function formatBytes(bytes) {
+    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+    let value = bytes;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+        value /= 1024;
+        unit += 1;
     }
-    return `${lines.join('\n')}\n`;
+    return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit] ?? ''}`;
 }
 
 // Local file data for uploads, read once per run however many hosts receive it. Every upload
@@ -3050,7 +2997,7 @@ async function followRemoteHash(connection, path, idleTimeoutMs) {
  * back when the follower has finished, ready for other work; a follower closed before it
  * finished closes the shell instead.
  */
-async function followInShell(_connection, shell, path, idleTimeoutMs, done) {
+async function followInShell(shell, path, idleTimeoutMs, done) {
     try {
         await shell.channel.request(followInShellScript(path, shell.hasher), FOLLOW_READY, idleTimeoutMs);
     }
@@ -3214,7 +3161,7 @@ async function startFollower(attempt, writePath) {
     const shell = await hasher?.takeShell();
     if (hasher === undefined || shell === undefined)
         return followRemoteHash(connection, writePath, idleTimeoutMs);
-    return followInShell(connection, shell, writePath, idleTimeoutMs, (idle) => hasher.giveBack(idle));
+    return followInShell(shell, writePath, idleTimeoutMs, (idle) => hasher.giveBack(idle));
 }
 
 // Verifying without a remote hasher: the file read back over SFTP and hashed on the runner.
@@ -29111,6 +29058,11 @@ async function fanOut(options) {
         notAttempted(settings.hosts[index]?.label ?? '?', plan.files.length, 'not attempted'));
 }
 
+// The run's settings: every input read, validated and typed (by action/inputs.ts), in the form
+// the engine takes them.
+const VERIFY_MODES = ['sha256', 'size', 'none'];
+const NO_FILES_MODES = ['error', 'warn', 'ignore'];
+
 // The `host` input: `[user@]host[:port]` entries separated by newlines and/or commas, IPv6 as
 // `[addr]` or `[addr]:port`. Pure; a bad entry is an InputError naming it.
 /** An entry of `host` (or the `username` it needs) that cannot be used: an input error. */
@@ -29324,8 +29276,6 @@ function loadPrivateKey(text, passphrase) {
 // Pure apart from `readFile` (for `key-path`), which the caller provides.
 /** Inputs whose values are secrets, masked before anything is logged. */
 const SECRET_INPUTS = ['key', 'passphrase', 'password'];
-const VERIFY_MODES = ['sha256', 'size', 'none'];
-const NO_FILES_MODES = ['error', 'warn', 'ignore'];
 function integer(get, name, fallback, min, max) {
     const text = get(name);
     if (text === '')
@@ -33405,6 +33355,61 @@ function readLink(localPath) {
     if (!isUtf8(bytes))
         throw new InputError('source', `the symbolic link '${localPath}' points to '${escapeName(bytes)}', which is not valid UTF-8: remote paths are UTF-8, so the link cannot be deployed as it is`);
     return bytes.toString('utf8');
+}
+
+// The run's results as the contract publishes them: step outputs, the job summary table and
+// one error annotation per failed host. Pure formatting.
+function buildOutputs(results, fileCount) {
+    const succeeded = results.filter((result) => result.status === 'success').map((r) => r.host);
+    const failed = results.filter((result) => result.status === 'failed').map((r) => r.host);
+    const ordered = results.map((result) => ({
+        host: result.host,
+        status: result.status,
+        files: result.files,
+        uploaded: result.uploaded,
+        skipped: result.skipped,
+        bytes: result.bytes,
+        resumedBytes: result.resumedBytes,
+        attempts: result.attempts,
+        durationMs: result.durationMs,
+        ...(result.error === undefined ? {} : { error: oneLine(result.error) }),
+        ...(result.errorClass === undefined ? {} : { errorClass: result.errorClass })
+    }));
+    return {
+        results: JSON.stringify(ordered),
+        'succeeded-hosts': JSON.stringify(succeeded),
+        'failed-hosts': JSON.stringify(failed),
+        'succeeded-count': String(succeeded.length),
+        'failed-count': String(failed.length),
+        files: String(fileCount),
+        bytes: String(results.reduce((sum, result) => sum + result.bytes, 0))
+    };
+}
+function cell(text) {
+    return oneLine(text).replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+const STATUS_LABEL = {
+    success: '✅ success',
+    failed: '❌ failed',
+    skipped: '⏭️ skipped'
+};
+function summaryMarkdown(results, context) {
+    const failed = results.filter((result) => result.status === 'failed').length;
+    const headline = failed === 0
+        ? `Deployed ${context.files} file(s), ${formatBytes(context.totalBytes)}, to ${results.length} host(s)`
+        : `${failed} of ${results.length} host(s) failed`;
+    const lines = [
+        `### SSH Fan-out Deploy: ${cell(headline)}`,
+        '',
+        `Target \`${cell(context.target)}\`, verify \`${context.verify}\`.`,
+        '',
+        '| Host | Status | Files | Uploaded | Skipped | Bytes | Attempts | Time | Error |',
+        '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |'
+    ];
+    for (const result of results) {
+        lines.push(`| ${cell(result.host)} | ${STATUS_LABEL[result.status]} | ${result.files} | ${result.uploaded} | ${result.skipped} | ${formatBytes(result.bytes)} | ${result.attempts} | ${formatDuration(result.durationMs)} | ${cell(result.error ?? '')} |`);
+    }
+    return `${lines.join('\n')}\n`;
 }
 
 // run(): inputs → plan → fan-out → report. The one place where a failure becomes the step's

@@ -7,11 +7,13 @@ import { createActionIO, type ActionIO } from './action/io.js'
 import { formatDuration } from './config/duration.js'
 import { DeployError, errorMessage, InputError, oneLine } from './errors.js'
 import { fanOut } from './deploy/fan-out.js'
-import { parseInputs, SECRET_INPUTS, type InputName, type Settings } from './action/inputs.js'
+import { parseInputs, SECRET_INPUTS, type InputName } from './action/inputs.js'
+import { type Settings } from './config/settings.js'
 import { createLocalHasher } from './local/digests.js'
 import { buildPlan, type Plan } from './local/plan.js'
 import { formatBytes } from './format.js'
-import { buildOutputs, notAttempted, summaryMarkdown, type HostResult } from './action/report.js'
+import { buildOutputs, summaryMarkdown } from './action/report.js'
+import { notAttempted, type HostResult } from './deploy/result.js'
 
 export interface RunOptions {
   readonly io?: ActionIO

@@ -2,6 +2,12 @@
 // connects. Each problem is an InputError that names the input and says what is wrong.
 // Pure apart from `readFile` (for `key-path`), which the caller provides.
 
+import {
+  NO_FILES_MODES,
+  VERIFY_MODES,
+  type Credentials,
+  type Settings
+} from '../config/settings.js'
 import { isAbsolute, resolve } from 'node:path'
 import { parseDuration } from '../config/duration.js'
 import { InputError } from '../errors.js'
@@ -45,51 +51,6 @@ export type InputName = (typeof INPUT_NAMES)[number]
 
 /** Inputs whose values are secrets, masked before anything is logged. */
 export const SECRET_INPUTS = ['key', 'passphrase', 'password'] as const
-
-export const VERIFY_MODES = ['sha256', 'size', 'none'] as const
-export type VerifyMode = (typeof VERIFY_MODES)[number]
-
-export const NO_FILES_MODES = ['error', 'warn', 'ignore'] as const
-export type NoFilesMode = (typeof NO_FILES_MODES)[number]
-
-export interface Credentials {
-  readonly privateKey: string | undefined
-  readonly passphrase: string | undefined
-  readonly password: string | undefined
-  /** e.g. `ssh-ed25519 key`, `password`: for the log. */
-  readonly description: string
-}
-
-export interface Settings {
-  readonly hosts: readonly HostTarget[]
-  readonly credentials: Credentials
-  readonly hostKeys: HostKeyPolicy
-  readonly connectTimeoutMs: number
-  readonly timeoutMs: number
-  readonly patterns: readonly string[]
-  /** Absolute. */
-  readonly workingDirectory: string
-  readonly target: string
-  readonly stripComponents: number
-  readonly ifNoFilesFound: NoFilesMode
-  readonly followSymbolicLinks: boolean
-  readonly maxParallel: number
-  readonly concurrency: number
-  readonly retries: number
-  readonly retryDelayMs: number
-  readonly verify: VerifyMode
-  readonly atomic: boolean
-  /** A retry continues a file's temporary copy from the bytes the server already holds. */
-  readonly resume: boolean
-  /** An attempt that moves no bytes for this long is aborted (and retried). */
-  readonly idleTimeoutMs: number
-  readonly keepaliveIntervalMs: number
-  /** Check auth, a writable target and free space before sending anything. */
-  readonly preflight: boolean
-  /** Values derived from secrets that must be masked too (a converted key, say). */
-  readonly derivedSecrets: readonly string[]
-  readonly warnings: readonly string[]
-}
 
 export interface InputEnvironment {
   /** Where relative paths (`working-directory`, `key-path`) start: the workspace. */

@@ -3,8 +3,8 @@
 // while hosts run, a progress line per running host is printed every few seconds.
 
 import { randomBytes } from 'node:crypto'
-import type { Settings } from '../action/inputs.js'
-import { notAttempted, type HostResult } from '../action/report.js'
+import type { Settings } from '../config/settings.js'
+import { notAttempted, type HostResult } from './result.js'
 import { formatDuration } from '../config/duration.js'
 import type { HostTarget } from '../config/host-list.js'
 import { errorMessage } from '../errors.js'

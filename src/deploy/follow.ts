@@ -122,5 +122,5 @@ async function startFollower(
   const shell = await hasher?.takeShell()
   if (hasher === undefined || shell === undefined)
     return followRemoteHash(connection, writePath, idleTimeoutMs)
-  return followInShell(connection, shell, writePath, idleTimeoutMs, (idle) => hasher.giveBack(idle))
+  return followInShell(shell, writePath, idleTimeoutMs, (idle) => hasher.giveBack(idle))
 }

@@ -7,7 +7,7 @@ import { DeployError, errorMessage, oneLine } from '../errors.js'
 import { runAttempt } from './attempt.js'
 import { removeTemporaries } from './cleanup.js'
 import type { HostJob } from './types.js'
-import type { HostResult } from '../action/report.js'
+import type { HostResult } from './result.js'
 
 /** One attempt at the job's host (runAttempt; tests pass another). */
 export type AttemptRunner = (job: HostJob, signal: AbortSignal) => Promise<void>

@@ -1,7 +1,7 @@
 // An attempt's connection and its two sessions, each a login: the SFTP session and the hashing
 // shell (with `verify: sha256`), asked for in the order the files need them.
 
-import type { Settings } from '../action/inputs.js'
+import type { Settings } from '../config/settings.js'
 import { hostKeyAlgorithms, hostKeyChecker } from '../config/host-key.js'
 import type { HostTarget } from '../config/host-list.js'
 import { ChannelRefusedError, isConnectionEnded } from '../errors.js'

@@ -1,7 +1,7 @@
 // What one host's deploy is given (HostJob), and what the steps of one attempt at it share
 // (Attempt): the job, the connection and its sessions, the target on the host.
 
-import type { Settings } from '../action/inputs.js'
+import type { Settings } from '../config/settings.js'
 import type { HostTarget } from '../config/host-list.js'
 import type { ChunkReader } from '../local/chunk-reader.js'
 import type { LocalHasher } from '../local/digests.js'

@@ -106,7 +106,6 @@ export async function followRemoteHash(
  * finished closes the shell instead.
  */
 export async function followInShell(
-  _connection: SshConnection,
   shell: TakenShell,
   path: string,
   idleTimeoutMs: number,

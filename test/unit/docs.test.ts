@@ -1,6 +1,6 @@
 // action.yml and README are the user-facing copy of the contract: they must name exactly the
 // inputs and outputs the code reads and writes.
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { INPUT_NAMES } from '../../src/action/inputs.js'
@@ -45,5 +45,21 @@ describe('documentation matches the code', () => {
   test('the README test command is what CI runs', () => {
     expect(readme).toContain('npm cit')
     expect(readFileSync(resolve(root, '.ci/run'), 'utf8')).toMatch(/^npm test$/m)
+  })
+
+  test("README's Layout names every source file, in its folder", () => {
+    const layout = readme.split('### Layout\n')[1]?.split(/^## /m)[0] ?? ''
+    const listed = new Set<string>()
+    let folder = ''
+    for (const line of layout.split('\n')) {
+      const dir = /^ {2}([a-z-]+)\/ /.exec(line)
+      if (dir !== null) folder = `${dir[1] ?? ''}/`
+      const file = /^ {2}( {2})?([a-z0-9-]+\.ts) /.exec(line)
+      if (file !== null) listed.add(`${file[1] === undefined ? '' : folder}${file[2] ?? ''}`)
+    }
+    const sources = readdirSync(resolve(root, 'src'), { recursive: true, encoding: 'utf8' })
+      .filter((path) => path.endsWith('.ts'))
+      .sort()
+    expect([...listed].sort()).toEqual(sources)
   })
 })

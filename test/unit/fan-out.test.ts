@@ -2,7 +2,7 @@
 // behind the real engine (the `connect` seam): parallelism, order, failed and skipped hosts.
 
 import { describe, expect, test } from 'vitest'
-import type { HostResult } from '../../src/action/report.js'
+import type { HostResult } from '../../src/deploy/result.js'
 import { fanOut, type FanOutOptions, type LogLine } from '../../src/deploy/fan-out.js'
 import type { HostJob } from '../../src/deploy/types.js'
 import { DeployError } from '../../src/errors.js'

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import { formatBytes } from '../../src/format.js'
-import { buildOutputs, summaryMarkdown, type HostResult } from '../../src/action/report.js'
+import { buildOutputs, summaryMarkdown } from '../../src/action/report.js'
+import { type HostResult } from '../../src/deploy/result.js'
 
 const results: HostResult[] = [
   {

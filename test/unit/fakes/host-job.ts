@@ -1,7 +1,8 @@
 // A host's job as fan-out builds it, for a fake host: settings from inputs, a plan of files in a
 // workspace, and a log the test can read.
 
-import { parseInputs, type InputName, type Settings } from '../../../src/action/inputs.js'
+import { parseInputs, type InputName } from '../../../src/action/inputs.js'
+import { type Settings } from '../../../src/config/settings.js'
 import { createSessionGate } from '../../../src/deploy/session-gate.js'
 import { createHostProgress } from '../../../src/deploy/progress.js'
 import type { HostJob } from '../../../src/deploy/types.js'

@@ -1,0 +1,50 @@
+// The run's settings: every input read, validated and typed (by action/inputs.ts), in the form
+// the engine takes them.
+
+import type { HostKeyPolicy } from './host-key.js'
+import type { HostTarget } from './host-list.js'
+
+export const VERIFY_MODES = ['sha256', 'size', 'none'] as const
+export type VerifyMode = (typeof VERIFY_MODES)[number]
+
+export const NO_FILES_MODES = ['error', 'warn', 'ignore'] as const
+export type NoFilesMode = (typeof NO_FILES_MODES)[number]
+
+export interface Credentials {
+  readonly privateKey: string | undefined
+  readonly passphrase: string | undefined
+  readonly password: string | undefined
+  /** e.g. `ssh-ed25519 key`, `password`: for the log. */
+  readonly description: string
+}
+
+export interface Settings {
+  readonly hosts: readonly HostTarget[]
+  readonly credentials: Credentials
+  readonly hostKeys: HostKeyPolicy
+  readonly connectTimeoutMs: number
+  readonly timeoutMs: number
+  readonly patterns: readonly string[]
+  /** Absolute. */
+  readonly workingDirectory: string
+  readonly target: string
+  readonly stripComponents: number
+  readonly ifNoFilesFound: NoFilesMode
+  readonly followSymbolicLinks: boolean
+  readonly maxParallel: number
+  readonly concurrency: number
+  readonly retries: number
+  readonly retryDelayMs: number
+  readonly verify: VerifyMode
+  readonly atomic: boolean
+  /** A retry continues a file's temporary copy from the bytes the server already holds. */
+  readonly resume: boolean
+  /** An attempt that moves no bytes for this long is aborted (and retried). */
+  readonly idleTimeoutMs: number
+  readonly keepaliveIntervalMs: number
+  /** Check auth, a writable target and free space before sending anything. */
+  readonly preflight: boolean
+  /** Values derived from secrets that must be masked too (a converted key, say). */
+  readonly derivedSecrets: readonly string[]
+  readonly warnings: readonly string[]
+}

@@ -1,0 +1,44 @@
+// What one host's deploy came to, as the outputs and the summary report it.
+
+import type { ErrorKind } from '../errors.js'
+
+export const HOST_STATUSES = ['success', 'failed', 'skipped'] as const
+export type HostStatus = (typeof HOST_STATUSES)[number]
+
+export interface HostResult {
+  /** `user@host:port`. */
+  readonly host: string
+  readonly status: HostStatus
+  /** Files matched for this host. */
+  readonly files: number
+  /** Files sent and verified. */
+  readonly uploaded: number
+  /** Files already identical on the host, not sent. */
+  readonly skipped: number
+  /** File bytes sent to this host (acknowledged by it), resent bytes included. */
+  readonly bytes: number
+  /** Bytes not sent again because a retry continued an earlier attempt's partial copy. */
+  readonly resumedBytes: number
+  readonly attempts: number
+  readonly durationMs: number
+  /** One line, when failed or skipped. */
+  readonly error?: string
+  /** What kind of failure (`host-key`, `auth`, `network`, `disk-full`, …), when failed. */
+  readonly errorClass?: ErrorKind
+}
+
+/** A host that was not contacted: the run was cancelled first, or there was nothing to send. */
+export function notAttempted(host: string, files: number, reason: string): HostResult {
+  return {
+    host,
+    status: 'skipped',
+    files,
+    uploaded: 0,
+    skipped: 0,
+    bytes: 0,
+    resumedBytes: 0,
+    attempts: 0,
+    durationMs: 0,
+    error: reason
+  }
+}
