@@ -38,6 +38,8 @@ export interface HostResultOutput {
   error?: string
   errorClass?: string
   resumedBytes: number
+  /** The jump chain, `user@host:port` per hop in order; absent for a host reached directly. */
+  jump?: string[]
 }
 
 /** Parses the GITHUB_OUTPUT file: `name<<DELIMITER` … `DELIMITER` blocks. */
@@ -159,6 +161,11 @@ export function logOf(run: ActionRun): string {
     .split('\n')
     .filter((line) => !/^::(add-mask|debug)::/.test(line))
     .join('\n')
+}
+
+/** The run's `::error` annotations (the step's failure and each host's), one per line. */
+export function errorAnnotations(run: ActionRun): string[] {
+  return run.stdout.split('\n').filter((line) => line.startsWith('::error'))
 }
 
 export function results(run: ActionRun): HostResultOutput[] {

@@ -4,7 +4,7 @@
 // as the user running the tests, and a ForceCommand wrapper gives each host its own login
 // directory, so one `target` lands in a different place per host.
 
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import {
   existsSync,
@@ -31,6 +31,11 @@ export interface HostOptions {
   readonly config?: readonly string[]
   /** SFTP only: `ForceCommand internal-sftp`, no shell, no remote commands. */
   readonly sftpOnly?: boolean
+  /**
+   * Public key lines this host alone accepts (its own AuthorizedKeysFile) instead of the fleet's
+   * shared keys: hosts that require different keys. See makeKeyPair.
+   */
+  readonly authorizedKeys?: readonly string[]
 }
 
 export interface TestHost {
@@ -142,6 +147,69 @@ function registerPid(pid: number): void {
 
 function sshKeygen(args: readonly string[]): void {
   execFileSync('ssh-keygen', ['-q', ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+}
+
+export interface KeyPair {
+  /** Unencrypted ed25519 private key, OpenSSH format. */
+  readonly privateKey: string
+  /** Its `ssh-ed25519 AAAA… comment` line, for authorizedKeys. */
+  readonly publicKey: string
+}
+
+/** A new ed25519 key pair made by ssh-keygen, for a host that requires its own key. */
+export function makeKeyPair(comment = 'sfd-extra'): KeyPair {
+  const path = join(tempDir('key'), 'id_ed25519')
+  sshKeygen(['-t', 'ed25519', '-N', '', '-C', comment, '-f', path])
+  return {
+    privateKey: readFileSync(path, 'utf8'),
+    publicKey: readFileSync(`${path}.pub`, 'utf8').trim()
+  }
+}
+
+/**
+ * sshd_config lines for a jump host: forwarding as sshd allows it by default, and a log (DEBUG1)
+ * that records each forwarded connection; see forwardedConnections.
+ */
+export const BASTION_CONFIG: readonly string[] = ['LogLevel DEBUG1']
+
+/** A jump host that refuses every forwarding (`AllowTcpForwarding no`), with the same log. */
+export const NO_FORWARDING_CONFIG: readonly string[] = ['AllowTcpForwarding no', 'LogLevel DEBUG1']
+
+export interface ForwardedConnection {
+  /** Where the client says the connection comes from (ssh2 sends what forwardOut was given). */
+  readonly originator: string
+  /** `address:port` the jump host was asked to connect to. */
+  readonly target: string
+}
+
+/**
+ * The direct-tcpip channels (`ssh -J`, ssh2's forwardOut) a jump host's log records, from a
+ * DEBUG1 log (BASTION_CONFIG): `server_request_direct_tcpip: originator … port …, target … port …`.
+ * Whether sshd then allowed them is another matter (NO_FORWARDING_CONFIG logs the request too).
+ */
+export function forwardedConnections(log: string): ForwardedConnection[] {
+  const found: ForwardedConnection[] = []
+  const pattern =
+    /server_request_direct_tcpip: originator (\S+) port (\d+), target (\S+) port (\d+)/g
+  for (const match of log.matchAll(pattern))
+    found.push({ originator: `${match[1]}:${match[2]}`, target: `${match[3]}:${match[4]}` })
+  return found
+}
+
+/** A mark in a host's log, and what the log gained after it: one run's lines. */
+export function logMark(host: Pick<TestHost, 'log'>): () => string {
+  const start = host.log().length
+  return () => host.log().slice(start)
+}
+
+/** How many logins (`Accepted publickey`/`password` lines) a stretch of sshd log holds. */
+export function loginsIn(log: string): number {
+  return log.match(/^.*Accepted (publickey|password|keyboard-interactive)\b.*$/gm)?.length ?? 0
+}
+
+/** How many TCP connections a stretch of sshd log (VERBOSE or more) shows arriving. */
+export function connectionsIn(log: string): number {
+  return log.match(/^.*Connection from \S+ port \d+ on .*$/gm)?.length ?? 0
 }
 
 export function fingerprintOf(publicKeyLine: string): string {
@@ -351,6 +419,16 @@ async function startHost(fleetDir: string, index: number, options: HostOptions):
   )
   chmodSync(login, 0o755)
 
+  // A host with keys of its own accepts those alone; the others share the fleet's file.
+  let authorizedKeysFile = join(fleetDir, 'authorized_keys')
+  if (options.authorizedKeys !== undefined) {
+    authorizedKeysFile = join(dir, 'authorized_keys')
+    writeFileSync(
+      authorizedKeysFile,
+      options.authorizedKeys.map((line) => `${line.trim()}\n`).join('')
+    )
+  }
+
   const address = loopbackAddress(index)
   const logPath = join(dir, 'sshd.log')
   const configPath = join(dir, 'sshd_config')
@@ -361,7 +439,7 @@ async function startHost(fleetDir: string, index: number, options: HostOptions):
       `ListenAddress ${address}:${port}`,
       ...keyPaths.map((path) => `HostKey ${path}`),
       `PidFile ${join(dir, 'sshd.pid')}`,
-      `AuthorizedKeysFile ${join(fleetDir, 'authorized_keys')}`,
+      `AuthorizedKeysFile ${authorizedKeysFile}`,
       'StrictModes no',
       'PubkeyAuthentication yes',
       'PasswordAuthentication no',
@@ -530,6 +608,51 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       rmSync(dir, { recursive: true, force: true })
     }
   }
+}
+
+export interface OpenSshRun {
+  readonly status: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/**
+ * OpenSSH's own client against the fleet, to check a fixture the action is tested with: the
+ * fleet's known_hosts (strictly), no agent and no ~/.ssh, and `privateKey` (default: the fleet's
+ * ed25519 key) as the only identity. The options are in a config file, so that the `ssh` that
+ * `-J` starts for each jump host has them too.
+ */
+export function openSsh(
+  fleet: Pick<Fleet, 'knownHosts' | 'keys'>,
+  args: readonly string[],
+  privateKey?: string
+): OpenSshRun {
+  const dir = tempDir('openssh')
+  const knownHosts = join(dir, 'known_hosts')
+  writeFileSync(knownHosts, `${fleet.knownHosts}\n`)
+  let identity = fleet.keys.ed25519Path
+  if (privateKey !== undefined) {
+    identity = join(dir, 'identity')
+    writeFileSync(identity, privateKey, { mode: 0o600 })
+  }
+  const config = join(dir, 'config')
+  writeFileSync(
+    config,
+    [
+      'Host *',
+      `  UserKnownHostsFile ${knownHosts}`,
+      '  GlobalKnownHostsFile /dev/null',
+      '  StrictHostKeyChecking yes',
+      '  BatchMode yes',
+      '  IdentitiesOnly yes',
+      '  IdentityAgent none',
+      `  IdentityFile ${identity}`,
+      '  ConnectTimeout 10',
+      ''
+    ].join('\n')
+  )
+  const run = spawnSync('ssh', ['-F', config, ...args], { encoding: 'utf8', timeout: 30_000 })
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr }
 }
 
 /**
