@@ -49,11 +49,14 @@ export class DeployError extends Error {
 /** An input that cannot be used; raised before any connection is made. */
 export class InputError extends DeployError {
   readonly input: string
+  /** What is wrong, without the input's name. */
+  readonly problem: string
 
   constructor(input: string, problem: string, options: DeployErrorOptions = {}) {
     super('input', `Input '${input}': ${problem}`, options)
     this.name = 'InputError'
     this.input = input
+    this.problem = problem
   }
 }
 

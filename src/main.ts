@@ -62,6 +62,13 @@ function rootSignal(extra: AbortSignal | undefined): { signal: AbortSignal; disp
   }
 }
 
+/** The hosts' target, quoted, where they share one; else that each has its own. */
+function describeTargets(settings: Settings): string {
+  const targets = new Set(settings.hosts.map((host) => host.target))
+  const [only] = targets
+  return targets.size === 1 && only !== undefined ? `'${only}'` : "each host's own target"
+}
+
 /** Nothing matched: an error, or a run that contacts no host, as `if-no-files-found` says. */
 function noFiles(io: ActionIO, settings: Settings): void {
   const message = `no files match 'source' under working-directory '${settings.workingDirectory}'`
@@ -81,7 +88,7 @@ async function deploy(
   const env = options.env ?? process.env
   const hosts = settings.hosts
   io.info(
-    `Deploying ${plan.files.length} file(s), ${formatBytes(plan.totalBytes)}, to ${hosts.length} host(s) at '${settings.target}' (verify ${settings.verify}, ${settings.atomic ? 'atomic' : 'in place'}, auth ${settings.credentials.description}, ${settings.maxParallel} host(s) at once)`
+    `Deploying ${plan.files.length} file(s), ${formatBytes(plan.totalBytes)}, to ${hosts.length} host(s) at ${describeTargets(settings)} (verify ${settings.verify}, ${settings.atomic ? 'atomic' : 'in place'}, auth ${settings.authDescription}, ${settings.maxParallel} host(s) at once)`
   )
 
   const root = rootSignal(options.signal)
@@ -113,7 +120,7 @@ async function deploy(
   writeOutputs(io, results, plan.files.length)
   await io.writeSummary(
     summaryMarkdown(results, {
-      target: settings.target,
+      targets: new Map(settings.hosts.map((host) => [host.label, host.target])),
       files: plan.files.length,
       totalBytes: plan.totalBytes,
       verify: settings.verify
@@ -139,22 +146,24 @@ export async function run(options: RunOptions = {}): Promise<void> {
     for (const name of SECRET_INPUTS) io.setSecret(io.getInput(name))
     const settings = parseInputs((name: InputName) => io.getInput(name), {
       workspace: env.GITHUB_WORKSPACE ?? process.cwd(),
-      readFile: (path) => readFileSync(path, 'utf8')
+      readFile: (path) => readFileSync(path, 'utf8'),
+      variables: env
     })
     for (const secret of settings.derivedSecrets) io.setSecret(secret)
     for (const warning of settings.warnings) io.warning(warning)
+    for (const notice of settings.notices) io.notice(notice)
 
     await checkWorkingDirectory(settings)
     const planning = Date.now()
     const plan = await buildPlan({
       patterns: settings.patterns,
       workingDirectory: settings.workingDirectory,
-      target: settings.target,
       stripComponents: settings.stripComponents,
       followSymbolicLinks: settings.followSymbolicLinks
     })
     io.info(`found ${plan.files.length} file(s) in ${formatDuration(Date.now() - planning)}`)
     if (plan.files.length === 0) noFiles(io, settings)
+    else if (settings.hosts.length === 0) writeOutputs(io, [], plan.files.length)
     else await deploy(io, settings, plan, options)
   } catch (error) {
     io.setFailed(

@@ -10,10 +10,12 @@ import {
 } from '../config/settings.js'
 import { isAbsolute, resolve } from 'node:path'
 import { parseDuration } from '../config/duration.js'
-import { InputError } from '../errors.js'
+import { errorMessage, InputError } from '../errors.js'
 import { parseFingerprint, type Fingerprint, type HostKeyPolicy } from '../config/host-key.js'
-import { parseHostList, parsePort, type HostTarget } from '../config/host-list.js'
-import { parseKnownHosts } from '../config/known-hosts.js'
+import { resolveDestinations } from '../config/destinations.js'
+import { parseHostList, parsePort } from '../config/host-list.js'
+import { isInventoryText, parseInventory, type Inventory } from '../config/inventory.js'
+import { parseKnownHosts, type KnownHostEntry } from '../config/known-hosts.js'
 import { loadPrivateKey } from '../config/private-key.js'
 import { normalizeTarget } from '../remote/paths.js'
 
@@ -45,7 +47,11 @@ export const INPUT_NAMES = [
   'resume',
   'idle-timeout',
   'keepalive-interval',
-  'preflight'
+  'preflight',
+  'inventory',
+  'select',
+  'shard',
+  'jump'
 ] as const
 export type InputName = (typeof INPUT_NAMES)[number]
 
@@ -53,9 +59,11 @@ export type InputName = (typeof INPUT_NAMES)[number]
 export const SECRET_INPUTS = ['key', 'passphrase', 'password'] as const
 
 export interface InputEnvironment {
-  /** Where relative paths (`working-directory`, `key-path`) start: the workspace. */
+  /** Where relative paths (`working-directory`, `key-path`, `inventory`) start: the workspace. */
   readonly workspace: string
   readonly readFile: (path: string) => string
+  /** The runner's environment variables, for an inventory's `key-env` and `password-env`. */
+  readonly variables: Readonly<Record<string, string | undefined>>
 }
 
 /** `(name) => value`: trimmed text, '' when unset (as @actions/core's getInput). */
@@ -117,17 +125,37 @@ function optional(get: InputReader, name: InputName): string | undefined {
   return text === '' ? undefined : text
 }
 
-function readHosts(get: InputReader): HostTarget[] {
+function readPort(get: InputReader): number {
   const port = get('port') === '' ? 22 : parsePort(get('port'))
   if (port === undefined)
     throw new InputError('port', `'${get('port')}' is not a port number (1-65535)`)
-  return parseHostList(get('host'), { port, user: optional(get, 'username') })
+  return port
 }
 
+/** The `inventory` input: its text, or the text of the workspace file it names; parsed. */
+function readInventory(get: InputReader, env: InputEnvironment): Inventory | undefined {
+  const value = get('inventory')
+  if (value === '') return undefined
+  if (isInventoryText(value)) return parseInventory(value)
+  const path = isAbsolute(value) ? value : resolve(env.workspace, value)
+  let text: string
+  try {
+    text = env.readFile(path)
+  } catch (error) {
+    throw new InputError(
+      'inventory',
+      `cannot read '${path}' (${errorMessage(error)}): give the inventory's YAML or JSON, or the path of such a file in the workspace`,
+      { cause: error }
+    )
+  }
+  return parseInventory(text)
+}
+
+/** The run's credentials, undefined where none is set (hosts may bring their own). */
 function readCredentials(
   get: InputReader,
   env: InputEnvironment
-): { credentials: Credentials; derivedSecrets: string[] } {
+): { credentials: Credentials | undefined; derivedSecrets: string[] } {
   const keyText = optional(get, 'key')
   const keyPath = optional(get, 'key-path')
   const passphrase = optional(get, 'passphrase')
@@ -148,8 +176,7 @@ function readCredentials(
   }
 
   if (source === undefined) {
-    if (password === undefined)
-      throw new InputError('key', "no credentials: set 'key' (or 'key-path') or 'password'")
+    if (password === undefined) return { credentials: undefined, derivedSecrets: [] }
     return {
       credentials: {
         privateKey: undefined,
@@ -183,7 +210,14 @@ function readCredentials(
   }
 }
 
-function readHostKeys(get: InputReader, warnings: string[]): HostKeyPolicy {
+/**
+ * The run's host key policy and known_hosts entries; the policy is undefined where neither
+ * `known-hosts` nor `fingerprint` is set (an inventory host may pin its own).
+ */
+function readHostKeys(
+  get: InputReader,
+  warnings: string[]
+): { policy: HostKeyPolicy | undefined; knownHosts: KnownHostEntry[] } {
   const insecure = boolean(get, 'insecure-ignore-host-key', false)
   const knownHostsText = optional(get, 'known-hosts')
   const fingerprintText = optional(get, 'fingerprint')
@@ -197,7 +231,7 @@ function readHostKeys(get: InputReader, warnings: string[]): HostKeyPolicy {
     warnings.push(
       'insecure-ignore-host-key is true: host keys are not checked, so a machine in the middle could receive these files. Pin them with known-hosts or fingerprint.'
     )
-    return { mode: 'insecure' }
+    return { policy: { mode: 'insecure' }, knownHosts: [] }
   }
 
   let knownHosts: ReturnType<typeof parseKnownHosts> = []
@@ -219,12 +253,8 @@ function readHostKeys(get: InputReader, warnings: string[]): HostKeyPolicy {
     }
   }
 
-  if (knownHosts.length === 0 && fingerprints.length === 0)
-    throw new InputError(
-      'known-hosts',
-      "no host key to check the servers against: set 'known-hosts' (for example the output of ssh-keyscan) or 'fingerprint'; 'insecure-ignore-host-key: true' skips the check"
-    )
-  return { mode: 'verify', knownHosts, fingerprints }
+  if (knownHosts.length === 0 && fingerprints.length === 0) return { policy: undefined, knownHosts }
+  return { policy: { mode: 'verify', knownHosts, fingerprints }, knownHosts }
 }
 
 function readPatterns(get: InputReader): string[] {
@@ -242,9 +272,10 @@ function readPatterns(get: InputReader): string[] {
   return patterns
 }
 
-function readTarget(get: InputReader): string {
+/** The `target` input, normalized; undefined when empty (inventory hosts may name their own). */
+function readTarget(get: InputReader): string | undefined {
   const text = get('target')
-  if (text === '') throw new InputError('target', 'is required: the remote directory to deploy to')
+  if (text === '') return undefined
   if (text.includes('\0') || /[\r\n]/.test(text))
     throw new InputError('target', 'must be one line without NUL characters')
   return normalizeTarget(text)
@@ -253,7 +284,9 @@ function readTarget(get: InputReader): string {
 export function parseInputs(get: InputReader, env: InputEnvironment): Settings {
   const warnings: string[] = []
   // Cheap structural checks first, so a typo is reported before a key is parsed.
-  const hosts = readHosts(get)
+  const port = readPort(get)
+  if (get('host') !== '') parseHostList(get('host'), { port, user: optional(get, 'username') })
+  const inventory = readInventory(get, env)
   const connectTimeoutMs = duration(get, 'connect-timeout', '30s')
   const timeoutMs = duration(get, 'timeout', '30m')
   const patterns = readPatterns(get)
@@ -274,16 +307,31 @@ export function parseInputs(get: InputReader, env: InputEnvironment): Settings {
   const preflight = boolean(get, 'preflight', true)
   const hostKeys = readHostKeys(get, warnings)
   const { credentials, derivedSecrets } = readCredentials(get, env)
+  const resolved = resolveDestinations({
+    host: get('host'),
+    port,
+    username: optional(get, 'username'),
+    target,
+    jump: get('jump'),
+    select: get('select'),
+    shard: get('shard'),
+    inventory,
+    credentials,
+    hostKeys: hostKeys.policy,
+    knownHosts: hostKeys.knownHosts,
+    passphrase: optional(get, 'passphrase'),
+    variables: env.variables
+  })
 
   return {
-    hosts,
-    credentials,
-    hostKeys,
+    hosts: resolved.hosts,
+    target,
+    authDescription: credentials?.description ?? 'per host',
+    notices: resolved.notices,
     connectTimeoutMs,
     timeoutMs,
     patterns,
     workingDirectory,
-    target,
     stripComponents,
     ifNoFilesFound,
     followSymbolicLinks,
@@ -297,7 +345,7 @@ export function parseInputs(get: InputReader, env: InputEnvironment): Settings {
     idleTimeoutMs,
     keepaliveIntervalMs,
     preflight,
-    derivedSecrets,
+    derivedSecrets: [...derivedSecrets, ...resolved.secrets],
     warnings
   }
 }

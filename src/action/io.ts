@@ -8,6 +8,8 @@ export interface ActionIO {
   setSecret(value: string): void
   setOutput(name: string, value: string): void
   info(line: string): void
+  /** A `::notice` annotation: worth a reader's eye, not a problem. */
+  notice(message: string): void
   warning(message: string, title?: string): void
   error(message: string, title?: string): void
   group(title: string, lines: readonly string[]): void
@@ -34,6 +36,7 @@ export function createActionIO(): ActionIO {
     },
     setOutput: (name, value) => core.setOutput(name, value),
     info: (line) => core.info(line),
+    notice: (message) => core.notice(message),
     warning: (message, title) => core.warning(message, title === undefined ? {} : { title }),
     error: (message, title) => core.error(message, title === undefined ? {} : { title }),
     group: (title, lines) => {

@@ -23,7 +23,8 @@ export function buildOutputs(
     attempts: result.attempts,
     durationMs: result.durationMs,
     ...(result.error === undefined ? {} : { error: oneLine(result.error) }),
-    ...(result.errorClass === undefined ? {} : { errorClass: result.errorClass })
+    ...(result.errorClass === undefined ? {} : { errorClass: result.errorClass }),
+    ...(result.jump === undefined ? {} : { jump: result.jump })
   }))
   return {
     results: JSON.stringify(ordered),
@@ -47,7 +48,8 @@ const STATUS_LABEL: Readonly<Record<HostStatus, string>> = {
 }
 
 export interface SummaryContext {
-  readonly target: string
+  /** Each host's target, by its label. */
+  readonly targets: ReadonlyMap<string, string>
   readonly files: number
   readonly totalBytes: number
   readonly verify: string
@@ -59,17 +61,24 @@ export function summaryMarkdown(results: readonly HostResult[], context: Summary
     failed === 0
       ? `Deployed ${context.files} file(s), ${formatBytes(context.totalBytes)}, to ${results.length} host(s)`
       : `${failed} of ${results.length} host(s) failed`
+  const targets = new Set(context.targets.values())
+  const [oneTarget] = targets.size === 1 ? targets : []
+  // Columns a run without inventory targets or jump hosts does not need.
+  const perHostTarget = oneTarget === undefined
+  const via = results.some((result) => result.jump !== undefined)
   const lines = [
     `### SSH Fan-out Deploy: ${cell(headline)}`,
     '',
-    `Target \`${cell(context.target)}\`, verify \`${context.verify}\`.`,
+    `${oneTarget === undefined ? 'Each host its own target' : `Target \`${cell(oneTarget)}\``}, verify \`${context.verify}\`.`,
     '',
-    '| Host | Status | Files | Uploaded | Skipped | Bytes | Attempts | Time | Error |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |'
+    `| Host |${perHostTarget ? ' Target |' : ''}${via ? ' Via |' : ''} Status | Files | Uploaded | Skipped | Bytes | Attempts | Time | Error |`,
+    `| --- |${perHostTarget ? ' --- |' : ''}${via ? ' --- |' : ''} --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |`
   ]
   for (const result of results) {
+    const target = perHostTarget ? ` ${cell(context.targets.get(result.host) ?? '')} |` : ''
+    const chain = via ? ` ${cell(result.jump?.join(' → ') ?? '')} |` : ''
     lines.push(
-      `| ${cell(result.host)} | ${STATUS_LABEL[result.status]} | ${result.files} | ${result.uploaded} | ${result.skipped} | ${formatBytes(result.bytes)} | ${result.attempts} | ${formatDuration(result.durationMs)} | ${cell(result.error ?? '')} |`
+      `| ${cell(result.host)} |${target}${chain} ${STATUS_LABEL[result.status]} | ${result.files} | ${result.uploaded} | ${result.skipped} | ${formatBytes(result.bytes)} | ${result.attempts} | ${formatDuration(result.durationMs)} | ${cell(result.error ?? '')} |`
     )
   }
   return `${lines.join('\n')}\n`

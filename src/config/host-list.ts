@@ -38,7 +38,8 @@ export function formatHostLabel(user: string, host: string, port: number): strin
   return `${user}@${shown}:${port}`
 }
 
-function parseEntry(entry: string, defaults: HostDefaults): HostTarget {
+/** One `[user@]host[:port]` entry; `defaults` fill in what it does not say. */
+export function parseHostEntry(entry: string, defaults: HostDefaults): HostTarget {
   let rest = entry
   let user = defaults.user
   const at = rest.lastIndexOf('@')
@@ -103,7 +104,7 @@ export function parseHostList(text: string, defaults: HostDefaults): HostTarget[
   const seen = new Map<string, string>()
   const targets: HostTarget[] = []
   for (const entry of entries) {
-    const target = parseEntry(entry, defaults)
+    const target = parseHostEntry(entry, defaults)
     const key = target.label.toLowerCase()
     const earlier = seen.get(key)
     if (earlier !== undefined)

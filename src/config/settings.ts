@@ -18,16 +18,35 @@ export interface Credentials {
   readonly description: string
 }
 
-export interface Settings {
-  readonly hosts: readonly HostTarget[]
+/** One machine to connect to, and how: a host to deploy to, or a jump host on the way. */
+export interface Endpoint extends HostTarget {
   readonly credentials: Credentials
   readonly hostKeys: HostKeyPolicy
+}
+
+/** A host to deploy to: where, reached how, labelled what. */
+export interface Destination extends Endpoint {
+  /** The remote directory, normalized (see normalizeTarget). */
+  readonly target: string
+  /** Jump hosts: the first reached directly, each next one (and the host) through the one before. */
+  readonly jump: readonly Endpoint[]
+  readonly labels: readonly string[]
+}
+
+export interface Settings {
+  /** The hosts this job deploys (after `select` and `shard`), in input order. */
+  readonly hosts: readonly Destination[]
+  /** The `target` input, normalized; undefined where every inventory host names its own. */
+  readonly target: string | undefined
+  /** How the run authenticates where a host does not say (for the log). */
+  readonly authDescription: string
+  /** Why `hosts` may be shorter than the list: a shard with no host, say. */
+  readonly notices: readonly string[]
   readonly connectTimeoutMs: number
   readonly timeoutMs: number
   readonly patterns: readonly string[]
   /** Absolute. */
   readonly workingDirectory: string
-  readonly target: string
   readonly stripComponents: number
   readonly ifNoFilesFound: NoFilesMode
   readonly followSymbolicLinks: boolean

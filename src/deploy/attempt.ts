@@ -54,7 +54,9 @@ async function runSteps(
   // just made holds nothing to compare with.
   const prefetched =
     hasher !== undefined && shellTarget.madeAt === undefined
-      ? prefetchDigests(hasher, work.files, () => localHasher.warm(work.files))
+      ? prefetchDigests(hasher, connected.host.target, work.files, () =>
+          localHasher.warm(work.files)
+        )
       : undefined
   const target = await resolveTarget(
     connected,
@@ -87,7 +89,10 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
     firstSessionUp()
     throw error
   }
-  job.log.info(`connected in ${formatDuration(Date.now() - started)}`)
+  const through = job.host.jump.map((hop) => hop.label).join(' → ')
+  job.log.info(
+    `connected in ${formatDuration(Date.now() - started)}${through === '' ? '' : ` through ${through}`}`
+  )
   let hasher: RemoteHasher | undefined
   try {
     const work = workList(job)

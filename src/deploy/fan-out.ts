@@ -3,10 +3,9 @@
 // while hosts run, a progress line per running host is printed every few seconds.
 
 import { randomBytes } from 'node:crypto'
-import type { Settings } from '../config/settings.js'
+import type { Destination, Settings } from '../config/settings.js'
 import { notAttempted, type HostResult } from './result.js'
 import { formatDuration } from '../config/duration.js'
-import type { HostTarget } from '../config/host-list.js'
 import { errorMessage } from '../errors.js'
 import { formatBytes } from '../format.js'
 import { createChunkReader, type ChunkReader } from '../local/chunk-reader.js'
@@ -15,6 +14,7 @@ import type { Plan } from '../local/plan.js'
 import type { SshConnection } from '../ssh/types.js'
 import { MAX_CHUNK } from '../transfer/upload.js'
 import { deployHost } from './host.js'
+import { JumpConnections } from './jump.js'
 import { runPool } from './pool.js'
 import { createHostProgress, progressLine, type HostProgress } from './progress.js'
 import { createSessionGate, type SessionGate } from './session-gate.js'
@@ -51,8 +51,8 @@ export interface FanOutOptions {
   readonly progressIntervalMs: number
   /** See HostJob. */
   readonly followOnThisMachine: boolean
-  /** Opens a connection to a host (openConnection; tests pass fakes). */
-  readonly connect?: (host: HostTarget, signal: AbortSignal) => Promise<SshConnection>
+  /** Opens a connection to a host (through its jump hosts; tests pass fakes). */
+  readonly connect?: (host: Destination, signal: AbortSignal) => Promise<SshConnection>
   /** Deploys one host (deployHost; tests pass another). */
   readonly deployHost?: (job: HostJob, signal: AbortSignal) => Promise<HostResult>
 }
@@ -69,12 +69,13 @@ interface Run {
   readonly sessions: SessionGate
   readonly reader: ChunkReader
   readonly running: Set<Running>
+  /** Opens a connection to a host, through its jump hosts. */
+  readonly connect: (host: Destination, signal: AbortSignal) => Promise<SshConnection>
 }
 
-function hostJob(run: Run, host: HostTarget, index: number, log: LogLine[]): HostJob {
+function hostJob(run: Run, host: Destination, index: number, log: LogLine[]): HostJob {
   const { settings } = run.options
-  const connect =
-    run.options.connect ?? ((target, signal) => openConnection(target, settings, signal))
+  const { connect } = run
   return {
     host,
     settings,
@@ -94,7 +95,7 @@ function hostJob(run: Run, host: HostTarget, index: number, log: LogLine[]): Hos
 }
 
 /** One host from start to result; a host not started before the run was stopped is skipped. */
-async function runHost(run: Run, host: HostTarget, index: number): Promise<HostResult> {
+async function runHost(run: Run, host: Destination, index: number): Promise<HostResult> {
   const { plan, signal, reporter } = run.options
   if (signal.aborted) {
     const reason = errorMessage(signal.reason)
@@ -118,6 +119,7 @@ async function runHost(run: Run, host: HostTarget, index: number): Promise<HostR
 
 export async function fanOut(options: FanOutOptions): Promise<HostResult[]> {
   const { settings, plan, reporter } = options
+  const jumps = new JumpConnections(settings, options.signal, openConnection)
   const run: Run = {
     options,
     runToken: randomBytes(8).toString('hex'),
@@ -126,7 +128,8 @@ export async function fanOut(options: FanOutOptions): Promise<HostResult[]> {
       chunkSize: MAX_CHUNK,
       buffers: Math.floor(MAX_BYTES_IN_MEMORY / MAX_CHUNK)
     }),
-    running: new Set()
+    running: new Set(),
+    connect: options.connect ?? ((host, signal) => jumps.connect(host, signal))
   }
   const results = new Array<HostResult | undefined>(settings.hosts.length)
   const ticker = setInterval(() => {

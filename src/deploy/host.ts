@@ -120,7 +120,8 @@ function hostResult(
     resumedBytes: progress.resumedBytes,
     attempts: progress.attempts,
     durationMs: Date.now() - started,
-    ...(error === undefined ? {} : { error: oneLine(error.message), errorClass: error.kind })
+    ...(error === undefined ? {} : { error: oneLine(error.message), errorClass: error.kind }),
+    ...(job.host.jump.length === 0 ? {} : { jump: job.host.jump.map((hop) => hop.label) })
   }
 }
 

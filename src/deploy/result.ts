@@ -25,6 +25,8 @@ export interface HostResult {
   readonly error?: string
   /** What kind of failure (`host-key`, `auth`, `network`, `disk-full`, …), when failed. */
   readonly errorClass?: ErrorKind
+  /** The jump hosts the host was reached through, first to last; absent for a direct host. */
+  readonly jump?: readonly string[]
 }
 
 /** A host that was not contacted: the run was cancelled first, or there was nothing to send. */

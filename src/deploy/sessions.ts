@@ -1,9 +1,9 @@
 // An attempt's connection and its two sessions, each a login: the SFTP session and the hashing
 // shell (with `verify: sha256`), asked for in the order the files need them.
 
-import type { Settings } from '../config/settings.js'
+import type { Duplex } from 'node:stream'
 import { hostKeyAlgorithms, hostKeyChecker } from '../config/host-key.js'
-import type { HostTarget } from '../config/host-list.js'
+import type { Endpoint, Settings } from '../config/settings.js'
 import { ChannelRefusedError, isConnectionEnded } from '../errors.js'
 import { createRemoteHasher, GROW_BACKLOG, type RemoteHasher } from '../remote/hasher-pool.js'
 import { connect } from '../ssh/connect.js'
@@ -17,27 +17,33 @@ const HASH_CHANNELS = 2
 // The longest the SFTP session waits for the hashing shell to log in first.
 const SFTP_AFTER_SHELL_MS = 1000
 
-/** A new connection to `host` as the settings say. */
+/**
+ * A new connection to `endpoint` with its credentials and host keys, the settings' timeouts and
+ * keepalive; over `sock` (a jump host's forward) where given, else over TCP.
+ */
 export function openConnection(
-  host: HostTarget,
+  endpoint: Endpoint,
   settings: Settings,
-  signal: AbortSignal
+  signal: AbortSignal,
+  sock?: Duplex
 ): Promise<SshConnection> {
+  const { credentials, hostKeys } = endpoint
   return connect({
-    host: host.host,
-    port: host.port,
-    username: host.user,
-    label: host.label,
-    privateKey: settings.credentials.privateKey,
-    passphrase: settings.credentials.passphrase,
-    password: settings.credentials.password,
-    checkHostKey: hostKeyChecker(settings.hostKeys, host),
-    hostKeyAlgorithms: hostKeyAlgorithms(settings.hostKeys, host.host, host.port),
+    host: endpoint.host,
+    port: endpoint.port,
+    username: endpoint.user,
+    label: endpoint.label,
+    privateKey: credentials.privateKey,
+    passphrase: credentials.passphrase,
+    password: credentials.password,
+    checkHostKey: hostKeyChecker(hostKeys, endpoint),
+    hostKeyAlgorithms: hostKeyAlgorithms(hostKeys, endpoint.host, endpoint.port),
     connectTimeoutMs: settings.connectTimeoutMs,
     idleTimeoutMs: settings.idleTimeoutMs,
     keepaliveIntervalMs: settings.keepaliveIntervalMs,
     keepaliveCountMax: KEEPALIVE_COUNT_MAX,
-    signal
+    signal,
+    ...(sock === undefined ? {} : { sock })
   })
 }
 

@@ -77,17 +77,13 @@ export async function makeTargetInShell(
   small: readonly PlannedFile[],
   needed: number
 ): Promise<ShellTarget> {
-  const { settings, hasher } = connected
+  const { settings, hasher, host } = connected
   const shell = await hasher?.takeShell()
   if (hasher === undefined || shell === undefined) return {}
   let made
   try {
     made = parseTargetProbe(
-      await shell.channel.request(
-        targetProbeScript(settings.target),
-        END_LINE,
-        settings.idleTimeoutMs
-      )
+      await shell.channel.request(targetProbeScript(host.target), END_LINE, settings.idleTimeoutMs)
     )
   } catch (error) {
     shell.channel.close()
@@ -121,11 +117,11 @@ async function sftpSeesShellTarget(
   sftp: SftpSession,
   stream: ShellStream
 ): Promise<boolean> {
-  const { settings, progress } = connected
-  const resolved = await sftp.realpath(settings.target).catch(() => undefined)
+  const { progress, host } = connected
+  const resolved = await sftp.realpath(host.target).catch(() => undefined)
   if (resolved === stream.base) return true
   connected.log.info(
-    `the SFTP server does not see target ${settings.target} where the shell made it (${stream.base}); dropping what the shell received`
+    `the SFTP server does not see target ${host.target} where the shell made it (${stream.base}); dropping what the shell received`
   )
   await stream.streamed.catch(() => undefined)
   if (await removeStaging(connected.connection, sftp, stream.stagingDir))
@@ -155,8 +151,8 @@ export async function resolveTarget(
   prefetchedDigests: PrefetchedDigests | undefined,
   bytesToSend: number
 ): Promise<ResolvedTarget> {
-  const { settings, progress, log, hasher } = connected
-  const { target } = settings
+  const { settings, progress, log, hasher, host } = connected
+  const { target } = host
   const ensureDir = directoryMaker(sftp)
   const attemptAt = (base: string, targetIsNew: boolean): Attempt => ({
     ...connected,

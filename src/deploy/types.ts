@@ -1,8 +1,7 @@
 // What one host's deploy is given (HostJob), and what the steps of one attempt at it share
 // (Attempt): the job, the connection and its sessions, the target on the host.
 
-import type { Settings } from '../config/settings.js'
-import type { HostTarget } from '../config/host-list.js'
+import type { Destination, Settings } from '../config/settings.js'
 import type { ChunkReader } from '../local/chunk-reader.js'
 import type { LocalHasher } from '../local/digests.js'
 import type { Plan } from '../local/plan.js'
@@ -20,7 +19,7 @@ export interface HostLog {
 export type Connect = (signal: AbortSignal) => Promise<SshConnection>
 
 export interface HostJob {
-  readonly host: HostTarget
+  readonly host: Destination
   readonly settings: Settings
   readonly plan: Plan
   readonly localHasher: LocalHasher

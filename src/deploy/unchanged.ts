@@ -2,6 +2,7 @@
 // digests come from the hashing shells, some of them asked for before the SFTP server is up
 // (prefetched), the others in one pass once the target is known.
 
+import { remoteJoiner } from '../remote/paths.js'
 import { posix } from 'node:path'
 import { formatDuration } from '../config/duration.js'
 import type { LocalDigest } from '../local/digests.js'
@@ -38,6 +39,8 @@ export interface PrefetchedDigests {
  */
 export function prefetchDigests(
   hasher: RemoteHasher,
+  /** The target as given (not resolved): what the shell's relative paths start from. */
+  target: string,
   files: readonly PlannedFile[],
   /** Called when the first file is there (or there is none to ask for). */
   onThere: () => void
@@ -47,10 +50,11 @@ export function prefetchDigests(
   let abandoned = false
   let allIn: (() => void) | undefined
   let allAnswered: Promise<void> | undefined
+  const underTarget = remoteJoiner(target)
   const ask = (file: PlannedFile, then?: (answer: RemoteDigest) => void): void => {
     asked.add(file.relativePath)
     // The file's path under `target` as given: what the shell resolves from its directory.
-    hasher.hashInto(file.remotePath, file.size, (answer) => {
+    hasher.hashInto(underTarget(file.relativePath), file.size, (answer) => {
       answers.set(file.relativePath, answer)
       if (answers.size === asked.size) allIn?.()
       then?.(answer)

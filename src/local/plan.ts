@@ -7,7 +7,7 @@ import { lstatSync, readlinkSync, statSync, type Stats } from 'node:fs'
 import { isAbsolute, relative, resolve, sep } from 'node:path'
 import { errorMessage, InputError, localFileError } from '../errors.js'
 import { escapeName, explainUnrepresentableName, isUtf8 } from './names.js'
-import { checkUnderTarget, joinRemote, remoteJoiner, toPosixSegments } from '../remote/paths.js'
+import { checkUnderTarget, toPosixSegments } from '../remote/paths.js'
 import { literalRoots, walkLiteral } from './walk.js'
 
 export interface PlannedFile {
@@ -15,8 +15,6 @@ export interface PlannedFile {
   readonly localPath: string
   /** POSIX path relative to `target`, after `strip-components`. */
   readonly relativePath: string
-  /** Remote path: `target` joined with `relativePath`. */
-  readonly remotePath: string
   readonly size: number
   /** Permission bits of the local file, applied to the new remote file. */
   readonly mode: number
@@ -53,7 +51,6 @@ export interface PlanOptions {
   readonly patterns: readonly string[]
   /** Absolute. */
   readonly workingDirectory: string
-  readonly target: string
   readonly stripComponents: number
   readonly followSymbolicLinks: boolean
 }
@@ -73,17 +70,8 @@ export function anchorPattern(pattern: string, base: string): string | undefined
   return negated ? `!${anchored}` : anchored
 }
 
-/** Maps a local match to its place under `target`. Throws the error a user should see. */
+/** A local match's place relative to `target`. Throws the error a user should see. */
 export function mapFile(
-  localPath: string,
-  options: Pick<PlanOptions, 'workingDirectory' | 'target' | 'stripComponents'>
-): { relativePath: string; remotePath: string } {
-  const relativePath = relativePlace(localPath, options)
-  return { relativePath, remotePath: joinRemote(options.target, relativePath) }
-}
-
-/** A local match's place relative to `target`. */
-function relativePlace(
   localPath: string,
   options: Pick<PlanOptions, 'workingDirectory' | 'stripComponents'>
 ): string {
@@ -151,8 +139,7 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
     throw explainUnrepresentableName(errorMessage(error)) ?? error
   }
 
-  const toRemote = remoteJoiner(options.target)
-  const byRemote = new Map<string, string>()
+  const byPlace = new Map<string, string>()
   const files: PlannedFile[] = []
   for (const found of matches.sort((a, b) =>
     a.localPath < b.localPath ? -1 : a.localPath > b.localPath ? 1 : 0
@@ -160,23 +147,21 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
     const localPath = found.localPath
     const relativePath =
       found.walkedPath === undefined
-        ? relativePlace(resolve(localPath), options)
+        ? mapFile(resolve(localPath), options)
         : place(found.walkedPath.split('/'), options)
     checkUnderTarget(relativePath, localPath)
-    const remotePath = toRemote(relativePath)
-    const clash = byRemote.get(remotePath)
+    const clash = byPlace.get(relativePath)
     if (clash !== undefined)
       throw new InputError(
         'strip-components',
-        `'${clash}' and '${localPath}' would both land at '${remotePath}'`
+        `'${clash}' and '${localPath}' would both land at '${relativePath}' under target`
       )
-    byRemote.set(remotePath, localPath)
+    byPlace.set(relativePath, localPath)
     const info = found.stats ?? statFile(localPath, options.followSymbolicLinks)
     if (info.isSymbolicLink()) {
       files.push({
         localPath,
         relativePath,
-        remotePath,
         size: 0,
         mode: 0o777,
         identity: identityOf(info),
@@ -188,7 +173,6 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
     files.push({
       localPath,
       relativePath,
-      remotePath,
       size: info.size,
       mode: info.mode & 0o777,
       identity: identityOf(info)

@@ -6,11 +6,13 @@
 // error (see request-tracker.ts).
 
 import { createConnection, type Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
 import { classifyConnectError } from './classify.js'
 import { clientConfig, promptAnswers } from './client-config.js'
 import { coalesceWrites } from './coalesce-writes.js'
 import { DeployError, errorMessage, type HostKeyError } from '../errors.js'
 import { exec, streamToCommand } from './exec.js'
+import { forwardOut } from './forward.js'
 import { execOpener, type ExecContext } from './exec-channel.js'
 import { openCommandChannel } from './line-channel.js'
 import { RequestTracker } from './request-tracker.js'
@@ -44,19 +46,16 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
   let hostKeyFailure: HostKeyError | undefined
   const closed = watchClient(client, options, requests, () => hostKeyFailure, release)
 
-  const socket: Socket = createConnection({ host: options.host, port: options.port, noDelay: true })
-  // ssh2 reports socket errors through the client. Raw socket traffic does not count as
-  // activity: keepalive replies would hide a stalled SFTP server behind a live sshd.
-  socket.on('error', () => undefined)
+  const { socket, flushWrites } = openSocket(options)
   const context: ExecContext = {
     label,
     idleTimeoutMs: options.idleTimeoutMs,
     requests,
-    flushWrites: coalesceWrites(socket),
+    flushWrites,
     openExec: execOpener(client, label)
   }
   const sftp = new SftpSessionSlot(client, requests, label, options.idleTimeoutMs)
-  const connection = assemble(context, sftp, async () => {
+  const connection = assemble(client, context, sftp, async () => {
     await withGrace(sftp.end())
     client.end()
     await withGrace(closed)
@@ -130,8 +129,22 @@ async function handshake(
   }
 }
 
+/**
+ * The stream the connection runs over: a new TCP connection (Nagle off, each tick's writes sent
+ * as one), or the stream a jump host forwarded, whose writes its own connection coalesces.
+ */
+function openSocket(options: ConnectOptions): { socket: Duplex; flushWrites: () => void } {
+  if (options.sock !== undefined) return { socket: options.sock, flushWrites: () => undefined }
+  const socket: Socket = createConnection({ host: options.host, port: options.port, noDelay: true })
+  // ssh2 reports socket errors through the client. Raw socket traffic does not count as
+  // activity: keepalive replies would hide a stalled SFTP server behind a live sshd.
+  socket.on('error', () => undefined)
+  return { socket, flushWrites: coalesceWrites(socket) }
+}
+
 /** The SshConnection over `context`'s client: its requests, its SFTP session, `close`. */
 function assemble(
+  client: Client,
   context: ExecContext,
   sftp: SftpSessionSlot,
   close: () => Promise<void>
@@ -141,6 +154,7 @@ function assemble(
     exec: (command, options) => exec(context, command, options),
     streamToCommand: (command, input) => streamToCommand(context, command, input),
     openCommandChannel: (command, prefix) => openCommandChannel(context, command, prefix),
+    forward: (host, port) => forwardOut(client, context.requests, context, host, port),
     get failure() {
       return context.requests.failure
     },

@@ -2,6 +2,7 @@
 // errors, no ssh2 object. The ssh/ modules implement it; deploy/, transfer/ and remote/ take it,
 // and their unit tests fake it.
 
+import type { Duplex } from 'node:stream'
 import type { DeployError, HostKeyError } from '../errors.js'
 
 /** A host key's verdict: trusted, or the error the connection fails with. */
@@ -26,6 +27,11 @@ export interface ConnectOptions {
   readonly signal: AbortSignal
   /** `user@host:port`, for messages. */
   readonly label: string
+  /**
+   * Where given, the connection runs over this stream (a TCP connection a jump host forwarded:
+   * see SshConnection.forward) instead of a new TCP connection of its own.
+   */
+  readonly sock?: Duplex
 }
 
 export interface RemoteStat {
@@ -125,6 +131,13 @@ export interface SshConnection {
   streamToCommand(command: string, input: AsyncIterable<Buffer>): Promise<ExecResult>
   /** Starts `command` on an exec channel for line-oriented requests (see CommandChannel). */
   openCommandChannel(command: string, prefix: string): Promise<CommandChannel>
+  /**
+   * A TCP connection from the server to `host`:`port` (a `direct-tcpip` channel, as `ssh -J`
+   * opens): a stream for the next connection of a jump chain to run over. Rejects with a
+   * `permission` error where the server refuses to forward (AllowTcpForwarding no), `network`
+   * where the next host refuses or cannot be reached.
+   */
+  forward(host: string, port: number): Promise<Duplex>
   /** Resolves when the connection has failed or ended: the reason, or undefined if closed. */
   readonly failure: DeployError | undefined
   /** Ends the SFTP session and the connection, waiting briefly for both to close. */

@@ -47,6 +47,7 @@ function fakeHost(open: (count: number) => 'shell' | Error = () => 'shell'): Fak
       return what === 'shell' ? Promise.resolve(shell()) : Promise.reject(what)
     },
     sftp: () => Promise.reject(new Error('not in this test')),
+    forward: () => Promise.reject(new Error('not in this test')),
     exec: () => Promise.reject(new Error('not in this test')),
     streamToCommand: () => Promise.reject(new Error('not in this test')),
     failure: undefined,

@@ -26,7 +26,8 @@ function parse(overrides: Partial<Record<InputName, string>>) {
     readFile: (path) => {
       if (path.endsWith('missing')) throw new Error('ENOENT: no such file')
       return key.privateKey
-    }
+    },
+    variables: {}
   })
 }
 
@@ -63,8 +64,8 @@ describe('inputs', () => {
       target: '/srv/www'
     })
     expect(settings.hosts[0]?.label).toBe('deploy@127.0.1.2:2200')
-    expect(settings.credentials.description).toBe('ssh-ed25519 key')
-    expect(settings.hostKeys.mode).toBe('verify')
+    expect(settings.hosts[0]?.credentials.description).toBe('ssh-ed25519 key')
+    expect(settings.hosts[0]?.hostKeys.mode).toBe('verify')
   })
 
   test('every value is read', () => {
@@ -108,18 +109,20 @@ describe('inputs', () => {
       keepaliveIntervalMs: 2000,
       preflight: false
     })
-    expect(settings.credentials.description).toBe('ssh-ed25519 key, then password')
+    expect(settings.hosts[0]?.credentials.description).toBe('ssh-ed25519 key, then password')
   })
 
   test('insecure-ignore-host-key is allowed with a warning', () => {
     const settings = parse({ 'known-hosts': '', 'insecure-ignore-host-key': 'true' })
-    expect(settings.hostKeys.mode).toBe('insecure')
+    expect(settings.hosts[0]?.hostKeys.mode).toBe('insecure')
     expect(settings.warnings.join()).toMatch(/not checked/)
   })
 
   test('key-path reads the key from a file; password alone is enough', () => {
-    expect(parse({ key: '', 'key-path': 'id_ed25519' }).credentials.privateKey).toContain('OPENSSH')
-    expect(parse({ key: '', password: 'secret' }).credentials).toMatchObject({
+    expect(parse({ key: '', 'key-path': 'id_ed25519' }).hosts[0]?.credentials.privateKey).toContain(
+      'OPENSSH'
+    )
+    expect(parse({ key: '', password: 'secret' }).hosts[0]?.credentials).toMatchObject({
       privateKey: undefined,
       password: 'secret'
     })
@@ -213,7 +216,8 @@ describe('inputs', () => {
     expect(() =>
       parseInputs((name) => values[name] ?? '', {
         workspace,
-        readFile: () => key.publicKey
+        readFile: () => key.publicKey,
+        variables: {}
       })
     ).toThrow(/Input 'key-path': this is a public key/)
   })

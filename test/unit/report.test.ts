@@ -71,7 +71,7 @@ describe('report', () => {
 
   test('summary: one row per host, cells escaped', () => {
     const markdown = summaryMarkdown(results, {
-      target: '/srv',
+      targets: new Map(results.map((result) => [result.host, '/srv'])),
       files: 3,
       totalBytes: 2048,
       verify: 'sha256'

@@ -220,6 +220,7 @@ function fakeConnection(parts: ConnectionParts): SshConnection {
         return sftp
       })
     },
+    forward: () => Promise.reject(new Error('fake: no jump hosts here')),
     exec: (command) =>
       Promise.resolve().then(() => {
         alive()

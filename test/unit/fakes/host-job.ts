@@ -30,7 +30,8 @@ export function testSettings(
   }
   return parseInputs((name) => given[name] ?? '', {
     workspace: dir,
-    readFile: () => ''
+    readFile: () => '',
+    variables: {}
   })
 }
 

@@ -1,0 +1,215 @@
+// Hosts behind jump hosts: each hop of a chain is an SSH connection of its own (its host key
+// checked, its credentials, the connect timeout and keepalive), reached through a TCP connection
+// the hop before it forwards (`direct-tcpip`, as `ssh -J` does). A hop's connection is shared by
+// every host of the run that goes through the same hops with the same credentials and host key
+// rules, and closed when the last of them is done; one that has failed is never handed out
+// again, so a retry opens a new one.
+
+import type { Duplex } from 'node:stream'
+import type { Destination, Endpoint, Settings } from '../config/settings.js'
+import { DeployError, errorMessage } from '../errors.js'
+import type { SshConnection } from '../ssh/types.js'
+
+/** Opens a connection to `endpoint`, over `sock` where given (openConnection). */
+export type OpenEndpoint = (
+  endpoint: Endpoint,
+  settings: Settings,
+  signal: AbortSignal,
+  sock?: Duplex
+) => Promise<SshConnection>
+
+interface SharedHop {
+  readonly key: string
+  readonly connection: Promise<SshConnection>
+  users: number
+}
+
+/** A hop of `host`'s chain, for messages: `jump host deploy@bastion:22 (hop 1 of 2)`. */
+function hopName(host: Destination, index: number): string {
+  const hop = host.jump[index] as Endpoint
+  return `jump host ${hop.label} (hop ${index + 1} of ${host.jump.length})`
+}
+
+/** `error`, told as a failure of `host`'s hop `index`: its kind kept, its message named. */
+function atHop(host: Destination, index: number, error: unknown): DeployError {
+  const hop = host.jump[index] as Endpoint
+  const message = errorMessage(error).replace(new RegExp(`^${escapeRegExp(hop.label)}: `), '')
+  const kind = error instanceof DeployError ? error.kind : 'network'
+  return new DeployError(kind, `${host.label}: ${hopName(host, index)}: ${message}`, {
+    cause: error
+  })
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
+
+/** Rejects with the signal's reason once it aborts, else settles as `promise` does. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error)
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error)
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
+}
+
+export class JumpConnections {
+  readonly #hops = new Map<string, SharedHop>()
+  readonly #ids = new WeakMap<object, number>()
+  #nextId = 0
+
+  /**
+   * `root`: the run's signal; a hop's connection outlives any one host's attempt, so only the
+   * run's end closes it early.
+   */
+  constructor(
+    private readonly settings: Settings,
+    private readonly root: AbortSignal,
+    private readonly open: OpenEndpoint
+  ) {}
+
+  /** A connection to `host`: through its jump chain where it has one, else directly. */
+  async connect(host: Destination, signal: AbortSignal): Promise<SshConnection> {
+    if (host.jump.length === 0) return this.open(host, this.settings, signal)
+    const held: SharedHop[] = []
+    try {
+      let via: SshConnection | undefined
+      for (let index = 0; index < host.jump.length; index += 1)
+        via = await this.#through(host, index, via, held, signal)
+      const sock = await this.#forward(host, host.jump.length - 1, via as SshConnection, host)
+      const connection = await this.open(host, this.settings, signal, sock)
+      return releasing(connection, () => this.#release(held))
+    } catch (error) {
+      this.#release(held)
+      throw error
+    }
+  }
+
+  /**
+   * The connection to `host`'s hop `index` (reached through `via`), added to `held`: the one
+   * shared, or a new one where none is, or where the one shared has failed since.
+   */
+  async #through(
+    host: Destination,
+    index: number,
+    via: SshConnection | undefined,
+    held: SharedHop[],
+    signal: AbortSignal
+  ): Promise<SshConnection> {
+    const key = this.#key(host.jump.slice(0, index + 1))
+    for (;;) {
+      const entry = this.#hops.get(key) ?? this.#openHop(host, index, key, via)
+      entry.users += 1
+      held.push(entry)
+      const connection = await untilAborted(entry.connection, signal)
+      if (connection.failure === undefined) return connection
+      // Failed since it was opened: handed out no more.
+      if (this.#hops.get(key) === entry) this.#hops.delete(key)
+      held.pop()
+      this.#release([entry])
+    }
+  }
+
+  #openHop(
+    host: Destination,
+    index: number,
+    key: string,
+    via: SshConnection | undefined
+  ): SharedHop {
+    const hop = host.jump[index] as Endpoint
+    const connection = (async () => {
+      const sock = via === undefined ? undefined : await this.#forward(host, index - 1, via, hop)
+      return this.open(hop, this.settings, this.root, sock).catch((error: unknown) => {
+        throw atHop(host, index, error)
+      })
+    })()
+    const entry: SharedHop = { key, connection, users: 0 }
+    this.#hops.set(key, entry)
+    connection.catch(() => {
+      if (this.#hops.get(key) === entry) this.#hops.delete(key)
+    })
+    return entry
+  }
+
+  /**
+   * A TCP connection from hop `index` of `host`'s chain to `next`. A hop that refuses to forward
+   * is the one named; where the next hop cannot be reached, that next hop is.
+   */
+  async #forward(
+    host: Destination,
+    index: number,
+    from: SshConnection,
+    next: Endpoint
+  ): Promise<Duplex> {
+    try {
+      return await from.forward(next.host, next.port)
+    } catch (error) {
+      const nextIsHop = index + 1 < host.jump.length
+      if (!nextIsHop || !(error instanceof DeployError) || error.kind !== 'network')
+        throw atHop(host, index, error)
+      const reason = error.cause instanceof Error ? ` (${error.cause.message})` : ''
+      throw atHop(
+        host,
+        index + 1,
+        new DeployError(
+          'network',
+          `refused the connection from ${(host.jump[index] as Endpoint).label}, or could not be reached from it${reason}`,
+          { cause: error }
+        )
+      )
+    }
+  }
+
+  /** One user fewer for each of `entries`; a hop nobody uses any more is closed. */
+  #release(entries: readonly SharedHop[]): void {
+    for (const entry of entries) {
+      entry.users -= 1
+      if (entry.users > 0) continue
+      if (this.#hops.get(entry.key) === entry) this.#hops.delete(entry.key)
+      void entry.connection.then((connection) => connection.close()).catch(() => undefined)
+    }
+  }
+
+  /** Hops are shared only with the same endpoints, credentials and host key rules, in order. */
+  #key(hops: readonly Endpoint[]): string {
+    return hops
+      .map((hop) => `${hop.label}#${this.#id(hop.credentials)}#${this.#id(hop.hostKeys)}`)
+      .join('>')
+  }
+
+  #id(value: object): number {
+    let id = this.#ids.get(value)
+    if (id === undefined) {
+      id = this.#nextId
+      this.#nextId += 1
+      this.#ids.set(value, id)
+    }
+    return id
+  }
+}
+
+/** `connection`, its close also letting go of the jump hops it went through. */
+function releasing(connection: SshConnection, release: () => void): SshConnection {
+  let released = false
+  return {
+    sftp: () => connection.sftp(),
+    exec: (command, options) => connection.exec(command, options),
+    streamToCommand: (command, input) => connection.streamToCommand(command, input),
+    openCommandChannel: (command, prefix) => connection.openCommandChannel(command, prefix),
+    forward: (host, port) => connection.forward(host, port),
+    get failure() {
+      return connection.failure
+    },
+    close: async () => {
+      try {
+        await connection.close()
+      } finally {
+        if (!released) {
+          released = true
+          release()
+        }
+      }
+    }
+  }
+}
