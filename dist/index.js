@@ -22,7 +22,7 @@ import child from 'child_process';
 import assert from 'assert';
 import 'timers';
 import { createHash, createHmac, timingSafeEqual, randomBytes, createPrivateKey } from 'node:crypto';
-import { posix, sep as sep$1, resolve, isAbsolute, join, relative } from 'node:path';
+import { sep as sep$1, posix, resolve, isAbsolute, join, relative } from 'node:path';
 import { createConnection } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import require$$0$2 from 'net';
@@ -744,8 +744,12 @@ function createActionIO() {
         error: (message, title) => error(message, title === undefined ? {} : { title }),
         group: (title, lines) => {
             startGroup(title);
-            for (const line of lines)
-                info(line);
+            for (const line of lines) {
+                if (line.debug === true)
+                    debug(line.text);
+                else
+                    info(line.text);
+            }
             endGroup();
         },
         writeSummary: async (markdown) => {
@@ -886,6 +890,7 @@ function notAttempted(host, files, reason) {
         files,
         uploaded: 0,
         skipped: 0,
+        deleted: 0,
         bytes: 0,
         resumedBytes: 0,
         attempts: 0,
@@ -1168,6 +1173,4381 @@ async function send$1(sftp, options, state) {
     finally {
         local.close();
     }
+}
+
+// The one function that puts a value into a remote shell command. Every argument of every remote
+// command goes through it: inside single quotes a POSIX shell expands nothing, so spaces, `$()`,
+// backticks, globs, newlines and non-ASCII arrive as they are. A single quote itself is closed,
+// escaped and reopened: ' becomes '\''.
+function shellQuote(value) {
+    if (value.includes('\0'))
+        throw new Error('a shell argument cannot contain a NUL byte');
+    return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+/**
+ * A remote path as an argument no program can read as an option: absolute as it is, else
+ * `./`-prefixed (a file named `-out` is `./-out`). Every path handed to a remote command goes
+ * through it, then through shellQuote.
+ */
+function commandPath(path) {
+    return path.startsWith('/') ? path : `./${path}`;
+}
+/** shellQuote(commandPath(path)). */
+function quotePath(path) {
+    return shellQuote(commandPath(path));
+}
+
+// The protocol of our remote shells. OpenSSH's sftp-server has no checksum extension, so a
+// file's SHA-256 comes from a remote command: `openssl dgst -sha256` (SHA-NI), else
+// `sha256sum`, else `shasum -a 256`. Long-lived `sh -s` processes (one exec channel each) take
+// scripts on stdin and answer in lines that start with LINE_PREFIX, each answer ended by
+// END_LINE; anything else they print (a login banner, say) is ignored.
+/** Every line of ours starts with this, so login banners and other noise are ignored. */
+const LINE_PREFIX = 'sfd-';
+/** Ends every answer. */
+const END_LINE = 'sfd-end';
+const HASHERS = ['openssl', 'sha256sum', 'shasum'];
+/** The command each hasher runs as, reading a file on its stdin. */
+const HASHER_COMMAND = {
+    openssl: 'openssl dgst -sha256',
+    sha256sum: 'sha256sum',
+    shasum: 'shasum -a 256'
+};
+/** Sets `m` to the fastest hasher the host has (in HASHERS order), or `none`. */
+const DETECT_HASHER = [
+    'if command -v openssl >/dev/null 2>&1 && openssl dgst -sha256 </dev/null >/dev/null 2>&1; then m=openssl',
+    'elif command -v sha256sum >/dev/null 2>&1; then m=sha256sum',
+    'elif command -v shasum >/dev/null 2>&1; then m=shasum',
+    'else m=none; fi'
+];
+/**
+ * Picks the fastest hasher the host has, once per shell: answers `sfd-hasher NAME`. Defines
+ * sfd_prefix, which marks openssl's lines as ours: sed where the host has it (faster), else a
+ * shell loop.
+ */
+const HASHER_PRELUDE = [
+    'if command -v sed >/dev/null 2>&1; then',
+    "sfd_prefix() { sed 's/^/sfd-o /'; }",
+    'else',
+    `sfd_prefix() { while IFS= read -r l; do printf 'sfd-o %s\\n' "$l"; done; }`,
+    'fi',
+    ...DETECT_HASHER,
+    // Which boot of which machine this is: a host that is the runner itself shares its CPUs.
+    'echo "sfd-boot $(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"',
+    // The directory relative paths start from, to compare with the SFTP server's.
+    'echo "sfd-cwd $(pwd -P 2>/dev/null)"',
+    'echo "sfd-hasher $m"',
+    `echo ${END_LINE}`,
+    ''
+].join('\n');
+/** The host's boot id from the prelude's answer, where it has one. */
+function parseBootLine(lines) {
+    const id = lines
+        .find((line) => line.startsWith('sfd-boot '))
+        ?.slice('sfd-boot '.length)
+        .trim();
+    return id === undefined || id === '' ? undefined : id;
+}
+/** The shell's working directory (symbolic links resolved) from the prelude's answer. */
+function parseCwdLine(lines) {
+    const cwd = lines.find((line) => line.startsWith('sfd-cwd '))?.slice('sfd-cwd '.length);
+    return cwd === undefined || cwd === '' ? undefined : cwd;
+}
+function parseHasherLine(lines) {
+    const name = lines.find((line) => line.startsWith('sfd-hasher '))?.slice('sfd-hasher '.length);
+    return HASHERS.find((hasher) => hasher === name);
+}
+/**
+ * One batch, every path through quotePath (a file named `-out` is not an option to openssl).
+ * openssl takes the whole batch in one process and its output lines come back prefixed; the
+ * others run once per file.
+ */
+function hashBatchScript(hasher, paths) {
+    const quoted = paths.map(quotePath).join(' ');
+    if (hasher === 'openssl')
+        return [
+            `${HASHER_COMMAND.openssl} ${quoted} 2>/dev/null | sfd_prefix`,
+            `echo ${END_LINE}`,
+            ''
+        ].join('\n');
+    return [
+        `for f in ${quoted}; do`,
+        `if r=$(${HASHER_COMMAND[hasher]} < "$f" 2>/dev/null); then printf 'sfd-ok %s\\n' "$r"; else echo 'sfd-err'; fi`,
+        'done',
+        `echo ${END_LINE}`,
+        ''
+    ].join('\n');
+}
+// A remote hasher reads at least this fast; a request gets this long per byte it hashes before
+// the watchdog calls it stalled.
+const MIN_HASH_BYTES_PER_MS = 20 * 1024;
+/** How long a remote hasher may take over `bytes`, beyond the idle timeout. */
+function hashAllowanceMs(idleTimeoutMs, bytes) {
+    return idleTimeoutMs + bytes / MIN_HASH_BYTES_PER_MS;
+}
+/** Reads a batch's answer: one result per path, in order. */
+function parseHashAnswer(hasher, paths, lines) {
+    if (hasher !== 'openssl')
+        return paths.map((_, index) => {
+            const line = lines[index] ?? '';
+            const sha256 = line.startsWith('sfd-ok ')
+                ? /\b([0-9a-f]{64})\b/.exec(line.slice(7))?.[1]
+                : undefined;
+            return sha256 === undefined ? 'unreadable' : { sha256 };
+        });
+    // `SHA2-256(path)= hex` (OpenSSL 3) or `SHA256(path)= hex` (1.1), a line per file read, in
+    // order; a name with a line break spans lines, so the text is matched name by name.
+    const text = lines.map((line) => line.slice('sfd-o '.length)).join('\n');
+    let position = 0;
+    return paths.map((path) => {
+        for (const label of ['SHA2-256', 'SHA256']) {
+            // The path as hashBatchScript handed it to openssl.
+            const head = `${label}(${commandPath(path)})= `;
+            if (!text.startsWith(head, position))
+                continue;
+            const hex = text.slice(position + head.length, position + head.length + 64);
+            if (!/^[0-9a-f]{64}$/.test(hex))
+                return 'unreadable';
+            position += head.length + 64 + 1;
+            return { sha256: hex };
+        }
+        return 'unreadable';
+    });
+}
+
+// One hashing shell: `sh -s` on an exec channel, its prelude run (the fastest hasher the host
+// has picked, sfd_prefix defined), ready to take batches of files to hash.
+// A shell that has not said it is ready by then is not a shell (a forced sftp-server, say).
+const READY_TIMEOUT_MS = 10_000;
+/**
+ * Starts a hashing shell. Undefined where the host refuses the channel, or what answers is not a
+ * shell with a hasher; throws where the connection has ended.
+ */
+async function startShell(connection, idleTimeoutMs) {
+    let channel;
+    try {
+        channel = await connection.openCommandChannel('sh -s', LINE_PREFIX);
+    }
+    catch (error) {
+        if (isConnectionEnded(error))
+            throw error;
+        return undefined; // exec refused
+    }
+    const started = await runPrelude(channel, idleTimeoutMs);
+    if (started === undefined)
+        channel.close();
+    return started;
+}
+/** The prelude's answer, within READY_TIMEOUT_MS; undefined where there is none. */
+async function runPrelude(channel, idleTimeoutMs) {
+    let timer;
+    const timedOut = new Promise((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), Math.min(READY_TIMEOUT_MS, idleTimeoutMs));
+    });
+    try {
+        const answer = await Promise.race([
+            channel.request(HASHER_PRELUDE, END_LINE, idleTimeoutMs),
+            timedOut
+        ]);
+        if (answer === 'timeout')
+            return undefined;
+        const hasher = parseHasherLine(answer);
+        if (hasher === undefined)
+            return undefined;
+        return { channel, hasher, bootId: parseBootLine(answer), cwd: parseCwdLine(answer) };
+    }
+    catch (error) {
+        if (isConnectionEnded(error))
+            throw error;
+        return undefined;
+    }
+    finally {
+        clearTimeout(timer);
+    }
+}
+
+// A few long-lived hashing shells per connection (each one exec channel, so the connection stays
+// within MaxSessions) take batches of files on stdin; the session start-up is paid once per
+// connection, and openssl hashes a whole batch in one process. Where the host refuses commands
+// or has no hasher, every request is answered 'unavailable' and files are read back instead.
+// A batch is a script fed to the shell's stdin, so no command-line limit applies; batches stay
+// moderate so that the work spreads over the shells.
+const MAX_BATCH_PATHS = 1000;
+const MAX_BATCH_CHARS = 256 * 1024;
+// A shell gets its next batch before it has answered the last, so it never waits for a round
+// trip between batches.
+const BATCHES_PER_SHELL = 2;
+/**
+ * A second shell is a second login (the server's CPU, shared with everything else): it starts
+ * only for a backlog that one shell would take longer than a login to hash.
+ */
+const GROW_BACKLOG = { bytes: 256 * 1024 * 1024, files: 20_000 };
+/** A request's failure: its promise rejected, or 'unavailable' for hashInto's callback. */
+function fail$2(request, error) {
+    if (request.reject === undefined)
+        request.resolve('unavailable');
+    else
+        request.reject(error);
+}
+/** The requests not yet handed to a shell, in order, and their bytes. */
+class RequestQueue {
+    requests = [];
+    queuedBytes = 0;
+    get length() {
+        return this.requests.length;
+    }
+    get bytes() {
+        return this.queuedBytes;
+    }
+    push(request) {
+        this.requests.push(request);
+        this.queuedBytes += request.size;
+    }
+    /** The next batch: at most MAX_BATCH_PATHS paths and about MAX_BATCH_CHARS of them. */
+    takeBatch() {
+        let count = 0;
+        let chars = 0;
+        for (const next of this.requests) {
+            const cost = next.path.length + 8;
+            if (count === MAX_BATCH_PATHS || (count > 0 && chars + cost > MAX_BATCH_CHARS))
+                break;
+            chars += cost;
+            count += 1;
+        }
+        const batch = this.requests.splice(0, count);
+        for (const request of batch)
+            this.queuedBytes -= request.size;
+        return batch;
+    }
+    takeAll() {
+        this.queuedBytes = 0;
+        return this.requests.splice(0);
+    }
+}
+class HasherPool {
+    connection;
+    channels;
+    idleTimeoutMs;
+    growAt;
+    held;
+    queue = new RequestQueue();
+    shells = [];
+    starting = 0;
+    closed = false;
+    isUnavailable = false;
+    hostMachine;
+    /** Waiting in takeShell for an idle shell. */
+    taker;
+    firstReady = () => undefined;
+    constructor(connection, channels, idleTimeoutMs, growAt, held) {
+        this.connection = connection;
+        this.channels = channels;
+        this.idleTimeoutMs = idleTimeoutMs;
+        this.growAt = growAt;
+        this.held = held;
+    }
+    get unavailable() {
+        return this.isUnavailable;
+    }
+    get machine() {
+        return this.hostMachine;
+    }
+    hash(path, size) {
+        if (this.isUnavailable)
+            return Promise.resolve('unavailable');
+        if (this.closed)
+            return Promise.reject(new DeployError('remote-failure', 'the remote hasher is closed'));
+        return new Promise((resolve, reject) => this.enqueue({ path, size, resolve, reject }));
+    }
+    hashInto(path, size, done) {
+        if (this.isUnavailable || this.closed)
+            done('unavailable');
+        else
+            this.enqueue({ path, size, resolve: done });
+    }
+    warmUp() {
+        this.held = false;
+        if (this.shells.length + this.starting !== 0 || this.isUnavailable || this.closed)
+            return Promise.resolve();
+        const started = new Promise((resolve) => {
+            this.firstReady = resolve;
+        });
+        this.grow();
+        return started;
+    }
+    takeShell() {
+        if (this.closed || this.isUnavailable || this.taker !== undefined)
+            return Promise.resolve(undefined);
+        return new Promise((resolve) => {
+            this.taker = resolve;
+            this.pump();
+        });
+    }
+    giveBack(shell) {
+        if (this.closed || this.isUnavailable) {
+            shell.channel.close();
+            return;
+        }
+        this.shells.unshift({ channel: shell.channel, hasher: shell.hasher, batches: 0, bytes: 0 });
+        this.pump();
+    }
+    release() {
+        this.isUnavailable = true;
+        for (const shell of this.shells.splice(0))
+            shell.channel.close();
+        this.pump();
+    }
+    dropQueued() {
+        for (const request of this.queue.takeAll())
+            request.resolve('unavailable');
+    }
+    close() {
+        this.closed = true;
+        this.handOver(undefined);
+        for (const shell of this.shells)
+            shell.channel.close();
+    }
+    enqueue(request) {
+        this.queue.push(request);
+        // Files asked for in the same turn of the event loop go out together, in full batches; a
+        // full batch goes at once, so a shell starts on it while the rest are still asked for.
+        if (this.queue.length === 1)
+            queueMicrotask(() => this.pump());
+        else if (this.queue.length >= MAX_BATCH_PATHS)
+            this.pump();
+    }
+    /** Hands work and shells out: whatever can move now, moves. */
+    pump() {
+        if (this.isUnavailable) {
+            this.dropQueued();
+            this.handOver(undefined);
+            return;
+        }
+        if (this.taker !== undefined)
+            this.handOverIdleShell();
+        // While a shell is wanted, none gets more work, so that one falls idle.
+        if (this.taker === undefined)
+            this.feedShells();
+        if (this.worthAnotherShell())
+            this.grow();
+    }
+    handOverIdleShell() {
+        const idle = this.shells.findIndex((shell) => shell.batches === 0);
+        if (idle >= 0)
+            this.handOver(this.shells.splice(idle, 1)[0]);
+        else if (this.shells.length + this.starting === 0)
+            this.handOver(undefined);
+    }
+    handOver(shell) {
+        const waiting = this.taker;
+        this.taker = undefined;
+        waiting?.(shell);
+    }
+    feedShells() {
+        for (const shell of this.shells)
+            while (this.queue.length > 0 && shell.batches < BATCHES_PER_SHELL)
+                this.runBatch(shell, this.queue.takeBatch());
+    }
+    worthAnotherShell() {
+        if (this.queue.length === 0 || this.starting !== 0 || this.held)
+            return false;
+        if (this.shells.length >= this.channels)
+            return false;
+        return (this.shells.length === 0 ||
+            this.queue.length > this.growAt.files ||
+            this.queue.bytes > this.growAt.bytes);
+    }
+    runBatch(shell, batch) {
+        const bytes = batch.reduce((sum, request) => sum + request.size, 0);
+        shell.batches += 1;
+        shell.bytes += bytes;
+        const paths = batch.map((request) => request.path);
+        // The batch waits for those sent before it on the same shell: its allowance covers them.
+        shell.channel
+            .request(hashBatchScript(shell.hasher, paths), END_LINE, hashAllowanceMs(this.idleTimeoutMs, shell.bytes))
+            .then((lines) => {
+            const answers = parseHashAnswer(shell.hasher, paths, lines);
+            batch.forEach((request, index) => request.resolve(answers[index] ?? 'unreadable'));
+        }, (error) => {
+            for (const request of batch)
+                fail$2(request, error);
+        })
+            .finally(() => {
+            shell.batches -= 1;
+            shell.bytes -= bytes;
+            this.pump();
+        });
+    }
+    grow() {
+        this.starting += 1;
+        startShell(this.connection, this.idleTimeoutMs)
+            .then((started) => this.adopt(started), (error) => {
+            for (const request of this.queue.takeAll())
+                fail$2(request, error);
+        })
+            .finally(() => {
+            this.starting -= 1;
+            this.firstReady();
+            this.pump();
+        });
+    }
+    /** A shell that has started joins the pool; one refused may leave the host unable to hash. */
+    adopt(started) {
+        if (started === undefined) {
+            // Refused (exec forbidden, no session left, no hasher): the host cannot hash unless
+            // another shell is up or still starting.
+            if (this.shells.length === 0 && this.starting === 1)
+                this.isUnavailable = true;
+            return;
+        }
+        if (this.closed) {
+            started.channel.close();
+            return;
+        }
+        this.hostMachine ??= { bootId: started.bootId, cwd: started.cwd };
+        this.shells.push({ channel: started.channel, hasher: started.hasher, batches: 0, bytes: 0 });
+    }
+}
+function createRemoteHasher(connection, channels, idleTimeoutMs, 
+/** The backlog worth a second shell. */
+growAt = GROW_BACKLOG, 
+/** No shell starts before warmUp (requests wait in the queue). */
+held = false) {
+    return new HasherPool(connection, channels, idleTimeoutMs, growAt, held);
+}
+
+// What a failed write or rename on the host was about, where the server's answer does not say:
+// SFTP's FAILURE status covers a full disk, a quota, a read-only file system, and a directory
+// where a file is to go alike.
+/**
+ * The error to report where publishing `relativePath` at `finalPath` failed because a directory
+ * is there; undefined where none is (or the host cannot be asked).
+ */
+async function directoryInTheWay(sftp, finalPath, relativePath, error) {
+    if (!(error instanceof DeployError) || error.kind !== 'remote-failure')
+        return undefined;
+    const found = await sftp.lstat(finalPath).catch(() => undefined);
+    if (found?.isDirectory !== true)
+        return undefined;
+    return new DeployError('remote-failure', `'${relativePath}' cannot be published: a directory is in the way at '${finalPath}' on the host; remove it, or deploy the file under another name`, { cause: error });
+}
+
+// Remote paths are POSIX whatever the runner's OS. Pure helpers for the target directory, the
+// path each file lands at, and the temporary name it is written under before it is published.
+/**
+ * The `target` input as an SFTP path. SFTP resolves relative paths against the login directory,
+ * so `~` and `~/x` become `.` and `x`; trailing slashes are dropped.
+ */
+function normalizeTarget(target) {
+    let value = target.trim();
+    if (value === '~')
+        return '.';
+    if (value.startsWith('~/'))
+        value = value.slice(2) || '.';
+    if (value.length > 1)
+        value = value.replace(/\/+$/, '') || '/';
+    return posix.normalize(value);
+}
+/**
+ * Converts a runner-local relative path to POSIX segments, split on the runner's own separators
+ * only: `/` on Linux and macOS, where `\\` is an ordinary character of a name; `\\` and `/` on
+ * Windows.
+ */
+function toPosixSegments(relative, separator = sep$1) {
+    const separators = separator === '\\' ? /[\\/]+/ : /\/+/;
+    return relative.split(separators).filter((segment) => segment !== '' && segment !== '.');
+}
+/**
+ * The one check every remote path goes through, whatever produced it: a file's place under
+ * `target` is relative, its segments neither empty nor `.` nor `..`, and without NUL, so it
+ * cannot land outside `target`. Throws naming the file.
+ */
+function checkUnderTarget(relativePath, localPath) {
+    const segments = relativePath.split('/');
+    const bad = relativePath === '' ||
+        relativePath.includes('\0') ||
+        segments.some((segment) => segment === '' || segment === '.' || segment === '..');
+    if (bad)
+        throw new InputError('source', `'${localPath}' would land at '${relativePath}', which is not a path below target: nothing is deployed outside target`);
+}
+/**
+ * A function joining `base` with a relative path, as posix.join would: the relative path is
+ * POSIX segments with none empty, `.` or `..` (a walked or matched file's place), so only `base`
+ * needs normalizing, once for a whole plan (posix.join per file is measurable for tens of
+ * thousands of files).
+ */
+function remoteJoiner(base) {
+    // What comes before a plain name once joined.
+    const prefix = posix.join(base, 'x').slice(0, -1);
+    return (relative) => (relative === '' ? posix.join(base, relative) : prefix + relative);
+}
+// File names are limited to 255 bytes on the common file systems; the temporary name adds
+// a prefix and a suffix, so the original name is shortened in it when it is long.
+const MAX_NAME_BYTES = 255;
+const TEMP_SUFFIX = '.sfd-tmp';
+function truncateUtf8(text, maxBytes) {
+    let result = '';
+    let bytes = 0;
+    for (const ch of text) {
+        const size = Buffer.byteLength(ch);
+        if (bytes + size > maxBytes)
+            break;
+        result += ch;
+        bytes += size;
+    }
+    return result;
+}
+/**
+ * The temporary name a file is written under, in the same directory as its final path (so the
+ * rename that publishes it never crosses file systems). Deterministic for one token (a run's
+ * host) and one file: a retry finds its own partial file, and another run's or another host's
+ * never collides with it.
+ */
+function temporaryPath(finalPath, token) {
+    const dir = posix.dirname(finalPath);
+    const base = posix.basename(finalPath);
+    const tag = createHash('sha256').update(`${token}\0${finalPath}`).digest('hex').slice(0, 12);
+    const room = MAX_NAME_BYTES - 1 - 1 - tag.length - TEMP_SUFFIX.length;
+    const name = `.${truncateUtf8(base, room)}.${tag}${TEMP_SUFFIX}`;
+    return dir === '.' ? name : posix.join(dir, name);
+}
+
+// The host's side of a tar stream: the commands that extract it into a staging directory (a
+// command of its own, or a hashing shell turned into one), and the answer the shell gives.
+/**
+ * Turns a hashing shell into a tar extraction reading the rest of the shell's stdin: the stream
+ * goes to a session that is already logged in instead of a new one. One brace group, which the
+ * shell parses whole before running any of it: once tar starts, the shell reads no more input,
+ * and it exits after tar, whatever tar left unread, so no archive byte is ever read as a command.
+ * Answers `sfd-go` when the staging directory is ready (`sfd-nogo` before it when it could not
+ * be made), then `sfd-tar STATUS` (with tar's messages when it failed), then with openssl the
+ * SHA-256 of every staged file (paths relative to `stage`, as `./path`), then END_LINE.
+ *
+ * `halves`: the staged tree's top-level entries in two groups, hashed side by side (two cores
+ * where the host has them); the second group's lines wait in a file beside the others
+ * (`.sfd-hashes-TAG` in the staging directory, which no top-level entry of ours is) until the
+ * first group is done. Without it, or with one group empty, one process hashes everything.
+ */
+function tarIntoShellScript(stage, hasher, halves, tag = 'x') {
+    const quoted = quotePath(stage);
+    const hash = (start) => `find ${start} -type f -exec ${HASHER_COMMAND.openssl} {} + 2>/dev/null | sfd_prefix`;
+    const starts = (names) => names.map((name) => shellQuote(`./${name}`)).join(' ');
+    const [first = [], second = []] = halves ?? [];
+    const hashing = hasher !== 'openssl'
+        ? []
+        : first.length === 0 || second.length === 0
+            ? [`else ${hash('.')}`]
+            : [
+                `else o=${shellQuote(`./.sfd-hashes-${tag}`)}`,
+                `${hash(starts(second))} > "$o" &`,
+                hash(starts(first)),
+                'wait',
+                'cat "$o"; rm -f "$o"'
+            ];
+    return [
+        '{',
+        `rm -rf ${quoted} && mkdir -p ${quoted} && cd ${quoted} || { echo sfd-nogo; echo sfd-go; exit 3; }`,
+        'echo sfd-go',
+        'e=$(tar -xomf - 2>&1); s=$?',
+        `echo "sfd-tar $s"`,
+        'if [ "$s" != 0 ]; then printf \'%s\\n\' "$e" | sfd_prefix',
+        ...hashing,
+        'fi',
+        `echo ${END_LINE}`,
+        'exit 0',
+        '}',
+        ''
+    ].join('\n');
+}
+// Top-level entries beyond this many are hashed by one process: the script stays small.
+const MAX_SPLIT_ENTRIES = 2000;
+/**
+ * The top-level entries of `paths` in two groups of about as many files each, for
+ * tarIntoShellScript; undefined where there is one entry, or very many.
+ */
+function splitTopLevel(paths) {
+    const counts = new Map();
+    for (const path of paths) {
+        const slash = path.indexOf('/');
+        const top = slash < 0 ? path : path.slice(0, slash);
+        counts.set(top, (counts.get(top) ?? 0) + 1);
+    }
+    if (counts.size < 2 || counts.size > MAX_SPLIT_ENTRIES)
+        return undefined;
+    const groups = [[], []];
+    const sizes = [0, 0];
+    // Largest first, each to the group with fewer files so far.
+    for (const [top, count] of [...counts].sort((a, b) => b[1] - a[1])) {
+        const into = (sizes[0] ?? 0) <= (sizes[1] ?? 0) ? 0 : 1;
+        groups[into].push(top);
+        sizes[into] = (sizes[into] ?? 0) + count;
+    }
+    return groups;
+}
+/**
+ * Reads the answer of tarIntoShellScript. A digest counts only where its path is named once:
+ * a name with a line break spans lines, and could make a line that names another file.
+ */
+function parseStagedAnswer(lines) {
+    const statusLine = lines.find((line) => line.startsWith('sfd-tar '));
+    const status = statusLine === undefined ? undefined : Number(statusLine.slice(8));
+    const output = lines.filter((line) => line.startsWith('sfd-o ')).map((line) => line.slice(6));
+    const digests = new Map();
+    const seen = new Set();
+    if (status === 0)
+        for (const line of output) {
+            const match = /^SHA2?-?256\(\.\/(.*)\)= ([0-9a-f]{64})$/s.exec(line);
+            if (match === null)
+                continue;
+            const [, path = '', hex = ''] = match;
+            if (seen.has(path))
+                digests.delete(path);
+            else
+                digests.set(path, hex);
+            seen.add(path);
+        }
+    return {
+        status: Number.isInteger(status) ? status : undefined,
+        message: status === 0 ? '' : (output[0] ?? ''),
+        digests
+    };
+}
+/**
+ * The command a tar stream goes to: it waits for the word to go, so a stream that never starts
+ * (a local file unreadable before the first byte) creates nothing on the host, then extracts into
+ * a fresh staging directory.
+ */
+function tarCommand(stage) {
+    const quoted = quotePath(stage);
+    return `IFS= read -r go && [ "$go" = go ] || exit 3; rm -rf ${quoted} && mkdir -p ${quoted} && cd ${quoted} && exec tar -xomf -`;
+}
+/** The command that removes a staging directory and everything in it. */
+function removeCommand(stage) {
+    return `rm -rf ${quotePath(stage)}`;
+}
+
+// Whether a connection is still up, for the work that needs no error to decide: clean-up worth
+// trying, leftovers to forget. Where an error is at hand, isConnectionEnded(error) says it.
+/** Whether `connection` has neither failed nor ended: requests over it may still succeed. */
+function connectionIsUp(connection) {
+    return connection.failure === undefined;
+}
+
+// The files a tar stream staged on the host (tar-stream.ts), published: each verified there and
+// renamed into its final place (in a new target, whole directories at once), then the staging
+// directory removed.
+/** The staging directory of a tar stream into `base`, named for the attempt (`token`). */
+function stagingPath(base, token) {
+    return posix.join(base, `.sfd-stage-${token}`);
+}
+function fail$1(publishing, error) {
+    publishing.failure ??= { error };
+}
+function stagedPath(publishing, file) {
+    return posix.join(publishing.job.stagingDir, file.relativePath);
+}
+async function renameOne(publishing, file) {
+    const { job } = publishing;
+    const finalPath = posix.join(job.base, file.relativePath);
+    await job.ensureDir(posix.dirname(finalPath));
+    try {
+        await job.sftp.posixRename(stagedPath(publishing, file), finalPath);
+    }
+    catch (error) {
+        if (isConnectionEnded(error))
+            throw error;
+        throw (await directoryInTheWay(job.sftp, finalPath, file.relativePath, error)) ?? error;
+    }
+    job.onPublished(file);
+}
+/** Verified at once where both digests are in (throws on a mismatch); else a promise. */
+function verify(publishing, file) {
+    const { job } = publishing;
+    const sha256 = publishing.digests.get(file.relativePath);
+    if (sha256 !== undefined && job.checkStaged?.(file, sha256) === true)
+        return undefined;
+    return job.verifyStaged(file, stagedPath(publishing, file), sha256);
+}
+async function publishFile(publishing, file) {
+    try {
+        await verify(publishing, file);
+        if (publishing.failure === undefined)
+            await renameOne(publishing, file);
+    }
+    catch (error) {
+        fail$1(publishing, error);
+    }
+}
+/**
+ * A top-level directory of a new target, renamed into place whole once all its files are
+ * verified. Where that rename fails (the directory is there already with something in it: a
+ * file sent over SFTP meanwhile), its files go one by one.
+ */
+async function publishDirectory(publishing, top, files) {
+    const { job } = publishing;
+    const waiting = [];
+    for (const file of files)
+        try {
+            const pending = verify(publishing, file);
+            if (pending !== undefined)
+                waiting.push(pending);
+        }
+        catch (error) {
+            fail$1(publishing, error);
+        }
+    const verified = await Promise.allSettled(waiting);
+    for (const outcome of verified)
+        if (outcome.status === 'rejected')
+            fail$1(publishing, outcome.reason);
+    if (publishing.failure !== undefined)
+        return;
+    try {
+        await job.sftp.posixRename(posix.join(job.stagingDir, top), posix.join(job.base, top));
+    }
+    catch (error) {
+        if (isConnectionEnded(error))
+            return fail$1(publishing, error);
+        await Promise.all(files.map((file) => renameOne(publishing, file).catch((failure) => fail$1(publishing, failure))));
+        return;
+    }
+    publishing.moved.add(top);
+    for (const file of files)
+        job.onPublished(file);
+}
+/** Files to publish one by one, and (in a new target) the others by top-level directory. */
+function groupByTopDirectory(job) {
+    const byDirectory = new Map();
+    const alone = [];
+    for (const file of job.files) {
+        const slash = file.relativePath.indexOf('/');
+        if (!job.targetIsNew || slash < 0) {
+            alone.push(file);
+            continue;
+        }
+        const top = file.relativePath.slice(0, slash);
+        const members = byDirectory.get(top);
+        if (members === undefined)
+            byDirectory.set(top, [file]);
+        else
+            members.push(file);
+    }
+    return { alone, byDirectory };
+}
+/**
+ * Verifies the staged files (`digests`: the host's, where its shell answered them already) and
+ * renames each into place; removes the staging directory. Every staged file is queued for
+ * hashing at once, so the hashing shells take full batches; each is renamed into place as soon
+ * as its hash is in. In a target this attempt created, a top-level directory goes whole once all
+ * its files are verified: one rename instead of one per file.
+ */
+async function publishSmallFiles(job, digests) {
+    const publishing = { job, digests, moved: new Set() };
+    const { alone, byDirectory } = groupByTopDirectory(job);
+    try {
+        await Promise.all([
+            ...alone.map((file) => publishFile(publishing, file)),
+            ...[...byDirectory].map(([top, files]) => publishDirectory(publishing, top, files))
+        ]);
+        if (publishing.failure !== undefined)
+            throw publishing.failure.error;
+        const { moved } = publishing;
+        if (moved.size > 0)
+            job.log(`published ${moved.size} whole director${moved.size === 1 ? 'y' : 'ies'} into the new target`);
+    }
+    finally {
+        if (connectionIsUp(job.connection)) {
+            const left = job.files.filter((file) => !publishing.moved.has(file.relativePath.split('/')[0] ?? ''));
+            await removeStaging(job.connection, job.sftp, job.stagingDir, left);
+        }
+    }
+}
+/** The staging directory's subdirectories for `files`, deepest first, then itself. */
+function stagingDirectories(stage, files) {
+    const dirs = new Set();
+    for (const file of files)
+        for (let dir = posix.dirname(file.relativePath); dir !== '.'; dir = posix.dirname(dir))
+            dirs.add(dir);
+    return [...dirs]
+        .sort((a, b) => b.split('/').length - a.split('/').length)
+        .map((dir) => posix.join(stage, dir))
+        .concat(stage);
+}
+/**
+ * Removes a staging directory: emptied by the renames, it goes with a few SFTP rmdirs; anything
+ * left in it (after a failure) goes with `rm -rf`. Says whether it is gone.
+ */
+async function removeStaging(connection, sftp, stage, files) {
+    if (sftp !== undefined && files !== undefined) {
+        try {
+            for (const dir of stagingDirectories(stage, files))
+                await sftp.rmdir(dir);
+            return true;
+        }
+        catch {
+            // not empty: fall through
+        }
+    }
+    const result = await connection.exec(removeCommand(stage)).catch(() => undefined);
+    return result?.code === 0;
+}
+
+// After a host has failed for good: the temporary files and staging directories this run left
+// there, removed over a new short connection (the last one may be gone).
+/** Removes the file or link at `path`; nothing there is as good as removed. */
+async function removeIfThere(sftp, path) {
+    await sftp.unlink(path).catch((error) => {
+        if (!(error instanceof DeployError && error.kind === 'no-such-path'))
+            throw error;
+    });
+}
+/** Removes what this run left on the host. Returns what could not be removed. */
+async function removeTemporaries(job, signal) {
+    const { progress } = job;
+    if (progress.temporaries.size === 0 && progress.stagingDirs.size === 0)
+        return [];
+    const connection = await job.connect(signal);
+    try {
+        const sftp = await connection.sftp();
+        for (const path of [...progress.temporaries])
+            await removeIfThere(sftp, path)
+                .then(() => progress.temporaries.delete(path))
+                .catch(() => undefined);
+        for (const dir of [...progress.stagingDirs])
+            if (await removeStaging(connection, sftp, dir))
+                progress.stagingDirs.delete(dir);
+    }
+    finally {
+        await connection.close();
+    }
+    return [...progress.temporaries, ...progress.stagingDirs];
+}
+
+// What one host has done so far, kept across its attempts, and the one place that counts a file
+// done or bytes sent.
+function createHostProgress() {
+    return {
+        attempts: 0,
+        bytes: 0,
+        resumedBytes: 0,
+        uploaded: 0,
+        skipped: 0,
+        deleted: 0,
+        done: new Set(),
+        temporaries: new Set(),
+        stagingDirs: new Set(),
+        parallelWritesUnsafe: false,
+        readBackLogged: false
+    };
+}
+/** A file is done on this host: sent and published (`uploaded`), or found identical (`skipped`). */
+function recordDone(progress, file, outcome) {
+    progress.done.add(file.relativePath);
+    progress[outcome] += 1;
+}
+/** Counts file bytes sent to this host (the server has acknowledged them). */
+function bytesCounter(progress) {
+    return (bytes) => {
+        progress.bytes += bytes;
+    };
+}
+function progressLine(label, progress, files) {
+    const done = progress.uploaded + progress.skipped;
+    return `${label}: ${done}/${files} files, ${formatBytes(progress.bytes)} sent, attempt ${progress.attempts}`;
+}
+
+// A symbolic link deployed as a link (`follow-symbolic-links: false`), over SFTP.
+/**
+ * Skipped where the host has a link with the same target text at its path; else made under its
+ * temporary name, its text read back, and renamed over the final path (replacing what is there,
+ * a link included), or with `atomic: false` made in place of what is there.
+ */
+async function sendLink(attempt, file) {
+    const { sftp, settings, progress } = attempt;
+    const target = file.linkTarget;
+    const finalPath = posix.join(attempt.base, file.relativePath);
+    await attempt.ensureDir(posix.dirname(finalPath));
+    const existing = await sftp.lstat(finalPath);
+    if (await isSameLink(attempt, file, existing)) {
+        recordDone(progress, file, 'skipped');
+        return undefined;
+    }
+    const writePath = settings.atomic ? temporaryPath(finalPath, attempt.hostToken) : finalPath;
+    if (settings.atomic)
+        progress.temporaries.add(writePath);
+    try {
+        if (settings.atomic || (existing !== undefined && !existing.isDirectory))
+            await removeIfThere(sftp, writePath);
+        await sftp.symlink(target, writePath);
+        const made = await sftp.readlink(writePath);
+        if (made !== target)
+            throw new DeployError('verify-mismatch', `'${file.relativePath}': the link made on the host points to '${made}', not '${target}'`);
+        if (settings.atomic) {
+            await sftp.posixRename(writePath, finalPath);
+            progress.temporaries.delete(writePath);
+        }
+    }
+    catch (error) {
+        throw (await directoryInTheWay(sftp, finalPath, file.relativePath, error)) ?? error;
+    }
+    recordDone(progress, file, 'uploaded');
+    return undefined;
+}
+/** Whether `existing`, what lstat found at the link's path, is a link with the same text. */
+async function isSameLink(attempt, file, existing) {
+    if (existing?.isSymbolicLink !== true)
+        return false;
+    return ((await attempt.sftp.readlink(posix.join(attempt.base, file.relativePath))) === file.linkTarget);
+}
+
+// One pool for work on many items a few at a time: the hosts of a run, the files of a host, the
+// directories looked at for links.
+/**
+ * Runs `worker` over `items`, `limit` at a time. A worker may return a follow-up (the rest of
+ * that item's work: verifying and publishing) that goes on while its lane takes the next item.
+ * The first failure stops new work; the pool rejects with it once the work under way is over.
+ */
+async function runPool(items, limit, worker, options = {}) {
+    const { signal, maxFollowUps = 1024 } = options;
+    let next = 0;
+    const state = {};
+    const followUps = new Set();
+    const fail = (error) => {
+        state.failure ??= { error };
+    };
+    const lane = async () => {
+        while (state.failure === undefined && signal?.aborted !== true && next < items.length) {
+            const index = next;
+            next += 1;
+            try {
+                const followUp = await worker(items[index], index);
+                if (followUp !== undefined) {
+                    const tracked = followUp.rest
+                        .catch(fail)
+                        .finally(() => followUps.delete(tracked));
+                    followUps.add(tracked);
+                }
+                while (followUps.size >= maxFollowUps)
+                    await Promise.race(followUps);
+            }
+            catch (error) {
+                fail(error);
+            }
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+    await Promise.all(followUps);
+    if (state.failure !== undefined)
+        throw state.failure.error;
+    if (signal?.aborted === true)
+        throw signal.reason;
+}
+
+const range = (a, b, str) => {
+    let begs, beg, left, right = undefined, result;
+    let ai = str.indexOf(a);
+    let bi = str.indexOf(b, ai + 1);
+    let i = ai;
+    if (ai >= 0 && bi > 0) {
+        begs = [];
+        left = str.length;
+        while (i >= 0 && !result) {
+            if (i === ai) {
+                begs.push(i);
+                ai = str.indexOf(a, i + 1);
+            }
+            else if (begs.length === 1) {
+                const r = begs.pop();
+                if (r !== undefined)
+                    result = [r, bi];
+            }
+            else {
+                beg = begs.pop();
+                if (beg !== undefined && beg < left) {
+                    left = beg;
+                    right = bi;
+                }
+                bi = str.indexOf(b, i + 1);
+            }
+            i = ai < bi && ai >= 0 ? ai : bi;
+        }
+        if (begs.length && right !== undefined) {
+            result = [left, right];
+        }
+    }
+    return result;
+};
+
+const escSlash = '\0SLASH' + Math.random().toFixed(16) + '\0';
+const escOpen = '\0OPEN' + Math.random().toFixed(16) + '\0';
+const escClose = '\0CLOSE' + Math.random().toFixed(16) + '\0';
+const escComma = '\0COMMA' + Math.random().toFixed(16) + '\0';
+const escPeriod = '\0PERIOD' + Math.random().toFixed(16) + '\0';
+const escSlashPattern = new RegExp(escSlash, 'g');
+const escOpenPattern = new RegExp(escOpen, 'g');
+const escClosePattern = new RegExp(escClose, 'g');
+const escCommaPattern = new RegExp(escComma, 'g');
+const escPeriodPattern = new RegExp(escPeriod, 'g');
+const slashPattern = /\\\\/g;
+const openPattern = /\\{/g;
+const closePattern = /\\}/g;
+const commaPattern = /\\,/g;
+const periodPattern = /\\\./g;
+const EXPANSION_MAX = 100_000;
+// `EXPANSION_MAX` caps the *number* of expansions, but not their length. An
+// input like `'{a,b}'.repeat(1500)` stays under that count - its output is
+// truncated to 100k results - while making every result ~1500 characters
+// long. The result set, and the intermediate arrays built while combining
+// brace sets, then grow large enough to exhaust memory and crash the process
+// (CVE-2026-14257). `EXPANSION_MAX_LENGTH` bounds the total number of
+// characters the accumulator may hold at any point, so memory stays flat no
+// matter how many brace groups are chained. The limit sits well above any
+// realistic expansion (100k results hitting `EXPANSION_MAX` measure ~1M
+// characters) so legitimate input is unaffected.
+const EXPANSION_MAX_LENGTH = 4_000_000;
+// `expand_` recurses once per level of brace *nesting* - both when expanding a
+// set's comma members and when re-wrapping a set whose body is a single part.
+// The CVE-2026-14257 fix made the *tail* iterative (recursion on `m.post`, one
+// level per chained group), which left nesting depth unbounded: about 3,100
+// levels of `{{{...a,b...}}}` - only ~6KB of input - exhausted the native stack
+// and crashed the process. `EXPANSION_MAX_DEPTH` bounds how deep the parser
+// will follow nesting. It sits far above any realistic pattern and well below
+// the depth at which the stack runs out.
+const EXPANSION_MAX_DEPTH = 1_000;
+// Bash keeps a quirk where a brace group followed by a comma set still expands
+// (`{a},b}`). The parser implements it by rewriting the string and restarting
+// the scan, absorbing one `}` per pass. `n` trailing braces therefore cost `n`
+// full passes over a string that itself grows by one `escClose` sentinel each
+// time - quadratic in `n`, with a ~26x constant from the sentinel's length.
+// 128KB of `'{a}' + '}'.repeat(n) + ',z}'` blocked the event loop for 27
+// seconds to produce two results. `EXPANSION_MAX_REWRITES` bounds how many
+// times the scan may restart. Real `{a},b}` input needs a handful.
+const EXPANSION_MAX_REWRITES = 1_000;
+// `EXPANSION_MAX_STEPS` bounds the work one `expand` call does, which `max`,
+// `maxLength` and `maxDepth` don't: nested sets are rescanned at every level
+// and chained groups each rebuild up to `max` results, so 2KB of input could
+// block the event loop for over 30 seconds. Each character scanned, result
+// built and sequence value generated is a step, and each `expand_` call costs
+// `CALL_STEPS` more. Past the budget, the set being expanded and everything
+// after it stay literal. A glob needs a few hundred steps, and nesting all the
+// way to `EXPANSION_MAX_DEPTH` about 4M.
+const EXPANSION_MAX_STEPS = 20_000_000;
+// What one `expand_` call costs on top of what it scans and builds. Setting
+// one up takes about as long as scanning 16 characters, and a set whose
+// results are wrapped to be expanded again makes one call per result, each
+// scanning and building next to nothing: 64KB of
+// `('{{' + ','.repeat(316) + '}{' + ','.repeat(316) + '}}').repeat(n)` made
+// 4M such calls, which spent the budget three times as slowly as anything
+// else.
+const CALL_STEPS = 16;
+function numeric(str) {
+    return !isNaN(str) ? parseInt(str, 10) : str.charCodeAt(0);
+}
+function escapeBraces(str) {
+    return str
+        .replace(slashPattern, escSlash)
+        .replace(openPattern, escOpen)
+        .replace(closePattern, escClose)
+        .replace(commaPattern, escComma)
+        .replace(periodPattern, escPeriod);
+}
+function unescapeBraces(str) {
+    return str
+        .replace(escSlashPattern, '\\')
+        .replace(escOpenPattern, '{')
+        .replace(escClosePattern, '}')
+        .replace(escCommaPattern, ',')
+        .replace(escPeriodPattern, '.');
+}
+// Like `target.push(...items)` but doesn't overflow the stack
+function pushAll(target, items) {
+    for (let i = 0; i < items.length; i++) {
+        target.push(items[i]);
+    }
+}
+// `balanced`, run on `masked` (see `maskUnmatchedOpens`), sliced from `str`
+// and charged for the characters it walks: up to the group's `}`, or the
+// whole string when there is no match or unmatched `{` come first, which
+// `unmatched` then flags for masking. Once a call overdraws the budget, it
+// and every later one return undefined, so the rest stays literal.
+function balancedWithBudget(str, masked, budget) {
+    if (budget.remaining < 0) {
+        return undefined;
+    }
+    const r = range('{', '}', masked);
+    const unmatched = r !== undefined && masked.indexOf('{') < r[0];
+    budget.remaining -= r && !unmatched ? r[1] + 1 : str.length;
+    if (!r || budget.remaining < 0) {
+        return undefined;
+    }
+    return {
+        end: r[1],
+        pre: str.slice(0, r[0]),
+        body: str.slice(r[0] + 1, r[1]),
+        post: str.slice(r[1] + 1),
+        unmatched,
+    };
+}
+// `masked` with every `{` that has no matching `}` swapped for a `\0`, which
+// keeps the length, so a scan of it still lines up with the string it was
+// made from. Such a `{` is literal either way, but `balanced` only learns that
+// one is unmatched by reading to the end of the string, so with one at the
+// head of every group (`'{a,{b,c}'.repeat(n)`) each scan read the rest of the
+// input. That was quadratic, and once the step budget charged for it, it ran
+// out partway through and left the rest literal. A scan of the masked copy
+// stops at the group's `}`. It is one pass, charged as such.
+function maskUnmatchedOpens(masked, budget) {
+    budget.remaining -= masked.length;
+    const open = [];
+    for (let i = 0; i < masked.length; i++) {
+        const c = masked.charCodeAt(i);
+        if (c === 0x7b) {
+            open.push(i);
+        }
+        else if (c === 0x7d && open.length) {
+            open.pop();
+        }
+    }
+    let out = '';
+    let last = 0;
+    for (let i = 0; i < open.length; i++) {
+        const at = open[i];
+        out += masked.slice(last, at) + '\0';
+        last = at + 1;
+    }
+    return out + masked.slice(last);
+}
+// Whether `str` has a `,` not followed by another `,`, with a `}` after it on
+// the same line - what `/,(?!,).*\}/.test(str)` asks, answered in one pass from
+// the end. The regex tries every `,` and backtracks through the rest of its
+// line from each, which is quadratic, and the `{a},b}` rewrite asks again on
+// every pass. Like a scan, it is charged for the whole string and refused if
+// that overdraws the budget.
+function commaSetFollows(str, budget) {
+    budget.remaining -= str.length;
+    if (budget.remaining < 0) {
+        return false;
+    }
+    // Whether a `}` follows the current position before the line ends
+    let close = false;
+    for (let i = str.length - 1; i >= 0; i--) {
+        const c = str.charCodeAt(i);
+        if (c === 0x7d) {
+            close = true;
+        }
+        else if (c === 0x0a || c === 0x0d || c === 0x2028 || c === 0x2029) {
+            // A line terminator, which `.` does not match
+            close = false;
+        }
+        else if (c === 0x2c && close && str.charCodeAt(i + 1) !== 0x2c) {
+            return true;
+        }
+    }
+    return false;
+}
+/**
+ * Basically just str.split(","), but handling cases
+ * where we have nested braced sections, which should be
+ * treated as individual members, like {a,{b,c},d}
+ *
+ * Returns `undefined` if the step budget runs out before the whole set is
+ * split, since splitting what is left on every comma would tear apart the
+ * nested sets it still holds.
+ */
+function parseCommaParts(str, budget) {
+    const parts = [];
+    // Walk the brace groups iteratively. Recursing on `post` once per group let a
+    // chain of them exhaust the stack - the parsing-side counterpart to
+    // the `expand_` overflow fixed for CVE-2026-14257, and not something `max` or
+    // `maxLength` can bound, since it happens before expansion.
+    //
+    // The part the next chunk continues
+    let carry = '';
+    for (;;) {
+        // A set's body holds no unmatched `{`, so there is nothing to mask.
+        const m = balancedWithBudget(str, str, budget);
+        if (budget.remaining < 0) {
+            return undefined;
+        }
+        if (!m) {
+            const tail = str.split(',');
+            tail[0] = carry + tail[0];
+            pushAll(parts, tail);
+            return parts;
+        }
+        const { pre, body, post } = m;
+        const p = pre.split(',');
+        p[0] = carry + p[0];
+        p[p.length - 1] += '{' + body + '}';
+        if (!post.length) {
+            pushAll(parts, p);
+            return parts;
+        }
+        carry = p.pop();
+        pushAll(parts, p);
+        str = post;
+    }
+}
+// An option that is left out, or that is NaN, gets its default. Every
+// comparison against NaN is false, so a NaN bound would never be reached:
+// `{ maxSteps: NaN }` let 15KB of input block the event loop for 16 seconds,
+// and `{ maxDepth: NaN }` overflowed the stack again (CVE-2026-102278). Pass
+// `Infinity` to lift a bound.
+function bound(value, fallback) {
+    return value === undefined || isNaN(value) ? fallback : value;
+}
+function expand(str, options = {}) {
+    if (!str) {
+        return [];
+    }
+    const max = bound(options.max, EXPANSION_MAX);
+    const maxLength = bound(options.maxLength, EXPANSION_MAX_LENGTH);
+    const maxDepth = bound(options.maxDepth, EXPANSION_MAX_DEPTH);
+    const maxRewrites = bound(options.maxRewrites, EXPANSION_MAX_REWRITES);
+    const maxSteps = bound(options.maxSteps, EXPANSION_MAX_STEPS);
+    // I don't know why Bash 4.3 does this, but it does.
+    // Anything starting with {} will have the first two bytes preserved
+    // but *only* at the top level, so {},a}b will not expand to anything,
+    // but a{},b}c will be expanded to [a}c,abc].
+    // One could argue that this is a bug in Bash, but since the goal of
+    // this module is to match Bash's rules, we escape a leading {}
+    if (str.slice(0, 2) === '{}') {
+        str = '\\{\\}' + str.slice(2);
+    }
+    return expand_(escapeBraces(str), max, maxLength, maxDepth, 0, maxRewrites, { remaining: maxSteps }, true).map(unescapeBraces);
+}
+function embrace(str) {
+    return '{' + str + '}';
+}
+function isPadded(el) {
+    return /^-?0\d/.test(el);
+}
+function lte(i, y) {
+    return i <= y;
+}
+function gte(i, y) {
+    return i >= y;
+}
+// Build `{ acc[a] + pre + values[v] }` for every combination, capping the
+// number of results at `max` and the total number of characters at `maxLength`.
+// This is the one place output grows, so bounding it here keeps the single
+// accumulator - and therefore memory - flat regardless of how many brace groups
+// are combined (CVE-2026-14257). Each result built is a step, since `max` and
+// `maxLength` bound one combination, not how many brace groups are combined.
+function combine(acc, pre, values, max, maxLength, dropEmpties, budget) {
+    const out = [];
+    let length = 0;
+    // Bash drops empty results at the top level, and they don't count against
+    // `max`, so `max` bounds the number of *kept* results. Only an empty
+    // `acc[a] + pre` can make one, so for those the empty values are skipped
+    // without being visited. Visiting them one at a time let a set of empties
+    // cost `acc.length * values.length` while keeping nothing.
+    let nonEmpty;
+    outer: for (let a = 0; a < acc.length; a++) {
+        const prefix = acc[a] + pre;
+        let vs = values;
+        if (dropEmpties && !prefix) {
+            if (!nonEmpty)
+                nonEmpty = values.filter(v => v);
+            vs = nonEmpty;
+        }
+        for (let v = 0; v < vs.length; v++) {
+            if (out.length >= max)
+                break outer;
+            const expansion = prefix + vs[v];
+            if (length + expansion.length > maxLength)
+                break outer;
+            out.push(expansion);
+            length += expansion.length;
+        }
+    }
+    budget.remaining -= out.length;
+    return out;
+}
+// The expansion values of a single numeric (`1..5`) or alphabetic (`a..e..2`)
+// sequence body, or `undefined` if the step budget runs out generating them.
+function expandSequence(body, isAlphaSequence, max, maxLength, budget) {
+    const n = body.split(/\.\./);
+    const N = [];
+    // A sequence body always splits into two or three parts, but the compiler
+    // can't know that.
+    /* c8 ignore start */
+    if (n[0] === undefined || n[1] === undefined) {
+        return N;
+    }
+    /* c8 ignore stop */
+    const x = numeric(n[0]);
+    const y = numeric(n[1]);
+    const width = Math.max(n[0].length, n[1].length);
+    let incr = n.length === 3 && n[2] !== undefined ?
+        Math.max(Math.abs(numeric(n[2])), 1)
+        : 1;
+    let test = lte;
+    const reverse = y < x;
+    if (reverse) {
+        incr *= -1;
+        test = gte;
+    }
+    const pad = n.some(isPadded);
+    // A padded value is built a character at a time to `width`, which the input
+    // sets, so it costs one step per character: 64KB of
+    // `('{' + '0'.repeat(100) + '..99999}').repeat(n)` took 7 seconds charged
+    // one step per value.
+    const cost = pad ? width : 1;
+    let length = 0;
+    for (let i = x; test(i, y) && N.length < max; i += incr) {
+        // Each value is a step. `max` and `maxLength` bound one sequence, but a
+        // chain of them still generated up to `max` values each, however few
+        // combining could keep.
+        budget.remaining -= cost;
+        if (budget.remaining < 0) {
+            return undefined;
+        }
+        let c;
+        if (isAlphaSequence) {
+            c = String.fromCharCode(i);
+            if (c === '\\') {
+                c = '';
+            }
+        }
+        else {
+            c = String(i);
+            if (pad) {
+                const need = width - c.length;
+                if (need > 0) {
+                    const z = new Array(need + 1).join('0');
+                    if (i < 0) {
+                        c = '-' + z + c.slice(1);
+                    }
+                    else {
+                        c = z + c;
+                    }
+                }
+            }
+        }
+        if (length + c.length > maxLength)
+            break;
+        N.push(c);
+        length += c.length;
+    }
+    return N;
+}
+function expand_(str, max, maxLength, maxDepth, depth, maxRewrites, budget, isTop) {
+    // An overdraft here makes the first scan refuse, so `str` stays literal.
+    budget.remaining -= CALL_STEPS;
+    // Too deeply nested to keep following: treat the rest as literal, the same
+    // way a group that cannot expand is already handled. Truncating rather than
+    // throwing keeps `expand` total, matching `max` and `maxLength`.
+    if (depth > maxDepth) {
+        return [str];
+    }
+    // Consume the string's top-level brace groups left to right, threading a
+    // running set of combined prefixes (`acc`). Expanding the tail iteratively -
+    // rather than recursing on `m.post` once per group - keeps the native stack
+    // depth constant, so deeply chained input (`'{a,b}'.repeat(3000)`) can no
+    // longer overflow the stack, and leaves a single accumulator whose size
+    // `maxLength` bounds directly (CVE-2026-14257).
+    let acc = [''];
+    // Bash drops empty results, but only when the *first* top-level group is a
+    // comma set - a sequence like `{a..\}` may legitimately yield ''. The drop
+    // is on the final strings, so it is applied to whichever `combine` produces
+    // them (the one with no brace set left in the tail).
+    // How many times the `{a},b}` rewrite below has restarted the scan. Each pass
+    // re-reads the whole string, so leaving this unbounded is quadratic.
+    let rewrites = 0;
+    let dropEmpties = false;
+    let firstGroup = true;
+    // `str` with its unmatched `{` masked, once a scan has run into them
+    let masked = str;
+    for (;;) {
+        const m = balancedWithBudget(str, masked, budget);
+        // No brace set left, or no step budget left to look for one: the rest of
+        // the string is literal.
+        if (!m) {
+            return combine(acc, str, [''], max, maxLength, dropEmpties, budget);
+        }
+        if (m.unmatched) {
+            masked = maskUnmatchedOpens(masked, budget);
+        }
+        // no need to expand pre, since it is guaranteed to be free of brace-sets
+        const pre = m.pre;
+        // This set and the rest of the string, literal: for a set that cannot
+        // expand, and for one the step budget runs out on. Once it is overdrawn,
+        // every set still being expanded, at every level, stays literal like this -
+        // otherwise each level above would go on combining, and wrapping and
+        // expanding again, results the budget was too small for.
+        const literal = () => combine(acc, pre + '{' + m.body + '}' + m.post, [''], max, maxLength, dropEmpties, budget);
+        if (/\$$/.test(pre)) {
+            acc = combine(acc, pre + '{' + m.body + '}', [''], max, maxLength, dropEmpties && !m.post.length, budget);
+            firstGroup = false;
+            if (!m.post.length)
+                break;
+            str = m.post;
+            masked = masked.slice(m.end + 1);
+            continue;
+        }
+        const isNumericSequence = /^-?\d+\.\.-?\d+(?:\.\.-?\d+)?$/.test(m.body);
+        const isAlphaSequence = /^[a-zA-Z]\.\.[a-zA-Z](?:\.\.-?\d+)?$/.test(m.body);
+        const isSequence = isNumericSequence || isAlphaSequence;
+        const isOptions = m.body.indexOf(',') >= 0;
+        if (!isSequence && !isOptions) {
+            // {a},b}
+            if (rewrites < maxRewrites && commaSetFollows(m.post, budget)) {
+                rewrites++;
+                str = m.pre + '{' + m.body + escClose + m.post;
+                // Taking a `}` away never gives an unmatched `{` a partner, so what
+                // is masked stays unmatched. The `{` it closed can be left without
+                // one, and the next scan masks it.
+                masked =
+                    masked.slice(0, m.end) + escClose + masked.slice(m.end + 1);
+                isTop = true;
+                continue;
+            }
+            // Nothing here expands, so the whole remaining string is literal.
+            return literal();
+        }
+        if (firstGroup) {
+            dropEmpties = isTop && !isSequence;
+            firstGroup = false;
+        }
+        let values;
+        if (isSequence) {
+            values = expandSequence(m.body, isAlphaSequence, max, maxLength, budget);
+            if (!values) {
+                return literal();
+            }
+        }
+        else {
+            let n = parseCommaParts(m.body, budget);
+            // The step budget ran out partway through the set.
+            if (!n) {
+                return literal();
+            }
+            if (n.length === 1 && n[0] !== undefined) {
+                // x{{a,b}}y ==> x{a}y x{b}y
+                n = expand_(n[0], max, maxLength, maxDepth, depth + 1, maxRewrites, budget, false).map(embrace);
+                // The step budget ran out expanding the set's only part.
+                if (budget.remaining < 0) {
+                    return literal();
+                }
+                //XXX is this necessary? Can't seem to hit it in tests.
+                /* c8 ignore start */
+                if (n.length === 1) {
+                    const next = combine(acc, pre + n[0], [''], max, maxLength, dropEmpties && !m.post.length, budget);
+                    if (budget.remaining < 0) {
+                        return literal();
+                    }
+                    acc = next;
+                    if (!m.post.length)
+                        break;
+                    str = m.post;
+                    masked = masked.slice(m.end + 1);
+                    continue;
+                }
+                /* c8 ignore stop */
+            }
+            // Values that `combine` is going to drop as empty produce no result, so
+            // they must not count against `max` - otherwise `{a,,b}` with `max: 2`
+            // would stop at `['a', '']` and yield one result instead of two. Skipping
+            // them outright keeps `values` bounded while leaving `max` a bound on
+            // *kept* results.
+            let dropsEmpties = dropEmpties && !m.post.length && !pre;
+            for (let d = 0; dropsEmpties && d < acc.length; d++) {
+                if (acc[d]) {
+                    dropsEmpties = false;
+                }
+            }
+            values = [];
+            let valuesLength = 0;
+            outer: for (let j = 0; j < n.length; j++) {
+                const expanded = expand_(n[j], max, maxLength, maxDepth, depth + 1, maxRewrites, budget, false);
+                // The step budget ran out expanding a member.
+                if (budget.remaining < 0) {
+                    return literal();
+                }
+                for (let k = 0; k < expanded.length; k++) {
+                    const v = expanded[k];
+                    if (dropsEmpties && !v)
+                        continue;
+                    if (values.length >= max ||
+                        valuesLength + v.length > maxLength) {
+                        break outer;
+                    }
+                    values.push(v);
+                    valuesLength += v.length;
+                }
+            }
+        }
+        const next = combine(acc, pre, values, max, maxLength, dropEmpties && !m.post.length, budget);
+        // The step budget ran out combining the set's values in.
+        if (budget.remaining < 0) {
+            return literal();
+        }
+        acc = next;
+        if (!m.post.length)
+            break;
+        str = m.post;
+        masked = masked.slice(m.end + 1);
+    }
+    return acc;
+}
+
+const MAX_PATTERN_LENGTH = 1024 * 64;
+const assertValidPattern = (pattern) => {
+    if (typeof pattern !== 'string') {
+        throw new TypeError('invalid pattern');
+    }
+    if (pattern.length > MAX_PATTERN_LENGTH) {
+        throw new TypeError('pattern is too long');
+    }
+};
+
+// translate the various posix character classes into unicode properties
+// this works across all unicode locales
+// { <posix class>: [<translation>, /u flag required, negated]
+const posixClasses = {
+    '[:alnum:]': ['\\p{L}\\p{Nl}\\p{Nd}', true],
+    '[:alpha:]': ['\\p{L}\\p{Nl}', true],
+    '[:ascii:]': ['\\x' + '00-\\x' + '7f', false],
+    '[:blank:]': ['\\p{Zs}\\t', true],
+    '[:cntrl:]': ['\\p{Cc}', true],
+    '[:digit:]': ['\\p{Nd}', true],
+    '[:graph:]': ['\\p{Z}\\p{C}', true, true],
+    '[:lower:]': ['\\p{Ll}', true],
+    '[:print:]': ['\\p{C}', true],
+    '[:punct:]': ['\\p{P}', true],
+    '[:space:]': ['\\p{Z}\\t\\r\\n\\v\\f', true],
+    '[:upper:]': ['\\p{Lu}', true],
+    '[:word:]': ['\\p{L}\\p{Nl}\\p{Nd}\\p{Pc}', true],
+    '[:xdigit:]': ['A-Fa-f0-9', false],
+};
+// only need to escape a few things inside of brace expressions
+// escapes: [ \ ] -
+const braceEscape = (s) => s.replace(/[[\]\\-]/g, '\\$&');
+// escape all regexp magic characters
+const regexpEscape = (s) => s.replace(/[-[\]{}()*+?.,\\^$|#\s]/g, '\\$&');
+// everything has already been escaped, we just have to join
+const rangesToString = (ranges) => ranges.join('');
+// takes a glob string at a posix brace expression, and returns
+// an equivalent regular expression source, and boolean indicating
+// whether the /u flag needs to be applied, and the number of chars
+// consumed to parse the character class.
+// This also removes out of order ranges, and returns ($.) if the
+// entire class just no good.
+const parseClass = (glob, position) => {
+    const pos = position;
+    /* c8 ignore start */
+    if (glob.charAt(pos) !== '[') {
+        throw new Error('not in a brace expression');
+    }
+    /* c8 ignore stop */
+    const ranges = [];
+    const negs = [];
+    let i = pos + 1;
+    let sawStart = false;
+    let uflag = false;
+    let escaping = false;
+    let negate = false;
+    let endPos = pos;
+    let rangeStart = '';
+    WHILE: while (i < glob.length) {
+        const c = glob.charAt(i);
+        if ((c === '!' || c === '^') && i === pos + 1) {
+            negate = true;
+            i++;
+            continue;
+        }
+        if (c === ']' && sawStart && !escaping) {
+            endPos = i + 1;
+            break;
+        }
+        sawStart = true;
+        if (c === '\\') {
+            if (!escaping) {
+                escaping = true;
+                i++;
+                continue;
+            }
+            // escaped \ char, fall through and treat like normal char
+        }
+        if (c === '[' && !escaping) {
+            // either a posix class, a collation equivalent, or just a [
+            for (const [cls, [unip, u, neg]] of Object.entries(posixClasses)) {
+                if (glob.startsWith(cls, i)) {
+                    // invalid, [a-[] is fine, but not [a-[:alpha]]
+                    if (rangeStart) {
+                        return ['$.', false, glob.length - pos, true];
+                    }
+                    i += cls.length;
+                    if (neg)
+                        negs.push(unip);
+                    else
+                        ranges.push(unip);
+                    uflag = uflag || u;
+                    continue WHILE;
+                }
+            }
+        }
+        // now it's just a normal character, effectively
+        escaping = false;
+        if (rangeStart) {
+            // throw this range away if it's not valid, but others
+            // can still match.
+            if (c > rangeStart) {
+                ranges.push(braceEscape(rangeStart) + '-' + braceEscape(c));
+            }
+            else if (c === rangeStart) {
+                ranges.push(braceEscape(c));
+            }
+            rangeStart = '';
+            i++;
+            continue;
+        }
+        // now might be the start of a range.
+        // can be either c-d or c-] or c<more...>] or c] at this point
+        if (glob.startsWith('-]', i + 1)) {
+            ranges.push(braceEscape(c + '-'));
+            i += 2;
+            continue;
+        }
+        if (glob.startsWith('-', i + 1)) {
+            rangeStart = c;
+            i += 2;
+            continue;
+        }
+        // not the start of a range, just a single character
+        ranges.push(braceEscape(c));
+        i++;
+    }
+    if (endPos < i) {
+        // didn't see the end of the class, not a valid class,
+        // but might still be valid as a literal match.
+        return ['', false, 0, false];
+    }
+    // if we got no ranges and no negates, then we have a range that
+    // cannot possibly match anything, and that poisons the whole glob
+    if (!ranges.length && !negs.length) {
+        return ['$.', false, glob.length - pos, true];
+    }
+    // if we got one positive range, and it's a single character, then that's
+    // not actually a magic pattern, it's just that one literal character.
+    // we should not treat that as "magic", we should just return the literal
+    // character. [_] is a perfectly valid way to escape glob magic chars.
+    if (negs.length === 0 &&
+        ranges.length === 1 &&
+        /^\\?.$/.test(ranges[0]) &&
+        !negate) {
+        const r = ranges[0].length === 2 ? ranges[0].slice(-1) : ranges[0];
+        return [regexpEscape(r), false, endPos - pos, false];
+    }
+    const sranges = '[' + (negate ? '^' : '') + rangesToString(ranges) + ']';
+    const snegs = '[' + (negate ? '' : '^') + rangesToString(negs) + ']';
+    const comb = ranges.length && negs.length ? '(' + sranges + '|' + snegs + ')'
+        : ranges.length ? sranges
+            : snegs;
+    return [comb, uflag, endPos - pos, true];
+};
+
+/**
+ * Un-escape a string that has been escaped with {@link escape}.
+ *
+ * If the {@link MinimatchOptions.windowsPathsNoEscape} option is used, then
+ * square-bracket escapes are removed, but not backslash escapes.
+ *
+ * For example, it will turn the string `'[*]'` into `*`, but it will not
+ * turn `'\\*'` into `'*'`, because `\` is a path separator in
+ * `windowsPathsNoEscape` mode.
+ *
+ * When `windowsPathsNoEscape` is not set, then both square-bracket escapes and
+ * backslash escapes are removed.
+ *
+ * Slashes (and backslashes in `windowsPathsNoEscape` mode) cannot be escaped
+ * or unescaped.
+ *
+ * When `magicalBraces` is not set, escapes of braces (`{` and `}`) will not be
+ * unescaped.
+ */
+const unescape = (s, { windowsPathsNoEscape = false, magicalBraces = true, } = {}) => {
+    if (magicalBraces) {
+        return windowsPathsNoEscape ?
+            s.replace(/\[([^/\\])\]/g, '$1')
+            : s
+                .replace(/((?!\\).|^)\[([^/\\])\]/g, '$1$2')
+                .replace(/\\([^/])/g, '$1');
+    }
+    return windowsPathsNoEscape ?
+        s.replace(/\[([^/\\{}])\]/g, '$1')
+        : s
+            .replace(/((?!\\).|^)\[([^/\\{}])\]/g, '$1$2')
+            .replace(/\\([^/{}])/g, '$1');
+};
+
+// parse a single path portion
+var _a;
+const types$1 = new Set(['!', '?', '+', '*', '@']);
+const isExtglobType = (c) => types$1.has(c);
+const isExtglobAST = (c) => isExtglobType(c.type);
+// Map of which extglob types can adopt the children of a nested extglob
+//
+// anything but ! can adopt a matching type:
+// +(a|+(b|c)|d) => +(a|b|c|d)
+// *(a|*(b|c)|d) => *(a|b|c|d)
+// @(a|@(b|c)|d) => @(a|b|c|d)
+// ?(a|?(b|c)|d) => ?(a|b|c|d)
+//
+// * can adopt anything, because 0 or repetition is allowed
+// *(a|?(b|c)|d) => *(a|b|c|d)
+// *(a|+(b|c)|d) => *(a|b|c|d)
+// *(a|@(b|c)|d) => *(a|b|c|d)
+//
+// + can adopt @, because 1 or repetition is allowed
+// +(a|@(b|c)|d) => +(a|b|c|d)
+//
+// + and @ CANNOT adopt *, because 0 would be allowed
+// +(a|*(b|c)|d) => would match "", on *(b|c)
+// @(a|*(b|c)|d) => would match "", on *(b|c)
+//
+// + and @ CANNOT adopt ?, because 0 would be allowed
+// +(a|?(b|c)|d) => would match "", on ?(b|c)
+// @(a|?(b|c)|d) => would match "", on ?(b|c)
+//
+// ? can adopt @, because 0 or 1 is allowed
+// ?(a|@(b|c)|d) => ?(a|b|c|d)
+//
+// ? and @ CANNOT adopt * or +, because >1 would be allowed
+// ?(a|*(b|c)|d) => would match bbb on *(b|c)
+// @(a|*(b|c)|d) => would match bbb on *(b|c)
+// ?(a|+(b|c)|d) => would match bbb on +(b|c)
+// @(a|+(b|c)|d) => would match bbb on +(b|c)
+//
+// ! CANNOT adopt ! (nothing else can either)
+// !(a|!(b|c)|d) => !(a|b|c|d) would fail to match on b (not not b|c)
+//
+// ! can adopt @
+// !(a|@(b|c)|d) => !(a|b|c|d)
+//
+// ! CANNOT adopt *
+// !(a|*(b|c)|d) => !(a|b|c|d) would match on bbb, not allowed
+//
+// ! CANNOT adopt +
+// !(a|+(b|c)|d) => !(a|b|c|d) would match on bbb, not allowed
+//
+// ! CANNOT adopt ?
+// x!(a|?(b|c)|d) => x!(a|b|c|d) would fail to match "x"
+const adoptionMap = new Map([
+    ['!', ['@']],
+    ['?', ['?', '@']],
+    ['@', ['@']],
+    ['*', ['*', '+', '?', '@']],
+    ['+', ['+', '@']],
+]);
+// nested extglobs that can be adopted in, but with the addition of
+// a blank '' element.
+const adoptionWithSpaceMap = new Map([
+    ['!', ['?']],
+    ['@', ['?']],
+    ['+', ['?', '*']],
+]);
+// union of the previous two maps
+const adoptionAnyMap = new Map([
+    ['!', ['?', '@']],
+    ['?', ['?', '@']],
+    ['@', ['?', '@']],
+    ['*', ['*', '+', '?', '@']],
+    ['+', ['+', '@', '?', '*']],
+]);
+// Extglobs that can take over their parent if they are the only child
+// the key is parent, value maps child to resulting extglob parent type
+// '@' is omitted because it's a special case. An `@` extglob with a single
+// member can always be usurped by that subpattern.
+const usurpMap = new Map([
+    ['!', new Map([['!', '@']])],
+    [
+        '?',
+        new Map([
+            ['*', '*'],
+            ['+', '*'],
+        ]),
+    ],
+    [
+        '@',
+        new Map([
+            ['!', '!'],
+            ['?', '?'],
+            ['@', '@'],
+            ['*', '*'],
+            ['+', '+'],
+        ]),
+    ],
+    [
+        '+',
+        new Map([
+            ['?', '*'],
+            ['*', '*'],
+        ]),
+    ],
+]);
+// Patterns that get prepended to bind to the start of either the
+// entire string, or just a single path portion, to prevent dots
+// and/or traversal patterns, when needed.
+// Exts don't need the ^ or / bit, because the root binds that already.
+const startNoTraversal = '(?!(?:^|/)\\.\\.?(?:$|/))';
+const startNoDot = '(?!\\.)';
+// characters that indicate a start of pattern needs the "no dots" bit,
+// because a dot *might* be matched. ( is not in the list, because in
+// the case of a child extglob, it will handle the prevention itself.
+const addPatternStart = new Set(['[', '.']);
+// cases where traversal is A-OK, no dot prevention needed
+const justDots = new Set(['..', '.']);
+const reSpecials = new Set('().*{}+?[]^$\\!');
+const regExpEscape$1 = (s) => s.replace(/[-[\]{}()*+?.,\\^$|#\s]/g, '\\$&');
+// any single thing other than /
+const qmark$1 = '[^/]';
+// * => any number of characters
+const star$1 = qmark$1 + '*?';
+// use + when we need to ensure that *something* matches, because the * is
+// the only thing in the path portion.
+const starNoEmpty = qmark$1 + '+?';
+// remove the \ chars that we added if we end up doing a nonmagic compare
+// const deslash = (s: string) => s.replace(/\\(.)/g, '$1')
+let ID = 0;
+class AST {
+    type;
+    #root;
+    #hasMagic;
+    #uflag = false;
+    #parts = [];
+    #parent;
+    #parentIndex;
+    #negs;
+    #filledNegs = false;
+    #options;
+    #toString;
+    // set to true if it's an extglob with no children
+    // (which really means one child of '')
+    #emptyExt = false;
+    id = ++ID;
+    get depth() {
+        return (this.#parent?.depth ?? -1) + 1;
+    }
+    [Symbol.for('nodejs.util.inspect.custom')]() {
+        return {
+            '@@type': 'AST',
+            id: this.id,
+            type: this.type,
+            root: this.#root.id,
+            parent: this.#parent?.id,
+            depth: this.depth,
+            partsLength: this.#parts.length,
+            parts: this.#parts,
+        };
+    }
+    constructor(type, parent, options = {}) {
+        this.type = type;
+        // extglobs are inherently magical
+        if (type)
+            this.#hasMagic = true;
+        this.#parent = parent;
+        this.#root = this.#parent ? this.#parent.#root : this;
+        this.#options = this.#root === this ? options : this.#root.#options;
+        this.#negs = this.#root === this ? [] : this.#root.#negs;
+        if (type === '!' && !this.#root.#filledNegs)
+            this.#negs.push(this);
+        this.#parentIndex = this.#parent ? this.#parent.#parts.length : 0;
+    }
+    get hasMagic() {
+        /* c8 ignore start */
+        if (this.#hasMagic !== undefined)
+            return this.#hasMagic;
+        /* c8 ignore stop */
+        for (const p of this.#parts) {
+            if (typeof p === 'string')
+                continue;
+            if (p.type || p.hasMagic)
+                return (this.#hasMagic = true);
+        }
+        // note: will be undefined until we generate the regexp src and find out
+        return this.#hasMagic;
+    }
+    // reconstructs the pattern
+    toString() {
+        return (this.#toString !== undefined ? this.#toString
+            : !this.type ?
+                (this.#toString = this.#parts.map(p => String(p)).join(''))
+                : (this.#toString =
+                    this.type +
+                        '(' +
+                        this.#parts.map(p => String(p)).join('|') +
+                        ')'));
+    }
+    #fillNegs() {
+        /* c8 ignore start */
+        if (this !== this.#root)
+            throw new Error('should only call on root');
+        if (this.#filledNegs)
+            return this;
+        /* c8 ignore stop */
+        // call toString() once to fill this out
+        this.toString();
+        this.#filledNegs = true;
+        let n;
+        while ((n = this.#negs.pop())) {
+            if (n.type !== '!')
+                continue;
+            // walk up the tree, appending everthing that comes AFTER parentIndex
+            let p = n;
+            let pp = p.#parent;
+            while (pp) {
+                for (let i = p.#parentIndex + 1; !pp.type && i < pp.#parts.length; i++) {
+                    for (const part of n.#parts) {
+                        /* c8 ignore start */
+                        if (typeof part === 'string') {
+                            throw new Error('string part in extglob AST??');
+                        }
+                        /* c8 ignore stop */
+                        part.copyIn(pp.#parts[i]);
+                    }
+                }
+                p = pp;
+                pp = p.#parent;
+            }
+        }
+        return this;
+    }
+    push(...parts) {
+        for (const p of parts) {
+            if (p === '')
+                continue;
+            /* c8 ignore start */
+            if (typeof p !== 'string' &&
+                !(p instanceof _a && p.#parent === this)) {
+                throw new Error('invalid part: ' + p);
+            }
+            /* c8 ignore stop */
+            this.#parts.push(p);
+        }
+    }
+    toJSON() {
+        const ret = this.type === null ?
+            this.#parts
+                .slice()
+                .map(p => (typeof p === 'string' ? p : p.toJSON()))
+            : [this.type, ...this.#parts.map(p => p.toJSON())];
+        if (this.isStart() && !this.type)
+            ret.unshift([]);
+        if (this.isEnd() &&
+            (this === this.#root ||
+                (this.#root.#filledNegs && this.#parent?.type === '!'))) {
+            ret.push({});
+        }
+        return ret;
+    }
+    isStart() {
+        if (this.#root === this)
+            return true;
+        // if (this.type) return !!this.#parent?.isStart()
+        if (!this.#parent?.isStart())
+            return false;
+        if (this.#parentIndex === 0)
+            return true;
+        // if everything AHEAD of this is a negation, then it's still the "start"
+        const p = this.#parent;
+        for (let i = 0; i < this.#parentIndex; i++) {
+            const pp = p.#parts[i];
+            if (!(pp instanceof _a && pp.type === '!')) {
+                return false;
+            }
+        }
+        return true;
+    }
+    isEnd() {
+        if (this.#root === this)
+            return true;
+        if (this.#parent?.type === '!')
+            return true;
+        if (!this.#parent?.isEnd())
+            return false;
+        if (!this.type)
+            return this.#parent?.isEnd();
+        // if not root, it'll always have a parent
+        /* c8 ignore start */
+        const pl = this.#parent ? this.#parent.#parts.length : 0;
+        /* c8 ignore stop */
+        return this.#parentIndex === pl - 1;
+    }
+    copyIn(part) {
+        if (typeof part === 'string')
+            this.push(part);
+        else
+            this.push(part.clone(this));
+    }
+    clone(parent) {
+        const c = new _a(this.type, parent);
+        for (const p of this.#parts) {
+            c.copyIn(p);
+        }
+        return c;
+    }
+    static #parseAST(str, ast, pos, opt, extDepth) {
+        const maxDepth = opt.maxExtglobRecursion ?? 2;
+        let escaping = false;
+        let inBrace = false;
+        let braceStart = -1;
+        let braceNeg = false;
+        if (ast.type === null) {
+            // outside of a extglob, append until we find a start
+            let i = pos;
+            let acc = '';
+            while (i < str.length) {
+                const c = str.charAt(i++);
+                // still accumulate escapes at this point, but we do ignore
+                // starts that are escaped
+                if (escaping || c === '\\') {
+                    escaping = !escaping;
+                    acc += c;
+                    continue;
+                }
+                if (inBrace) {
+                    if (i === braceStart + 1) {
+                        if (c === '^' || c === '!') {
+                            braceNeg = true;
+                        }
+                    }
+                    else if (c === ']' && !(i === braceStart + 2 && braceNeg)) {
+                        inBrace = false;
+                    }
+                    acc += c;
+                    continue;
+                }
+                else if (c === '[') {
+                    inBrace = true;
+                    braceStart = i;
+                    braceNeg = false;
+                    acc += c;
+                    continue;
+                }
+                // we don't have to check for adoption here, because that's
+                // done at the other recursion point.
+                const doRecurse = !opt.noext &&
+                    isExtglobType(c) &&
+                    str.charAt(i) === '(' &&
+                    extDepth <= maxDepth;
+                if (doRecurse) {
+                    ast.push(acc);
+                    acc = '';
+                    const ext = new _a(c, ast);
+                    i = _a.#parseAST(str, ext, i, opt, extDepth + 1);
+                    ast.push(ext);
+                    continue;
+                }
+                acc += c;
+            }
+            ast.push(acc);
+            return i;
+        }
+        // some kind of extglob, pos is at the (
+        // find the next | or )
+        let i = pos + 1;
+        let part = new _a(null, ast);
+        const parts = [];
+        let acc = '';
+        while (i < str.length) {
+            const c = str.charAt(i++);
+            // still accumulate escapes at this point, but we do ignore
+            // starts that are escaped
+            if (escaping || c === '\\') {
+                escaping = !escaping;
+                acc += c;
+                continue;
+            }
+            if (inBrace) {
+                if (i === braceStart + 1) {
+                    if (c === '^' || c === '!') {
+                        braceNeg = true;
+                    }
+                }
+                else if (c === ']' && !(i === braceStart + 2 && braceNeg)) {
+                    inBrace = false;
+                }
+                acc += c;
+                continue;
+            }
+            else if (c === '[') {
+                inBrace = true;
+                braceStart = i;
+                braceNeg = false;
+                acc += c;
+                continue;
+            }
+            const doRecurse = !opt.noext &&
+                isExtglobType(c) &&
+                str.charAt(i) === '(' &&
+                /* c8 ignore start - the maxDepth is sufficient here */
+                (extDepth <= maxDepth || (ast && ast.#canAdoptType(c)));
+            /* c8 ignore stop */
+            if (doRecurse) {
+                const depthAdd = ast && ast.#canAdoptType(c) ? 0 : 1;
+                part.push(acc);
+                acc = '';
+                const ext = new _a(c, part);
+                part.push(ext);
+                i = _a.#parseAST(str, ext, i, opt, extDepth + depthAdd);
+                continue;
+            }
+            if (c === '|') {
+                part.push(acc);
+                acc = '';
+                parts.push(part);
+                part = new _a(null, ast);
+                continue;
+            }
+            if (c === ')') {
+                if (acc === '' && ast.#parts.length === 0) {
+                    ast.#emptyExt = true;
+                }
+                part.push(acc);
+                acc = '';
+                ast.push(...parts, part);
+                return i;
+            }
+            acc += c;
+        }
+        // unfinished extglob
+        // if we got here, it was a malformed extglob! not an extglob, but
+        // maybe something else in there.
+        ast.type = null;
+        ast.#hasMagic = undefined;
+        ast.#parts = [str.substring(pos - 1)];
+        return i;
+    }
+    #canAdoptWithSpace(child) {
+        return this.#canAdopt(child, adoptionWithSpaceMap);
+    }
+    #canAdopt(child, map = adoptionMap) {
+        if (!child ||
+            typeof child !== 'object' ||
+            child.type !== null ||
+            child.#parts.length !== 1 ||
+            this.type === null) {
+            return false;
+        }
+        const gc = child.#parts[0];
+        if (!gc || typeof gc !== 'object' || gc.type === null) {
+            return false;
+        }
+        return this.#canAdoptType(gc.type, map);
+    }
+    #canAdoptType(c, map = adoptionAnyMap) {
+        return !!map.get(this.type)?.includes(c);
+    }
+    #adoptWithSpace(child, index) {
+        const gc = child.#parts[0];
+        const blank = new _a(null, gc, this.options);
+        blank.#parts.push('');
+        gc.push(blank);
+        this.#adopt(child, index);
+    }
+    #adopt(child, index) {
+        const gc = child.#parts[0];
+        this.#parts.splice(index, 1, ...gc.#parts);
+        for (const p of gc.#parts) {
+            if (typeof p === 'object')
+                p.#parent = this;
+        }
+        this.#toString = undefined;
+    }
+    #canUsurpType(c) {
+        const m = usurpMap.get(this.type);
+        return !!m?.has(c);
+    }
+    #canUsurp(child) {
+        if (!child ||
+            typeof child !== 'object' ||
+            child.type !== null ||
+            child.#parts.length !== 1 ||
+            this.type === null ||
+            this.#parts.length !== 1) {
+            return false;
+        }
+        const gc = child.#parts[0];
+        if (!gc || typeof gc !== 'object' || gc.type === null) {
+            return false;
+        }
+        return this.#canUsurpType(gc.type);
+    }
+    #usurp(child) {
+        const m = usurpMap.get(this.type);
+        const gc = child.#parts[0];
+        const nt = m?.get(gc.type);
+        /* c8 ignore start - impossible */
+        if (!nt)
+            return false;
+        /* c8 ignore stop */
+        this.#parts = gc.#parts;
+        for (const p of this.#parts) {
+            if (typeof p === 'object') {
+                p.#parent = this;
+            }
+        }
+        this.type = nt;
+        this.#toString = undefined;
+        this.#emptyExt = false;
+    }
+    static fromGlob(pattern, options = {}) {
+        const ast = new _a(null, undefined, options);
+        _a.#parseAST(pattern, ast, 0, options, 0);
+        return ast;
+    }
+    // returns the regular expression if there's magic, or the unescaped
+    // string if not.
+    toMMPattern() {
+        // should only be called on root
+        /* c8 ignore start */
+        if (this !== this.#root)
+            return this.#root.toMMPattern();
+        /* c8 ignore stop */
+        const glob = this.toString();
+        const [re, body, hasMagic, uflag] = this.toRegExpSource();
+        // if we're in nocase mode, and not nocaseMagicOnly, then we do
+        // still need a regular expression if we have to case-insensitively
+        // match capital/lowercase characters.
+        const anyMagic = hasMagic ||
+            this.#hasMagic ||
+            (this.#options.nocase &&
+                !this.#options.nocaseMagicOnly &&
+                glob.toUpperCase() !== glob.toLowerCase());
+        if (!anyMagic) {
+            return body;
+        }
+        const flags = (this.#options.nocase ? 'i' : '') + (uflag ? 'u' : '');
+        return Object.assign(new RegExp(`^${re}$`, flags), {
+            _src: re,
+            _glob: glob,
+        });
+    }
+    get options() {
+        return this.#options;
+    }
+    // returns the string match, the regexp source, whether there's magic
+    // in the regexp (so a regular expression is required) and whether or
+    // not the uflag is needed for the regular expression (for posix classes)
+    // TODO: instead of injecting the start/end at this point, just return
+    // the BODY of the regexp, along with the start/end portions suitable
+    // for binding the start/end in either a joined full-path makeRe context
+    // (where we bind to (^|/), or a standalone matchPart context (where
+    // we bind to ^, and not /).  Otherwise slashes get duped!
+    //
+    // In part-matching mode, the start is:
+    // - if not isStart: nothing
+    // - if traversal possible, but not allowed: ^(?!\.\.?$)
+    // - if dots allowed or not possible: ^
+    // - if dots possible and not allowed: ^(?!\.)
+    // end is:
+    // - if not isEnd(): nothing
+    // - else: $
+    //
+    // In full-path matching mode, we put the slash at the START of the
+    // pattern, so start is:
+    // - if first pattern: same as part-matching mode
+    // - if not isStart(): nothing
+    // - if traversal possible, but not allowed: /(?!\.\.?(?:$|/))
+    // - if dots allowed or not possible: /
+    // - if dots possible and not allowed: /(?!\.)
+    // end is:
+    // - if last pattern, same as part-matching mode
+    // - else nothing
+    //
+    // Always put the (?:$|/) on negated tails, though, because that has to be
+    // there to bind the end of the negated pattern portion, and it's easier to
+    // just stick it in now rather than try to inject it later in the middle of
+    // the pattern.
+    //
+    // We can just always return the same end, and leave it up to the caller
+    // to know whether it's going to be used joined or in parts.
+    // And, if the start is adjusted slightly, can do the same there:
+    // - if not isStart: nothing
+    // - if traversal possible, but not allowed: (?:/|^)(?!\.\.?$)
+    // - if dots allowed or not possible: (?:/|^)
+    // - if dots possible and not allowed: (?:/|^)(?!\.)
+    //
+    // But it's better to have a simpler binding without a conditional, for
+    // performance, so probably better to return both start options.
+    //
+    // Then the caller just ignores the end if it's not the first pattern,
+    // and the start always gets applied.
+    //
+    // But that's always going to be $ if it's the ending pattern, or nothing,
+    // so the caller can just attach $ at the end of the pattern when building.
+    //
+    // So the todo is:
+    // - better detect what kind of start is needed
+    // - return both flavors of starting pattern
+    // - attach $ at the end of the pattern when creating the actual RegExp
+    //
+    // Ah, but wait, no, that all only applies to the root when the first pattern
+    // is not an extglob. If the first pattern IS an extglob, then we need all
+    // that dot prevention biz to live in the extglob portions, because eg
+    // +(*|.x*) can match .xy but not .yx.
+    //
+    // So, return the two flavors if it's #root and the first child is not an
+    // AST, otherwise leave it to the child AST to handle it, and there,
+    // use the (?:^|/) style of start binding.
+    //
+    // Even simplified further:
+    // - Since the start for a join is eg /(?!\.) and the start for a part
+    // is ^(?!\.), we can just prepend (?!\.) to the pattern (either root
+    // or start or whatever) and prepend ^ or / at the Regexp construction.
+    toRegExpSource(allowDot) {
+        const dot = allowDot ?? !!this.#options.dot;
+        if (this.#root === this) {
+            this.#flatten();
+            this.#fillNegs();
+        }
+        if (!isExtglobAST(this)) {
+            const noEmpty = this.isStart() &&
+                this.isEnd() &&
+                !this.#parts.some(s => typeof s !== 'string');
+            const src = this.#parts
+                .map(p => {
+                const [re, _, hasMagic, uflag] = typeof p === 'string' ?
+                    _a.#parseGlob(p, this.#hasMagic, noEmpty)
+                    : p.toRegExpSource(allowDot);
+                this.#hasMagic = this.#hasMagic || hasMagic;
+                this.#uflag = this.#uflag || uflag;
+                return re;
+            })
+                .join('');
+            let start = '';
+            if (this.isStart()) {
+                if (typeof this.#parts[0] === 'string') {
+                    // this is the string that will match the start of the pattern,
+                    // so we need to protect against dots and such.
+                    // '.' and '..' cannot match unless the pattern is that exactly,
+                    // even if it starts with . or dot:true is set.
+                    const dotTravAllowed = this.#parts.length === 1 && justDots.has(this.#parts[0]);
+                    if (!dotTravAllowed) {
+                        const aps = addPatternStart;
+                        // check if we have a possibility of matching . or ..,
+                        // and prevent that.
+                        const needNoTrav = 
+                        // dots are allowed, and the pattern starts with [ or .
+                        (dot && aps.has(src.charAt(0))) ||
+                            // the pattern starts with \., and then [ or .
+                            (src.startsWith('\\.') && aps.has(src.charAt(2))) ||
+                            // the pattern starts with \.\., and then [ or .
+                            (src.startsWith('\\.\\.') && aps.has(src.charAt(4)));
+                        // no need to prevent dots if it can't match a dot, or if a
+                        // sub-pattern will be preventing it anyway.
+                        const needNoDot = !dot && !allowDot && aps.has(src.charAt(0));
+                        start =
+                            needNoTrav ? startNoTraversal
+                                : needNoDot ? startNoDot
+                                    : '';
+                    }
+                }
+            }
+            // append the "end of path portion" pattern to negation tails
+            let end = '';
+            if (this.isEnd() &&
+                this.#root.#filledNegs &&
+                this.#parent?.type === '!') {
+                end = '(?:$|\\/)';
+            }
+            const final = start + src + end;
+            return [
+                final,
+                unescape(src),
+                (this.#hasMagic = !!this.#hasMagic),
+                this.#uflag,
+            ];
+        }
+        // We need to calculate the body *twice* if it's a repeat pattern
+        // at the start, once in nodot mode, then again in dot mode, so a
+        // pattern like *(?) can match 'x.y'
+        const repeated = this.type === '*' || this.type === '+';
+        // some kind of extglob
+        const start = this.type === '!' ? '(?:(?!(?:' : '(?:';
+        let body = this.#partsToRegExp(dot);
+        if (this.isStart() && this.isEnd() && !body && this.type !== '!') {
+            // invalid extglob, has to at least be *something* present, if it's
+            // the entire path portion.
+            const s = this.toString();
+            const me = this;
+            me.#parts = [s];
+            me.type = null;
+            me.#hasMagic = undefined;
+            return [s, unescape(this.toString()), false, false];
+        }
+        let bodyDotAllowed = !repeated || allowDot || dot || !startNoDot ?
+            ''
+            : this.#partsToRegExp(true);
+        if (bodyDotAllowed === body) {
+            bodyDotAllowed = '';
+        }
+        if (bodyDotAllowed) {
+            body = `(?:${body})(?:${bodyDotAllowed})*?`;
+        }
+        // an empty !() is exactly equivalent to a starNoEmpty
+        let final = '';
+        if (this.type === '!' && this.#emptyExt) {
+            final = (this.isStart() && !dot ? startNoDot : '') + starNoEmpty;
+        }
+        else {
+            const close = this.type === '!' ?
+                // !() must match something,but !(x) can match ''
+                '))' +
+                    (this.isStart() && !dot && !allowDot ? startNoDot : '') +
+                    star$1 +
+                    ')'
+                : this.type === '@' ? ')'
+                    : this.type === '?' ? ')?'
+                        : this.type === '+' && bodyDotAllowed ? ')'
+                            : this.type === '*' && bodyDotAllowed ? `)?`
+                                : `)${this.type}`;
+            final = start + body + close;
+        }
+        return [
+            final,
+            unescape(body),
+            (this.#hasMagic = !!this.#hasMagic),
+            this.#uflag,
+        ];
+    }
+    #flatten() {
+        if (!isExtglobAST(this)) {
+            for (const p of this.#parts) {
+                if (typeof p === 'object') {
+                    p.#flatten();
+                }
+            }
+        }
+        else {
+            // do up to 10 passes to flatten as much as possible
+            let iterations = 0;
+            let done = false;
+            do {
+                done = true;
+                for (let i = 0; i < this.#parts.length; i++) {
+                    const c = this.#parts[i];
+                    if (typeof c === 'object') {
+                        c.#flatten();
+                        if (this.#canAdopt(c)) {
+                            done = false;
+                            this.#adopt(c, i);
+                        }
+                        else if (this.#canAdoptWithSpace(c)) {
+                            done = false;
+                            this.#adoptWithSpace(c, i);
+                        }
+                        else if (this.#canUsurp(c)) {
+                            done = false;
+                            this.#usurp(c);
+                        }
+                    }
+                }
+            } while (!done && ++iterations < 10);
+        }
+        this.#toString = undefined;
+    }
+    #partsToRegExp(dot) {
+        return this.#parts
+            .map(p => {
+            // extglob ASTs should only contain parent ASTs
+            /* c8 ignore start */
+            if (typeof p === 'string') {
+                throw new Error('string type in extglob ast??');
+            }
+            /* c8 ignore stop */
+            // can ignore hasMagic, because extglobs are already always magic
+            const [re, _, _hasMagic, uflag] = p.toRegExpSource(dot);
+            this.#uflag = this.#uflag || uflag;
+            return re;
+        })
+            .filter(p => !(this.isStart() && this.isEnd()) || !!p)
+            .join('|');
+    }
+    static #parseGlob(glob, hasMagic, noEmpty = false) {
+        let escaping = false;
+        let re = '';
+        let uflag = false;
+        // multiple stars that aren't globstars coalesce into one *
+        let inStar = false;
+        for (let i = 0; i < glob.length; i++) {
+            const c = glob.charAt(i);
+            if (escaping) {
+                escaping = false;
+                re += (reSpecials.has(c) ? '\\' : '') + c;
+                continue;
+            }
+            if (c === '*') {
+                if (inStar)
+                    continue;
+                inStar = true;
+                re += noEmpty && /^[*]+$/.test(glob) ? starNoEmpty : star$1;
+                hasMagic = true;
+                continue;
+            }
+            else {
+                inStar = false;
+            }
+            if (c === '\\') {
+                if (i === glob.length - 1) {
+                    re += '\\\\';
+                }
+                else {
+                    escaping = true;
+                }
+                continue;
+            }
+            if (c === '[') {
+                const [src, needUflag, consumed, magic] = parseClass(glob, i);
+                if (consumed) {
+                    re += src;
+                    uflag = uflag || needUflag;
+                    i += consumed - 1;
+                    hasMagic = hasMagic || magic;
+                    continue;
+                }
+            }
+            if (c === '?') {
+                re += qmark$1;
+                hasMagic = true;
+                continue;
+            }
+            re += regExpEscape$1(c);
+        }
+        return [re, unescape(glob), !!hasMagic, uflag];
+    }
+}
+_a = AST;
+
+/**
+ * Escape all magic characters in a glob pattern.
+ *
+ * If the {@link MinimatchOptions.windowsPathsNoEscape}
+ * option is used, then characters are escaped by wrapping in `[]`, because
+ * a magic character wrapped in a character class can only be satisfied by
+ * that exact character.  In this mode, `\` is _not_ escaped, because it is
+ * not interpreted as a magic character, but instead as a path separator.
+ *
+ * If the {@link MinimatchOptions.magicalBraces} option is used,
+ * then braces (`{` and `}`) will be escaped.
+ */
+const escape = (s, { windowsPathsNoEscape = false, magicalBraces = false, } = {}) => {
+    // don't need to escape +@! because we escape the parens
+    // that make those magic, and escaping ! as [!] isn't valid,
+    // because [!]] is a valid glob class meaning not ']'.
+    if (magicalBraces) {
+        return windowsPathsNoEscape ?
+            s.replace(/[?*()[\]{}]/g, '[$&]')
+            : s.replace(/[?*()[\]\\{}]/g, '\\$&');
+    }
+    return windowsPathsNoEscape ?
+        s.replace(/[?*()[\]]/g, '[$&]')
+        : s.replace(/[?*()[\]\\]/g, '\\$&');
+};
+
+const minimatch = (p, pattern, options = {}) => {
+    assertValidPattern(pattern);
+    // shortcut: comments match nothing.
+    if (!options.nocomment && pattern.charAt(0) === '#') {
+        return false;
+    }
+    return new Minimatch(pattern, options).match(p);
+};
+// Optimized checking for the most common glob patterns.
+const starDotExtRE = /^\*+([^+@!?*[(]*)$/;
+const starDotExtTest = (ext) => (f) => !f.startsWith('.') && f.endsWith(ext);
+const starDotExtTestDot = (ext) => (f) => f.endsWith(ext);
+const starDotExtTestNocase = (ext) => {
+    ext = ext.toLowerCase();
+    return (f) => !f.startsWith('.') && f.toLowerCase().endsWith(ext);
+};
+const starDotExtTestNocaseDot = (ext) => {
+    ext = ext.toLowerCase();
+    return (f) => f.toLowerCase().endsWith(ext);
+};
+const starDotStarRE = /^\*+\.\*+$/;
+const starDotStarTest = (f) => !f.startsWith('.') && f.includes('.');
+const starDotStarTestDot = (f) => f !== '.' && f !== '..' && f.includes('.');
+const dotStarRE = /^\.\*+$/;
+const dotStarTest = (f) => f !== '.' && f !== '..' && f.startsWith('.');
+const starRE = /^\*+$/;
+const starTest = (f) => f.length !== 0 && !f.startsWith('.');
+const starTestDot = (f) => f.length !== 0 && f !== '.' && f !== '..';
+const qmarksRE = /^\?+([^+@!?*[(]*)?$/;
+const qmarksTestNocase = ([$0, ext = '']) => {
+    const noext = qmarksTestNoExt([$0]);
+    if (!ext)
+        return noext;
+    ext = ext.toLowerCase();
+    return (f) => noext(f) && f.toLowerCase().endsWith(ext);
+};
+const qmarksTestNocaseDot = ([$0, ext = '']) => {
+    const noext = qmarksTestNoExtDot([$0]);
+    if (!ext)
+        return noext;
+    ext = ext.toLowerCase();
+    return (f) => noext(f) && f.toLowerCase().endsWith(ext);
+};
+const qmarksTestDot = ([$0, ext = '']) => {
+    const noext = qmarksTestNoExtDot([$0]);
+    return !ext ? noext : (f) => noext(f) && f.endsWith(ext);
+};
+const qmarksTest = ([$0, ext = '']) => {
+    const noext = qmarksTestNoExt([$0]);
+    return !ext ? noext : (f) => noext(f) && f.endsWith(ext);
+};
+const qmarksTestNoExt = ([$0]) => {
+    const len = $0.length;
+    return (f) => f.length === len && !f.startsWith('.');
+};
+const qmarksTestNoExtDot = ([$0]) => {
+    const len = $0.length;
+    return (f) => f.length === len && f !== '.' && f !== '..';
+};
+/* c8 ignore start */
+const defaultPlatform = (typeof process === 'object' && process ?
+    (typeof process.env === 'object' &&
+        process.env &&
+        process.env.__MINIMATCH_TESTING_PLATFORM__) ||
+        process.platform
+    : 'posix');
+const path = {
+    win32: { sep: '\\' },
+    posix: { sep: '/' },
+};
+/* c8 ignore stop */
+const sep = defaultPlatform === 'win32' ? path.win32.sep : path.posix.sep;
+minimatch.sep = sep;
+const GLOBSTAR = Symbol('globstar **');
+minimatch.GLOBSTAR = GLOBSTAR;
+// any single thing other than /
+// don't need to escape / when using new RegExp()
+const qmark = '[^/]';
+// * => any number of characters
+const star = qmark + '*?';
+// ** when dots are allowed.  Anything goes, except .. and .
+// not (^ or / followed by one or two dots followed by $ or /),
+// followed by anything, any number of times.
+const twoStarDot = '(?:(?!(?:\\/|^)(?:\\.{1,2})($|\\/)).)*?';
+// not a ^ or / followed by a dot,
+// followed by anything, any number of times.
+const twoStarNoDot = '(?:(?!(?:\\/|^)\\.).)*?';
+const filter = (pattern, options = {}) => (p) => minimatch(p, pattern, options);
+minimatch.filter = filter;
+const ext = (a, b = {}) => Object.assign({}, a, b);
+const defaults = (def) => {
+    if (!def || typeof def !== 'object' || !Object.keys(def).length) {
+        return minimatch;
+    }
+    const orig = minimatch;
+    const m = (p, pattern, options = {}) => orig(p, pattern, ext(def, options));
+    return Object.assign(m, {
+        Minimatch: class Minimatch extends orig.Minimatch {
+            constructor(pattern, options = {}) {
+                super(pattern, ext(def, options));
+            }
+            static defaults(options) {
+                return orig.defaults(ext(def, options)).Minimatch;
+            }
+        },
+        AST: class AST extends orig.AST {
+            /* c8 ignore start */
+            constructor(type, parent, options = {}) {
+                super(type, parent, ext(def, options));
+            }
+            /* c8 ignore stop */
+            static fromGlob(pattern, options = {}) {
+                return orig.AST.fromGlob(pattern, ext(def, options));
+            }
+        },
+        unescape: (s, options = {}) => orig.unescape(s, ext(def, options)),
+        escape: (s, options = {}) => orig.escape(s, ext(def, options)),
+        filter: (pattern, options = {}) => orig.filter(pattern, ext(def, options)),
+        defaults: (options) => orig.defaults(ext(def, options)),
+        makeRe: (pattern, options = {}) => orig.makeRe(pattern, ext(def, options)),
+        braceExpand: (pattern, options = {}) => orig.braceExpand(pattern, ext(def, options)),
+        match: (list, pattern, options = {}) => orig.match(list, pattern, ext(def, options)),
+        sep: orig.sep,
+        GLOBSTAR: GLOBSTAR,
+    });
+};
+minimatch.defaults = defaults;
+// Brace expansion:
+// a{b,c}d -> abd acd
+// a{b,}c -> abc ac
+// a{0..3}d -> a0d a1d a2d a3d
+// a{b,c{d,e}f}g -> abg acdfg acefg
+// a{b,c}d{e,f}g -> abdeg acdeg abdeg abdfg
+//
+// Invalid sets are not expanded.
+// a{2..}b -> a{2..}b
+// a{b}c -> a{b}c
+const braceExpand = (pattern, options = {}) => {
+    assertValidPattern(pattern);
+    // Thanks to Yeting Li <https://github.com/yetingli> for
+    // improving this regexp to avoid a ReDOS vulnerability.
+    if (options.nobrace || !/\{(?:(?!\{).)*\}/.test(pattern)) {
+        // shortcut. no need to expand.
+        return [pattern];
+    }
+    return expand(pattern, { max: options.braceExpandMax });
+};
+minimatch.braceExpand = braceExpand;
+// parse a component of the expanded set.
+// At this point, no pattern may contain "/" in it
+// so we're going to return a 2d array, where each entry is the full
+// pattern, split on '/', and then turned into a regular expression.
+// A regexp is made at the end which joins each array with an
+// escaped /, and another full one which joins each regexp with |.
+//
+// Following the lead of Bash 4.1, note that "**" only has special meaning
+// when it is the *only* thing in a path portion.  Otherwise, any series
+// of * is equivalent to a single *.  Globstar behavior is enabled by
+// default, and can be disabled by setting options.noglobstar.
+const makeRe = (pattern, options = {}) => new Minimatch(pattern, options).makeRe();
+minimatch.makeRe = makeRe;
+const match$2 = (list, pattern, options = {}) => {
+    const mm = new Minimatch(pattern, options);
+    list = list.filter(f => mm.match(f));
+    if (mm.options.nonull && !list.length) {
+        list.push(pattern);
+    }
+    return list;
+};
+minimatch.match = match$2;
+// replace stuff like \* with *
+const globMagic = /[?*]|[+@!]\(.*?\)|\[|\]/;
+const regExpEscape = (s) => s.replace(/[-[\]{}()*+?.,\\^$|#\s]/g, '\\$&');
+class Minimatch {
+    options;
+    set;
+    pattern;
+    windowsPathsNoEscape;
+    nonegate;
+    negate;
+    comment;
+    empty;
+    preserveMultipleSlashes;
+    partial;
+    globSet;
+    globParts;
+    nocase;
+    isWindows;
+    platform;
+    windowsNoMagicRoot;
+    maxGlobstarRecursion;
+    regexp;
+    constructor(pattern, options = {}) {
+        assertValidPattern(pattern);
+        options = options || {};
+        this.options = options;
+        this.maxGlobstarRecursion = options.maxGlobstarRecursion ?? 200;
+        this.pattern = pattern;
+        this.platform = options.platform || defaultPlatform;
+        this.isWindows = this.platform === 'win32';
+        // avoid the annoying deprecation flag lol
+        const awe = ('allowWindow' + 'sEscape');
+        this.windowsPathsNoEscape =
+            !!options.windowsPathsNoEscape || options[awe] === false;
+        if (this.windowsPathsNoEscape) {
+            this.pattern = this.pattern.replace(/\\/g, '/');
+        }
+        this.preserveMultipleSlashes = !!options.preserveMultipleSlashes;
+        this.regexp = null;
+        this.negate = false;
+        this.nonegate = !!options.nonegate;
+        this.comment = false;
+        this.empty = false;
+        this.partial = !!options.partial;
+        this.nocase = !!this.options.nocase;
+        this.windowsNoMagicRoot =
+            options.windowsNoMagicRoot !== undefined ?
+                options.windowsNoMagicRoot
+                : !!(this.isWindows && this.nocase);
+        this.globSet = [];
+        this.globParts = [];
+        this.set = [];
+        // make the set of regexps etc.
+        this.make();
+    }
+    hasMagic() {
+        if (this.options.magicalBraces && this.set.length > 1) {
+            return true;
+        }
+        for (const pattern of this.set) {
+            for (const part of pattern) {
+                if (typeof part !== 'string')
+                    return true;
+            }
+        }
+        return false;
+    }
+    debug(..._) { }
+    make() {
+        const pattern = this.pattern;
+        const options = this.options;
+        // empty patterns and comments match nothing.
+        if (!options.nocomment && pattern.charAt(0) === '#') {
+            this.comment = true;
+            return;
+        }
+        if (!pattern) {
+            this.empty = true;
+            return;
+        }
+        // step 1: figure out negation, etc.
+        this.parseNegate();
+        // step 2: expand braces
+        this.globSet = [...new Set(this.braceExpand())];
+        if (options.debug) {
+            //oxlint-disable-next-line no-console
+            this.debug = (...args) => console.error(...args);
+        }
+        this.debug(this.pattern, this.globSet);
+        // step 3: now we have a set, so turn each one into a series of
+        // path-portion matching patterns.
+        // These will be regexps, except in the case of "**", which is
+        // set to the GLOBSTAR object for globstar behavior,
+        // and will not contain any / characters
+        //
+        // First, we preprocess to make the glob pattern sets a bit simpler
+        // and deduped.  There are some perf-killing patterns that can cause
+        // problems with a glob walk, but we can simplify them down a bit.
+        const rawGlobParts = this.globSet.map(s => this.slashSplit(s));
+        this.globParts = this.preprocess(rawGlobParts);
+        this.debug(this.pattern, this.globParts);
+        // glob --> regexps
+        let set = this.globParts.map((s, _, __) => {
+            if (this.isWindows && this.windowsNoMagicRoot) {
+                // check if it's a drive or unc path.
+                const isUNC = s[0] === '' &&
+                    s[1] === '' &&
+                    (s[2] === '?' || !globMagic.test(s[2])) &&
+                    !globMagic.test(s[3]);
+                const isDrive = /^[a-z]:/i.test(s[0]);
+                if (isUNC) {
+                    return [
+                        ...s.slice(0, 4),
+                        ...s.slice(4).map(ss => this.parse(ss)),
+                    ];
+                }
+                else if (isDrive) {
+                    return [s[0], ...s.slice(1).map(ss => this.parse(ss))];
+                }
+            }
+            return s.map(ss => this.parse(ss));
+        });
+        this.debug(this.pattern, set);
+        // filter out everything that didn't compile properly.
+        this.set = set.filter(s => s.indexOf(false) === -1);
+        // do not treat the ? in UNC paths as magic
+        if (this.isWindows) {
+            for (let i = 0; i < this.set.length; i++) {
+                const p = this.set[i];
+                if (p[0] === '' &&
+                    p[1] === '' &&
+                    this.globParts[i][2] === '?' &&
+                    typeof p[3] === 'string' &&
+                    /^[a-z]:$/i.test(p[3])) {
+                    p[2] = '?';
+                }
+            }
+        }
+        this.debug(this.pattern, this.set);
+    }
+    // various transforms to equivalent pattern sets that are
+    // faster to process in a filesystem walk.  The goal is to
+    // eliminate what we can, and push all ** patterns as far
+    // to the right as possible, even if it increases the number
+    // of patterns that we have to process.
+    preprocess(globParts) {
+        // if we're not in globstar mode, then turn ** into *
+        if (this.options.noglobstar) {
+            for (const partset of globParts) {
+                for (let j = 0; j < partset.length; j++) {
+                    if (partset[j] === '**') {
+                        partset[j] = '*';
+                    }
+                }
+            }
+        }
+        const { optimizationLevel = 1 } = this.options;
+        if (optimizationLevel >= 2) {
+            // aggressive optimization for the purpose of fs walking
+            globParts = this.firstPhasePreProcess(globParts);
+            globParts = this.secondPhasePreProcess(globParts);
+        }
+        else if (optimizationLevel >= 1) {
+            // just basic optimizations to remove some .. parts
+            globParts = this.levelOneOptimize(globParts);
+        }
+        else {
+            // just collapse multiple ** portions into one
+            globParts = this.adjascentGlobstarOptimize(globParts);
+        }
+        return globParts;
+    }
+    // just get rid of adjascent ** portions
+    adjascentGlobstarOptimize(globParts) {
+        return globParts.map(parts => {
+            let gs = -1;
+            while (-1 !== (gs = parts.indexOf('**', gs + 1))) {
+                let i = gs;
+                while (parts[i + 1] === '**') {
+                    i++;
+                }
+                if (i !== gs) {
+                    parts.splice(gs, i - gs);
+                }
+            }
+            return parts;
+        });
+    }
+    // get rid of adjascent ** and resolve .. portions
+    levelOneOptimize(globParts) {
+        return globParts.map(parts => {
+            parts = parts.reduce((set, part) => {
+                const prev = set[set.length - 1];
+                if (part === '**' && prev === '**') {
+                    return set;
+                }
+                if (part === '..') {
+                    if (prev && prev !== '..' && prev !== '.' && prev !== '**') {
+                        set.pop();
+                        return set;
+                    }
+                }
+                set.push(part);
+                return set;
+            }, []);
+            return parts.length === 0 ? [''] : parts;
+        });
+    }
+    levelTwoFileOptimize(parts) {
+        if (!Array.isArray(parts)) {
+            parts = this.slashSplit(parts);
+        }
+        let didSomething = false;
+        do {
+            didSomething = false;
+            // <pre>/<e>/<rest> -> <pre>/<rest>
+            if (!this.preserveMultipleSlashes) {
+                for (let i = 1; i < parts.length - 1; i++) {
+                    const p = parts[i];
+                    // don't squeeze out UNC patterns
+                    if (i === 1 && p === '' && parts[0] === '')
+                        continue;
+                    if (p === '.' || p === '') {
+                        didSomething = true;
+                        parts.splice(i, 1);
+                        i--;
+                    }
+                }
+                if (parts[0] === '.' &&
+                    parts.length === 2 &&
+                    (parts[1] === '.' || parts[1] === '')) {
+                    didSomething = true;
+                    parts.pop();
+                }
+            }
+            // <pre>/<p>/../<rest> -> <pre>/<rest>
+            let dd = 0;
+            while (-1 !== (dd = parts.indexOf('..', dd + 1))) {
+                const p = parts[dd - 1];
+                if (p &&
+                    p !== '.' &&
+                    p !== '..' &&
+                    p !== '**' &&
+                    !(this.isWindows && /^[a-z]:$/i.test(p))) {
+                    didSomething = true;
+                    parts.splice(dd - 1, 2);
+                    dd -= 2;
+                }
+            }
+        } while (didSomething);
+        return parts.length === 0 ? [''] : parts;
+    }
+    // First phase: single-pattern processing
+    // <pre> is 1 or more portions
+    // <rest> is 1 or more portions
+    // <p> is any portion other than ., .., '', or **
+    // <e> is . or ''
+    //
+    // **/.. is *brutal* for filesystem walking performance, because
+    // it effectively resets the recursive walk each time it occurs,
+    // and ** cannot be reduced out by a .. pattern part like a regexp
+    // or most strings (other than .., ., and '') can be.
+    //
+    // <pre>/**/../<p>/<p>/<rest> -> {<pre>/../<p>/<p>/<rest>,<pre>/**/<p>/<p>/<rest>}
+    // <pre>/<e>/<rest> -> <pre>/<rest>
+    // <pre>/<p>/../<rest> -> <pre>/<rest>
+    // **/**/<rest> -> **/<rest>
+    //
+    // **/*/<rest> -> */**/<rest> <== not valid because ** doesn't follow
+    // this WOULD be allowed if ** did follow symlinks, or * didn't
+    firstPhasePreProcess(globParts) {
+        let didSomething = false;
+        do {
+            didSomething = false;
+            // <pre>/**/../<p>/<p>/<rest> -> {<pre>/../<p>/<p>/<rest>,<pre>/**/<p>/<p>/<rest>}
+            for (let parts of globParts) {
+                let gs = -1;
+                while (-1 !== (gs = parts.indexOf('**', gs + 1))) {
+                    let gss = gs;
+                    while (parts[gss + 1] === '**') {
+                        // <pre>/**/**/<rest> -> <pre>/**/<rest>
+                        gss++;
+                    }
+                    // eg, if gs is 2 and gss is 4, that means we have 3 **
+                    // parts, and can remove 2 of them.
+                    if (gss > gs) {
+                        parts.splice(gs + 1, gss - gs);
+                    }
+                    let next = parts[gs + 1];
+                    const p = parts[gs + 2];
+                    const p2 = parts[gs + 3];
+                    if (next !== '..')
+                        continue;
+                    if (!p ||
+                        p === '.' ||
+                        p === '..' ||
+                        !p2 ||
+                        p2 === '.' ||
+                        p2 === '..') {
+                        continue;
+                    }
+                    didSomething = true;
+                    // edit parts in place, and push the new one
+                    parts.splice(gs, 1);
+                    const other = parts.slice(0);
+                    other[gs] = '**';
+                    globParts.push(other);
+                    gs--;
+                }
+                // <pre>/<e>/<rest> -> <pre>/<rest>
+                if (!this.preserveMultipleSlashes) {
+                    for (let i = 1; i < parts.length - 1; i++) {
+                        const p = parts[i];
+                        // don't squeeze out UNC patterns
+                        if (i === 1 && p === '' && parts[0] === '')
+                            continue;
+                        if (p === '.' || p === '') {
+                            didSomething = true;
+                            parts.splice(i, 1);
+                            i--;
+                        }
+                    }
+                    if (parts[0] === '.' &&
+                        parts.length === 2 &&
+                        (parts[1] === '.' || parts[1] === '')) {
+                        didSomething = true;
+                        parts.pop();
+                    }
+                }
+                // <pre>/<p>/../<rest> -> <pre>/<rest>
+                let dd = 0;
+                while (-1 !== (dd = parts.indexOf('..', dd + 1))) {
+                    const p = parts[dd - 1];
+                    if (p && p !== '.' && p !== '..' && p !== '**') {
+                        didSomething = true;
+                        const needDot = dd === 1 && parts[dd + 1] === '**';
+                        const splin = needDot ? ['.'] : [];
+                        parts.splice(dd - 1, 2, ...splin);
+                        if (parts.length === 0)
+                            parts.push('');
+                        dd -= 2;
+                    }
+                }
+            }
+        } while (didSomething);
+        return globParts;
+    }
+    // second phase: multi-pattern dedupes
+    // {<pre>/*/<rest>,<pre>/<p>/<rest>} -> <pre>/*/<rest>
+    // {<pre>/<rest>,<pre>/<rest>} -> <pre>/<rest>
+    // {<pre>/**/<rest>,<pre>/<rest>} -> <pre>/**/<rest>
+    //
+    // {<pre>/**/<rest>,<pre>/**/<p>/<rest>} -> <pre>/**/<rest>
+    // ^-- not valid because ** doens't follow symlinks
+    secondPhasePreProcess(globParts) {
+        for (let i = 0; i < globParts.length - 1; i++) {
+            for (let j = i + 1; j < globParts.length; j++) {
+                const matched = this.partsMatch(globParts[i], globParts[j], !this.preserveMultipleSlashes);
+                if (matched) {
+                    globParts[i] = [];
+                    globParts[j] = matched;
+                    break;
+                }
+            }
+        }
+        return globParts.filter(gs => gs.length);
+    }
+    partsMatch(a, b, emptyGSMatch = false) {
+        let ai = 0;
+        let bi = 0;
+        let result = [];
+        let which = '';
+        while (ai < a.length && bi < b.length) {
+            if (a[ai] === b[bi]) {
+                result.push(which === 'b' ? b[bi] : a[ai]);
+                ai++;
+                bi++;
+            }
+            else if (emptyGSMatch && a[ai] === '**' && b[bi] === a[ai + 1]) {
+                result.push(a[ai]);
+                ai++;
+            }
+            else if (emptyGSMatch && b[bi] === '**' && a[ai] === b[bi + 1]) {
+                result.push(b[bi]);
+                bi++;
+            }
+            else if (a[ai] === '*' &&
+                b[bi] &&
+                (this.options.dot || !b[bi].startsWith('.')) &&
+                b[bi] !== '**') {
+                if (which === 'b')
+                    return false;
+                which = 'a';
+                result.push(a[ai]);
+                ai++;
+                bi++;
+            }
+            else if (b[bi] === '*' &&
+                a[ai] &&
+                (this.options.dot || !a[ai].startsWith('.')) &&
+                a[ai] !== '**') {
+                if (which === 'a')
+                    return false;
+                which = 'b';
+                result.push(b[bi]);
+                ai++;
+                bi++;
+            }
+            else {
+                return false;
+            }
+        }
+        // if we fall out of the loop, it means they two are identical
+        // as long as their lengths match
+        return a.length === b.length && result;
+    }
+    parseNegate() {
+        if (this.nonegate)
+            return;
+        const pattern = this.pattern;
+        let negate = false;
+        let negateOffset = 0;
+        for (let i = 0; i < pattern.length && pattern.charAt(i) === '!'; i++) {
+            negate = !negate;
+            negateOffset++;
+        }
+        if (negateOffset)
+            this.pattern = pattern.slice(negateOffset);
+        this.negate = negate;
+    }
+    // set partial to true to test if, for example,
+    // "/a/b" matches the start of "/*/b/*/d"
+    // Partial means, if you run out of file before you run
+    // out of pattern, then that's fine, as long as all
+    // the parts match.
+    matchOne(file, pattern, partial = false) {
+        let fileStartIndex = 0;
+        let patternStartIndex = 0;
+        // UNC paths like //?/X:/... can match X:/... and vice versa
+        // Drive letters in absolute drive or unc paths are always compared
+        // case-insensitively.
+        if (this.isWindows) {
+            const fileDrive = typeof file[0] === 'string' && /^[a-z]:$/i.test(file[0]);
+            const fileUNC = !fileDrive &&
+                file[0] === '' &&
+                file[1] === '' &&
+                file[2] === '?' &&
+                /^[a-z]:$/i.test(file[3]);
+            const patternDrive = typeof pattern[0] === 'string' && /^[a-z]:$/i.test(pattern[0]);
+            const patternUNC = !patternDrive &&
+                pattern[0] === '' &&
+                pattern[1] === '' &&
+                pattern[2] === '?' &&
+                typeof pattern[3] === 'string' &&
+                /^[a-z]:$/i.test(pattern[3]);
+            const fdi = fileUNC ? 3
+                : fileDrive ? 0
+                    : undefined;
+            const pdi = patternUNC ? 3
+                : patternDrive ? 0
+                    : undefined;
+            if (typeof fdi === 'number' && typeof pdi === 'number') {
+                const [fd, pd] = [
+                    file[fdi],
+                    pattern[pdi],
+                ];
+                // start matching at the drive letter index of each
+                if (fd.toLowerCase() === pd.toLowerCase()) {
+                    pattern[pdi] = fd;
+                    patternStartIndex = pdi;
+                    fileStartIndex = fdi;
+                }
+            }
+        }
+        // resolve and reduce . and .. portions in the file as well.
+        // don't need to do the second phase, because it's only one string[]
+        const { optimizationLevel = 1 } = this.options;
+        if (optimizationLevel >= 2) {
+            file = this.levelTwoFileOptimize(file);
+        }
+        if (pattern.includes(GLOBSTAR)) {
+            return this.#matchGlobstar(file, pattern, partial, fileStartIndex, patternStartIndex);
+        }
+        return this.#matchOne(file, pattern, partial, fileStartIndex, patternStartIndex);
+    }
+    #matchGlobstar(file, pattern, partial, fileIndex, patternIndex) {
+        // split the pattern into head, tail, and middle of ** delimited parts
+        const firstgs = pattern.indexOf(GLOBSTAR, patternIndex);
+        const lastgs = pattern.lastIndexOf(GLOBSTAR);
+        // split the pattern up into globstar-delimited sections
+        // the tail has to be at the end, and the others just have
+        // to be found in order from the head.
+        const [head, body, tail] = partial ?
+            [
+                pattern.slice(patternIndex, firstgs),
+                pattern.slice(firstgs + 1),
+                [],
+            ]
+            : [
+                pattern.slice(patternIndex, firstgs),
+                pattern.slice(firstgs + 1, lastgs),
+                pattern.slice(lastgs + 1),
+            ];
+        // check the head, from the current file/pattern index.
+        if (head.length) {
+            const fileHead = file.slice(fileIndex, fileIndex + head.length);
+            if (!this.#matchOne(fileHead, head, partial, 0, 0)) {
+                return false;
+            }
+            fileIndex += head.length;
+            patternIndex += head.length;
+        }
+        // now we know the head matches!
+        // if the last portion is not empty, it MUST match the end
+        // check the tail
+        let fileTailMatch = 0;
+        if (tail.length) {
+            // if head + tail > file, then we cannot possibly match
+            if (tail.length + fileIndex > file.length)
+                return false;
+            // try to match the tail
+            let tailStart = file.length - tail.length;
+            if (this.#matchOne(file, tail, partial, tailStart, 0)) {
+                fileTailMatch = tail.length;
+            }
+            else {
+                // affordance for stuff like a/**/* matching a/b/
+                // if the last file portion is '', and there's more to the pattern
+                // then try without the '' bit.
+                if (file[file.length - 1] !== '' ||
+                    fileIndex + tail.length === file.length) {
+                    return false;
+                }
+                tailStart--;
+                if (!this.#matchOne(file, tail, partial, tailStart, 0)) {
+                    return false;
+                }
+                fileTailMatch = tail.length + 1;
+            }
+        }
+        // now we know the tail matches!
+        // the middle is zero or more portions wrapped in **, possibly
+        // containing more ** sections.
+        // so a/**/b/**/c/**/d has become **/b/**/c/**
+        // if it's empty, it means a/**/b, just verify we have no bad dots
+        // if there's no tail, so it ends on /**, then we must have *something*
+        // after the head, or it's not a matc
+        if (!body.length) {
+            let sawSome = !!fileTailMatch;
+            for (let i = fileIndex; i < file.length - fileTailMatch; i++) {
+                const f = String(file[i]);
+                sawSome = true;
+                if (f === '.' ||
+                    f === '..' ||
+                    (!this.options.dot && f.startsWith('.'))) {
+                    return false;
+                }
+            }
+            // in partial mode, we just need to get past all file parts
+            return partial || sawSome;
+        }
+        // now we know that there's one or more body sections, which can
+        // be matched anywhere from the 0 index (because the head was pruned)
+        // through to the length-fileTailMatch index.
+        // split the body up into sections, and note the minimum index it can
+        // be found at (start with the length of all previous segments)
+        // [section, before, after]
+        const bodySegments = [[[], 0]];
+        let currentBody = bodySegments[0];
+        let nonGsParts = 0;
+        const nonGsPartsSums = [0];
+        for (const b of body) {
+            if (b === GLOBSTAR) {
+                nonGsPartsSums.push(nonGsParts);
+                currentBody = [[], 0];
+                bodySegments.push(currentBody);
+            }
+            else {
+                currentBody[0].push(b);
+                nonGsParts++;
+            }
+        }
+        let i = bodySegments.length - 1;
+        const fileLength = file.length - fileTailMatch;
+        for (const b of bodySegments) {
+            b[1] = fileLength - (nonGsPartsSums[i--] + b[0].length);
+        }
+        return !!this.#matchGlobStarBodySections(file, bodySegments, fileIndex, 0, partial, 0, !!fileTailMatch);
+    }
+    // return false for "nope, not matching"
+    // return null for "not matching, cannot keep trying"
+    #matchGlobStarBodySections(file, 
+    // pattern section, last possible position for it
+    bodySegments, fileIndex, bodyIndex, partial, globStarDepth, sawTail) {
+        // take the first body segment, and walk from fileIndex to its "after"
+        // value at the end
+        // If it doesn't match at that position, we increment, until we hit
+        // that final possible position, and give up.
+        // If it does match, then advance and try to rest.
+        // If any of them fail we keep walking forward.
+        // this is still a bit recursively painful, but it's more constrained
+        // than previous implementations, because we never test something that
+        // can't possibly be a valid matching condition.
+        const bs = bodySegments[bodyIndex];
+        if (!bs) {
+            // just make sure that there's no bad dots
+            for (let i = fileIndex; i < file.length; i++) {
+                sawTail = true;
+                const f = file[i];
+                if (f === '.' ||
+                    f === '..' ||
+                    (!this.options.dot && f.startsWith('.'))) {
+                    return false;
+                }
+            }
+            return sawTail;
+        }
+        // have a non-globstar body section to test
+        const [body, after] = bs;
+        while (fileIndex <= after) {
+            const m = this.#matchOne(file.slice(0, fileIndex + body.length), body, partial, fileIndex, 0);
+            // if limit exceeded, no match. intentional false negative,
+            // acceptable break in correctness for security.
+            if (m && globStarDepth < this.maxGlobstarRecursion) {
+                // match! see if the rest match. if so, we're done!
+                const sub = this.#matchGlobStarBodySections(file, bodySegments, fileIndex + body.length, bodyIndex + 1, partial, globStarDepth + 1, sawTail);
+                if (sub !== false) {
+                    return sub;
+                }
+            }
+            const f = file[fileIndex];
+            if (f === '.' ||
+                f === '..' ||
+                (!this.options.dot && f.startsWith('.'))) {
+                return false;
+            }
+            fileIndex++;
+        }
+        // walked off. no point continuing
+        return partial || null;
+    }
+    #matchOne(file, pattern, partial, fileIndex, patternIndex) {
+        let fi;
+        let pi;
+        let pl;
+        let fl;
+        for (fi = fileIndex,
+            pi = patternIndex,
+            fl = file.length,
+            pl = pattern.length; fi < fl && pi < pl; fi++, pi++) {
+            this.debug('matchOne loop');
+            let p = pattern[pi];
+            let f = file[fi];
+            this.debug(pattern, p, f);
+            // should be impossible.
+            // some invalid regexp stuff in the set.
+            /* c8 ignore start */
+            if (p === false || p === GLOBSTAR) {
+                return false;
+            }
+            /* c8 ignore stop */
+            // something other than **
+            // non-magic patterns just have to match exactly
+            // patterns with magic have been turned into regexps.
+            let hit;
+            if (typeof p === 'string') {
+                hit = f === p;
+                this.debug('string match', p, f, hit);
+            }
+            else {
+                hit = p.test(f);
+                this.debug('pattern match', p, f, hit);
+            }
+            if (!hit)
+                return false;
+        }
+        // Note: ending in / means that we'll get a final ""
+        // at the end of the pattern.  This can only match a
+        // corresponding "" at the end of the file.
+        // If the file ends in /, then it can only match a
+        // a pattern that ends in /, unless the pattern just
+        // doesn't have any more for it. But, a/b/ should *not*
+        // match "a/b/*", even though "" matches against the
+        // [^/]*? pattern, except in partial mode, where it might
+        // simply not be reached yet.
+        // However, a/b/ should still satisfy a/*
+        // now either we fell off the end of the pattern, or we're done.
+        if (fi === fl && pi === pl) {
+            // ran out of pattern and filename at the same time.
+            // an exact hit!
+            return true;
+        }
+        else if (fi === fl) {
+            // ran out of file, but still had pattern left.
+            // this is ok if we're doing the match as part of
+            // a glob fs traversal.
+            return partial;
+        }
+        else if (pi === pl) {
+            // ran out of pattern, still have file left.
+            // this is only acceptable if we're on the very last
+            // empty segment of a file with a trailing slash.
+            // a/* should match a/b/
+            return fi === fl - 1 && file[fi] === '';
+            /* c8 ignore start */
+        }
+        else {
+            // should be unreachable.
+            throw new Error('wtf?');
+        }
+        /* c8 ignore stop */
+    }
+    braceExpand() {
+        return braceExpand(this.pattern, this.options);
+    }
+    parse(pattern) {
+        assertValidPattern(pattern);
+        const options = this.options;
+        // shortcuts
+        if (pattern === '**')
+            return GLOBSTAR;
+        if (pattern === '')
+            return '';
+        // far and away, the most common glob pattern parts are
+        // *, *.*, and *.<ext>  Add a fast check method for those.
+        let m;
+        let fastTest = null;
+        if ((m = pattern.match(starRE))) {
+            fastTest = options.dot ? starTestDot : starTest;
+        }
+        else if ((m = pattern.match(starDotExtRE))) {
+            fastTest = (options.nocase ?
+                options.dot ?
+                    starDotExtTestNocaseDot
+                    : starDotExtTestNocase
+                : options.dot ? starDotExtTestDot
+                    : starDotExtTest)(m[1]);
+        }
+        else if ((m = pattern.match(qmarksRE))) {
+            fastTest = (options.nocase ?
+                options.dot ?
+                    qmarksTestNocaseDot
+                    : qmarksTestNocase
+                : options.dot ? qmarksTestDot
+                    : qmarksTest)(m);
+        }
+        else if ((m = pattern.match(starDotStarRE))) {
+            fastTest = options.dot ? starDotStarTestDot : starDotStarTest;
+        }
+        else if ((m = pattern.match(dotStarRE))) {
+            fastTest = dotStarTest;
+        }
+        const re = AST.fromGlob(pattern, this.options).toMMPattern();
+        if (fastTest && typeof re === 'object') {
+            // Avoids overriding in frozen environments
+            Reflect.defineProperty(re, 'test', { value: fastTest });
+        }
+        return re;
+    }
+    makeRe() {
+        if (this.regexp || this.regexp === false)
+            return this.regexp;
+        // at this point, this.set is a 2d array of partial
+        // pattern strings, or "**".
+        //
+        // It's better to use .match().  This function shouldn't
+        // be used, really, but it's pretty convenient sometimes,
+        // when you just want to work with a regex.
+        const set = this.set;
+        if (!set.length) {
+            this.regexp = false;
+            return this.regexp;
+        }
+        const options = this.options;
+        const twoStar = options.noglobstar ? star
+            : options.dot ? twoStarDot
+                : twoStarNoDot;
+        const flags = new Set(options.nocase ? ['i'] : []);
+        // regexpify non-globstar patterns
+        // if ** is only item, then we just do one twoStar
+        // if ** is first, and there are more, prepend (\/|twoStar\/)? to next
+        // if ** is last, append (\/twoStar|) to previous
+        // if ** is in the middle, append (\/|\/twoStar\/) to previous
+        // then filter out GLOBSTAR symbols
+        let re = set
+            .map(pattern => {
+            const pp = pattern.map(p => {
+                if (p instanceof RegExp) {
+                    for (const f of p.flags.split(''))
+                        flags.add(f);
+                }
+                return (typeof p === 'string' ? regExpEscape(p)
+                    : p === GLOBSTAR ? GLOBSTAR
+                        : p._src);
+            });
+            pp.forEach((p, i) => {
+                const next = pp[i + 1];
+                const prev = pp[i - 1];
+                if (p !== GLOBSTAR || prev === GLOBSTAR) {
+                    return;
+                }
+                if (prev === undefined) {
+                    if (next !== undefined && next !== GLOBSTAR) {
+                        pp[i + 1] = '(?:\\/|' + twoStar + '\\/)?' + next;
+                    }
+                    else {
+                        pp[i] = twoStar;
+                    }
+                }
+                else if (next === undefined) {
+                    pp[i - 1] = prev + '(?:\\/|\\/' + twoStar + ')?';
+                }
+                else if (next !== GLOBSTAR) {
+                    pp[i - 1] = prev + '(?:\\/|\\/' + twoStar + '\\/)' + next;
+                    pp[i + 1] = GLOBSTAR;
+                }
+            });
+            const filtered = pp.filter(p => p !== GLOBSTAR);
+            // For partial matches, we need to make the pattern match
+            // any prefix of the full path. We do this by generating
+            // alternative patterns that match progressively longer prefixes.
+            if (this.partial && filtered.length >= 1) {
+                const prefixes = [];
+                for (let i = 1; i <= filtered.length; i++) {
+                    prefixes.push(filtered.slice(0, i).join('/'));
+                }
+                return '(?:' + prefixes.join('|') + ')';
+            }
+            return filtered.join('/');
+        })
+            .join('|');
+        // need to wrap in parens if we had more than one thing with |,
+        // otherwise only the first will be anchored to ^ and the last to $
+        const [open, close] = set.length > 1 ? ['(?:', ')'] : ['', ''];
+        // must match entire pattern
+        // ending in a * or ** will make it less strict.
+        re = '^' + open + re + close + '$';
+        // In partial mode, '/' should always match as it's a valid prefix for any pattern
+        if (this.partial) {
+            re = '^(?:\\/|' + open + re.slice(1, -1) + close + ')$';
+        }
+        // can match anything, as long as it's not this.
+        if (this.negate)
+            re = '^(?!' + re + ').+$';
+        try {
+            this.regexp = new RegExp(re, [...flags].join(''));
+            /* c8 ignore start */
+        }
+        catch {
+            // should be impossible
+            this.regexp = false;
+        }
+        /* c8 ignore stop */
+        return this.regexp;
+    }
+    slashSplit(p) {
+        // if p starts with // on windows, we preserve that
+        // so that UNC paths aren't broken.  Otherwise, any number of
+        // / characters are coalesced into one, unless
+        // preserveMultipleSlashes is set to true.
+        if (this.preserveMultipleSlashes) {
+            return p.split('/');
+        }
+        else if (this.isWindows && /^\/\/[^/]+/.test(p)) {
+            // add an extra '' for the one we lose
+            return ['', ...p.split(/\/+/)];
+        }
+        else {
+            return p.split(/\/+/);
+        }
+    }
+    match(f, partial = this.partial) {
+        this.debug('match', f, this.pattern);
+        // short-circuit in the case of busted things.
+        // comments, etc.
+        if (this.comment) {
+            return false;
+        }
+        if (this.empty) {
+            return f === '';
+        }
+        if (f === '/' && partial) {
+            return true;
+        }
+        const options = this.options;
+        // windows: need to use /, not \
+        if (this.isWindows) {
+            f = f.split('\\').join('/');
+        }
+        // treat the test path as a set of pathparts.
+        const ff = this.slashSplit(f);
+        this.debug(this.pattern, 'split', ff);
+        // just ONE of the pattern sets in this.set needs to match
+        // in order for it to be valid.  If negating, then just one
+        // match means that we have failed.
+        // Either way, return on the first hit.
+        const set = this.set;
+        this.debug(this.pattern, 'set', set);
+        // Find the basename of the path by looking for the last non-empty segment
+        let filename = ff[ff.length - 1];
+        if (!filename) {
+            for (let i = ff.length - 2; !filename && i >= 0; i--) {
+                filename = ff[i];
+            }
+        }
+        for (const pattern of set) {
+            let file = ff;
+            if (options.matchBase && pattern.length === 1) {
+                file = [filename];
+            }
+            const hit = this.matchOne(file, pattern, partial);
+            if (hit) {
+                if (options.flipNegate) {
+                    return true;
+                }
+                return !this.negate;
+            }
+        }
+        // didn't get any hits.  this is success if it's a negative
+        // pattern, failure otherwise.
+        if (options.flipNegate) {
+            return false;
+        }
+        return this.negate;
+    }
+    static defaults(def) {
+        return minimatch.defaults(def).Minimatch;
+    }
+}
+/* c8 ignore stop */
+minimatch.AST = AST;
+minimatch.Minimatch = Minimatch;
+minimatch.escape = escape;
+minimatch.unescape = unescape;
+
+// `keep`: glob patterns, relative to target, of what `delete` never touches. A path is kept
+// where a pattern matches it or one of the directories it is in (`uploads` keeps everything
+// below it, as `uploads/**` does); a directory is kept where anything below it could be.
+// Hidden names match like any other, as in `source`.
+/** The patterns, one per line (blank lines and `#` comments skipped); refused where they leave target. */
+function parseKeep(text) {
+    const patterns = text
+        .split('\n')
+        .map((line) => line.trim())
+        .filter((line) => line !== '' && !line.startsWith('#'));
+    for (const pattern of patterns) {
+        const segments = pattern.replace(/\/+$/, '').split('/');
+        if (pattern.startsWith('/') || pattern.startsWith('!') || segments.includes('..'))
+            throw new InputError('keep', `'${pattern}' must be a pattern relative to target, without '..' or a leading '!' (${pattern.startsWith('/') ? 'an absolute path' : 'it would reach outside target, or exclude'})`);
+    }
+    return patterns;
+}
+function keepRules(patterns) {
+    const matchers = patterns.map((pattern) => new Minimatch(pattern.replace(/\/+$/, ''), { dot: true }));
+    const matches = (path) => matchers.some((matcher) => matcher.match(path));
+    const inKeptDirectory = (path) => {
+        const segments = path.split('/');
+        for (let depth = 1; depth < segments.length; depth += 1)
+            if (matches(segments.slice(0, depth).join('/')))
+                return true;
+        return false;
+    };
+    return {
+        keepsFile: (path) => matches(path) || inKeptDirectory(path),
+        keepsDirectory: (path) => matches(path) ||
+            inKeptDirectory(path) ||
+            matchers.some((matcher) => matcher.match(path, true))
+    };
+}
+
+// The commands that delete what a sync removes, in one script for a shell on the host: files and
+// links in batches (`rm -f`, never following a link), then directories deepest first (`rmdir`,
+// which leaves any that are not empty). Every path is absolute and goes through quotePath.
+// Paths per `rm` line: the script is read from stdin, so no command-line limit applies; a line
+// stays moderate.
+const PATHS_PER_LINE = 200;
+/**
+ * The script: exits 0 when every `rm` succeeded, else 1 (its messages on stderr); a directory
+ * that cannot be removed (not empty, say) is left quietly.
+ */
+function removalScript(files, directories) {
+    const lines = ['s=0'];
+    for (let start = 0; start < files.length; start += PATHS_PER_LINE)
+        lines.push(`rm -f ${files
+            .slice(start, start + PATHS_PER_LINE)
+            .map(quotePath)
+            .join(' ')} || s=1`);
+    for (const dir of directories)
+        lines.push(`rmdir ${quotePath(dir)} 2>/dev/null`);
+    lines.push('exit $s', '');
+    return lines.join('\n');
+}
+
+// What is under a directory on the host, over SFTP (which every host has, shell or not): each
+// entry as lstat describes it, so a symbolic link is listed as a link and never followed.
+// Directories read at once: SFTP requests pipeline over the one session.
+const READS_IN_FLIGHT = 16;
+/** Every entry below `base` (not `base` itself), directories before what they hold. */
+async function listTree(sftp, base) {
+    const entries = [];
+    let level = [''];
+    while (level.length > 0) {
+        const next = [];
+        for (let start = 0; start < level.length; start += READS_IN_FLIGHT) {
+            const listed = await Promise.all(level
+                .slice(start, start + READS_IN_FLIGHT)
+                .map(async (dir) => ({ dir, items: await sftp.readdir(posix.join(base, dir)) })));
+            for (const { dir, items } of listed)
+                for (const item of items) {
+                    const path = dir === '' ? item.name : `${dir}/${item.name}`;
+                    const kind = item.stat.isSymbolicLink
+                        ? 'link'
+                        : item.stat.isDirectory
+                            ? 'directory'
+                            : item.stat.isFile
+                                ? 'file'
+                                : 'other';
+                    entries.push({ path, kind });
+                    if (kind === 'directory')
+                        next.push(path);
+                }
+        }
+        level = next;
+    }
+    return entries;
+}
+
+// `delete`: the target kept in sync with the build. Before anything is sent, what is under the
+// target is listed (over SFTP, links as links) and what this run does not deploy is found:
+// files and links not in the plan, not matching `keep`, and the directories they leave empty;
+// `max-delete` refuses the host there. Only once every file of the host is published are they
+// removed: in one script for the host's shell where it has one (batched `rm -f`, then `rmdir`),
+// else over SFTP. Nothing outside the target, nothing followed through a link, nothing of another
+// run's (its temporary names and staging directories are left alone).
+// Names this action writes while it works (temporary files, staging directories, the preflight
+// probe), this run's or a concurrent one's: never deleted by a sync.
+const OWN_WORKING_NAME = /(^|\/)\.(?:[^/]*\.[0-9a-f]{12}\.sfd-tmp|sfd-stage-[^/]*|sfd-preflight-[^/]*)(\/|$)/;
+// Names the log shows of what was deleted; the rest go to the debug log.
+const NAMES_SHOWN$1 = 20;
+// Unlinks in flight where the host has no shell.
+const SFTP_REMOVALS_IN_FLIGHT = 32;
+/** What of `entries` a sync removes, given the plan's files and the `keep` patterns. */
+function findExtraneous(entries, planned, keep) {
+    const rules = keepRules(keep);
+    const wanted = new Set(planned.map((file) => file.relativePath));
+    const wantedDirectories = new Set();
+    for (const path of wanted)
+        for (let dir = posix.dirname(path); dir !== '.'; dir = posix.dirname(dir))
+            wantedDirectories.add(dir);
+    const files = [];
+    const directories = [];
+    for (const entry of entries) {
+        if (OWN_WORKING_NAME.test(entry.path))
+            continue;
+        if (entry.kind === 'directory') {
+            if (!wantedDirectories.has(entry.path) && !wanted.has(entry.path))
+                if (!rules.keepsDirectory(entry.path))
+                    directories.push(entry.path);
+        }
+        else if (!wanted.has(entry.path) && !rules.keepsFile(entry.path))
+            files.push(entry.path);
+    }
+    directories.sort((a, b) => b.split('/').length - a.split('/').length || (a < b ? -1 : 1));
+    return { files, directories };
+}
+/**
+ * Before anything is sent: what this attempt will delete once the host's files are published.
+ * Throws where that is more than `max-delete`.
+ */
+async function planDeletion(attempt) {
+    const { settings, plan, sftp, base, host } = attempt;
+    const extraneous = findExtraneous(await listTree(sftp, base), plan.files, settings.keep);
+    const count = extraneous.files.length;
+    if (settings.maxDelete !== undefined && count > settings.maxDelete)
+        throw new DeployError('delete-limit', `${host.label}: delete would remove ${count} file(s) from ${base}, more than max-delete (${settings.maxDelete}); nothing was sent or deleted. Check target and keep, or raise max-delete`);
+    return extraneous;
+}
+/** Removes what `planDeletion` found, now that every file of the host is published. */
+async function deleteExtraneous(attempt, extraneous) {
+    const { base, log, progress } = attempt;
+    if (extraneous.files.length === 0 && extraneous.directories.length === 0)
+        return;
+    const files = extraneous.files.map((path) => posix.join(base, path));
+    const directories = extraneous.directories.map((path) => posix.join(base, path));
+    if (!(await removeInShell(attempt, files, directories)))
+        await removeOverSftp(attempt, files, directories);
+    progress.deleted += extraneous.files.length;
+    log.info(`deleted ${extraneous.files.length} file(s) and ${extraneous.directories.length} director${extraneous.directories.length === 1 ? 'y' : 'ies'} that this deploy does not have${namesShown(extraneous.files)}`);
+    for (const path of extraneous.files.slice(NAMES_SHOWN$1))
+        log.debug(`deleted ${path}`);
+}
+function namesShown(paths) {
+    if (paths.length === 0)
+        return '';
+    const shown = paths.slice(0, NAMES_SHOWN$1).join(', ');
+    return `: ${shown}${paths.length > NAMES_SHOWN$1 ? `, and ${paths.length - NAMES_SHOWN$1} more (all in the debug log)` : ''}`;
+}
+/**
+ * The removal script in the host's shell. False where the host has no shell to run it (it
+ * refuses commands, or what answers is not a shell): the caller goes over SFTP.
+ */
+async function removeInShell(attempt, files, directories) {
+    if (attempt.hasher?.unavailable === true)
+        return false;
+    const script = `echo sfd-del-go\n${removalScript(files, directories)}`;
+    let result;
+    try {
+        result = await attempt.connection.streamToCommand('sh -s', oneChunk(script));
+    }
+    catch (error) {
+        if (isConnectionEnded(error))
+            throw error;
+        return false;
+    }
+    if (!result.stdout.split('\n').includes('sfd-del-go'))
+        return false;
+    if (result.code === 0)
+        return true;
+    const reason = result.stderr.trim().split('\n')[0] ?? `exit ${result.code ?? result.signal}`;
+    throw new DeployError(/Permission denied|Operation not permitted|Read-only/i.test(reason)
+        ? 'permission'
+        : 'remote-failure', `${attempt.host.label}: could not delete what this deploy does not have: ${reason}`);
+}
+async function* oneChunk(text) {
+    await Promise.resolve();
+    yield Buffer.from(text);
+}
+async function removeOverSftp(attempt, files, directories) {
+    const { sftp } = attempt;
+    await runPool(files, SFTP_REMOVALS_IN_FLIGHT, async (path) => {
+        await sftp.unlink(path).catch((error) => {
+            if (!(error instanceof DeployError && error.kind === 'no-such-path'))
+                throw error;
+        });
+        return undefined;
+    });
+    // Deepest first; one that is not empty (something new in it, say) stays.
+    for (const dir of directories)
+        await sftp.rmdir(dir).catch((error) => {
+            if (isConnectionEnded(error))
+                throw error;
+        });
+}
+
+// Files whose copy on the host already has the same SHA-256 are not sent again. The host's
+// digests come from the hashing shells, some of them asked for before the SFTP server is up
+// (prefetched), the others in one pass once the target is known.
+/** Files at least this large are compared by size before anyone hashes them. */
+const SIZE_CHECK_FIRST = 1024 * 1024;
+/**
+ * With many small files the hashing shell starts before the SFTP server (see openSessions), and
+ * the target's absolute path comes from the SFTP server. So the files a redeploy may already
+ * have (all but the large ones, which are compared by size first) are hashed at once by their
+ * paths under `target` as given, which the shell resolves from its working directory. One file
+ * goes first: if it is not there (a new target, most likely), the others are not asked for.
+ * No promise per file: there may be thousands.
+ */
+function prefetchDigests(hasher, 
+/** The target as given (not resolved): what the shell's relative paths start from. */
+target, files, 
+/** Called when the first file is there (or there is none to ask for). */
+onThere) {
+    const answers = new Map();
+    const asked = new Set();
+    let abandoned = false;
+    let allIn;
+    let allAnswered;
+    const underTarget = remoteJoiner(target);
+    const ask = (file, then) => {
+        asked.add(file.relativePath);
+        // The file's path under `target` as given: what the shell resolves from its directory.
+        hasher.hashInto(underTarget(file.relativePath), file.size, (answer) => {
+            answers.set(file.relativePath, answer);
+            if (answers.size === asked.size)
+                allIn?.();
+            then?.(answer);
+        });
+    };
+    const [first, ...rest] = files.filter((file) => file.size < SIZE_CHECK_FIRST);
+    if (first === undefined)
+        onThere();
+    const settled = first === undefined
+        ? Promise.resolve()
+        : new Promise((resolve) => ask(first, (answer) => {
+            if (answer !== 'unreadable' && !abandoned) {
+                onThere();
+                if (typeof answer === 'object')
+                    for (const file of rest)
+                        ask(file);
+            }
+            resolve();
+        }));
+    return {
+        answers,
+        asked: (relativePath) => asked.has(relativePath),
+        allAnswered: () => answers.size === asked.size
+            ? Promise.resolve()
+            : (allAnswered ??= new Promise((resolve) => (allIn = resolve))),
+        settled,
+        abandon() {
+            abandoned = true;
+        }
+    };
+}
+/**
+ * The prefetched digests count only for a target that was there, and only if the shells'
+ * relative paths are the SFTP server's: an absolute target, or the same starting directory (an
+ * SFTP server may start elsewhere, `sftp-server -d`). Where they do not, none more is asked for.
+ */
+async function prefetchedThatCount(prefetched, hasher, targetIsNew, target, loginDirectory) {
+    if (!targetIsNew && (posix.isAbsolute(target) || loginDirectory !== undefined)) {
+        await prefetched.settled;
+        if (posix.isAbsolute(target) || hasher.machine?.cwd === loginDirectory)
+            return prefetched;
+    }
+    prefetched.abandon();
+    hasher.dropQueued();
+    return undefined;
+}
+function verdict(file, remote, local) {
+    if (remote === 'unavailable')
+        return 'unavailable';
+    if (remote === 'unreadable')
+        return 'differs';
+    return local.sha256 === remote.sha256 && local.size === file.size ? 'same' : 'differs';
+}
+function prefetchedAnswer(pass, file) {
+    return file.size < SIZE_CHECK_FIRST ? pass.prefetched?.answers.get(file.relativePath) : undefined;
+}
+/** Compares a file whose digests are both in at once, without a promise; false if they are not. */
+function compareNow(pass, index) {
+    const file = pass.files[index];
+    const remote = prefetchedAnswer(pass, file);
+    const local = remote === undefined ? undefined : pass.attempt.localHasher.known(file.localPath);
+    if (remote === undefined || local === undefined)
+        return false;
+    pass.verdicts[index] = verdict(file, remote, local);
+    return true;
+}
+/** Compares a file once its digests are in; a large file by its size first. */
+function compareLater(pass, index) {
+    const { attempt, hasher } = pass;
+    const file = pass.files[index];
+    const comparing = async () => {
+        const path = posix.join(attempt.base, file.relativePath);
+        if (file.size >= SIZE_CHECK_FIRST) {
+            const existing = await attempt.sftp.stat(path);
+            if (existing?.isFile !== true || existing.size !== file.size)
+                return 'differs';
+        }
+        const answer = prefetchedAnswer(pass, file) ?? (await hasher.hash(path, file.size));
+        if (answer === 'unavailable')
+            return 'unavailable';
+        return verdict(file, answer, await attempt.localHasher.digest(file.localPath, file.size));
+    };
+    pass.waiting.push(comparing().then((result) => {
+        pass.verdicts[index] = result;
+    }));
+}
+/**
+ * One pass over all of `files` through the hashing shells: those the host has already are
+ * recorded as skipped. Returns false when the host cannot hash.
+ */
+async function compareAll(attempt, files, prefetched) {
+    const { hasher } = attempt;
+    if (hasher === undefined)
+        return false;
+    const verdicts = new Array(files.length);
+    const pass = { attempt, hasher, files, prefetched, verdicts, waiting: [] };
+    // The files whose prefetched answer is still to come are compared together once all have.
+    const answerToCome = [];
+    files.forEach((file, index) => {
+        if (compareNow(pass, index))
+            return;
+        if (file.size < SIZE_CHECK_FIRST &&
+            prefetched?.asked(file.relativePath) === true &&
+            !prefetched.answers.has(file.relativePath))
+            answerToCome.push(index);
+        else
+            compareLater(pass, index);
+    });
+    if (prefetched !== undefined && answerToCome.length > 0) {
+        await prefetched.allAnswered();
+        for (const index of answerToCome)
+            if (!compareNow(pass, index))
+                compareLater(pass, index);
+    }
+    await Promise.all(pass.waiting);
+    if (pass.verdicts.includes('unavailable'))
+        return false;
+    files.forEach((file, index) => {
+        if (pass.verdicts[index] === 'same')
+            recordDone(attempt.progress, file, 'skipped');
+    });
+    return true;
+}
+/**
+ * In a target that was there, with `verify: sha256`: the files of `todo` the host has already
+ * are skipped (compareAll). Returns the files still to send.
+ */
+async function skipUnchanged(attempt, todo, prefetched) {
+    const { progress, log } = attempt;
+    if (attempt.settings.verify !== 'sha256' || attempt.targetIsNew)
+        return todo;
+    const checking = Date.now();
+    attempt.unchangedFound = await compareAll(attempt, todo, prefetched);
+    const left = todo.filter((file) => !progress.done.has(file.relativePath));
+    if (attempt.unchangedFound)
+        log.info(`${progress.skipped} file(s) already up to date, ${left.length} to send (checked in ${formatDuration(Date.now() - checking)})`);
+    return left;
+}
+
+// A local file that changes while the run reads it must not be deployed as a copy that never
+// existed (blocks of two versions), nor left to fail as "corrupted" on the next host. Every read
+// that a digest is taken from, or that is sent without one, is checked against what the plan
+// found (size, times, inode): a file the same as then is fine; one that has only grown, whose
+// first bytes are still those that were read, is fine too (a log being appended to: what was
+// sent is a prefix of it); anything else fails the host with "changed on the runner", which is
+// never retried and never counts as success.
+function changedOnRunner(file, detail) {
+    return new DeployError('local-file', `'${file.relativePath}' changed on the runner while it was being deployed (${detail}): a read that may mix two versions is never published; deploy again once it has settled`);
+}
+/** How `stats` differ from what the plan found, or undefined where they do not. */
+function identityChange(identity, stats) {
+    if (stats.ino !== identity.ino)
+        return 'another file is at its path now';
+    if (stats.size < identity.size)
+        return `it shrank from ${identity.size} to ${stats.size} bytes`;
+    if (stats.size > identity.size)
+        return `it grew from ${identity.size} to ${stats.size} bytes`;
+    if (stats.mtimeMs !== identity.mtimeMs || stats.ctimeMs !== identity.ctimeMs)
+        return 'it was modified';
+    return undefined;
+}
+/** Whether the file may have only grown: the same inode, no smaller than planned or read. */
+function onlyGrown(identity, stats, read) {
+    return stats.ino === identity.ino && stats.size >= identity.size && stats.size >= read;
+}
+function statNow(file) {
+    try {
+        return statSync(file.localPath);
+    }
+    catch (error) {
+        throw localFileError(file.localPath, error);
+    }
+}
+/**
+ * After a small file was read whole into `content` (through `fd`, still open): throws unless
+ * the file is as the plan found it, or has only grown with `content` as its first bytes.
+ */
+function checkReadSync(file, fd, content) {
+    const stats = fstatSync(fd);
+    const change = identityChange(file.identity, stats);
+    if (change === undefined)
+        return;
+    if (onlyGrown(file.identity, stats, content.length)) {
+        const now = Buffer.allocUnsafe(content.length);
+        const read = readSync(fd, now, 0, content.length, 0);
+        if (read === content.length && now.equals(content))
+            return;
+    }
+    throw changedOnRunner(file, change);
+}
+/** checkReadSync for a file read by path. */
+function checkReadByPath(file, content) {
+    let fd;
+    try {
+        fd = openSync(file.localPath, 'r');
+    }
+    catch (error) {
+        throw localFileError(file.localPath, error);
+    }
+    try {
+        checkReadSync(file, fd, content);
+    }
+    finally {
+        closeSync(fd);
+    }
+}
+/** SHA-256 of the first `size` bytes of a local file, or undefined where it has fewer. */
+async function prefixDigest(localPath, size) {
+    const hash = createHash('sha256');
+    const file = await open$1(localPath, 'r');
+    try {
+        const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(1024 * 1024, size)));
+        for (let at = 0; at < size;) {
+            const { bytesRead } = await file.read(buffer, 0, Math.min(buffer.length, size - at), at);
+            if (bytesRead === 0)
+                return undefined;
+            hash.update(buffer.subarray(0, bytesRead));
+            at += bytesRead;
+        }
+    }
+    finally {
+        await file.close();
+    }
+    return hash.digest('hex');
+}
+/**
+ * After a file was sent (read through): throws unless it is as the plan found it, or has only
+ * grown with the bytes sent (`sent`: their digest, where it was taken) as its first bytes.
+ */
+async function checkSent(file, sent) {
+    const stats = statNow(file);
+    const change = identityChange(file.identity, stats);
+    if (change === undefined)
+        return;
+    if (sent !== undefined && onlyGrown(file.identity, stats, sent.size)) {
+        const now = await prefixDigest(file.localPath, sent.size).catch(() => undefined);
+        if (now === sent.sha256)
+            return;
+    }
+    throw changedOnRunner(file, change);
+}
+/** Throws `changedOnRunner` where the file is not as the plan found it (no allowance). */
+function checkIdentity(file) {
+    const change = identityChange(file.identity, statNow(file));
+    if (change !== undefined)
+        throw changedOnRunner(file, change);
+}
+
+// Verifying without a remote hasher: the file read back over SFTP and hashed on the runner.
+/** Reads a remote file back over SFTP and hashes it here. */
+async function readBackHash(sftp, path) {
+    const hash = createHash('sha256');
+    const handle = await sftp.open(path, 'r');
+    try {
+        const chunk = Math.min(sftp.maxReadLength, 256 * 1024);
+        const inFlight = 8;
+        let position = 0;
+        for (;;) {
+            // Issue several reads ahead; they complete in order on one SFTP channel.
+            const reads = [];
+            for (let i = 0; i < inFlight; i += 1) {
+                const buffer = Buffer.allocUnsafe(chunk);
+                const at = position + i * chunk;
+                reads.push(sftp.read(handle, buffer, chunk, at).then((n) => buffer.subarray(0, n)));
+            }
+            const parts = await Promise.all(reads);
+            let ended = false;
+            for (const part of parts) {
+                hash.update(part);
+                position += part.length;
+                // End of file reads as 0 bytes; a short read is legal too, and the reads issued past
+                // it are dropped and issued again from where it stopped.
+                if (part.length === 0)
+                    ended = true;
+                if (part.length < chunk)
+                    break;
+            }
+            if (ended)
+                break;
+        }
+    }
+    finally {
+        await sftp.close(handle).catch(() => undefined);
+    }
+    return hash.digest('hex');
+}
+
+// A file on the host checked against the runner's copy, as the `verify` input says: its size,
+// or its SHA-256 computed on the host (the hashing shells, or a follower that hashed it as it
+// arrived) or, where the host cannot hash, read back over SFTP and hashed here.
+/** SHA-256 of a remote file: by remote command where the host can, else read back over SFTP. */
+async function remoteDigest(attempt, path, size, source) {
+    const { hasher, progress, log, sftp } = attempt;
+    if (source !== undefined && 'sha256' in source)
+        return source.sha256;
+    // Without a follower the request goes to the hashing shells in this same turn, so thousands
+    // asked for together fill the first batch before the rest have been asked for.
+    let answer = source === undefined ? 'unavailable' : await source.finish(size);
+    if (answer === 'unavailable' && hasher !== undefined)
+        answer = await hasher.hash(path, size);
+    if (answer === 'unavailable') {
+        if (!progress.readBackLogged) {
+            progress.readBackLogged = true;
+            log.info('the host does not run openssl, sha256sum or shasum for us (no shell, none installed, or no session left): verifying by reading each file back over SFTP');
+        }
+        return readBackHash(sftp, path);
+    }
+    if (answer === 'unreadable')
+        throw new DeployError('remote-failure', `cannot read '${path}' on the host to verify it`);
+    return answer.sha256;
+}
+/** Whether the host has `file` at `path` already, the same size and SHA-256. */
+async function alreadyThere(attempt, file, path) {
+    if (attempt.settings.verify !== 'sha256')
+        return false;
+    const existing = await attempt.sftp.stat(path);
+    if (existing?.isFile !== true || existing.size !== file.size)
+        return false;
+    const [local, remote] = await Promise.all([
+        attempt.localHasher.digest(file.localPath, file.size),
+        remoteDigest(attempt, path, file.size)
+    ]);
+    return local.sha256 === remote && local.size === file.size;
+}
+/** Checks the `size` bytes sent of `file`, now at `path` on the host, as `verify` says. */
+async function verifyFile(attempt, file, path, size, source) {
+    switch (attempt.settings.verify) {
+        case 'none':
+            return;
+        case 'size': {
+            const stat = await attempt.sftp.stat(path);
+            if (stat?.size !== size)
+                throw new DeployError('verify-mismatch', `'${file.relativePath}' has ${stat?.size ?? 'no'} bytes on the host after sending ${size}`);
+            return;
+        }
+        case 'sha256': {
+            const [local, remote] = await Promise.all([
+                attempt.localHasher.digest(file.localPath, file.size),
+                remoteDigest(attempt, path, size, source)
+            ]);
+            compareDigests(attempt.progress, file, size, local, remote);
+        }
+    }
+}
+/** Throws unless `local` (the runner's digest of the `size` bytes sent) matches the host's. */
+function compareDigests(progress, file, size, local, remote) {
+    if (local.size !== size)
+        throw changedOnRunner(file, `${size} bytes sent, ${local.size} hashed`);
+    if (local.sha256 !== remote) {
+        // The runner's copy may be what changed (another file renamed over it, say).
+        checkIdentity(file);
+        progress.parallelWritesUnsafe = true;
+        throw new DeployError('verify-mismatch', `'${file.relativePath}' arrived corrupted: SHA-256 on the host ${remote.slice(0, 16)}…, expected ${local.sha256.slice(0, 16)}…`);
+    }
+}
+
+// `dry-run`: each host connected to (host keys checked, authenticated) and looked at, nothing
+// written: which files a deploy would send, which it would find unchanged (compared as the real
+// run compares them: SHA-256 on the host, or read back where it cannot hash), and what `delete`
+// would remove (max-delete applies as it would). The plan goes to the log, the summary and
+// `results[].planned`.
+// Names the log shows per list; all of them go to the debug log.
+const NAMES_SHOWN = 20;
+// Files compared one by one at once, where the host cannot hash in batches.
+const COMPARISONS_IN_FLIGHT = 8;
+/** Exec channels for hashing, as a real attempt has. */
+const HASH_CHANNELS$1 = 2;
+/** One dry-run attempt at a host: its plan in `job.progress.planned`. Writes nothing. */
+async function planAttempt(job, signal) {
+    const started = Date.now();
+    const connection = await job.connect(signal);
+    job.log.info(`connected in ${formatDuration(Date.now() - started)} (dry run: nothing is written)`);
+    let hasher;
+    try {
+        const sftp = await connection.sftp();
+        if (job.settings.verify === 'sha256')
+            hasher = createRemoteHasher(connection, HASH_CHANNELS$1, job.settings.idleTimeoutMs);
+        // Each attempt looks afresh: what an earlier one found is not counted twice.
+        const looking = { ...job, progress: createHostProgress() };
+        const plan = await planHost(looking, signal, connection, sftp, hasher);
+        job.progress.planned = {
+            upload: plan.upload.length,
+            unchanged: plan.unchanged.length,
+            delete: plan.delete.length
+        };
+        logPlan(job, plan);
+    }
+    finally {
+        hasher?.close();
+        await connection.close();
+    }
+}
+async function planHost(job, signal, connection, sftp, hasher) {
+    const everything = job.plan.files.map((file) => file.relativePath);
+    if ((await sftp.stat(job.host.target)) === undefined) {
+        job.log.info(`target ${job.host.target} is not there yet: it would be made`);
+        return { upload: everything, unchanged: [], delete: [] };
+    }
+    const base = await sftp.realpath(job.host.target);
+    job.log.info(`target ${job.host.target} is ${base} on the host`);
+    const attempt = {
+        ...job,
+        signal,
+        connection,
+        hasher,
+        sftp,
+        base,
+        targetIsNew: false,
+        unchangedFound: false,
+        following: 0,
+        ensureDir: () => Promise.reject(new DeployError('remote-failure', 'a dry run makes no directory'))
+    };
+    const unchanged = await findUnchanged(attempt);
+    const deleting = job.settings.delete ? (await planDeletion(attempt)).files : [];
+    return {
+        upload: everything.filter((path) => !unchanged.has(path)),
+        unchanged: everything.filter((path) => unchanged.has(path)),
+        delete: deleting
+    };
+}
+/** The files (and links) a deploy would find already there, compared as a deploy compares them. */
+async function findUnchanged(attempt) {
+    const files = attempt.plan.files.filter((file) => file.linkTarget === undefined);
+    const links = attempt.plan.files.filter((file) => file.linkTarget !== undefined);
+    const unchanged = new Set();
+    const left = await skipUnchanged(attempt, files, undefined);
+    const sent = new Set(left);
+    for (const file of files)
+        if (!sent.has(file))
+            unchanged.add(file.relativePath);
+    // Where the host could not hash in batches, a deploy compares each file as it comes to it.
+    const oneByOne = attempt.unchangedFound ? links : [...left, ...links];
+    await runPool(oneByOne, COMPARISONS_IN_FLIGHT, async (file) => {
+        const path = posix.join(attempt.base, file.relativePath);
+        const same = file.linkTarget === undefined
+            ? await alreadyThere(attempt, file, path)
+            : await isSameLink(attempt, file, await attempt.sftp.lstat(path));
+        if (same)
+            unchanged.add(file.relativePath);
+        return undefined;
+    });
+    return unchanged;
+}
+function logPlan(job, plan) {
+    const { log } = job;
+    log.info(`plan: ${plan.upload.length} file(s) to send, ${plan.unchanged.length} unchanged${job.settings.delete ? `, ${plan.delete.length} to delete` : ''}`);
+    for (const [what, paths] of [
+        ['to send', plan.upload],
+        ['to delete', plan.delete]
+    ]) {
+        if (paths.length === 0)
+            continue;
+        const more = paths.length > NAMES_SHOWN ? `, and ${paths.length - NAMES_SHOWN} more` : '';
+        log.info(`${what}: ${paths.slice(0, NAMES_SHOWN).join(', ')}${more}`);
+        for (const path of paths)
+            log.debug(`${what}: ${path}`);
+    }
+    for (const path of plan.unchanged)
+        log.debug(`unchanged: ${path}`);
 }
 
 const objectToString = Object.prototype.toString;
@@ -1533,115 +5913,6 @@ async function pRetry(input, options = {}) {
 	throw new Error('Retry attempts exhausted without throwing an error.');
 }
 
-// A local file that changes while the run reads it must not be deployed as a copy that never
-// existed (blocks of two versions), nor left to fail as "corrupted" on the next host. Every read
-// that a digest is taken from, or that is sent without one, is checked against what the plan
-// found (size, times, inode): a file the same as then is fine; one that has only grown, whose
-// first bytes are still those that were read, is fine too (a log being appended to: what was
-// sent is a prefix of it); anything else fails the host with "changed on the runner", which is
-// never retried and never counts as success.
-function changedOnRunner(file, detail) {
-    return new DeployError('local-file', `'${file.relativePath}' changed on the runner while it was being deployed (${detail}): a read that may mix two versions is never published; deploy again once it has settled`);
-}
-/** How `stats` differ from what the plan found, or undefined where they do not. */
-function identityChange(identity, stats) {
-    if (stats.ino !== identity.ino)
-        return 'another file is at its path now';
-    if (stats.size < identity.size)
-        return `it shrank from ${identity.size} to ${stats.size} bytes`;
-    if (stats.size > identity.size)
-        return `it grew from ${identity.size} to ${stats.size} bytes`;
-    if (stats.mtimeMs !== identity.mtimeMs || stats.ctimeMs !== identity.ctimeMs)
-        return 'it was modified';
-    return undefined;
-}
-/** Whether the file may have only grown: the same inode, no smaller than planned or read. */
-function onlyGrown(identity, stats, read) {
-    return stats.ino === identity.ino && stats.size >= identity.size && stats.size >= read;
-}
-function statNow(file) {
-    try {
-        return statSync(file.localPath);
-    }
-    catch (error) {
-        throw localFileError(file.localPath, error);
-    }
-}
-/**
- * After a small file was read whole into `content` (through `fd`, still open): throws unless
- * the file is as the plan found it, or has only grown with `content` as its first bytes.
- */
-function checkReadSync(file, fd, content) {
-    const stats = fstatSync(fd);
-    const change = identityChange(file.identity, stats);
-    if (change === undefined)
-        return;
-    if (onlyGrown(file.identity, stats, content.length)) {
-        const now = Buffer.allocUnsafe(content.length);
-        const read = readSync(fd, now, 0, content.length, 0);
-        if (read === content.length && now.equals(content))
-            return;
-    }
-    throw changedOnRunner(file, change);
-}
-/** checkReadSync for a file read by path. */
-function checkReadByPath(file, content) {
-    let fd;
-    try {
-        fd = openSync(file.localPath, 'r');
-    }
-    catch (error) {
-        throw localFileError(file.localPath, error);
-    }
-    try {
-        checkReadSync(file, fd, content);
-    }
-    finally {
-        closeSync(fd);
-    }
-}
-/** SHA-256 of the first `size` bytes of a local file, or undefined where it has fewer. */
-async function prefixDigest(localPath, size) {
-    const hash = createHash('sha256');
-    const file = await open$1(localPath, 'r');
-    try {
-        const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(1024 * 1024, size)));
-        for (let at = 0; at < size;) {
-            const { bytesRead } = await file.read(buffer, 0, Math.min(buffer.length, size - at), at);
-            if (bytesRead === 0)
-                return undefined;
-            hash.update(buffer.subarray(0, bytesRead));
-            at += bytesRead;
-        }
-    }
-    finally {
-        await file.close();
-    }
-    return hash.digest('hex');
-}
-/**
- * After a file was sent (read through): throws unless it is as the plan found it, or has only
- * grown with the bytes sent (`sent`: their digest, where it was taken) as its first bytes.
- */
-async function checkSent(file, sent) {
-    const stats = statNow(file);
-    const change = identityChange(file.identity, stats);
-    if (change === undefined)
-        return;
-    if (sent !== undefined && onlyGrown(file.identity, stats, sent.size)) {
-        const now = await prefixDigest(file.localPath, sent.size).catch(() => undefined);
-        if (now === sent.sha256)
-            return;
-    }
-    throw changedOnRunner(file, change);
-}
-/** Throws `changedOnRunner` where the file is not as the plan found it (no allowance). */
-function checkIdentity(file) {
-    const change = identityChange(file.identity, statNow(file));
-    if (change !== undefined)
-        throw changedOnRunner(file, change);
-}
-
 // Local file digests, computed once per run however many hosts receive the file. The first
 // upload that reads a file from its start hashes the bytes as it reads them (a claim), so a
 // file is read for hashing separately only when no upload read it whole.
@@ -1841,441 +6112,6 @@ class LocalDigests {
 }
 function createLocalHasher() {
     return new LocalDigests();
-}
-
-// The one function that puts a value into a remote shell command. Every argument of every remote
-// command goes through it: inside single quotes a POSIX shell expands nothing, so spaces, `$()`,
-// backticks, globs, newlines and non-ASCII arrive as they are. A single quote itself is closed,
-// escaped and reopened: ' becomes '\''.
-function shellQuote(value) {
-    if (value.includes('\0'))
-        throw new Error('a shell argument cannot contain a NUL byte');
-    return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-/**
- * A remote path as an argument no program can read as an option: absolute as it is, else
- * `./`-prefixed (a file named `-out` is `./-out`). Every path handed to a remote command goes
- * through it, then through shellQuote.
- */
-function commandPath(path) {
-    return path.startsWith('/') ? path : `./${path}`;
-}
-/** shellQuote(commandPath(path)). */
-function quotePath(path) {
-    return shellQuote(commandPath(path));
-}
-
-// The protocol of our remote shells. OpenSSH's sftp-server has no checksum extension, so a
-// file's SHA-256 comes from a remote command: `openssl dgst -sha256` (SHA-NI), else
-// `sha256sum`, else `shasum -a 256`. Long-lived `sh -s` processes (one exec channel each) take
-// scripts on stdin and answer in lines that start with LINE_PREFIX, each answer ended by
-// END_LINE; anything else they print (a login banner, say) is ignored.
-/** Every line of ours starts with this, so login banners and other noise are ignored. */
-const LINE_PREFIX = 'sfd-';
-/** Ends every answer. */
-const END_LINE = 'sfd-end';
-const HASHERS = ['openssl', 'sha256sum', 'shasum'];
-/** The command each hasher runs as, reading a file on its stdin. */
-const HASHER_COMMAND = {
-    openssl: 'openssl dgst -sha256',
-    sha256sum: 'sha256sum',
-    shasum: 'shasum -a 256'
-};
-/** Sets `m` to the fastest hasher the host has (in HASHERS order), or `none`. */
-const DETECT_HASHER = [
-    'if command -v openssl >/dev/null 2>&1 && openssl dgst -sha256 </dev/null >/dev/null 2>&1; then m=openssl',
-    'elif command -v sha256sum >/dev/null 2>&1; then m=sha256sum',
-    'elif command -v shasum >/dev/null 2>&1; then m=shasum',
-    'else m=none; fi'
-];
-/**
- * Picks the fastest hasher the host has, once per shell: answers `sfd-hasher NAME`. Defines
- * sfd_prefix, which marks openssl's lines as ours: sed where the host has it (faster), else a
- * shell loop.
- */
-const HASHER_PRELUDE = [
-    'if command -v sed >/dev/null 2>&1; then',
-    "sfd_prefix() { sed 's/^/sfd-o /'; }",
-    'else',
-    `sfd_prefix() { while IFS= read -r l; do printf 'sfd-o %s\\n' "$l"; done; }`,
-    'fi',
-    ...DETECT_HASHER,
-    // Which boot of which machine this is: a host that is the runner itself shares its CPUs.
-    'echo "sfd-boot $(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"',
-    // The directory relative paths start from, to compare with the SFTP server's.
-    'echo "sfd-cwd $(pwd -P 2>/dev/null)"',
-    'echo "sfd-hasher $m"',
-    `echo ${END_LINE}`,
-    ''
-].join('\n');
-/** The host's boot id from the prelude's answer, where it has one. */
-function parseBootLine(lines) {
-    const id = lines
-        .find((line) => line.startsWith('sfd-boot '))
-        ?.slice('sfd-boot '.length)
-        .trim();
-    return id === undefined || id === '' ? undefined : id;
-}
-/** The shell's working directory (symbolic links resolved) from the prelude's answer. */
-function parseCwdLine(lines) {
-    const cwd = lines.find((line) => line.startsWith('sfd-cwd '))?.slice('sfd-cwd '.length);
-    return cwd === undefined || cwd === '' ? undefined : cwd;
-}
-function parseHasherLine(lines) {
-    const name = lines.find((line) => line.startsWith('sfd-hasher '))?.slice('sfd-hasher '.length);
-    return HASHERS.find((hasher) => hasher === name);
-}
-/**
- * One batch, every path through quotePath (a file named `-out` is not an option to openssl).
- * openssl takes the whole batch in one process and its output lines come back prefixed; the
- * others run once per file.
- */
-function hashBatchScript(hasher, paths) {
-    const quoted = paths.map(quotePath).join(' ');
-    if (hasher === 'openssl')
-        return [
-            `${HASHER_COMMAND.openssl} ${quoted} 2>/dev/null | sfd_prefix`,
-            `echo ${END_LINE}`,
-            ''
-        ].join('\n');
-    return [
-        `for f in ${quoted}; do`,
-        `if r=$(${HASHER_COMMAND[hasher]} < "$f" 2>/dev/null); then printf 'sfd-ok %s\\n' "$r"; else echo 'sfd-err'; fi`,
-        'done',
-        `echo ${END_LINE}`,
-        ''
-    ].join('\n');
-}
-// A remote hasher reads at least this fast; a request gets this long per byte it hashes before
-// the watchdog calls it stalled.
-const MIN_HASH_BYTES_PER_MS = 20 * 1024;
-/** How long a remote hasher may take over `bytes`, beyond the idle timeout. */
-function hashAllowanceMs(idleTimeoutMs, bytes) {
-    return idleTimeoutMs + bytes / MIN_HASH_BYTES_PER_MS;
-}
-/** Reads a batch's answer: one result per path, in order. */
-function parseHashAnswer(hasher, paths, lines) {
-    if (hasher !== 'openssl')
-        return paths.map((_, index) => {
-            const line = lines[index] ?? '';
-            const sha256 = line.startsWith('sfd-ok ')
-                ? /\b([0-9a-f]{64})\b/.exec(line.slice(7))?.[1]
-                : undefined;
-            return sha256 === undefined ? 'unreadable' : { sha256 };
-        });
-    // `SHA2-256(path)= hex` (OpenSSL 3) or `SHA256(path)= hex` (1.1), a line per file read, in
-    // order; a name with a line break spans lines, so the text is matched name by name.
-    const text = lines.map((line) => line.slice('sfd-o '.length)).join('\n');
-    let position = 0;
-    return paths.map((path) => {
-        for (const label of ['SHA2-256', 'SHA256']) {
-            // The path as hashBatchScript handed it to openssl.
-            const head = `${label}(${commandPath(path)})= `;
-            if (!text.startsWith(head, position))
-                continue;
-            const hex = text.slice(position + head.length, position + head.length + 64);
-            if (!/^[0-9a-f]{64}$/.test(hex))
-                return 'unreadable';
-            position += head.length + 64 + 1;
-            return { sha256: hex };
-        }
-        return 'unreadable';
-    });
-}
-
-// The host's side of a tar stream: the commands that extract it into a staging directory (a
-// command of its own, or a hashing shell turned into one), and the answer the shell gives.
-/**
- * Turns a hashing shell into a tar extraction reading the rest of the shell's stdin: the stream
- * goes to a session that is already logged in instead of a new one. One brace group, which the
- * shell parses whole before running any of it: once tar starts, the shell reads no more input,
- * and it exits after tar, whatever tar left unread, so no archive byte is ever read as a command.
- * Answers `sfd-go` when the staging directory is ready (`sfd-nogo` before it when it could not
- * be made), then `sfd-tar STATUS` (with tar's messages when it failed), then with openssl the
- * SHA-256 of every staged file (paths relative to `stage`, as `./path`), then END_LINE.
- *
- * `halves`: the staged tree's top-level entries in two groups, hashed side by side (two cores
- * where the host has them); the second group's lines wait in a file beside the others
- * (`.sfd-hashes-TAG` in the staging directory, which no top-level entry of ours is) until the
- * first group is done. Without it, or with one group empty, one process hashes everything.
- */
-function tarIntoShellScript(stage, hasher, halves, tag = 'x') {
-    const quoted = quotePath(stage);
-    const hash = (start) => `find ${start} -type f -exec ${HASHER_COMMAND.openssl} {} + 2>/dev/null | sfd_prefix`;
-    const starts = (names) => names.map((name) => shellQuote(`./${name}`)).join(' ');
-    const [first = [], second = []] = halves ?? [];
-    const hashing = hasher !== 'openssl'
-        ? []
-        : first.length === 0 || second.length === 0
-            ? [`else ${hash('.')}`]
-            : [
-                `else o=${shellQuote(`./.sfd-hashes-${tag}`)}`,
-                `${hash(starts(second))} > "$o" &`,
-                hash(starts(first)),
-                'wait',
-                'cat "$o"; rm -f "$o"'
-            ];
-    return [
-        '{',
-        `rm -rf ${quoted} && mkdir -p ${quoted} && cd ${quoted} || { echo sfd-nogo; echo sfd-go; exit 3; }`,
-        'echo sfd-go',
-        'e=$(tar -xomf - 2>&1); s=$?',
-        `echo "sfd-tar $s"`,
-        'if [ "$s" != 0 ]; then printf \'%s\\n\' "$e" | sfd_prefix',
-        ...hashing,
-        'fi',
-        `echo ${END_LINE}`,
-        'exit 0',
-        '}',
-        ''
-    ].join('\n');
-}
-// Top-level entries beyond this many are hashed by one process: the script stays small.
-const MAX_SPLIT_ENTRIES = 2000;
-/**
- * The top-level entries of `paths` in two groups of about as many files each, for
- * tarIntoShellScript; undefined where there is one entry, or very many.
- */
-function splitTopLevel(paths) {
-    const counts = new Map();
-    for (const path of paths) {
-        const slash = path.indexOf('/');
-        const top = slash < 0 ? path : path.slice(0, slash);
-        counts.set(top, (counts.get(top) ?? 0) + 1);
-    }
-    if (counts.size < 2 || counts.size > MAX_SPLIT_ENTRIES)
-        return undefined;
-    const groups = [[], []];
-    const sizes = [0, 0];
-    // Largest first, each to the group with fewer files so far.
-    for (const [top, count] of [...counts].sort((a, b) => b[1] - a[1])) {
-        const into = (sizes[0] ?? 0) <= (sizes[1] ?? 0) ? 0 : 1;
-        groups[into].push(top);
-        sizes[into] = (sizes[into] ?? 0) + count;
-    }
-    return groups;
-}
-/**
- * Reads the answer of tarIntoShellScript. A digest counts only where its path is named once:
- * a name with a line break spans lines, and could make a line that names another file.
- */
-function parseStagedAnswer(lines) {
-    const statusLine = lines.find((line) => line.startsWith('sfd-tar '));
-    const status = statusLine === undefined ? undefined : Number(statusLine.slice(8));
-    const output = lines.filter((line) => line.startsWith('sfd-o ')).map((line) => line.slice(6));
-    const digests = new Map();
-    const seen = new Set();
-    if (status === 0)
-        for (const line of output) {
-            const match = /^SHA2?-?256\(\.\/(.*)\)= ([0-9a-f]{64})$/s.exec(line);
-            if (match === null)
-                continue;
-            const [, path = '', hex = ''] = match;
-            if (seen.has(path))
-                digests.delete(path);
-            else
-                digests.set(path, hex);
-            seen.add(path);
-        }
-    return {
-        status: Number.isInteger(status) ? status : undefined,
-        message: status === 0 ? '' : (output[0] ?? ''),
-        digests
-    };
-}
-/**
- * The command a tar stream goes to: it waits for the word to go, so a stream that never starts
- * (a local file unreadable before the first byte) creates nothing on the host, then extracts into
- * a fresh staging directory.
- */
-function tarCommand(stage) {
-    const quoted = quotePath(stage);
-    return `IFS= read -r go && [ "$go" = go ] || exit 3; rm -rf ${quoted} && mkdir -p ${quoted} && cd ${quoted} && exec tar -xomf -`;
-}
-/** The command that removes a staging directory and everything in it. */
-function removeCommand(stage) {
-    return `rm -rf ${quotePath(stage)}`;
-}
-
-// What a failed write or rename on the host was about, where the server's answer does not say:
-// SFTP's FAILURE status covers a full disk, a quota, a read-only file system, and a directory
-// where a file is to go alike.
-/**
- * The error to report where publishing `relativePath` at `finalPath` failed because a directory
- * is there; undefined where none is (or the host cannot be asked).
- */
-async function directoryInTheWay(sftp, finalPath, relativePath, error) {
-    if (!(error instanceof DeployError) || error.kind !== 'remote-failure')
-        return undefined;
-    const found = await sftp.lstat(finalPath).catch(() => undefined);
-    if (found?.isDirectory !== true)
-        return undefined;
-    return new DeployError('remote-failure', `'${relativePath}' cannot be published: a directory is in the way at '${finalPath}' on the host; remove it, or deploy the file under another name`, { cause: error });
-}
-
-// Whether a connection is still up, for the work that needs no error to decide: clean-up worth
-// trying, leftovers to forget. Where an error is at hand, isConnectionEnded(error) says it.
-/** Whether `connection` has neither failed nor ended: requests over it may still succeed. */
-function connectionIsUp(connection) {
-    return connection.failure === undefined;
-}
-
-// The files a tar stream staged on the host (tar-stream.ts), published: each verified there and
-// renamed into its final place (in a new target, whole directories at once), then the staging
-// directory removed.
-/** The staging directory of a tar stream into `base`, named for the attempt (`token`). */
-function stagingPath(base, token) {
-    return posix.join(base, `.sfd-stage-${token}`);
-}
-function fail$2(publishing, error) {
-    publishing.failure ??= { error };
-}
-function stagedPath(publishing, file) {
-    return posix.join(publishing.job.stagingDir, file.relativePath);
-}
-async function renameOne(publishing, file) {
-    const { job } = publishing;
-    const finalPath = posix.join(job.base, file.relativePath);
-    await job.ensureDir(posix.dirname(finalPath));
-    try {
-        await job.sftp.posixRename(stagedPath(publishing, file), finalPath);
-    }
-    catch (error) {
-        if (isConnectionEnded(error))
-            throw error;
-        throw (await directoryInTheWay(job.sftp, finalPath, file.relativePath, error)) ?? error;
-    }
-    job.onPublished(file);
-}
-/** Verified at once where both digests are in (throws on a mismatch); else a promise. */
-function verify(publishing, file) {
-    const { job } = publishing;
-    const sha256 = publishing.digests.get(file.relativePath);
-    if (sha256 !== undefined && job.checkStaged?.(file, sha256) === true)
-        return undefined;
-    return job.verifyStaged(file, stagedPath(publishing, file), sha256);
-}
-async function publishFile(publishing, file) {
-    try {
-        await verify(publishing, file);
-        if (publishing.failure === undefined)
-            await renameOne(publishing, file);
-    }
-    catch (error) {
-        fail$2(publishing, error);
-    }
-}
-/**
- * A top-level directory of a new target, renamed into place whole once all its files are
- * verified. Where that rename fails (the directory is there already with something in it: a
- * file sent over SFTP meanwhile), its files go one by one.
- */
-async function publishDirectory(publishing, top, files) {
-    const { job } = publishing;
-    const waiting = [];
-    for (const file of files)
-        try {
-            const pending = verify(publishing, file);
-            if (pending !== undefined)
-                waiting.push(pending);
-        }
-        catch (error) {
-            fail$2(publishing, error);
-        }
-    const verified = await Promise.allSettled(waiting);
-    for (const outcome of verified)
-        if (outcome.status === 'rejected')
-            fail$2(publishing, outcome.reason);
-    if (publishing.failure !== undefined)
-        return;
-    try {
-        await job.sftp.posixRename(posix.join(job.stagingDir, top), posix.join(job.base, top));
-    }
-    catch (error) {
-        if (isConnectionEnded(error))
-            return fail$2(publishing, error);
-        await Promise.all(files.map((file) => renameOne(publishing, file).catch((failure) => fail$2(publishing, failure))));
-        return;
-    }
-    publishing.moved.add(top);
-    for (const file of files)
-        job.onPublished(file);
-}
-/** Files to publish one by one, and (in a new target) the others by top-level directory. */
-function groupByTopDirectory(job) {
-    const byDirectory = new Map();
-    const alone = [];
-    for (const file of job.files) {
-        const slash = file.relativePath.indexOf('/');
-        if (!job.targetIsNew || slash < 0) {
-            alone.push(file);
-            continue;
-        }
-        const top = file.relativePath.slice(0, slash);
-        const members = byDirectory.get(top);
-        if (members === undefined)
-            byDirectory.set(top, [file]);
-        else
-            members.push(file);
-    }
-    return { alone, byDirectory };
-}
-/**
- * Verifies the staged files (`digests`: the host's, where its shell answered them already) and
- * renames each into place; removes the staging directory. Every staged file is queued for
- * hashing at once, so the hashing shells take full batches; each is renamed into place as soon
- * as its hash is in. In a target this attempt created, a top-level directory goes whole once all
- * its files are verified: one rename instead of one per file.
- */
-async function publishSmallFiles(job, digests) {
-    const publishing = { job, digests, moved: new Set() };
-    const { alone, byDirectory } = groupByTopDirectory(job);
-    try {
-        await Promise.all([
-            ...alone.map((file) => publishFile(publishing, file)),
-            ...[...byDirectory].map(([top, files]) => publishDirectory(publishing, top, files))
-        ]);
-        if (publishing.failure !== undefined)
-            throw publishing.failure.error;
-        const { moved } = publishing;
-        if (moved.size > 0)
-            job.log(`published ${moved.size} whole director${moved.size === 1 ? 'y' : 'ies'} into the new target`);
-    }
-    finally {
-        if (connectionIsUp(job.connection)) {
-            const left = job.files.filter((file) => !publishing.moved.has(file.relativePath.split('/')[0] ?? ''));
-            await removeStaging(job.connection, job.sftp, job.stagingDir, left);
-        }
-    }
-}
-/** The staging directory's subdirectories for `files`, deepest first, then itself. */
-function stagingDirectories(stage, files) {
-    const dirs = new Set();
-    for (const file of files)
-        for (let dir = posix.dirname(file.relativePath); dir !== '.'; dir = posix.dirname(dir))
-            dirs.add(dir);
-    return [...dirs]
-        .sort((a, b) => b.split('/').length - a.split('/').length)
-        .map((dir) => posix.join(stage, dir))
-        .concat(stage);
-}
-/**
- * Removes a staging directory: emptied by the renames, it goes with a few SFTP rmdirs; anything
- * left in it (after a failure) goes with `rm -rf`. Says whether it is gone.
- */
-async function removeStaging(connection, sftp, stage, files) {
-    if (sftp !== undefined && files !== undefined) {
-        try {
-            for (const dir of stagingDirectories(stage, files))
-                await sftp.rmdir(dir);
-            return true;
-        }
-        catch {
-            // not empty: fall through
-        }
-    }
-    const result = await connection.exec(removeCommand(stage)).catch(() => undefined);
-    return result?.code === 0;
 }
 
 // A minimal tar writer (POSIX ustar, with pax extended headers for names ustar cannot hold),
@@ -2586,49 +6422,6 @@ function parseFreeSpace(lines) {
         : undefined;
 }
 
-// One pool for work on many items a few at a time: the hosts of a run, the files of a host, the
-// directories looked at for links.
-/**
- * Runs `worker` over `items`, `limit` at a time. A worker may return a follow-up (the rest of
- * that item's work: verifying and publishing) that goes on while its lane takes the next item.
- * The first failure stops new work; the pool rejects with it once the work under way is over.
- */
-async function runPool(items, limit, worker, options = {}) {
-    const { signal, maxFollowUps = 1024 } = options;
-    let next = 0;
-    const state = {};
-    const followUps = new Set();
-    const fail = (error) => {
-        state.failure ??= { error };
-    };
-    const lane = async () => {
-        while (state.failure === undefined && signal?.aborted !== true && next < items.length) {
-            const index = next;
-            next += 1;
-            try {
-                const followUp = await worker(items[index], index);
-                if (followUp !== undefined) {
-                    const tracked = followUp.rest
-                        .catch(fail)
-                        .finally(() => followUps.delete(tracked));
-                    followUps.add(tracked);
-                }
-                while (followUps.size >= maxFollowUps)
-                    await Promise.race(followUps);
-            }
-            catch (error) {
-                fail(error);
-            }
-        }
-    };
-    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-    await Promise.all(followUps);
-    if (state.failure !== undefined)
-        throw state.failure.error;
-    if (signal?.aborted === true)
-        throw signal.reason;
-}
-
 // What one host's deploy is given (HostJob), and what the steps of one attempt at it share
 // (Attempt): the job, the connection and its sessions, the target on the host.
 /** This host's attempt under way, for the names it alone uses. */
@@ -2764,187 +6557,6 @@ async function checkBeforeSending(attempt, files, shellFoundRoom) {
         await checkWritable(attempt);
         throw new DeployError('protocol', "the server's SFTP does not offer posix-rename@openssh.com, needed to publish files atomically; set 'atomic: false' to write files in place");
     }
-}
-
-// Remote paths are POSIX whatever the runner's OS. Pure helpers for the target directory, the
-// path each file lands at, and the temporary name it is written under before it is published.
-/**
- * The `target` input as an SFTP path. SFTP resolves relative paths against the login directory,
- * so `~` and `~/x` become `.` and `x`; trailing slashes are dropped.
- */
-function normalizeTarget(target) {
-    let value = target.trim();
-    if (value === '~')
-        return '.';
-    if (value.startsWith('~/'))
-        value = value.slice(2) || '.';
-    if (value.length > 1)
-        value = value.replace(/\/+$/, '') || '/';
-    return posix.normalize(value);
-}
-/**
- * Converts a runner-local relative path to POSIX segments, split on the runner's own separators
- * only: `/` on Linux and macOS, where `\\` is an ordinary character of a name; `\\` and `/` on
- * Windows.
- */
-function toPosixSegments(relative, separator = sep$1) {
-    const separators = separator === '\\' ? /[\\/]+/ : /\/+/;
-    return relative.split(separators).filter((segment) => segment !== '' && segment !== '.');
-}
-/**
- * The one check every remote path goes through, whatever produced it: a file's place under
- * `target` is relative, its segments neither empty nor `.` nor `..`, and without NUL, so it
- * cannot land outside `target`. Throws naming the file.
- */
-function checkUnderTarget(relativePath, localPath) {
-    const segments = relativePath.split('/');
-    const bad = relativePath === '' ||
-        relativePath.includes('\0') ||
-        segments.some((segment) => segment === '' || segment === '.' || segment === '..');
-    if (bad)
-        throw new InputError('source', `'${localPath}' would land at '${relativePath}', which is not a path below target: nothing is deployed outside target`);
-}
-/**
- * A function joining `base` with a relative path, as posix.join would: the relative path is
- * POSIX segments with none empty, `.` or `..` (a walked or matched file's place), so only `base`
- * needs normalizing, once for a whole plan (posix.join per file is measurable for tens of
- * thousands of files).
- */
-function remoteJoiner(base) {
-    // What comes before a plain name once joined.
-    const prefix = posix.join(base, 'x').slice(0, -1);
-    return (relative) => (relative === '' ? posix.join(base, relative) : prefix + relative);
-}
-// File names are limited to 255 bytes on the common file systems; the temporary name adds
-// a prefix and a suffix, so the original name is shortened in it when it is long.
-const MAX_NAME_BYTES = 255;
-const TEMP_SUFFIX = '.sfd-tmp';
-function truncateUtf8(text, maxBytes) {
-    let result = '';
-    let bytes = 0;
-    for (const ch of text) {
-        const size = Buffer.byteLength(ch);
-        if (bytes + size > maxBytes)
-            break;
-        result += ch;
-        bytes += size;
-    }
-    return result;
-}
-/**
- * The temporary name a file is written under, in the same directory as its final path (so the
- * rename that publishes it never crosses file systems). Deterministic for one token (a run's
- * host) and one file: a retry finds its own partial file, and another run's or another host's
- * never collides with it.
- */
-function temporaryPath(finalPath, token) {
-    const dir = posix.dirname(finalPath);
-    const base = posix.basename(finalPath);
-    const tag = createHash('sha256').update(`${token}\0${finalPath}`).digest('hex').slice(0, 12);
-    const room = MAX_NAME_BYTES - 1 - 1 - tag.length - TEMP_SUFFIX.length;
-    const name = `.${truncateUtf8(base, room)}.${tag}${TEMP_SUFFIX}`;
-    return dir === '.' ? name : posix.join(dir, name);
-}
-
-// After a host has failed for good: the temporary files and staging directories this run left
-// there, removed over a new short connection (the last one may be gone).
-/** Removes the file or link at `path`; nothing there is as good as removed. */
-async function removeIfThere(sftp, path) {
-    await sftp.unlink(path).catch((error) => {
-        if (!(error instanceof DeployError && error.kind === 'no-such-path'))
-            throw error;
-    });
-}
-/** Removes what this run left on the host. Returns what could not be removed. */
-async function removeTemporaries(job, signal) {
-    const { progress } = job;
-    if (progress.temporaries.size === 0 && progress.stagingDirs.size === 0)
-        return [];
-    const connection = await job.connect(signal);
-    try {
-        const sftp = await connection.sftp();
-        for (const path of [...progress.temporaries])
-            await removeIfThere(sftp, path)
-                .then(() => progress.temporaries.delete(path))
-                .catch(() => undefined);
-        for (const dir of [...progress.stagingDirs])
-            if (await removeStaging(connection, sftp, dir))
-                progress.stagingDirs.delete(dir);
-    }
-    finally {
-        await connection.close();
-    }
-    return [...progress.temporaries, ...progress.stagingDirs];
-}
-
-// What one host has done so far, kept across its attempts, and the one place that counts a file
-// done or bytes sent.
-function createHostProgress() {
-    return {
-        attempts: 0,
-        bytes: 0,
-        resumedBytes: 0,
-        uploaded: 0,
-        skipped: 0,
-        done: new Set(),
-        temporaries: new Set(),
-        stagingDirs: new Set(),
-        parallelWritesUnsafe: false,
-        readBackLogged: false
-    };
-}
-/** A file is done on this host: sent and published (`uploaded`), or found identical (`skipped`). */
-function recordDone(progress, file, outcome) {
-    progress.done.add(file.relativePath);
-    progress[outcome] += 1;
-}
-/** Counts file bytes sent to this host (the server has acknowledged them). */
-function bytesCounter(progress) {
-    return (bytes) => {
-        progress.bytes += bytes;
-    };
-}
-function progressLine(label, progress, files) {
-    const done = progress.uploaded + progress.skipped;
-    return `${label}: ${done}/${files} files, ${formatBytes(progress.bytes)} sent, attempt ${progress.attempts}`;
-}
-
-// A symbolic link deployed as a link (`follow-symbolic-links: false`), over SFTP.
-/**
- * Skipped where the host has a link with the same target text at its path; else made under its
- * temporary name, its text read back, and renamed over the final path (replacing what is there,
- * a link included), or with `atomic: false` made in place of what is there.
- */
-async function sendLink(attempt, file) {
-    const { sftp, settings, progress } = attempt;
-    const target = file.linkTarget;
-    const finalPath = posix.join(attempt.base, file.relativePath);
-    await attempt.ensureDir(posix.dirname(finalPath));
-    const existing = await sftp.lstat(finalPath);
-    if (existing?.isSymbolicLink === true && (await sftp.readlink(finalPath)) === target) {
-        recordDone(progress, file, 'skipped');
-        return undefined;
-    }
-    const writePath = settings.atomic ? temporaryPath(finalPath, attempt.hostToken) : finalPath;
-    if (settings.atomic)
-        progress.temporaries.add(writePath);
-    try {
-        if (settings.atomic || (existing !== undefined && !existing.isDirectory))
-            await removeIfThere(sftp, writePath);
-        await sftp.symlink(target, writePath);
-        const made = await sftp.readlink(writePath);
-        if (made !== target)
-            throw new DeployError('verify-mismatch', `'${file.relativePath}': the link made on the host points to '${made}', not '${target}'`);
-        if (settings.atomic) {
-            await sftp.posixRename(writePath, finalPath);
-            progress.temporaries.delete(writePath);
-        }
-    }
-    catch (error) {
-        throw (await directoryInTheWay(sftp, finalPath, file.relativePath, error)) ?? error;
-    }
-    recordDone(progress, file, 'uploaded');
-    return undefined;
 }
 
 // A large file hashed on the host while it is being written (see RemoteFollower).
@@ -3175,114 +6787,6 @@ async function startFollower(attempt, writePath) {
     if (hasher === undefined || shell === undefined)
         return followRemoteHash(connection, writePath, idleTimeoutMs);
     return followInShell(shell, writePath, idleTimeoutMs, (idle) => hasher.giveBack(idle));
-}
-
-// Verifying without a remote hasher: the file read back over SFTP and hashed on the runner.
-/** Reads a remote file back over SFTP and hashes it here. */
-async function readBackHash(sftp, path) {
-    const hash = createHash('sha256');
-    const handle = await sftp.open(path, 'r');
-    try {
-        const chunk = Math.min(sftp.maxReadLength, 256 * 1024);
-        const inFlight = 8;
-        let position = 0;
-        for (;;) {
-            // Issue several reads ahead; they complete in order on one SFTP channel.
-            const reads = [];
-            for (let i = 0; i < inFlight; i += 1) {
-                const buffer = Buffer.allocUnsafe(chunk);
-                const at = position + i * chunk;
-                reads.push(sftp.read(handle, buffer, chunk, at).then((n) => buffer.subarray(0, n)));
-            }
-            const parts = await Promise.all(reads);
-            let ended = false;
-            for (const part of parts) {
-                hash.update(part);
-                position += part.length;
-                // End of file reads as 0 bytes; a short read is legal too, and the reads issued past
-                // it are dropped and issued again from where it stopped.
-                if (part.length === 0)
-                    ended = true;
-                if (part.length < chunk)
-                    break;
-            }
-            if (ended)
-                break;
-        }
-    }
-    finally {
-        await sftp.close(handle).catch(() => undefined);
-    }
-    return hash.digest('hex');
-}
-
-// A file on the host checked against the runner's copy, as the `verify` input says: its size,
-// or its SHA-256 computed on the host (the hashing shells, or a follower that hashed it as it
-// arrived) or, where the host cannot hash, read back over SFTP and hashed here.
-/** SHA-256 of a remote file: by remote command where the host can, else read back over SFTP. */
-async function remoteDigest(attempt, path, size, source) {
-    const { hasher, progress, log, sftp } = attempt;
-    if (source !== undefined && 'sha256' in source)
-        return source.sha256;
-    // Without a follower the request goes to the hashing shells in this same turn, so thousands
-    // asked for together fill the first batch before the rest have been asked for.
-    let answer = source === undefined ? 'unavailable' : await source.finish(size);
-    if (answer === 'unavailable' && hasher !== undefined)
-        answer = await hasher.hash(path, size);
-    if (answer === 'unavailable') {
-        if (!progress.readBackLogged) {
-            progress.readBackLogged = true;
-            log.info('the host does not run openssl, sha256sum or shasum for us (no shell, none installed, or no session left): verifying by reading each file back over SFTP');
-        }
-        return readBackHash(sftp, path);
-    }
-    if (answer === 'unreadable')
-        throw new DeployError('remote-failure', `cannot read '${path}' on the host to verify it`);
-    return answer.sha256;
-}
-/** Whether the host has `file` at `path` already, the same size and SHA-256. */
-async function alreadyThere(attempt, file, path) {
-    if (attempt.settings.verify !== 'sha256')
-        return false;
-    const existing = await attempt.sftp.stat(path);
-    if (existing?.isFile !== true || existing.size !== file.size)
-        return false;
-    const [local, remote] = await Promise.all([
-        attempt.localHasher.digest(file.localPath, file.size),
-        remoteDigest(attempt, path, file.size)
-    ]);
-    return local.sha256 === remote && local.size === file.size;
-}
-/** Checks the `size` bytes sent of `file`, now at `path` on the host, as `verify` says. */
-async function verifyFile(attempt, file, path, size, source) {
-    switch (attempt.settings.verify) {
-        case 'none':
-            return;
-        case 'size': {
-            const stat = await attempt.sftp.stat(path);
-            if (stat?.size !== size)
-                throw new DeployError('verify-mismatch', `'${file.relativePath}' has ${stat?.size ?? 'no'} bytes on the host after sending ${size}`);
-            return;
-        }
-        case 'sha256': {
-            const [local, remote] = await Promise.all([
-                attempt.localHasher.digest(file.localPath, file.size),
-                remoteDigest(attempt, path, size, source)
-            ]);
-            compareDigests(attempt.progress, file, size, local, remote);
-        }
-    }
-}
-/** Throws unless `local` (the runner's digest of the `size` bytes sent) matches the host's. */
-function compareDigests(progress, file, size, local, remote) {
-    if (local.size !== size)
-        throw changedOnRunner(file, `${size} bytes sent, ${local.size} hashed`);
-    if (local.sha256 !== remote) {
-        // The runner's copy may be what changed (another file renamed over it, say).
-        checkIdentity(file);
-        progress.parallelWritesUnsafe = true;
-        throw new DeployError('verify-mismatch', `'${file.relativePath}' arrived corrupted: SHA-256 on the host ${remote.slice(0, 16)}…, expected ${local.sha256.slice(0, 16)}…`);
-    }
 }
 
 // One file over SFTP: skipped if the host has it already; else written to a temporary name
@@ -3723,307 +7227,6 @@ function hostKeyChecker(policy, host) {
             error: new HostKeyError(`host key verification failed for ${host.label}: the server presented ${keyType} ${fingerprint}, and ${verdict.reason}. If this is the right host, add to known-hosts: ${knownHostsLine(host.host, host.port, blob)}`, keyType, fingerprint)
         };
     };
-}
-
-// One hashing shell: `sh -s` on an exec channel, its prelude run (the fastest hasher the host
-// has picked, sfd_prefix defined), ready to take batches of files to hash.
-// A shell that has not said it is ready by then is not a shell (a forced sftp-server, say).
-const READY_TIMEOUT_MS = 10_000;
-/**
- * Starts a hashing shell. Undefined where the host refuses the channel, or what answers is not a
- * shell with a hasher; throws where the connection has ended.
- */
-async function startShell(connection, idleTimeoutMs) {
-    let channel;
-    try {
-        channel = await connection.openCommandChannel('sh -s', LINE_PREFIX);
-    }
-    catch (error) {
-        if (isConnectionEnded(error))
-            throw error;
-        return undefined; // exec refused
-    }
-    const started = await runPrelude(channel, idleTimeoutMs);
-    if (started === undefined)
-        channel.close();
-    return started;
-}
-/** The prelude's answer, within READY_TIMEOUT_MS; undefined where there is none. */
-async function runPrelude(channel, idleTimeoutMs) {
-    let timer;
-    const timedOut = new Promise((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), Math.min(READY_TIMEOUT_MS, idleTimeoutMs));
-    });
-    try {
-        const answer = await Promise.race([
-            channel.request(HASHER_PRELUDE, END_LINE, idleTimeoutMs),
-            timedOut
-        ]);
-        if (answer === 'timeout')
-            return undefined;
-        const hasher = parseHasherLine(answer);
-        if (hasher === undefined)
-            return undefined;
-        return { channel, hasher, bootId: parseBootLine(answer), cwd: parseCwdLine(answer) };
-    }
-    catch (error) {
-        if (isConnectionEnded(error))
-            throw error;
-        return undefined;
-    }
-    finally {
-        clearTimeout(timer);
-    }
-}
-
-// A few long-lived hashing shells per connection (each one exec channel, so the connection stays
-// within MaxSessions) take batches of files on stdin; the session start-up is paid once per
-// connection, and openssl hashes a whole batch in one process. Where the host refuses commands
-// or has no hasher, every request is answered 'unavailable' and files are read back instead.
-// A batch is a script fed to the shell's stdin, so no command-line limit applies; batches stay
-// moderate so that the work spreads over the shells.
-const MAX_BATCH_PATHS = 1000;
-const MAX_BATCH_CHARS = 256 * 1024;
-// A shell gets its next batch before it has answered the last, so it never waits for a round
-// trip between batches.
-const BATCHES_PER_SHELL = 2;
-/**
- * A second shell is a second login (the server's CPU, shared with everything else): it starts
- * only for a backlog that one shell would take longer than a login to hash.
- */
-const GROW_BACKLOG = { bytes: 256 * 1024 * 1024, files: 20_000 };
-/** A request's failure: its promise rejected, or 'unavailable' for hashInto's callback. */
-function fail$1(request, error) {
-    if (request.reject === undefined)
-        request.resolve('unavailable');
-    else
-        request.reject(error);
-}
-/** The requests not yet handed to a shell, in order, and their bytes. */
-class RequestQueue {
-    requests = [];
-    queuedBytes = 0;
-    get length() {
-        return this.requests.length;
-    }
-    get bytes() {
-        return this.queuedBytes;
-    }
-    push(request) {
-        this.requests.push(request);
-        this.queuedBytes += request.size;
-    }
-    /** The next batch: at most MAX_BATCH_PATHS paths and about MAX_BATCH_CHARS of them. */
-    takeBatch() {
-        let count = 0;
-        let chars = 0;
-        for (const next of this.requests) {
-            const cost = next.path.length + 8;
-            if (count === MAX_BATCH_PATHS || (count > 0 && chars + cost > MAX_BATCH_CHARS))
-                break;
-            chars += cost;
-            count += 1;
-        }
-        const batch = this.requests.splice(0, count);
-        for (const request of batch)
-            this.queuedBytes -= request.size;
-        return batch;
-    }
-    takeAll() {
-        this.queuedBytes = 0;
-        return this.requests.splice(0);
-    }
-}
-class HasherPool {
-    connection;
-    channels;
-    idleTimeoutMs;
-    growAt;
-    held;
-    queue = new RequestQueue();
-    shells = [];
-    starting = 0;
-    closed = false;
-    isUnavailable = false;
-    hostMachine;
-    /** Waiting in takeShell for an idle shell. */
-    taker;
-    firstReady = () => undefined;
-    constructor(connection, channels, idleTimeoutMs, growAt, held) {
-        this.connection = connection;
-        this.channels = channels;
-        this.idleTimeoutMs = idleTimeoutMs;
-        this.growAt = growAt;
-        this.held = held;
-    }
-    get unavailable() {
-        return this.isUnavailable;
-    }
-    get machine() {
-        return this.hostMachine;
-    }
-    hash(path, size) {
-        if (this.isUnavailable)
-            return Promise.resolve('unavailable');
-        if (this.closed)
-            return Promise.reject(new DeployError('remote-failure', 'the remote hasher is closed'));
-        return new Promise((resolve, reject) => this.enqueue({ path, size, resolve, reject }));
-    }
-    hashInto(path, size, done) {
-        if (this.isUnavailable || this.closed)
-            done('unavailable');
-        else
-            this.enqueue({ path, size, resolve: done });
-    }
-    warmUp() {
-        this.held = false;
-        if (this.shells.length + this.starting !== 0 || this.isUnavailable || this.closed)
-            return Promise.resolve();
-        const started = new Promise((resolve) => {
-            this.firstReady = resolve;
-        });
-        this.grow();
-        return started;
-    }
-    takeShell() {
-        if (this.closed || this.isUnavailable || this.taker !== undefined)
-            return Promise.resolve(undefined);
-        return new Promise((resolve) => {
-            this.taker = resolve;
-            this.pump();
-        });
-    }
-    giveBack(shell) {
-        if (this.closed || this.isUnavailable) {
-            shell.channel.close();
-            return;
-        }
-        this.shells.unshift({ channel: shell.channel, hasher: shell.hasher, batches: 0, bytes: 0 });
-        this.pump();
-    }
-    release() {
-        this.isUnavailable = true;
-        for (const shell of this.shells.splice(0))
-            shell.channel.close();
-        this.pump();
-    }
-    dropQueued() {
-        for (const request of this.queue.takeAll())
-            request.resolve('unavailable');
-    }
-    close() {
-        this.closed = true;
-        this.handOver(undefined);
-        for (const shell of this.shells)
-            shell.channel.close();
-    }
-    enqueue(request) {
-        this.queue.push(request);
-        // Files asked for in the same turn of the event loop go out together, in full batches; a
-        // full batch goes at once, so a shell starts on it while the rest are still asked for.
-        if (this.queue.length === 1)
-            queueMicrotask(() => this.pump());
-        else if (this.queue.length >= MAX_BATCH_PATHS)
-            this.pump();
-    }
-    /** Hands work and shells out: whatever can move now, moves. */
-    pump() {
-        if (this.isUnavailable) {
-            this.dropQueued();
-            this.handOver(undefined);
-            return;
-        }
-        if (this.taker !== undefined)
-            this.handOverIdleShell();
-        // While a shell is wanted, none gets more work, so that one falls idle.
-        if (this.taker === undefined)
-            this.feedShells();
-        if (this.worthAnotherShell())
-            this.grow();
-    }
-    handOverIdleShell() {
-        const idle = this.shells.findIndex((shell) => shell.batches === 0);
-        if (idle >= 0)
-            this.handOver(this.shells.splice(idle, 1)[0]);
-        else if (this.shells.length + this.starting === 0)
-            this.handOver(undefined);
-    }
-    handOver(shell) {
-        const waiting = this.taker;
-        this.taker = undefined;
-        waiting?.(shell);
-    }
-    feedShells() {
-        for (const shell of this.shells)
-            while (this.queue.length > 0 && shell.batches < BATCHES_PER_SHELL)
-                this.runBatch(shell, this.queue.takeBatch());
-    }
-    worthAnotherShell() {
-        if (this.queue.length === 0 || this.starting !== 0 || this.held)
-            return false;
-        if (this.shells.length >= this.channels)
-            return false;
-        return (this.shells.length === 0 ||
-            this.queue.length > this.growAt.files ||
-            this.queue.bytes > this.growAt.bytes);
-    }
-    runBatch(shell, batch) {
-        const bytes = batch.reduce((sum, request) => sum + request.size, 0);
-        shell.batches += 1;
-        shell.bytes += bytes;
-        const paths = batch.map((request) => request.path);
-        // The batch waits for those sent before it on the same shell: its allowance covers them.
-        shell.channel
-            .request(hashBatchScript(shell.hasher, paths), END_LINE, hashAllowanceMs(this.idleTimeoutMs, shell.bytes))
-            .then((lines) => {
-            const answers = parseHashAnswer(shell.hasher, paths, lines);
-            batch.forEach((request, index) => request.resolve(answers[index] ?? 'unreadable'));
-        }, (error) => {
-            for (const request of batch)
-                fail$1(request, error);
-        })
-            .finally(() => {
-            shell.batches -= 1;
-            shell.bytes -= bytes;
-            this.pump();
-        });
-    }
-    grow() {
-        this.starting += 1;
-        startShell(this.connection, this.idleTimeoutMs)
-            .then((started) => this.adopt(started), (error) => {
-            for (const request of this.queue.takeAll())
-                fail$1(request, error);
-        })
-            .finally(() => {
-            this.starting -= 1;
-            this.firstReady();
-            this.pump();
-        });
-    }
-    /** A shell that has started joins the pool; one refused may leave the host unable to hash. */
-    adopt(started) {
-        if (started === undefined) {
-            // Refused (exec forbidden, no session left, no hasher): the host cannot hash unless
-            // another shell is up or still starting.
-            if (this.shells.length === 0 && this.starting === 1)
-                this.isUnavailable = true;
-            return;
-        }
-        if (this.closed) {
-            started.channel.close();
-            return;
-        }
-        this.hostMachine ??= { bootId: started.bootId, cwd: started.cwd };
-        this.shells.push({ channel: started.channel, hasher: started.hasher, batches: 0, bytes: 0 });
-    }
-}
-function createRemoteHasher(connection, channels, idleTimeoutMs, 
-/** The backlog worth a second shell. */
-growAt = GROW_BACKLOG, 
-/** No shell starts before warmUp (requests wait in the queue). */
-held = false) {
-    return new HasherPool(connection, channels, idleTimeoutMs, growAt, held);
 }
 
 // Turns what ssh2, the socket layer and SFTP report into DeployErrors whose kind decides retry.
@@ -4709,6 +7912,11 @@ function wrapSftp(sftp, request) {
         posixRename: (from, to) => request('rename', `${from} -> ${to}`, (cb) => sftp.ext_openssh_rename(from, to, (e) => cb(e))),
         unlink: (path) => request('unlink', path, (cb) => sftp.unlink(path, (e) => cb(e))),
         rmdir: (path) => request('rmdir', path, (cb) => sftp.rmdir(path, (e) => cb(e))),
+        readdir: (path) => request('readdir', path, (cb) => sftp.readdir(path, (error, list) => cb(error, error
+            ? undefined
+            : list
+                .filter((item) => item.filename !== '.' && item.filename !== '..')
+                .map((item) => ({ name: item.filename, stat: toStat(item.attrs) }))))),
         statvfs: (path) => hasExtension(sftp, 'statvfs@openssh.com')
             ? request('statvfs', path, (cb) => statvfs(sftp, path, cb))
             : Promise.resolve(undefined)
@@ -4776,16 +7984,16 @@ function requireErrors$1 () {
 	return errors$1;
 }
 
-var types$1;
+var types;
 var hasRequiredTypes;
 
 function requireTypes () {
-	if (hasRequiredTypes) return types$1;
+	if (hasRequiredTypes) return types;
 	hasRequiredTypes = 1;
 	// Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
 
 
-	types$1 = {
+	types = {
 	  EOC: 0,
 	  Boolean: 1,
 	  Integer: 2,
@@ -4818,7 +8026,7 @@ function requireTypes () {
 	  Constructor: 32,
 	  Context: 128
 	};
-	return types$1;
+	return types;
 }
 
 /* eslint-disable node/no-deprecated-api */
@@ -28508,174 +31716,6 @@ async function sftpAfterShell(connection, hasher, idleTimeoutMs) {
     }
 }
 
-// Files whose copy on the host already has the same SHA-256 are not sent again. The host's
-// digests come from the hashing shells, some of them asked for before the SFTP server is up
-// (prefetched), the others in one pass once the target is known.
-/** Files at least this large are compared by size before anyone hashes them. */
-const SIZE_CHECK_FIRST = 1024 * 1024;
-/**
- * With many small files the hashing shell starts before the SFTP server (see openSessions), and
- * the target's absolute path comes from the SFTP server. So the files a redeploy may already
- * have (all but the large ones, which are compared by size first) are hashed at once by their
- * paths under `target` as given, which the shell resolves from its working directory. One file
- * goes first: if it is not there (a new target, most likely), the others are not asked for.
- * No promise per file: there may be thousands.
- */
-function prefetchDigests(hasher, 
-/** The target as given (not resolved): what the shell's relative paths start from. */
-target, files, 
-/** Called when the first file is there (or there is none to ask for). */
-onThere) {
-    const answers = new Map();
-    const asked = new Set();
-    let abandoned = false;
-    let allIn;
-    let allAnswered;
-    const underTarget = remoteJoiner(target);
-    const ask = (file, then) => {
-        asked.add(file.relativePath);
-        // The file's path under `target` as given: what the shell resolves from its directory.
-        hasher.hashInto(underTarget(file.relativePath), file.size, (answer) => {
-            answers.set(file.relativePath, answer);
-            if (answers.size === asked.size)
-                allIn?.();
-            then?.(answer);
-        });
-    };
-    const [first, ...rest] = files.filter((file) => file.size < SIZE_CHECK_FIRST);
-    if (first === undefined)
-        onThere();
-    const settled = first === undefined
-        ? Promise.resolve()
-        : new Promise((resolve) => ask(first, (answer) => {
-            if (answer !== 'unreadable' && !abandoned) {
-                onThere();
-                if (typeof answer === 'object')
-                    for (const file of rest)
-                        ask(file);
-            }
-            resolve();
-        }));
-    return {
-        answers,
-        asked: (relativePath) => asked.has(relativePath),
-        allAnswered: () => answers.size === asked.size
-            ? Promise.resolve()
-            : (allAnswered ??= new Promise((resolve) => (allIn = resolve))),
-        settled,
-        abandon() {
-            abandoned = true;
-        }
-    };
-}
-/**
- * The prefetched digests count only for a target that was there, and only if the shells'
- * relative paths are the SFTP server's: an absolute target, or the same starting directory (an
- * SFTP server may start elsewhere, `sftp-server -d`). Where they do not, none more is asked for.
- */
-async function prefetchedThatCount(prefetched, hasher, targetIsNew, target, loginDirectory) {
-    if (!targetIsNew && (posix.isAbsolute(target) || loginDirectory !== undefined)) {
-        await prefetched.settled;
-        if (posix.isAbsolute(target) || hasher.machine?.cwd === loginDirectory)
-            return prefetched;
-    }
-    prefetched.abandon();
-    hasher.dropQueued();
-    return undefined;
-}
-function verdict(file, remote, local) {
-    if (remote === 'unavailable')
-        return 'unavailable';
-    if (remote === 'unreadable')
-        return 'differs';
-    return local.sha256 === remote.sha256 && local.size === file.size ? 'same' : 'differs';
-}
-function prefetchedAnswer(pass, file) {
-    return file.size < SIZE_CHECK_FIRST ? pass.prefetched?.answers.get(file.relativePath) : undefined;
-}
-/** Compares a file whose digests are both in at once, without a promise; false if they are not. */
-function compareNow(pass, index) {
-    const file = pass.files[index];
-    const remote = prefetchedAnswer(pass, file);
-    const local = remote === undefined ? undefined : pass.attempt.localHasher.known(file.localPath);
-    if (remote === undefined || local === undefined)
-        return false;
-    pass.verdicts[index] = verdict(file, remote, local);
-    return true;
-}
-/** Compares a file once its digests are in; a large file by its size first. */
-function compareLater(pass, index) {
-    const { attempt, hasher } = pass;
-    const file = pass.files[index];
-    const comparing = async () => {
-        const path = posix.join(attempt.base, file.relativePath);
-        if (file.size >= SIZE_CHECK_FIRST) {
-            const existing = await attempt.sftp.stat(path);
-            if (existing?.isFile !== true || existing.size !== file.size)
-                return 'differs';
-        }
-        const answer = prefetchedAnswer(pass, file) ?? (await hasher.hash(path, file.size));
-        if (answer === 'unavailable')
-            return 'unavailable';
-        return verdict(file, answer, await attempt.localHasher.digest(file.localPath, file.size));
-    };
-    pass.waiting.push(comparing().then((result) => {
-        pass.verdicts[index] = result;
-    }));
-}
-/**
- * One pass over all of `files` through the hashing shells: those the host has already are
- * recorded as skipped. Returns false when the host cannot hash.
- */
-async function compareAll(attempt, files, prefetched) {
-    const { hasher } = attempt;
-    if (hasher === undefined)
-        return false;
-    const verdicts = new Array(files.length);
-    const pass = { attempt, hasher, files, prefetched, verdicts, waiting: [] };
-    // The files whose prefetched answer is still to come are compared together once all have.
-    const answerToCome = [];
-    files.forEach((file, index) => {
-        if (compareNow(pass, index))
-            return;
-        if (file.size < SIZE_CHECK_FIRST &&
-            prefetched?.asked(file.relativePath) === true &&
-            !prefetched.answers.has(file.relativePath))
-            answerToCome.push(index);
-        else
-            compareLater(pass, index);
-    });
-    if (prefetched !== undefined && answerToCome.length > 0) {
-        await prefetched.allAnswered();
-        for (const index of answerToCome)
-            if (!compareNow(pass, index))
-                compareLater(pass, index);
-    }
-    await Promise.all(pass.waiting);
-    if (pass.verdicts.includes('unavailable'))
-        return false;
-    files.forEach((file, index) => {
-        if (pass.verdicts[index] === 'same')
-            recordDone(attempt.progress, file, 'skipped');
-    });
-    return true;
-}
-/**
- * In a target that was there, with `verify: sha256`: the files of `todo` the host has already
- * are skipped (compareAll). Returns the files still to send.
- */
-async function skipUnchanged(attempt, todo, prefetched) {
-    const { progress, log } = attempt;
-    if (attempt.settings.verify !== 'sha256' || attempt.targetIsNew)
-        return todo;
-    const checking = Date.now();
-    attempt.unchangedFound = await compareAll(attempt, todo, prefetched);
-    const left = todo.filter((file) => !progress.done.has(file.relativePath));
-    if (attempt.unchangedFound)
-        log.info(`${progress.skipped} file(s) already up to date, ${left.length} to send (checked in ${formatDuration(Date.now() - checking)})`);
-    return left;
-}
-
 // The target on the host: where it is (its absolute path, as the SFTP server sees it), whether
 // this attempt made it, and, where the hashing shell logged in first, made by that shell with
 // the small files streamed into it at once.
@@ -28851,6 +31891,8 @@ async function runSteps(connected, work, firstSessionUp) {
     const target = await resolveTarget(connected, await sftp.session, shellTarget, prefetched, bytesToSend);
     const { attempt, stream } = target;
     const files = await skipUnchanged(attempt, work.files, target.prefetched);
+    // What `delete` will remove is known (and max-delete enforced) before anything is written.
+    const deletion = connected.settings.delete && !attempt.targetIsNew ? await planDeletion(attempt) : undefined;
     // With nothing to send there is nothing to check room or write access for.
     const checked = work.links.length === 0 ? files : [...files, ...work.links];
     await checkBeforeSending(attempt, checked, stream !== undefined);
@@ -28859,6 +31901,9 @@ async function runSteps(connected, work, firstSessionUp) {
         links: work.links,
         stream: stream === undefined ? undefined : { shellStream: stream, files: work.small }
     });
+    // Every file is published: only now is anything deleted.
+    if (deletion !== undefined)
+        await deleteExtraneous(attempt, deletion);
 }
 /** One attempt. Throws a DeployError; `retryable` tells the caller whether to try again. */
 async function runAttempt(job, signal) {
@@ -28961,26 +32006,30 @@ function hostResult(job, started, status, error) {
         files: job.plan.files.length,
         uploaded: progress.uploaded,
         skipped: progress.skipped,
+        deleted: progress.deleted,
         bytes: progress.bytes,
         resumedBytes: progress.resumedBytes,
         attempts: progress.attempts,
         durationMs: Date.now() - started,
         ...(error === undefined ? {} : { error: oneLine(error.message), errorClass: error.kind }),
-        ...(job.host.jump.length === 0 ? {} : { jump: job.host.jump.map((hop) => hop.label) })
+        ...(job.host.jump.length === 0 ? {} : { jump: job.host.jump.map((hop) => hop.label) }),
+        ...(progress.planned === undefined ? {} : { planned: progress.planned })
     };
 }
 /**
  * Deploys to one host: success, failed (what this run left there removed), or skipped where
  * the run was stopped before its first attempt.
  */
-async function deployHost(job, rootSignal, attempt = runAttempt) {
+async function deployHost(job, rootSignal, attempt = job.settings.dryRun ? planAttempt : runAttempt) {
     const { host, settings, progress, log } = job;
     const started = Date.now();
     const deadline = deadlineSignal(settings.timeoutMs, host.label);
     const signal = AbortSignal.any([rootSignal, deadline.signal]);
     try {
         await withRetries(job, signal, attempt);
-        log.info(`done: ${progress.uploaded} uploaded, ${progress.skipped} already up to date, ${progress.attempts} attempt(s)`);
+        if (settings.dryRun)
+            return hostResult(job, started, 'planned');
+        log.info(`done: ${progress.uploaded} uploaded, ${progress.skipped} already up to date${settings.delete ? `, ${progress.deleted} deleted` : ''}, ${progress.attempts} attempt(s)`);
         return hostResult(job, started, 'success');
     }
     catch (error) {
@@ -29239,7 +32288,8 @@ function hostJob(run, host, index, log) {
         progress: createHostProgress(),
         log: {
             info: (text) => log.push({ level: 'info', text }),
-            warning: (text) => log.push({ level: 'warning', text })
+            warning: (text) => log.push({ level: 'warning', text }),
+            debug: (text) => log.push({ level: 'debug', text })
         },
         connect: (signal) => connect(host, signal)
     };
@@ -38865,6 +41915,10 @@ function parseInputs(get, env) {
     const idleTimeoutMs = duration(get, 'idle-timeout', '60s');
     const keepaliveIntervalMs = duration(get, 'keepalive-interval', '10s');
     const preflight = boolean(get, 'preflight', true);
+    const deleteExtraneous = boolean(get, 'delete', false);
+    const keep = parseKeep(get('keep'));
+    const maxDelete = get('max-delete') === '' ? undefined : integer(get, 'max-delete', 0, 0, 1e9);
+    const dryRun = boolean(get, 'dry-run', false);
     const hostKeys = readHostKeys(get, warnings);
     const { credentials, derivedSecrets } = readCredentials(get, env);
     const resolved = resolveDestinations({
@@ -38904,6 +41958,10 @@ function parseInputs(get, env) {
         idleTimeoutMs,
         keepaliveIntervalMs,
         preflight,
+        delete: deleteExtraneous,
+        keep,
+        maxDelete,
+        dryRun,
         derivedSecrets: [...derivedSecrets, ...resolved.secrets],
         warnings
     };
@@ -39171,7 +42229,7 @@ function getSearchPaths(patterns) {
 /**
  * Matches the patterns against the path
  */
-function match$2(patterns, itemPath) {
+function match$1(patterns, itemPath) {
     let result = MatchKind.None;
     for (const pattern of patterns) {
         if (pattern.negate) {
@@ -39189,2715 +42247,6 @@ function match$2(patterns, itemPath) {
 function partialMatch(patterns, itemPath) {
     return patterns.some(x => !x.negate && x.partialMatch(itemPath));
 }
-
-const range = (a, b, str) => {
-    let begs, beg, left, right = undefined, result;
-    let ai = str.indexOf(a);
-    let bi = str.indexOf(b, ai + 1);
-    let i = ai;
-    if (ai >= 0 && bi > 0) {
-        begs = [];
-        left = str.length;
-        while (i >= 0 && !result) {
-            if (i === ai) {
-                begs.push(i);
-                ai = str.indexOf(a, i + 1);
-            }
-            else if (begs.length === 1) {
-                const r = begs.pop();
-                if (r !== undefined)
-                    result = [r, bi];
-            }
-            else {
-                beg = begs.pop();
-                if (beg !== undefined && beg < left) {
-                    left = beg;
-                    right = bi;
-                }
-                bi = str.indexOf(b, i + 1);
-            }
-            i = ai < bi && ai >= 0 ? ai : bi;
-        }
-        if (begs.length && right !== undefined) {
-            result = [left, right];
-        }
-    }
-    return result;
-};
-
-const escSlash = '\0SLASH' + Math.random().toFixed(16) + '\0';
-const escOpen = '\0OPEN' + Math.random().toFixed(16) + '\0';
-const escClose = '\0CLOSE' + Math.random().toFixed(16) + '\0';
-const escComma = '\0COMMA' + Math.random().toFixed(16) + '\0';
-const escPeriod = '\0PERIOD' + Math.random().toFixed(16) + '\0';
-const escSlashPattern = new RegExp(escSlash, 'g');
-const escOpenPattern = new RegExp(escOpen, 'g');
-const escClosePattern = new RegExp(escClose, 'g');
-const escCommaPattern = new RegExp(escComma, 'g');
-const escPeriodPattern = new RegExp(escPeriod, 'g');
-const slashPattern = /\\\\/g;
-const openPattern = /\\{/g;
-const closePattern = /\\}/g;
-const commaPattern = /\\,/g;
-const periodPattern = /\\\./g;
-const EXPANSION_MAX = 100_000;
-// `EXPANSION_MAX` caps the *number* of expansions, but not their length. An
-// input like `'{a,b}'.repeat(1500)` stays under that count - its output is
-// truncated to 100k results - while making every result ~1500 characters
-// long. The result set, and the intermediate arrays built while combining
-// brace sets, then grow large enough to exhaust memory and crash the process
-// (CVE-2026-14257). `EXPANSION_MAX_LENGTH` bounds the total number of
-// characters the accumulator may hold at any point, so memory stays flat no
-// matter how many brace groups are chained. The limit sits well above any
-// realistic expansion (100k results hitting `EXPANSION_MAX` measure ~1M
-// characters) so legitimate input is unaffected.
-const EXPANSION_MAX_LENGTH = 4_000_000;
-// `expand_` recurses once per level of brace *nesting* - both when expanding a
-// set's comma members and when re-wrapping a set whose body is a single part.
-// The CVE-2026-14257 fix made the *tail* iterative (recursion on `m.post`, one
-// level per chained group), which left nesting depth unbounded: about 3,100
-// levels of `{{{...a,b...}}}` - only ~6KB of input - exhausted the native stack
-// and crashed the process. `EXPANSION_MAX_DEPTH` bounds how deep the parser
-// will follow nesting. It sits far above any realistic pattern and well below
-// the depth at which the stack runs out.
-const EXPANSION_MAX_DEPTH = 1_000;
-// Bash keeps a quirk where a brace group followed by a comma set still expands
-// (`{a},b}`). The parser implements it by rewriting the string and restarting
-// the scan, absorbing one `}` per pass. `n` trailing braces therefore cost `n`
-// full passes over a string that itself grows by one `escClose` sentinel each
-// time - quadratic in `n`, with a ~26x constant from the sentinel's length.
-// 128KB of `'{a}' + '}'.repeat(n) + ',z}'` blocked the event loop for 27
-// seconds to produce two results. `EXPANSION_MAX_REWRITES` bounds how many
-// times the scan may restart. Real `{a},b}` input needs a handful.
-const EXPANSION_MAX_REWRITES = 1_000;
-// `EXPANSION_MAX_STEPS` bounds the work one `expand` call does, which `max`,
-// `maxLength` and `maxDepth` don't: nested sets are rescanned at every level
-// and chained groups each rebuild up to `max` results, so 2KB of input could
-// block the event loop for over 30 seconds. Each character scanned, result
-// built and sequence value generated is a step, and each `expand_` call costs
-// `CALL_STEPS` more. Past the budget, the set being expanded and everything
-// after it stay literal. A glob needs a few hundred steps, and nesting all the
-// way to `EXPANSION_MAX_DEPTH` about 4M.
-const EXPANSION_MAX_STEPS = 20_000_000;
-// What one `expand_` call costs on top of what it scans and builds. Setting
-// one up takes about as long as scanning 16 characters, and a set whose
-// results are wrapped to be expanded again makes one call per result, each
-// scanning and building next to nothing: 64KB of
-// `('{{' + ','.repeat(316) + '}{' + ','.repeat(316) + '}}').repeat(n)` made
-// 4M such calls, which spent the budget three times as slowly as anything
-// else.
-const CALL_STEPS = 16;
-function numeric(str) {
-    return !isNaN(str) ? parseInt(str, 10) : str.charCodeAt(0);
-}
-function escapeBraces(str) {
-    return str
-        .replace(slashPattern, escSlash)
-        .replace(openPattern, escOpen)
-        .replace(closePattern, escClose)
-        .replace(commaPattern, escComma)
-        .replace(periodPattern, escPeriod);
-}
-function unescapeBraces(str) {
-    return str
-        .replace(escSlashPattern, '\\')
-        .replace(escOpenPattern, '{')
-        .replace(escClosePattern, '}')
-        .replace(escCommaPattern, ',')
-        .replace(escPeriodPattern, '.');
-}
-// Like `target.push(...items)` but doesn't overflow the stack
-function pushAll(target, items) {
-    for (let i = 0; i < items.length; i++) {
-        target.push(items[i]);
-    }
-}
-// `balanced`, run on `masked` (see `maskUnmatchedOpens`), sliced from `str`
-// and charged for the characters it walks: up to the group's `}`, or the
-// whole string when there is no match or unmatched `{` come first, which
-// `unmatched` then flags for masking. Once a call overdraws the budget, it
-// and every later one return undefined, so the rest stays literal.
-function balancedWithBudget(str, masked, budget) {
-    if (budget.remaining < 0) {
-        return undefined;
-    }
-    const r = range('{', '}', masked);
-    const unmatched = r !== undefined && masked.indexOf('{') < r[0];
-    budget.remaining -= r && !unmatched ? r[1] + 1 : str.length;
-    if (!r || budget.remaining < 0) {
-        return undefined;
-    }
-    return {
-        end: r[1],
-        pre: str.slice(0, r[0]),
-        body: str.slice(r[0] + 1, r[1]),
-        post: str.slice(r[1] + 1),
-        unmatched,
-    };
-}
-// `masked` with every `{` that has no matching `}` swapped for a `\0`, which
-// keeps the length, so a scan of it still lines up with the string it was
-// made from. Such a `{` is literal either way, but `balanced` only learns that
-// one is unmatched by reading to the end of the string, so with one at the
-// head of every group (`'{a,{b,c}'.repeat(n)`) each scan read the rest of the
-// input. That was quadratic, and once the step budget charged for it, it ran
-// out partway through and left the rest literal. A scan of the masked copy
-// stops at the group's `}`. It is one pass, charged as such.
-function maskUnmatchedOpens(masked, budget) {
-    budget.remaining -= masked.length;
-    const open = [];
-    for (let i = 0; i < masked.length; i++) {
-        const c = masked.charCodeAt(i);
-        if (c === 0x7b) {
-            open.push(i);
-        }
-        else if (c === 0x7d && open.length) {
-            open.pop();
-        }
-    }
-    let out = '';
-    let last = 0;
-    for (let i = 0; i < open.length; i++) {
-        const at = open[i];
-        out += masked.slice(last, at) + '\0';
-        last = at + 1;
-    }
-    return out + masked.slice(last);
-}
-// Whether `str` has a `,` not followed by another `,`, with a `}` after it on
-// the same line - what `/,(?!,).*\}/.test(str)` asks, answered in one pass from
-// the end. The regex tries every `,` and backtracks through the rest of its
-// line from each, which is quadratic, and the `{a},b}` rewrite asks again on
-// every pass. Like a scan, it is charged for the whole string and refused if
-// that overdraws the budget.
-function commaSetFollows(str, budget) {
-    budget.remaining -= str.length;
-    if (budget.remaining < 0) {
-        return false;
-    }
-    // Whether a `}` follows the current position before the line ends
-    let close = false;
-    for (let i = str.length - 1; i >= 0; i--) {
-        const c = str.charCodeAt(i);
-        if (c === 0x7d) {
-            close = true;
-        }
-        else if (c === 0x0a || c === 0x0d || c === 0x2028 || c === 0x2029) {
-            // A line terminator, which `.` does not match
-            close = false;
-        }
-        else if (c === 0x2c && close && str.charCodeAt(i + 1) !== 0x2c) {
-            return true;
-        }
-    }
-    return false;
-}
-/**
- * Basically just str.split(","), but handling cases
- * where we have nested braced sections, which should be
- * treated as individual members, like {a,{b,c},d}
- *
- * Returns `undefined` if the step budget runs out before the whole set is
- * split, since splitting what is left on every comma would tear apart the
- * nested sets it still holds.
- */
-function parseCommaParts(str, budget) {
-    const parts = [];
-    // Walk the brace groups iteratively. Recursing on `post` once per group let a
-    // chain of them exhaust the stack - the parsing-side counterpart to
-    // the `expand_` overflow fixed for CVE-2026-14257, and not something `max` or
-    // `maxLength` can bound, since it happens before expansion.
-    //
-    // The part the next chunk continues
-    let carry = '';
-    for (;;) {
-        // A set's body holds no unmatched `{`, so there is nothing to mask.
-        const m = balancedWithBudget(str, str, budget);
-        if (budget.remaining < 0) {
-            return undefined;
-        }
-        if (!m) {
-            const tail = str.split(',');
-            tail[0] = carry + tail[0];
-            pushAll(parts, tail);
-            return parts;
-        }
-        const { pre, body, post } = m;
-        const p = pre.split(',');
-        p[0] = carry + p[0];
-        p[p.length - 1] += '{' + body + '}';
-        if (!post.length) {
-            pushAll(parts, p);
-            return parts;
-        }
-        carry = p.pop();
-        pushAll(parts, p);
-        str = post;
-    }
-}
-// An option that is left out, or that is NaN, gets its default. Every
-// comparison against NaN is false, so a NaN bound would never be reached:
-// `{ maxSteps: NaN }` let 15KB of input block the event loop for 16 seconds,
-// and `{ maxDepth: NaN }` overflowed the stack again (CVE-2026-102278). Pass
-// `Infinity` to lift a bound.
-function bound(value, fallback) {
-    return value === undefined || isNaN(value) ? fallback : value;
-}
-function expand(str, options = {}) {
-    if (!str) {
-        return [];
-    }
-    const max = bound(options.max, EXPANSION_MAX);
-    const maxLength = bound(options.maxLength, EXPANSION_MAX_LENGTH);
-    const maxDepth = bound(options.maxDepth, EXPANSION_MAX_DEPTH);
-    const maxRewrites = bound(options.maxRewrites, EXPANSION_MAX_REWRITES);
-    const maxSteps = bound(options.maxSteps, EXPANSION_MAX_STEPS);
-    // I don't know why Bash 4.3 does this, but it does.
-    // Anything starting with {} will have the first two bytes preserved
-    // but *only* at the top level, so {},a}b will not expand to anything,
-    // but a{},b}c will be expanded to [a}c,abc].
-    // One could argue that this is a bug in Bash, but since the goal of
-    // this module is to match Bash's rules, we escape a leading {}
-    if (str.slice(0, 2) === '{}') {
-        str = '\\{\\}' + str.slice(2);
-    }
-    return expand_(escapeBraces(str), max, maxLength, maxDepth, 0, maxRewrites, { remaining: maxSteps }, true).map(unescapeBraces);
-}
-function embrace(str) {
-    return '{' + str + '}';
-}
-function isPadded(el) {
-    return /^-?0\d/.test(el);
-}
-function lte(i, y) {
-    return i <= y;
-}
-function gte(i, y) {
-    return i >= y;
-}
-// Build `{ acc[a] + pre + values[v] }` for every combination, capping the
-// number of results at `max` and the total number of characters at `maxLength`.
-// This is the one place output grows, so bounding it here keeps the single
-// accumulator - and therefore memory - flat regardless of how many brace groups
-// are combined (CVE-2026-14257). Each result built is a step, since `max` and
-// `maxLength` bound one combination, not how many brace groups are combined.
-function combine(acc, pre, values, max, maxLength, dropEmpties, budget) {
-    const out = [];
-    let length = 0;
-    // Bash drops empty results at the top level, and they don't count against
-    // `max`, so `max` bounds the number of *kept* results. Only an empty
-    // `acc[a] + pre` can make one, so for those the empty values are skipped
-    // without being visited. Visiting them one at a time let a set of empties
-    // cost `acc.length * values.length` while keeping nothing.
-    let nonEmpty;
-    outer: for (let a = 0; a < acc.length; a++) {
-        const prefix = acc[a] + pre;
-        let vs = values;
-        if (dropEmpties && !prefix) {
-            if (!nonEmpty)
-                nonEmpty = values.filter(v => v);
-            vs = nonEmpty;
-        }
-        for (let v = 0; v < vs.length; v++) {
-            if (out.length >= max)
-                break outer;
-            const expansion = prefix + vs[v];
-            if (length + expansion.length > maxLength)
-                break outer;
-            out.push(expansion);
-            length += expansion.length;
-        }
-    }
-    budget.remaining -= out.length;
-    return out;
-}
-// The expansion values of a single numeric (`1..5`) or alphabetic (`a..e..2`)
-// sequence body, or `undefined` if the step budget runs out generating them.
-function expandSequence(body, isAlphaSequence, max, maxLength, budget) {
-    const n = body.split(/\.\./);
-    const N = [];
-    // A sequence body always splits into two or three parts, but the compiler
-    // can't know that.
-    /* c8 ignore start */
-    if (n[0] === undefined || n[1] === undefined) {
-        return N;
-    }
-    /* c8 ignore stop */
-    const x = numeric(n[0]);
-    const y = numeric(n[1]);
-    const width = Math.max(n[0].length, n[1].length);
-    let incr = n.length === 3 && n[2] !== undefined ?
-        Math.max(Math.abs(numeric(n[2])), 1)
-        : 1;
-    let test = lte;
-    const reverse = y < x;
-    if (reverse) {
-        incr *= -1;
-        test = gte;
-    }
-    const pad = n.some(isPadded);
-    // A padded value is built a character at a time to `width`, which the input
-    // sets, so it costs one step per character: 64KB of
-    // `('{' + '0'.repeat(100) + '..99999}').repeat(n)` took 7 seconds charged
-    // one step per value.
-    const cost = pad ? width : 1;
-    let length = 0;
-    for (let i = x; test(i, y) && N.length < max; i += incr) {
-        // Each value is a step. `max` and `maxLength` bound one sequence, but a
-        // chain of them still generated up to `max` values each, however few
-        // combining could keep.
-        budget.remaining -= cost;
-        if (budget.remaining < 0) {
-            return undefined;
-        }
-        let c;
-        if (isAlphaSequence) {
-            c = String.fromCharCode(i);
-            if (c === '\\') {
-                c = '';
-            }
-        }
-        else {
-            c = String(i);
-            if (pad) {
-                const need = width - c.length;
-                if (need > 0) {
-                    const z = new Array(need + 1).join('0');
-                    if (i < 0) {
-                        c = '-' + z + c.slice(1);
-                    }
-                    else {
-                        c = z + c;
-                    }
-                }
-            }
-        }
-        if (length + c.length > maxLength)
-            break;
-        N.push(c);
-        length += c.length;
-    }
-    return N;
-}
-function expand_(str, max, maxLength, maxDepth, depth, maxRewrites, budget, isTop) {
-    // An overdraft here makes the first scan refuse, so `str` stays literal.
-    budget.remaining -= CALL_STEPS;
-    // Too deeply nested to keep following: treat the rest as literal, the same
-    // way a group that cannot expand is already handled. Truncating rather than
-    // throwing keeps `expand` total, matching `max` and `maxLength`.
-    if (depth > maxDepth) {
-        return [str];
-    }
-    // Consume the string's top-level brace groups left to right, threading a
-    // running set of combined prefixes (`acc`). Expanding the tail iteratively -
-    // rather than recursing on `m.post` once per group - keeps the native stack
-    // depth constant, so deeply chained input (`'{a,b}'.repeat(3000)`) can no
-    // longer overflow the stack, and leaves a single accumulator whose size
-    // `maxLength` bounds directly (CVE-2026-14257).
-    let acc = [''];
-    // Bash drops empty results, but only when the *first* top-level group is a
-    // comma set - a sequence like `{a..\}` may legitimately yield ''. The drop
-    // is on the final strings, so it is applied to whichever `combine` produces
-    // them (the one with no brace set left in the tail).
-    // How many times the `{a},b}` rewrite below has restarted the scan. Each pass
-    // re-reads the whole string, so leaving this unbounded is quadratic.
-    let rewrites = 0;
-    let dropEmpties = false;
-    let firstGroup = true;
-    // `str` with its unmatched `{` masked, once a scan has run into them
-    let masked = str;
-    for (;;) {
-        const m = balancedWithBudget(str, masked, budget);
-        // No brace set left, or no step budget left to look for one: the rest of
-        // the string is literal.
-        if (!m) {
-            return combine(acc, str, [''], max, maxLength, dropEmpties, budget);
-        }
-        if (m.unmatched) {
-            masked = maskUnmatchedOpens(masked, budget);
-        }
-        // no need to expand pre, since it is guaranteed to be free of brace-sets
-        const pre = m.pre;
-        // This set and the rest of the string, literal: for a set that cannot
-        // expand, and for one the step budget runs out on. Once it is overdrawn,
-        // every set still being expanded, at every level, stays literal like this -
-        // otherwise each level above would go on combining, and wrapping and
-        // expanding again, results the budget was too small for.
-        const literal = () => combine(acc, pre + '{' + m.body + '}' + m.post, [''], max, maxLength, dropEmpties, budget);
-        if (/\$$/.test(pre)) {
-            acc = combine(acc, pre + '{' + m.body + '}', [''], max, maxLength, dropEmpties && !m.post.length, budget);
-            firstGroup = false;
-            if (!m.post.length)
-                break;
-            str = m.post;
-            masked = masked.slice(m.end + 1);
-            continue;
-        }
-        const isNumericSequence = /^-?\d+\.\.-?\d+(?:\.\.-?\d+)?$/.test(m.body);
-        const isAlphaSequence = /^[a-zA-Z]\.\.[a-zA-Z](?:\.\.-?\d+)?$/.test(m.body);
-        const isSequence = isNumericSequence || isAlphaSequence;
-        const isOptions = m.body.indexOf(',') >= 0;
-        if (!isSequence && !isOptions) {
-            // {a},b}
-            if (rewrites < maxRewrites && commaSetFollows(m.post, budget)) {
-                rewrites++;
-                str = m.pre + '{' + m.body + escClose + m.post;
-                // Taking a `}` away never gives an unmatched `{` a partner, so what
-                // is masked stays unmatched. The `{` it closed can be left without
-                // one, and the next scan masks it.
-                masked =
-                    masked.slice(0, m.end) + escClose + masked.slice(m.end + 1);
-                isTop = true;
-                continue;
-            }
-            // Nothing here expands, so the whole remaining string is literal.
-            return literal();
-        }
-        if (firstGroup) {
-            dropEmpties = isTop && !isSequence;
-            firstGroup = false;
-        }
-        let values;
-        if (isSequence) {
-            values = expandSequence(m.body, isAlphaSequence, max, maxLength, budget);
-            if (!values) {
-                return literal();
-            }
-        }
-        else {
-            let n = parseCommaParts(m.body, budget);
-            // The step budget ran out partway through the set.
-            if (!n) {
-                return literal();
-            }
-            if (n.length === 1 && n[0] !== undefined) {
-                // x{{a,b}}y ==> x{a}y x{b}y
-                n = expand_(n[0], max, maxLength, maxDepth, depth + 1, maxRewrites, budget, false).map(embrace);
-                // The step budget ran out expanding the set's only part.
-                if (budget.remaining < 0) {
-                    return literal();
-                }
-                //XXX is this necessary? Can't seem to hit it in tests.
-                /* c8 ignore start */
-                if (n.length === 1) {
-                    const next = combine(acc, pre + n[0], [''], max, maxLength, dropEmpties && !m.post.length, budget);
-                    if (budget.remaining < 0) {
-                        return literal();
-                    }
-                    acc = next;
-                    if (!m.post.length)
-                        break;
-                    str = m.post;
-                    masked = masked.slice(m.end + 1);
-                    continue;
-                }
-                /* c8 ignore stop */
-            }
-            // Values that `combine` is going to drop as empty produce no result, so
-            // they must not count against `max` - otherwise `{a,,b}` with `max: 2`
-            // would stop at `['a', '']` and yield one result instead of two. Skipping
-            // them outright keeps `values` bounded while leaving `max` a bound on
-            // *kept* results.
-            let dropsEmpties = dropEmpties && !m.post.length && !pre;
-            for (let d = 0; dropsEmpties && d < acc.length; d++) {
-                if (acc[d]) {
-                    dropsEmpties = false;
-                }
-            }
-            values = [];
-            let valuesLength = 0;
-            outer: for (let j = 0; j < n.length; j++) {
-                const expanded = expand_(n[j], max, maxLength, maxDepth, depth + 1, maxRewrites, budget, false);
-                // The step budget ran out expanding a member.
-                if (budget.remaining < 0) {
-                    return literal();
-                }
-                for (let k = 0; k < expanded.length; k++) {
-                    const v = expanded[k];
-                    if (dropsEmpties && !v)
-                        continue;
-                    if (values.length >= max ||
-                        valuesLength + v.length > maxLength) {
-                        break outer;
-                    }
-                    values.push(v);
-                    valuesLength += v.length;
-                }
-            }
-        }
-        const next = combine(acc, pre, values, max, maxLength, dropEmpties && !m.post.length, budget);
-        // The step budget ran out combining the set's values in.
-        if (budget.remaining < 0) {
-            return literal();
-        }
-        acc = next;
-        if (!m.post.length)
-            break;
-        str = m.post;
-        masked = masked.slice(m.end + 1);
-    }
-    return acc;
-}
-
-const MAX_PATTERN_LENGTH = 1024 * 64;
-const assertValidPattern = (pattern) => {
-    if (typeof pattern !== 'string') {
-        throw new TypeError('invalid pattern');
-    }
-    if (pattern.length > MAX_PATTERN_LENGTH) {
-        throw new TypeError('pattern is too long');
-    }
-};
-
-// translate the various posix character classes into unicode properties
-// this works across all unicode locales
-// { <posix class>: [<translation>, /u flag required, negated]
-const posixClasses = {
-    '[:alnum:]': ['\\p{L}\\p{Nl}\\p{Nd}', true],
-    '[:alpha:]': ['\\p{L}\\p{Nl}', true],
-    '[:ascii:]': ['\\x' + '00-\\x' + '7f', false],
-    '[:blank:]': ['\\p{Zs}\\t', true],
-    '[:cntrl:]': ['\\p{Cc}', true],
-    '[:digit:]': ['\\p{Nd}', true],
-    '[:graph:]': ['\\p{Z}\\p{C}', true, true],
-    '[:lower:]': ['\\p{Ll}', true],
-    '[:print:]': ['\\p{C}', true],
-    '[:punct:]': ['\\p{P}', true],
-    '[:space:]': ['\\p{Z}\\t\\r\\n\\v\\f', true],
-    '[:upper:]': ['\\p{Lu}', true],
-    '[:word:]': ['\\p{L}\\p{Nl}\\p{Nd}\\p{Pc}', true],
-    '[:xdigit:]': ['A-Fa-f0-9', false],
-};
-// only need to escape a few things inside of brace expressions
-// escapes: [ \ ] -
-const braceEscape = (s) => s.replace(/[[\]\\-]/g, '\\$&');
-// escape all regexp magic characters
-const regexpEscape = (s) => s.replace(/[-[\]{}()*+?.,\\^$|#\s]/g, '\\$&');
-// everything has already been escaped, we just have to join
-const rangesToString = (ranges) => ranges.join('');
-// takes a glob string at a posix brace expression, and returns
-// an equivalent regular expression source, and boolean indicating
-// whether the /u flag needs to be applied, and the number of chars
-// consumed to parse the character class.
-// This also removes out of order ranges, and returns ($.) if the
-// entire class just no good.
-const parseClass = (glob, position) => {
-    const pos = position;
-    /* c8 ignore start */
-    if (glob.charAt(pos) !== '[') {
-        throw new Error('not in a brace expression');
-    }
-    /* c8 ignore stop */
-    const ranges = [];
-    const negs = [];
-    let i = pos + 1;
-    let sawStart = false;
-    let uflag = false;
-    let escaping = false;
-    let negate = false;
-    let endPos = pos;
-    let rangeStart = '';
-    WHILE: while (i < glob.length) {
-        const c = glob.charAt(i);
-        if ((c === '!' || c === '^') && i === pos + 1) {
-            negate = true;
-            i++;
-            continue;
-        }
-        if (c === ']' && sawStart && !escaping) {
-            endPos = i + 1;
-            break;
-        }
-        sawStart = true;
-        if (c === '\\') {
-            if (!escaping) {
-                escaping = true;
-                i++;
-                continue;
-            }
-            // escaped \ char, fall through and treat like normal char
-        }
-        if (c === '[' && !escaping) {
-            // either a posix class, a collation equivalent, or just a [
-            for (const [cls, [unip, u, neg]] of Object.entries(posixClasses)) {
-                if (glob.startsWith(cls, i)) {
-                    // invalid, [a-[] is fine, but not [a-[:alpha]]
-                    if (rangeStart) {
-                        return ['$.', false, glob.length - pos, true];
-                    }
-                    i += cls.length;
-                    if (neg)
-                        negs.push(unip);
-                    else
-                        ranges.push(unip);
-                    uflag = uflag || u;
-                    continue WHILE;
-                }
-            }
-        }
-        // now it's just a normal character, effectively
-        escaping = false;
-        if (rangeStart) {
-            // throw this range away if it's not valid, but others
-            // can still match.
-            if (c > rangeStart) {
-                ranges.push(braceEscape(rangeStart) + '-' + braceEscape(c));
-            }
-            else if (c === rangeStart) {
-                ranges.push(braceEscape(c));
-            }
-            rangeStart = '';
-            i++;
-            continue;
-        }
-        // now might be the start of a range.
-        // can be either c-d or c-] or c<more...>] or c] at this point
-        if (glob.startsWith('-]', i + 1)) {
-            ranges.push(braceEscape(c + '-'));
-            i += 2;
-            continue;
-        }
-        if (glob.startsWith('-', i + 1)) {
-            rangeStart = c;
-            i += 2;
-            continue;
-        }
-        // not the start of a range, just a single character
-        ranges.push(braceEscape(c));
-        i++;
-    }
-    if (endPos < i) {
-        // didn't see the end of the class, not a valid class,
-        // but might still be valid as a literal match.
-        return ['', false, 0, false];
-    }
-    // if we got no ranges and no negates, then we have a range that
-    // cannot possibly match anything, and that poisons the whole glob
-    if (!ranges.length && !negs.length) {
-        return ['$.', false, glob.length - pos, true];
-    }
-    // if we got one positive range, and it's a single character, then that's
-    // not actually a magic pattern, it's just that one literal character.
-    // we should not treat that as "magic", we should just return the literal
-    // character. [_] is a perfectly valid way to escape glob magic chars.
-    if (negs.length === 0 &&
-        ranges.length === 1 &&
-        /^\\?.$/.test(ranges[0]) &&
-        !negate) {
-        const r = ranges[0].length === 2 ? ranges[0].slice(-1) : ranges[0];
-        return [regexpEscape(r), false, endPos - pos, false];
-    }
-    const sranges = '[' + (negate ? '^' : '') + rangesToString(ranges) + ']';
-    const snegs = '[' + (negate ? '' : '^') + rangesToString(negs) + ']';
-    const comb = ranges.length && negs.length ? '(' + sranges + '|' + snegs + ')'
-        : ranges.length ? sranges
-            : snegs;
-    return [comb, uflag, endPos - pos, true];
-};
-
-/**
- * Un-escape a string that has been escaped with {@link escape}.
- *
- * If the {@link MinimatchOptions.windowsPathsNoEscape} option is used, then
- * square-bracket escapes are removed, but not backslash escapes.
- *
- * For example, it will turn the string `'[*]'` into `*`, but it will not
- * turn `'\\*'` into `'*'`, because `\` is a path separator in
- * `windowsPathsNoEscape` mode.
- *
- * When `windowsPathsNoEscape` is not set, then both square-bracket escapes and
- * backslash escapes are removed.
- *
- * Slashes (and backslashes in `windowsPathsNoEscape` mode) cannot be escaped
- * or unescaped.
- *
- * When `magicalBraces` is not set, escapes of braces (`{` and `}`) will not be
- * unescaped.
- */
-const unescape = (s, { windowsPathsNoEscape = false, magicalBraces = true, } = {}) => {
-    if (magicalBraces) {
-        return windowsPathsNoEscape ?
-            s.replace(/\[([^/\\])\]/g, '$1')
-            : s
-                .replace(/((?!\\).|^)\[([^/\\])\]/g, '$1$2')
-                .replace(/\\([^/])/g, '$1');
-    }
-    return windowsPathsNoEscape ?
-        s.replace(/\[([^/\\{}])\]/g, '$1')
-        : s
-            .replace(/((?!\\).|^)\[([^/\\{}])\]/g, '$1$2')
-            .replace(/\\([^/{}])/g, '$1');
-};
-
-// parse a single path portion
-var _a;
-const types = new Set(['!', '?', '+', '*', '@']);
-const isExtglobType = (c) => types.has(c);
-const isExtglobAST = (c) => isExtglobType(c.type);
-// Map of which extglob types can adopt the children of a nested extglob
-//
-// anything but ! can adopt a matching type:
-// +(a|+(b|c)|d) => +(a|b|c|d)
-// *(a|*(b|c)|d) => *(a|b|c|d)
-// @(a|@(b|c)|d) => @(a|b|c|d)
-// ?(a|?(b|c)|d) => ?(a|b|c|d)
-//
-// * can adopt anything, because 0 or repetition is allowed
-// *(a|?(b|c)|d) => *(a|b|c|d)
-// *(a|+(b|c)|d) => *(a|b|c|d)
-// *(a|@(b|c)|d) => *(a|b|c|d)
-//
-// + can adopt @, because 1 or repetition is allowed
-// +(a|@(b|c)|d) => +(a|b|c|d)
-//
-// + and @ CANNOT adopt *, because 0 would be allowed
-// +(a|*(b|c)|d) => would match "", on *(b|c)
-// @(a|*(b|c)|d) => would match "", on *(b|c)
-//
-// + and @ CANNOT adopt ?, because 0 would be allowed
-// +(a|?(b|c)|d) => would match "", on ?(b|c)
-// @(a|?(b|c)|d) => would match "", on ?(b|c)
-//
-// ? can adopt @, because 0 or 1 is allowed
-// ?(a|@(b|c)|d) => ?(a|b|c|d)
-//
-// ? and @ CANNOT adopt * or +, because >1 would be allowed
-// ?(a|*(b|c)|d) => would match bbb on *(b|c)
-// @(a|*(b|c)|d) => would match bbb on *(b|c)
-// ?(a|+(b|c)|d) => would match bbb on +(b|c)
-// @(a|+(b|c)|d) => would match bbb on +(b|c)
-//
-// ! CANNOT adopt ! (nothing else can either)
-// !(a|!(b|c)|d) => !(a|b|c|d) would fail to match on b (not not b|c)
-//
-// ! can adopt @
-// !(a|@(b|c)|d) => !(a|b|c|d)
-//
-// ! CANNOT adopt *
-// !(a|*(b|c)|d) => !(a|b|c|d) would match on bbb, not allowed
-//
-// ! CANNOT adopt +
-// !(a|+(b|c)|d) => !(a|b|c|d) would match on bbb, not allowed
-//
-// ! CANNOT adopt ?
-// x!(a|?(b|c)|d) => x!(a|b|c|d) would fail to match "x"
-const adoptionMap = new Map([
-    ['!', ['@']],
-    ['?', ['?', '@']],
-    ['@', ['@']],
-    ['*', ['*', '+', '?', '@']],
-    ['+', ['+', '@']],
-]);
-// nested extglobs that can be adopted in, but with the addition of
-// a blank '' element.
-const adoptionWithSpaceMap = new Map([
-    ['!', ['?']],
-    ['@', ['?']],
-    ['+', ['?', '*']],
-]);
-// union of the previous two maps
-const adoptionAnyMap = new Map([
-    ['!', ['?', '@']],
-    ['?', ['?', '@']],
-    ['@', ['?', '@']],
-    ['*', ['*', '+', '?', '@']],
-    ['+', ['+', '@', '?', '*']],
-]);
-// Extglobs that can take over their parent if they are the only child
-// the key is parent, value maps child to resulting extglob parent type
-// '@' is omitted because it's a special case. An `@` extglob with a single
-// member can always be usurped by that subpattern.
-const usurpMap = new Map([
-    ['!', new Map([['!', '@']])],
-    [
-        '?',
-        new Map([
-            ['*', '*'],
-            ['+', '*'],
-        ]),
-    ],
-    [
-        '@',
-        new Map([
-            ['!', '!'],
-            ['?', '?'],
-            ['@', '@'],
-            ['*', '*'],
-            ['+', '+'],
-        ]),
-    ],
-    [
-        '+',
-        new Map([
-            ['?', '*'],
-            ['*', '*'],
-        ]),
-    ],
-]);
-// Patterns that get prepended to bind to the start of either the
-// entire string, or just a single path portion, to prevent dots
-// and/or traversal patterns, when needed.
-// Exts don't need the ^ or / bit, because the root binds that already.
-const startNoTraversal = '(?!(?:^|/)\\.\\.?(?:$|/))';
-const startNoDot = '(?!\\.)';
-// characters that indicate a start of pattern needs the "no dots" bit,
-// because a dot *might* be matched. ( is not in the list, because in
-// the case of a child extglob, it will handle the prevention itself.
-const addPatternStart = new Set(['[', '.']);
-// cases where traversal is A-OK, no dot prevention needed
-const justDots = new Set(['..', '.']);
-const reSpecials = new Set('().*{}+?[]^$\\!');
-const regExpEscape$1 = (s) => s.replace(/[-[\]{}()*+?.,\\^$|#\s]/g, '\\$&');
-// any single thing other than /
-const qmark$1 = '[^/]';
-// * => any number of characters
-const star$1 = qmark$1 + '*?';
-// use + when we need to ensure that *something* matches, because the * is
-// the only thing in the path portion.
-const starNoEmpty = qmark$1 + '+?';
-// remove the \ chars that we added if we end up doing a nonmagic compare
-// const deslash = (s: string) => s.replace(/\\(.)/g, '$1')
-let ID = 0;
-class AST {
-    type;
-    #root;
-    #hasMagic;
-    #uflag = false;
-    #parts = [];
-    #parent;
-    #parentIndex;
-    #negs;
-    #filledNegs = false;
-    #options;
-    #toString;
-    // set to true if it's an extglob with no children
-    // (which really means one child of '')
-    #emptyExt = false;
-    id = ++ID;
-    get depth() {
-        return (this.#parent?.depth ?? -1) + 1;
-    }
-    [Symbol.for('nodejs.util.inspect.custom')]() {
-        return {
-            '@@type': 'AST',
-            id: this.id,
-            type: this.type,
-            root: this.#root.id,
-            parent: this.#parent?.id,
-            depth: this.depth,
-            partsLength: this.#parts.length,
-            parts: this.#parts,
-        };
-    }
-    constructor(type, parent, options = {}) {
-        this.type = type;
-        // extglobs are inherently magical
-        if (type)
-            this.#hasMagic = true;
-        this.#parent = parent;
-        this.#root = this.#parent ? this.#parent.#root : this;
-        this.#options = this.#root === this ? options : this.#root.#options;
-        this.#negs = this.#root === this ? [] : this.#root.#negs;
-        if (type === '!' && !this.#root.#filledNegs)
-            this.#negs.push(this);
-        this.#parentIndex = this.#parent ? this.#parent.#parts.length : 0;
-    }
-    get hasMagic() {
-        /* c8 ignore start */
-        if (this.#hasMagic !== undefined)
-            return this.#hasMagic;
-        /* c8 ignore stop */
-        for (const p of this.#parts) {
-            if (typeof p === 'string')
-                continue;
-            if (p.type || p.hasMagic)
-                return (this.#hasMagic = true);
-        }
-        // note: will be undefined until we generate the regexp src and find out
-        return this.#hasMagic;
-    }
-    // reconstructs the pattern
-    toString() {
-        return (this.#toString !== undefined ? this.#toString
-            : !this.type ?
-                (this.#toString = this.#parts.map(p => String(p)).join(''))
-                : (this.#toString =
-                    this.type +
-                        '(' +
-                        this.#parts.map(p => String(p)).join('|') +
-                        ')'));
-    }
-    #fillNegs() {
-        /* c8 ignore start */
-        if (this !== this.#root)
-            throw new Error('should only call on root');
-        if (this.#filledNegs)
-            return this;
-        /* c8 ignore stop */
-        // call toString() once to fill this out
-        this.toString();
-        this.#filledNegs = true;
-        let n;
-        while ((n = this.#negs.pop())) {
-            if (n.type !== '!')
-                continue;
-            // walk up the tree, appending everthing that comes AFTER parentIndex
-            let p = n;
-            let pp = p.#parent;
-            while (pp) {
-                for (let i = p.#parentIndex + 1; !pp.type && i < pp.#parts.length; i++) {
-                    for (const part of n.#parts) {
-                        /* c8 ignore start */
-                        if (typeof part === 'string') {
-                            throw new Error('string part in extglob AST??');
-                        }
-                        /* c8 ignore stop */
-                        part.copyIn(pp.#parts[i]);
-                    }
-                }
-                p = pp;
-                pp = p.#parent;
-            }
-        }
-        return this;
-    }
-    push(...parts) {
-        for (const p of parts) {
-            if (p === '')
-                continue;
-            /* c8 ignore start */
-            if (typeof p !== 'string' &&
-                !(p instanceof _a && p.#parent === this)) {
-                throw new Error('invalid part: ' + p);
-            }
-            /* c8 ignore stop */
-            this.#parts.push(p);
-        }
-    }
-    toJSON() {
-        const ret = this.type === null ?
-            this.#parts
-                .slice()
-                .map(p => (typeof p === 'string' ? p : p.toJSON()))
-            : [this.type, ...this.#parts.map(p => p.toJSON())];
-        if (this.isStart() && !this.type)
-            ret.unshift([]);
-        if (this.isEnd() &&
-            (this === this.#root ||
-                (this.#root.#filledNegs && this.#parent?.type === '!'))) {
-            ret.push({});
-        }
-        return ret;
-    }
-    isStart() {
-        if (this.#root === this)
-            return true;
-        // if (this.type) return !!this.#parent?.isStart()
-        if (!this.#parent?.isStart())
-            return false;
-        if (this.#parentIndex === 0)
-            return true;
-        // if everything AHEAD of this is a negation, then it's still the "start"
-        const p = this.#parent;
-        for (let i = 0; i < this.#parentIndex; i++) {
-            const pp = p.#parts[i];
-            if (!(pp instanceof _a && pp.type === '!')) {
-                return false;
-            }
-        }
-        return true;
-    }
-    isEnd() {
-        if (this.#root === this)
-            return true;
-        if (this.#parent?.type === '!')
-            return true;
-        if (!this.#parent?.isEnd())
-            return false;
-        if (!this.type)
-            return this.#parent?.isEnd();
-        // if not root, it'll always have a parent
-        /* c8 ignore start */
-        const pl = this.#parent ? this.#parent.#parts.length : 0;
-        /* c8 ignore stop */
-        return this.#parentIndex === pl - 1;
-    }
-    copyIn(part) {
-        if (typeof part === 'string')
-            this.push(part);
-        else
-            this.push(part.clone(this));
-    }
-    clone(parent) {
-        const c = new _a(this.type, parent);
-        for (const p of this.#parts) {
-            c.copyIn(p);
-        }
-        return c;
-    }
-    static #parseAST(str, ast, pos, opt, extDepth) {
-        const maxDepth = opt.maxExtglobRecursion ?? 2;
-        let escaping = false;
-        let inBrace = false;
-        let braceStart = -1;
-        let braceNeg = false;
-        if (ast.type === null) {
-            // outside of a extglob, append until we find a start
-            let i = pos;
-            let acc = '';
-            while (i < str.length) {
-                const c = str.charAt(i++);
-                // still accumulate escapes at this point, but we do ignore
-                // starts that are escaped
-                if (escaping || c === '\\') {
-                    escaping = !escaping;
-                    acc += c;
-                    continue;
-                }
-                if (inBrace) {
-                    if (i === braceStart + 1) {
-                        if (c === '^' || c === '!') {
-                            braceNeg = true;
-                        }
-                    }
-                    else if (c === ']' && !(i === braceStart + 2 && braceNeg)) {
-                        inBrace = false;
-                    }
-                    acc += c;
-                    continue;
-                }
-                else if (c === '[') {
-                    inBrace = true;
-                    braceStart = i;
-                    braceNeg = false;
-                    acc += c;
-                    continue;
-                }
-                // we don't have to check for adoption here, because that's
-                // done at the other recursion point.
-                const doRecurse = !opt.noext &&
-                    isExtglobType(c) &&
-                    str.charAt(i) === '(' &&
-                    extDepth <= maxDepth;
-                if (doRecurse) {
-                    ast.push(acc);
-                    acc = '';
-                    const ext = new _a(c, ast);
-                    i = _a.#parseAST(str, ext, i, opt, extDepth + 1);
-                    ast.push(ext);
-                    continue;
-                }
-                acc += c;
-            }
-            ast.push(acc);
-            return i;
-        }
-        // some kind of extglob, pos is at the (
-        // find the next | or )
-        let i = pos + 1;
-        let part = new _a(null, ast);
-        const parts = [];
-        let acc = '';
-        while (i < str.length) {
-            const c = str.charAt(i++);
-            // still accumulate escapes at this point, but we do ignore
-            // starts that are escaped
-            if (escaping || c === '\\') {
-                escaping = !escaping;
-                acc += c;
-                continue;
-            }
-            if (inBrace) {
-                if (i === braceStart + 1) {
-                    if (c === '^' || c === '!') {
-                        braceNeg = true;
-                    }
-                }
-                else if (c === ']' && !(i === braceStart + 2 && braceNeg)) {
-                    inBrace = false;
-                }
-                acc += c;
-                continue;
-            }
-            else if (c === '[') {
-                inBrace = true;
-                braceStart = i;
-                braceNeg = false;
-                acc += c;
-                continue;
-            }
-            const doRecurse = !opt.noext &&
-                isExtglobType(c) &&
-                str.charAt(i) === '(' &&
-                /* c8 ignore start - the maxDepth is sufficient here */
-                (extDepth <= maxDepth || (ast && ast.#canAdoptType(c)));
-            /* c8 ignore stop */
-            if (doRecurse) {
-                const depthAdd = ast && ast.#canAdoptType(c) ? 0 : 1;
-                part.push(acc);
-                acc = '';
-                const ext = new _a(c, part);
-                part.push(ext);
-                i = _a.#parseAST(str, ext, i, opt, extDepth + depthAdd);
-                continue;
-            }
-            if (c === '|') {
-                part.push(acc);
-                acc = '';
-                parts.push(part);
-                part = new _a(null, ast);
-                continue;
-            }
-            if (c === ')') {
-                if (acc === '' && ast.#parts.length === 0) {
-                    ast.#emptyExt = true;
-                }
-                part.push(acc);
-                acc = '';
-                ast.push(...parts, part);
-                return i;
-            }
-            acc += c;
-        }
-        // unfinished extglob
-        // if we got here, it was a malformed extglob! not an extglob, but
-        // maybe something else in there.
-        ast.type = null;
-        ast.#hasMagic = undefined;
-        ast.#parts = [str.substring(pos - 1)];
-        return i;
-    }
-    #canAdoptWithSpace(child) {
-        return this.#canAdopt(child, adoptionWithSpaceMap);
-    }
-    #canAdopt(child, map = adoptionMap) {
-        if (!child ||
-            typeof child !== 'object' ||
-            child.type !== null ||
-            child.#parts.length !== 1 ||
-            this.type === null) {
-            return false;
-        }
-        const gc = child.#parts[0];
-        if (!gc || typeof gc !== 'object' || gc.type === null) {
-            return false;
-        }
-        return this.#canAdoptType(gc.type, map);
-    }
-    #canAdoptType(c, map = adoptionAnyMap) {
-        return !!map.get(this.type)?.includes(c);
-    }
-    #adoptWithSpace(child, index) {
-        const gc = child.#parts[0];
-        const blank = new _a(null, gc, this.options);
-        blank.#parts.push('');
-        gc.push(blank);
-        this.#adopt(child, index);
-    }
-    #adopt(child, index) {
-        const gc = child.#parts[0];
-        this.#parts.splice(index, 1, ...gc.#parts);
-        for (const p of gc.#parts) {
-            if (typeof p === 'object')
-                p.#parent = this;
-        }
-        this.#toString = undefined;
-    }
-    #canUsurpType(c) {
-        const m = usurpMap.get(this.type);
-        return !!m?.has(c);
-    }
-    #canUsurp(child) {
-        if (!child ||
-            typeof child !== 'object' ||
-            child.type !== null ||
-            child.#parts.length !== 1 ||
-            this.type === null ||
-            this.#parts.length !== 1) {
-            return false;
-        }
-        const gc = child.#parts[0];
-        if (!gc || typeof gc !== 'object' || gc.type === null) {
-            return false;
-        }
-        return this.#canUsurpType(gc.type);
-    }
-    #usurp(child) {
-        const m = usurpMap.get(this.type);
-        const gc = child.#parts[0];
-        const nt = m?.get(gc.type);
-        /* c8 ignore start - impossible */
-        if (!nt)
-            return false;
-        /* c8 ignore stop */
-        this.#parts = gc.#parts;
-        for (const p of this.#parts) {
-            if (typeof p === 'object') {
-                p.#parent = this;
-            }
-        }
-        this.type = nt;
-        this.#toString = undefined;
-        this.#emptyExt = false;
-    }
-    static fromGlob(pattern, options = {}) {
-        const ast = new _a(null, undefined, options);
-        _a.#parseAST(pattern, ast, 0, options, 0);
-        return ast;
-    }
-    // returns the regular expression if there's magic, or the unescaped
-    // string if not.
-    toMMPattern() {
-        // should only be called on root
-        /* c8 ignore start */
-        if (this !== this.#root)
-            return this.#root.toMMPattern();
-        /* c8 ignore stop */
-        const glob = this.toString();
-        const [re, body, hasMagic, uflag] = this.toRegExpSource();
-        // if we're in nocase mode, and not nocaseMagicOnly, then we do
-        // still need a regular expression if we have to case-insensitively
-        // match capital/lowercase characters.
-        const anyMagic = hasMagic ||
-            this.#hasMagic ||
-            (this.#options.nocase &&
-                !this.#options.nocaseMagicOnly &&
-                glob.toUpperCase() !== glob.toLowerCase());
-        if (!anyMagic) {
-            return body;
-        }
-        const flags = (this.#options.nocase ? 'i' : '') + (uflag ? 'u' : '');
-        return Object.assign(new RegExp(`^${re}$`, flags), {
-            _src: re,
-            _glob: glob,
-        });
-    }
-    get options() {
-        return this.#options;
-    }
-    // returns the string match, the regexp source, whether there's magic
-    // in the regexp (so a regular expression is required) and whether or
-    // not the uflag is needed for the regular expression (for posix classes)
-    // TODO: instead of injecting the start/end at this point, just return
-    // the BODY of the regexp, along with the start/end portions suitable
-    // for binding the start/end in either a joined full-path makeRe context
-    // (where we bind to (^|/), or a standalone matchPart context (where
-    // we bind to ^, and not /).  Otherwise slashes get duped!
-    //
-    // In part-matching mode, the start is:
-    // - if not isStart: nothing
-    // - if traversal possible, but not allowed: ^(?!\.\.?$)
-    // - if dots allowed or not possible: ^
-    // - if dots possible and not allowed: ^(?!\.)
-    // end is:
-    // - if not isEnd(): nothing
-    // - else: $
-    //
-    // In full-path matching mode, we put the slash at the START of the
-    // pattern, so start is:
-    // - if first pattern: same as part-matching mode
-    // - if not isStart(): nothing
-    // - if traversal possible, but not allowed: /(?!\.\.?(?:$|/))
-    // - if dots allowed or not possible: /
-    // - if dots possible and not allowed: /(?!\.)
-    // end is:
-    // - if last pattern, same as part-matching mode
-    // - else nothing
-    //
-    // Always put the (?:$|/) on negated tails, though, because that has to be
-    // there to bind the end of the negated pattern portion, and it's easier to
-    // just stick it in now rather than try to inject it later in the middle of
-    // the pattern.
-    //
-    // We can just always return the same end, and leave it up to the caller
-    // to know whether it's going to be used joined or in parts.
-    // And, if the start is adjusted slightly, can do the same there:
-    // - if not isStart: nothing
-    // - if traversal possible, but not allowed: (?:/|^)(?!\.\.?$)
-    // - if dots allowed or not possible: (?:/|^)
-    // - if dots possible and not allowed: (?:/|^)(?!\.)
-    //
-    // But it's better to have a simpler binding without a conditional, for
-    // performance, so probably better to return both start options.
-    //
-    // Then the caller just ignores the end if it's not the first pattern,
-    // and the start always gets applied.
-    //
-    // But that's always going to be $ if it's the ending pattern, or nothing,
-    // so the caller can just attach $ at the end of the pattern when building.
-    //
-    // So the todo is:
-    // - better detect what kind of start is needed
-    // - return both flavors of starting pattern
-    // - attach $ at the end of the pattern when creating the actual RegExp
-    //
-    // Ah, but wait, no, that all only applies to the root when the first pattern
-    // is not an extglob. If the first pattern IS an extglob, then we need all
-    // that dot prevention biz to live in the extglob portions, because eg
-    // +(*|.x*) can match .xy but not .yx.
-    //
-    // So, return the two flavors if it's #root and the first child is not an
-    // AST, otherwise leave it to the child AST to handle it, and there,
-    // use the (?:^|/) style of start binding.
-    //
-    // Even simplified further:
-    // - Since the start for a join is eg /(?!\.) and the start for a part
-    // is ^(?!\.), we can just prepend (?!\.) to the pattern (either root
-    // or start or whatever) and prepend ^ or / at the Regexp construction.
-    toRegExpSource(allowDot) {
-        const dot = allowDot ?? !!this.#options.dot;
-        if (this.#root === this) {
-            this.#flatten();
-            this.#fillNegs();
-        }
-        if (!isExtglobAST(this)) {
-            const noEmpty = this.isStart() &&
-                this.isEnd() &&
-                !this.#parts.some(s => typeof s !== 'string');
-            const src = this.#parts
-                .map(p => {
-                const [re, _, hasMagic, uflag] = typeof p === 'string' ?
-                    _a.#parseGlob(p, this.#hasMagic, noEmpty)
-                    : p.toRegExpSource(allowDot);
-                this.#hasMagic = this.#hasMagic || hasMagic;
-                this.#uflag = this.#uflag || uflag;
-                return re;
-            })
-                .join('');
-            let start = '';
-            if (this.isStart()) {
-                if (typeof this.#parts[0] === 'string') {
-                    // this is the string that will match the start of the pattern,
-                    // so we need to protect against dots and such.
-                    // '.' and '..' cannot match unless the pattern is that exactly,
-                    // even if it starts with . or dot:true is set.
-                    const dotTravAllowed = this.#parts.length === 1 && justDots.has(this.#parts[0]);
-                    if (!dotTravAllowed) {
-                        const aps = addPatternStart;
-                        // check if we have a possibility of matching . or ..,
-                        // and prevent that.
-                        const needNoTrav = 
-                        // dots are allowed, and the pattern starts with [ or .
-                        (dot && aps.has(src.charAt(0))) ||
-                            // the pattern starts with \., and then [ or .
-                            (src.startsWith('\\.') && aps.has(src.charAt(2))) ||
-                            // the pattern starts with \.\., and then [ or .
-                            (src.startsWith('\\.\\.') && aps.has(src.charAt(4)));
-                        // no need to prevent dots if it can't match a dot, or if a
-                        // sub-pattern will be preventing it anyway.
-                        const needNoDot = !dot && !allowDot && aps.has(src.charAt(0));
-                        start =
-                            needNoTrav ? startNoTraversal
-                                : needNoDot ? startNoDot
-                                    : '';
-                    }
-                }
-            }
-            // append the "end of path portion" pattern to negation tails
-            let end = '';
-            if (this.isEnd() &&
-                this.#root.#filledNegs &&
-                this.#parent?.type === '!') {
-                end = '(?:$|\\/)';
-            }
-            const final = start + src + end;
-            return [
-                final,
-                unescape(src),
-                (this.#hasMagic = !!this.#hasMagic),
-                this.#uflag,
-            ];
-        }
-        // We need to calculate the body *twice* if it's a repeat pattern
-        // at the start, once in nodot mode, then again in dot mode, so a
-        // pattern like *(?) can match 'x.y'
-        const repeated = this.type === '*' || this.type === '+';
-        // some kind of extglob
-        const start = this.type === '!' ? '(?:(?!(?:' : '(?:';
-        let body = this.#partsToRegExp(dot);
-        if (this.isStart() && this.isEnd() && !body && this.type !== '!') {
-            // invalid extglob, has to at least be *something* present, if it's
-            // the entire path portion.
-            const s = this.toString();
-            const me = this;
-            me.#parts = [s];
-            me.type = null;
-            me.#hasMagic = undefined;
-            return [s, unescape(this.toString()), false, false];
-        }
-        let bodyDotAllowed = !repeated || allowDot || dot || !startNoDot ?
-            ''
-            : this.#partsToRegExp(true);
-        if (bodyDotAllowed === body) {
-            bodyDotAllowed = '';
-        }
-        if (bodyDotAllowed) {
-            body = `(?:${body})(?:${bodyDotAllowed})*?`;
-        }
-        // an empty !() is exactly equivalent to a starNoEmpty
-        let final = '';
-        if (this.type === '!' && this.#emptyExt) {
-            final = (this.isStart() && !dot ? startNoDot : '') + starNoEmpty;
-        }
-        else {
-            const close = this.type === '!' ?
-                // !() must match something,but !(x) can match ''
-                '))' +
-                    (this.isStart() && !dot && !allowDot ? startNoDot : '') +
-                    star$1 +
-                    ')'
-                : this.type === '@' ? ')'
-                    : this.type === '?' ? ')?'
-                        : this.type === '+' && bodyDotAllowed ? ')'
-                            : this.type === '*' && bodyDotAllowed ? `)?`
-                                : `)${this.type}`;
-            final = start + body + close;
-        }
-        return [
-            final,
-            unescape(body),
-            (this.#hasMagic = !!this.#hasMagic),
-            this.#uflag,
-        ];
-    }
-    #flatten() {
-        if (!isExtglobAST(this)) {
-            for (const p of this.#parts) {
-                if (typeof p === 'object') {
-                    p.#flatten();
-                }
-            }
-        }
-        else {
-            // do up to 10 passes to flatten as much as possible
-            let iterations = 0;
-            let done = false;
-            do {
-                done = true;
-                for (let i = 0; i < this.#parts.length; i++) {
-                    const c = this.#parts[i];
-                    if (typeof c === 'object') {
-                        c.#flatten();
-                        if (this.#canAdopt(c)) {
-                            done = false;
-                            this.#adopt(c, i);
-                        }
-                        else if (this.#canAdoptWithSpace(c)) {
-                            done = false;
-                            this.#adoptWithSpace(c, i);
-                        }
-                        else if (this.#canUsurp(c)) {
-                            done = false;
-                            this.#usurp(c);
-                        }
-                    }
-                }
-            } while (!done && ++iterations < 10);
-        }
-        this.#toString = undefined;
-    }
-    #partsToRegExp(dot) {
-        return this.#parts
-            .map(p => {
-            // extglob ASTs should only contain parent ASTs
-            /* c8 ignore start */
-            if (typeof p === 'string') {
-                throw new Error('string type in extglob ast??');
-            }
-            /* c8 ignore stop */
-            // can ignore hasMagic, because extglobs are already always magic
-            const [re, _, _hasMagic, uflag] = p.toRegExpSource(dot);
-            this.#uflag = this.#uflag || uflag;
-            return re;
-        })
-            .filter(p => !(this.isStart() && this.isEnd()) || !!p)
-            .join('|');
-    }
-    static #parseGlob(glob, hasMagic, noEmpty = false) {
-        let escaping = false;
-        let re = '';
-        let uflag = false;
-        // multiple stars that aren't globstars coalesce into one *
-        let inStar = false;
-        for (let i = 0; i < glob.length; i++) {
-            const c = glob.charAt(i);
-            if (escaping) {
-                escaping = false;
-                re += (reSpecials.has(c) ? '\\' : '') + c;
-                continue;
-            }
-            if (c === '*') {
-                if (inStar)
-                    continue;
-                inStar = true;
-                re += noEmpty && /^[*]+$/.test(glob) ? starNoEmpty : star$1;
-                hasMagic = true;
-                continue;
-            }
-            else {
-                inStar = false;
-            }
-            if (c === '\\') {
-                if (i === glob.length - 1) {
-                    re += '\\\\';
-                }
-                else {
-                    escaping = true;
-                }
-                continue;
-            }
-            if (c === '[') {
-                const [src, needUflag, consumed, magic] = parseClass(glob, i);
-                if (consumed) {
-                    re += src;
-                    uflag = uflag || needUflag;
-                    i += consumed - 1;
-                    hasMagic = hasMagic || magic;
-                    continue;
-                }
-            }
-            if (c === '?') {
-                re += qmark$1;
-                hasMagic = true;
-                continue;
-            }
-            re += regExpEscape$1(c);
-        }
-        return [re, unescape(glob), !!hasMagic, uflag];
-    }
-}
-_a = AST;
-
-/**
- * Escape all magic characters in a glob pattern.
- *
- * If the {@link MinimatchOptions.windowsPathsNoEscape}
- * option is used, then characters are escaped by wrapping in `[]`, because
- * a magic character wrapped in a character class can only be satisfied by
- * that exact character.  In this mode, `\` is _not_ escaped, because it is
- * not interpreted as a magic character, but instead as a path separator.
- *
- * If the {@link MinimatchOptions.magicalBraces} option is used,
- * then braces (`{` and `}`) will be escaped.
- */
-const escape = (s, { windowsPathsNoEscape = false, magicalBraces = false, } = {}) => {
-    // don't need to escape +@! because we escape the parens
-    // that make those magic, and escaping ! as [!] isn't valid,
-    // because [!]] is a valid glob class meaning not ']'.
-    if (magicalBraces) {
-        return windowsPathsNoEscape ?
-            s.replace(/[?*()[\]{}]/g, '[$&]')
-            : s.replace(/[?*()[\]\\{}]/g, '\\$&');
-    }
-    return windowsPathsNoEscape ?
-        s.replace(/[?*()[\]]/g, '[$&]')
-        : s.replace(/[?*()[\]\\]/g, '\\$&');
-};
-
-const minimatch = (p, pattern, options = {}) => {
-    assertValidPattern(pattern);
-    // shortcut: comments match nothing.
-    if (!options.nocomment && pattern.charAt(0) === '#') {
-        return false;
-    }
-    return new Minimatch(pattern, options).match(p);
-};
-// Optimized checking for the most common glob patterns.
-const starDotExtRE = /^\*+([^+@!?*[(]*)$/;
-const starDotExtTest = (ext) => (f) => !f.startsWith('.') && f.endsWith(ext);
-const starDotExtTestDot = (ext) => (f) => f.endsWith(ext);
-const starDotExtTestNocase = (ext) => {
-    ext = ext.toLowerCase();
-    return (f) => !f.startsWith('.') && f.toLowerCase().endsWith(ext);
-};
-const starDotExtTestNocaseDot = (ext) => {
-    ext = ext.toLowerCase();
-    return (f) => f.toLowerCase().endsWith(ext);
-};
-const starDotStarRE = /^\*+\.\*+$/;
-const starDotStarTest = (f) => !f.startsWith('.') && f.includes('.');
-const starDotStarTestDot = (f) => f !== '.' && f !== '..' && f.includes('.');
-const dotStarRE = /^\.\*+$/;
-const dotStarTest = (f) => f !== '.' && f !== '..' && f.startsWith('.');
-const starRE = /^\*+$/;
-const starTest = (f) => f.length !== 0 && !f.startsWith('.');
-const starTestDot = (f) => f.length !== 0 && f !== '.' && f !== '..';
-const qmarksRE = /^\?+([^+@!?*[(]*)?$/;
-const qmarksTestNocase = ([$0, ext = '']) => {
-    const noext = qmarksTestNoExt([$0]);
-    if (!ext)
-        return noext;
-    ext = ext.toLowerCase();
-    return (f) => noext(f) && f.toLowerCase().endsWith(ext);
-};
-const qmarksTestNocaseDot = ([$0, ext = '']) => {
-    const noext = qmarksTestNoExtDot([$0]);
-    if (!ext)
-        return noext;
-    ext = ext.toLowerCase();
-    return (f) => noext(f) && f.toLowerCase().endsWith(ext);
-};
-const qmarksTestDot = ([$0, ext = '']) => {
-    const noext = qmarksTestNoExtDot([$0]);
-    return !ext ? noext : (f) => noext(f) && f.endsWith(ext);
-};
-const qmarksTest = ([$0, ext = '']) => {
-    const noext = qmarksTestNoExt([$0]);
-    return !ext ? noext : (f) => noext(f) && f.endsWith(ext);
-};
-const qmarksTestNoExt = ([$0]) => {
-    const len = $0.length;
-    return (f) => f.length === len && !f.startsWith('.');
-};
-const qmarksTestNoExtDot = ([$0]) => {
-    const len = $0.length;
-    return (f) => f.length === len && f !== '.' && f !== '..';
-};
-/* c8 ignore start */
-const defaultPlatform = (typeof process === 'object' && process ?
-    (typeof process.env === 'object' &&
-        process.env &&
-        process.env.__MINIMATCH_TESTING_PLATFORM__) ||
-        process.platform
-    : 'posix');
-const path = {
-    win32: { sep: '\\' },
-    posix: { sep: '/' },
-};
-/* c8 ignore stop */
-const sep = defaultPlatform === 'win32' ? path.win32.sep : path.posix.sep;
-minimatch.sep = sep;
-const GLOBSTAR = Symbol('globstar **');
-minimatch.GLOBSTAR = GLOBSTAR;
-// any single thing other than /
-// don't need to escape / when using new RegExp()
-const qmark = '[^/]';
-// * => any number of characters
-const star = qmark + '*?';
-// ** when dots are allowed.  Anything goes, except .. and .
-// not (^ or / followed by one or two dots followed by $ or /),
-// followed by anything, any number of times.
-const twoStarDot = '(?:(?!(?:\\/|^)(?:\\.{1,2})($|\\/)).)*?';
-// not a ^ or / followed by a dot,
-// followed by anything, any number of times.
-const twoStarNoDot = '(?:(?!(?:\\/|^)\\.).)*?';
-const filter = (pattern, options = {}) => (p) => minimatch(p, pattern, options);
-minimatch.filter = filter;
-const ext = (a, b = {}) => Object.assign({}, a, b);
-const defaults = (def) => {
-    if (!def || typeof def !== 'object' || !Object.keys(def).length) {
-        return minimatch;
-    }
-    const orig = minimatch;
-    const m = (p, pattern, options = {}) => orig(p, pattern, ext(def, options));
-    return Object.assign(m, {
-        Minimatch: class Minimatch extends orig.Minimatch {
-            constructor(pattern, options = {}) {
-                super(pattern, ext(def, options));
-            }
-            static defaults(options) {
-                return orig.defaults(ext(def, options)).Minimatch;
-            }
-        },
-        AST: class AST extends orig.AST {
-            /* c8 ignore start */
-            constructor(type, parent, options = {}) {
-                super(type, parent, ext(def, options));
-            }
-            /* c8 ignore stop */
-            static fromGlob(pattern, options = {}) {
-                return orig.AST.fromGlob(pattern, ext(def, options));
-            }
-        },
-        unescape: (s, options = {}) => orig.unescape(s, ext(def, options)),
-        escape: (s, options = {}) => orig.escape(s, ext(def, options)),
-        filter: (pattern, options = {}) => orig.filter(pattern, ext(def, options)),
-        defaults: (options) => orig.defaults(ext(def, options)),
-        makeRe: (pattern, options = {}) => orig.makeRe(pattern, ext(def, options)),
-        braceExpand: (pattern, options = {}) => orig.braceExpand(pattern, ext(def, options)),
-        match: (list, pattern, options = {}) => orig.match(list, pattern, ext(def, options)),
-        sep: orig.sep,
-        GLOBSTAR: GLOBSTAR,
-    });
-};
-minimatch.defaults = defaults;
-// Brace expansion:
-// a{b,c}d -> abd acd
-// a{b,}c -> abc ac
-// a{0..3}d -> a0d a1d a2d a3d
-// a{b,c{d,e}f}g -> abg acdfg acefg
-// a{b,c}d{e,f}g -> abdeg acdeg abdeg abdfg
-//
-// Invalid sets are not expanded.
-// a{2..}b -> a{2..}b
-// a{b}c -> a{b}c
-const braceExpand = (pattern, options = {}) => {
-    assertValidPattern(pattern);
-    // Thanks to Yeting Li <https://github.com/yetingli> for
-    // improving this regexp to avoid a ReDOS vulnerability.
-    if (options.nobrace || !/\{(?:(?!\{).)*\}/.test(pattern)) {
-        // shortcut. no need to expand.
-        return [pattern];
-    }
-    return expand(pattern, { max: options.braceExpandMax });
-};
-minimatch.braceExpand = braceExpand;
-// parse a component of the expanded set.
-// At this point, no pattern may contain "/" in it
-// so we're going to return a 2d array, where each entry is the full
-// pattern, split on '/', and then turned into a regular expression.
-// A regexp is made at the end which joins each array with an
-// escaped /, and another full one which joins each regexp with |.
-//
-// Following the lead of Bash 4.1, note that "**" only has special meaning
-// when it is the *only* thing in a path portion.  Otherwise, any series
-// of * is equivalent to a single *.  Globstar behavior is enabled by
-// default, and can be disabled by setting options.noglobstar.
-const makeRe = (pattern, options = {}) => new Minimatch(pattern, options).makeRe();
-minimatch.makeRe = makeRe;
-const match$1 = (list, pattern, options = {}) => {
-    const mm = new Minimatch(pattern, options);
-    list = list.filter(f => mm.match(f));
-    if (mm.options.nonull && !list.length) {
-        list.push(pattern);
-    }
-    return list;
-};
-minimatch.match = match$1;
-// replace stuff like \* with *
-const globMagic = /[?*]|[+@!]\(.*?\)|\[|\]/;
-const regExpEscape = (s) => s.replace(/[-[\]{}()*+?.,\\^$|#\s]/g, '\\$&');
-class Minimatch {
-    options;
-    set;
-    pattern;
-    windowsPathsNoEscape;
-    nonegate;
-    negate;
-    comment;
-    empty;
-    preserveMultipleSlashes;
-    partial;
-    globSet;
-    globParts;
-    nocase;
-    isWindows;
-    platform;
-    windowsNoMagicRoot;
-    maxGlobstarRecursion;
-    regexp;
-    constructor(pattern, options = {}) {
-        assertValidPattern(pattern);
-        options = options || {};
-        this.options = options;
-        this.maxGlobstarRecursion = options.maxGlobstarRecursion ?? 200;
-        this.pattern = pattern;
-        this.platform = options.platform || defaultPlatform;
-        this.isWindows = this.platform === 'win32';
-        // avoid the annoying deprecation flag lol
-        const awe = ('allowWindow' + 'sEscape');
-        this.windowsPathsNoEscape =
-            !!options.windowsPathsNoEscape || options[awe] === false;
-        if (this.windowsPathsNoEscape) {
-            this.pattern = this.pattern.replace(/\\/g, '/');
-        }
-        this.preserveMultipleSlashes = !!options.preserveMultipleSlashes;
-        this.regexp = null;
-        this.negate = false;
-        this.nonegate = !!options.nonegate;
-        this.comment = false;
-        this.empty = false;
-        this.partial = !!options.partial;
-        this.nocase = !!this.options.nocase;
-        this.windowsNoMagicRoot =
-            options.windowsNoMagicRoot !== undefined ?
-                options.windowsNoMagicRoot
-                : !!(this.isWindows && this.nocase);
-        this.globSet = [];
-        this.globParts = [];
-        this.set = [];
-        // make the set of regexps etc.
-        this.make();
-    }
-    hasMagic() {
-        if (this.options.magicalBraces && this.set.length > 1) {
-            return true;
-        }
-        for (const pattern of this.set) {
-            for (const part of pattern) {
-                if (typeof part !== 'string')
-                    return true;
-            }
-        }
-        return false;
-    }
-    debug(..._) { }
-    make() {
-        const pattern = this.pattern;
-        const options = this.options;
-        // empty patterns and comments match nothing.
-        if (!options.nocomment && pattern.charAt(0) === '#') {
-            this.comment = true;
-            return;
-        }
-        if (!pattern) {
-            this.empty = true;
-            return;
-        }
-        // step 1: figure out negation, etc.
-        this.parseNegate();
-        // step 2: expand braces
-        this.globSet = [...new Set(this.braceExpand())];
-        if (options.debug) {
-            //oxlint-disable-next-line no-console
-            this.debug = (...args) => console.error(...args);
-        }
-        this.debug(this.pattern, this.globSet);
-        // step 3: now we have a set, so turn each one into a series of
-        // path-portion matching patterns.
-        // These will be regexps, except in the case of "**", which is
-        // set to the GLOBSTAR object for globstar behavior,
-        // and will not contain any / characters
-        //
-        // First, we preprocess to make the glob pattern sets a bit simpler
-        // and deduped.  There are some perf-killing patterns that can cause
-        // problems with a glob walk, but we can simplify them down a bit.
-        const rawGlobParts = this.globSet.map(s => this.slashSplit(s));
-        this.globParts = this.preprocess(rawGlobParts);
-        this.debug(this.pattern, this.globParts);
-        // glob --> regexps
-        let set = this.globParts.map((s, _, __) => {
-            if (this.isWindows && this.windowsNoMagicRoot) {
-                // check if it's a drive or unc path.
-                const isUNC = s[0] === '' &&
-                    s[1] === '' &&
-                    (s[2] === '?' || !globMagic.test(s[2])) &&
-                    !globMagic.test(s[3]);
-                const isDrive = /^[a-z]:/i.test(s[0]);
-                if (isUNC) {
-                    return [
-                        ...s.slice(0, 4),
-                        ...s.slice(4).map(ss => this.parse(ss)),
-                    ];
-                }
-                else if (isDrive) {
-                    return [s[0], ...s.slice(1).map(ss => this.parse(ss))];
-                }
-            }
-            return s.map(ss => this.parse(ss));
-        });
-        this.debug(this.pattern, set);
-        // filter out everything that didn't compile properly.
-        this.set = set.filter(s => s.indexOf(false) === -1);
-        // do not treat the ? in UNC paths as magic
-        if (this.isWindows) {
-            for (let i = 0; i < this.set.length; i++) {
-                const p = this.set[i];
-                if (p[0] === '' &&
-                    p[1] === '' &&
-                    this.globParts[i][2] === '?' &&
-                    typeof p[3] === 'string' &&
-                    /^[a-z]:$/i.test(p[3])) {
-                    p[2] = '?';
-                }
-            }
-        }
-        this.debug(this.pattern, this.set);
-    }
-    // various transforms to equivalent pattern sets that are
-    // faster to process in a filesystem walk.  The goal is to
-    // eliminate what we can, and push all ** patterns as far
-    // to the right as possible, even if it increases the number
-    // of patterns that we have to process.
-    preprocess(globParts) {
-        // if we're not in globstar mode, then turn ** into *
-        if (this.options.noglobstar) {
-            for (const partset of globParts) {
-                for (let j = 0; j < partset.length; j++) {
-                    if (partset[j] === '**') {
-                        partset[j] = '*';
-                    }
-                }
-            }
-        }
-        const { optimizationLevel = 1 } = this.options;
-        if (optimizationLevel >= 2) {
-            // aggressive optimization for the purpose of fs walking
-            globParts = this.firstPhasePreProcess(globParts);
-            globParts = this.secondPhasePreProcess(globParts);
-        }
-        else if (optimizationLevel >= 1) {
-            // just basic optimizations to remove some .. parts
-            globParts = this.levelOneOptimize(globParts);
-        }
-        else {
-            // just collapse multiple ** portions into one
-            globParts = this.adjascentGlobstarOptimize(globParts);
-        }
-        return globParts;
-    }
-    // just get rid of adjascent ** portions
-    adjascentGlobstarOptimize(globParts) {
-        return globParts.map(parts => {
-            let gs = -1;
-            while (-1 !== (gs = parts.indexOf('**', gs + 1))) {
-                let i = gs;
-                while (parts[i + 1] === '**') {
-                    i++;
-                }
-                if (i !== gs) {
-                    parts.splice(gs, i - gs);
-                }
-            }
-            return parts;
-        });
-    }
-    // get rid of adjascent ** and resolve .. portions
-    levelOneOptimize(globParts) {
-        return globParts.map(parts => {
-            parts = parts.reduce((set, part) => {
-                const prev = set[set.length - 1];
-                if (part === '**' && prev === '**') {
-                    return set;
-                }
-                if (part === '..') {
-                    if (prev && prev !== '..' && prev !== '.' && prev !== '**') {
-                        set.pop();
-                        return set;
-                    }
-                }
-                set.push(part);
-                return set;
-            }, []);
-            return parts.length === 0 ? [''] : parts;
-        });
-    }
-    levelTwoFileOptimize(parts) {
-        if (!Array.isArray(parts)) {
-            parts = this.slashSplit(parts);
-        }
-        let didSomething = false;
-        do {
-            didSomething = false;
-            // <pre>/<e>/<rest> -> <pre>/<rest>
-            if (!this.preserveMultipleSlashes) {
-                for (let i = 1; i < parts.length - 1; i++) {
-                    const p = parts[i];
-                    // don't squeeze out UNC patterns
-                    if (i === 1 && p === '' && parts[0] === '')
-                        continue;
-                    if (p === '.' || p === '') {
-                        didSomething = true;
-                        parts.splice(i, 1);
-                        i--;
-                    }
-                }
-                if (parts[0] === '.' &&
-                    parts.length === 2 &&
-                    (parts[1] === '.' || parts[1] === '')) {
-                    didSomething = true;
-                    parts.pop();
-                }
-            }
-            // <pre>/<p>/../<rest> -> <pre>/<rest>
-            let dd = 0;
-            while (-1 !== (dd = parts.indexOf('..', dd + 1))) {
-                const p = parts[dd - 1];
-                if (p &&
-                    p !== '.' &&
-                    p !== '..' &&
-                    p !== '**' &&
-                    !(this.isWindows && /^[a-z]:$/i.test(p))) {
-                    didSomething = true;
-                    parts.splice(dd - 1, 2);
-                    dd -= 2;
-                }
-            }
-        } while (didSomething);
-        return parts.length === 0 ? [''] : parts;
-    }
-    // First phase: single-pattern processing
-    // <pre> is 1 or more portions
-    // <rest> is 1 or more portions
-    // <p> is any portion other than ., .., '', or **
-    // <e> is . or ''
-    //
-    // **/.. is *brutal* for filesystem walking performance, because
-    // it effectively resets the recursive walk each time it occurs,
-    // and ** cannot be reduced out by a .. pattern part like a regexp
-    // or most strings (other than .., ., and '') can be.
-    //
-    // <pre>/**/../<p>/<p>/<rest> -> {<pre>/../<p>/<p>/<rest>,<pre>/**/<p>/<p>/<rest>}
-    // <pre>/<e>/<rest> -> <pre>/<rest>
-    // <pre>/<p>/../<rest> -> <pre>/<rest>
-    // **/**/<rest> -> **/<rest>
-    //
-    // **/*/<rest> -> */**/<rest> <== not valid because ** doesn't follow
-    // this WOULD be allowed if ** did follow symlinks, or * didn't
-    firstPhasePreProcess(globParts) {
-        let didSomething = false;
-        do {
-            didSomething = false;
-            // <pre>/**/../<p>/<p>/<rest> -> {<pre>/../<p>/<p>/<rest>,<pre>/**/<p>/<p>/<rest>}
-            for (let parts of globParts) {
-                let gs = -1;
-                while (-1 !== (gs = parts.indexOf('**', gs + 1))) {
-                    let gss = gs;
-                    while (parts[gss + 1] === '**') {
-                        // <pre>/**/**/<rest> -> <pre>/**/<rest>
-                        gss++;
-                    }
-                    // eg, if gs is 2 and gss is 4, that means we have 3 **
-                    // parts, and can remove 2 of them.
-                    if (gss > gs) {
-                        parts.splice(gs + 1, gss - gs);
-                    }
-                    let next = parts[gs + 1];
-                    const p = parts[gs + 2];
-                    const p2 = parts[gs + 3];
-                    if (next !== '..')
-                        continue;
-                    if (!p ||
-                        p === '.' ||
-                        p === '..' ||
-                        !p2 ||
-                        p2 === '.' ||
-                        p2 === '..') {
-                        continue;
-                    }
-                    didSomething = true;
-                    // edit parts in place, and push the new one
-                    parts.splice(gs, 1);
-                    const other = parts.slice(0);
-                    other[gs] = '**';
-                    globParts.push(other);
-                    gs--;
-                }
-                // <pre>/<e>/<rest> -> <pre>/<rest>
-                if (!this.preserveMultipleSlashes) {
-                    for (let i = 1; i < parts.length - 1; i++) {
-                        const p = parts[i];
-                        // don't squeeze out UNC patterns
-                        if (i === 1 && p === '' && parts[0] === '')
-                            continue;
-                        if (p === '.' || p === '') {
-                            didSomething = true;
-                            parts.splice(i, 1);
-                            i--;
-                        }
-                    }
-                    if (parts[0] === '.' &&
-                        parts.length === 2 &&
-                        (parts[1] === '.' || parts[1] === '')) {
-                        didSomething = true;
-                        parts.pop();
-                    }
-                }
-                // <pre>/<p>/../<rest> -> <pre>/<rest>
-                let dd = 0;
-                while (-1 !== (dd = parts.indexOf('..', dd + 1))) {
-                    const p = parts[dd - 1];
-                    if (p && p !== '.' && p !== '..' && p !== '**') {
-                        didSomething = true;
-                        const needDot = dd === 1 && parts[dd + 1] === '**';
-                        const splin = needDot ? ['.'] : [];
-                        parts.splice(dd - 1, 2, ...splin);
-                        if (parts.length === 0)
-                            parts.push('');
-                        dd -= 2;
-                    }
-                }
-            }
-        } while (didSomething);
-        return globParts;
-    }
-    // second phase: multi-pattern dedupes
-    // {<pre>/*/<rest>,<pre>/<p>/<rest>} -> <pre>/*/<rest>
-    // {<pre>/<rest>,<pre>/<rest>} -> <pre>/<rest>
-    // {<pre>/**/<rest>,<pre>/<rest>} -> <pre>/**/<rest>
-    //
-    // {<pre>/**/<rest>,<pre>/**/<p>/<rest>} -> <pre>/**/<rest>
-    // ^-- not valid because ** doens't follow symlinks
-    secondPhasePreProcess(globParts) {
-        for (let i = 0; i < globParts.length - 1; i++) {
-            for (let j = i + 1; j < globParts.length; j++) {
-                const matched = this.partsMatch(globParts[i], globParts[j], !this.preserveMultipleSlashes);
-                if (matched) {
-                    globParts[i] = [];
-                    globParts[j] = matched;
-                    break;
-                }
-            }
-        }
-        return globParts.filter(gs => gs.length);
-    }
-    partsMatch(a, b, emptyGSMatch = false) {
-        let ai = 0;
-        let bi = 0;
-        let result = [];
-        let which = '';
-        while (ai < a.length && bi < b.length) {
-            if (a[ai] === b[bi]) {
-                result.push(which === 'b' ? b[bi] : a[ai]);
-                ai++;
-                bi++;
-            }
-            else if (emptyGSMatch && a[ai] === '**' && b[bi] === a[ai + 1]) {
-                result.push(a[ai]);
-                ai++;
-            }
-            else if (emptyGSMatch && b[bi] === '**' && a[ai] === b[bi + 1]) {
-                result.push(b[bi]);
-                bi++;
-            }
-            else if (a[ai] === '*' &&
-                b[bi] &&
-                (this.options.dot || !b[bi].startsWith('.')) &&
-                b[bi] !== '**') {
-                if (which === 'b')
-                    return false;
-                which = 'a';
-                result.push(a[ai]);
-                ai++;
-                bi++;
-            }
-            else if (b[bi] === '*' &&
-                a[ai] &&
-                (this.options.dot || !a[ai].startsWith('.')) &&
-                a[ai] !== '**') {
-                if (which === 'a')
-                    return false;
-                which = 'b';
-                result.push(b[bi]);
-                ai++;
-                bi++;
-            }
-            else {
-                return false;
-            }
-        }
-        // if we fall out of the loop, it means they two are identical
-        // as long as their lengths match
-        return a.length === b.length && result;
-    }
-    parseNegate() {
-        if (this.nonegate)
-            return;
-        const pattern = this.pattern;
-        let negate = false;
-        let negateOffset = 0;
-        for (let i = 0; i < pattern.length && pattern.charAt(i) === '!'; i++) {
-            negate = !negate;
-            negateOffset++;
-        }
-        if (negateOffset)
-            this.pattern = pattern.slice(negateOffset);
-        this.negate = negate;
-    }
-    // set partial to true to test if, for example,
-    // "/a/b" matches the start of "/*/b/*/d"
-    // Partial means, if you run out of file before you run
-    // out of pattern, then that's fine, as long as all
-    // the parts match.
-    matchOne(file, pattern, partial = false) {
-        let fileStartIndex = 0;
-        let patternStartIndex = 0;
-        // UNC paths like //?/X:/... can match X:/... and vice versa
-        // Drive letters in absolute drive or unc paths are always compared
-        // case-insensitively.
-        if (this.isWindows) {
-            const fileDrive = typeof file[0] === 'string' && /^[a-z]:$/i.test(file[0]);
-            const fileUNC = !fileDrive &&
-                file[0] === '' &&
-                file[1] === '' &&
-                file[2] === '?' &&
-                /^[a-z]:$/i.test(file[3]);
-            const patternDrive = typeof pattern[0] === 'string' && /^[a-z]:$/i.test(pattern[0]);
-            const patternUNC = !patternDrive &&
-                pattern[0] === '' &&
-                pattern[1] === '' &&
-                pattern[2] === '?' &&
-                typeof pattern[3] === 'string' &&
-                /^[a-z]:$/i.test(pattern[3]);
-            const fdi = fileUNC ? 3
-                : fileDrive ? 0
-                    : undefined;
-            const pdi = patternUNC ? 3
-                : patternDrive ? 0
-                    : undefined;
-            if (typeof fdi === 'number' && typeof pdi === 'number') {
-                const [fd, pd] = [
-                    file[fdi],
-                    pattern[pdi],
-                ];
-                // start matching at the drive letter index of each
-                if (fd.toLowerCase() === pd.toLowerCase()) {
-                    pattern[pdi] = fd;
-                    patternStartIndex = pdi;
-                    fileStartIndex = fdi;
-                }
-            }
-        }
-        // resolve and reduce . and .. portions in the file as well.
-        // don't need to do the second phase, because it's only one string[]
-        const { optimizationLevel = 1 } = this.options;
-        if (optimizationLevel >= 2) {
-            file = this.levelTwoFileOptimize(file);
-        }
-        if (pattern.includes(GLOBSTAR)) {
-            return this.#matchGlobstar(file, pattern, partial, fileStartIndex, patternStartIndex);
-        }
-        return this.#matchOne(file, pattern, partial, fileStartIndex, patternStartIndex);
-    }
-    #matchGlobstar(file, pattern, partial, fileIndex, patternIndex) {
-        // split the pattern into head, tail, and middle of ** delimited parts
-        const firstgs = pattern.indexOf(GLOBSTAR, patternIndex);
-        const lastgs = pattern.lastIndexOf(GLOBSTAR);
-        // split the pattern up into globstar-delimited sections
-        // the tail has to be at the end, and the others just have
-        // to be found in order from the head.
-        const [head, body, tail] = partial ?
-            [
-                pattern.slice(patternIndex, firstgs),
-                pattern.slice(firstgs + 1),
-                [],
-            ]
-            : [
-                pattern.slice(patternIndex, firstgs),
-                pattern.slice(firstgs + 1, lastgs),
-                pattern.slice(lastgs + 1),
-            ];
-        // check the head, from the current file/pattern index.
-        if (head.length) {
-            const fileHead = file.slice(fileIndex, fileIndex + head.length);
-            if (!this.#matchOne(fileHead, head, partial, 0, 0)) {
-                return false;
-            }
-            fileIndex += head.length;
-            patternIndex += head.length;
-        }
-        // now we know the head matches!
-        // if the last portion is not empty, it MUST match the end
-        // check the tail
-        let fileTailMatch = 0;
-        if (tail.length) {
-            // if head + tail > file, then we cannot possibly match
-            if (tail.length + fileIndex > file.length)
-                return false;
-            // try to match the tail
-            let tailStart = file.length - tail.length;
-            if (this.#matchOne(file, tail, partial, tailStart, 0)) {
-                fileTailMatch = tail.length;
-            }
-            else {
-                // affordance for stuff like a/**/* matching a/b/
-                // if the last file portion is '', and there's more to the pattern
-                // then try without the '' bit.
-                if (file[file.length - 1] !== '' ||
-                    fileIndex + tail.length === file.length) {
-                    return false;
-                }
-                tailStart--;
-                if (!this.#matchOne(file, tail, partial, tailStart, 0)) {
-                    return false;
-                }
-                fileTailMatch = tail.length + 1;
-            }
-        }
-        // now we know the tail matches!
-        // the middle is zero or more portions wrapped in **, possibly
-        // containing more ** sections.
-        // so a/**/b/**/c/**/d has become **/b/**/c/**
-        // if it's empty, it means a/**/b, just verify we have no bad dots
-        // if there's no tail, so it ends on /**, then we must have *something*
-        // after the head, or it's not a matc
-        if (!body.length) {
-            let sawSome = !!fileTailMatch;
-            for (let i = fileIndex; i < file.length - fileTailMatch; i++) {
-                const f = String(file[i]);
-                sawSome = true;
-                if (f === '.' ||
-                    f === '..' ||
-                    (!this.options.dot && f.startsWith('.'))) {
-                    return false;
-                }
-            }
-            // in partial mode, we just need to get past all file parts
-            return partial || sawSome;
-        }
-        // now we know that there's one or more body sections, which can
-        // be matched anywhere from the 0 index (because the head was pruned)
-        // through to the length-fileTailMatch index.
-        // split the body up into sections, and note the minimum index it can
-        // be found at (start with the length of all previous segments)
-        // [section, before, after]
-        const bodySegments = [[[], 0]];
-        let currentBody = bodySegments[0];
-        let nonGsParts = 0;
-        const nonGsPartsSums = [0];
-        for (const b of body) {
-            if (b === GLOBSTAR) {
-                nonGsPartsSums.push(nonGsParts);
-                currentBody = [[], 0];
-                bodySegments.push(currentBody);
-            }
-            else {
-                currentBody[0].push(b);
-                nonGsParts++;
-            }
-        }
-        let i = bodySegments.length - 1;
-        const fileLength = file.length - fileTailMatch;
-        for (const b of bodySegments) {
-            b[1] = fileLength - (nonGsPartsSums[i--] + b[0].length);
-        }
-        return !!this.#matchGlobStarBodySections(file, bodySegments, fileIndex, 0, partial, 0, !!fileTailMatch);
-    }
-    // return false for "nope, not matching"
-    // return null for "not matching, cannot keep trying"
-    #matchGlobStarBodySections(file, 
-    // pattern section, last possible position for it
-    bodySegments, fileIndex, bodyIndex, partial, globStarDepth, sawTail) {
-        // take the first body segment, and walk from fileIndex to its "after"
-        // value at the end
-        // If it doesn't match at that position, we increment, until we hit
-        // that final possible position, and give up.
-        // If it does match, then advance and try to rest.
-        // If any of them fail we keep walking forward.
-        // this is still a bit recursively painful, but it's more constrained
-        // than previous implementations, because we never test something that
-        // can't possibly be a valid matching condition.
-        const bs = bodySegments[bodyIndex];
-        if (!bs) {
-            // just make sure that there's no bad dots
-            for (let i = fileIndex; i < file.length; i++) {
-                sawTail = true;
-                const f = file[i];
-                if (f === '.' ||
-                    f === '..' ||
-                    (!this.options.dot && f.startsWith('.'))) {
-                    return false;
-                }
-            }
-            return sawTail;
-        }
-        // have a non-globstar body section to test
-        const [body, after] = bs;
-        while (fileIndex <= after) {
-            const m = this.#matchOne(file.slice(0, fileIndex + body.length), body, partial, fileIndex, 0);
-            // if limit exceeded, no match. intentional false negative,
-            // acceptable break in correctness for security.
-            if (m && globStarDepth < this.maxGlobstarRecursion) {
-                // match! see if the rest match. if so, we're done!
-                const sub = this.#matchGlobStarBodySections(file, bodySegments, fileIndex + body.length, bodyIndex + 1, partial, globStarDepth + 1, sawTail);
-                if (sub !== false) {
-                    return sub;
-                }
-            }
-            const f = file[fileIndex];
-            if (f === '.' ||
-                f === '..' ||
-                (!this.options.dot && f.startsWith('.'))) {
-                return false;
-            }
-            fileIndex++;
-        }
-        // walked off. no point continuing
-        return partial || null;
-    }
-    #matchOne(file, pattern, partial, fileIndex, patternIndex) {
-        let fi;
-        let pi;
-        let pl;
-        let fl;
-        for (fi = fileIndex,
-            pi = patternIndex,
-            fl = file.length,
-            pl = pattern.length; fi < fl && pi < pl; fi++, pi++) {
-            this.debug('matchOne loop');
-            let p = pattern[pi];
-            let f = file[fi];
-            this.debug(pattern, p, f);
-            // should be impossible.
-            // some invalid regexp stuff in the set.
-            /* c8 ignore start */
-            if (p === false || p === GLOBSTAR) {
-                return false;
-            }
-            /* c8 ignore stop */
-            // something other than **
-            // non-magic patterns just have to match exactly
-            // patterns with magic have been turned into regexps.
-            let hit;
-            if (typeof p === 'string') {
-                hit = f === p;
-                this.debug('string match', p, f, hit);
-            }
-            else {
-                hit = p.test(f);
-                this.debug('pattern match', p, f, hit);
-            }
-            if (!hit)
-                return false;
-        }
-        // Note: ending in / means that we'll get a final ""
-        // at the end of the pattern.  This can only match a
-        // corresponding "" at the end of the file.
-        // If the file ends in /, then it can only match a
-        // a pattern that ends in /, unless the pattern just
-        // doesn't have any more for it. But, a/b/ should *not*
-        // match "a/b/*", even though "" matches against the
-        // [^/]*? pattern, except in partial mode, where it might
-        // simply not be reached yet.
-        // However, a/b/ should still satisfy a/*
-        // now either we fell off the end of the pattern, or we're done.
-        if (fi === fl && pi === pl) {
-            // ran out of pattern and filename at the same time.
-            // an exact hit!
-            return true;
-        }
-        else if (fi === fl) {
-            // ran out of file, but still had pattern left.
-            // this is ok if we're doing the match as part of
-            // a glob fs traversal.
-            return partial;
-        }
-        else if (pi === pl) {
-            // ran out of pattern, still have file left.
-            // this is only acceptable if we're on the very last
-            // empty segment of a file with a trailing slash.
-            // a/* should match a/b/
-            return fi === fl - 1 && file[fi] === '';
-            /* c8 ignore start */
-        }
-        else {
-            // should be unreachable.
-            throw new Error('wtf?');
-        }
-        /* c8 ignore stop */
-    }
-    braceExpand() {
-        return braceExpand(this.pattern, this.options);
-    }
-    parse(pattern) {
-        assertValidPattern(pattern);
-        const options = this.options;
-        // shortcuts
-        if (pattern === '**')
-            return GLOBSTAR;
-        if (pattern === '')
-            return '';
-        // far and away, the most common glob pattern parts are
-        // *, *.*, and *.<ext>  Add a fast check method for those.
-        let m;
-        let fastTest = null;
-        if ((m = pattern.match(starRE))) {
-            fastTest = options.dot ? starTestDot : starTest;
-        }
-        else if ((m = pattern.match(starDotExtRE))) {
-            fastTest = (options.nocase ?
-                options.dot ?
-                    starDotExtTestNocaseDot
-                    : starDotExtTestNocase
-                : options.dot ? starDotExtTestDot
-                    : starDotExtTest)(m[1]);
-        }
-        else if ((m = pattern.match(qmarksRE))) {
-            fastTest = (options.nocase ?
-                options.dot ?
-                    qmarksTestNocaseDot
-                    : qmarksTestNocase
-                : options.dot ? qmarksTestDot
-                    : qmarksTest)(m);
-        }
-        else if ((m = pattern.match(starDotStarRE))) {
-            fastTest = options.dot ? starDotStarTestDot : starDotStarTest;
-        }
-        else if ((m = pattern.match(dotStarRE))) {
-            fastTest = dotStarTest;
-        }
-        const re = AST.fromGlob(pattern, this.options).toMMPattern();
-        if (fastTest && typeof re === 'object') {
-            // Avoids overriding in frozen environments
-            Reflect.defineProperty(re, 'test', { value: fastTest });
-        }
-        return re;
-    }
-    makeRe() {
-        if (this.regexp || this.regexp === false)
-            return this.regexp;
-        // at this point, this.set is a 2d array of partial
-        // pattern strings, or "**".
-        //
-        // It's better to use .match().  This function shouldn't
-        // be used, really, but it's pretty convenient sometimes,
-        // when you just want to work with a regex.
-        const set = this.set;
-        if (!set.length) {
-            this.regexp = false;
-            return this.regexp;
-        }
-        const options = this.options;
-        const twoStar = options.noglobstar ? star
-            : options.dot ? twoStarDot
-                : twoStarNoDot;
-        const flags = new Set(options.nocase ? ['i'] : []);
-        // regexpify non-globstar patterns
-        // if ** is only item, then we just do one twoStar
-        // if ** is first, and there are more, prepend (\/|twoStar\/)? to next
-        // if ** is last, append (\/twoStar|) to previous
-        // if ** is in the middle, append (\/|\/twoStar\/) to previous
-        // then filter out GLOBSTAR symbols
-        let re = set
-            .map(pattern => {
-            const pp = pattern.map(p => {
-                if (p instanceof RegExp) {
-                    for (const f of p.flags.split(''))
-                        flags.add(f);
-                }
-                return (typeof p === 'string' ? regExpEscape(p)
-                    : p === GLOBSTAR ? GLOBSTAR
-                        : p._src);
-            });
-            pp.forEach((p, i) => {
-                const next = pp[i + 1];
-                const prev = pp[i - 1];
-                if (p !== GLOBSTAR || prev === GLOBSTAR) {
-                    return;
-                }
-                if (prev === undefined) {
-                    if (next !== undefined && next !== GLOBSTAR) {
-                        pp[i + 1] = '(?:\\/|' + twoStar + '\\/)?' + next;
-                    }
-                    else {
-                        pp[i] = twoStar;
-                    }
-                }
-                else if (next === undefined) {
-                    pp[i - 1] = prev + '(?:\\/|\\/' + twoStar + ')?';
-                }
-                else if (next !== GLOBSTAR) {
-                    pp[i - 1] = prev + '(?:\\/|\\/' + twoStar + '\\/)' + next;
-                    pp[i + 1] = GLOBSTAR;
-                }
-            });
-            const filtered = pp.filter(p => p !== GLOBSTAR);
-            // For partial matches, we need to make the pattern match
-            // any prefix of the full path. We do this by generating
-            // alternative patterns that match progressively longer prefixes.
-            if (this.partial && filtered.length >= 1) {
-                const prefixes = [];
-                for (let i = 1; i <= filtered.length; i++) {
-                    prefixes.push(filtered.slice(0, i).join('/'));
-                }
-                return '(?:' + prefixes.join('|') + ')';
-            }
-            return filtered.join('/');
-        })
-            .join('|');
-        // need to wrap in parens if we had more than one thing with |,
-        // otherwise only the first will be anchored to ^ and the last to $
-        const [open, close] = set.length > 1 ? ['(?:', ')'] : ['', ''];
-        // must match entire pattern
-        // ending in a * or ** will make it less strict.
-        re = '^' + open + re + close + '$';
-        // In partial mode, '/' should always match as it's a valid prefix for any pattern
-        if (this.partial) {
-            re = '^(?:\\/|' + open + re.slice(1, -1) + close + ')$';
-        }
-        // can match anything, as long as it's not this.
-        if (this.negate)
-            re = '^(?!' + re + ').+$';
-        try {
-            this.regexp = new RegExp(re, [...flags].join(''));
-            /* c8 ignore start */
-        }
-        catch {
-            // should be impossible
-            this.regexp = false;
-        }
-        /* c8 ignore stop */
-        return this.regexp;
-    }
-    slashSplit(p) {
-        // if p starts with // on windows, we preserve that
-        // so that UNC paths aren't broken.  Otherwise, any number of
-        // / characters are coalesced into one, unless
-        // preserveMultipleSlashes is set to true.
-        if (this.preserveMultipleSlashes) {
-            return p.split('/');
-        }
-        else if (this.isWindows && /^\/\/[^/]+/.test(p)) {
-            // add an extra '' for the one we lose
-            return ['', ...p.split(/\/+/)];
-        }
-        else {
-            return p.split(/\/+/);
-        }
-    }
-    match(f, partial = this.partial) {
-        this.debug('match', f, this.pattern);
-        // short-circuit in the case of busted things.
-        // comments, etc.
-        if (this.comment) {
-            return false;
-        }
-        if (this.empty) {
-            return f === '';
-        }
-        if (f === '/' && partial) {
-            return true;
-        }
-        const options = this.options;
-        // windows: need to use /, not \
-        if (this.isWindows) {
-            f = f.split('\\').join('/');
-        }
-        // treat the test path as a set of pathparts.
-        const ff = this.slashSplit(f);
-        this.debug(this.pattern, 'split', ff);
-        // just ONE of the pattern sets in this.set needs to match
-        // in order for it to be valid.  If negating, then just one
-        // match means that we have failed.
-        // Either way, return on the first hit.
-        const set = this.set;
-        this.debug(this.pattern, 'set', set);
-        // Find the basename of the path by looking for the last non-empty segment
-        let filename = ff[ff.length - 1];
-        if (!filename) {
-            for (let i = ff.length - 2; !filename && i >= 0; i--) {
-                filename = ff[i];
-            }
-        }
-        for (const pattern of set) {
-            let file = ff;
-            if (options.matchBase && pattern.length === 1) {
-                file = [filename];
-            }
-            const hit = this.matchOne(file, pattern, partial);
-            if (hit) {
-                if (options.flipNegate) {
-                    return true;
-                }
-                return !this.negate;
-            }
-        }
-        // didn't get any hits.  this is success if it's a negative
-        // pattern, failure otherwise.
-        if (options.flipNegate) {
-            return false;
-        }
-        return this.negate;
-    }
-    static defaults(def) {
-        return minimatch.defaults(def).Minimatch;
-    }
-}
-/* c8 ignore stop */
-minimatch.AST = AST;
-minimatch.Minimatch = Minimatch;
-minimatch.escape = escape;
-minimatch.unescape = unescape;
 
 const IS_WINDOWS$2 = process.platform === 'win32';
 /**
@@ -42311,7 +42660,7 @@ class DefaultGlobber {
                 // Pop
                 const item = stack.pop();
                 // Match?
-                const match = match$2(patterns, item.path);
+                const match = match$1(patterns, item.path);
                 const partialMatch$1 = !!match || partialMatch(patterns, item.path);
                 if (!match && !partialMatch$1) {
                     continue;
@@ -42795,13 +43144,15 @@ function buildOutputs(results, fileCount) {
         files: result.files,
         uploaded: result.uploaded,
         skipped: result.skipped,
+        deleted: result.deleted,
         bytes: result.bytes,
         resumedBytes: result.resumedBytes,
         attempts: result.attempts,
         durationMs: result.durationMs,
         ...(result.error === undefined ? {} : { error: oneLine(result.error) }),
         ...(result.errorClass === undefined ? {} : { errorClass: result.errorClass }),
-        ...(result.jump === undefined ? {} : { jump: result.jump })
+        ...(result.jump === undefined ? {} : { jump: result.jump }),
+        ...(result.planned === undefined ? {} : { planned: result.planned })
     }));
     return {
         results: JSON.stringify(ordered),
@@ -42819,31 +43170,53 @@ function cell(text) {
 const STATUS_LABEL = {
     success: '✅ success',
     failed: '❌ failed',
-    skipped: '⏭️ skipped'
+    skipped: '⏭️ skipped',
+    planned: '📋 planned'
 };
+/** The table's optional columns, each a header and a cell per result. */
+function optionalColumns(results, context) {
+    const targets = new Set(context.targets.values());
+    const columns = [];
+    if (targets.size > 1)
+        columns.push({
+            header: 'Target',
+            cell: (result) => cell(context.targets.get(result.host) ?? '')
+        });
+    if (results.some((result) => result.jump !== undefined))
+        columns.push({ header: 'Via', cell: (result) => cell(result.jump?.join(' → ') ?? '') });
+    if (results.some((result) => result.planned !== undefined))
+        columns.push({
+            header: 'Plan',
+            cell: (result) => result.planned === undefined
+                ? ''
+                : `${result.planned.upload} to send, ${result.planned.unchanged} unchanged${context.deleting === true ? `, ${result.planned.delete} to delete` : ''}`
+        });
+    return columns;
+}
 function summaryMarkdown(results, context) {
     const failed = results.filter((result) => result.status === 'failed').length;
-    const headline = failed === 0
-        ? `Deployed ${context.files} file(s), ${formatBytes(context.totalBytes)}, to ${results.length} host(s)`
-        : `${failed} of ${results.length} host(s) failed`;
-    const targets = new Set(context.targets.values());
-    const [oneTarget] = targets.size === 1 ? targets : [];
-    // Columns a run without inventory targets or jump hosts does not need.
-    const perHostTarget = oneTarget === undefined;
-    const via = results.some((result) => result.jump !== undefined);
+    const planned = results.some((result) => result.status === 'planned');
+    const headline = failed > 0
+        ? `${failed} of ${results.length} host(s) failed`
+        : planned
+            ? `Dry run: planned ${context.files} file(s), ${formatBytes(context.totalBytes)}, for ${results.length} host(s); nothing was written`
+            : `Deployed ${context.files} file(s), ${formatBytes(context.totalBytes)}, to ${results.length} host(s)`;
+    const [oneTarget] = new Set(context.targets.values());
+    const targetLine = new Set(context.targets.values()).size > 1 || oneTarget === undefined
+        ? 'Each host its own target'
+        : `Target \`${cell(oneTarget)}\``;
+    const extra = optionalColumns(results, context);
+    const deleted = context.deleting === true;
     const lines = [
         `### SSH Fan-out Deploy: ${cell(headline)}`,
         '',
-        `${oneTarget === undefined ? 'Each host its own target' : `Target \`${cell(oneTarget)}\``}, verify \`${context.verify}\`.`,
+        `${targetLine}, verify \`${context.verify}\`.`,
         '',
-        `| Host |${perHostTarget ? ' Target |' : ''}${via ? ' Via |' : ''} Status | Files | Uploaded | Skipped | Bytes | Attempts | Time | Error |`,
-        `| --- |${perHostTarget ? ' --- |' : ''}${via ? ' --- |' : ''} --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |`
+        `| Host |${extra.map((column) => ` ${column.header} |`).join('')} Status | Files | Uploaded | Skipped |${deleted ? ' Deleted |' : ''} Bytes | Attempts | Time | Error |`,
+        `| --- |${extra.map(() => ' --- |').join('')} --- | ---: | ---: | ---: |${deleted ? ' ---: |' : ''} ---: | ---: | ---: | --- |`
     ];
-    for (const result of results) {
-        const target = perHostTarget ? ` ${cell(context.targets.get(result.host) ?? '')} |` : '';
-        const chain = via ? ` ${cell(result.jump?.join(' → ') ?? '')} |` : '';
-        lines.push(`| ${cell(result.host)} |${target}${chain} ${STATUS_LABEL[result.status]} | ${result.files} | ${result.uploaded} | ${result.skipped} | ${formatBytes(result.bytes)} | ${result.attempts} | ${formatDuration(result.durationMs)} | ${cell(result.error ?? '')} |`);
-    }
+    for (const result of results)
+        lines.push(`| ${cell(result.host)} |${extra.map((column) => ` ${column.cell(result)} |`).join('')} ${STATUS_LABEL[result.status]} | ${result.files} | ${result.uploaded} | ${result.skipped} |${deleted ? ` ${result.deleted} |` : ''} ${formatBytes(result.bytes)} | ${result.attempts} | ${formatDuration(result.durationMs)} | ${cell(result.error ?? '')} |`);
     return `${lines.join('\n')}\n`;
 }
 
@@ -42901,7 +43274,7 @@ function noFiles(io, settings) {
 async function deploy(io, settings, plan, options) {
     const env = options.env ?? process.env;
     const hosts = settings.hosts;
-    io.info(`Deploying ${plan.files.length} file(s), ${formatBytes(plan.totalBytes)}, to ${hosts.length} host(s) at ${describeTargets(settings)} (verify ${settings.verify}, ${settings.atomic ? 'atomic' : 'in place'}, auth ${settings.authDescription}, ${settings.maxParallel} host(s) at once)`);
+    io.info(`${settings.dryRun ? 'Dry run: planning' : 'Deploying'} ${plan.files.length} file(s), ${formatBytes(plan.totalBytes)}, to ${hosts.length} host(s) at ${describeTargets(settings)} (verify ${settings.verify}, ${settings.atomic ? 'atomic' : 'in place'}, auth ${settings.authDescription}, ${settings.maxParallel} host(s) at once)`);
     const root = rootSignal(options.signal);
     let results;
     try {
@@ -42917,7 +43290,9 @@ async function deploy(io, settings, plan, options) {
                 progress: (line) => io.info(`progress: ${line}`),
                 hostDone: (result, log) => {
                     const title = `${result.host}: ${result.status} (${result.uploaded} uploaded, ${result.skipped} unchanged, ${formatDuration(result.durationMs)})`;
-                    io.group(title, log.map((line) => (line.level === 'warning' ? `warning: ${line.text}` : line.text)));
+                    io.group(title, log.map((line) => line.level === 'debug'
+                        ? { text: line.text, debug: true }
+                        : { text: line.level === 'warning' ? `warning: ${line.text}` : line.text }));
                 }
             }
         });
@@ -42928,6 +43303,7 @@ async function deploy(io, settings, plan, options) {
     writeOutputs(io, results, plan.files.length);
     await io.writeSummary(summaryMarkdown(results, {
         targets: new Map(settings.hosts.map((host) => [host.label, host.target])),
+        deleting: settings.delete,
         files: plan.files.length,
         totalBytes: plan.totalBytes,
         verify: settings.verify
@@ -42937,7 +43313,7 @@ async function deploy(io, settings, plan, options) {
         io.error(oneLine(result.error ?? 'failed'), `Deploy to ${result.host} failed`);
     const skipped = results.filter((result) => result.status === 'skipped');
     const succeeded = results.length - failed.length - skipped.length;
-    io.info(`${succeeded} of ${results.length} host(s) deployed, ${failed.length} failed, ${skipped.length} not attempted`);
+    io.info(`${succeeded} of ${results.length} host(s) ${settings.dryRun ? 'planned (dry run: nothing was written)' : 'deployed'}, ${failed.length} failed, ${skipped.length} not attempted`);
     if (failed.length > 0 || skipped.length > 0)
         io.markFailed();
 }

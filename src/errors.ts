@@ -15,6 +15,7 @@ export const ERROR_KINDS = [
   'verify-mismatch',
   'protocol',
   'local-file',
+  'delete-limit',
   'aborted'
 ] as const
 export type ErrorKind = (typeof ERROR_KINDS)[number]

@@ -88,7 +88,7 @@ async function deploy(
   const env = options.env ?? process.env
   const hosts = settings.hosts
   io.info(
-    `Deploying ${plan.files.length} file(s), ${formatBytes(plan.totalBytes)}, to ${hosts.length} host(s) at ${describeTargets(settings)} (verify ${settings.verify}, ${settings.atomic ? 'atomic' : 'in place'}, auth ${settings.authDescription}, ${settings.maxParallel} host(s) at once)`
+    `${settings.dryRun ? 'Dry run: planning' : 'Deploying'} ${plan.files.length} file(s), ${formatBytes(plan.totalBytes)}, to ${hosts.length} host(s) at ${describeTargets(settings)} (verify ${settings.verify}, ${settings.atomic ? 'atomic' : 'in place'}, auth ${settings.authDescription}, ${settings.maxParallel} host(s) at once)`
   )
 
   const root = rootSignal(options.signal)
@@ -108,7 +108,11 @@ async function deploy(
           const title = `${result.host}: ${result.status} (${result.uploaded} uploaded, ${result.skipped} unchanged, ${formatDuration(result.durationMs)})`
           io.group(
             title,
-            log.map((line) => (line.level === 'warning' ? `warning: ${line.text}` : line.text))
+            log.map((line) =>
+              line.level === 'debug'
+                ? { text: line.text, debug: true }
+                : { text: line.level === 'warning' ? `warning: ${line.text}` : line.text }
+            )
           )
         }
       }
@@ -121,6 +125,7 @@ async function deploy(
   await io.writeSummary(
     summaryMarkdown(results, {
       targets: new Map(settings.hosts.map((host) => [host.label, host.target])),
+      deleting: settings.delete,
       files: plan.files.length,
       totalBytes: plan.totalBytes,
       verify: settings.verify
@@ -133,7 +138,7 @@ async function deploy(
   const skipped = results.filter((result) => result.status === 'skipped')
   const succeeded = results.length - failed.length - skipped.length
   io.info(
-    `${succeeded} of ${results.length} host(s) deployed, ${failed.length} failed, ${skipped.length} not attempted`
+    `${succeeded} of ${results.length} host(s) ${settings.dryRun ? 'planned (dry run: nothing was written)' : 'deployed'}, ${failed.length} failed, ${skipped.length} not attempted`
   )
   if (failed.length > 0 || skipped.length > 0) io.markFailed()
 }

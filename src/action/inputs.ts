@@ -13,6 +13,7 @@ import { parseDuration } from '../config/duration.js'
 import { errorMessage, InputError } from '../errors.js'
 import { parseFingerprint, type Fingerprint, type HostKeyPolicy } from '../config/host-key.js'
 import { resolveDestinations } from '../config/destinations.js'
+import { parseKeep } from '../config/keep.js'
 import { parseHostList, parsePort } from '../config/host-list.js'
 import { isInventoryText, parseInventory, type Inventory } from '../config/inventory.js'
 import { parseKnownHosts, type KnownHostEntry } from '../config/known-hosts.js'
@@ -51,7 +52,11 @@ export const INPUT_NAMES = [
   'inventory',
   'select',
   'shard',
-  'jump'
+  'jump',
+  'delete',
+  'keep',
+  'max-delete',
+  'dry-run'
 ] as const
 export type InputName = (typeof INPUT_NAMES)[number]
 
@@ -305,6 +310,10 @@ export function parseInputs(get: InputReader, env: InputEnvironment): Settings {
   const idleTimeoutMs = duration(get, 'idle-timeout', '60s')
   const keepaliveIntervalMs = duration(get, 'keepalive-interval', '10s')
   const preflight = boolean(get, 'preflight', true)
+  const deleteExtraneous = boolean(get, 'delete', false)
+  const keep = parseKeep(get('keep'))
+  const maxDelete = get('max-delete') === '' ? undefined : integer(get, 'max-delete', 0, 0, 1e9)
+  const dryRun = boolean(get, 'dry-run', false)
   const hostKeys = readHostKeys(get, warnings)
   const { credentials, derivedSecrets } = readCredentials(get, env)
   const resolved = resolveDestinations({
@@ -345,6 +354,10 @@ export function parseInputs(get: InputReader, env: InputEnvironment): Settings {
     idleTimeoutMs,
     keepaliveIntervalMs,
     preflight,
+    delete: deleteExtraneous,
+    keep,
+    maxDelete,
+    dryRun,
     derivedSecrets: [...derivedSecrets, ...resolved.secrets],
     warnings
   }

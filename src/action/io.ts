@@ -2,6 +2,11 @@
 
 import * as core from '@actions/core'
 
+export interface GroupLine {
+  readonly text: string
+  readonly debug?: boolean
+}
+
 export interface ActionIO {
   getInput(name: string): string
   /** Masks a secret in every later log line (each line of a multi-line value too). */
@@ -12,7 +17,8 @@ export interface ActionIO {
   notice(message: string): void
   warning(message: string, title?: string): void
   error(message: string, title?: string): void
-  group(title: string, lines: readonly string[]): void
+  /** A collapsible group of lines; `debug` ones are shown only with debug logging on. */
+  group(title: string, lines: readonly GroupLine[]): void
   writeSummary(markdown: string): Promise<void>
   /** Fails the step with one `::error` annotation. */
   setFailed(message: string): void
@@ -41,7 +47,10 @@ export function createActionIO(): ActionIO {
     error: (message, title) => core.error(message, title === undefined ? {} : { title }),
     group: (title, lines) => {
       core.startGroup(title)
-      for (const line of lines) core.info(line)
+      for (const line of lines) {
+        if (line.debug === true) core.debug(line.text)
+        else core.info(line.text)
+      }
       core.endGroup()
     },
     writeSummary: async (markdown) => {

@@ -18,13 +18,15 @@ export function buildOutputs(
     files: result.files,
     uploaded: result.uploaded,
     skipped: result.skipped,
+    deleted: result.deleted,
     bytes: result.bytes,
     resumedBytes: result.resumedBytes,
     attempts: result.attempts,
     durationMs: result.durationMs,
     ...(result.error === undefined ? {} : { error: oneLine(result.error) }),
     ...(result.errorClass === undefined ? {} : { errorClass: result.errorClass }),
-    ...(result.jump === undefined ? {} : { jump: result.jump })
+    ...(result.jump === undefined ? {} : { jump: result.jump }),
+    ...(result.planned === undefined ? {} : { planned: result.planned })
   }))
   return {
     results: JSON.stringify(ordered),
@@ -44,10 +46,13 @@ function cell(text: string): string {
 const STATUS_LABEL: Readonly<Record<HostStatus, string>> = {
   success: '✅ success',
   failed: '❌ failed',
-  skipped: '⏭️ skipped'
+  skipped: '⏭️ skipped',
+  planned: '📋 planned'
 }
 
 export interface SummaryContext {
+  /** `delete` is on: the table has a Deleted column. */
+  readonly deleting?: boolean
   /** Each host's target, by its label. */
   readonly targets: ReadonlyMap<string, string>
   readonly files: number
@@ -55,31 +60,58 @@ export interface SummaryContext {
   readonly verify: string
 }
 
+/** The table's optional columns, each a header and a cell per result. */
+function optionalColumns(
+  results: readonly HostResult[],
+  context: SummaryContext
+): { header: string; cell: (result: HostResult) => string }[] {
+  const targets = new Set(context.targets.values())
+  const columns: { header: string; cell: (result: HostResult) => string }[] = []
+  if (targets.size > 1)
+    columns.push({
+      header: 'Target',
+      cell: (result) => cell(context.targets.get(result.host) ?? '')
+    })
+  if (results.some((result) => result.jump !== undefined))
+    columns.push({ header: 'Via', cell: (result) => cell(result.jump?.join(' → ') ?? '') })
+  if (results.some((result) => result.planned !== undefined))
+    columns.push({
+      header: 'Plan',
+      cell: (result) =>
+        result.planned === undefined
+          ? ''
+          : `${result.planned.upload} to send, ${result.planned.unchanged} unchanged${context.deleting === true ? `, ${result.planned.delete} to delete` : ''}`
+    })
+  return columns
+}
+
 export function summaryMarkdown(results: readonly HostResult[], context: SummaryContext): string {
   const failed = results.filter((result) => result.status === 'failed').length
+  const planned = results.some((result) => result.status === 'planned')
   const headline =
-    failed === 0
-      ? `Deployed ${context.files} file(s), ${formatBytes(context.totalBytes)}, to ${results.length} host(s)`
-      : `${failed} of ${results.length} host(s) failed`
-  const targets = new Set(context.targets.values())
-  const [oneTarget] = targets.size === 1 ? targets : []
-  // Columns a run without inventory targets or jump hosts does not need.
-  const perHostTarget = oneTarget === undefined
-  const via = results.some((result) => result.jump !== undefined)
+    failed > 0
+      ? `${failed} of ${results.length} host(s) failed`
+      : planned
+        ? `Dry run: planned ${context.files} file(s), ${formatBytes(context.totalBytes)}, for ${results.length} host(s); nothing was written`
+        : `Deployed ${context.files} file(s), ${formatBytes(context.totalBytes)}, to ${results.length} host(s)`
+  const [oneTarget] = new Set(context.targets.values())
+  const targetLine =
+    new Set(context.targets.values()).size > 1 || oneTarget === undefined
+      ? 'Each host its own target'
+      : `Target \`${cell(oneTarget)}\``
+  const extra = optionalColumns(results, context)
+  const deleted = context.deleting === true
   const lines = [
     `### SSH Fan-out Deploy: ${cell(headline)}`,
     '',
-    `${oneTarget === undefined ? 'Each host its own target' : `Target \`${cell(oneTarget)}\``}, verify \`${context.verify}\`.`,
+    `${targetLine}, verify \`${context.verify}\`.`,
     '',
-    `| Host |${perHostTarget ? ' Target |' : ''}${via ? ' Via |' : ''} Status | Files | Uploaded | Skipped | Bytes | Attempts | Time | Error |`,
-    `| --- |${perHostTarget ? ' --- |' : ''}${via ? ' --- |' : ''} --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |`
+    `| Host |${extra.map((column) => ` ${column.header} |`).join('')} Status | Files | Uploaded | Skipped |${deleted ? ' Deleted |' : ''} Bytes | Attempts | Time | Error |`,
+    `| --- |${extra.map(() => ' --- |').join('')} --- | ---: | ---: | ---: |${deleted ? ' ---: |' : ''} ---: | ---: | ---: | --- |`
   ]
-  for (const result of results) {
-    const target = perHostTarget ? ` ${cell(context.targets.get(result.host) ?? '')} |` : ''
-    const chain = via ? ` ${cell(result.jump?.join(' → ') ?? '')} |` : ''
+  for (const result of results)
     lines.push(
-      `| ${cell(result.host)} |${target}${chain} ${STATUS_LABEL[result.status]} | ${result.files} | ${result.uploaded} | ${result.skipped} | ${formatBytes(result.bytes)} | ${result.attempts} | ${formatDuration(result.durationMs)} | ${cell(result.error ?? '')} |`
+      `| ${cell(result.host)} |${extra.map((column) => ` ${column.cell(result)} |`).join('')} ${STATUS_LABEL[result.status]} | ${result.files} | ${result.uploaded} | ${result.skipped} |${deleted ? ` ${result.deleted} |` : ''} ${formatBytes(result.bytes)} | ${result.attempts} | ${formatDuration(result.durationMs)} | ${cell(result.error ?? '')} |`
     )
-  }
   return `${lines.join('\n')}\n`
 }

@@ -63,6 +63,14 @@ export interface Settings {
   readonly keepaliveIntervalMs: number
   /** Check auth, a writable target and free space before sending anything. */
   readonly preflight: boolean
+  /** After a host's files are published: remove under target what this run did not deploy. */
+  readonly delete: boolean
+  /** Glob patterns relative to target that `delete` never touches. */
+  readonly keep: readonly string[]
+  /** A host where `delete` would remove more files than this fails before anything is sent. */
+  readonly maxDelete: number | undefined
+  /** Connect, check, and report each host's plan; write nothing. */
+  readonly dryRun: boolean
   /** Values derived from secrets that must be masked too (a converted key, say). */
   readonly derivedSecrets: readonly string[]
   readonly warnings: readonly string[]

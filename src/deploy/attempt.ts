@@ -13,6 +13,7 @@ import { send, smallFiles } from './send.js'
 import { createHasher, openSessions } from './sessions.js'
 import { makeTargetInShell, resolveTarget } from './target.js'
 import type { Connected, HostJob } from './types.js'
+import { deleteExtraneous, planDeletion } from './sync.js'
 import { prefetchDigests, skipUnchanged } from './unchanged.js'
 
 /** What an attempt starts with: the files not done yet. */
@@ -67,6 +68,9 @@ async function runSteps(
   )
   const { attempt, stream } = target
   const files = await skipUnchanged(attempt, work.files, target.prefetched)
+  // What `delete` will remove is known (and max-delete enforced) before anything is written.
+  const deletion =
+    connected.settings.delete && !attempt.targetIsNew ? await planDeletion(attempt) : undefined
   // With nothing to send there is nothing to check room or write access for.
   const checked = work.links.length === 0 ? files : [...files, ...work.links]
   await checkBeforeSending(attempt, checked, stream !== undefined)
@@ -75,6 +79,8 @@ async function runSteps(
     links: work.links,
     stream: stream === undefined ? undefined : { shellStream: stream, files: work.small }
   })
+  // Every file is published: only now is anything deleted.
+  if (deletion !== undefined) await deleteExtraneous(attempt, deletion)
 }
 
 /** One attempt. Throws a DeployError; `retryable` tells the caller whether to try again. */

@@ -31,7 +31,7 @@ const SECOND_SESSION_MAX_WAIT_MS = 2000
 const MAX_BYTES_IN_MEMORY = 12 * 1024 * 1024
 
 export interface LogLine {
-  readonly level: 'info' | 'warning'
+  readonly level: 'info' | 'warning' | 'debug'
   readonly text: string
 }
 
@@ -88,7 +88,8 @@ function hostJob(run: Run, host: Destination, index: number, log: LogLine[]): Ho
     progress: createHostProgress(),
     log: {
       info: (text) => log.push({ level: 'info', text }),
-      warning: (text) => log.push({ level: 'warning', text })
+      warning: (text) => log.push({ level: 'warning', text }),
+      debug: (text) => log.push({ level: 'debug', text })
     },
     connect: (signal) => connect(host, signal)
   }

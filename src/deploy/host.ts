@@ -1,6 +1,7 @@
 // One host from start to result: attempts with retries (p-retry, every option explicit),
 // bounded by the host's overall `timeout` and the run's root signal.
 
+import { planAttempt } from './dry-run.js'
 import pRetry from 'p-retry'
 import { formatDuration } from '../config/duration.js'
 import { DeployError, errorMessage, oneLine } from '../errors.js'
@@ -116,12 +117,14 @@ function hostResult(
     files: job.plan.files.length,
     uploaded: progress.uploaded,
     skipped: progress.skipped,
+    deleted: progress.deleted,
     bytes: progress.bytes,
     resumedBytes: progress.resumedBytes,
     attempts: progress.attempts,
     durationMs: Date.now() - started,
     ...(error === undefined ? {} : { error: oneLine(error.message), errorClass: error.kind }),
-    ...(job.host.jump.length === 0 ? {} : { jump: job.host.jump.map((hop) => hop.label) })
+    ...(job.host.jump.length === 0 ? {} : { jump: job.host.jump.map((hop) => hop.label) }),
+    ...(progress.planned === undefined ? {} : { planned: progress.planned })
   }
 }
 
@@ -132,7 +135,7 @@ function hostResult(
 export async function deployHost(
   job: HostJob,
   rootSignal: AbortSignal,
-  attempt: AttemptRunner = runAttempt
+  attempt: AttemptRunner = job.settings.dryRun ? planAttempt : runAttempt
 ): Promise<HostResult> {
   const { host, settings, progress, log } = job
   const started = Date.now()
@@ -140,8 +143,9 @@ export async function deployHost(
   const signal = AbortSignal.any([rootSignal, deadline.signal])
   try {
     await withRetries(job, signal, attempt)
+    if (settings.dryRun) return hostResult(job, started, 'planned')
     log.info(
-      `done: ${progress.uploaded} uploaded, ${progress.skipped} already up to date, ${progress.attempts} attempt(s)`
+      `done: ${progress.uploaded} uploaded, ${progress.skipped} already up to date${settings.delete ? `, ${progress.deleted} deleted` : ''}, ${progress.attempts} attempt(s)`
     )
     return hostResult(job, started, 'success')
   } catch (error) {

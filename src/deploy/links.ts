@@ -5,6 +5,7 @@ import { DeployError } from '../errors.js'
 import type { PlannedFile } from '../local/plan.js'
 import { directoryInTheWay } from '../remote/failures.js'
 import { temporaryPath } from '../remote/paths.js'
+import type { RemoteStat } from '../ssh/types.js'
 import { removeIfThere } from './cleanup.js'
 import { recordDone } from './progress.js'
 import type { Attempt } from './types.js'
@@ -20,7 +21,7 @@ export async function sendLink(attempt: Attempt, file: PlannedFile): Promise<und
   const finalPath = posix.join(attempt.base, file.relativePath)
   await attempt.ensureDir(posix.dirname(finalPath))
   const existing = await sftp.lstat(finalPath)
-  if (existing?.isSymbolicLink === true && (await sftp.readlink(finalPath)) === target) {
+  if (await isSameLink(attempt, file, existing)) {
     recordDone(progress, file, 'skipped')
     return undefined
   }
@@ -45,4 +46,16 @@ export async function sendLink(attempt: Attempt, file: PlannedFile): Promise<und
   }
   recordDone(progress, file, 'uploaded')
   return undefined
+}
+
+/** Whether `existing`, what lstat found at the link's path, is a link with the same text. */
+export async function isSameLink(
+  attempt: Attempt,
+  file: PlannedFile,
+  existing: RemoteStat | undefined
+): Promise<boolean> {
+  if (existing?.isSymbolicLink !== true) return false
+  return (
+    (await attempt.sftp.readlink(posix.join(attempt.base, file.relativePath))) === file.linkTarget
+  )
 }

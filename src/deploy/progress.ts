@@ -9,6 +9,8 @@ export interface HostProgress {
   resumedBytes: number
   uploaded: number
   skipped: number
+  /** Files and links `delete` removed. */
+  deleted: number
   /** Relative paths published (or found identical) on this host. */
   readonly done: Set<string>
   /** Temporary paths this run may have left on the host (written, not yet renamed or removed). */
@@ -22,6 +24,15 @@ export interface HostProgress {
   parallelWritesUnsafe: boolean
   /** The log has said that the host verifies by reading back: it does not say it again. */
   readBackLogged: boolean
+  /** A dry run's plan for the host, once made. */
+  planned?: PlannedCounts
+}
+
+/** What a deploy would do on a host (`dry-run`). */
+export interface PlannedCounts {
+  readonly upload: number
+  readonly unchanged: number
+  readonly delete: number
 }
 
 export function createHostProgress(): HostProgress {
@@ -31,6 +42,7 @@ export function createHostProgress(): HostProgress {
     resumedBytes: 0,
     uploaded: 0,
     skipped: 0,
+    deleted: 0,
     done: new Set(),
     temporaries: new Set(),
     stagingDirs: new Set(),

@@ -1,8 +1,9 @@
 // What one host's deploy came to, as the outputs and the summary report it.
 
 import type { ErrorKind } from '../errors.js'
+import type { PlannedCounts } from './progress.js'
 
-export const HOST_STATUSES = ['success', 'failed', 'skipped'] as const
+export const HOST_STATUSES = ['success', 'failed', 'skipped', 'planned'] as const
 export type HostStatus = (typeof HOST_STATUSES)[number]
 
 export interface HostResult {
@@ -15,6 +16,8 @@ export interface HostResult {
   readonly uploaded: number
   /** Files already identical on the host, not sent. */
   readonly skipped: number
+  /** Files and links `delete` removed from the host. */
+  readonly deleted: number
   /** File bytes sent to this host (acknowledged by it), resent bytes included. */
   readonly bytes: number
   /** Bytes not sent again because a retry continued an earlier attempt's partial copy. */
@@ -27,6 +30,8 @@ export interface HostResult {
   readonly errorClass?: ErrorKind
   /** The jump hosts the host was reached through, first to last; absent for a direct host. */
   readonly jump?: readonly string[]
+  /** A dry run's plan for the host: files to upload, unchanged, to delete. */
+  readonly planned?: PlannedCounts
 }
 
 /** A host that was not contacted: the run was cancelled first, or there was nothing to send. */
@@ -37,6 +42,7 @@ export function notAttempted(host: string, files: number, reason: string): HostR
     files,
     uploaded: 0,
     skipped: 0,
+    deleted: 0,
     bytes: 0,
     resumedBytes: 0,
     attempts: 0,

@@ -13,6 +13,8 @@ import type { SessionGate } from './session-gate.js'
 export interface HostLog {
   info(line: string): void
   warning(line: string): void
+  /** Shown only where the workflow runs with debug logging. */
+  debug(line: string): void
 }
 
 /** Opens a new connection to the job's host (each attempt, and the cleanup after a failure). */

@@ -5,7 +5,13 @@ import { classifySftpError, SFTP_STATUS, sftpStartError } from './classify.js'
 import { DeployError } from '../errors.js'
 import type { RequestTracker } from './request-tracker.js'
 import type { Client, SFTPWrapper, Stats } from './ssh2.js'
-import type { FileSystemSpace, RemoteHandle, RemoteStat, SftpSession } from './types.js'
+import type {
+  DirectoryEntry,
+  FileSystemSpace,
+  RemoteHandle,
+  RemoteStat,
+  SftpSession
+} from './types.js'
 
 /** What ssh2 uses when the server does not say (limits@openssh.com). */
 const DEFAULT_MAX_LENGTH = 32 * 1024
@@ -161,6 +167,19 @@ function wrapSftp(sftp: SFTPWrapper, request: SftpRequest): SftpSession {
       ),
     unlink: (path) => request<undefined>('unlink', path, (cb) => sftp.unlink(path, (e) => cb(e))),
     rmdir: (path) => request<undefined>('rmdir', path, (cb) => sftp.rmdir(path, (e) => cb(e))),
+    readdir: (path) =>
+      request<DirectoryEntry[]>('readdir', path, (cb) =>
+        sftp.readdir(path, (error, list) =>
+          cb(
+            error,
+            error
+              ? undefined
+              : list
+                  .filter((item) => item.filename !== '.' && item.filename !== '..')
+                  .map((item) => ({ name: item.filename, stat: toStat(item.attrs) }))
+          )
+        )
+      ),
     statvfs: (path) =>
       hasExtension(sftp, 'statvfs@openssh.com')
         ? request<FileSystemSpace>('statvfs', path, (cb) => statvfs(sftp, path, cb))

@@ -43,6 +43,11 @@ export interface RemoteStat {
   readonly isSymbolicLink: boolean
 }
 
+export interface DirectoryEntry {
+  readonly name: string
+  readonly stat: RemoteStat
+}
+
 export interface ExecResult {
   readonly code: number | null
   readonly signal: string | undefined
@@ -81,6 +86,11 @@ export interface SftpSession {
   posixRename(from: string, to: string): Promise<void>
   unlink(path: string): Promise<void>
   rmdir(path: string): Promise<void>
+  /**
+   * The entries of a directory (not `.` and `..`), each described as lstat would describe it:
+   * a symbolic link is a link, whatever it points to.
+   */
+  readdir(path: string): Promise<DirectoryEntry[]>
   /** Space at `path` (statvfs@openssh.com); undefined when the server does not offer it. */
   statvfs(path: string): Promise<FileSystemSpace | undefined>
 }

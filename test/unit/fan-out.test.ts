@@ -43,6 +43,7 @@ function succeeds(job: HostJob): HostResult {
     files: job.plan.files.length,
     uploaded: 1,
     skipped: 0,
+    deleted: 0,
     bytes: 1,
     resumedBytes: 0,
     attempts: 1,

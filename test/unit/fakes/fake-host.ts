@@ -296,6 +296,24 @@ function fakeSftp(parts: ConnectionParts, alive: () => void, cut: () => Error): 
     hasPosixRename: parts.options.posixRename ?? true,
     stat: (path) => request(`stat ${path}`, () => describe(nodes.get(fs.canonical(path, true)))),
     lstat: (path) => request(`lstat ${path}`, () => describe(nodes.get(fs.canonical(path, false)))),
+    readdir: (path) =>
+      request(`readdir ${path}`, () => {
+        const at = fs.canonical(path, true)
+        if (nodes.get(at)?.kind !== 'dir')
+          throw failure('no-such-path', `readdir ${path}: No such file`)
+        const prefix = at === '/' ? '/' : `${at}/`
+        return [...nodes]
+          .filter(
+            ([inside]) =>
+              inside.startsWith(prefix) &&
+              !inside.slice(prefix.length).includes('/') &&
+              inside !== at
+          )
+          .map(([inside, node]) => ({
+            name: inside.slice(prefix.length),
+            stat: describe(node) as NonNullable<ReturnType<typeof describe>>
+          }))
+      }),
     readlink: (path) =>
       request(`readlink ${path}`, () => {
         const node = nodes.get(fs.canonical(path, false))

@@ -67,7 +67,8 @@ export function testJob(
     hostToken: `test-${index}`,
     log: {
       info: (line) => lines.push(line),
-      warning: (line) => lines.push(`warning: ${line}`)
+      warning: (line) => lines.push(`warning: ${line}`),
+      debug: (line) => lines.push(`debug: ${line}`)
     },
     progress: createHostProgress(),
     reader: createChunkReader({ chunkSize: MAX_CHUNK, buffers: 8 }),
