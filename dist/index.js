@@ -22,7 +22,7 @@ import child from 'child_process';
 import assert from 'assert';
 import 'timers';
 import { createHash, createHmac, timingSafeEqual, randomBytes, createPrivateKey } from 'node:crypto';
-import { sep as sep$1, posix, resolve, isAbsolute, join, relative } from 'node:path';
+import { sep as sep$1, posix, resolve, isAbsolute, relative, join } from 'node:path';
 import { createConnection } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import require$$0$2 from 'net';
@@ -1569,14 +1569,29 @@ class HasherPool {
             const answers = parseHashAnswer(shell.hasher, paths, lines);
             batch.forEach((request, index) => request.resolve(answers[index] ?? 'unreadable'));
         }, (error) => {
+            if (isConnectionEnded(error)) {
+                for (const request of batch)
+                    fail$2(request, error);
+                return;
+            }
+            // The shell ended (killed, or it sent what is not ours): out of service, and its
+            // files are verified another way.
+            this.retire(shell);
             for (const request of batch)
-                fail$2(request, error);
+                request.resolve('unavailable');
         })
             .finally(() => {
             shell.batches -= 1;
             shell.bytes -= bytes;
             this.pump();
         });
+    }
+    /** Takes a shell that has failed out of service. */
+    retire(shell) {
+        const index = this.shells.indexOf(shell);
+        if (index >= 0)
+            this.shells.splice(index, 1);
+        shell.channel.close();
     }
     grow() {
         this.starting += 1;
@@ -1634,20 +1649,6 @@ async function directoryInTheWay(sftp, finalPath, relativePath, error) {
 
 // Remote paths are POSIX whatever the runner's OS. Pure helpers for the target directory, the
 // path each file lands at, and the temporary name it is written under before it is published.
-/**
- * The `target` input as an SFTP path. SFTP resolves relative paths against the login directory,
- * so `~` and `~/x` become `.` and `x`; trailing slashes are dropped.
- */
-function normalizeTarget(target) {
-    let value = target.trim();
-    if (value === '~')
-        return '.';
-    if (value.startsWith('~/'))
-        value = value.slice(2) || '.';
-    if (value.length > 1)
-        value = value.replace(/\/+$/, '') || '/';
-    return posix.normalize(value);
-}
 /**
  * Converts a runner-local relative path to POSIX segments, split on the runner's own separators
  * only: `/` on Linux and macOS, where `\\` is an ordinary character of a name; `\\` and `/` on
@@ -7570,18 +7571,32 @@ function floodError(label) {
 // SSH_MSG_CHANNEL_OPEN_FAILURE reason codes (RFC 4254, 5.1).
 const ADMINISTRATIVELY_PROHIBITED = 1;
 const CONNECT_FAILED = 2;
-/** Asks the server behind `client` to connect to `host`:`port` and hand the stream over. */
+/**
+ * Asks the server behind `client` to connect to `host`:`port` and hand the stream over. The
+ * request has `timeoutMs` (the connect timeout) of its own: a next host that never answers fails
+ * this forward alone, not the connection it goes through (the idle watchdog leaves it be).
+ */
 function forwardOut(client, requests, context, host, port) {
     const to = `${host.includes(':') ? `[${host}]` : host}:${port}`;
-    return requests.track(`forwarding to ${to}`, context.idleTimeoutMs, (resolve, reject) => {
+    return requests.track(`forwarding to ${to}`, Infinity, (resolve, reject) => {
+        let late = false;
+        const timer = setTimeout(() => {
+            late = true;
+            reject(new DeployError('timeout', `${context.label}: ${to} did not answer within ${context.timeoutMs / 1000}s (the connect timeout)`));
+        }, context.timeoutMs);
         client.forwardOut('127.0.0.1', 0, host, port, (error, stream) => {
+            clearTimeout(timer);
             if (error !== undefined) {
                 reject(forwardError(error, context.label, to));
                 return;
             }
             // The next connection listens too; until then an error must not go unheard.
             stream.on('error', () => undefined);
-            resolve(stream);
+            // Given up on already: nobody will use it.
+            if (late)
+                stream.destroy();
+            else
+                resolve(stream);
         });
     });
 }
@@ -31505,7 +31520,8 @@ async function connect(options) {
         openExec: execOpener(client, label)
     };
     const sftp = new SftpSessionSlot(client, requests, label, options.idleTimeoutMs);
-    const connection = assemble(client, context, sftp, async () => {
+    const forwarding = { label, timeoutMs: options.connectTimeoutMs };
+    const connection = assemble(client, context, forwarding, sftp, async () => {
         await withGrace(sftp.end());
         client.end();
         await withGrace(closed);
@@ -31574,13 +31590,13 @@ function openSocket(options) {
     return { socket, flushWrites: coalesceWrites(socket) };
 }
 /** The SshConnection over `context`'s client: its requests, its SFTP session, `close`. */
-function assemble(client, context, sftp, close) {
+function assemble(client, context, forwarding, sftp, close) {
     return {
         sftp: () => sftp.session(),
         exec: (command, options) => exec(context, command, options),
         streamToCommand: (command, input) => streamToCommand(context, command, input),
         openCommandChannel: (command, prefix) => openCommandChannel(context, command, prefix),
-        forward: (host, port) => forwardOut(client, context.requests, context, host, port),
+        forward: (host, port) => forwardOut(client, context.requests, forwarding, host, port),
         get failure() {
             return context.requests.failure;
         },
@@ -32055,14 +32071,47 @@ function hopName(host, index) {
     const hop = host.jump[index];
     return `jump host ${hop.label} (hop ${index + 1} of ${host.jump.length})`;
 }
-/** `error`, told as a failure of `host`'s hop `index`: its kind kept, its message named. */
+/** `error`, told as a failure of `host`'s hop `index`: its class and kind kept, its message named. */
 function atHop(host, index, error) {
     const hop = host.jump[index];
-    const message = errorMessage(error).replace(new RegExp(`^${escapeRegExp(hop.label)}: `), '');
+    const said = errorMessage(error).replace(new RegExp(`^${escapeRegExp(hop.label)}: `), '');
+    return retold(error, `${host.label}: ${hopName(host, index)}: ${said}`);
+}
+/** `error` with another message, of the same class (a HostKeyError stays one) and kind. */
+function retold(error, message) {
+    if (error instanceof HostKeyError)
+        return Object.assign(new HostKeyError(message, error.keyType, error.fingerprint), {
+            cause: error
+        });
     const kind = error instanceof DeployError ? error.kind : 'network';
-    return new DeployError(kind, `${host.label}: ${hopName(host, index)}: ${message}`, {
-        cause: error
-    });
+    const told = new DeployError(kind, message, { cause: error });
+    return error instanceof ConnectionEndedError ? new ConnectionEndedError(told) : told;
+}
+/**
+ * What went wrong on the way to a shared hop, told per host: the hop's connection failed, or
+ * the hop before it could not forward to it.
+ */
+class HopFailure extends Error {
+    error;
+    forwarding;
+    constructor(error, 
+    /** The hop `index` of the chain could not be reached: the forward to it failed. */
+    forwarding) {
+        super(errorMessage(error));
+        this.error = error;
+        this.forwarding = forwarding;
+    }
+}
+/**
+ * A failed forward from hop `index` of `host`'s chain, named: a hop that refuses to forward is
+ * the one named; where the next hop cannot be reached, that next hop is.
+ */
+function forwardFailure(host, index, error) {
+    const nextIsHop = index + 1 < host.jump.length;
+    if (!nextIsHop || !(error instanceof DeployError) || error.kind !== 'network')
+        return atHop(host, index, error);
+    const reason = error.cause instanceof Error ? ` (${error.cause.message})` : '';
+    return atHop(host, index + 1, new DeployError('network', `refused the connection from ${host.jump[index].label}, or could not be reached from it${reason}`, { cause: error }));
 }
 function escapeRegExp(text) {
     return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -32102,8 +32151,13 @@ class JumpConnections {
             let via;
             for (let index = 0; index < host.jump.length; index += 1)
                 via = await this.#through(host, index, via, held, signal);
-            const sock = await this.#forward(host, host.jump.length - 1, via, host);
-            const connection = await this.open(host, this.settings, signal, sock);
+            const last = host.jump.length - 1;
+            const sock = await via
+                .forward(host.host, host.port)
+                .catch((error) => {
+                throw forwardFailure(host, last, error);
+            });
+            const connection = await openOver(this.open, host, this.settings, signal, sock);
             return releasing(connection, () => this.#release(held));
         }
         catch (error) {
@@ -32121,7 +32175,17 @@ class JumpConnections {
             const entry = this.#hops.get(key) ?? this.#openHop(host, index, key, via);
             entry.users += 1;
             held.push(entry);
-            const connection = await untilAborted(entry.connection, signal);
+            let connection;
+            try {
+                connection = await untilAborted(entry.connection, signal);
+            }
+            catch (error) {
+                if (!(error instanceof HopFailure))
+                    throw error;
+                throw error.forwarding
+                    ? forwardFailure(host, index - 1, error.error)
+                    : atHop(host, index, error.error);
+            }
             if (connection.failure === undefined)
                 return connection;
             // Failed since it was opened: handed out no more.
@@ -32131,12 +32195,17 @@ class JumpConnections {
             this.#release([entry]);
         }
     }
+    /** A new shared connection to `host`'s hop `index`, through `via`; its failure a HopFailure. */
     #openHop(host, index, key, via) {
         const hop = host.jump[index];
         const connection = (async () => {
-            const sock = via === undefined ? undefined : await this.#forward(host, index - 1, via, hop);
-            return this.open(hop, this.settings, this.root, sock).catch((error) => {
-                throw atHop(host, index, error);
+            const sock = via === undefined
+                ? undefined
+                : await via.forward(hop.host, hop.port).catch((error) => {
+                    throw new HopFailure(error, true);
+                });
+            return openOver(this.open, hop, this.settings, this.root, sock).catch((error) => {
+                throw new HopFailure(error, false);
             });
         })();
         const entry = { key, connection, users: 0 };
@@ -32146,22 +32215,6 @@ class JumpConnections {
                 this.#hops.delete(key);
         });
         return entry;
-    }
-    /**
-     * A TCP connection from hop `index` of `host`'s chain to `next`. A hop that refuses to forward
-     * is the one named; where the next hop cannot be reached, that next hop is.
-     */
-    async #forward(host, index, from, next) {
-        try {
-            return await from.forward(next.host, next.port);
-        }
-        catch (error) {
-            const nextIsHop = index + 1 < host.jump.length;
-            if (!nextIsHop || !(error instanceof DeployError) || error.kind !== 'network')
-                throw atHop(host, index, error);
-            const reason = error.cause instanceof Error ? ` (${error.cause.message})` : '';
-            throw atHop(host, index + 1, new DeployError('network', `refused the connection from ${host.jump[index].label}, or could not be reached from it${reason}`, { cause: error }));
-        }
     }
     /** One user fewer for each of `entries`; a hop nobody uses any more is closed. */
     #release(entries) {
@@ -32188,6 +32241,16 @@ class JumpConnections {
             this.#ids.set(value, id);
         }
         return id;
+    }
+}
+/** A connection over `sock`; a stream the connection never took is closed. */
+async function openOver(open, endpoint, settings, signal, sock) {
+    try {
+        return await open(endpoint, settings, signal, sock);
+    }
+    catch (error) {
+        sock?.destroy();
+        throw error;
     }
 }
 /** `connection`, its close also letting go of the jump hops it went through. */
@@ -32591,79 +32654,101 @@ function shardSlice(items, shard) {
     return items.slice(start, end);
 }
 
+// The `target` input (and an inventory host's `target`) as the SFTP path the host resolves.
+/**
+ * The `target` input as an SFTP path. SFTP resolves relative paths against the login directory,
+ * so `~` and `~/x` become `.` and `x`; trailing slashes are dropped.
+ */
+function normalizeTarget(target) {
+    let value = target.trim();
+    if (value === '~')
+        return '.';
+    if (value.startsWith('~/'))
+        value = value.slice(2) || '.';
+    if (value.length > 1)
+        value = value.replace(/\/+$/, '') || '/';
+    return posix.normalize(value);
+}
+
 // The hosts of a run, each with everything needed to reach it: from the `host` input and the
 // `inventory`, each field taken from the host's own entry, then the inventory's `defaults:`,
-// then the action's input; then `select` and `shard` pick this job's hosts. Credentials named by
-// `key-env` / `password-env` are read from the runner's environment and returned as secrets to
-// mask. Pure: the environment is passed in.
+// then the action's input. First every entry is checked and placed (no secret read); then
+// `select` and `shard` pick this job's hosts; only for those are credentials read from the
+// runner's environment (`key-env`, `password-env`: a job whose environment holds the keys of its
+// own hosts alone works) and host key rules settled. Pure: the environment is passed in.
 const NO_CREDENTIALS = "no credentials: set 'key' (or 'key-path') or 'password'";
 const NO_HOST_KEYS = "no host key to check the servers against: set 'known-hosts' (for example the output of ssh-keyscan) or 'fingerprint'; 'insecure-ignore-host-key: true' skips the check";
 function problem(source, text) {
     return new InputError(source.input, `${source.where}${text}`);
 }
-class Resolver {
+/** Places the entries of the lists: everything checked that needs no secret. */
+class Placer {
     inputs;
-    secrets = [];
-    keys = new Map();
     constructor(inputs) {
         this.inputs = inputs;
     }
-    /** The `host` input's entries, with the inputs' target, jump, credentials and host keys. */
+    /** The `host` input's entries, with the inputs' target and jump. */
     inputHosts() {
         if (this.inputs.host.trim() === '')
             return [];
         const source = { input: 'host', where: '' };
-        const jump = this.hops(jumpEntries(this.inputs.jump), {}, { input: 'jump', where: '' });
+        const jump = this.hops(jumpEntries(this.inputs.jump), undefined, { input: 'jump', where: '' });
+        const target = this.target(undefined, source);
         return parseHostList(this.inputs.host, {
             port: this.inputs.port,
             user: this.inputs.username
-        }).map((host) => ({
-            ...host,
-            hostKeys: this.hostKeys(undefined, { input: 'known-hosts', where: '' }),
-            credentials: this.credentials({}, { input: 'key', where: '' }),
-            target: this.target(undefined, source),
+        }).map((endpoint) => ({
+            name: `'${endpoint.label}'`,
+            source,
+            endpoint,
+            target,
+            fingerprints: undefined,
+            own: {},
+            defaults: {},
             jump,
             labels: []
         }));
     }
-    /** The inventory's hosts, each field its own, else `defaults:`, else the input's. */
-    inventoryHosts(inventory) {
-        return inventory.hosts.map((entry) => this.inventoryHost(entry, inventory.defaults));
-    }
+    /** An inventory's hosts, each field its own, else `defaults:`, else the input's. */
     inventoryHost(entry, defaults) {
-        const source = { input: 'inventory', where: `hosts[${entry.index}] (${entry.entry}): ` };
-        const field = (name) => entry[name] ?? defaults[name];
-        const host = this.endpoint(entry.entry, { user: field('user'), port: field('port') }, source);
-        const own = { keyEnv: field('keyEnv'), passwordEnv: field('passwordEnv') };
-        const jumpSource = { ...source, where: `${source.where}'jump': ` };
+        const name = `hosts[${entry.index}] (${entry.entry})`;
+        const source = { input: 'inventory', where: `${name}: ` };
+        const field = (key) => entry[key] ?? defaults[key];
         return {
-            ...host,
-            hostKeys: this.hostKeys(field('fingerprints'), source),
-            credentials: this.credentials(own, source),
+            name,
+            source,
+            endpoint: this.endpoint(entry.entry, { user: field('user'), port: field('port') }, source, entry),
             target: this.target(field('target'), source),
-            jump: this.hops(field('jump') ?? jumpEntries(this.inputs.jump), { user: defaults.user }, jumpSource),
+            fingerprints: field('fingerprints'),
+            own: { keyEnv: field('keyEnv'), passwordEnv: field('passwordEnv') },
+            defaults: { keyEnv: defaults.keyEnv, passwordEnv: defaults.passwordEnv },
+            jump: this.hops(field('jump') ?? jumpEntries(this.inputs.jump), defaults.user, {
+                ...source,
+                where: `${source.where}'jump': `
+            }),
             labels: field('labels') ?? []
         };
     }
     /** A jump chain: each hop's own fields, else the run's (a hop without a port uses 22). */
-    hops(entries, defaults, source) {
+    hops(entries, defaultUser, source) {
         return entries.map((hop, index) => {
-            const hopSource = {
-                ...source,
-                where: `${source.where}hop ${index + 1} (${hop.entry}): `
-            };
-            const target = this.endpoint(hop.entry, { user: hop.user ?? defaults.user, port: hop.port ?? 22 }, hopSource);
+            const hopSource = { ...source, where: `${source.where}hop ${index + 1} (${hop.entry}): ` };
             return {
-                ...target,
-                hostKeys: this.hostKeys(hop.fingerprints, hopSource),
-                credentials: this.credentials(hop, hopSource)
+                endpoint: this.endpoint(hop.entry, { user: hop.user ?? defaultUser, port: hop.port ?? 22 }, hopSource, hop),
+                source: hopSource,
+                fingerprints: hop.fingerprints,
+                own: { keyEnv: hop.keyEnv, passwordEnv: hop.passwordEnv }
             };
         });
     }
-    /** `[user@]host[:port]`, the entry's own user and port first. */
-    endpoint(entry, fields, source) {
+    /**
+     * `[user@]host[:port]`, `fields` filling in what the text does not name; where the entry's own
+     * map (`own`) names a user or port that its text contradicts, an error.
+     */
+    endpoint(entry, fields, source, own = {}) {
+        let placed;
         try {
-            return parseHostEntry(entry, {
+            placed = parseHostEntry(entry, {
                 port: fields.port ?? this.inputs.port,
                 user: fields.user ?? this.inputs.username
             });
@@ -32671,51 +32756,83 @@ class Resolver {
         catch (error) {
             if (!(error instanceof HostListError) || source.input === 'host')
                 throw error;
-            const what = error.input === 'username'
-                ? "no 'user': set it here, in defaults, or the 'username' input"
-                : `'host': ${error.problem}`;
-            throw problem(source, what);
+            throw problem(source, error.input === 'username'
+                ? "no 'user': give it in the entry (user@host), in defaults, or the 'username' input"
+                : `'host': ${error.problem}`);
         }
+        if (own.user !== undefined && placed.user !== own.user)
+            throw problem(source, `'${entry}' names the user ${placed.user}, and 'user' says ${own.user}`);
+        if (own.port !== undefined && placed.port !== own.port)
+            throw problem(source, `'${entry}' names the port ${placed.port}, and 'port' says ${own.port}`);
+        return placed;
     }
     target(own, source) {
-        if (own !== undefined) {
-            if (own.includes('\0'))
-                throw problem(source, "'target' must not contain NUL characters");
+        if (own !== undefined)
             return normalizeTarget(own);
-        }
         if (this.inputs.target !== undefined)
             return this.inputs.target;
         if (source.input === 'host')
             throw new InputError('target', 'is required: the remote directory to deploy to');
         throw problem(source, "no 'target': set it here, in defaults, or the 'target' input");
     }
-    /** The endpoint's own credentials (`key-env`, `password-env`), else the run's. */
-    credentials(own, source) {
-        if (own.keyEnv === undefined && own.passwordEnv === undefined) {
-            if (this.inputs.credentials !== undefined)
-                return this.inputs.credentials;
+}
+/** Reads the secrets of the hosts selected and settles their credentials and host keys. */
+class Completer {
+    inputs;
+    secrets = [];
+    // One object per distinct value, so that hosts and hops with the same rules share them (a jump
+    // host's connection is shared only where they are the same).
+    #credentials = new Map();
+    #policies = new Map();
+    constructor(inputs) {
+        this.inputs = inputs;
+    }
+    destination(candidate) {
+        const hostKeys = this.hostKeys(candidate.fingerprints, candidate.source);
+        const credentials = this.credentials([candidate.own], candidate.source);
+        return {
+            ...candidate.endpoint,
+            hostKeys,
+            credentials,
+            target: candidate.target,
+            jump: candidate.jump.map((hop) => ({
+                ...hop.endpoint,
+                hostKeys: this.hostKeys(hop.fingerprints, hop.source),
+                // A hop's own, else the inventory's defaults:, else the run's, else the host's.
+                credentials: this.credentials([hop.own, candidate.defaults], hop.source, credentials)
+            })),
+            labels: candidate.labels
+        };
+    }
+    /**
+     * The first of `named` that names any credentials, else the run's, else `fallback`; an error
+     * naming where to give them when there are none.
+     */
+    credentials(named, source, fallback) {
+        const own = named.find((item) => item.keyEnv !== undefined || item.passwordEnv !== undefined);
+        if (own === undefined) {
+            const found = this.inputs.credentials ?? fallback;
+            if (found !== undefined)
+                return found;
             if (source.where === '')
                 throw new InputError('key', NO_CREDENTIALS);
-            throw problem(source, "no credentials: set 'key-env' or 'password-env' here or in defaults, or the 'key' or 'password' input");
+            throw problem(source, "no credentials: set 'key-env' or 'password-env' (in this entry's map, or in defaults), or the 'key' or 'password' input");
         }
+        const id = `${own.keyEnv ?? ''}\0${own.passwordEnv ?? ''}`;
+        const known = this.#credentials.get(id);
+        if (known !== undefined)
+            return known;
+        const loaded = this.load(own, source);
+        this.#credentials.set(id, loaded);
+        return loaded;
+    }
+    load(own, source) {
         const password = own.passwordEnv === undefined
             ? undefined
             : this.variable(own.passwordEnv, 'password-env', source);
         if (own.keyEnv === undefined)
             return { privateKey: undefined, passphrase: undefined, password, description: 'password' };
-        const key = this.key(own.keyEnv, source);
-        return {
-            ...key,
-            password,
-            description: `${key.description}${password === undefined ? '' : ', then password'}`
-        };
-    }
-    /** The key in environment variable `name`, loaded once however many entries name it. */
-    key(name, source) {
-        const known = this.keys.get(name);
-        if (known !== undefined)
-            return known;
-        const text = this.variable(name, 'key-env', source);
+        const text = this.variable(own.keyEnv, 'key-env', source);
         let loaded;
         try {
             loaded = loadPrivateKey(text, this.inputs.passphrase);
@@ -32723,17 +32840,15 @@ class Resolver {
         catch (error) {
             if (!(error instanceof InputError))
                 throw error;
-            throw problem(source, `'key-env' (${name}): ${error.problem}`);
+            throw problem(source, `'key-env' (${own.keyEnv}): ${error.problem}`);
         }
         this.secrets.push(...loaded.derivedSecrets);
-        const credentials = {
+        return {
             privateKey: loaded.key,
             passphrase: loaded.passphrase,
-            password: undefined,
-            description: `${loaded.type} key from ${name}`
+            password,
+            description: `${loaded.type} key from ${own.keyEnv}${password === undefined ? '' : ', then password'}`
         };
-        this.keys.set(name, credentials);
-        return credentials;
     }
     variable(name, field, source) {
         const value = this.inputs.variables[name];
@@ -32744,22 +32859,29 @@ class Resolver {
     }
     /** The endpoint's own fingerprints (with known-hosts), else the run's host key policy. */
     hostKeys(own, source) {
-        if (own !== undefined)
-            return {
-                mode: 'verify',
-                knownHosts: [...this.inputs.knownHosts],
-                fingerprints: own.map((text) => {
-                    const fingerprint = parseFingerprint(text);
-                    if (fingerprint === undefined)
-                        throw problem(source, `'fingerprint': '${text}' is not a host key fingerprint (expected SHA256:… as 'ssh-keygen -lf' prints, or MD5 hex)`);
-                    return fingerprint;
-                })
-            };
-        if (this.inputs.hostKeys !== undefined)
-            return this.inputs.hostKeys;
-        if (source.where === '')
-            throw new InputError('known-hosts', NO_HOST_KEYS);
-        throw problem(source, "no host key to check it against: set its 'fingerprint', or the 'known-hosts' or 'fingerprint' input");
+        if (own === undefined) {
+            if (this.inputs.hostKeys !== undefined)
+                return this.inputs.hostKeys;
+            if (source.where === '')
+                throw new InputError('known-hosts', NO_HOST_KEYS);
+            throw problem(source, "no host key to check it against: set its 'fingerprint', or the 'known-hosts' or 'fingerprint' input");
+        }
+        const id = own.join(' ');
+        const known = this.#policies.get(id);
+        if (known !== undefined)
+            return known;
+        const policy = {
+            mode: 'verify',
+            knownHosts: [...this.inputs.knownHosts],
+            fingerprints: own.map((text) => {
+                const fingerprint = parseFingerprint(text);
+                if (fingerprint === undefined)
+                    throw problem(source, `'fingerprint': '${text}' is not a host key fingerprint (expected SHA256:… as 'ssh-keygen -lf' prints, or MD5 hex)`);
+                return fingerprint;
+            })
+        };
+        this.#policies.set(id, policy);
+        return policy;
     }
 }
 /** `jump` input text: `[user@]host[:port]` entries separated by commas. */
@@ -32770,49 +32892,67 @@ function jumpEntries(text) {
         .filter((entry) => entry !== '')
         .map((entry) => ({ entry }));
 }
-/** Two entries for one host (the same `user@host:port`) are an error naming both. */
-function checkDuplicates(hosts, names) {
+/** A host's route: its jump hosts, then itself. */
+function route(candidate) {
+    return [...candidate.jump.map((hop) => hop.endpoint.label), candidate.endpoint.label]
+        .join(' → ')
+        .toLowerCase();
+}
+/** Two entries for one host by one route are an error naming both. */
+function checkDuplicates(candidates) {
     const seen = new Map();
-    hosts.forEach((host, index) => {
-        const key = host.label.toLowerCase();
-        const earlier = seen.get(key);
-        const name = names[index] ?? host.label;
-        if (earlier !== undefined) {
-            const input = name.startsWith('hosts[') ? 'inventory' : 'host';
-            throw new InputError(input, `${name} duplicates ${earlier} (both are ${host.label}); list each host once`);
-        }
-        seen.set(key, name);
-    });
+    for (const candidate of candidates) {
+        const earlier = seen.get(route(candidate));
+        if (earlier !== undefined)
+            throw new InputError(candidate.source.input, `${candidate.name} duplicates ${earlier.name} (both are ${candidate.endpoint.label}${candidate.jump.length > 0 ? ' by the same jump hosts' : ''}); list each host once`);
+        seen.set(route(candidate), candidate);
+    }
+}
+/**
+ * One address can be two hosts, behind two bastions (private networks reuse addresses): their
+ * names in logs and results then say the route.
+ */
+function distinctLabels(hosts) {
+    const count = new Map();
+    for (const host of hosts)
+        count.set(host.label, (count.get(host.label) ?? 0) + 1);
+    return hosts.map((host) => (count.get(host.label) ?? 0) < 2
+        ? host
+        : {
+            ...host,
+            label: `${host.label} via ${host.jump.length === 0 ? 'no jump host' : host.jump.map((hop) => hop.label).join(' → ')}`
+        });
 }
 /** The run's hosts: the `host` input's, then the inventory's; then `select`, then `shard`. */
 function resolveDestinations(inputs) {
-    const resolver = new Resolver(inputs);
-    const fromInput = resolver.inputHosts();
-    const fromInventory = inputs.inventory === undefined ? [] : resolver.inventoryHosts(inputs.inventory);
-    const all = [...fromInput, ...fromInventory];
+    const placer = new Placer(inputs);
+    const inventory = inputs.inventory;
+    const all = [
+        ...placer.inputHosts(),
+        ...(inventory?.hosts ?? []).map((entry) => placer.inventoryHost(entry, inventory?.defaults ?? {}))
+    ];
     if (all.length === 0)
-        throw new InputError('host', inputs.inventory === undefined
+        throw new InputError('host', inventory === undefined
             ? 'is required and names no host'
             : "names no host, and neither does the inventory's 'hosts'");
-    checkDuplicates(all, [
-        ...fromInput.map((host) => `'${host.label}'`),
-        ...(inputs.inventory?.hosts ?? []).map((entry) => `hosts[${entry.index}] (${entry.entry})`)
-    ]);
+    checkDuplicates(all);
     const notices = [];
-    let hosts = all;
+    let chosen = all;
     const wanted = parseSelect(inputs.select);
     if (wanted.length > 0) {
-        hosts = selectByLabels(all, wanted);
-        if (hosts.length === 0)
+        chosen = selectByLabels(all, wanted);
+        if (chosen.length === 0)
             throw new InputError('select', `no host carries every one of the labels ${wanted.join(', ')}`);
     }
     if (inputs.shard.trim() !== '') {
         const shard = parseShard(inputs.shard);
-        const selected = hosts.length;
-        hosts = shardSlice(hosts, shard);
-        notices.push(`shard ${shard.index}/${shard.count}: ${hosts.length} of ${selected} host(s)${hosts.length === 0 ? ' (more shards than hosts: nothing for this job to deploy)' : ''}`);
+        const selected = chosen.length;
+        chosen = shardSlice(chosen, shard);
+        notices.push(`shard ${shard.index}/${shard.count}: ${chosen.length} of ${selected} host(s)${chosen.length === 0 ? ' (more shards than hosts: nothing for this job to deploy)' : ''}`);
     }
-    return { hosts, secrets: resolver.secrets, notices };
+    const completer = new Completer(inputs);
+    const hosts = distinctLabels(chosen.map((candidate) => completer.destination(candidate)));
+    return { hosts, secrets: completer.secrets, notices };
 }
 
 var dist = {};
@@ -41605,8 +41745,9 @@ function labels(value, where) {
 }
 function envName(value, field, where) {
     const name = text(value, field, where);
+    // What was given is not shown: a secret pasted here by mistake must not reach the log.
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
-        throw fail(where, `'${field}' must name an environment variable, got ${JSON.stringify(name)}`);
+        throw fail(where, `'${field}' must be the name of an environment variable (letters, digits, _)`);
     return name;
 }
 function hop(value, where) {
@@ -41773,6 +41914,9 @@ function readInventory(get, env) {
     if (isInventoryText(value))
         return parseInventory(value);
     const path = isAbsolute(value) ? value : resolve(env.workspace, value);
+    const inside = relative(env.workspace, path);
+    if (inside.startsWith('..') && (inside === '..' || inside.startsWith(`..${sep$1}`)))
+        throw new InputError('inventory', `'${value}' is outside the workspace; give the inventory's YAML or JSON, or the path of a file in the workspace`);
     let text;
     try {
         text = env.readFile(path);
@@ -41797,7 +41941,7 @@ function readCredentials(get, env) {
             source = env.readFile(path);
         }
         catch (error) {
-            throw new InputError('key-path', `cannot read '${path}': ${error.message}`, {
+            throw new InputError('key-path', `cannot read '${path}': ${errorMessage(error)}`, {
                 cause: error
             });
         }
@@ -41890,6 +42034,12 @@ function readTarget(get) {
         throw new InputError('target', 'must be one line without NUL characters');
     return normalizeTarget(text);
 }
+/** How the hosts authenticate, for the log: their one way, or that each has its own. */
+function describeAuth(hosts) {
+    const ways = new Set(hosts.map((host) => host.credentials.description));
+    const [only] = ways;
+    return ways.size === 1 && only !== undefined ? only : 'per host';
+}
 function parseInputs(get, env) {
     const warnings = [];
     // Cheap structural checks first, so a typo is reported before a key is parsed.
@@ -41938,8 +42088,7 @@ function parseInputs(get, env) {
     });
     return {
         hosts: resolved.hosts,
-        target,
-        authDescription: credentials?.description ?? 'per host',
+        authDescription: describeAuth(resolved.hosts),
         notices: resolved.notices,
         connectTimeoutMs,
         timeoutMs,

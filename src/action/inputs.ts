@@ -8,7 +8,7 @@ import {
   type Credentials,
   type Settings
 } from '../config/settings.js'
-import { isAbsolute, resolve } from 'node:path'
+import { isAbsolute, relative, resolve, sep } from 'node:path'
 import { parseDuration } from '../config/duration.js'
 import { errorMessage, InputError } from '../errors.js'
 import { parseFingerprint, type Fingerprint, type HostKeyPolicy } from '../config/host-key.js'
@@ -18,7 +18,7 @@ import { parseHostList, parsePort } from '../config/host-list.js'
 import { isInventoryText, parseInventory, type Inventory } from '../config/inventory.js'
 import { parseKnownHosts, type KnownHostEntry } from '../config/known-hosts.js'
 import { loadPrivateKey } from '../config/private-key.js'
-import { normalizeTarget } from '../remote/paths.js'
+import { normalizeTarget } from '../config/target.js'
 
 export const INPUT_NAMES = [
   'host',
@@ -143,6 +143,12 @@ function readInventory(get: InputReader, env: InputEnvironment): Inventory | und
   if (value === '') return undefined
   if (isInventoryText(value)) return parseInventory(value)
   const path = isAbsolute(value) ? value : resolve(env.workspace, value)
+  const inside = relative(env.workspace, path)
+  if (inside.startsWith('..') && (inside === '..' || inside.startsWith(`..${sep}`)))
+    throw new InputError(
+      'inventory',
+      `'${value}' is outside the workspace; give the inventory's YAML or JSON, or the path of a file in the workspace`
+    )
   let text: string
   try {
     text = env.readFile(path)
@@ -174,7 +180,7 @@ function readCredentials(
     try {
       source = env.readFile(path)
     } catch (error) {
-      throw new InputError('key-path', `cannot read '${path}': ${(error as Error).message}`, {
+      throw new InputError('key-path', `cannot read '${path}': ${errorMessage(error)}`, {
         cause: error
       })
     }
@@ -286,6 +292,13 @@ function readTarget(get: InputReader): string | undefined {
   return normalizeTarget(text)
 }
 
+/** How the hosts authenticate, for the log: their one way, or that each has its own. */
+function describeAuth(hosts: Settings['hosts']): string {
+  const ways = new Set(hosts.map((host) => host.credentials.description))
+  const [only] = ways
+  return ways.size === 1 && only !== undefined ? only : 'per host'
+}
+
 export function parseInputs(get: InputReader, env: InputEnvironment): Settings {
   const warnings: string[] = []
   // Cheap structural checks first, so a typo is reported before a key is parsed.
@@ -334,8 +347,7 @@ export function parseInputs(get: InputReader, env: InputEnvironment): Settings {
 
   return {
     hosts: resolved.hosts,
-    target,
-    authDescription: credentials?.description ?? 'per host',
+    authDescription: describeAuth(resolved.hosts),
     notices: resolved.notices,
     connectTimeoutMs,
     timeoutMs,

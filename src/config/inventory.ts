@@ -128,8 +128,9 @@ function labels(value: unknown, where: Where): string[] {
 
 function envName(value: unknown, field: string, where: Where): string {
   const name = text(value, field, where)
+  // What was given is not shown: a secret pasted here by mistake must not reach the log.
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
-    throw fail(where, `'${field}' must name an environment variable, got ${JSON.stringify(name)}`)
+    throw fail(where, `'${field}' must be the name of an environment variable (letters, digits, _)`)
   return name
 }
 

@@ -36,8 +36,6 @@ export interface Destination extends Endpoint {
 export interface Settings {
   /** The hosts this job deploys (after `select` and `shard`), in input order. */
   readonly hosts: readonly Destination[]
-  /** The `target` input, normalized; undefined where every inventory host names its own. */
-  readonly target: string | undefined
   /** How the run authenticates where a host does not say (for the log). */
   readonly authDescription: string
   /** Why `hosts` may be shorter than the list: a shard with no host, say. */

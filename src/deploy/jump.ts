@@ -7,7 +7,7 @@
 
 import type { Duplex } from 'node:stream'
 import type { Destination, Endpoint, Settings } from '../config/settings.js'
-import { DeployError, errorMessage } from '../errors.js'
+import { ConnectionEndedError, DeployError, errorMessage, HostKeyError } from '../errors.js'
 import type { SshConnection } from '../ssh/types.js'
 
 /** Opens a connection to `endpoint`, over `sock` where given (openConnection). */
@@ -30,14 +30,56 @@ function hopName(host: Destination, index: number): string {
   return `jump host ${hop.label} (hop ${index + 1} of ${host.jump.length})`
 }
 
-/** `error`, told as a failure of `host`'s hop `index`: its kind kept, its message named. */
+/** `error`, told as a failure of `host`'s hop `index`: its class and kind kept, its message named. */
 function atHop(host: Destination, index: number, error: unknown): DeployError {
   const hop = host.jump[index] as Endpoint
-  const message = errorMessage(error).replace(new RegExp(`^${escapeRegExp(hop.label)}: `), '')
+  const said = errorMessage(error).replace(new RegExp(`^${escapeRegExp(hop.label)}: `), '')
+  return retold(error, `${host.label}: ${hopName(host, index)}: ${said}`)
+}
+
+/** `error` with another message, of the same class (a HostKeyError stays one) and kind. */
+function retold(error: unknown, message: string): DeployError {
+  if (error instanceof HostKeyError)
+    return Object.assign(new HostKeyError(message, error.keyType, error.fingerprint), {
+      cause: error
+    })
   const kind = error instanceof DeployError ? error.kind : 'network'
-  return new DeployError(kind, `${host.label}: ${hopName(host, index)}: ${message}`, {
-    cause: error
-  })
+  const told = new DeployError(kind, message, { cause: error })
+  return error instanceof ConnectionEndedError ? new ConnectionEndedError(told) : told
+}
+
+/**
+ * What went wrong on the way to a shared hop, told per host: the hop's connection failed, or
+ * the hop before it could not forward to it.
+ */
+class HopFailure extends Error {
+  constructor(
+    readonly error: unknown,
+    /** The hop `index` of the chain could not be reached: the forward to it failed. */
+    readonly forwarding: boolean
+  ) {
+    super(errorMessage(error))
+  }
+}
+
+/**
+ * A failed forward from hop `index` of `host`'s chain, named: a hop that refuses to forward is
+ * the one named; where the next hop cannot be reached, that next hop is.
+ */
+function forwardFailure(host: Destination, index: number, error: unknown): DeployError {
+  const nextIsHop = index + 1 < host.jump.length
+  if (!nextIsHop || !(error instanceof DeployError) || error.kind !== 'network')
+    return atHop(host, index, error)
+  const reason = error.cause instanceof Error ? ` (${error.cause.message})` : ''
+  return atHop(
+    host,
+    index + 1,
+    new DeployError(
+      'network',
+      `refused the connection from ${(host.jump[index] as Endpoint).label}, or could not be reached from it${reason}`,
+      { cause: error }
+    )
+  )
 }
 
 function escapeRegExp(text: string): string {
@@ -77,8 +119,13 @@ export class JumpConnections {
       let via: SshConnection | undefined
       for (let index = 0; index < host.jump.length; index += 1)
         via = await this.#through(host, index, via, held, signal)
-      const sock = await this.#forward(host, host.jump.length - 1, via as SshConnection, host)
-      const connection = await this.open(host, this.settings, signal, sock)
+      const last = host.jump.length - 1
+      const sock = await (via as SshConnection)
+        .forward(host.host, host.port)
+        .catch((error: unknown) => {
+          throw forwardFailure(host, last, error)
+        })
+      const connection = await openOver(this.open, host, this.settings, signal, sock)
       return releasing(connection, () => this.#release(held))
     } catch (error) {
       this.#release(held)
@@ -102,7 +149,15 @@ export class JumpConnections {
       const entry = this.#hops.get(key) ?? this.#openHop(host, index, key, via)
       entry.users += 1
       held.push(entry)
-      const connection = await untilAborted(entry.connection, signal)
+      let connection: SshConnection
+      try {
+        connection = await untilAborted(entry.connection, signal)
+      } catch (error) {
+        if (!(error instanceof HopFailure)) throw error
+        throw error.forwarding
+          ? forwardFailure(host, index - 1, error.error)
+          : atHop(host, index, error.error)
+      }
       if (connection.failure === undefined) return connection
       // Failed since it was opened: handed out no more.
       if (this.#hops.get(key) === entry) this.#hops.delete(key)
@@ -111,6 +166,7 @@ export class JumpConnections {
     }
   }
 
+  /** A new shared connection to `host`'s hop `index`, through `via`; its failure a HopFailure. */
   #openHop(
     host: Destination,
     index: number,
@@ -119,9 +175,14 @@ export class JumpConnections {
   ): SharedHop {
     const hop = host.jump[index] as Endpoint
     const connection = (async () => {
-      const sock = via === undefined ? undefined : await this.#forward(host, index - 1, via, hop)
-      return this.open(hop, this.settings, this.root, sock).catch((error: unknown) => {
-        throw atHop(host, index, error)
+      const sock =
+        via === undefined
+          ? undefined
+          : await via.forward(hop.host, hop.port).catch((error: unknown) => {
+              throw new HopFailure(error, true)
+            })
+      return openOver(this.open, hop, this.settings, this.root, sock).catch((error: unknown) => {
+        throw new HopFailure(error, false)
       })
     })()
     const entry: SharedHop = { key, connection, users: 0 }
@@ -130,35 +191,6 @@ export class JumpConnections {
       if (this.#hops.get(key) === entry) this.#hops.delete(key)
     })
     return entry
-  }
-
-  /**
-   * A TCP connection from hop `index` of `host`'s chain to `next`. A hop that refuses to forward
-   * is the one named; where the next hop cannot be reached, that next hop is.
-   */
-  async #forward(
-    host: Destination,
-    index: number,
-    from: SshConnection,
-    next: Endpoint
-  ): Promise<Duplex> {
-    try {
-      return await from.forward(next.host, next.port)
-    } catch (error) {
-      const nextIsHop = index + 1 < host.jump.length
-      if (!nextIsHop || !(error instanceof DeployError) || error.kind !== 'network')
-        throw atHop(host, index, error)
-      const reason = error.cause instanceof Error ? ` (${error.cause.message})` : ''
-      throw atHop(
-        host,
-        index + 1,
-        new DeployError(
-          'network',
-          `refused the connection from ${(host.jump[index] as Endpoint).label}, or could not be reached from it${reason}`,
-          { cause: error }
-        )
-      )
-    }
   }
 
   /** One user fewer for each of `entries`; a hop nobody uses any more is closed. */
@@ -186,6 +218,22 @@ export class JumpConnections {
       this.#ids.set(value, id)
     }
     return id
+  }
+}
+
+/** A connection over `sock`; a stream the connection never took is closed. */
+async function openOver(
+  open: OpenEndpoint,
+  endpoint: Endpoint,
+  settings: Settings,
+  signal: AbortSignal,
+  sock: Duplex | undefined
+): Promise<SshConnection> {
+  try {
+    return await open(endpoint, settings, signal, sock)
+  } catch (error) {
+    sock?.destroy()
+    throw error
   }
 }
 

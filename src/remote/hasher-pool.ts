@@ -3,7 +3,7 @@
 // connection, and openssl hashes a whole batch in one process. Where the host refuses commands
 // or has no hasher, every request is answered 'unavailable' and files are read back instead.
 
-import { DeployError } from '../errors.js'
+import { DeployError, isConnectionEnded } from '../errors.js'
 import type { SshConnection } from '../ssh/types.js'
 import { startShell, type StartedShell, type TakenShell } from './hashing-shell.js'
 import { END_LINE, hashAllowanceMs, hashBatchScript, parseHashAnswer } from './shell-protocol.js'
@@ -287,7 +287,14 @@ class HasherPool implements RemoteHasher {
           batch.forEach((request, index) => request.resolve(answers[index] ?? 'unreadable'))
         },
         (error: unknown) => {
-          for (const request of batch) fail(request, error)
+          if (isConnectionEnded(error)) {
+            for (const request of batch) fail(request, error)
+            return
+          }
+          // The shell ended (killed, or it sent what is not ours): out of service, and its
+          // files are verified another way.
+          this.retire(shell)
+          for (const request of batch) request.resolve('unavailable')
         }
       )
       .finally(() => {
@@ -295,6 +302,13 @@ class HasherPool implements RemoteHasher {
         shell.bytes -= bytes
         this.pump()
       })
+  }
+
+  /** Takes a shell that has failed out of service. */
+  private retire(shell: Shell): void {
+    const index = this.shells.indexOf(shell)
+    if (index >= 0) this.shells.splice(index, 1)
+    shell.channel.close()
   }
 
   private grow(): void {

@@ -6,18 +6,6 @@ import { posix, sep } from 'node:path'
 import { InputError } from '../errors.js'
 
 /**
- * The `target` input as an SFTP path. SFTP resolves relative paths against the login directory,
- * so `~` and `~/x` become `.` and `x`; trailing slashes are dropped.
- */
-export function normalizeTarget(target: string): string {
-  let value = target.trim()
-  if (value === '~') return '.'
-  if (value.startsWith('~/')) value = value.slice(2) || '.'
-  if (value.length > 1) value = value.replace(/\/+$/, '') || '/'
-  return posix.normalize(value)
-}
-
-/**
  * Converts a runner-local relative path to POSIX segments, split on the runner's own separators
  * only: `/` on Linux and macOS, where `\\` is an ordinary character of a name; `\\` and `/` on
  * Windows.

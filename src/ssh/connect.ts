@@ -55,7 +55,8 @@ export async function connect(options: ConnectOptions): Promise<SshConnection> {
     openExec: execOpener(client, label)
   }
   const sftp = new SftpSessionSlot(client, requests, label, options.idleTimeoutMs)
-  const connection = assemble(client, context, sftp, async () => {
+  const forwarding = { label, timeoutMs: options.connectTimeoutMs }
+  const connection = assemble(client, context, forwarding, sftp, async () => {
     await withGrace(sftp.end())
     client.end()
     await withGrace(closed)
@@ -146,6 +147,7 @@ function openSocket(options: ConnectOptions): { socket: Duplex; flushWrites: () 
 function assemble(
   client: Client,
   context: ExecContext,
+  forwarding: { readonly label: string; readonly timeoutMs: number },
   sftp: SftpSessionSlot,
   close: () => Promise<void>
 ): SshConnection {
@@ -154,7 +156,7 @@ function assemble(
     exec: (command, options) => exec(context, command, options),
     streamToCommand: (command, input) => streamToCommand(context, command, input),
     openCommandChannel: (command, prefix) => openCommandChannel(context, command, prefix),
-    forward: (host, port) => forwardOut(client, context.requests, context, host, port),
+    forward: (host, port) => forwardOut(client, context.requests, forwarding, host, port),
     get failure() {
       return context.requests.failure
     },

@@ -10,24 +10,41 @@ import type { Client } from './ssh2.js'
 const ADMINISTRATIVELY_PROHIBITED = 1
 const CONNECT_FAILED = 2
 
-/** Asks the server behind `client` to connect to `host`:`port` and hand the stream over. */
+/**
+ * Asks the server behind `client` to connect to `host`:`port` and hand the stream over. The
+ * request has `timeoutMs` (the connect timeout) of its own: a next host that never answers fails
+ * this forward alone, not the connection it goes through (the idle watchdog leaves it be).
+ */
 export function forwardOut(
   client: Client,
   requests: RequestTracker,
-  context: { readonly label: string; readonly idleTimeoutMs: number },
+  context: { readonly label: string; readonly timeoutMs: number },
   host: string,
   port: number
 ): Promise<Duplex> {
   const to = `${host.includes(':') ? `[${host}]` : host}:${port}`
-  return requests.track<Duplex>(`forwarding to ${to}`, context.idleTimeoutMs, (resolve, reject) => {
+  return requests.track<Duplex>(`forwarding to ${to}`, Infinity, (resolve, reject) => {
+    let late = false
+    const timer = setTimeout(() => {
+      late = true
+      reject(
+        new DeployError(
+          'timeout',
+          `${context.label}: ${to} did not answer within ${context.timeoutMs / 1000}s (the connect timeout)`
+        )
+      )
+    }, context.timeoutMs)
     client.forwardOut('127.0.0.1', 0, host, port, (error, stream) => {
+      clearTimeout(timer)
       if (error !== undefined) {
         reject(forwardError(error, context.label, to))
         return
       }
       // The next connection listens too; until then an error must not go unheard.
       stream.on('error', () => undefined)
-      resolve(stream)
+      // Given up on already: nobody will use it.
+      if (late) stream.destroy()
+      else resolve(stream)
     })
   })
 }

@@ -60,10 +60,10 @@ describe('inputs', () => {
       idleTimeoutMs: 60_000,
       keepaliveIntervalMs: 10_000,
       preflight: true,
-      workingDirectory: workspace,
-      target: '/srv/www'
+      workingDirectory: workspace
     })
     expect(settings.hosts[0]?.label).toBe('deploy@127.0.1.2:2200')
+    expect(settings.hosts[0]?.target).toBe('/srv/www')
     expect(settings.hosts[0]?.credentials.description).toBe('ssh-ed25519 key')
     expect(settings.hosts[0]?.hostKeys.mode).toBe('verify')
   })

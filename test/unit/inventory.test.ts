@@ -2,6 +2,8 @@
 // connects.
 
 import { generateKeyPairSync } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { resolve as resolvePath } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { resolveDestinations, type HostListInputs } from '../../src/config/destinations.js'
 import { isInventoryText, parseInventory } from '../../src/config/inventory.js'
@@ -100,7 +102,7 @@ describe('the inventory', () => {
     ],
     [
       'hosts: [{ host: a, key-env: "not a name" }]',
-      /hosts\[1\] \(a\): 'key-env' must name an environment variable/
+      /hosts\[1\] \(a\): 'key-env' must be the name of an environment variable/
     ],
     ['hosts: [{ host: a, jump: [{ port: 22 }] }]', /hosts\[1\] \(a\): a 'jump' item has no 'host'/],
     ['hosts: [{ host: a, jump: "x@" }]', /hosts\[1\] \(a\): 'jump': hop 1 \(x@\): 'host':/],
@@ -196,5 +198,59 @@ describe('select and shard', () => {
 
   test.each(['0/2', '3/2', '1', '1/0', 'a/b', '1/2/3'])('shard %j is refused', (text) => {
     expect(() => parseShard(text)).toThrow(/Input 'shard': .* write i\/n/)
+  })
+
+  test("README's inventory example resolves: each host's key reaches its jump host too", () => {
+    const readme = readFileSync(resolvePath(import.meta.dirname, '../../README.md'), 'utf8')
+    const block = /inventory: \|\n((?: {6}.*\n)+)/.exec(readme)?.[1] ?? ''
+    const yaml = block.replace(/^ {6}/gm, '')
+    const keys = { EU_KEY: pem(), US_KEY: pem() }
+    const { hosts } = resolve(yaml, { credentials: undefined, variables: keys, select: 'web' })
+    expect(hosts.map((host) => host.label)).toEqual([
+      'deploy@web1.eu.example.com:22',
+      'deploy@web2.us.example.com:2222'
+    ])
+    expect(hosts[0]?.jump[0]?.credentials.description).toBe('ssh-ed25519 key from EU_KEY')
+    expect(hosts[1]?.jump[0]?.credentials.description).toBe('ssh-ed25519 key from US_KEY')
+  })
+
+  test('select first: the keys of hosts this job does not deploy are not read', () => {
+    const inventory =
+      'hosts:\n  - { host: eu1, key-env: EU_KEY, labels: [eu] }\n  - { host: us1, key-env: US_KEY, labels: [us] }'
+    const { hosts } = resolve(inventory, { select: 'eu', variables: { EU_KEY: pem() } })
+    expect(hosts.map((host) => host.host)).toEqual(['eu1'])
+    // A mistake that needs no secret is still found in every entry.
+    expect(() =>
+      resolve(`${inventory}\n  - { host: x, prot: 1 }`, {
+        select: 'eu',
+        variables: { EU_KEY: pem() }
+      })
+    ).toThrow(/hosts\[3\] \(x\): unknown field 'prot'/)
+  })
+
+  test('one address behind two bastions is two hosts, named by their routes', () => {
+    const { hosts } = resolve(
+      'hosts:\n  - { host: 10.0.0.5, jump: eu-bastion }\n  - { host: 10.0.0.5, jump: us-bastion }'
+    )
+    expect(hosts.map((host) => host.label)).toEqual([
+      'deploy@10.0.0.5:22 via deploy@eu-bastion:22',
+      'deploy@10.0.0.5:22 via deploy@us-bastion:22'
+    ])
+    expect(() =>
+      resolve('hosts:\n  - { host: 10.0.0.5, jump: b }\n  - { host: 10.0.0.5, jump: b }')
+    ).toThrow(
+      /hosts\[2\] \(10.0.0.5\) duplicates hosts\[1\] \(10.0.0.5\) \(both are deploy@10.0.0.5:22 by the same jump hosts\)/
+    )
+  })
+
+  test("an entry's text and its own fields must agree", () => {
+    expect(() => resolve('hosts: [{ host: root@web1, user: deploy }]')).toThrow(
+      /hosts\[1\] \(root@web1\): 'root@web1' names the user root, and 'user' says deploy/
+    )
+    expect(() => resolve('hosts: [{ host: web1:2200, port: 22 }]')).toThrow(
+      /'web1:2200' names the port 2200, and 'port' says 22/
+    )
+    // defaults give way to the entry's text.
+    expect(resolve('defaults: { user: ops }\nhosts: [root@web1]').hosts[0]?.user).toBe('root')
   })
 })

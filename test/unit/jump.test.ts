@@ -4,7 +4,7 @@
 import { PassThrough, type Duplex } from 'node:stream'
 import { describe, expect, test } from 'vitest'
 import type { Credentials, Destination, Endpoint, Settings } from '../../src/config/settings.js'
-import { ConnectionEndedError, DeployError } from '../../src/errors.js'
+import { ConnectionEndedError, DeployError, HostKeyError } from '../../src/errors.js'
 import { JumpConnections, type OpenEndpoint } from '../../src/deploy/jump.js'
 import type { SshConnection } from '../../src/ssh/types.js'
 
@@ -149,5 +149,54 @@ describe('hosts behind jump hosts', () => {
     const net = fakeNetwork()
     await new JumpConnections(settings, signal, net.open).connect(destination('web', []), signal)
     expect(net.opened).toEqual([{ label: 'u@web:22', via: undefined }])
+  })
+
+  test('a shared hop that fails names each host behind it, not the one that opened it', async () => {
+    const net = fakeNetwork((label) =>
+      label === 'u@bastion:22'
+        ? new DeployError('auth', 'u@bastion:22: authentication failed')
+        : undefined
+    )
+    const jumps = new JumpConnections(settings, signal, net.open)
+    const errors = await Promise.all(
+      ['a', 'b'].map((host) =>
+        jumps.connect(destination(host, ['bastion']), signal).catch((error: unknown) => error)
+      )
+    )
+    expect(errors.map((error) => (error as Error).message)).toEqual([
+      'u@a:22: jump host u@bastion:22 (hop 1 of 1): authentication failed',
+      'u@b:22: jump host u@bastion:22 (hop 1 of 1): authentication failed'
+    ])
+    // One try at the bastion for both.
+    expect(net.opened.filter((entry) => entry.label === 'u@bastion:22')).toHaveLength(1)
+  })
+
+  test("a jump host's wrong key stays a HostKeyError, with its type and fingerprint", async () => {
+    const net = fakeNetwork((label) =>
+      label === 'u@b1:22'
+        ? new HostKeyError('u@b1:22: host key verification failed', 'ssh-ed25519', 'SHA256:abc')
+        : undefined
+    )
+    const error = await new JumpConnections(settings, signal, net.open)
+      .connect(destination('web', ['b1']), signal)
+      .catch((caught: unknown) => caught)
+    expect(error).toBeInstanceOf(HostKeyError)
+    expect(error).toMatchObject({ kind: 'host-key', fingerprint: 'SHA256:abc' })
+  })
+
+  test('a forwarded stream the next connection did not take is closed', async () => {
+    const streams: Duplex[] = []
+    const base = fakeNetwork((label) =>
+      label === 'u@web:22' ? new DeployError('auth', 'u@web:22: authentication failed') : undefined
+    )
+    const open: OpenEndpoint = async (to, s, sig, sock) => {
+      if (sock !== undefined) streams.push(sock)
+      return base.open(to, s, sig, sock)
+    }
+    await expect(
+      new JumpConnections(settings, signal, open).connect(destination('web', ['b1']), signal)
+    ).rejects.toThrow(/authentication failed/)
+    expect(streams).toHaveLength(1)
+    expect(streams[0]?.destroyed).toBe(true)
   })
 })

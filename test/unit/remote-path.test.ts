@@ -1,9 +1,9 @@
 import { describe, expect, test } from 'vitest'
+import { normalizeTarget } from '../../src/config/target.js'
 import { posix } from 'node:path'
 import {
   checkUnderTarget,
   joinRemote,
-  normalizeTarget,
   temporaryPath,
   toPosixSegments
 } from '../../src/remote/paths.js'

@@ -42,7 +42,7 @@ describe('what delete removes', () => {
       planned('index.html', 'assets/app.js'),
       []
     )
-    expect(found.files.sort()).toEqual([
+    expect([...found.files].sort()).toEqual([
       'assets/stale.js',
       'fifo',
       'link-out',
@@ -69,7 +69,7 @@ describe('what delete removes', () => {
       planned('index.html'),
       ['.env', 'uploads/**', 'cache', '**/*.log']
     )
-    expect(found.files.sort()).toEqual(['gone.txt', 'logs/app.txt'])
+    expect([...found.files].sort()).toEqual(['gone.txt', 'logs/app.txt'])
     expect(found.directories).toEqual([])
   })
 
