@@ -163,6 +163,15 @@ export function logOf(run: ActionRun): string {
     .join('\n')
 }
 
+/** The lines of one host's group in the run's log (`::group::LABEL: …` to `::endgroup::`). */
+export function hostLogLines(run: ActionRun, label: string): string[] {
+  const lines = logOf(run).split('\n')
+  const start = lines.findIndex((line) => line.startsWith(`::group::${label}: `))
+  if (start < 0) return []
+  const end = lines.indexOf('::endgroup::', start)
+  return lines.slice(start + 1, end < 0 ? undefined : end)
+}
+
 /** The run's `::error` annotations (the step's failure and each host's), one per line. */
 export function errorAnnotations(run: ActionRun): string[] {
   return run.stdout.split('\n').filter((line) => line.startsWith('::error'))
