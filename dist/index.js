@@ -1260,19 +1260,22 @@ function parseHasherLine(lines) {
 /**
  * One batch, every path through quotePath (a file named `-out` is not an option to openssl).
  * openssl takes the whole batch in one process and its output lines come back prefixed; the
- * others run once per file.
+ * others run once per file. A path that is a symbolic link is never hashed as what it points to
+ * (a file of the build there is not the host's until it replaces the link): the shell names
+ * each such path by its 1-based place (`sfd-link N`), and it reads as unreadable.
  */
 function hashBatchScript(hasher, paths) {
     const quoted = paths.map(quotePath).join(' ');
     if (hasher === 'openssl')
         return [
+            `i=0; for f in ${quoted}; do i=$((i+1)); if [ -h "$f" ]; then echo "sfd-link $i"; fi; done`,
             `${HASHER_COMMAND.openssl} ${quoted} 2>/dev/null | sfd_prefix`,
             `echo ${END_LINE}`,
             ''
         ].join('\n');
     return [
         `for f in ${quoted}; do`,
-        `if r=$(${HASHER_COMMAND[hasher]} < "$f" 2>/dev/null); then printf 'sfd-ok %s\\n' "$r"; else echo 'sfd-err'; fi`,
+        `if [ ! -h "$f" ] && r=$(${HASHER_COMMAND[hasher]} < "$f" 2>/dev/null); then printf 'sfd-ok %s\\n' "$r"; else echo 'sfd-err'; fi`,
         'done',
         `echo ${END_LINE}`,
         ''
@@ -1297,22 +1300,33 @@ function parseHashAnswer(hasher, paths, lines) {
         });
     // `SHA2-256(path)= hex` (OpenSSL 3) or `SHA256(path)= hex` (1.1), a line per file read, in
     // order; a name with a line break spans lines, so the text is matched name by name.
-    const text = lines.map((line) => line.slice('sfd-o '.length)).join('\n');
+    const links = new Set(lines.filter((line) => line.startsWith('sfd-link ')).map((line) => Number(line.slice(9))));
+    const text = lines
+        .filter((line) => line.startsWith('sfd-o '))
+        .map((line) => line.slice('sfd-o '.length))
+        .join('\n');
     let position = 0;
-    return paths.map((path) => {
-        for (const label of ['SHA2-256', 'SHA256']) {
-            // The path as hashBatchScript handed it to openssl.
-            const head = `${label}(${commandPath(path)})= `;
-            if (!text.startsWith(head, position))
-                continue;
-            const hex = text.slice(position + head.length, position + head.length + 64);
-            if (!/^[0-9a-f]{64}$/.test(hex))
-                return 'unreadable';
-            position += head.length + 64 + 1;
-            return { sha256: hex };
-        }
-        return 'unreadable';
+    return paths.map((path, index) => {
+        const digest = nextDigest(text, position, path);
+        if (digest === undefined)
+            return 'unreadable';
+        position = digest.end;
+        return links.has(index + 1) ? 'unreadable' : { sha256: digest.hex };
     });
+}
+/** The digest line of `path` at `position` in openssl's output, and where the next one starts. */
+function nextDigest(text, position, path) {
+    for (const label of ['SHA2-256', 'SHA256']) {
+        // The path as hashBatchScript handed it to openssl.
+        const head = `${label}(${commandPath(path)})= `;
+        if (!text.startsWith(head, position))
+            continue;
+        const hex = text.slice(position + head.length, position + head.length + 64);
+        if (!/^[0-9a-f]{64}$/.test(hex))
+            return undefined;
+        return { hex, end: position + head.length + 64 + 1 };
+    }
+    return undefined;
 }
 
 // One hashing shell: `sh -s` on an exec channel, its prelude run (the fastest hasher the host
@@ -4870,7 +4884,12 @@ function parseKeep(text) {
     return patterns;
 }
 function keepRules(patterns) {
-    const matchers = patterns.map((pattern) => new Minimatch(pattern.replace(/\/+$/, ''), { dot: true }));
+    // `dir/**` keeps `dir` itself too (a link to shared storage, say), as it keeps everything in it.
+    const expanded = patterns.flatMap((pattern) => {
+        const trimmed = pattern.replace(/\/+$/, '');
+        return trimmed.endsWith('/**') ? [trimmed, trimmed.slice(0, -3)] : [trimmed];
+    });
+    const matchers = expanded.map((pattern) => new Minimatch(pattern, { dot: true }));
     const matches = (path) => matchers.some((matcher) => matcher.match(path));
     const inKeptDirectory = (path) => {
         const segments = path.split('/');
@@ -4968,9 +4987,14 @@ function findExtraneous(entries, planned, keep) {
             wantedDirectories.add(dir);
     const files = [];
     const directories = [];
+    const linksInTheWay = [];
     for (const entry of entries) {
         if (OWN_WORKING_NAME.test(entry.path))
             continue;
+        if (entry.kind === 'link' && wantedDirectories.has(entry.path)) {
+            linksInTheWay.push(entry.path);
+            continue;
+        }
         if (entry.kind === 'directory') {
             if (!wantedDirectories.has(entry.path) && !wanted.has(entry.path))
                 if (!rules.keepsDirectory(entry.path))
@@ -4980,7 +5004,7 @@ function findExtraneous(entries, planned, keep) {
             files.push(entry.path);
     }
     directories.sort((a, b) => b.split('/').length - a.split('/').length || (a < b ? -1 : 1));
-    return { files, directories };
+    return { files, directories, linksInTheWay };
 }
 /**
  * Before anything is sent: what this attempt will delete once the host's files are published.
@@ -4989,6 +5013,9 @@ function findExtraneous(entries, planned, keep) {
 async function planDeletion(attempt) {
     const { settings, plan, sftp, base, host } = attempt;
     const extraneous = findExtraneous(await listTree(sftp, base), plan.files, settings.keep);
+    const [link] = extraneous.linksInTheWay;
+    if (link !== undefined)
+        throw new DeployError('remote-failure', `${host.label}: '${posix.join(base, link)}' on the host is a symbolic link inside the target where this deploy has a directory: with delete, what is behind it is not the target's to sync, and nothing is written through a link there; replace it with a directory, or point target at where it leads`);
     const count = extraneous.files.length;
     if (settings.maxDelete !== undefined && count > settings.maxDelete)
         throw new DeployError('delete-limit', `${host.label}: delete would remove ${count} file(s) from ${base}, more than max-delete (${settings.maxDelete}); nothing was sent or deleted. Check target and keep, or raise max-delete`);
@@ -5021,7 +5048,12 @@ function namesShown(paths) {
 async function removeInShell(attempt, files, directories) {
     if (attempt.hasher?.unavailable === true)
         return false;
-    const script = `echo sfd-del-go\n${removalScript(files, directories)}`;
+    // A shell without rm or rmdir says so, and the files go over SFTP instead.
+    const script = [
+        'echo sfd-del-go',
+        'command -v rm >/dev/null 2>&1 && command -v rmdir >/dev/null 2>&1 || { echo sfd-del-none; exit 0; }',
+        removalScript(files, directories)
+    ].join('\n');
     let result;
     try {
         result = await attempt.connection.streamToCommand('sh -s', oneChunk(script));
@@ -5031,7 +5063,8 @@ async function removeInShell(attempt, files, directories) {
             throw error;
         return false;
     }
-    if (!result.stdout.split('\n').includes('sfd-del-go'))
+    const said = result.stdout.split('\n');
+    if (!said.includes('sfd-del-go') || said.includes('sfd-del-none'))
         return false;
     if (result.code === 0)
         return true;
@@ -5163,7 +5196,7 @@ function compareLater(pass, index) {
     const comparing = async () => {
         const path = posix.join(attempt.base, file.relativePath);
         if (file.size >= SIZE_CHECK_FIRST) {
-            const existing = await attempt.sftp.stat(path);
+            const existing = await attempt.sftp.lstat(path);
             if (existing?.isFile !== true || existing.size !== file.size)
                 return 'differs';
         }
@@ -5405,7 +5438,7 @@ async function remoteDigest(attempt, path, size, source) {
 async function alreadyThere(attempt, file, path) {
     if (attempt.settings.verify !== 'sha256')
         return false;
-    const existing = await attempt.sftp.stat(path);
+    const existing = await attempt.sftp.lstat(path);
     if (existing?.isFile !== true || existing.size !== file.size)
         return false;
     const [local, remote] = await Promise.all([

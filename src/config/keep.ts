@@ -31,9 +31,12 @@ export interface KeepRules {
 }
 
 export function keepRules(patterns: readonly string[]): KeepRules {
-  const matchers = patterns.map(
-    (pattern) => new Minimatch(pattern.replace(/\/+$/, ''), { dot: true })
-  )
+  // `dir/**` keeps `dir` itself too (a link to shared storage, say), as it keeps everything in it.
+  const expanded = patterns.flatMap((pattern) => {
+    const trimmed = pattern.replace(/\/+$/, '')
+    return trimmed.endsWith('/**') ? [trimmed, trimmed.slice(0, -3)] : [trimmed]
+  })
+  const matchers = expanded.map((pattern) => new Minimatch(pattern, { dot: true }))
   const matches = (path: string): boolean => matchers.some((matcher) => matcher.match(path))
   const inKeptDirectory = (path: string): boolean => {
     const segments = path.split('/')

@@ -21,6 +21,11 @@ export interface Extraneous {
   readonly files: readonly string[]
   /** Directories with nothing of the plan below them, deepest first. */
   readonly directories: readonly string[]
+  /**
+   * Symbolic links where the plan has a directory: what is behind them is not the target's to
+   * sync (the host refuses a sync with one).
+   */
+  readonly linksInTheWay: readonly string[]
 }
 
 // Names this action writes while it works (temporary files, staging directories, the preflight
@@ -47,15 +52,20 @@ export function findExtraneous(
       wantedDirectories.add(dir)
   const files: string[] = []
   const directories: string[] = []
+  const linksInTheWay: string[] = []
   for (const entry of entries) {
     if (OWN_WORKING_NAME.test(entry.path)) continue
+    if (entry.kind === 'link' && wantedDirectories.has(entry.path)) {
+      linksInTheWay.push(entry.path)
+      continue
+    }
     if (entry.kind === 'directory') {
       if (!wantedDirectories.has(entry.path) && !wanted.has(entry.path))
         if (!rules.keepsDirectory(entry.path)) directories.push(entry.path)
     } else if (!wanted.has(entry.path) && !rules.keepsFile(entry.path)) files.push(entry.path)
   }
   directories.sort((a, b) => b.split('/').length - a.split('/').length || (a < b ? -1 : 1))
-  return { files, directories }
+  return { files, directories, linksInTheWay }
 }
 
 /**
@@ -65,6 +75,12 @@ export function findExtraneous(
 export async function planDeletion(attempt: Attempt): Promise<Extraneous> {
   const { settings, plan, sftp, base, host } = attempt
   const extraneous = findExtraneous(await listTree(sftp, base), plan.files, settings.keep)
+  const [link] = extraneous.linksInTheWay
+  if (link !== undefined)
+    throw new DeployError(
+      'remote-failure',
+      `${host.label}: '${posix.join(base, link)}' on the host is a symbolic link inside the target where this deploy has a directory: with delete, what is behind it is not the target's to sync, and nothing is written through a link there; replace it with a directory, or point target at where it leads`
+    )
   const count = extraneous.files.length
   if (settings.maxDelete !== undefined && count > settings.maxDelete)
     throw new DeployError(
@@ -105,7 +121,12 @@ async function removeInShell(
   directories: readonly string[]
 ): Promise<boolean> {
   if (attempt.hasher?.unavailable === true) return false
-  const script = `echo sfd-del-go\n${removalScript(files, directories)}`
+  // A shell without rm or rmdir says so, and the files go over SFTP instead.
+  const script = [
+    'echo sfd-del-go',
+    'command -v rm >/dev/null 2>&1 && command -v rmdir >/dev/null 2>&1 || { echo sfd-del-none; exit 0; }',
+    removalScript(files, directories)
+  ].join('\n')
   let result
   try {
     result = await attempt.connection.streamToCommand('sh -s', oneChunk(script))
@@ -113,7 +134,8 @@ async function removeInShell(
     if (isConnectionEnded(error)) throw error
     return false
   }
-  if (!result.stdout.split('\n').includes('sfd-del-go')) return false
+  const said = result.stdout.split('\n')
+  if (!said.includes('sfd-del-go') || said.includes('sfd-del-none')) return false
   if (result.code === 0) return true
   const reason = result.stderr.trim().split('\n')[0] ?? `exit ${result.code ?? result.signal}`
   throw new DeployError(

@@ -148,7 +148,7 @@ function compareLater(pass: Pass, index: number): void {
   const comparing = async (): Promise<Verdict> => {
     const path = posix.join(attempt.base, file.relativePath)
     if (file.size >= SIZE_CHECK_FIRST) {
-      const existing = await attempt.sftp.stat(path)
+      const existing = await attempt.sftp.lstat(path)
       if (existing?.isFile !== true || existing.size !== file.size) return 'differs'
     }
     const answer = prefetchedAnswer(pass, file) ?? (await hasher.hash(path, file.size))

@@ -49,7 +49,7 @@ export async function alreadyThere(
   path: string
 ): Promise<boolean> {
   if (attempt.settings.verify !== 'sha256') return false
-  const existing = await attempt.sftp.stat(path)
+  const existing = await attempt.sftp.lstat(path)
   if (existing?.isFile !== true || existing.size !== file.size) return false
   const [local, remote] = await Promise.all([
     attempt.localHasher.digest(file.localPath, file.size),

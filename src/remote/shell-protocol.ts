@@ -73,19 +73,22 @@ export function parseHasherLine(lines: readonly string[]): Hasher | undefined {
 /**
  * One batch, every path through quotePath (a file named `-out` is not an option to openssl).
  * openssl takes the whole batch in one process and its output lines come back prefixed; the
- * others run once per file.
+ * others run once per file. A path that is a symbolic link is never hashed as what it points to
+ * (a file of the build there is not the host's until it replaces the link): the shell names
+ * each such path by its 1-based place (`sfd-link N`), and it reads as unreadable.
  */
 export function hashBatchScript(hasher: Hasher, paths: readonly string[]): string {
   const quoted = paths.map(quotePath).join(' ')
   if (hasher === 'openssl')
     return [
+      `i=0; for f in ${quoted}; do i=$((i+1)); if [ -h "$f" ]; then echo "sfd-link $i"; fi; done`,
       `${HASHER_COMMAND.openssl} ${quoted} 2>/dev/null | sfd_prefix`,
       `echo ${END_LINE}`,
       ''
     ].join('\n')
   return [
     `for f in ${quoted}; do`,
-    `if r=$(${HASHER_COMMAND[hasher]} < "$f" 2>/dev/null); then printf 'sfd-ok %s\\n' "$r"; else echo 'sfd-err'; fi`,
+    `if [ ! -h "$f" ] && r=$(${HASHER_COMMAND[hasher]} < "$f" 2>/dev/null); then printf 'sfd-ok %s\\n' "$r"; else echo 'sfd-err'; fi`,
     'done',
     `echo ${END_LINE}`,
     ''
@@ -123,18 +126,35 @@ export function parseHashAnswer(
     })
   // `SHA2-256(path)= hex` (OpenSSL 3) or `SHA256(path)= hex` (1.1), a line per file read, in
   // order; a name with a line break spans lines, so the text is matched name by name.
-  const text = lines.map((line) => line.slice('sfd-o '.length)).join('\n')
+  const links = new Set(
+    lines.filter((line) => line.startsWith('sfd-link ')).map((line) => Number(line.slice(9)))
+  )
+  const text = lines
+    .filter((line) => line.startsWith('sfd-o '))
+    .map((line) => line.slice('sfd-o '.length))
+    .join('\n')
   let position = 0
-  return paths.map((path): RemoteDigest => {
-    for (const label of ['SHA2-256', 'SHA256']) {
-      // The path as hashBatchScript handed it to openssl.
-      const head = `${label}(${commandPath(path)})= `
-      if (!text.startsWith(head, position)) continue
-      const hex = text.slice(position + head.length, position + head.length + 64)
-      if (!/^[0-9a-f]{64}$/.test(hex)) return 'unreadable'
-      position += head.length + 64 + 1
-      return { sha256: hex }
-    }
-    return 'unreadable'
+  return paths.map((path, index): RemoteDigest => {
+    const digest = nextDigest(text, position, path)
+    if (digest === undefined) return 'unreadable'
+    position = digest.end
+    return links.has(index + 1) ? 'unreadable' : { sha256: digest.hex }
   })
+}
+
+/** The digest line of `path` at `position` in openssl's output, and where the next one starts. */
+function nextDigest(
+  text: string,
+  position: number,
+  path: string
+): { hex: string; end: number } | undefined {
+  for (const label of ['SHA2-256', 'SHA256']) {
+    // The path as hashBatchScript handed it to openssl.
+    const head = `${label}(${commandPath(path)})= `
+    if (!text.startsWith(head, position)) continue
+    const hex = text.slice(position + head.length, position + head.length + 64)
+    if (!/^[0-9a-f]{64}$/.test(hex)) return undefined
+    return { hex, end: position + head.length + 64 + 1 }
+  }
+  return undefined
 }

@@ -29,7 +29,9 @@ function fakeHost(open: (count: number) => 'shell' | Error = () => 'shell'): Fak
     request(input, terminator) {
       if (input.includes('sfd-hasher'))
         return Promise.resolve(['sfd-boot b', 'sfd-cwd /home/u', 'sfd-hasher openssl'])
-      const paths = [...input.matchAll(/'([^']*)'/g)].map((match) => match[1] ?? '')
+      // The paths openssl is handed (the line before them only looks for links among them).
+      const hashing = input.split('\n').find((line) => line.startsWith('openssl ')) ?? ''
+      const paths = [...hashing.matchAll(/'([^']*)'/g)].map((match) => match[1] ?? '')
       batches.push(paths)
       expect(terminator).toBe('sfd-end')
       return Promise.resolve(

@@ -4,7 +4,7 @@
 
 import { execFileSync, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { followScript } from '../../src/remote/follower.js'
@@ -108,6 +108,17 @@ describe('paths handed to remote programs', () => {
       expect(parseHashAnswer(hasher, paths, batch)).toEqual(
         Object.values(files).map((content) => ({ sha256: sha256(content) }))
       )
+      // A link is not hashed as what it points to: a file of the build at its path is not there.
+      symlinkSync('victim.txt', join(dir, '-link'))
+      const withLink = [...paths, '-link', 'z.txt']
+      const again = sh(dir, `${HASHER_PRELUDE}\n${hashBatchScript(hasher, withLink)}`)
+      const answers = parseHashAnswer(
+        hasher,
+        withLink,
+        answer(again.slice(again.indexOf(END_LINE) + 1))
+      )
+      expect(answers.at(-2)).toBe('unreadable')
+      expect(answers.at(-1)).toEqual({ sha256: sha256('last\n') })
       for (const [name, content] of Object.entries(files))
         expect(readFileSync(join(dir, name), 'utf8'), name).toBe(content)
     })
