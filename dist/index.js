@@ -32539,6 +32539,58 @@ function parseHostList(text, defaults) {
     return targets;
 }
 
+// `select` and `shard`: which of the listed hosts this job deploys. Pure.
+function parseShard(text) {
+    const match = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
+    const index = Number(match?.[1]);
+    const count = Number(match?.[2]);
+    if (match === null || count < 1 || count > 10_000 || index < 1 || index > count)
+        throw new InputError('shard', `'${text}' is not a shard: write i/n with 1 <= i <= n (for example \${{ matrix.shard }}/4)`);
+    return { index, count };
+}
+/** The labels `select` names (separated by commas, blanks or newlines). */
+function parseSelect(text) {
+    return text.split(/[\s,]+/).filter((label) => label !== '');
+}
+/** The items carrying every one of `wanted` labels. */
+function selectByLabels(items, wanted) {
+    return items.filter((item) => wanted.every((label) => item.labels.includes(label)));
+}
+/**
+ * The shard's slice of `items`, in their order: contiguous, its boundaries at
+ * ceil(i * length / count), so the slices' sizes differ by at most one (the first ones the
+ * larger), and together they hold every item exactly once. The same list gives every job of a
+ * matrix the same slices.
+ */
+function shardSlice(items, shard) {
+    const start = Math.ceil(((shard.index - 1) * items.length) / shard.count);
+    const end = Math.ceil((shard.index * items.length) / shard.count);
+    return items.slice(start, end);
+}
+
+// The `target` input (and an inventory host's `target`) as the SFTP path the host resolves.
+/**
+ * The `target` input as an SFTP path. SFTP resolves relative paths against the login directory,
+ * so `~` and `~/x` become `.` and `x`; trailing slashes are dropped.
+ */
+function normalizeTarget(target) {
+    let value = target.trim();
+    if (value === '~')
+        return '.';
+    if (value.startsWith('~/'))
+        value = value.slice(2) || '.';
+    if (value.length > 1)
+        value = value.replace(/\/+$/, '') || '/';
+    return posix.normalize(value);
+}
+
+// A host or a jump host as the lists give it, placed and checked before any secret is read,
+// and what resolving the lists takes: shared by destinations.ts (placing, choosing) and
+// host-secrets.ts (reading credentials, settling host key rules).
+function problem(source, text) {
+    return new InputError(source.input, `${source.where}${text}`);
+}
+
 // ssh2's key parser, for the inputs: which key formats it can use, or why it cannot.
 /** ssh2's key parser: the key formats it can use, or the reason it cannot. */
 function parseSshKey(data, passphrase) {
@@ -32658,157 +32710,12 @@ function loadPrivateKey(text, passphrase) {
     return { key, passphrase: keyPassphrase, type: parsed.type, derivedSecrets };
 }
 
-// `select` and `shard`: which of the listed hosts this job deploys. Pure.
-function parseShard(text) {
-    const match = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
-    const index = Number(match?.[1]);
-    const count = Number(match?.[2]);
-    if (match === null || count < 1 || count > 10_000 || index < 1 || index > count)
-        throw new InputError('shard', `'${text}' is not a shard: write i/n with 1 <= i <= n (for example \${{ matrix.shard }}/4)`);
-    return { index, count };
-}
-/** The labels `select` names (separated by commas, blanks or newlines). */
-function parseSelect(text) {
-    return text.split(/[\s,]+/).filter((label) => label !== '');
-}
-/** The items carrying every one of `wanted` labels. */
-function selectByLabels(items, wanted) {
-    return items.filter((item) => wanted.every((label) => item.labels.includes(label)));
-}
-/**
- * The shard's slice of `items`, in their order: contiguous, its boundaries at
- * ceil(i * length / count), so the slices' sizes differ by at most one (the first ones the
- * larger), and together they hold every item exactly once. The same list gives every job of a
- * matrix the same slices.
- */
-function shardSlice(items, shard) {
-    const start = Math.ceil(((shard.index - 1) * items.length) / shard.count);
-    const end = Math.ceil((shard.index * items.length) / shard.count);
-    return items.slice(start, end);
-}
-
-// The `target` input (and an inventory host's `target`) as the SFTP path the host resolves.
-/**
- * The `target` input as an SFTP path. SFTP resolves relative paths against the login directory,
- * so `~` and `~/x` become `.` and `x`; trailing slashes are dropped.
- */
-function normalizeTarget(target) {
-    let value = target.trim();
-    if (value === '~')
-        return '.';
-    if (value.startsWith('~/'))
-        value = value.slice(2) || '.';
-    if (value.length > 1)
-        value = value.replace(/\/+$/, '') || '/';
-    return posix.normalize(value);
-}
-
-// The hosts of a run, each with everything needed to reach it: from the `host` input and the
-// `inventory`, each field taken from the host's own entry, then the inventory's `defaults:`,
-// then the action's input. First every entry is checked and placed (no secret read); then
-// `select` and `shard` pick this job's hosts; only for those are credentials read from the
-// runner's environment (`key-env`, `password-env`: a job whose environment holds the keys of its
-// own hosts alone works) and host key rules settled. Pure: the environment is passed in.
+// The secrets of the hosts a job deploys, read once they are chosen: credentials from the
+// runner's environment (`key-env`, `password-env`) or the run's inputs, and host key rules (an
+// entry's own fingerprints, or the run's). Identical ones are one object, so that hosts and jump
+// hosts with the same rules share them (a jump host's connection is shared only where they do).
 const NO_CREDENTIALS = "no credentials: set 'key' (or 'key-path') or 'password'";
 const NO_HOST_KEYS = "no host key to check the servers against: set 'known-hosts' (for example the output of ssh-keyscan) or 'fingerprint'; 'insecure-ignore-host-key: true' skips the check";
-function problem(source, text) {
-    return new InputError(source.input, `${source.where}${text}`);
-}
-/** Places the entries of the lists: everything checked that needs no secret. */
-class Placer {
-    inputs;
-    constructor(inputs) {
-        this.inputs = inputs;
-    }
-    /** The `host` input's entries, with the inputs' target and jump. */
-    inputHosts() {
-        if (this.inputs.host.trim() === '')
-            return [];
-        const source = { input: 'host', where: '' };
-        const jump = this.hops(jumpEntries(this.inputs.jump), undefined, { input: 'jump', where: '' });
-        const target = this.target(undefined, source);
-        return parseHostList(this.inputs.host, {
-            port: this.inputs.port,
-            user: this.inputs.username
-        }).map((endpoint) => ({
-            name: `'${endpoint.label}'`,
-            source,
-            endpoint,
-            target,
-            fingerprints: undefined,
-            own: {},
-            defaults: {},
-            jump,
-            labels: []
-        }));
-    }
-    /** An inventory's hosts, each field its own, else `defaults:`, else the input's. */
-    inventoryHost(entry, defaults) {
-        const name = `hosts[${entry.index}] (${entry.entry})`;
-        const source = { input: 'inventory', where: `${name}: ` };
-        const field = (key) => entry[key] ?? defaults[key];
-        return {
-            name,
-            source,
-            endpoint: this.endpoint(entry.entry, { user: field('user'), port: field('port') }, source, entry),
-            target: this.target(field('target'), source),
-            fingerprints: field('fingerprints'),
-            own: { keyEnv: field('keyEnv'), passwordEnv: field('passwordEnv') },
-            defaults: { keyEnv: defaults.keyEnv, passwordEnv: defaults.passwordEnv },
-            jump: this.hops(field('jump') ?? jumpEntries(this.inputs.jump), defaults.user, {
-                ...source,
-                where: `${source.where}'jump': `
-            }),
-            labels: field('labels') ?? []
-        };
-    }
-    /** A jump chain: each hop's own fields, else the run's (a hop without a port uses 22). */
-    hops(entries, defaultUser, source) {
-        return entries.map((hop, index) => {
-            const hopSource = { ...source, where: `${source.where}hop ${index + 1} (${hop.entry}): ` };
-            return {
-                endpoint: this.endpoint(hop.entry, { user: hop.user ?? defaultUser, port: hop.port ?? 22 }, hopSource, hop),
-                source: hopSource,
-                fingerprints: hop.fingerprints,
-                own: { keyEnv: hop.keyEnv, passwordEnv: hop.passwordEnv }
-            };
-        });
-    }
-    /**
-     * `[user@]host[:port]`, `fields` filling in what the text does not name; where the entry's own
-     * map (`own`) names a user or port that its text contradicts, an error.
-     */
-    endpoint(entry, fields, source, own = {}) {
-        let placed;
-        try {
-            placed = parseHostEntry(entry, {
-                port: fields.port ?? this.inputs.port,
-                user: fields.user ?? this.inputs.username
-            });
-        }
-        catch (error) {
-            if (!(error instanceof HostListError) || source.input === 'host')
-                throw error;
-            throw problem(source, error.input === 'username'
-                ? "no 'user': give it in the entry (user@host), in defaults, or the 'username' input"
-                : `'host': ${error.problem}`);
-        }
-        if (own.user !== undefined && placed.user !== own.user)
-            throw problem(source, `'${entry}' names the user ${placed.user}, and 'user' says ${own.user}`);
-        if (own.port !== undefined && placed.port !== own.port)
-            throw problem(source, `'${entry}' names the port ${placed.port}, and 'port' says ${own.port}`);
-        return placed;
-    }
-    target(own, source) {
-        if (own !== undefined)
-            return normalizeTarget(own);
-        if (this.inputs.target !== undefined)
-            return this.inputs.target;
-        if (source.input === 'host')
-            throw new InputError('target', 'is required: the remote directory to deploy to');
-        throw problem(source, "no 'target': set it here, in defaults, or the 'target' input");
-    }
-}
 /** Reads the secrets of the hosts selected and settles their credentials and host keys. */
 class Completer {
     inputs;
@@ -32915,6 +32822,108 @@ class Completer {
         };
         this.#policies.set(id, policy);
         return policy;
+    }
+}
+
+// The hosts of a run, each with everything needed to reach it: from the `host` input and the
+// `inventory`, each field taken from the host's own entry, then the inventory's `defaults:`,
+// then the action's input. First every entry is checked and placed (no secret read); then
+// `select` and `shard` pick this job's hosts; only for those are credentials read from the
+// runner's environment (`key-env`, `password-env`: a job whose environment holds the keys of its
+// own hosts alone works) and host key rules settled. Pure: the environment is passed in.
+/** Places the entries of the lists: everything checked that needs no secret. */
+class Placer {
+    inputs;
+    constructor(inputs) {
+        this.inputs = inputs;
+    }
+    /** The `host` input's entries, with the inputs' target and jump. */
+    inputHosts() {
+        if (this.inputs.host.trim() === '')
+            return [];
+        const source = { input: 'host', where: '' };
+        const jump = this.hops(jumpEntries(this.inputs.jump), undefined, { input: 'jump', where: '' });
+        const target = this.target(undefined, source);
+        return parseHostList(this.inputs.host, {
+            port: this.inputs.port,
+            user: this.inputs.username
+        }).map((endpoint) => ({
+            name: `'${endpoint.label}'`,
+            source,
+            endpoint,
+            target,
+            fingerprints: undefined,
+            own: {},
+            defaults: {},
+            jump,
+            labels: []
+        }));
+    }
+    /** An inventory's hosts, each field its own, else `defaults:`, else the input's. */
+    inventoryHost(entry, defaults) {
+        const name = `hosts[${entry.index}] (${entry.entry})`;
+        const source = { input: 'inventory', where: `${name}: ` };
+        const field = (key) => entry[key] ?? defaults[key];
+        return {
+            name,
+            source,
+            endpoint: this.endpoint(entry.entry, { user: field('user'), port: field('port') }, source, entry),
+            target: this.target(field('target'), source),
+            fingerprints: field('fingerprints'),
+            own: { keyEnv: field('keyEnv'), passwordEnv: field('passwordEnv') },
+            defaults: { keyEnv: defaults.keyEnv, passwordEnv: defaults.passwordEnv },
+            jump: this.hops(field('jump') ?? jumpEntries(this.inputs.jump), defaults.user, {
+                ...source,
+                where: `${source.where}'jump': `
+            }),
+            labels: field('labels') ?? []
+        };
+    }
+    /** A jump chain: each hop's own fields, else the run's (a hop without a port uses 22). */
+    hops(entries, defaultUser, source) {
+        return entries.map((hop, index) => {
+            const hopSource = { ...source, where: `${source.where}hop ${index + 1} (${hop.entry}): ` };
+            return {
+                endpoint: this.endpoint(hop.entry, { user: hop.user ?? defaultUser, port: hop.port ?? 22 }, hopSource, hop),
+                source: hopSource,
+                fingerprints: hop.fingerprints,
+                own: { keyEnv: hop.keyEnv, passwordEnv: hop.passwordEnv }
+            };
+        });
+    }
+    /**
+     * `[user@]host[:port]`, `fields` filling in what the text does not name; where the entry's own
+     * map (`own`) names a user or port that its text contradicts, an error.
+     */
+    endpoint(entry, fields, source, own = {}) {
+        let placed;
+        try {
+            placed = parseHostEntry(entry, {
+                port: fields.port ?? this.inputs.port,
+                user: fields.user ?? this.inputs.username
+            });
+        }
+        catch (error) {
+            if (!(error instanceof HostListError) || source.input === 'host')
+                throw error;
+            throw problem(source, error.input === 'username'
+                ? "no 'user': give it in the entry (user@host), in defaults, or the 'username' input"
+                : `'host': ${error.problem}`);
+        }
+        if (own.user !== undefined && placed.user !== own.user)
+            throw problem(source, `'${entry}' names the user ${placed.user}, and 'user' says ${own.user}`);
+        if (own.port !== undefined && placed.port !== own.port)
+            throw problem(source, `'${entry}' names the port ${placed.port}, and 'port' says ${own.port}`);
+        return placed;
+    }
+    target(own, source) {
+        if (own !== undefined)
+            return normalizeTarget(own);
+        if (this.inputs.target !== undefined)
+            return this.inputs.target;
+        if (source.input === 'host')
+            throw new InputError('target', 'is required: the remote directory to deploy to');
+        throw problem(source, "no 'target': set it here, in defaults, or the 'target' input");
     }
 }
 /** `jump` input text: `[user@]host[:port]` entries separated by commas. */

@@ -6,87 +6,27 @@
 // own hosts alone works) and host key rules settled. Pure: the environment is passed in.
 
 import { InputError } from '../errors.js'
-import { parseFingerprint, type HostKeyPolicy } from './host-key.js'
 import { HostListError, parseHostEntry, parseHostList, type HostTarget } from './host-list.js'
-import type { HopEntry, HostFields, Inventory, InventoryHost } from './inventory.js'
-import type { KnownHostEntry } from './known-hosts.js'
-import { loadPrivateKey } from './private-key.js'
-import type { Credentials, Destination } from './settings.js'
+import type { HopEntry, HostFields, InventoryHost } from './inventory.js'
+import type { Destination } from './settings.js'
 import { parseSelect, parseShard, selectByLabels, shardSlice } from './shard.js'
 import { normalizeTarget } from './target.js'
+import {
+  problem,
+  type Candidate,
+  type HopCandidate,
+  type HostListInputs,
+  type Source
+} from './candidate.js'
+import { Completer } from './host-secrets.js'
 
-export interface HostListInputs {
-  /** The `host` input's text ('' for none). */
-  readonly host: string
-  readonly port: number
-  readonly username: string | undefined
-  /** The `target` input, normalized; undefined when empty. */
-  readonly target: string | undefined
-  /** The `jump` input's text. */
-  readonly jump: string
-  readonly select: string
-  readonly shard: string
-  readonly inventory: Inventory | undefined
-  /** The run's credentials (`key`, `key-path`, `password`); undefined when none is set. */
-  readonly credentials: Credentials | undefined
-  /** The run's host key policy; undefined when neither `known-hosts` nor `fingerprint` is set. */
-  readonly hostKeys: HostKeyPolicy | undefined
-  readonly knownHosts: readonly KnownHostEntry[]
-  readonly passphrase: string | undefined
-  /** The runner's environment, for `key-env` and `password-env`. */
-  readonly variables: Readonly<Record<string, string | undefined>>
-}
+export type { HostListInputs } from './candidate.js'
 
 export interface ResolvedHosts {
   readonly hosts: Destination[]
   /** Values read from the environment, and keys derived from them: to be masked. */
   readonly secrets: string[]
   readonly notices: string[]
-}
-
-const NO_CREDENTIALS = "no credentials: set 'key' (or 'key-path') or 'password'"
-const NO_HOST_KEYS =
-  "no host key to check the servers against: set 'known-hosts' (for example the output of ssh-keyscan) or 'fingerprint'; 'insecure-ignore-host-key: true' skips the check"
-
-/** Where a value came from, for errors: an input, or an inventory entry. */
-interface Source {
-  /** The input an error names. */
-  readonly input: string
-  /** Prefixed to the problem: `hosts[2] (web2): ` for an inventory entry, '' for an input. */
-  readonly where: string
-}
-
-function problem(source: Source, text: string): InputError {
-  return new InputError(source.input, `${source.where}${text}`)
-}
-
-/** Credentials named by an entry: environment variables, read once the host is selected. */
-interface NamedCredentials {
-  readonly keyEnv?: string | undefined
-  readonly passwordEnv?: string | undefined
-}
-
-/** A hop of a chain, placed, its secrets not read yet. */
-interface HopCandidate {
-  readonly endpoint: HostTarget
-  readonly source: Source
-  readonly fingerprints: readonly string[] | undefined
-  readonly own: NamedCredentials
-}
-
-/** A host, placed and checked, its secrets not read yet. */
-interface Candidate {
-  /** How errors name it: `'user@host:port'`, or `hosts[N] (entry)`. */
-  readonly name: string
-  readonly source: Source
-  readonly endpoint: HostTarget
-  readonly target: string
-  readonly fingerprints: readonly string[] | undefined
-  readonly own: NamedCredentials
-  /** The inventory's `defaults:` credentials, which a hop without its own takes first. */
-  readonly defaults: NamedCredentials
-  readonly jump: readonly HopCandidate[]
-  readonly labels: readonly string[]
 }
 
 /** Places the entries of the lists: everything checked that needs no secret. */
@@ -201,127 +141,6 @@ class Placer {
     if (source.input === 'host')
       throw new InputError('target', 'is required: the remote directory to deploy to')
     throw problem(source, "no 'target': set it here, in defaults, or the 'target' input")
-  }
-}
-
-/** Reads the secrets of the hosts selected and settles their credentials and host keys. */
-class Completer {
-  readonly secrets: string[] = []
-  // One object per distinct value, so that hosts and hops with the same rules share them (a jump
-  // host's connection is shared only where they are the same).
-  readonly #credentials = new Map<string, Credentials>()
-  readonly #policies = new Map<string, HostKeyPolicy>()
-
-  constructor(private readonly inputs: HostListInputs) {}
-
-  destination(candidate: Candidate): Destination {
-    const hostKeys = this.hostKeys(candidate.fingerprints, candidate.source)
-    const credentials = this.credentials([candidate.own], candidate.source)
-    return {
-      ...candidate.endpoint,
-      hostKeys,
-      credentials,
-      target: candidate.target,
-      jump: candidate.jump.map((hop) => ({
-        ...hop.endpoint,
-        hostKeys: this.hostKeys(hop.fingerprints, hop.source),
-        // A hop's own, else the inventory's defaults:, else the run's, else the host's.
-        credentials: this.credentials([hop.own, candidate.defaults], hop.source, credentials)
-      })),
-      labels: candidate.labels
-    }
-  }
-
-  /**
-   * The first of `named` that names any credentials, else the run's, else `fallback`; an error
-   * naming where to give them when there are none.
-   */
-  private credentials(
-    named: readonly NamedCredentials[],
-    source: Source,
-    fallback?: Credentials
-  ): Credentials {
-    const own = named.find((item) => item.keyEnv !== undefined || item.passwordEnv !== undefined)
-    if (own === undefined) {
-      const found = this.inputs.credentials ?? fallback
-      if (found !== undefined) return found
-      if (source.where === '') throw new InputError('key', NO_CREDENTIALS)
-      throw problem(
-        source,
-        "no credentials: set 'key-env' or 'password-env' (in this entry's map, or in defaults), or the 'key' or 'password' input"
-      )
-    }
-    const id = `${own.keyEnv ?? ''}\0${own.passwordEnv ?? ''}`
-    const known = this.#credentials.get(id)
-    if (known !== undefined) return known
-    const loaded = this.load(own, source)
-    this.#credentials.set(id, loaded)
-    return loaded
-  }
-
-  private load(own: NamedCredentials, source: Source): Credentials {
-    const password =
-      own.passwordEnv === undefined
-        ? undefined
-        : this.variable(own.passwordEnv, 'password-env', source)
-    if (own.keyEnv === undefined)
-      return { privateKey: undefined, passphrase: undefined, password, description: 'password' }
-    const text = this.variable(own.keyEnv, 'key-env', source)
-    let loaded
-    try {
-      loaded = loadPrivateKey(text, this.inputs.passphrase)
-    } catch (error) {
-      if (!(error instanceof InputError)) throw error
-      throw problem(source, `'key-env' (${own.keyEnv}): ${error.problem}`)
-    }
-    this.secrets.push(...loaded.derivedSecrets)
-    return {
-      privateKey: loaded.key,
-      passphrase: loaded.passphrase,
-      password,
-      description: `${loaded.type} key from ${own.keyEnv}${password === undefined ? '' : ', then password'}`
-    }
-  }
-
-  private variable(name: string, field: string, source: Source): string {
-    const value = this.inputs.variables[name]
-    if (value === undefined || value.trim() === '')
-      throw problem(
-        source,
-        `'${field}' names ${name}, which is not set in the runner's environment (set it from a secret with env:)`
-      )
-    this.secrets.push(value)
-    return value
-  }
-
-  /** The endpoint's own fingerprints (with known-hosts), else the run's host key policy. */
-  private hostKeys(own: readonly string[] | undefined, source: Source): HostKeyPolicy {
-    if (own === undefined) {
-      if (this.inputs.hostKeys !== undefined) return this.inputs.hostKeys
-      if (source.where === '') throw new InputError('known-hosts', NO_HOST_KEYS)
-      throw problem(
-        source,
-        "no host key to check it against: set its 'fingerprint', or the 'known-hosts' or 'fingerprint' input"
-      )
-    }
-    const id = own.join(' ')
-    const known = this.#policies.get(id)
-    if (known !== undefined) return known
-    const policy: HostKeyPolicy = {
-      mode: 'verify',
-      knownHosts: [...this.inputs.knownHosts],
-      fingerprints: own.map((text) => {
-        const fingerprint = parseFingerprint(text)
-        if (fingerprint === undefined)
-          throw problem(
-            source,
-            `'fingerprint': '${text}' is not a host key fingerprint (expected SHA256:… as 'ssh-keygen -lf' prints, or MD5 hex)`
-          )
-        return fingerprint
-      })
-    }
-    this.#policies.set(id, policy)
-    return policy
   }
 }
 
