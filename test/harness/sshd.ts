@@ -448,6 +448,10 @@ async function startHost(fleetDir: string, index: number, options: HostOptions):
       'PermitRootLogin prohibit-password',
       'PrintMotd no',
       'LogLevel VERBOSE',
+      // The simulated user's home is the host's login directory, for sshd too: the login shell
+      // then reads no ~/.bashrc of the runner's own user (Debian's bash reads it under sshd,
+      // and one that runs `pyenv init` costs every session 0.4–2 s of the runner's CPU).
+      `SetEnv HOME=${home}`,
       options.sftpOnly === true ? `ForceCommand internal-sftp -d ${home}` : `ForceCommand ${login}`,
       `Subsystem sftp ${sftpServer}`
     ]
