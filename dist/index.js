@@ -720,6 +720,119 @@ function endGroup() {
     issue('endgroup');
 }
 
+// Durations as users write them in workflow files: `500ms`, `30s`, `5m`, `1h`, `1m30s`, or a bare
+// number of seconds.
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+/** Milliseconds, or undefined when `text` is not a duration. */
+function parseDuration(text) {
+    const value = text.trim().toLowerCase();
+    if (value === '')
+        return undefined;
+    if (/^\d+(?:\.\d+)?$/.test(value))
+        return Math.round(Number(value) * 1000);
+    PART.lastIndex = 0;
+    let total = 0;
+    let consumed = 0;
+    for (let match = PART.exec(value); match !== null; match = PART.exec(value)) {
+        const [whole, amount, unit] = match;
+        total += Number(amount) * UNIT_MS[unit];
+        consumed += whole.length;
+    }
+    if (consumed !== value.length)
+        return undefined;
+    return Math.round(total);
+}
+function formatDuration(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)}ms`;
+    if (ms < 60_000)
+        return `${(ms / 1000).toFixed(1)}s`;
+    const minutes = Math.floor(ms / 60_000);
+    const seconds = Math.round((ms % 60_000) / 1000);
+    return `${minutes}m${String(seconds).padStart(2, '0')}s`;
+}
+
+// Numbers for people: sizes in binary units, as the log, the summary and errors print them.
+function formatBytes(bytes) {
+    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+    let value = bytes;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+        value /= 1024;
+        unit += 1;
+    }
+    return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit] ?? ''}`;
+}
+
+// What a running host is doing, as the progress lines and the command line's live display show
+// it: its phase, files and bytes so far, the rate over the last few seconds and an ETA.
+// The rate is taken over this much of the recent past, and not before this much has passed.
+const RATE_WINDOW_MS = 5000;
+const RATE_MIN_SPAN_MS = 1000;
+/** Bytes sent over time, for a rate over the last few seconds of sending. */
+class RateMeter {
+    #samples = [];
+    /**
+     * Records `bytes` (a running total) at `at` ms, sending since `start`, and returns the rate
+     * in bytes per second: undefined until a second of sending has passed.
+     */
+    sample(at, bytes, start) {
+        const samples = this.#samples;
+        if (samples.length === 0 || start.at > (samples[0]?.at ?? 0))
+            this.#samples = [start];
+        this.#samples.push({ at, bytes });
+        while (this.#samples.length > 2 && at - (this.#samples[1]?.at ?? at) >= RATE_WINDOW_MS)
+            this.#samples.shift();
+        const first = this.#samples[0];
+        if (first === undefined || at - first.at < RATE_MIN_SPAN_MS)
+            return undefined;
+        return ((bytes - first.bytes) * 1000) / (at - first.at);
+    }
+    /** Not sending: the next rate starts afresh. */
+    reset() {
+        this.#samples = [];
+        return undefined;
+    }
+}
+/** The host's rate now, while it sends. */
+function sampleRate(meter, progress, at) {
+    return progress.phase === 'sending' && progress.sendStart !== undefined
+        ? meter.sample(at, progress.bytes, progress.sendStart)
+        : meter.reset();
+}
+function snapshotOf(label, progress, files, rate) {
+    const left = Math.max(0, progress.sendGoal - progress.bytes);
+    const sending = progress.phase === 'sending';
+    return {
+        label,
+        phase: sending && left === 0 ? 'verifying' : progress.phase,
+        files,
+        filesDone: progress.uploaded + progress.skipped,
+        bytes: progress.bytes,
+        bytesGoal: progress.sendGoal,
+        attempts: progress.attempts,
+        rate,
+        etaMs: sending && left > 0 && rate !== undefined && rate > 0 ? (left * 1000) / rate : undefined
+    };
+}
+function formatRate(rate) {
+    return rate === undefined ? '-' : `${formatBytes(Math.round(rate))}/s`;
+}
+/** `sending, 3/40 files, 1.20 MiB of 8.00 MiB, 2.31 MiB/s, ETA 3.0s, attempt 1` */
+function progressText(host) {
+    const parts = [host.phase, `${host.filesDone}/${host.files} files`];
+    parts.push(host.bytesGoal > host.bytes
+        ? `${formatBytes(host.bytes)} of ${formatBytes(host.bytesGoal)}`
+        : `${formatBytes(host.bytes)} sent`);
+    if (host.rate !== undefined)
+        parts.push(formatRate(host.rate));
+    if (host.etaMs !== undefined)
+        parts.push(`ETA ${formatDuration(host.etaMs)}`);
+    parts.push(`attempt ${host.attempts}`);
+    return parts.join(', ');
+}
+
 // The one module that talks to @actions/core: inputs, masking, outputs, logs and the summary.
 // PEM armour lines are public boilerplate; masking them would only hide our own messages.
 const ARMOUR = /^-----(BEGIN|END) [A-Z0-9 ]+-----$/;
@@ -760,41 +873,12 @@ function createActionIO() {
         setFailed: (message) => setFailed(message),
         markFailed: () => {
             process.exitCode = 1;
+        },
+        progress: (hosts) => {
+            for (const host of hosts)
+                info(`progress: ${host.label}: ${progressText(host)}`);
         }
     };
-}
-
-// Durations as users write them in workflow files: `500ms`, `30s`, `5m`, `1h`, `1m30s`, or a bare
-// number of seconds.
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-const PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
-/** Milliseconds, or undefined when `text` is not a duration. */
-function parseDuration(text) {
-    const value = text.trim().toLowerCase();
-    if (value === '')
-        return undefined;
-    if (/^\d+(?:\.\d+)?$/.test(value))
-        return Math.round(Number(value) * 1000);
-    PART.lastIndex = 0;
-    let total = 0;
-    let consumed = 0;
-    for (let match = PART.exec(value); match !== null; match = PART.exec(value)) {
-        const [whole, amount, unit] = match;
-        total += Number(amount) * UNIT_MS[unit];
-        consumed += whole.length;
-    }
-    if (consumed !== value.length)
-        return undefined;
-    return Math.round(total);
-}
-function formatDuration(ms) {
-    if (ms < 1000)
-        return `${Math.round(ms)}ms`;
-    if (ms < 60_000)
-        return `${(ms / 1000).toFixed(1)}s`;
-    const minutes = Math.floor(ms / 60_000);
-    const seconds = Math.round((ms % 60_000) / 1000);
-    return `${minutes}m${String(seconds).padStart(2, '0')}s`;
 }
 
 // Typed errors. Every failure the action reports is a DeployError whose `kind` decides whether a
@@ -897,18 +981,6 @@ function notAttempted(host, files, reason) {
         durationMs: 0,
         error: reason
     };
-}
-
-// Numbers for people: sizes in binary units, as the log, the summary and errors print them.
-function formatBytes(bytes) {
-    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-    let value = bytes;
-    let unit = 0;
-    while (value >= 1024 && unit < units.length - 1) {
-        value /= 1024;
-        unit += 1;
-    }
-    return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit] ?? ''}`;
 }
 
 // Local file data for uploads, read once per run however many hosts receive it. Every upload
@@ -2041,6 +2113,9 @@ async function removeTemporaries(job, signal) {
 // done or bytes sent.
 function createHostProgress() {
     return {
+        phase: 'connecting',
+        sendGoal: 0,
+        sendStart: undefined,
         attempts: 0,
         bytes: 0,
         resumedBytes: 0,
@@ -2065,9 +2140,11 @@ function bytesCounter(progress) {
         progress.bytes += bytes;
     };
 }
-function progressLine(label, progress, files) {
-    const done = progress.uploaded + progress.skipped;
-    return `${label}: ${done}/${files} files, ${formatBytes(progress.bytes)} sent, attempt ${progress.attempts}`;
+/** The attempt is about to send `bytes` more: they count towards its goal. */
+function startSending(progress, bytes) {
+    progress.phase = 'sending';
+    progress.sendGoal = progress.bytes + bytes;
+    progress.sendStart = { at: Date.now(), bytes: progress.bytes };
 }
 
 // A symbolic link deployed as a link (`follow-symbolic-links: false`), over SFTP.
@@ -7379,7 +7456,7 @@ function sftpStartError(error, label) {
 // ssh2's ConnectConfig, built from our ConnectOptions: which credentials are tried and in what
 // order, where the server's host key is checked, which algorithms are offered, keepalive.
 /**
- * The config for one connection over `socket`. A key is tried first, then a password, then
+ * The config for one connection over `socket`. An agent's keys are tried first, then a key, then a password, then
  * keyboard-interactive with the password as every answer. A host key that `checkHostKey`
  * rejects stops the key exchange; its error goes to `rejectedHostKey` first, since ssh2 itself
  * reports only that the key was refused.
@@ -7405,6 +7482,8 @@ function clientConfig(options, socket, rejectedHostKey) {
             ? {}
             : { algorithms: { serverHostKey: [...options.hostKeyAlgorithms] } })
     };
+    if (options.agent !== undefined)
+        config.agent = options.agent;
     if (options.privateKey !== undefined)
         config.privateKey = options.privateKey;
     if (options.passphrase !== undefined)
@@ -7416,6 +7495,8 @@ function clientConfig(options, socket, rejectedHostKey) {
 /** The authentication methods to try, in order, for the credentials given. */
 function authMethods(options) {
     const methods = [];
+    if (options.agent !== undefined)
+        methods.push('agent');
     if (options.privateKey !== undefined)
         methods.push('publickey');
     if (options.password !== undefined)
@@ -31676,6 +31757,7 @@ function openConnection(endpoint, settings, signal, sock) {
         privateKey: credentials.privateKey,
         passphrase: credentials.passphrase,
         password: credentials.password,
+        ...(credentials.agent === undefined ? {} : { agent: credentials.agent }),
         checkHostKey: hostKeyChecker(hostKeys, endpoint),
         hostKeyAlgorithms: hostKeyAlgorithms(hostKeys, endpoint.host, endpoint.port),
         connectTimeoutMs: settings.connectTimeoutMs,
@@ -31924,7 +32006,8 @@ function workList(job) {
 }
 /** The steps, once connected. */
 async function runSteps(connected, work, firstSessionUp) {
-    const { hasher, localHasher } = connected;
+    const { hasher, localHasher, progress } = connected;
+    progress.phase = 'checking';
     const sftp = await openSessions(connected, work.shellFirst, firstSessionUp);
     const bytesToSend = work.files.reduce((sum, file) => sum + file.size, 0);
     const shellTarget = work.shellFirst
@@ -31945,14 +32028,17 @@ async function runSteps(connected, work, firstSessionUp) {
     // With nothing to send there is nothing to check room or write access for.
     const checked = work.links.length === 0 ? files : [...files, ...work.links];
     await checkBeforeSending(attempt, checked, stream !== undefined);
+    startSending(progress, files.reduce((sum, file) => sum + file.size, 0));
     await send(attempt, {
         files,
         links: work.links,
         stream: stream === undefined ? undefined : { shellStream: stream, files: work.small }
     });
     // Every file is published: only now is anything deleted.
-    if (deletion !== undefined)
-        await deleteExtraneous(attempt, deletion);
+    if (deletion === undefined)
+        return;
+    progress.phase = 'deleting';
+    await deleteExtraneous(attempt, deletion);
 }
 /** One attempt. Throws a DeployError; `retryable` tells the caller whether to try again. */
 async function runAttempt(job, signal) {
@@ -32027,6 +32113,7 @@ async function withRetries(job, signal, attempt) {
     let attemptStarted = Date.now();
     await pRetry(async () => {
         progress.attempts += 1;
+        progress.phase = 'connecting';
         attemptStarted = Date.now();
         await attempt(job, signal);
     }, {
@@ -32042,6 +32129,8 @@ async function withRetries(job, signal, attempt) {
         onFailedAttempt: ({ error, attemptNumber, retriesLeft, retryDelay }) => {
             const failure = asDeployError(error);
             const retrying = failure.retryable && retriesLeft > 0 && !signal.aborted;
+            if (retrying)
+                progress.phase = 'retrying';
             log.warning(`attempt ${attemptNumber} failed after ${formatDuration(Date.now() - attemptStarted)} (${failure.kind}): ${oneLine(failure.message)}${retrying ? ` — retrying in ${formatDuration(retryDelay)}` : ''}`);
         },
         shouldRetry: ({ error }) => asDeployError(error).retryable && !signal.aborted
@@ -32401,7 +32490,7 @@ async function runHost(run, host, index) {
     }
     const log = [];
     const job = hostJob(run, host, index, log);
-    const entry = { label: host.label, progress: job.progress };
+    const entry = { label: host.label, progress: job.progress, meter: new RateMeter() };
     run.running.add(entry);
     const result = await (run.options.deployHost ?? deployHost)(job, signal);
     run.running.delete(entry);
@@ -32428,8 +32517,10 @@ async function fanOut(options) {
     };
     const results = new Array(settings.hosts.length);
     const ticker = setInterval(() => {
-        for (const host of run.running)
-            reporter.progress(progressLine(host.label, host.progress, plan.files.length));
+        const now = Date.now();
+        const snapshots = [...run.running].map((host) => snapshotOf(host.label, host.progress, plan.files.length, sampleRate(host.meter, host.progress, now)));
+        if (snapshots.length > 0)
+            reporter.progress(snapshots);
     }, options.progressIntervalMs);
     try {
         await runPool(settings.hosts, settings.maxParallel, async (host, index) => {
@@ -41970,6 +42061,23 @@ function readInventory(get, env) {
 }
 /** The run's credentials, undefined where none is set (hosts may bring their own). */
 function readCredentials(get, env) {
+    const read = readKeyAndPassword(get, env);
+    if (env.agent === undefined)
+        return read;
+    const { credentials } = read;
+    return {
+        credentials: {
+            privateKey: credentials?.privateKey,
+            passphrase: credentials?.passphrase,
+            password: credentials?.password,
+            agent: env.agent,
+            description: credentials === undefined ? 'ssh-agent' : `ssh-agent, then ${credentials.description}`
+        },
+        derivedSecrets: read.derivedSecrets
+    };
+}
+/** The run's key (`key` or `key-path`) and password. */
+function readKeyAndPassword(get, env) {
     const keyText = optional(get, 'key');
     const keyPath = optional(get, 'key-path');
     const passphrase = optional(get, 'passphrase');
@@ -43414,7 +43522,9 @@ function summaryMarkdown(results, context) {
 // run(): inputs → plan → fan-out → report. The one place where a failure becomes the step's
 // result.
 const DEFAULT_PROGRESS_INTERVAL_MS = 5000;
-function progressInterval(env) {
+function progressInterval(io, env) {
+    if (io.progressIntervalMs !== undefined)
+        return io.progressIntervalMs;
     const value = Number(env.SFD_PROGRESS_INTERVAL_MS);
     return Number.isFinite(value) && value > 0 ? value : DEFAULT_PROGRESS_INTERVAL_MS;
 }
@@ -43466,6 +43576,7 @@ async function deploy(io, settings, plan, options) {
     const env = options.env ?? process.env;
     const hosts = settings.hosts;
     io.info(`${settings.dryRun ? 'Dry run: planning' : 'Deploying'} ${plan.files.length} file(s), ${formatBytes(plan.totalBytes)}, to ${hosts.length} host(s) at ${describeTargets(settings)} (verify ${settings.verify}, ${settings.atomic ? 'atomic' : 'in place'}, auth ${settings.authDescription}, ${settings.maxParallel} host(s) at once)`);
+    io.start?.(hosts.map((host) => host.label));
     const root = rootSignal(options.signal);
     let results;
     try {
@@ -43474,16 +43585,17 @@ async function deploy(io, settings, plan, options) {
             plan,
             localHasher: createLocalHasher(),
             signal: root.signal,
-            progressIntervalMs: progressInterval(env),
+            progressIntervalMs: progressInterval(io, env),
             // Test hosts run on the runner itself; this lets tests take the path other hosts take.
             followOnThisMachine: env.SFD_FOLLOW_ON_THIS_MACHINE === 'true',
             reporter: {
-                progress: (line) => io.info(`progress: ${line}`),
+                progress: (running) => io.progress(running),
                 hostDone: (result, log) => {
                     const title = `${result.host}: ${result.status} (${result.uploaded} uploaded, ${result.skipped} unchanged, ${formatDuration(result.durationMs)})`;
                     io.group(title, log.map((line) => line.level === 'debug'
                         ? { text: line.text, debug: true }
                         : { text: line.level === 'warning' ? `warning: ${line.text}` : line.text }));
+                    io.hostDone?.(result);
                 }
             }
         });
@@ -43505,9 +43617,15 @@ async function deploy(io, settings, plan, options) {
     const skipped = results.filter((result) => result.status === 'skipped');
     const succeeded = results.length - failed.length - skipped.length;
     io.info(`${succeeded} of ${results.length} host(s) ${settings.dryRun ? 'planned (dry run: nothing was written)' : 'deployed'}, ${failed.length} failed, ${skipped.length} not attempted`);
-    if (failed.length > 0 || skipped.length > 0)
-        io.markFailed();
+    if (failed.length === 0 && skipped.length === 0)
+        return 'succeeded';
+    io.markFailed();
+    return 'failed';
 }
+/**
+ * The whole run, from inputs to outputs. Its outcome is also the step's result: the io has
+ * been told of a failure.
+ */
 async function run(options = {}) {
     const io = options.io ?? createActionIO();
     const env = options.env ?? process.env;
@@ -43518,7 +43636,8 @@ async function run(options = {}) {
         const settings = parseInputs((name) => io.getInput(name), {
             workspace: env.GITHUB_WORKSPACE ?? process.cwd(),
             readFile: (path) => readFileSync(path, 'utf8'),
-            variables: env
+            variables: env,
+            ...(options.agent === undefined ? {} : { agent: options.agent })
         });
         for (const secret of settings.derivedSecrets)
             io.setSecret(secret);
@@ -43535,15 +43654,19 @@ async function run(options = {}) {
             followSymbolicLinks: settings.followSymbolicLinks
         });
         io.info(`found ${plan.files.length} file(s) in ${formatDuration(Date.now() - planning)}`);
-        if (plan.files.length === 0)
+        if (plan.files.length === 0) {
             noFiles(io, settings);
-        else if (settings.hosts.length === 0)
+            return 'succeeded';
+        }
+        if (settings.hosts.length === 0) {
             writeOutputs(io, [], plan.files.length);
-        else
-            await deploy(io, settings, plan, options);
+            return 'succeeded';
+        }
+        return await deploy(io, settings, plan, options);
     }
     catch (error) {
         io.setFailed(error instanceof DeployError ? error.message : `unexpected error: ${errorMessage(error)}`);
+        return error instanceof InputError ? 'invalid' : 'failed';
     }
 }
 

@@ -15,16 +15,22 @@ import { formatBytes } from './format.js'
 import { buildOutputs, summaryMarkdown } from './action/report.js'
 import { notAttempted, type HostResult } from './deploy/result.js'
 
+/** How a run ended: every host deployed, a host failed, or the inputs were refused. */
+export type RunOutcome = 'succeeded' | 'failed' | 'invalid'
+
 export interface RunOptions {
   readonly io?: ActionIO
   readonly env?: NodeJS.ProcessEnv
   /** Cancels the run (SIGINT and SIGTERM do too). */
   readonly signal?: AbortSignal
+  /** An ssh-agent socket tried before the run's key (the command line's; see InputEnvironment). */
+  readonly agent?: string
 }
 
 const DEFAULT_PROGRESS_INTERVAL_MS = 5000
 
-function progressInterval(env: NodeJS.ProcessEnv): number {
+function progressInterval(io: ActionIO, env: NodeJS.ProcessEnv): number {
+  if (io.progressIntervalMs !== undefined) return io.progressIntervalMs
   const value = Number(env.SFD_PROGRESS_INTERVAL_MS)
   return Number.isFinite(value) && value > 0 ? value : DEFAULT_PROGRESS_INTERVAL_MS
 }
@@ -84,13 +90,14 @@ async function deploy(
   settings: Settings,
   plan: Plan,
   options: RunOptions
-): Promise<void> {
+): Promise<RunOutcome> {
   const env = options.env ?? process.env
   const hosts = settings.hosts
   io.info(
     `${settings.dryRun ? 'Dry run: planning' : 'Deploying'} ${plan.files.length} file(s), ${formatBytes(plan.totalBytes)}, to ${hosts.length} host(s) at ${describeTargets(settings)} (verify ${settings.verify}, ${settings.atomic ? 'atomic' : 'in place'}, auth ${settings.authDescription}, ${settings.maxParallel} host(s) at once)`
   )
 
+  io.start?.(hosts.map((host) => host.label))
   const root = rootSignal(options.signal)
   let results: HostResult[]
   try {
@@ -99,11 +106,11 @@ async function deploy(
       plan,
       localHasher: createLocalHasher(),
       signal: root.signal,
-      progressIntervalMs: progressInterval(env),
+      progressIntervalMs: progressInterval(io, env),
       // Test hosts run on the runner itself; this lets tests take the path other hosts take.
       followOnThisMachine: env.SFD_FOLLOW_ON_THIS_MACHINE === 'true',
       reporter: {
-        progress: (line) => io.info(`progress: ${line}`),
+        progress: (running) => io.progress(running),
         hostDone: (result, log) => {
           const title = `${result.host}: ${result.status} (${result.uploaded} uploaded, ${result.skipped} unchanged, ${formatDuration(result.durationMs)})`
           io.group(
@@ -114,6 +121,7 @@ async function deploy(
                 : { text: line.level === 'warning' ? `warning: ${line.text}` : line.text }
             )
           )
+          io.hostDone?.(result)
         }
       }
     })
@@ -140,10 +148,16 @@ async function deploy(
   io.info(
     `${succeeded} of ${results.length} host(s) ${settings.dryRun ? 'planned (dry run: nothing was written)' : 'deployed'}, ${failed.length} failed, ${skipped.length} not attempted`
   )
-  if (failed.length > 0 || skipped.length > 0) io.markFailed()
+  if (failed.length === 0 && skipped.length === 0) return 'succeeded'
+  io.markFailed()
+  return 'failed'
 }
 
-export async function run(options: RunOptions = {}): Promise<void> {
+/**
+ * The whole run, from inputs to outputs. Its outcome is also the step's result: the io has
+ * been told of a failure.
+ */
+export async function run(options: RunOptions = {}): Promise<RunOutcome> {
   const io = options.io ?? createActionIO()
   const env = options.env ?? process.env
   try {
@@ -152,7 +166,8 @@ export async function run(options: RunOptions = {}): Promise<void> {
     const settings = parseInputs((name: InputName) => io.getInput(name), {
       workspace: env.GITHUB_WORKSPACE ?? process.cwd(),
       readFile: (path) => readFileSync(path, 'utf8'),
-      variables: env
+      variables: env,
+      ...(options.agent === undefined ? {} : { agent: options.agent })
     })
     for (const secret of settings.derivedSecrets) io.setSecret(secret)
     for (const warning of settings.warnings) io.warning(warning)
@@ -167,12 +182,19 @@ export async function run(options: RunOptions = {}): Promise<void> {
       followSymbolicLinks: settings.followSymbolicLinks
     })
     io.info(`found ${plan.files.length} file(s) in ${formatDuration(Date.now() - planning)}`)
-    if (plan.files.length === 0) noFiles(io, settings)
-    else if (settings.hosts.length === 0) writeOutputs(io, [], plan.files.length)
-    else await deploy(io, settings, plan, options)
+    if (plan.files.length === 0) {
+      noFiles(io, settings)
+      return 'succeeded'
+    }
+    if (settings.hosts.length === 0) {
+      writeOutputs(io, [], plan.files.length)
+      return 'succeeded'
+    }
+    return await deploy(io, settings, plan, options)
   } catch (error) {
     io.setFailed(
       error instanceof DeployError ? error.message : `unexpected error: ${errorMessage(error)}`
     )
+    return error instanceof InputError ? 'invalid' : 'failed'
   }
 }

@@ -69,6 +69,11 @@ export interface InputEnvironment {
   readonly readFile: (path: string) => string
   /** The runner's environment variables, for an inventory's `key-env` and `password-env`. */
   readonly variables: Readonly<Record<string, string | undefined>>
+  /**
+   * An ssh-agent's socket, tried before the run's key (the command line passes SSH_AUTH_SOCK
+   * where no key or password is given; the action never does).
+   */
+  readonly agent?: string
 }
 
 /** `(name) => value`: trimmed text, '' when unset (as @actions/core's getInput). */
@@ -164,6 +169,27 @@ function readInventory(get: InputReader, env: InputEnvironment): Inventory | und
 
 /** The run's credentials, undefined where none is set (hosts may bring their own). */
 function readCredentials(
+  get: InputReader,
+  env: InputEnvironment
+): { credentials: Credentials | undefined; derivedSecrets: string[] } {
+  const read = readKeyAndPassword(get, env)
+  if (env.agent === undefined) return read
+  const { credentials } = read
+  return {
+    credentials: {
+      privateKey: credentials?.privateKey,
+      passphrase: credentials?.passphrase,
+      password: credentials?.password,
+      agent: env.agent,
+      description:
+        credentials === undefined ? 'ssh-agent' : `ssh-agent, then ${credentials.description}`
+    },
+    derivedSecrets: read.derivedSecrets
+  }
+}
+
+/** The run's key (`key` or `key-path`) and password. */
+function readKeyAndPassword(
   get: InputReader,
   env: InputEnvironment
 ): { credentials: Credentials | undefined; derivedSecrets: string[] } {

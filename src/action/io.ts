@@ -1,6 +1,8 @@
 // The one module that talks to @actions/core: inputs, masking, outputs, logs and the summary.
 
 import * as core from '@actions/core'
+import type { HostResult } from '../deploy/result.js'
+import { progressText, type HostSnapshot } from '../deploy/status.js'
 
 export interface GroupLine {
   readonly text: string
@@ -24,6 +26,14 @@ export interface ActionIO {
   setFailed(message: string): void
   /** Fails the step without another annotation (those already printed say why). */
   markFailed(): void
+  /** The running hosts, every `progressIntervalMs` (the action prints a line for each). */
+  progress(hosts: readonly HostSnapshot[]): void
+  /** Where set, how often progress() is called (else SFD_PROGRESS_INTERVAL_MS, or 5 s). */
+  readonly progressIntervalMs?: number
+  /** The hosts about to be deployed, labelled, before the first one connects. */
+  start?(hosts: readonly string[]): void
+  /** A host has finished; its group has been printed. */
+  hostDone?(result: HostResult): void
 }
 
 // PEM armour lines are public boilerplate; masking them would only hide our own messages.
@@ -61,6 +71,9 @@ export function createActionIO(): ActionIO {
     setFailed: (message) => core.setFailed(message),
     markFailed: () => {
       process.exitCode = 1
+    },
+    progress: (hosts) => {
+      for (const host of hosts) core.info(`progress: ${host.label}: ${progressText(host)}`)
     }
   }
 }

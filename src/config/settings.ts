@@ -14,6 +14,8 @@ export interface Credentials {
   readonly privateKey: string | undefined
   readonly passphrase: string | undefined
   readonly password: string | undefined
+  /** An ssh-agent's socket (the command line's SSH_AUTH_SOCK), tried before the key. */
+  readonly agent?: string
   /** e.g. `ssh-ed25519 key`, `password`: for the log. */
   readonly description: string
 }

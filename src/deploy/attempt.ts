@@ -9,6 +9,7 @@ import type { RemoteHasher } from '../remote/hasher-pool.js'
 import type { SshConnection } from '../ssh/types.js'
 import { TAR_MIN_FILES } from '../transfer/tar-stream.js'
 import { checkBeforeSending } from './preflight.js'
+import { startSending } from './progress.js'
 import { send, smallFiles } from './send.js'
 import { createHasher, openSessions } from './sessions.js'
 import { makeTargetInShell, resolveTarget } from './target.js'
@@ -43,7 +44,8 @@ async function runSteps(
   work: WorkList,
   firstSessionUp: () => void
 ): Promise<void> {
-  const { hasher, localHasher } = connected
+  const { hasher, localHasher, progress } = connected
+  progress.phase = 'checking'
   const sftp = await openSessions(connected, work.shellFirst, firstSessionUp)
   const bytesToSend = work.files.reduce((sum, file) => sum + file.size, 0)
   const shellTarget = work.shellFirst
@@ -74,13 +76,19 @@ async function runSteps(
   // With nothing to send there is nothing to check room or write access for.
   const checked = work.links.length === 0 ? files : [...files, ...work.links]
   await checkBeforeSending(attempt, checked, stream !== undefined)
+  startSending(
+    progress,
+    files.reduce((sum, file) => sum + file.size, 0)
+  )
   await send(attempt, {
     files,
     links: work.links,
     stream: stream === undefined ? undefined : { shellStream: stream, files: work.small }
   })
   // Every file is published: only now is anything deleted.
-  if (deletion !== undefined) await deleteExtraneous(attempt, deletion)
+  if (deletion === undefined) return
+  progress.phase = 'deleting'
+  await deleteExtraneous(attempt, deletion)
 }
 
 /** One attempt. Throws a DeployError; `retryable` tells the caller whether to try again. */

@@ -16,8 +16,9 @@ import { MAX_CHUNK } from '../transfer/upload.js'
 import { deployHost } from './host.js'
 import { JumpConnections } from './jump.js'
 import { runPool } from './pool.js'
-import { createHostProgress, progressLine, type HostProgress } from './progress.js'
+import { createHostProgress, type HostProgress } from './progress.js'
 import { createSessionGate, type SessionGate } from './session-gate.js'
+import { RateMeter, sampleRate, snapshotOf, type HostSnapshot } from './status.js'
 import { openConnection } from './sessions.js'
 import type { HostJob } from './types.js'
 
@@ -36,8 +37,8 @@ export interface LogLine {
 }
 
 export interface FanOutReporter {
-  /** A line outside any group (progress). */
-  progress(line: string): void
+  /** The running hosts, every progress interval. */
+  progress(hosts: readonly HostSnapshot[]): void
   /** A host has finished: its result and its buffered log. */
   hostDone(result: HostResult, log: readonly LogLine[]): void
 }
@@ -60,6 +61,7 @@ export interface FanOutOptions {
 interface Running {
   readonly label: string
   readonly progress: HostProgress
+  readonly meter: RateMeter
 }
 
 /** What the hosts of a run share. */
@@ -106,7 +108,7 @@ async function runHost(run: Run, host: Destination, index: number): Promise<Host
   }
   const log: LogLine[] = []
   const job = hostJob(run, host, index, log)
-  const entry = { label: host.label, progress: job.progress }
+  const entry = { label: host.label, progress: job.progress, meter: new RateMeter() }
   run.running.add(entry)
   const result = await (run.options.deployHost ?? deployHost)(job, signal)
   run.running.delete(entry)
@@ -134,8 +136,16 @@ export async function fanOut(options: FanOutOptions): Promise<HostResult[]> {
   }
   const results = new Array<HostResult | undefined>(settings.hosts.length)
   const ticker = setInterval(() => {
-    for (const host of run.running)
-      reporter.progress(progressLine(host.label, host.progress, plan.files.length))
+    const now = Date.now()
+    const snapshots = [...run.running].map((host) =>
+      snapshotOf(
+        host.label,
+        host.progress,
+        plan.files.length,
+        sampleRate(host.meter, host.progress, now)
+      )
+    )
+    if (snapshots.length > 0) reporter.progress(snapshots)
   }, options.progressIntervalMs)
   try {
     await runPool(settings.hosts, settings.maxParallel, async (host, index) => {

@@ -77,6 +77,7 @@ async function withRetries(
   await pRetry(
     async () => {
       progress.attempts += 1
+      progress.phase = 'connecting'
       attemptStarted = Date.now()
       await attempt(job, signal)
     },
@@ -93,6 +94,7 @@ async function withRetries(
       onFailedAttempt: ({ error, attemptNumber, retriesLeft, retryDelay }) => {
         const failure = asDeployError(error)
         const retrying = failure.retryable && retriesLeft > 0 && !signal.aborted
+        if (retrying) progress.phase = 'retrying'
         log.warning(
           `attempt ${attemptNumber} failed after ${formatDuration(Date.now() - attemptStarted)} (${failure.kind}): ${oneLine(failure.message)}${
             retrying ? ` — retrying in ${formatDuration(retryDelay)}` : ''

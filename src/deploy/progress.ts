@@ -1,9 +1,18 @@
 // What one host has done so far, kept across its attempts, and the one place that counts a file
 // done or bytes sent.
 
-import { formatBytes } from '../format.js'
+/**
+ * What a host is doing: `checking` covers the sessions, the target, the files already there and
+ * the preflight; `sending` turns into `verifying` for display once every byte is sent.
+ */
+export type Phase = 'connecting' | 'checking' | 'sending' | 'deleting' | 'retrying'
 
 export interface HostProgress {
+  phase: Phase
+  /** `bytes` once this attempt has sent what it has to send. */
+  sendGoal: number
+  /** When this attempt began to send, and `bytes` then. */
+  sendStart: { readonly at: number; readonly bytes: number } | undefined
   attempts: number
   bytes: number
   resumedBytes: number
@@ -37,6 +46,9 @@ export interface PlannedCounts {
 
 export function createHostProgress(): HostProgress {
   return {
+    phase: 'connecting',
+    sendGoal: 0,
+    sendStart: undefined,
     attempts: 0,
     bytes: 0,
     resumedBytes: 0,
@@ -68,7 +80,9 @@ export function bytesCounter(progress: HostProgress): (bytes: number) => void {
   }
 }
 
-export function progressLine(label: string, progress: HostProgress, files: number): string {
-  const done = progress.uploaded + progress.skipped
-  return `${label}: ${done}/${files} files, ${formatBytes(progress.bytes)} sent, attempt ${progress.attempts}`
+/** The attempt is about to send `bytes` more: they count towards its goal. */
+export function startSending(progress: HostProgress, bytes: number): void {
+  progress.phase = 'sending'
+  progress.sendGoal = progress.bytes + bytes
+  progress.sendStart = { at: Date.now(), bytes: progress.bytes }
 }

@@ -36,6 +36,7 @@ export function openConnection(
     privateKey: credentials.privateKey,
     passphrase: credentials.passphrase,
     password: credentials.password,
+    ...(credentials.agent === undefined ? {} : { agent: credentials.agent }),
     checkHostKey: hostKeyChecker(hostKeys, endpoint),
     hostKeyAlgorithms: hostKeyAlgorithms(hostKeys, endpoint.host, endpoint.port),
     connectTimeoutMs: settings.connectTimeoutMs,

@@ -7,7 +7,7 @@ import type { ConnectConfig } from './ssh2.js'
 import type { ConnectOptions } from './types.js'
 
 /**
- * The config for one connection over `socket`. A key is tried first, then a password, then
+ * The config for one connection over `socket`. An agent's keys are tried first, then a key, then a password, then
  * keyboard-interactive with the password as every answer. A host key that `checkHostKey`
  * rejects stops the key exchange; its error goes to `rejectedHostKey` first, since ssh2 itself
  * reports only that the key was refused.
@@ -36,6 +36,7 @@ export function clientConfig(
       ? {}
       : { algorithms: { serverHostKey: [...options.hostKeyAlgorithms] as never } })
   }
+  if (options.agent !== undefined) config.agent = options.agent
   if (options.privateKey !== undefined) config.privateKey = options.privateKey
   if (options.passphrase !== undefined) config.passphrase = options.passphrase
   if (options.password !== undefined) config.password = options.password
@@ -45,6 +46,7 @@ export function clientConfig(
 /** The authentication methods to try, in order, for the credentials given. */
 export function authMethods(options: ConnectOptions): string[] {
   const methods: string[] = []
+  if (options.agent !== undefined) methods.push('agent')
   if (options.privateKey !== undefined) methods.push('publickey')
   if (options.password !== undefined) methods.push('password', 'keyboard-interactive')
   return methods

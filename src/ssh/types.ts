@@ -16,6 +16,8 @@ export interface ConnectOptions {
   readonly privateKey: string | undefined
   readonly passphrase: string | undefined
   readonly password: string | undefined
+  /** An ssh-agent's socket path, tried first. */
+  readonly agent?: string
   /** Called with the server's public key blob during key exchange. */
   readonly checkHostKey: (blob: Buffer) => HostKeyCheck
   /** Host key algorithms to offer; undefined for ssh2's defaults. */

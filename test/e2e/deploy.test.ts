@@ -5,7 +5,15 @@ import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { hashKnownHosts } from '../helpers/keys.js'
 import { pseudoRandomBytes, workspace } from '../helpers/workspace.js'
-import { fleetInputs, results, runAction, sha256, treeDigest } from '../harness/run-action.js'
+import {
+  fleetInputs,
+  proxiedInputs,
+  results,
+  runAction,
+  sha256,
+  treeDigest
+} from '../harness/run-action.js'
+import { startProxy } from '../harness/tcp-proxy.js'
 import { commandsWithout, useFleet, type TestHost } from '../harness/sshd.js'
 
 const fleet = useFleet({
@@ -354,8 +362,37 @@ describe('deploying to several real hosts', () => {
     }
     expect(progress.length).toBeGreaterThan(0)
     expect(progress[0]).toMatch(
-      /^progress: \S+@127\.0\.\d+\.\d+:\d+: \d+\/1 files, .* sent, attempt 1$/
+      /^progress: \S+@127\.0\.\d+\.\d+:\d+: (connecting|checking|sending|verifying), \d+\/1 files, .*, attempt 1$/
     )
+  })
+
+  test('progress lines give bytes, rate and ETA while a host sends', async () => {
+    const host = fleet.host(0)
+    const proxy = await startProxy(host, [{ bytesPerSecond: 2 * 1024 * 1024 }])
+    try {
+      const ws = workspace({ 'slow.bin': pseudoRandomBytes(4 * 1024 * 1024, 12) })
+      const run = await runAction(
+        { ...proxiedInputs(fleet, proxy, host, { target: 'rate' }), source: 'slow.bin' },
+        { cwd: ws, env: { SFD_PROGRESS_INTERVAL_MS: '250' } }
+      )
+      expect(run.code, run.stdout).toBe(0)
+      const rated = run.stdout
+        .split('\n')
+        .filter((line) => line.startsWith('progress: '))
+        .map((line) =>
+          /sending, 0\/1 files, ([\d.]+) (B|KiB|MiB) of 4\.00 MiB, ([\d.]+) (KiB|MiB)\/s, ETA (\S+), attempt 1$/.exec(
+            line
+          )
+        )
+        .filter((match) => match !== null)
+      expect(rated.length, run.stdout).toBeGreaterThan(0)
+      // The proxy passes 2 MiB/s: the rate shown is of that order.
+      const rates = rated.map((match) => Number(match[3]) * (match[4] === 'MiB' ? 1024 : 1))
+      for (const rate of rates) expect(rate).toBeLessThan(4 * 1024)
+      expect(Math.max(...rates)).toBeGreaterThan(512)
+    } finally {
+      await proxy.stop()
+    }
   })
 
   test('file modes travel: an executable stays executable', async () => {
