@@ -4,7 +4,7 @@
 
 import * as glob from '@actions/glob'
 import { lstatSync, readlinkSync, statSync, type Stats } from 'node:fs'
-import { isAbsolute, relative, resolve, sep } from 'node:path'
+import nodePath, { type PlatformPath } from 'node:path'
 import { errorMessage, InputError, localFileError } from '../errors.js'
 import { escapeName, explainUnrepresentableName, isUtf8 } from './names.js'
 import { checkUnderTarget, toPosixSegments } from '../remote/paths.js'
@@ -47,6 +47,12 @@ export interface Plan {
   readonly totalBytes: number
 }
 
+/**
+ * The runner's path rules: `node:path` in a run; `path.win32` or `path.posix` in tests, so that
+ * Windows paths are planned the same way on any machine.
+ */
+export type PathFlavor = Pick<PlatformPath, 'sep' | 'isAbsolute' | 'relative' | 'resolve'>
+
 export interface PlanOptions {
   readonly patterns: readonly string[]
   /** Absolute. */
@@ -61,28 +67,37 @@ function escapeGlob(path: string): string {
   return path.replace(/[*?[\]]/g, (ch) => `[${ch}]`)
 }
 
-export function anchorPattern(pattern: string, base: string): string | undefined {
+export function anchorPattern(
+  pattern: string,
+  base: string,
+  path: PathFlavor = nodePath
+): string | undefined {
   const line = pattern.trim()
   if (line === '' || line.startsWith('#')) return undefined
   const negated = line.startsWith('!')
   const body = negated ? line.slice(1).trim() : line
-  const anchored = isAbsolute(body) ? body : `${escapeGlob(base)}/${body}`
+  const anchored = path.isAbsolute(body) ? body : `${escapeGlob(base)}/${body}`
   return negated ? `!${anchored}` : anchored
 }
 
-/** A local match's place relative to `target`. Throws the error a user should see. */
+/**
+ * A local match's place relative to `target`, its path split by the runner's own separators
+ * only. Throws the error a user should see.
+ */
 export function mapFile(
   localPath: string,
-  options: Pick<PlanOptions, 'workingDirectory' | 'stripComponents'>
+  options: Pick<PlanOptions, 'workingDirectory' | 'stripComponents'>,
+  path: PathFlavor = nodePath
 ): string {
-  const rel = relative(options.workingDirectory, localPath)
-  // `...` and `..x` are ordinary names; only `..` itself climbs.
-  if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel))
+  const rel = path.relative(options.workingDirectory, localPath)
+  // `...` and `..x` are ordinary names; only `..` itself climbs. On Windows a match on another
+  // drive or share is given back absolute.
+  if (rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel))
     throw new InputError(
       'source',
       `'${localPath}' is outside working-directory '${options.workingDirectory}'; every file must be below it`
     )
-  return place(toPosixSegments(rel), options)
+  return place(toPosixSegments(rel, path.sep), options)
 }
 
 /** A file's place relative to `target` from its POSIX segments below the working directory. */
@@ -95,11 +110,28 @@ function place(segments: readonly string[], options: Pick<PlanOptions, 'stripCom
   return segments.slice(options.stripComponents).join('/')
 }
 
-interface Match {
+export interface Match {
   readonly localPath: string
   /** POSIX, below the working directory, where the walk knows it. */
   readonly walkedPath?: string
   readonly stats?: Stats
+}
+
+/**
+ * Where a match lands relative to `target`, checked here (whatever found it) to be a path below
+ * target. Throws the error a user should see.
+ */
+export function placeOf(
+  found: Pick<Match, 'localPath' | 'walkedPath'>,
+  options: Pick<PlanOptions, 'workingDirectory' | 'stripComponents'>,
+  path: PathFlavor = nodePath
+): string {
+  const relativePath =
+    found.walkedPath === undefined
+      ? mapFile(path.resolve(found.localPath), options, path)
+      : place(found.walkedPath.split('/'), options)
+  checkUnderTarget(relativePath, found.localPath)
+  return relativePath
 }
 
 /** The matches: by the literal walk where the patterns allow it, else by @actions/glob. */
@@ -145,11 +177,7 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
     a.localPath < b.localPath ? -1 : a.localPath > b.localPath ? 1 : 0
   )) {
     const localPath = found.localPath
-    const relativePath =
-      found.walkedPath === undefined
-        ? mapFile(resolve(localPath), options)
-        : place(found.walkedPath.split('/'), options)
-    checkUnderTarget(relativePath, localPath)
+    const relativePath = placeOf(found, options)
     const clash = byPlace.get(relativePath)
     if (clash !== undefined)
       throw new InputError(

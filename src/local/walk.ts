@@ -6,7 +6,7 @@
 // the plan to stat every file again. Other patterns go through @actions/glob itself.
 
 import { lstatSync, readdirSync, realpathSync, statSync, type Stats } from 'node:fs'
-import { isAbsolute, join } from 'node:path'
+import { isAbsolute, join, sep } from 'node:path'
 
 export interface WalkedFile {
   /** Absolute local path, as @actions/glob would give it. */
@@ -29,11 +29,14 @@ const GLOB_CHARACTERS = /[*?[\]\\]/
 /**
  * The roots the patterns name, when every one is `**` or a relative literal path (optionally
  * ending in `/**`) and none is negated; undefined when any needs @actions/glob's matching.
- * Comments and blank lines are skipped, as anchorPattern skips them.
+ * Comments and blank lines are skipped, as anchorPattern skips them. `separator` is the runner's.
  */
-export function literalRoots(patterns: readonly string[]): LiteralRoot[] | undefined {
-  // Windows paths take @actions/glob's own separator and case rules.
-  if (process.platform === 'win32') return undefined
+export function literalRoots(
+  patterns: readonly string[],
+  separator: string = sep
+): LiteralRoot[] | undefined {
+  // Windows paths (either separator, case rules) are left to @actions/glob's own handling.
+  if (separator === '\\') return undefined
   const roots: LiteralRoot[] = []
   for (const pattern of patterns) {
     const line = pattern.trim()

@@ -221,4 +221,30 @@ describe('inputs', () => {
       })
     ).toThrow(/Input 'key-path': this is a public key/)
   })
+
+  test('key-path: absolute as given, relative (`~` too: no shell expands it) from the workspace; a CRLF file reads', () => {
+    const read: string[] = []
+    const credentialsFor = (keyPath: string) => {
+      const values = { ...base, key: '', 'key-path': keyPath }
+      return parseInputs((name) => values[name] ?? '', {
+        workspace,
+        readFile: (path) => {
+          read.push(path)
+          if (!path.startsWith('/keys/')) throw new Error('ENOENT: no such file')
+          return `\uFEFF${key.privateKey.replace(/\n/g, '\r\n')}`
+        },
+        variables: {}
+      }).hosts[0]?.credentials
+    }
+    expect(credentialsFor('/keys/id_ed25519')?.description).toBe('ssh-ed25519 key')
+    expect(() => credentialsFor('~/.ssh/id_ed25519')).toThrow(
+      `Input 'key-path': cannot read '${workspace}/~/.ssh/id_ed25519'`
+    )
+    expect(() => credentialsFor('keys\\id_ed25519')).toThrow(`'${workspace}/keys\\id_ed25519'`)
+    expect(read).toEqual([
+      '/keys/id_ed25519',
+      `${workspace}/~/.ssh/id_ed25519`,
+      `${workspace}/keys\\id_ed25519`
+    ])
+  })
 })

@@ -58,6 +58,22 @@ describe('known_hosts as OpenSSH writes it', () => {
     expect(entriesFor(entries, 'web2', 22)).toHaveLength(0)
   })
 
+  test('CRLF line ends and a byte order mark (a file saved on Windows) read as LF does', () => {
+    const text =
+      `# from ssh-keyscan\nweb1,10.0.0.1 ${keyText(ed.publicKey)}\n` +
+      hashKnownHosts(`[127.0.1.5]:2200 ${keyText(rsa.publicKey)}\n`) +
+      `@revoked * ${keyText(other.publicKey)}\n`
+    const crlf = `\uFEFF${text.replace(/\n/g, '\r\n')}`
+    expect(parseKnownHosts(crlf)).toEqual(parseKnownHosts(text))
+    expect(parseKnownHosts(crlf)).toHaveLength(3)
+    const verdict = (host: string, port: number, key: string) =>
+      checkHostKey(policy(crlf), host, port, blobOf(key)).ok
+    expect(verdict('web1', 22, ed.publicKey)).toBe(true)
+    expect(verdict('127.0.1.5', 2200, rsa.publicKey)).toBe(true)
+    expect(verdict('127.0.1.5', 2200, ed.publicKey)).toBe(false)
+    expect(verdict('web1', 22, other.publicKey)).toBe(false)
+  })
+
   test('wildcards and negation', () => {
     expect(patternsMatch('*.example.com,!bad.example.com', 'web.example.com')).toBe(true)
     expect(patternsMatch('*.example.com,!bad.example.com', 'bad.example.com')).toBe(false)

@@ -33,13 +33,22 @@ describe('the key input', () => {
     ['PKCS#8 RSA', () => opensslPkcs8('RSA'), undefined, 'ssh-rsa'],
     ['PKCS#8 EC', () => opensslPkcs8('EC'), undefined, 'ecdsa-sha2-nistp256'],
     ['PKCS#8 RSA, encrypted', () => opensslPkcs8('RSA', 'secret'), 'secret', 'ssh-rsa']
-  ])('reads %s', (_name, make, passphrase, type) => {
-    const loaded = loadPrivateKey(make(), passphrase)
-    expect(loaded.type).toBe(type)
-    // What is handed to ssh2 is a key ssh2 itself can use.
-    const parsed = parseSshKey(loaded.key, loaded.passphrase)
-    expect(parsed).toMatchObject({ type, isPrivate: true })
-  })
+  ])(
+    'reads %s, also with CRLF line ends and a byte order mark',
+    (_name, make, passphrase, type) => {
+      const text = make()
+      // CRLF and a UTF-8 BOM: as a Windows checkout (core.autocrlf), a secret pasted on Windows
+      // or a file saved by Notepad gives the key.
+      for (const given of [text, `\uFEFF${text.replace(/\n/g, '\r\n')}`]) {
+        const loaded = loadPrivateKey(given, passphrase)
+        expect(loaded.type).toBe(type)
+        expect(loaded.key).not.toMatch(/\r|\uFEFF/)
+        // What is handed to ssh2 is a key ssh2 itself can use.
+        const parsed = parseSshKey(loaded.key, loaded.passphrase)
+        expect(parsed).toMatchObject({ type, isPrivate: true })
+      }
+    }
+  )
 
   test('CRLF line ends, a missing final newline and surrounding blanks are tolerated', () => {
     const key = sshKeygen('ed25519').privateKey
