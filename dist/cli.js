@@ -9,7 +9,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { openSync, closeSync, readSync, fstatSync, statSync, readFileSync, readdirSync, lstatSync, realpathSync, readlinkSync, existsSync } from 'node:fs';
 import os$1, { userInfo, homedir } from 'node:os';
-import { sep as sep$1, posix, resolve, isAbsolute, relative, join, dirname as dirname$1 } from 'node:path';
+import * as nodePath from 'node:path';
+import nodePath__default, { sep as sep$1, posix, isAbsolute, join, resolve, dirname as dirname$1 } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { open as open$1, readFile, stat as stat$1 } from 'node:fs/promises';
 import * as os from 'os';
@@ -42089,9 +42090,11 @@ function readInventory(get, env) {
         return undefined;
     if (isInventoryText(value))
         return parseInventory(value);
-    const path = isAbsolute(value) ? value : resolve(env.workspace, value);
-    const inside = relative(env.workspace, path);
-    if (inside.startsWith('..') && (inside === '..' || inside.startsWith(`..${sep$1}`)))
+    const rules = env.path ?? nodePath;
+    const path = rules.isAbsolute(value) ? value : rules.resolve(env.workspace, value);
+    const inside = rules.relative(env.workspace, path);
+    // On Windows, a path on another drive or share is absolute relative to the workspace.
+    if (inside === '..' || inside.startsWith(`..${rules.sep}`) || rules.isAbsolute(inside))
         throw new InputError('inventory', `'${value}' is outside the workspace; give the inventory's YAML or JSON, or the path of a file in the workspace`);
     let text;
     try {
@@ -42129,7 +42132,8 @@ function readKeyAndPassword(get, env) {
         throw new InputError('key-path', "set either 'key' or 'key-path', not both");
     let source = keyText;
     if (keyPath !== undefined) {
-        const path = isAbsolute(keyPath) ? keyPath : resolve(env.workspace, keyPath);
+        const rules = env.path ?? nodePath;
+        const path = rules.isAbsolute(keyPath) ? keyPath : rules.resolve(env.workspace, keyPath);
         try {
             source = env.readFile(path);
         }
@@ -42244,7 +42248,7 @@ function parseInputs(get, env) {
     const timeoutMs = duration(get, 'timeout', '30m');
     const patterns = readPatterns(get);
     const target = readTarget(get);
-    const workingDirectory = resolve(env.workspace, get('working-directory') || '.');
+    const workingDirectory = (env.path ?? nodePath).resolve(env.workspace, get('working-directory') || '.');
     const stripComponents = integer(get, 'strip-components', 0, 0, 1000);
     const ifNoFilesFound = oneOf(get, 'if-no-files-found', NO_FILES_MODES, 'error');
     const followSymbolicLinks = boolean(get, 'follow-symbolic-links', true);
@@ -43226,11 +43230,11 @@ const GLOB_CHARACTERS = /[*?[\]\\]/;
 /**
  * The roots the patterns name, when every one is `**` or a relative literal path (optionally
  * ending in `/**`) and none is negated; undefined when any needs @actions/glob's matching.
- * Comments and blank lines are skipped, as anchorPattern skips them.
+ * Comments and blank lines are skipped, as anchorPattern skips them. `separator` is the runner's.
  */
-function literalRoots(patterns) {
-    // Windows paths take @actions/glob's own separator and case rules.
-    if (process.platform === 'win32')
+function literalRoots(patterns, separator = sep$1) {
+    // Windows paths (either separator, case rules) are left to @actions/glob's own handling.
+    if (separator === '\\')
         return undefined;
     const roots = [];
     for (const pattern of patterns) {
@@ -43359,28 +43363,43 @@ function identityOf(stats) {
 function escapeGlob(path) {
     return path.replace(/[*?[\]]/g, (ch) => `[${ch}]`);
 }
-function anchorPattern(pattern, base) {
+function anchorPattern(pattern, base, path = nodePath__default) {
     const line = pattern.trim();
     if (line === '' || line.startsWith('#'))
         return undefined;
     const negated = line.startsWith('!');
     const body = negated ? line.slice(1).trim() : line;
-    const anchored = isAbsolute(body) ? body : `${escapeGlob(base)}/${body}`;
+    const anchored = path.isAbsolute(body) ? body : `${escapeGlob(base)}/${body}`;
     return negated ? `!${anchored}` : anchored;
 }
-/** A local match's place relative to `target`. Throws the error a user should see. */
-function mapFile(localPath, options) {
-    const rel = relative(options.workingDirectory, localPath);
-    // `...` and `..x` are ordinary names; only `..` itself climbs.
-    if (rel === '' || rel === '..' || rel.startsWith(`..${sep$1}`) || isAbsolute(rel))
+/**
+ * A local match's place relative to `target`, its path split by the runner's own separators
+ * only. Throws the error a user should see.
+ */
+function mapFile(localPath, options, path = nodePath__default) {
+    const rel = path.relative(options.workingDirectory, localPath);
+    // `...` and `..x` are ordinary names; only `..` itself climbs. On Windows a match on another
+    // drive or share is given back absolute.
+    if (rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel))
         throw new InputError('source', `'${localPath}' is outside working-directory '${options.workingDirectory}'; every file must be below it`);
-    return place(toPosixSegments(rel), options);
+    return place(toPosixSegments(rel, path.sep), options);
 }
 /** A file's place relative to `target` from its POSIX segments below the working directory. */
 function place(segments, options) {
     if (segments.length <= options.stripComponents)
         throw new InputError('strip-components', `${options.stripComponents} would remove the whole path of '${segments.join('/')}' (it has ${segments.length} component${segments.length === 1 ? '' : 's'})`);
     return segments.slice(options.stripComponents).join('/');
+}
+/**
+ * Where a match lands relative to `target`, checked here (whatever found it) to be a path below
+ * target. Throws the error a user should see.
+ */
+function placeOf(found, options, path = nodePath__default) {
+    const relativePath = found.walkedPath === undefined
+        ? mapFile(path.resolve(found.localPath), options, path)
+        : place(found.walkedPath.split('/'), options);
+    checkUnderTarget(relativePath, found.localPath);
+    return relativePath;
 }
 /** The matches: by the literal walk where the patterns allow it, else by @actions/glob. */
 async function match(options, anchored) {
@@ -43420,10 +43439,7 @@ async function buildPlan(options) {
     const files = [];
     for (const found of matches.sort((a, b) => a.localPath < b.localPath ? -1 : a.localPath > b.localPath ? 1 : 0)) {
         const localPath = found.localPath;
-        const relativePath = found.walkedPath === undefined
-            ? mapFile(resolve(localPath), options)
-            : place(found.walkedPath.split('/'), options);
-        checkUnderTarget(relativePath, localPath);
+        const relativePath = placeOf(found, options);
         const clash = byPlace.get(relativePath);
         if (clash !== undefined)
             throw new InputError('strip-components', `'${clash}' and '${localPath}' would both land at '${relativePath}' under target`);

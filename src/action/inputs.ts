@@ -8,7 +8,7 @@ import {
   type Credentials,
   type Settings
 } from '../config/settings.js'
-import { isAbsolute, relative, resolve, sep } from 'node:path'
+import * as nodePath from 'node:path'
 import { parseDuration } from '../config/duration.js'
 import { errorMessage, InputError } from '../errors.js'
 import { parseFingerprint, type Fingerprint, type HostKeyPolicy } from '../config/host-key.js'
@@ -19,6 +19,7 @@ import { isInventoryText, parseInventory, type Inventory } from '../config/inven
 import { parseKnownHosts, type KnownHostEntry } from '../config/known-hosts.js'
 import { loadPrivateKey } from '../config/private-key.js'
 import { normalizeTarget } from '../config/target.js'
+import type { PathFlavor } from '../local/plan.js'
 
 export const INPUT_NAMES = [
   'host',
@@ -74,6 +75,8 @@ export interface InputEnvironment {
    * where no key or password is given; the action never does).
    */
   readonly agent?: string
+  /** The runner's path rules: node:path's, unless a test gives path.win32. */
+  readonly path?: PathFlavor
 }
 
 /** `(name) => value`: trimmed text, '' when unset (as @actions/core's getInput). */
@@ -147,9 +150,11 @@ function readInventory(get: InputReader, env: InputEnvironment): Inventory | und
   const value = get('inventory')
   if (value === '') return undefined
   if (isInventoryText(value)) return parseInventory(value)
-  const path = isAbsolute(value) ? value : resolve(env.workspace, value)
-  const inside = relative(env.workspace, path)
-  if (inside.startsWith('..') && (inside === '..' || inside.startsWith(`..${sep}`)))
+  const rules = env.path ?? nodePath
+  const path = rules.isAbsolute(value) ? value : rules.resolve(env.workspace, value)
+  const inside = rules.relative(env.workspace, path)
+  // On Windows, a path on another drive or share is absolute relative to the workspace.
+  if (inside === '..' || inside.startsWith(`..${rules.sep}`) || rules.isAbsolute(inside))
     throw new InputError(
       'inventory',
       `'${value}' is outside the workspace; give the inventory's YAML or JSON, or the path of a file in the workspace`
@@ -202,7 +207,8 @@ function readKeyAndPassword(
 
   let source = keyText
   if (keyPath !== undefined) {
-    const path = isAbsolute(keyPath) ? keyPath : resolve(env.workspace, keyPath)
+    const rules = env.path ?? nodePath
+    const path = rules.isAbsolute(keyPath) ? keyPath : rules.resolve(env.workspace, keyPath)
     try {
       source = env.readFile(path)
     } catch (error) {
@@ -335,7 +341,10 @@ export function parseInputs(get: InputReader, env: InputEnvironment): Settings {
   const timeoutMs = duration(get, 'timeout', '30m')
   const patterns = readPatterns(get)
   const target = readTarget(get)
-  const workingDirectory = resolve(env.workspace, get('working-directory') || '.')
+  const workingDirectory = (env.path ?? nodePath).resolve(
+    env.workspace,
+    get('working-directory') || '.'
+  )
   const stripComponents = integer(get, 'strip-components', 0, 0, 1000)
   const ifNoFilesFound = oneOf(get, 'if-no-files-found', NO_FILES_MODES, 'error')
   const followSymbolicLinks = boolean(get, 'follow-symbolic-links', true)

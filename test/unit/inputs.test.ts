@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, win32 } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { InputError } from '../../src/errors.js'
 import { parseInputs, type InputName } from '../../src/action/inputs.js'
@@ -246,5 +246,41 @@ describe('inputs', () => {
       `${workspace}/~/.ssh/id_ed25519`,
       `${workspace}/keys\\id_ed25519`
     ])
+  })
+
+  describe('with Windows path rules (a Windows runner)', () => {
+    const windowsWorkspace = 'D:\\a\\repo\\repo'
+    const parsed = (overrides: Partial<Record<InputName, string>>, read: string[] = []) => {
+      const values = { ...base, ...overrides }
+      return parseInputs((name) => values[name] ?? '', {
+        workspace: windowsWorkspace,
+        readFile: (path) => {
+          read.push(path)
+          return path.endsWith('.yml') ? 'hosts: [web1.example.com]\n' : key.privateKey
+        },
+        variables: {},
+        path: win32
+      })
+    }
+
+    test('working-directory and key-path: drive letters, either separator', () => {
+      const read: string[] = []
+      expect(parsed({ 'working-directory': 'site/dist' }).workingDirectory).toBe(
+        'D:\\a\\repo\\repo\\site\\dist'
+      )
+      parsed({ key: '', 'key-path': 'C:\\Users\\me\\.ssh\\id_ed25519' }, read)
+      parsed({ key: '', 'key-path': 'keys/deploy' }, read)
+      expect(read).toEqual(['C:\\Users\\me\\.ssh\\id_ed25519', 'D:\\a\\repo\\repo\\keys\\deploy'])
+    })
+
+    test('an inventory file in the workspace is read; on another drive or share it is refused', () => {
+      const read: string[] = []
+      expect(parsed({ host: '', inventory: 'deploy\\fleet.yml' }, read).hosts).toHaveLength(1)
+      expect(read).toEqual(['D:\\a\\repo\\repo\\deploy\\fleet.yml'])
+      for (const outside of ['C:\\other\\fleet.yml', '\\\\srv\\share\\fleet.yml', '..\\fleet.yml'])
+        expect(() => parsed({ host: '', inventory: outside })).toThrow(
+          /Input 'inventory': .* is outside the workspace/
+        )
+    })
   })
 })
