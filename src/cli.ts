@@ -2,4 +2,9 @@
 import './ssh/heap.js'
 import { runCommandLine } from './cli/main.js'
 
-process.exitCode = await runCommandLine(process.argv.slice(2))
+process.exitCode = await runCommandLine(
+  process.argv.slice(2),
+  undefined,
+  undefined,
+  new URL('./worker.js', import.meta.url)
+)

@@ -2,4 +2,4 @@
 import './ssh/heap.js'
 import { run } from './main.js'
 
-await run()
+await run({ workerUrl: new URL('./worker.js', import.meta.url) })

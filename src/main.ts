@@ -1,13 +1,28 @@
 // run(): inputs → plan → fan-out → report. The one place where a failure becomes the step's
 // result.
 
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { stat } from 'node:fs/promises'
 import { createActionIO, type ActionIO } from './action/io.js'
 import { formatDuration } from './config/duration.js'
 import { DeployError, errorMessage, InputError, oneLine } from './errors.js'
-import { fanOut } from './deploy/fan-out.js'
-import { parseInputs, SECRET_INPUTS, type InputName } from './action/inputs.js'
+import {
+  fanOut as fanOutHere,
+  MAX_BYTES_IN_MEMORY,
+  newRunToken,
+  type FanOutOptions
+} from './deploy/fan-out.js'
+import { fanOutInThreads } from './deploy/fan-out-threads.js'
+import { assignHosts, parallelShares, threadCount } from './deploy/threads.js'
+import type { ThreadRun } from './worker.js'
+import {
+  INPUT_NAMES,
+  parseInputs,
+  SECRET_INPUTS,
+  type InputEnvironment,
+  type InputName
+} from './action/inputs.js'
 import { type Settings } from './config/settings.js'
 import { createLocalHasher } from './local/digests.js'
 import { buildPlan, type Plan } from './local/plan.js'
@@ -25,6 +40,13 @@ export interface RunOptions {
   readonly signal?: AbortSignal
   /** An ssh-agent socket tried before the run's key (the command line's; see InputEnvironment). */
   readonly agent?: string
+  /** The fan-out's thread module (dist/worker.js); without it every host runs on this thread. */
+  readonly workerUrl?: URL
+}
+
+/** The inputs as read, and how to read them again: what a fan-out thread is given. */
+interface ReadInputs {
+  readonly thread: ThreadRun
 }
 
 const DEFAULT_PROGRESS_INTERVAL_MS = 5000
@@ -85,23 +107,46 @@ function noFiles(io: ActionIO, settings: Settings): void {
   writeOutputs(io, results, 0)
 }
 
+/** The threads for this run's hosts, where more than one is worth it and can be started. */
+function threadsFor(settings: Settings, options: RunOptions): number {
+  const count = threadCount(settings.threads, settings.hosts.length, settings.maxParallel)
+  const url = options.workerUrl
+  return url !== undefined && existsSync(fileURLToPath(url)) ? count : 1
+}
+
+/** The fan-out: on this thread, or spread over `threads`. */
+function fanOutOn(threads: number, fanOut: FanOutOptions, options: RunOptions, read: ReadInputs) {
+  if (threads === 1 || options.workerUrl === undefined) return fanOutHere(fanOut)
+  const lanes = assignHosts(fanOut.settings.hosts, threads)
+  return fanOutInThreads(fanOut, {
+    workerUrl: options.workerUrl,
+    run: read.thread,
+    lanes,
+    shares: parallelShares(lanes, fanOut.settings.maxParallel),
+    memoryBytes: Math.floor(MAX_BYTES_IN_MEMORY / lanes.length),
+    runToken: newRunToken()
+  })
+}
+
 async function deploy(
   io: ActionIO,
   settings: Settings,
   plan: Plan,
-  options: RunOptions
+  options: RunOptions,
+  read: ReadInputs
 ): Promise<RunOutcome> {
   const env = options.env ?? process.env
   const hosts = settings.hosts
+  const threads = threadsFor(settings, options)
   io.info(
-    `${settings.dryRun ? 'Dry run: planning' : 'Deploying'} ${plan.files.length} file(s), ${formatBytes(plan.totalBytes)}, to ${hosts.length} host(s) at ${describeTargets(settings)} (verify ${settings.verify}, ${settings.atomic ? 'atomic' : 'in place'}, auth ${settings.authDescription}, ${settings.maxParallel} host(s) at once)`
+    `${settings.dryRun ? 'Dry run: planning' : 'Deploying'} ${plan.files.length} file(s), ${formatBytes(plan.totalBytes)}, to ${hosts.length} host(s) at ${describeTargets(settings)} (verify ${settings.verify}, ${settings.atomic ? 'atomic' : 'in place'}, auth ${settings.authDescription}, ${settings.maxParallel} host(s) at once, ${threads} thread(s))`
   )
 
   io.start?.(hosts.map((host) => host.label))
   const root = rootSignal(options.signal)
   let results: HostResult[]
   try {
-    results = await fanOut({
+    const fanOutOptions: FanOutOptions = {
       settings,
       plan,
       localHasher: createLocalHasher(),
@@ -124,7 +169,8 @@ async function deploy(
           io.hostDone?.(result)
         }
       }
-    })
+    }
+    results = await fanOutOn(threads, fanOutOptions, options, read)
   } finally {
     root.dispose()
   }
@@ -163,11 +209,17 @@ export async function run(options: RunOptions = {}): Promise<RunOutcome> {
   try {
     // Secrets are masked before anything else can print them.
     for (const name of SECRET_INPUTS) io.setSecret(io.getInput(name))
-    const settings = parseInputs((name: InputName) => io.getInput(name), {
+    const values = Object.fromEntries(
+      INPUT_NAMES.map((name) => [name, io.getInput(name)])
+    ) as Record<InputName, string>
+    const environment: Omit<InputEnvironment, 'readFile' | 'path'> = {
       workspace: env.GITHUB_WORKSPACE ?? process.cwd(),
-      readFile: (path) => readFileSync(path, 'utf8'),
       variables: env,
       ...(options.agent === undefined ? {} : { agent: options.agent })
+    }
+    const settings = parseInputs((name: InputName) => values[name], {
+      ...environment,
+      readFile: (path) => readFileSync(path, 'utf8')
     })
     for (const secret of settings.derivedSecrets) io.setSecret(secret)
     for (const warning of settings.warnings) io.warning(warning)
@@ -190,7 +242,7 @@ export async function run(options: RunOptions = {}): Promise<RunOutcome> {
       writeOutputs(io, [], plan.files.length)
       return 'succeeded'
     }
-    return await deploy(io, settings, plan, options)
+    return await deploy(io, settings, plan, options, { thread: { values, environment } })
   } catch (error) {
     io.setFailed(
       error instanceof DeployError ? error.message : `unexpected error: ${errorMessage(error)}`

@@ -42,6 +42,7 @@ export const INPUT_NAMES = [
   'follow-symbolic-links',
   'max-parallel',
   'concurrency',
+  'threads',
   'retries',
   'retry-delay',
   'verify',
@@ -350,6 +351,10 @@ export function parseInputs(get: InputReader, env: InputEnvironment): Settings {
   const followSymbolicLinks = boolean(get, 'follow-symbolic-links', true)
   const maxParallel = integer(get, 'max-parallel', 8, 1, 1000)
   const concurrency = integer(get, 'concurrency', 8, 1, 128)
+  const threads =
+    get('threads') === '' || get('threads').toLowerCase() === 'auto'
+      ? 'auto'
+      : integer(get, 'threads', 1, 1, 256)
   const retries = integer(get, 'retries', 3, 0, 100)
   const retryDelayMs = duration(get, 'retry-delay', '1s')
   const verify = oneOf(get, 'verify', VERIFY_MODES, 'sha256')
@@ -393,6 +398,7 @@ export function parseInputs(get: InputReader, env: InputEnvironment): Settings {
     followSymbolicLinks,
     maxParallel,
     concurrency,
+    threads,
     retries,
     retryDelayMs,
     verify,

@@ -54,7 +54,8 @@ function printResults(stdout: NodeJS.WriteStream, results: string | undefined): 
 export async function runCommandLine(
   argv: readonly string[],
   streams: CliStreams = { stdout: process.stdout, stderr: process.stderr },
-  env: NodeJS.ProcessEnv = process.env
+  env: NodeJS.ProcessEnv = process.env,
+  workerUrl?: URL
 ): Promise<number> {
   const root = packageRoot()
   const inputs = readActionInputs(join(root, 'action.yml'))
@@ -90,7 +91,8 @@ export async function runCommandLine(
     const outcome = await run({
       io,
       env: { ...env, GITHUB_WORKSPACE: process.cwd() },
-      ...(defaults.agent === undefined ? {} : { agent: defaults.agent })
+      ...(defaults.agent === undefined ? {} : { agent: defaults.agent }),
+      ...(workerUrl === undefined ? {} : { workerUrl })
     })
     display.finish()
     if (line.json && outcome !== 'invalid') printResults(streams.stdout, io.outputs.get('results'))

@@ -10,6 +10,9 @@ export type VerifyMode = (typeof VERIFY_MODES)[number]
 export const NO_FILES_MODES = ['error', 'warn', 'ignore'] as const
 export type NoFilesMode = (typeof NO_FILES_MODES)[number]
 
+/** The `threads` input: `auto`, or at most this many. */
+export type ThreadsSetting = 'auto' | number
+
 export interface Credentials {
   readonly privateKey: string | undefined
   readonly passphrase: string | undefined
@@ -52,6 +55,8 @@ export interface Settings {
   readonly followSymbolicLinks: boolean
   readonly maxParallel: number
   readonly concurrency: number
+  /** Threads that deploy the hosts: `auto` (the runner's cores) or at most this many. */
+  readonly threads: ThreadsSetting
   readonly retries: number
   readonly retryDelayMs: number
   readonly verify: VerifyMode

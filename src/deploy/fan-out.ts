@@ -29,7 +29,12 @@ const SECOND_SESSION_MAX_WAIT_MS = 2000
  * Local data in memory, all hosts together: chunks in flight (ssh2 holds them until the server
  * acknowledges them) and recently sent ones kept for the hosts that follow.
  */
-const MAX_BYTES_IN_MEMORY = 12 * 1024 * 1024
+export const MAX_BYTES_IN_MEMORY = 12 * 1024 * 1024
+
+/** Names this run's temporary files on the hosts, apart from any other run's. */
+export function newRunToken(): string {
+  return randomBytes(8).toString('hex')
+}
 
 export interface LogLine {
   readonly level: 'info' | 'warning' | 'debug'
@@ -56,6 +61,12 @@ export interface FanOutOptions {
   readonly connect?: (host: Destination, signal: AbortSignal) => Promise<SshConnection>
   /** Deploys one host (deployHost; tests pass another). */
   readonly deployHost?: (job: HostJob, signal: AbortSignal) => Promise<HostResult>
+  /** Where this fan-out is one thread's share of a run: the run's token, for every thread. */
+  readonly runToken?: string
+  /** Where this fan-out is one thread's share of a run: each host's place in the run's list. */
+  readonly hostNumbers?: readonly number[]
+  /** Local data in memory at most (MAX_BYTES_IN_MEMORY, or a thread's share of it). */
+  readonly memoryBytes?: number
 }
 
 interface Running {
@@ -83,7 +94,7 @@ function hostJob(run: Run, host: Destination, index: number, log: LogLine[]): Ho
     settings,
     plan: run.options.plan,
     localHasher: run.options.localHasher,
-    hostToken: `${run.runToken}-${index}`,
+    hostToken: `${run.runToken}-${run.options.hostNumbers?.[index] ?? index}`,
     reader: run.reader,
     followOnThisMachine: run.options.followOnThisMachine,
     sessions: run.sessions,
@@ -125,11 +136,11 @@ export async function fanOut(options: FanOutOptions): Promise<HostResult[]> {
   const jumps = new JumpConnections(settings, options.signal, openConnection)
   const run: Run = {
     options,
-    runToken: randomBytes(8).toString('hex'),
+    runToken: options.runToken ?? newRunToken(),
     sessions: createSessionGate(SECOND_SESSION_MAX_WAIT_MS),
     reader: createChunkReader({
       chunkSize: MAX_CHUNK,
-      buffers: Math.floor(MAX_BYTES_IN_MEMORY / MAX_CHUNK)
+      buffers: Math.floor((options.memoryBytes ?? MAX_BYTES_IN_MEMORY) / MAX_CHUNK)
     }),
     running: new Set(),
     connect: options.connect ?? ((host, signal) => jumps.connect(host, signal))

@@ -1,9 +1,21 @@
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { DIST } from '../harness/run-action.js'
 
 describe('the bundle', () => {
-  const bundle = readFileSync(DIST, 'utf8')
+  // The entry points and the chunks they share.
+  const dist = dirname(DIST)
+  const bundle = readdirSync(dist, { recursive: true, encoding: 'utf8' })
+    .filter((path) => path.endsWith('.js'))
+    .map((path) => readFileSync(join(dist, path), 'utf8'))
+    .join('\n')
+
+  test('has the three entry points, each a module that runs as it is', () => {
+    for (const entry of ['index.js', 'cli.js', 'worker.js'])
+      expect(readFileSync(join(dist, entry), 'utf8')).toMatch(/^(#!\/usr\/bin\/env node\n)?import /)
+    expect(readFileSync(join(dist, 'cli.js'), 'utf8')).toMatch(/^#!\/usr\/bin\/env node\n/)
+  })
 
   test('leaves out @actions/http-client and undici, which only getIDToken would use', () => {
     // undici's HTTP parser (llhttp) comes with it wherever it is bundled.

@@ -1,0 +1,57 @@
+// A thread of a fan-out (see deploy/fan-out-threads.ts): it rebuilds the run's settings from the
+// same inputs, deploys its share of the hosts with fanOut(), and sends back each host's progress,
+// result and log. `dist/worker.js`.
+import './ssh/heap.js'
+import { readFileSync } from 'node:fs'
+import { parentPort, workerData } from 'node:worker_threads'
+import { parseInputs, type InputEnvironment, type InputName } from './action/inputs.js'
+import { fanOut } from './deploy/fan-out.js'
+import type { AbortThread, FromThread, ThreadInit } from './deploy/fan-out-threads.js'
+import { DeployError } from './errors.js'
+import { createLocalHasher } from './local/digests.js'
+
+/** What main.ts gives each thread to rebuild the settings from: the inputs as it read them. */
+export interface ThreadRun {
+  readonly values: Readonly<Record<InputName, string>>
+  readonly environment: Omit<InputEnvironment, 'readFile' | 'path'>
+}
+
+const init = workerData as ThreadInit
+const port = parentPort
+if (port === null) throw new Error('dist/worker.js runs as a worker thread of a deploy')
+const { values, environment } = init.run as ThreadRun
+
+const all = parseInputs((name) => values[name], {
+  ...environment,
+  readFile: (path) => readFileSync(path, 'utf8')
+})
+const hosts = init.hosts.map((index) => {
+  const host = all.hosts[index]
+  if (host === undefined) throw new Error(`the run has no host ${index}`)
+  return host
+})
+const numbers = new Map(hosts.map((host, local) => [host.label, init.hosts[local] ?? local]))
+
+const controller = new AbortController()
+port.on('message', (message: AbortThread) => {
+  controller.abort(new DeployError('aborted', message.reason))
+})
+const send = (message: FromThread): void => port.postMessage(message)
+
+await fanOut({
+  settings: { ...all, hosts, maxParallel: init.maxParallel },
+  plan: init.plan,
+  localHasher: createLocalHasher(),
+  signal: controller.signal,
+  progressIntervalMs: init.progressIntervalMs,
+  followOnThisMachine: init.followOnThisMachine,
+  runToken: init.runToken,
+  hostNumbers: init.hosts,
+  memoryBytes: init.memoryBytes,
+  reporter: {
+    progress: (running) => send({ type: 'progress', hosts: running }),
+    hostDone: (result, log) =>
+      send({ type: 'done', index: numbers.get(result.host) ?? -1, result, log })
+  }
+})
+port.close()
