@@ -47,6 +47,16 @@ describe('the example workflows', () => {
   })
 })
 
+describe('.env.example, for @github/local-action', () => {
+  test('names inputs as a runner does: INPUT_ and the name in capitals, hyphens kept', () => {
+    const text = readFileSync(resolve(root, '.env.example'), 'utf8')
+    const names = [...text.matchAll(/^(?:# )?(INPUT_[\w-]+)=/gm)].map((match) => match[1] ?? '')
+    const runner = new Set(inputs.map((name) => `INPUT_${name.toUpperCase()}`))
+    expect(names.length).toBeGreaterThan(0)
+    expect(names.filter((name) => !runner.has(name))).toEqual([])
+  })
+})
+
 describe('the checks catch what they are for', () => {
   const workflow = (steps: string): string =>
     `on: push\njobs:\n  deploy:\n    runs-on: ubuntu-latest\n    steps:\n${steps}`
