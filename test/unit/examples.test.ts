@@ -11,6 +11,7 @@ import {
   declaredInputs,
   formatFinding,
   refusals,
+  settingsOf,
   unknownInputs
 } from '../helpers/workflows.js'
 
@@ -44,6 +45,27 @@ describe('the example workflows', () => {
 
   test.each(files)('%s: the action accepts its inputs as the runner would pass them', (name) => {
     expect(refusals(parse(read(name)))).toEqual([])
+  })
+})
+
+describe('examples/inventory.yml', () => {
+  const eu = 'ssh-ed25519 key from DEPLOY_KEY'
+  const us = 'ssh-ed25519 key from US_DEPLOY_KEY'
+
+  test('says what it does: the route, user, port, target and key of each host', () => {
+    const [step] = actionSteps(parse(read('deploy-fleet-inventory.yml')))
+    if (step === undefined) throw new Error('no step uses the action')
+    const hosts = settingsOf({ ...step, with: { ...step.with, select: '' } }).hosts
+    const route = (host: (typeof hosts)[number]): string =>
+      [host.label, host.target, ...host.jump.map((hop) => `via ${hop.label}`)].join(' ')
+    expect(hosts.map((host) => [route(host), host.credentials.description])).toEqual([
+      ['deploy@web1.eu.example.com:22 /srv/www/site via deploy@bastion.example.com:22', eu],
+      ['deploy@web2.eu.example.com:22 /srv/www/site via deploy@bastion.example.com:22', eu],
+      ['deploy@web3.eu.example.com:22 /srv/www/site via deploy@bastion.example.com:22', eu],
+      ['deploy@web1.us.example.com:22 /srv/www/site via deploy@bastion.example.com:22', us],
+      ['deploy@web2.us.example.com:22 /srv/www/site via deploy@bastion.example.com:22', us],
+      ['www-data@legacy.us.example.com:2200 /var/www/html', us]
+    ])
   })
 })
 
