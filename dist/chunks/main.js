@@ -794,11 +794,16 @@ async function fanOutInThreads(options, threads) {
 // How many threads deploy a run's hosts, and which hosts each one deploys. Each thread encrypts
 // for its own hosts, so N hosts can use up to N of the runner's cores.
 /**
+ * `auto` spreads hosts over threads from this many cores on: below it a second thread costs
+ * more CPU than it frees (bench/README.md, "Threads").
+ */
+const AUTO_THREADS_MIN_CORES = 4;
+/**
  * Threads for a run: the runner's cores (or the number given), never more than the hosts, nor
  * than max-parallel (each thread deploys at least one host at a time).
  */
 function threadCount(setting, hosts, maxParallel, cores = availableParallelism()) {
-    const wanted = setting === 'auto' ? cores : setting;
+    const wanted = setting === 'auto' ? (cores >= AUTO_THREADS_MIN_CORES ? cores : 1) : setting;
     return Math.max(1, Math.min(wanted, hosts, maxParallel));
 }
 /** What hosts share a connection to: the first jump host, or nothing. */

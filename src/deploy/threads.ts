@@ -5,6 +5,12 @@ import { availableParallelism } from 'node:os'
 import type { Destination, ThreadsSetting } from '../config/settings.js'
 
 /**
+ * `auto` spreads hosts over threads from this many cores on: below it a second thread costs
+ * more CPU than it frees (bench/README.md, "Threads").
+ */
+export const AUTO_THREADS_MIN_CORES = 4
+
+/**
  * Threads for a run: the runner's cores (or the number given), never more than the hosts, nor
  * than max-parallel (each thread deploys at least one host at a time).
  */
@@ -14,7 +20,7 @@ export function threadCount(
   maxParallel: number,
   cores: number = availableParallelism()
 ): number {
-  const wanted = setting === 'auto' ? cores : setting
+  const wanted = setting === 'auto' ? (cores >= AUTO_THREADS_MIN_CORES ? cores : 1) : setting
   return Math.max(1, Math.min(wanted, hosts, maxParallel))
 }
 
