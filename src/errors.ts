@@ -16,6 +16,7 @@ export const ERROR_KINDS = [
   'protocol',
   'local-file',
   'delete-limit',
+  'locked',
   'aborted'
 ] as const
 export type ErrorKind = (typeof ERROR_KINDS)[number]

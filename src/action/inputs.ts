@@ -8,6 +8,7 @@ import {
   type Credentials,
   type Settings
 } from '../config/settings.js'
+import { hostname } from 'node:os'
 import * as nodePath from 'node:path'
 import { parseDuration } from '../config/duration.js'
 import { errorMessage, InputError } from '../errors.js'
@@ -58,7 +59,9 @@ export const INPUT_NAMES = [
   'delete',
   'keep',
   'max-delete',
-  'dry-run'
+  'dry-run',
+  'lock',
+  'lock-wait'
 ] as const
 export type InputName = (typeof INPUT_NAMES)[number]
 
@@ -110,6 +113,30 @@ function duration(get: InputReader, name: InputName, fallback: string): number {
     )
   if (ms <= 0) throw new InputError(name, `must be longer than zero, got '${text}'`)
   return ms
+}
+
+/** A duration that may be zero: how long to wait for something, if at all. */
+function waitDuration(get: InputReader, name: InputName, fallback: string): number {
+  const text = get(name) || fallback
+  const ms = parseDuration(text)
+  if (ms === undefined || ms < 0)
+    throw new InputError(
+      name,
+      `'${text}' is not a duration (examples: 0s, 30s, 5m, or a number of seconds)`
+    )
+  return ms
+}
+
+/**
+ * This run, as its lock names it to another run: the workflow run where there is one
+ * (repository, workflow, run and attempt, runner), else the machine and process.
+ */
+function lockHolder(variables: Readonly<Record<string, string | undefined>>): string {
+  const { GITHUB_REPOSITORY, GITHUB_WORKFLOW, GITHUB_RUN_ID, GITHUB_RUN_ATTEMPT, RUNNER_NAME } =
+    variables
+  if (GITHUB_RUN_ID !== undefined && GITHUB_RUN_ID !== '')
+    return `${GITHUB_REPOSITORY ?? 'a repository'} workflow '${GITHUB_WORKFLOW ?? '?'}' run ${GITHUB_RUN_ID} attempt ${GITHUB_RUN_ATTEMPT ?? '1'}${RUNNER_NAME === undefined ? '' : ` on runner ${RUNNER_NAME}`}`
+  return `ssh-fanout-deploy on ${hostname()} (pid ${process.pid})`
 }
 
 function boolean(get: InputReader, name: InputName, fallback: boolean): boolean {
@@ -367,6 +394,8 @@ export function parseInputs(get: InputReader, env: InputEnvironment): Settings {
   const keep = parseKeep(get('keep'))
   const maxDelete = get('max-delete') === '' ? undefined : integer(get, 'max-delete', 0, 0, 1e9)
   const dryRun = boolean(get, 'dry-run', false)
+  const lock = boolean(get, 'lock', true)
+  const lockWaitMs = waitDuration(get, 'lock-wait', '0s')
   const hostKeys = readHostKeys(get, warnings)
   const { credentials, derivedSecrets } = readCredentials(get, env)
   const resolved = resolveDestinations({
@@ -411,6 +440,9 @@ export function parseInputs(get: InputReader, env: InputEnvironment): Settings {
     keep,
     maxDelete,
     dryRun,
+    lock,
+    lockWaitMs,
+    lockHolder: lockHolder(env.variables),
     derivedSecrets: [...derivedSecrets, ...resolved.secrets],
     warnings
   }

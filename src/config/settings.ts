@@ -55,6 +55,12 @@ export interface Settings {
   readonly followSymbolicLinks: boolean
   readonly maxParallel: number
   readonly concurrency: number
+  /** One deploy at a time per host and target: a lock file in the target, taken first. */
+  readonly lock: boolean
+  /** How long a held lock is waited for before the host fails as `locked`. */
+  readonly lockWaitMs: number
+  /** This run, as a lock it holds names it to another run (repository, run, runner). */
+  readonly lockHolder: string
   /** Threads that deploy the hosts: `auto` (the runner's cores) or at most this many. */
   readonly threads: ThreadsSetting
   readonly retries: number

@@ -12,8 +12,9 @@ import { checkBeforeSending } from './preflight.js'
 import { startSending } from './progress.js'
 import { send, smallFiles } from './send.js'
 import { createHasher, openSessions } from './sessions.js'
-import { makeTargetInShell, resolveTarget } from './target.js'
-import type { Connected, HostJob } from './types.js'
+import { releaseLock, takeLock } from './lock.js'
+import { makeTargetInShell, resolveTarget, type ResolvedTarget } from './target.js'
+import type { Attempt, Connected, HostJob } from './types.js'
 import { deleteExtraneous, planDeletion } from './sync.js'
 import { prefetchDigests, skipUnchanged } from './unchanged.js'
 
@@ -68,11 +69,28 @@ async function runSteps(
     prefetched,
     bytesToSend
   )
-  const { attempt, stream } = target
+  const { attempt } = target
+  await takeLock(attempt)
+  try {
+    await stepsUnderLock(attempt, work, target)
+  } finally {
+    // Released on every way out while the connection is up; else by the cleanup or the retry.
+    await releaseLock(attempt, attempt.sftp, attempt.connection).catch(() => undefined)
+  }
+}
+
+/** The steps that write: with the target's lock held. */
+async function stepsUnderLock(
+  attempt: Attempt,
+  work: WorkList,
+  target: ResolvedTarget
+): Promise<void> {
+  const { stream } = target
+  const { progress } = attempt
   const files = await skipUnchanged(attempt, work.files, target.prefetched)
   // What `delete` will remove is known (and max-delete enforced) before anything is written.
   const deletion =
-    connected.settings.delete && !attempt.targetIsNew ? await planDeletion(attempt) : undefined
+    attempt.settings.delete && !attempt.targetIsNew ? await planDeletion(attempt) : undefined
   // With nothing to send there is nothing to check room or write access for.
   const checked = work.links.length === 0 ? files : [...files, ...work.links]
   await checkBeforeSending(attempt, checked, stream !== undefined)

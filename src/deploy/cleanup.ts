@@ -4,6 +4,7 @@
 import { DeployError } from '../errors.js'
 import type { SftpSession } from '../ssh/types.js'
 import { removeStaging } from '../transfer/staged-publish.js'
+import { releaseLock } from './lock.js'
 import type { HostJob } from './types.js'
 
 /** Removes the file or link at `path`; nothing there is as good as removed. */
@@ -16,10 +17,16 @@ export async function removeIfThere(sftp: SftpSession, path: string): Promise<vo
 /** Removes what this run left on the host. Returns what could not be removed. */
 export async function removeTemporaries(job: HostJob, signal: AbortSignal): Promise<string[]> {
   const { progress } = job
-  if (progress.temporaries.size === 0 && progress.stagingDirs.size === 0) return []
+  if (
+    progress.temporaries.size === 0 &&
+    progress.stagingDirs.size === 0 &&
+    progress.lock === undefined
+  )
+    return []
   const connection = await job.connect(signal)
   try {
     const sftp = await connection.sftp()
+    await releaseLock(job, sftp, connection).catch(() => undefined)
     for (const path of [...progress.temporaries])
       await removeIfThere(sftp, path)
         .then(() => progress.temporaries.delete(path))
@@ -29,5 +36,19 @@ export async function removeTemporaries(job: HostJob, signal: AbortSignal): Prom
   } finally {
     await connection.close()
   }
-  return [...progress.temporaries, ...progress.stagingDirs]
+  return [
+    ...progress.temporaries,
+    ...progress.stagingDirs,
+    ...(progress.lock === undefined ? [] : [progress.lock])
+  ]
+}
+
+/** Removes this host's lock alone, over a new connection (the run was cancelled). */
+export async function removeLockOnly(job: HostJob, signal: AbortSignal): Promise<void> {
+  const connection = await job.connect(signal)
+  try {
+    await releaseLock(job, await connection.sftp(), connection)
+  } finally {
+    await connection.close()
+  }
 }

@@ -6,7 +6,7 @@ import pRetry from 'p-retry'
 import { formatDuration } from '../config/duration.js'
 import { DeployError, errorMessage, oneLine } from '../errors.js'
 import { runAttempt } from './attempt.js'
-import { removeTemporaries } from './cleanup.js'
+import { removeLockOnly, removeTemporaries } from './cleanup.js'
 import type { HostJob } from './types.js'
 import type { HostResult } from './result.js'
 
@@ -37,6 +37,22 @@ function asDeployError(error: unknown): DeployError {
 
 // Removing leftovers after a failure gets its own short deadline: the host's may have passed.
 const CLEANUP_DEADLINE_MS = 15_000
+// After a cancellation only the lock is removed, within the runner's grace period.
+const CANCELLED_LOCK_DEADLINE_MS = 5000
+
+/** A cancelled run still removes its lock (temporaries wait for the next run). */
+async function releaseLockAfterCancel(job: HostJob): Promise<void> {
+  const deadline = deadlineSignal(CANCELLED_LOCK_DEADLINE_MS, job.host.label)
+  try {
+    await removeLockOnly(job, deadline.signal)
+  } catch (error) {
+    job.log.warning(
+      `could not remove this run's lock after the cancellation (${oneLine(errorMessage(error))}): remove ${job.progress.lock ?? 'it'} on the host`
+    )
+  } finally {
+    deadline.clear()
+  }
+}
 
 async function cleanUp(
   job: HostJob,
@@ -44,8 +60,13 @@ async function cleanUp(
   connectTimeoutMs: number
 ): Promise<void> {
   const { progress, log } = job
-  const count = progress.temporaries.size + progress.stagingDirs.size
-  if (count === 0 || rootSignal.aborted) return
+  if (rootSignal.aborted) {
+    if (progress.lock !== undefined) await releaseLockAfterCancel(job)
+    return
+  }
+  const count =
+    progress.temporaries.size + progress.stagingDirs.size + (progress.lock === undefined ? 0 : 1)
+  if (count === 0) return
   const deadline = deadlineSignal(
     Math.min(CLEANUP_DEADLINE_MS, connectTimeoutMs + 5000),
     job.host.label

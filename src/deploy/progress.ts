@@ -35,6 +35,8 @@ export interface HostProgress {
   readBackLogged: boolean
   /** A dry run's plan for the host, once made. */
   planned?: PlannedCounts
+  /** The lock this host holds on the host (`<target>/.deploy.lock`), while it holds it. */
+  lock: string | undefined
 }
 
 /** What a deploy would do on a host (`dry-run`). */
@@ -49,6 +51,7 @@ export function createHostProgress(): HostProgress {
     phase: 'connecting',
     sendGoal: 0,
     sendStart: undefined,
+    lock: undefined,
     attempts: 0,
     bytes: 0,
     resumedBytes: 0,

@@ -13,6 +13,7 @@ import type { PlannedFile } from '../local/plan.js'
 import { removalScript } from '../remote/removal.js'
 import { listTree, type TreeEntry } from '../remote/tree.js'
 import { runPool } from './pool.js'
+import { LOCK_NAME } from './lock.js'
 import type { Attempt } from './types.js'
 
 /** What `delete` removes from a host, relative to its target. */
@@ -54,7 +55,7 @@ export function findExtraneous(
   const directories: string[] = []
   const linksInTheWay: string[] = []
   for (const entry of entries) {
-    if (OWN_WORKING_NAME.test(entry.path)) continue
+    if (OWN_WORKING_NAME.test(entry.path) || entry.path === LOCK_NAME) continue
     if (entry.kind === 'link' && wantedDirectories.has(entry.path)) {
       linksInTheWay.push(entry.path)
       continue

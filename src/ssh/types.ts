@@ -75,7 +75,7 @@ export interface SftpSession {
   symlink(target: string, linkPath: string): Promise<void>
   mkdir(path: string): Promise<void>
   realpath(path: string): Promise<string>
-  open(path: string, flags: 'r' | 'w' | 'r+', mode?: number): Promise<RemoteHandle>
+  open(path: string, flags: 'r' | 'w' | 'r+' | 'wx', mode?: number): Promise<RemoteHandle>
   /**
    * Writes `length` bytes of `data` at `position`. The data is sent without a copy: it must
    * stay unchanged until the returned promise settles.

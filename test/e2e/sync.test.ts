@@ -386,9 +386,15 @@ describe('max-delete', () => {
     })
     expect(result?.error).toMatch(/\b5 file\(s\)/)
     expect(result?.error).toContain('max-delete (4)')
-    // Every file, link and directory, with its content and mtime, the target's own included: not
-    // even a preflight probe was made and removed.
-    expect(snapshotWithRoot(h.path(target))).toEqual(before)
+    // Every file, link and directory below the target, with its content and mtime: not even a
+    // preflight probe was made and removed. The target's own mtime moved: the deploy lock was
+    // taken in it (before anything else) and removed.
+    const after = snapshotWithRoot(h.path(target))
+    expect({ ...after, '.': { ...after['.'], mtimeMs: 0 } }).toEqual({
+      ...before,
+      '.': { ...before['.'], mtimeMs: 0 }
+    })
+    expect(existsSync(h.path(`${target}/.deploy.lock`))).toBe(false)
     expect(workingNames(h.home)).toEqual([])
     expect(logOf(refused)).not.toContain('preflight:')
 

@@ -2,7 +2,7 @@
 // with every file verified, per-host logs and results as with one thread, a cancelled run that
 // ends every thread's connections, and the same temporary names a retry would look for.
 
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { describe, expect, test } from 'vitest'
 import { pseudoRandomBytes, workspace } from '../helpers/workspace.js'
 import {
@@ -103,5 +103,7 @@ describe('threads', () => {
     while (hosts().some((h) => h.sessionPids().length > 0) && Date.now() < deadline)
       await new Promise((done) => setTimeout(done, 50))
     expect(hosts().map((h) => h.sessionPids().length)).toEqual([0, 0, 0, 0])
+    // And each host's deploy lock went with it.
+    expect(hosts().filter((h) => existsSync(h.path('threads/cancel/.deploy.lock')))).toEqual([])
   })
 })

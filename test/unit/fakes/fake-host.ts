@@ -343,7 +343,9 @@ function fakeSftp(parts: ConnectionParts, alive: () => void, cut: () => Error): 
       request(`open ${flags} ${path}`, () => {
         const at = fs.canonical(path, true)
         const node = nodes.get(at)
-        if (flags === 'w') {
+        if (flags === 'wx' && node !== undefined)
+          throw failure('remote-failure', `open ${path}: Failure`)
+        if (flags === 'w' || flags === 'wx') {
           if (!fs.parentIsDirectory(at)) throw failure('no-such-path', `open ${path}: No such file`)
           if (node?.kind === 'dir') throw failure('remote-failure', `open ${path}: Failure`)
           nodes.set(at, { kind: 'file', data: Buffer.alloc(0), mode: mode ?? 0o644 })
@@ -360,7 +362,10 @@ function fakeSftp(parts: ConnectionParts, alive: () => void, cut: () => Error): 
       writing.now -= 1
       return request(`write ${handles.get(handle.toString()) ?? '?'} ${position}`, () => {
         const path = pathOf(handle)
-        const fault = parts.host.onWrite?.(path, position)
+        // Faults go to the deploy's files, not to its lock.
+        const fault = path.endsWith('/.deploy.lock')
+          ? undefined
+          : parts.host.onWrite?.(path, position)
         if (fault === 'cut') throw cut()
         if (fault === 'fail') throw failure('remote-failure', `write ${path}: Failure`)
         const node = nodes.get(path)
