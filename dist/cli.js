@@ -5,9 +5,9 @@ import { dirname as __sfdDirname } from 'node:path';
 const __filename = __sfdFileURLToPath(import.meta.url);
 const __dirname = __sfdDirname(__filename);
 const require = __sfdCreateRequire(import.meta.url);
-import { d as distExports, I as INPUT_NAMES, i as isInventoryText, l as loadPrivateKey, e as errorMessage, p as progressText, f as formatBytes, a as formatRate, b as formatDuration } from './chunks/inputs.js';
+import { d as distExports, I as INPUT_NAMES, i as isInventoryText, l as loadPrivateKey, a as InputError, e as errorMessage, p as parseKnownHosts, b as progressText, f as formatBytes, c as formatRate, g as formatDuration } from './chunks/inputs.js';
 import { readFileSync, existsSync } from 'node:fs';
-import os, { userInfo, homedir } from 'node:os';
+import os, { homedir, userInfo } from 'node:os';
 import { resolve, join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { r as run } from './chunks/main.js';
@@ -130,20 +130,23 @@ function usageProblem(error) {
         const argument = /'([^']*)'/.exec(message)?.[1] ?? '';
         return new UsageError(`unexpected argument '${argument}': every value follows its option (--source '${argument}')`);
     }
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && /ambiguous/.test(message))
+        return new UsageError(`the value of '${option ?? ''}' starts with '-': write it as ${option ?? ''}=VALUE`);
     if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && /does not take an argument/.test(message))
         return new UsageError(`option '${option ?? ''}' takes no value: use ${option ?? ''} or --no-${(option ?? '').replace(/^--/, '')}`);
     if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE')
         return new UsageError(`option '${option ?? ''}' needs a value`);
     return new UsageError(message);
 }
-/** Options taking one value that were given more than once. */
+/** Options that are not lists and were given more than once (`--atomic --no-atomic` too). */
 function repeatedSingles(tokens, inputs) {
-    const singles = new Set(inputs.filter((input) => input.kind === 'value').map((i) => i.name));
+    const lists = new Set(inputs.filter((input) => input.kind === 'list').map((input) => input.name));
+    lists.add('known-hosts-file');
     const seen = new Set();
     for (const token of tokens) {
         if (token.kind !== 'option' || token.name === undefined)
             continue;
-        if (!singles.has(token.name))
+        if (lists.has(token.name))
             continue;
         if (seen.has(token.name))
             return token.name;
@@ -173,7 +176,7 @@ function parseCommandLine(argv, inputs) {
         return { kind: 'version' };
     const repeated = repeatedSingles(tokens, inputs);
     if (repeated !== undefined)
-        throw new UsageError(`option '--${repeated}' was given more than once; it takes one value`);
+        throw new UsageError(`option '--${repeated}' was given more than once; it is not a list`);
     for (const own of ['json', 'verbose', 'help', 'version'])
         if (values[own] === false)
             throw new UsageError(`unknown option '--no-${own}'`);
@@ -212,8 +215,11 @@ function readText(path, option) {
         throw new UsageError(`${option} '${path}': ${errorMessage(error)}`);
     }
 }
-/** The first default key that loads without a passphrase (or with the one given). */
-function defaultKeyFile(home, passphrase) {
+/**
+ * The first default key that loads without a passphrase (or with the one given); why each one
+ * before it was passed over goes to `notes` (the agent may hold those).
+ */
+function defaultKeyFile(home, passphrase, notes) {
     for (const name of DEFAULT_KEY_FILES) {
         const path = join(home, '.ssh', name);
         if (!existsSync(path))
@@ -222,17 +228,41 @@ function defaultKeyFile(home, passphrase) {
             loadPrivateKey(readFileSync(path, 'utf8'), passphrase);
             return path;
         }
-        catch {
-            // Encrypted without the passphrase, or a type ssh2 cannot use: the agent may hold it.
+        catch (error) {
+            const why = error instanceof InputError && error.input === 'passphrase'
+                ? passphrase === undefined
+                    ? 'it is encrypted: give --passphrase, or add it to ssh-agent'
+                    : 'the passphrase does not decrypt it'
+                : errorMessage(error);
+            notes.push(`${path} not used: ${why}`);
         }
     }
     return undefined;
+}
+/**
+ * ~/.ssh/known_hosts as OpenSSH reads a personal file: a line it cannot read is passed over
+ * (and said), not the end of the run.
+ */
+function readableKnownHosts(text, path, notes) {
+    return text
+        .split(/\r?\n/)
+        .filter((line, index) => {
+        try {
+            parseKnownHosts(line);
+            return true;
+        }
+        catch (error) {
+            notes.push(`${path} line ${index + 1} passed over: ${error instanceof InputError ? error.problem.replace(/^line \d+: /, '') : errorMessage(error)}`);
+            return false;
+        }
+    })
+        .join('\n');
 }
 function fillCredentials(inputs, env, notes) {
     if ((inputs.get('key') ?? '') !== '' || (inputs.get('key-path') ?? '') !== '')
         return undefined;
     const agent = env.agentSocket === '' ? undefined : env.agentSocket;
-    const keyFile = defaultKeyFile(env.home, inputs.get('passphrase'));
+    const keyFile = defaultKeyFile(env.home, inputs.get('passphrase'), notes);
     if (keyFile !== undefined)
         inputs.set('key-path', keyFile);
     const used = [
@@ -256,7 +286,7 @@ function fillKnownHosts(inputs, files, env, notes) {
     const path = join(env.home, '.ssh', 'known_hosts');
     if (!existsSync(path))
         return undefined;
-    inputs.set('known-hosts', readText(path, 'known_hosts'));
+    inputs.set('known-hosts', readableKnownHosts(readText(path, 'known_hosts'), path, notes));
     notes.push(`host keys: ${path}`);
     return path;
 }
@@ -265,9 +295,7 @@ function fillInventory(inputs, env) {
     const value = inputs.get('inventory') ?? '';
     if (value === '' || isInventoryText(value))
         return;
-    const path = resolve(env.cwd, value);
-    if (existsSync(path))
-        inputs.set('inventory', readText(path, '--inventory'));
+    inputs.set('inventory', readText(resolve(env.cwd, value), '--inventory'));
 }
 function applyTerminalDefaults(given, knownHostsFiles, env) {
     const inputs = new Map(given);
@@ -275,8 +303,12 @@ function applyTerminalDefaults(given, knownHostsFiles, env) {
     const agent = fillCredentials(inputs, env, notes);
     const knownHostsSource = fillKnownHosts(inputs, knownHostsFiles, env, notes);
     fillInventory(inputs, env);
-    if ((inputs.get('username') ?? '') === '')
-        inputs.set('username', env.user);
+    if ((inputs.get('username') ?? '') === '') {
+        const user = env.user();
+        if (user === undefined)
+            throw new UsageError('the system has no name for this user: give --username');
+        inputs.set('username', user);
+    }
     return { inputs, agent, knownHostsSource, notes };
 }
 
@@ -3739,6 +3771,33 @@ function packageRoot() {
     }
     return directory;
 }
+/** The login name the system has for this process's user, if any. */
+function systemUser() {
+    try {
+        return userInfo().username;
+    }
+    catch {
+        return undefined;
+    }
+}
+/**
+ * While the run goes on: lines that libraries write for a workflow's log (@actions/glob's
+ * `::debug::`) are kept off stdout, shown only with --verbose. Returns the undo.
+ */
+function divertWorkflowCommands(verbose) {
+    const stdout = process.stdout;
+    const write = stdout.write.bind(stdout);
+    stdout.write = (chunk, ...rest) => {
+        if (typeof chunk === 'string' && chunk.startsWith('::debug::')) {
+            verbose?.(`debug: ${chunk.slice('::debug::'.length).trimEnd()}`);
+            return true;
+        }
+        return write(chunk, ...rest);
+    };
+    return () => {
+        stdout.write = write;
+    };
+}
 function packageVersion(root) {
     const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
     return manifest.version ?? 'unknown';
@@ -3764,7 +3823,7 @@ async function runCommandLine(argv, streams = { stdout: process.stdout, stderr: 
         const defaults = applyTerminalDefaults(line.inputs, line.knownHostsFiles, {
             home: env.HOME ?? homedir(),
             cwd: process.cwd(),
-            user: env.USER ?? userInfo().username,
+            user: () => env.USER ?? env.LOGNAME ?? systemUser(),
             agentSocket: env.SSH_AUTH_SOCK
         });
         const logStream = line.json ? streams.stderr : streams.stdout;
@@ -3781,12 +3840,14 @@ async function runCommandLine(argv, streams = { stdout: process.stdout, stderr: 
         });
         for (const note of defaults.notes)
             io.info(note);
+        const restore = divertWorkflowCommands(line.verbose ? (text) => io.info(text) : undefined);
         const outcome = await run({
             io,
             env: { ...env, GITHUB_WORKSPACE: process.cwd() },
             ...(defaults.agent === undefined ? {} : { agent: defaults.agent }),
             ...(workerUrl === undefined ? {} : { workerUrl })
         });
+        restore();
         display.finish();
         if (line.json && outcome !== 'invalid')
             printResults(streams.stdout, io.outputs.get('results'));
@@ -3801,4 +3862,10 @@ async function runCommandLine(argv, streams = { stdout: process.stdout, stderr: 
 }
 
 // The command line's entry point: `ssh-fanout-deploy` runs `node dist/cli.js`.
+// The bundle needs Node 24 (npm only warns about package.json's engines).
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 24) {
+    process.stderr.write(`ssh-fanout-deploy: needs Node.js 24 or later; this is ${process.versions.node}\n`);
+    process.exit(2);
+}
 process.exitCode = await runCommandLine(process.argv.slice(2), undefined, undefined, new URL('./worker.js', import.meta.url));

@@ -14,6 +14,7 @@ import 'node:net';
 import 'node:v8';
 import 'node:vm';
 import 'node:string_decoder';
+import 'node:os';
 import 'net';
 import 'stream';
 import 'path';
@@ -32,7 +33,6 @@ import 'os';
 import 'string_decoder';
 import 'timers';
 import 'node:worker_threads';
-import 'node:os';
 
 // The action's entry point: the runner runs `node dist/index.js`.
 await run({ workerUrl: new URL('./worker.js', import.meta.url) });

@@ -107,17 +107,26 @@ function noFiles(io: ActionIO, settings: Settings): void {
   writeOutputs(io, results, 0)
 }
 
-/** The threads for this run's hosts, where more than one is worth it and can be started. */
-function threadsFor(settings: Settings, options: RunOptions): number {
+/**
+ * Each thread's hosts, where more than one thread is worth it and can be started (hosts behind
+ * one jump host share a thread, so there may be fewer than threadCount says); else one lane.
+ */
+function lanesFor(settings: Settings, options: RunOptions): number[][] {
   const count = threadCount(settings.threads, settings.hosts.length, settings.maxParallel)
   const url = options.workerUrl
-  return url !== undefined && existsSync(fileURLToPath(url)) ? count : 1
+  if (count === 1 || url === undefined || !existsSync(fileURLToPath(url)))
+    return [settings.hosts.map((_, index) => index)]
+  return assignHosts(settings.hosts, count)
 }
 
-/** The fan-out: on this thread, or spread over `threads`. */
-function fanOutOn(threads: number, fanOut: FanOutOptions, options: RunOptions, read: ReadInputs) {
-  if (threads === 1 || options.workerUrl === undefined) return fanOutHere(fanOut)
-  const lanes = assignHosts(fanOut.settings.hosts, threads)
+/** The fan-out: on this thread, or spread over threads, a lane each. */
+function fanOutOn(
+  lanes: number[][],
+  fanOut: FanOutOptions,
+  options: RunOptions,
+  read: ReadInputs
+): Promise<HostResult[]> {
+  if (lanes.length === 1 || options.workerUrl === undefined) return fanOutHere(fanOut)
   return fanOutInThreads(fanOut, {
     workerUrl: options.workerUrl,
     run: read.thread,
@@ -137,9 +146,9 @@ async function deploy(
 ): Promise<RunOutcome> {
   const env = options.env ?? process.env
   const hosts = settings.hosts
-  const threads = threadsFor(settings, options)
+  const lanes = lanesFor(settings, options)
   io.info(
-    `${settings.dryRun ? 'Dry run: planning' : 'Deploying'} ${plan.files.length} file(s), ${formatBytes(plan.totalBytes)}, to ${hosts.length} host(s) at ${describeTargets(settings)} (verify ${settings.verify}, ${settings.atomic ? 'atomic' : 'in place'}, auth ${settings.authDescription}, ${settings.maxParallel} host(s) at once, ${threads} thread(s))`
+    `${settings.dryRun ? 'Dry run: planning' : 'Deploying'} ${plan.files.length} file(s), ${formatBytes(plan.totalBytes)}, to ${hosts.length} host(s) at ${describeTargets(settings)} (verify ${settings.verify}, ${settings.atomic ? 'atomic' : 'in place'}, auth ${settings.authDescription}, ${settings.maxParallel} host(s) at once, ${lanes.length} thread(s))`
   )
 
   io.start?.(hosts.map((host) => host.label))
@@ -170,7 +179,7 @@ async function deploy(
         }
       }
     }
-    results = await fanOutOn(threads, fanOutOptions, options, read)
+    results = await fanOutOn(lanes, fanOutOptions, options, read)
   } finally {
     root.dispose()
   }

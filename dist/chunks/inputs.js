@@ -13,6 +13,7 @@ import { createConnection } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { StringDecoder } from 'node:string_decoder';
+import { hostname } from 'node:os';
 import require$$0$1 from 'net';
 import require$$1 from 'stream';
 import path__default from 'path';
@@ -1379,6 +1380,165 @@ async function removeStaging(connection, sftp, stage, files) {
     return result?.code === 0;
 }
 
+// One deploy at a time per host and target: `<target>/.deploy.lock`, made with an exclusive
+// create before anything is written and removed when the attempt ends (after a failure too, and
+// on cancellation while the connection is up; else by the cleanup after a failure, or by this
+// run's next attempt, which knows its own lock). A lock another run holds is waited for up to
+// `lock-wait`, then the host fails as `locked`, naming the holder, its age and how to clear it.
+const LOCK_NAME = '.deploy.lock';
+// A held lock is looked at again this often while it is waited for.
+const LOCK_POLL_MS = 500;
+// What a lock file holds at most (it is read whole).
+const LOCK_MAX_BYTES = 4096;
+function lockRecord(job, now = new Date()) {
+    return {
+        holder: job.settings.lockHolder,
+        token: job.hostToken,
+        run: job.hostToken.slice(0, job.hostToken.lastIndexOf('-')),
+        since: now.toISOString()
+    };
+}
+/** The lock file's text: one JSON line. */
+function lockText(record) {
+    return `${JSON.stringify(record)}\n`;
+}
+/** A lock file's text read back; undefined where it is not one of ours. */
+function parseLock(text) {
+    try {
+        const value = JSON.parse(text);
+        return typeof value.holder === 'string' &&
+            typeof value.token === 'string' &&
+            typeof value.run === 'string' &&
+            typeof value.since === 'string'
+            ? { holder: value.holder, token: value.token, run: value.run, since: value.since }
+            : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+async function readLock(sftp, path) {
+    const handle = await sftp.open(path, 'r').catch(() => undefined);
+    if (handle === undefined)
+        return undefined;
+    try {
+        const buffer = Buffer.alloc(LOCK_MAX_BYTES);
+        const length = await sftp.read(handle, buffer, LOCK_MAX_BYTES, 0);
+        return parseLock(buffer.subarray(0, length).toString('utf8'));
+    }
+    finally {
+        await sftp.close(handle).catch(() => undefined);
+    }
+}
+/**
+ * Makes the lock file: 'made', 'held' where one is there already, or 'read-only' where the
+ * target cannot be written at all (no lock is needed to write nothing).
+ */
+async function createLock(sftp, path, text) {
+    let handle;
+    try {
+        handle = await sftp.open(path, 'wx', 0o644);
+    }
+    catch (error) {
+        // OpenSSH's SFTP server answers an exclusive create of an existing file with a plain
+        // failure: whether the file is there says which it was.
+        if ((await sftp.lstat(path).catch(() => undefined)) !== undefined)
+            return 'held';
+        if (error instanceof DeployError && error.kind === 'permission')
+            return 'read-only';
+        throw error;
+    }
+    try {
+        const data = Buffer.from(text);
+        await sftp.write(handle, data, data.length, 0);
+    }
+    finally {
+        await sftp.close(handle);
+    }
+    return 'made';
+}
+/** `locked` for a lock another run holds: who, since when, and how to clear it. */
+function lockedError(path, held, now = Date.now()) {
+    const since = held === undefined ? Number.NaN : Date.parse(held.since);
+    const age = Number.isNaN(since) ? '' : `, taken ${formatDuration(Math.max(0, now - since))} ago`;
+    const holder = held === undefined ? 'another deploy (the lock file does not say which)' : held.holder;
+    return new DeployError('locked', `the target is locked by ${holder}${age} (${path}); if that deploy is no longer running, remove the lock on the host (rm ${quotePath(path)}) and deploy again`);
+}
+function pause(ms, signal) {
+    return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+            signal.removeEventListener('abort', stop);
+            resolve();
+        }, ms);
+        const stop = () => {
+            clearTimeout(timer);
+            reject(signal.reason);
+        };
+        signal.addEventListener('abort', stop, { once: true });
+    });
+}
+/**
+ * Takes the target's lock before anything is written: made, or already this run's (an earlier
+ * attempt's, whose connection was cut), or waited for up to `lock-wait`.
+ */
+async function takeLock(attempt) {
+    const { sftp, base, settings, progress, log, signal } = attempt;
+    if (!settings.lock)
+        return;
+    const path = posix.join(base, LOCK_NAME);
+    const record = lockRecord(attempt);
+    const waitUntil = Date.now() + settings.lockWaitMs;
+    let waited = false;
+    for (;;) {
+        const made = await createLock(sftp, path, lockText(record));
+        if (made === 'made')
+            break;
+        if (made === 'read-only') {
+            // Nothing can be written there: the preflight says so if anything needs to be.
+            log.info(`target ${base} is not writable: no lock taken`);
+            return;
+        }
+        const held = await readLock(sftp, path);
+        if (held?.token === record.token)
+            break;
+        if (held?.run === record.run) {
+            // Another entry of this run reaches the same target: its lock, its to remove.
+            log.info('the target is locked by another host entry of this run that reaches it too');
+            return;
+        }
+        if (Date.now() >= waitUntil)
+            throw lockedError(path, held);
+        if (!waited)
+            log.info(`waiting up to ${formatDuration(settings.lockWaitMs)} for the lock held by ${held?.holder ?? 'another deploy'}`);
+        waited = true;
+        await pause(Math.min(LOCK_POLL_MS, Math.max(1, waitUntil - Date.now())), signal);
+    }
+    progress.lock = path;
+    if (waited)
+        log.info('took the lock');
+}
+/**
+ * Removes the lock this host holds: over SFTP, else (a server that bans remove) with `rm` in the
+ * host's shell. No other run can have made it meanwhile: an exclusive create fails while this
+ * one is there.
+ */
+async function releaseLock(job, sftp, connection) {
+    const path = job.progress.lock;
+    if (path === undefined)
+        return;
+    try {
+        await sftp.unlink(path);
+    }
+    catch (error) {
+        if (!(error instanceof DeployError && error.kind === 'no-such-path')) {
+            const removed = await connection?.exec(`rm -f ${quotePath(path)}`).catch(() => undefined);
+            if (removed?.code !== 0)
+                throw error;
+        }
+    }
+    job.progress.lock = undefined;
+}
+
 // After a host has failed for good: the temporary files and staging directories this run left
 // there, removed over a new short connection (the last one may be gone).
 /** Removes the file or link at `path`; nothing there is as good as removed. */
@@ -1391,11 +1551,14 @@ async function removeIfThere(sftp, path) {
 /** Removes what this run left on the host. Returns what could not be removed. */
 async function removeTemporaries(job, signal) {
     const { progress } = job;
-    if (progress.temporaries.size === 0 && progress.stagingDirs.size === 0)
+    if (progress.temporaries.size === 0 &&
+        progress.stagingDirs.size === 0 &&
+        progress.lock === undefined)
         return [];
     const connection = await job.connect(signal);
     try {
         const sftp = await connection.sftp();
+        await releaseLock(job, sftp, connection).catch(() => undefined);
         for (const path of [...progress.temporaries])
             await removeIfThere(sftp, path)
                 .then(() => progress.temporaries.delete(path))
@@ -1407,7 +1570,21 @@ async function removeTemporaries(job, signal) {
     finally {
         await connection.close();
     }
-    return [...progress.temporaries, ...progress.stagingDirs];
+    return [
+        ...progress.temporaries,
+        ...progress.stagingDirs,
+        ...(progress.lock === undefined ? [] : [progress.lock])
+    ];
+}
+/** Removes this host's lock alone, over a new connection (the run was cancelled). */
+async function removeLockOnly(job, signal) {
+    const connection = await job.connect(signal);
+    try {
+        await releaseLock(job, await connection.sftp(), connection);
+    }
+    finally {
+        await connection.close();
+    }
 }
 
 // What one host has done so far, kept across its attempts, and the one place that counts a file
@@ -1417,6 +1594,7 @@ function createHostProgress() {
         phase: 'connecting',
         sendGoal: 0,
         sendStart: undefined,
+        lock: undefined,
         attempts: 0,
         bytes: 0,
         resumedBytes: 0,
@@ -4367,7 +4545,7 @@ function findExtraneous(entries, planned, keep) {
     const directories = [];
     const linksInTheWay = [];
     for (const entry of entries) {
-        if (OWN_WORKING_NAME.test(entry.path))
+        if (OWN_WORKING_NAME.test(entry.path) || entry.path === LOCK_NAME)
             continue;
         if (entry.kind === 'link' && wantedDirectories.has(entry.path)) {
             linksInTheWay.push(entry.path);
@@ -30961,6 +31139,10 @@ function watchClient(client, options, requests, hostKeyFailure, release) {
         client.once('close', () => resolve());
     });
     client.on('error', (error) => {
+        // An agent that cannot be reached (SSH_AUTH_SOCK left from an old session) is passed over:
+        // ssh2 goes on with the next way to authenticate, as OpenSSH does.
+        if (error.level === 'agent')
+            return;
         requests.fail(hostKeyFailure() ?? classifyConnectError(error, label));
     });
     client.on('close', () => {
@@ -31322,10 +31504,23 @@ async function runSteps(connected, work, firstSessionUp) {
         ? prefetchDigests(hasher, connected.host.target, work.files, () => localHasher.warm(work.files))
         : undefined;
     const target = await resolveTarget(connected, await sftp.session, shellTarget, prefetched, bytesToSend);
-    const { attempt, stream } = target;
+    const { attempt } = target;
+    await takeLock(attempt);
+    try {
+        await stepsUnderLock(attempt, work, target);
+    }
+    finally {
+        // Released on every way out while the connection is up; else by the cleanup or the retry.
+        await releaseLock(attempt, attempt.sftp, attempt.connection).catch(() => undefined);
+    }
+}
+/** The steps that write: with the target's lock held. */
+async function stepsUnderLock(attempt, work, target) {
+    const { stream } = target;
+    const { progress } = attempt;
     const files = await skipUnchanged(attempt, work.files, target.prefetched);
     // What `delete` will remove is known (and max-delete enforced) before anything is written.
-    const deletion = connected.settings.delete && !attempt.targetIsNew ? await planDeletion(attempt) : undefined;
+    const deletion = attempt.settings.delete && !attempt.targetIsNew ? await planDeletion(attempt) : undefined;
     // With nothing to send there is nothing to check room or write access for.
     const checked = work.links.length === 0 ? files : [...files, ...work.links];
     await checkBeforeSending(attempt, checked, stream !== undefined);
@@ -31388,10 +31583,30 @@ function asDeployError(error) {
 }
 // Removing leftovers after a failure gets its own short deadline: the host's may have passed.
 const CLEANUP_DEADLINE_MS = 15_000;
+// After a cancellation only the lock is removed, within the runner's grace period.
+const CANCELLED_LOCK_DEADLINE_MS = 5000;
+/** A cancelled run still removes its lock (temporaries wait for the next run). */
+async function releaseLockAfterCancel(job) {
+    const deadline = deadlineSignal(CANCELLED_LOCK_DEADLINE_MS, job.host.label);
+    try {
+        await removeLockOnly(job, deadline.signal);
+    }
+    catch (error) {
+        job.log.warning(`could not remove this run's lock after the cancellation (${oneLine(errorMessage(error))}): remove ${job.progress.lock ?? 'it'} on the host`);
+    }
+    finally {
+        deadline.clear();
+    }
+}
 async function cleanUp(job, rootSignal, connectTimeoutMs) {
     const { progress, log } = job;
-    const count = progress.temporaries.size + progress.stagingDirs.size;
-    if (count === 0 || rootSignal.aborted)
+    if (rootSignal.aborted) {
+        if (progress.lock !== undefined)
+            await releaseLockAfterCancel(job);
+        return;
+    }
+    const count = progress.temporaries.size + progress.stagingDirs.size + (progress.lock === undefined ? 0 : 1);
+    if (count === 0)
         return;
     const deadline = deadlineSignal(Math.min(CLEANUP_DEADLINE_MS, connectTimeoutMs + 5000), job.host.label);
     try {
@@ -41330,7 +41545,9 @@ const INPUT_NAMES = [
     'delete',
     'keep',
     'max-delete',
-    'dry-run'
+    'dry-run',
+    'lock',
+    'lock-wait'
 ];
 /** Inputs whose values are secrets, masked before anything is logged. */
 const SECRET_INPUTS = ['key', 'passphrase', 'password'];
@@ -41353,6 +41570,24 @@ function duration(get, name, fallback) {
     if (ms <= 0)
         throw new InputError(name, `must be longer than zero, got '${text}'`);
     return ms;
+}
+/** A duration that may be zero: how long to wait for something, if at all. */
+function waitDuration(get, name, fallback) {
+    const text = get(name) || fallback;
+    const ms = parseDuration(text);
+    if (ms === undefined || ms < 0)
+        throw new InputError(name, `'${text}' is not a duration (examples: 0s, 30s, 5m, or a number of seconds)`);
+    return ms;
+}
+/**
+ * This run, as its lock names it to another run: the workflow run where there is one
+ * (repository, workflow, run and attempt, runner), else the machine and process.
+ */
+function lockHolder(variables) {
+    const { GITHUB_REPOSITORY, GITHUB_WORKFLOW, GITHUB_RUN_ID, GITHUB_RUN_ATTEMPT, RUNNER_NAME } = variables;
+    if (GITHUB_RUN_ID !== undefined && GITHUB_RUN_ID !== '')
+        return `${GITHUB_REPOSITORY ?? 'a repository'} workflow '${GITHUB_WORKFLOW ?? '?'}' run ${GITHUB_RUN_ID} attempt ${GITHUB_RUN_ATTEMPT ?? '1'}${RUNNER_NAME === undefined ? '' : ` on runner ${RUNNER_NAME}`}`;
+    return `ssh-fanout-deploy on ${hostname()} (pid ${process.pid})`;
 }
 function boolean(get, name, fallback) {
     const text = get(name);
@@ -41569,6 +41804,8 @@ function parseInputs(get, env) {
     const keep = parseKeep(get('keep'));
     const maxDelete = get('max-delete') === '' ? undefined : integer(get, 'max-delete', 0, 0, 1e9);
     const dryRun = boolean(get, 'dry-run', false);
+    const lock = boolean(get, 'lock', true);
+    const lockWaitMs = waitDuration(get, 'lock-wait', '0s');
     const hostKeys = readHostKeys(get, warnings);
     const { credentials, derivedSecrets } = readCredentials(get, env);
     const resolved = resolveDestinations({
@@ -41612,9 +41849,12 @@ function parseInputs(get, env) {
         keep,
         maxDelete,
         dryRun,
+        lock,
+        lockWaitMs,
+        lockHolder: lockHolder(env.variables),
         derivedSecrets: [...derivedSecrets, ...resolved.secrets],
         warnings
     };
 }
 
-export { DeployError as D, INPUT_NAMES as I, Minimatch as M, SECRET_INPUTS as S, formatRate as a, formatDuration as b, InputError as c, distExports as d, errorMessage as e, formatBytes as f, checkUnderTarget as g, localFileError as h, isInventoryText as i, parseInputs as j, createLocalHasher as k, loadPrivateKey as l, fanOut as m, notAttempted as n, oneLine as o, progressText as p, newRunToken as q, MAX_BYTES_IN_MEMORY as r, toPosixSegments as t };
+export { DeployError as D, INPUT_NAMES as I, Minimatch as M, SECRET_INPUTS as S, InputError as a, progressText as b, formatRate as c, distExports as d, errorMessage as e, formatBytes as f, formatDuration as g, checkUnderTarget as h, isInventoryText as i, localFileError as j, parseInputs as k, loadPrivateKey as l, createLocalHasher as m, notAttempted as n, oneLine as o, parseKnownHosts as p, fanOut as q, newRunToken as r, MAX_BYTES_IN_MEMORY as s, toPosixSegments as t };

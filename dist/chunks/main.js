@@ -18,7 +18,7 @@ import 'events';
 import 'child_process';
 import assert from 'assert';
 import 'timers';
-import { p as progressText, n as notAttempted, e as errorMessage, M as Minimatch, c as InputError, g as checkUnderTarget, h as localFileError, t as toPosixSegments, o as oneLine, f as formatBytes, b as formatDuration, S as SECRET_INPUTS, I as INPUT_NAMES, j as parseInputs, D as DeployError, k as createLocalHasher, m as fanOut, q as newRunToken, r as MAX_BYTES_IN_MEMORY } from './inputs.js';
+import { b as progressText, n as notAttempted, e as errorMessage, M as Minimatch, a as InputError, h as checkUnderTarget, j as localFileError, t as toPosixSegments, o as oneLine, f as formatBytes, g as formatDuration, S as SECRET_INPUTS, I as INPUT_NAMES, k as parseInputs, D as DeployError, m as createLocalHasher, q as fanOut, r as newRunToken, s as MAX_BYTES_IN_MEMORY } from './inputs.js';
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import 'stream';
@@ -1955,13 +1955,21 @@ async function match(options, anchored) {
             walkedPath: file.relativePath,
             stats: file.stats
         }));
-    const globber = await create(anchored.join('\n'), {
-        followSymbolicLinks: options.followSymbolicLinks,
-        implicitDescendants: true,
-        matchDirectories: false,
-        omitBrokenSymbolicLinks: false
-    });
-    return (await globber.glob()).map((localPath) => ({ localPath }));
+    try {
+        const globber = await create(anchored.join('\n'), {
+            followSymbolicLinks: options.followSymbolicLinks,
+            implicitDescendants: true,
+            matchDirectories: false,
+            omitBrokenSymbolicLinks: false
+        });
+        return (await globber.glob()).map((localPath) => ({ localPath }));
+    }
+    catch (error) {
+        // @actions/glob refuses patterns it cannot read ('..' segments, say): the input is wrong.
+        if (error instanceof Error && /^Invalid pattern/.test(error.message))
+            throw new InputError('source', error.message, { cause: error });
+        throw error;
+    }
 }
 async function buildPlan(options) {
     const anchored = options.patterns
@@ -2173,17 +2181,21 @@ function noFiles(io, settings) {
     const results = settings.hosts.map((host) => notAttempted(host.label, 0, 'no files to deploy'));
     writeOutputs(io, results, 0);
 }
-/** The threads for this run's hosts, where more than one is worth it and can be started. */
-function threadsFor(settings, options) {
+/**
+ * Each thread's hosts, where more than one thread is worth it and can be started (hosts behind
+ * one jump host share a thread, so there may be fewer than threadCount says); else one lane.
+ */
+function lanesFor(settings, options) {
     const count = threadCount(settings.threads, settings.hosts.length, settings.maxParallel);
     const url = options.workerUrl;
-    return url !== undefined && existsSync(fileURLToPath(url)) ? count : 1;
+    if (count === 1 || url === undefined || !existsSync(fileURLToPath(url)))
+        return [settings.hosts.map((_, index) => index)];
+    return assignHosts(settings.hosts, count);
 }
-/** The fan-out: on this thread, or spread over `threads`. */
-function fanOutOn(threads, fanOut$1, options, read) {
-    if (threads === 1 || options.workerUrl === undefined)
+/** The fan-out: on this thread, or spread over threads, a lane each. */
+function fanOutOn(lanes, fanOut$1, options, read) {
+    if (lanes.length === 1 || options.workerUrl === undefined)
         return fanOut(fanOut$1);
-    const lanes = assignHosts(fanOut$1.settings.hosts, threads);
     return fanOutInThreads(fanOut$1, {
         workerUrl: options.workerUrl,
         run: read.thread,
@@ -2196,8 +2208,8 @@ function fanOutOn(threads, fanOut$1, options, read) {
 async function deploy(io, settings, plan, options, read) {
     const env = options.env ?? process.env;
     const hosts = settings.hosts;
-    const threads = threadsFor(settings, options);
-    io.info(`${settings.dryRun ? 'Dry run: planning' : 'Deploying'} ${plan.files.length} file(s), ${formatBytes(plan.totalBytes)}, to ${hosts.length} host(s) at ${describeTargets(settings)} (verify ${settings.verify}, ${settings.atomic ? 'atomic' : 'in place'}, auth ${settings.authDescription}, ${settings.maxParallel} host(s) at once, ${threads} thread(s))`);
+    const lanes = lanesFor(settings, options);
+    io.info(`${settings.dryRun ? 'Dry run: planning' : 'Deploying'} ${plan.files.length} file(s), ${formatBytes(plan.totalBytes)}, to ${hosts.length} host(s) at ${describeTargets(settings)} (verify ${settings.verify}, ${settings.atomic ? 'atomic' : 'in place'}, auth ${settings.authDescription}, ${settings.maxParallel} host(s) at once, ${lanes.length} thread(s))`);
     io.start?.(hosts.map((host) => host.label));
     const root = rootSignal(options.signal);
     let results;
@@ -2221,7 +2233,7 @@ async function deploy(io, settings, plan, options, read) {
                 }
             }
         };
-        results = await fanOutOn(threads, fanOutOptions, options, read);
+        results = await fanOutOn(lanes, fanOutOptions, options, read);
     }
     finally {
         root.dispose();

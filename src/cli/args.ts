@@ -73,6 +73,10 @@ function usageProblem(error: unknown): UsageError {
       `unexpected argument '${argument}': every value follows its option (--source '${argument}')`
     )
   }
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && /ambiguous/.test(message))
+    return new UsageError(
+      `the value of '${option ?? ''}' starts with '-': write it as ${option ?? ''}=VALUE`
+    )
   if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && /does not take an argument/.test(message))
     return new UsageError(
       `option '${option ?? ''}' takes no value: use ${option ?? ''} or --no-${(option ?? '').replace(/^--/, '')}`
@@ -82,16 +86,19 @@ function usageProblem(error: unknown): UsageError {
   return new UsageError(message)
 }
 
-/** Options taking one value that were given more than once. */
+/** Options that are not lists and were given more than once (`--atomic --no-atomic` too). */
 function repeatedSingles(
   tokens: readonly { kind: string; name?: string }[],
   inputs: readonly ActionInput[]
 ): string | undefined {
-  const singles = new Set(inputs.filter((input) => input.kind === 'value').map((i) => i.name))
+  const lists = new Set<string>(
+    inputs.filter((input) => input.kind === 'list').map((input) => input.name)
+  )
+  lists.add('known-hosts-file')
   const seen = new Set<string>()
   for (const token of tokens) {
     if (token.kind !== 'option' || token.name === undefined) continue
-    if (!singles.has(token.name as InputName)) continue
+    if (lists.has(token.name)) continue
     if (seen.has(token.name)) return token.name
     seen.add(token.name)
   }
@@ -121,7 +128,7 @@ export function parseCommandLine(
 
   const repeated = repeatedSingles(tokens, inputs)
   if (repeated !== undefined)
-    throw new UsageError(`option '--${repeated}' was given more than once; it takes one value`)
+    throw new UsageError(`option '--${repeated}' was given more than once; it is not a list`)
   for (const own of ['json', 'verbose', 'help', 'version'])
     if (values[own] === false) throw new UsageError(`unknown option '--no-${own}'`)
 

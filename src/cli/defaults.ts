@@ -7,7 +7,8 @@ import { join, resolve } from 'node:path'
 import type { InputName } from '../action/inputs.js'
 import { loadPrivateKey } from '../config/private-key.js'
 import { isInventoryText } from '../config/inventory.js'
-import { errorMessage } from '../errors.js'
+import { parseKnownHosts } from '../config/known-hosts.js'
+import { errorMessage, InputError } from '../errors.js'
 import { UsageError } from './args.js'
 
 /** The keys OpenSSH tries by default, in its order (of those ssh2 can use). */
@@ -16,7 +17,8 @@ export const DEFAULT_KEY_FILES = ['id_ed25519', 'id_ecdsa', 'id_rsa'] as const
 export interface TerminalEnvironment {
   readonly home: string
   readonly cwd: string
-  readonly user: string
+  /** The login name, where the system knows one. */
+  readonly user: () => string | undefined
   /** SSH_AUTH_SOCK, where set. */
   readonly agentSocket: string | undefined
 }
@@ -40,19 +42,53 @@ function readText(path: string, option: string): string {
   }
 }
 
-/** The first default key that loads without a passphrase (or with the one given). */
-function defaultKeyFile(home: string, passphrase: string | undefined): string | undefined {
+/**
+ * The first default key that loads without a passphrase (or with the one given); why each one
+ * before it was passed over goes to `notes` (the agent may hold those).
+ */
+function defaultKeyFile(
+  home: string,
+  passphrase: string | undefined,
+  notes: string[]
+): string | undefined {
   for (const name of DEFAULT_KEY_FILES) {
     const path = join(home, '.ssh', name)
     if (!existsSync(path)) continue
     try {
       loadPrivateKey(readFileSync(path, 'utf8'), passphrase)
       return path
-    } catch {
-      // Encrypted without the passphrase, or a type ssh2 cannot use: the agent may hold it.
+    } catch (error) {
+      const why =
+        error instanceof InputError && error.input === 'passphrase'
+          ? passphrase === undefined
+            ? 'it is encrypted: give --passphrase, or add it to ssh-agent'
+            : 'the passphrase does not decrypt it'
+          : errorMessage(error)
+      notes.push(`${path} not used: ${why}`)
     }
   }
   return undefined
+}
+
+/**
+ * ~/.ssh/known_hosts as OpenSSH reads a personal file: a line it cannot read is passed over
+ * (and said), not the end of the run.
+ */
+function readableKnownHosts(text: string, path: string, notes: string[]): string {
+  return text
+    .split(/\r?\n/)
+    .filter((line, index) => {
+      try {
+        parseKnownHosts(line)
+        return true
+      } catch (error) {
+        notes.push(
+          `${path} line ${index + 1} passed over: ${error instanceof InputError ? error.problem.replace(/^line \d+: /, '') : errorMessage(error)}`
+        )
+        return false
+      }
+    })
+    .join('\n')
 }
 
 function fillCredentials(
@@ -62,7 +98,7 @@ function fillCredentials(
 ): string | undefined {
   if ((inputs.get('key') ?? '') !== '' || (inputs.get('key-path') ?? '') !== '') return undefined
   const agent = env.agentSocket === '' ? undefined : env.agentSocket
-  const keyFile = defaultKeyFile(env.home, inputs.get('passphrase'))
+  const keyFile = defaultKeyFile(env.home, inputs.get('passphrase'), notes)
   if (keyFile !== undefined) inputs.set('key-path', keyFile)
   const used = [
     ...(agent === undefined ? [] : ['ssh-agent']),
@@ -90,7 +126,7 @@ function fillKnownHosts(
   if (given || inputs.get('insecure-ignore-host-key') === 'true') return undefined
   const path = join(env.home, '.ssh', 'known_hosts')
   if (!existsSync(path)) return undefined
-  inputs.set('known-hosts', readText(path, 'known_hosts'))
+  inputs.set('known-hosts', readableKnownHosts(readText(path, 'known_hosts'), path, notes))
   notes.push(`host keys: ${path}`)
   return path
 }
@@ -99,8 +135,7 @@ function fillKnownHosts(
 function fillInventory(inputs: Map<InputName, string>, env: TerminalEnvironment): void {
   const value = inputs.get('inventory') ?? ''
   if (value === '' || isInventoryText(value)) return
-  const path = resolve(env.cwd, value)
-  if (existsSync(path)) inputs.set('inventory', readText(path, '--inventory'))
+  inputs.set('inventory', readText(resolve(env.cwd, value), '--inventory'))
 }
 
 export function applyTerminalDefaults(
@@ -113,6 +148,11 @@ export function applyTerminalDefaults(
   const agent = fillCredentials(inputs, env, notes)
   const knownHostsSource = fillKnownHosts(inputs, knownHostsFiles, env, notes)
   fillInventory(inputs, env)
-  if ((inputs.get('username') ?? '') === '') inputs.set('username', env.user)
+  if ((inputs.get('username') ?? '') === '') {
+    const user = env.user()
+    if (user === undefined)
+      throw new UsageError('the system has no name for this user: give --username')
+    inputs.set('username', user)
+  }
   return { inputs, agent, knownHostsSource, notes }
 }

@@ -38,6 +38,34 @@ function packageRoot(): string {
   return directory
 }
 
+/** The login name the system has for this process's user, if any. */
+function systemUser(): string | undefined {
+  try {
+    return userInfo().username
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * While the run goes on: lines that libraries write for a workflow's log (@actions/glob's
+ * `::debug::`) are kept off stdout, shown only with --verbose. Returns the undo.
+ */
+function divertWorkflowCommands(verbose: ((line: string) => void) | undefined): () => void {
+  const stdout = process.stdout
+  const write = stdout.write.bind(stdout) as (chunk: unknown, ...rest: unknown[]) => boolean
+  stdout.write = (chunk: unknown, ...rest: unknown[]): boolean => {
+    if (typeof chunk === 'string' && chunk.startsWith('::debug::')) {
+      verbose?.(`debug: ${chunk.slice('::debug::'.length).trimEnd()}`)
+      return true
+    }
+    return write(chunk, ...rest)
+  }
+  return () => {
+    stdout.write = write
+  }
+}
+
 function packageVersion(root: string): string {
   const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
     version?: string
@@ -72,7 +100,7 @@ export async function runCommandLine(
     const defaults = applyTerminalDefaults(line.inputs, line.knownHostsFiles, {
       home: env.HOME ?? homedir(),
       cwd: process.cwd(),
-      user: env.USER ?? userInfo().username,
+      user: () => env.USER ?? env.LOGNAME ?? systemUser(),
       agentSocket: env.SSH_AUTH_SOCK
     })
     const logStream = line.json ? streams.stderr : streams.stdout
@@ -88,12 +116,14 @@ export async function runCommandLine(
         : { knownHostsSource: defaults.knownHostsSource })
     })
     for (const note of defaults.notes) io.info(note)
+    const restore = divertWorkflowCommands(line.verbose ? (text) => io.info(text) : undefined)
     const outcome = await run({
       io,
       env: { ...env, GITHUB_WORKSPACE: process.cwd() },
       ...(defaults.agent === undefined ? {} : { agent: defaults.agent }),
       ...(workerUrl === undefined ? {} : { workerUrl })
     })
+    restore()
     display.finish()
     if (line.json && outcome !== 'invalid') printResults(streams.stdout, io.outputs.get('results'))
     return EXIT_STATUS[outcome]

@@ -147,13 +147,20 @@ async function match(options: PlanOptions, anchored: readonly string[]): Promise
       walkedPath: file.relativePath,
       stats: file.stats
     }))
-  const globber = await glob.create(anchored.join('\n'), {
-    followSymbolicLinks: options.followSymbolicLinks,
-    implicitDescendants: true,
-    matchDirectories: false,
-    omitBrokenSymbolicLinks: false
-  })
-  return (await globber.glob()).map((localPath) => ({ localPath }))
+  try {
+    const globber = await glob.create(anchored.join('\n'), {
+      followSymbolicLinks: options.followSymbolicLinks,
+      implicitDescendants: true,
+      matchDirectories: false,
+      omitBrokenSymbolicLinks: false
+    })
+    return (await globber.glob()).map((localPath) => ({ localPath }))
+  } catch (error) {
+    // @actions/glob refuses patterns it cannot read ('..' segments, say): the input is wrong.
+    if (error instanceof Error && /^Invalid pattern/.test(error.message))
+      throw new InputError('source', error.message, { cause: error })
+    throw error
+  }
 }
 
 export async function buildPlan(options: PlanOptions): Promise<Plan> {

@@ -88,7 +88,10 @@ function watchClient(
   const closed = new Promise<void>((resolve) => {
     client.once('close', () => resolve())
   })
-  client.on('error', (error: Error) => {
+  client.on('error', (error: Error & { level?: string }) => {
+    // An agent that cannot be reached (SSH_AUTH_SOCK left from an old session) is passed over:
+    // ssh2 goes on with the next way to authenticate, as OpenSSH does.
+    if (error.level === 'agent') return
     requests.fail(hostKeyFailure() ?? classifyConnectError(error, label))
   })
   client.on('close', () => {

@@ -122,6 +122,19 @@ describe('deploys', () => {
     ])
     expect(run.stderr).toMatch(/2 of 2 host\(s\) deployed/)
   })
+
+  test('--json stays JSON when the patterns go through @actions/glob (its debug lines kept off)', async () => {
+    const cwd = workspace({ ...FILES, 'app.js.map': '{}' })
+    const args = deployArgs([host(0)], 'cli/json-glob').map((word) => word)
+    const run = await runCli([...args, '--source', '!**/*.map', '--json'], {
+      cwd,
+      env: { HOME: homeWith() }
+    })
+    expect(run.code, explain(run)).toBe(0)
+    const results = JSON.parse(run.stdout) as HostResultOutput[]
+    expect(results.map((result) => [result.status, result.files])).toEqual([['success', 2]])
+    expect(run.stdout + run.stderr).not.toContain('::debug::')
+  })
 })
 
 describe('exit status', () => {
@@ -130,7 +143,8 @@ describe('exit status', () => {
     [['--port', '2200', '--port', '2201'], "option '--port' was given more than once"],
     [['--atomic=false'], "option '--atomic' takes no value"],
     [['stray'], "unexpected argument 'stray'"],
-    [['--verify', 'md5'], "Input 'verify' (--verify): 'md5' is not one of"]
+    [['--verify', 'md5'], "Input 'verify' (--verify): 'md5' is not one of"],
+    [['--source', '../elsewhere/*.txt'], "Input 'source' (--source): Invalid pattern"]
   ])('2 for bad usage %j, naming the option, before any connection', async (extra, message) => {
     const marks = [host(0), host(1)].map((h) => logMark(h))
     const cwd = workspace(FILES)
@@ -213,6 +227,18 @@ describe('terminal defaults', () => {
     expect(run.code, explain(run)).toBe(0)
     expect(run.stdout).toContain(`keys: ${join(home, '.ssh', 'id_ed25519')}`)
     expect(treeDigest(host(0).path('cli/home-key'))).toEqual(DIGESTS)
+  })
+
+  test('an agent socket that is gone is passed over: the key file still logs in', async () => {
+    const home = homeWith({ known_hosts: fleet.knownHosts })
+    copyFileSync(fleet.keys.ed25519Path, join(home, '.ssh', 'id_ed25519'))
+    const run = await runCli([...bareArgs('cli/dead-agent'), '--retries', '0'], {
+      cwd: workspace(FILES),
+      env: { HOME: home, SSH_AUTH_SOCK: join(tempDir('gone'), 'agent.sock') }
+    })
+    expect(run.code, explain(run)).toBe(0)
+    expect(run.stdout).toMatch(/keys: ssh-agent, then .*id_ed25519/)
+    expect(treeDigest(host(0).path('cli/dead-agent'))).toEqual(DIGESTS)
   })
 
   test('a host missing from ~/.ssh/known_hosts fails closed, with its fingerprint', async () => {

@@ -104,7 +104,13 @@ describe('options', () => {
     [['deploy'], "unexpected argument 'deploy'"],
     [['--target', 'a', '--target', 'b'], "option '--target' was given more than once"],
     [['--delete=true'], "option '--delete' takes no value: use --delete or --no-delete"],
-    [['--target'], "option '--target' needs a value"]
+    [['--target'], "option '--target' needs a value"],
+    [['--atomic', '--no-atomic'], "option '--atomic' was given more than once; it is not a list"],
+    [['--json', '--json'], "option '--json' was given more than once"],
+    [
+      ['--passphrase', '-abc'],
+      "the value of '--passphrase' starts with '-': write it as --passphrase=VALUE"
+    ]
   ])('usage error for %j', (argv, message) => {
     expect(usageError(argv)).toContain(message)
   })
@@ -125,7 +131,7 @@ describe("a person's defaults", () => {
   const env = (home: string, agentSocket?: string) => ({
     home,
     cwd: tempDir('cwd'),
-    user: 'alice',
+    user: () => 'alice',
     agentSocket
   })
 
@@ -150,6 +156,36 @@ describe("a person's defaults", () => {
     expect(run.inputs.get('known-hosts')).toContain('example.com ecdsa-sha2-nistp256')
     expect(run.inputs.get('username')).toBe('alice')
     expect(run.knownHostsSource).toBe(join(home, '.ssh', 'known_hosts'))
+  })
+
+  test('an encrypted default key without --passphrase is passed over, and said why', () => {
+    const encrypted = sshKeygen('ed25519', [], 'secret')
+    const home = homeWith({ id_ed25519: encrypted.privateKey })
+    const run = applyTerminalDefaults(new Map(), [], env(home))
+    expect(run.inputs.has('key-path')).toBe(false)
+    expect(run.notes).toContain(
+      `${join(home, '.ssh', 'id_ed25519')} not used: it is encrypted: give --passphrase, or add it to ssh-agent`
+    )
+  })
+
+  test('a line of ~/.ssh/known_hosts that cannot be read is passed over, as OpenSSH does', () => {
+    const key = sshKeygen('ed25519')
+    const home = homeWith({
+      known_hosts: `old.example ssh-rsa AAAA==truncated\nweb.example ${key.publicKey}`
+    })
+    const run = applyTerminalDefaults(new Map(), [], env(home))
+    expect(run.inputs.get('known-hosts')?.trim()).toBe(`web.example ${key.publicKey.trim()}`)
+    expect(run.notes.join('\n')).toMatch(/known_hosts line 1 passed over: the ssh-rsa key is/)
+  })
+
+  test('no user name: --username is asked for; a missing inventory file is named', () => {
+    const home = tempDir('home')
+    expect(() =>
+      applyTerminalDefaults(new Map(), [], { ...env(home), user: () => undefined })
+    ).toThrow('the system has no name for this user: give --username')
+    expect(() =>
+      applyTerminalDefaults(new Map([['inventory', 'nothere.yml']]), [], env(home))
+    ).toThrow(/--inventory '.*nothere\.yml': ENOENT/)
   })
 
   test('an encrypted default key is used with --passphrase', () => {
