@@ -4,7 +4,7 @@ import { dirname as __sfdDirname } from 'node:path';
 const __filename = __sfdFileURLToPath(import.meta.url);
 const __dirname = __sfdDirname(__filename);
 const require = __sfdCreateRequire(import.meta.url);
-import { k as parseInputs, D as DeployError, q as fanOut, m as createLocalHasher } from './chunks/inputs.js';
+import { u as shareGarbageBudget, k as parseInputs, D as DeployError, q as fanOut, m as createLocalHasher } from './chunks/inputs.js';
 import { readFileSync } from 'node:fs';
 import { workerData, parentPort } from 'node:worker_threads';
 import 'node:crypto';
@@ -37,6 +37,7 @@ const port = parentPort;
 if (port === null)
     throw new Error('dist/worker.js runs as a worker thread of a deploy');
 const { values, environment } = init.run;
+shareGarbageBudget(init.threads);
 const all = parseInputs((name) => values[name], {
     ...environment,
     readFile: (path) => readFileSync(path, 'utf8')

@@ -1,7 +1,7 @@
 // A thread of a fan-out (see deploy/fan-out-threads.ts): it rebuilds the run's settings from the
 // same inputs, deploys its share of the hosts with fanOut(), and sends back each host's progress,
 // result and log. `dist/worker.js`.
-import './ssh/heap.js'
+import { shareGarbageBudget } from './ssh/heap.js'
 import { readFileSync } from 'node:fs'
 import { parentPort, workerData } from 'node:worker_threads'
 import { parseInputs, type InputEnvironment, type InputName } from './action/inputs.js'
@@ -20,6 +20,7 @@ const init = workerData as ThreadInit
 const port = parentPort
 if (port === null) throw new Error('dist/worker.js runs as a worker thread of a deploy')
 const { values, environment } = init.run as ThreadRun
+shareGarbageBudget(init.threads)
 
 const all = parseInputs((name) => values[name], {
   ...environment,

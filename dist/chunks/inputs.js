@@ -57,10 +57,18 @@ const collect = (() => {
 })();
 const GARBAGE_BYTES = 8 * 1024 * 1024;
 let sinceCollect = 0;
+let collectEvery = GARBAGE_BYTES;
+/**
+ * A thread of a fan-out over `threads` (each has a heap of its own): collects every
+ * GARBAGE_BYTES / threads, so that all of them together hold about what one thread would.
+ */
+function shareGarbageBudget(threads) {
+    collectEvery = Math.max(1024 * 1024, Math.floor(GARBAGE_BYTES / threads));
+}
 /** `bytes` of short-lived buffers were handed to a socket: collect them every GARBAGE_BYTES. */
 function noteGarbage(bytes) {
     sinceCollect += bytes;
-    if (sinceCollect < GARBAGE_BYTES || collect === undefined)
+    if (sinceCollect < collectEvery || collect === undefined)
         return;
     sinceCollect = 0;
     collect({ type: 'minor' });
@@ -41857,4 +41865,4 @@ function parseInputs(get, env) {
     };
 }
 
-export { DeployError as D, INPUT_NAMES as I, Minimatch as M, SECRET_INPUTS as S, InputError as a, progressText as b, formatRate as c, distExports as d, errorMessage as e, formatBytes as f, formatDuration as g, checkUnderTarget as h, isInventoryText as i, localFileError as j, parseInputs as k, loadPrivateKey as l, createLocalHasher as m, notAttempted as n, oneLine as o, parseKnownHosts as p, fanOut as q, newRunToken as r, MAX_BYTES_IN_MEMORY as s, toPosixSegments as t };
+export { DeployError as D, INPUT_NAMES as I, Minimatch as M, SECRET_INPUTS as S, InputError as a, progressText as b, formatRate as c, distExports as d, errorMessage as e, formatBytes as f, formatDuration as g, checkUnderTarget as h, isInventoryText as i, localFileError as j, parseInputs as k, loadPrivateKey as l, createLocalHasher as m, notAttempted as n, oneLine as o, parseKnownHosts as p, fanOut as q, newRunToken as r, MAX_BYTES_IN_MEMORY as s, toPosixSegments as t, shareGarbageBudget as u };

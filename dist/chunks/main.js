@@ -738,6 +738,7 @@ function runThread(options, threads, lane, results) {
         run: threads.run,
         plan,
         hosts,
+        threads: threads.lanes.length,
         maxParallel: threads.shares[lane] ?? 1,
         memoryBytes: threads.memoryBytes,
         progressIntervalMs: options.progressIntervalMs,

@@ -17,6 +17,8 @@ export interface ThreadInit {
   readonly plan: Plan
   /** Its hosts: their places in the run's list. */
   readonly hosts: readonly number[]
+  /** How many threads the run has. */
+  readonly threads: number
   readonly maxParallel: number
   readonly memoryBytes: number
   readonly progressIntervalMs: number
@@ -73,6 +75,7 @@ function runThread(
     run: threads.run,
     plan,
     hosts,
+    threads: threads.lanes.length,
     maxParallel: threads.shares[lane] ?? 1,
     memoryBytes: threads.memoryBytes,
     progressIntervalMs: options.progressIntervalMs,

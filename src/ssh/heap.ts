@@ -32,11 +32,20 @@ const collect: Collect | undefined = (() => {
 
 export const GARBAGE_BYTES = 8 * 1024 * 1024
 let sinceCollect = 0
+let collectEvery = GARBAGE_BYTES
+
+/**
+ * A thread of a fan-out over `threads` (each has a heap of its own): collects every
+ * GARBAGE_BYTES / threads, so that all of them together hold about what one thread would.
+ */
+export function shareGarbageBudget(threads: number): void {
+  collectEvery = Math.max(1024 * 1024, Math.floor(GARBAGE_BYTES / threads))
+}
 
 /** `bytes` of short-lived buffers were handed to a socket: collect them every GARBAGE_BYTES. */
 export function noteGarbage(bytes: number): void {
   sinceCollect += bytes
-  if (sinceCollect < GARBAGE_BYTES || collect === undefined) return
+  if (sinceCollect < collectEvery || collect === undefined) return
   sinceCollect = 0
   collect({ type: 'minor' })
 }
