@@ -1388,11 +1388,12 @@ async function removeStaging(connection, sftp, stage, files) {
     return result?.code === 0;
 }
 
-// One deploy at a time per host and target: `<target>/.deploy.lock`, made with an exclusive
-// create before anything is written and removed when the attempt ends (after a failure too, and
-// on cancellation while the connection is up; else by the cleanup after a failure, or by this
-// run's next attempt, which knows its own lock). A lock another run holds is waited for up to
-// `lock-wait`, then the host fails as `locked`, naming the holder, its age and how to clear it.
+// One deploy at a time per host and target: `<target>/.deploy.lock`, made whole or not at all
+// before anything is written and removed when the host is done: at the end of its last
+// attempt (an attempt that a retry follows keeps it, and the retry knows it by its token), by
+// the cleanup after a failure, and after a cancellation. A lock another run holds is waited for
+// up to `lock-wait`, then the host fails as `locked`, naming the holder, its age and how to
+// clear it.
 const LOCK_NAME = '.deploy.lock';
 // A held lock is looked at again this often while it is waited for.
 const LOCK_POLL_MS = 500;
@@ -1439,23 +1440,24 @@ async function readLock(sftp, path) {
     }
 }
 /**
- * Makes the lock file: 'made', 'held' where one is there already, or 'read-only' where the
- * target cannot be written at all (no lock is needed to write nothing).
+ * Makes the lock whole or not at all: written in full under a name of this host's own, then
+ * renamed to `.deploy.lock` by SFTP's plain rename, which OpenSSH refuses where the name is
+ * taken. 'held': another lock is there; 'gone': none is, yet the rename failed (the holder
+ * removed it meanwhile: try again); 'read-only': nothing can be written in the target.
  */
-async function createLock(sftp, path, text) {
+async function makeLock(attempt, path, text) {
+    const { sftp, progress } = attempt;
+    const own = `${path}.${attempt.hostToken}`;
     let handle;
     try {
-        handle = await sftp.open(path, 'wx', 0o644);
+        handle = await sftp.open(own, 'w', 0o644);
     }
     catch (error) {
-        // OpenSSH's SFTP server answers an exclusive create of an existing file with a plain
-        // failure: whether the file is there says which it was.
-        if ((await sftp.lstat(path).catch(() => undefined)) !== undefined)
-            return 'held';
         if (error instanceof DeployError && error.kind === 'permission')
             return 'read-only';
         throw error;
     }
+    progress.temporaries.add(own);
     try {
         const data = Buffer.from(text);
         await sftp.write(handle, data, data.length, 0);
@@ -1463,11 +1465,26 @@ async function createLock(sftp, path, text) {
     finally {
         await sftp.close(handle);
     }
-    return 'made';
+    // From here the lock may be there even where the answer is lost: the retry knows it by its token.
+    progress.lock = path;
+    try {
+        await sftp.rename(own, path);
+        progress.temporaries.delete(own);
+        return 'made';
+    }
+    catch (error) {
+        progress.lock = undefined;
+        await sftp.unlink(own).catch(() => undefined);
+        progress.temporaries.delete(own);
+        if (!(error instanceof DeployError) || error.kind === 'connection-lost')
+            throw error;
+        return (await sftp.lstat(path).catch(() => undefined)) === undefined ? 'gone' : 'held';
+    }
 }
 /** `locked` for a lock another run holds: who, since when, and how to clear it. */
-function lockedError(path, held, now = Date.now()) {
-    const since = held === undefined ? Number.NaN : Date.parse(held.since);
+function lockedError(path, held, now = Date.now(), modifiedMs) {
+    const parsed = held === undefined ? Number.NaN : Date.parse(held.since);
+    const since = Number.isNaN(parsed) ? (modifiedMs ?? Number.NaN) : parsed;
     const age = Number.isNaN(since) ? '' : `, taken ${formatDuration(Math.max(0, now - since))} ago`;
     const holder = held === undefined ? 'another deploy (the lock file does not say which)' : held.holder;
     return new DeployError('locked', `the target is locked by ${holder}${age} (${path}); if that deploy is no longer running, remove the lock on the host (rm ${quotePath(path)}) and deploy again`);
@@ -1486,54 +1503,62 @@ function pause(ms, signal) {
     });
 }
 /**
- * Takes the target's lock before anything is written: made, or already this run's (an earlier
- * attempt's, whose connection was cut), or waited for up to `lock-wait`.
+ * Takes the target's lock before anything is written there: made, or already this run's (an
+ * earlier attempt's), or waited for: up to `lock-wait` where another run holds it, and for as
+ * long as it takes where another host entry of this run that reaches the same target does.
  */
 async function takeLock(attempt) {
-    const { sftp, base, settings, progress, log, signal } = attempt;
+    const { sftp, base, settings, log, signal } = attempt;
     if (!settings.lock)
-        return;
+        return { waited: false, readOnly: false };
     const path = posix.join(base, LOCK_NAME);
     const record = lockRecord(attempt);
     const waitUntil = Date.now() + settings.lockWaitMs;
     let waited = false;
     for (;;) {
-        const made = await createLock(sftp, path, lockText(record));
+        const made = await makeLock(attempt, path, lockText(record));
         if (made === 'made')
             break;
-        if (made === 'read-only') {
-            // Nothing can be written there: the preflight says so if anything needs to be.
-            log.info(`target ${base} is not writable: no lock taken`);
-            return;
-        }
+        if (made === 'read-only')
+            return { waited, readOnly: true };
+        if (made === 'gone')
+            continue;
         const held = await readLock(sftp, path);
-        if (held?.token === record.token)
+        if (held?.token === record.token) {
+            attempt.progress.lock = path;
             break;
-        if (held?.run === record.run) {
-            // Another entry of this run reaches the same target: its lock, its to remove.
-            log.info('the target is locked by another host entry of this run that reaches it too');
-            return;
         }
-        if (Date.now() >= waitUntil)
-            throw lockedError(path, held);
+        const sameRun = held?.run === record.run;
+        if (!sameRun && Date.now() >= waitUntil) {
+            const modified = held === undefined ? (await sftp.lstat(path).catch(() => undefined))?.mtimeMs : undefined;
+            throw lockedError(path, held, Date.now(), modified);
+        }
         if (!waited)
-            log.info(`waiting up to ${formatDuration(settings.lockWaitMs)} for the lock held by ${held?.holder ?? 'another deploy'}`);
+            log.info(sameRun
+                ? 'waiting for another host entry of this run that reaches the same target'
+                : `waiting up to ${formatDuration(settings.lockWaitMs)} for the lock held by ${held?.holder ?? 'another deploy'}`);
         waited = true;
-        await pause(Math.min(LOCK_POLL_MS, Math.max(1, waitUntil - Date.now())), signal);
+        const left = sameRun ? LOCK_POLL_MS : Math.max(1, waitUntil - Date.now());
+        await pause(Math.min(LOCK_POLL_MS, left), signal);
     }
-    progress.lock = path;
     if (waited)
         log.info('took the lock');
+    return { waited, readOnly: false };
 }
 /**
- * Removes the lock this host holds: over SFTP, else (a server that bans remove) with `rm` in the
- * host's shell. No other run can have made it meanwhile: an exclusive create fails while this
- * one is there.
+ * Removes the lock this host holds (over SFTP, else with `rm` in the host's shell where the
+ * server bans remove). Over a new connection (`checkOwner`), only where it still is this
+ * host's: a lock another run made after this one's went is left alone.
  */
-async function releaseLock(job, sftp, connection) {
+async function releaseLock(job, sftp, connection, checkOwner = false) {
     const path = job.progress.lock;
     if (path === undefined)
         return;
+    const held = checkOwner ? await readLock(sftp, path) : undefined;
+    if (held !== undefined && held.token !== job.hostToken) {
+        job.progress.lock = undefined;
+        return;
+    }
     try {
         await sftp.unlink(path);
     }
@@ -1566,7 +1591,7 @@ async function removeTemporaries(job, signal) {
     const connection = await job.connect(signal);
     try {
         const sftp = await connection.sftp();
-        await releaseLock(job, sftp, connection).catch(() => undefined);
+        await releaseLock(job, sftp, connection, true).catch(() => undefined);
         for (const path of [...progress.temporaries])
             await removeIfThere(sftp, path)
                 .then(() => progress.temporaries.delete(path))
@@ -1588,7 +1613,7 @@ async function removeTemporaries(job, signal) {
 async function removeLockOnly(job, signal) {
     const connection = await job.connect(signal);
     try {
-        await releaseLock(job, await connection.sftp(), connection);
+        await releaseLock(job, await connection.sftp(), connection, true);
     }
     finally {
         await connection.close();
@@ -7526,6 +7551,7 @@ function wrapSftp(sftp, request) {
         read: (handle, into, length, position) => request('read', `at ${position}`, (cb) => sftp.read(handle, into, 0, length, position, (e, bytesRead) => cb(e, bytesRead)), { status: SFTP_STATUS.EOF, value: 0 }),
         close: (handle) => request('close', 'handle', (cb) => sftp.close(handle, (e) => cb(e))),
         posixRename: (from, to) => request('rename', `${from} -> ${to}`, (cb) => sftp.ext_openssh_rename(from, to, (e) => cb(e))),
+        rename: (from, to) => request('rename', `${from} -> ${to}`, (cb) => sftp.rename(from, to, (e) => cb(e))),
         unlink: (path) => request('unlink', path, (cb) => sftp.unlink(path, (e) => cb(e))),
         rmdir: (path) => request('rmdir', path, (cb) => sftp.rmdir(path, (e) => cb(e))),
         readdir: (path) => request('readdir', path, (cb) => sftp.readdir(path, (error, list) => cb(error, error
@@ -7572,7 +7598,8 @@ function toStat(stats) {
         mode: stats.mode,
         isFile: stats.isFile(),
         isDirectory: stats.isDirectory(),
-        isSymbolicLink: stats.isSymbolicLink()
+        isSymbolicLink: stats.isSymbolicLink(),
+        ...(typeof stats.mtime === 'number' ? { mtimeMs: stats.mtime * 1000 } : {})
     };
 }
 
@@ -31512,18 +31539,45 @@ async function runSteps(connected, work, firstSessionUp) {
         ? prefetchDigests(hasher, connected.host.target, work.files, () => localHasher.warm(work.files))
         : undefined;
     const target = await resolveTarget(connected, await sftp.session, shellTarget, prefetched, bytesToSend);
-    const { attempt } = target;
-    await takeLock(attempt);
+    const taken = await takeLock(target.attempt);
+    const locked = taken.waited ? await readAgainAfterWaiting(target) : target;
+    const { attempt } = locked;
     try {
-        await stepsUnderLock(attempt, work, target);
+        await stepsUnderLock(attempt, work, locked, taken.readOnly);
     }
-    finally {
-        // Released on every way out while the connection is up; else by the cleanup or the retry.
-        await releaseLock(attempt, attempt.sftp, attempt.connection).catch(() => undefined);
+    catch (error) {
+        // A failure a retry follows keeps the lock (the retry takes it over by its token): no other
+        // deploy gets in between the attempts. Else it goes now; where it cannot, the cleanup
+        // after the failure removes it.
+        const retried = error instanceof DeployError && error.retryable && !attempt.signal.aborted;
+        if (!retried)
+            await releaseLock(attempt, attempt.sftp, attempt.connection).catch(() => undefined);
+        throw error;
     }
+    // Done: where this fails, deployHost removes the lock over a new connection.
+    await releaseLock(attempt, attempt.sftp, attempt.connection).catch(() => undefined);
+}
+/**
+ * Another deploy held the lock first: what was read of the target before (whether it was new,
+ * the host's digests, a stream into a target the shell made) may no longer hold, and is read
+ * again as the steps go.
+ */
+async function readAgainAfterWaiting(target) {
+    const { attempt, stream, prefetched } = target;
+    prefetched?.abandon();
+    if (stream !== undefined) {
+        await stream.streamed.catch(() => undefined);
+        if (await removeStaging(attempt.connection, attempt.sftp, stream.stagingDir))
+            attempt.progress.stagingDirs.delete(stream.stagingDir);
+    }
+    return {
+        attempt: { ...attempt, targetIsNew: false, unchangedFound: false },
+        stream: undefined,
+        prefetched: undefined
+    };
 }
 /** The steps that write: with the target's lock held. */
-async function stepsUnderLock(attempt, work, target) {
+async function stepsUnderLock(attempt, work, target, readOnly) {
     const { stream } = target;
     const { progress } = attempt;
     const files = await skipUnchanged(attempt, work.files, target.prefetched);
@@ -31532,6 +31586,8 @@ async function stepsUnderLock(attempt, work, target) {
     // With nothing to send there is nothing to check room or write access for.
     const checked = work.links.length === 0 ? files : [...files, ...work.links];
     await checkBeforeSending(attempt, checked, stream !== undefined);
+    if (readOnly && (checked.length > 0 || (deletion?.files.length ?? 0) > 0))
+        throw new DeployError('permission', `cannot take the deploy lock in ${attempt.base}: the target is not writable (permission denied), and ${checked.length} file(s) are to be written; nothing was written`);
     startSending(progress, files.reduce((sum, file) => sum + file.size, 0));
     await send(attempt, {
         files,
@@ -31591,16 +31647,20 @@ function asDeployError(error) {
 }
 // Removing leftovers after a failure gets its own short deadline: the host's may have passed.
 const CLEANUP_DEADLINE_MS = 15_000;
-// After a cancellation only the lock is removed, within the runner's grace period.
-const CANCELLED_LOCK_DEADLINE_MS = 5000;
-/** A cancelled run still removes its lock (temporaries wait for the next run). */
-async function releaseLockAfterCancel(job) {
-    const deadline = deadlineSignal(CANCELLED_LOCK_DEADLINE_MS, job.host.label);
+// A lock the last connection could not remove goes over a new one within this (after a
+// cancellation, within the runner's grace period).
+const LEFT_LOCK_DEADLINE_MS = 5000;
+/** Removes a lock this host still holds over a new connection; says so where it cannot. */
+async function releaseLeftLock(job) {
+    const path = job.progress.lock;
+    if (path === undefined)
+        return;
+    const deadline = deadlineSignal(LEFT_LOCK_DEADLINE_MS, job.host.label);
     try {
         await removeLockOnly(job, deadline.signal);
     }
     catch (error) {
-        job.log.warning(`could not remove this run's lock after the cancellation (${oneLine(errorMessage(error))}): remove ${job.progress.lock ?? 'it'} on the host`);
+        job.log.warning(`could not remove this run's deploy lock (${oneLine(errorMessage(error))}): the next deploy will find it; remove ${path} on the host`);
     }
     finally {
         deadline.clear();
@@ -31609,8 +31669,8 @@ async function releaseLockAfterCancel(job) {
 async function cleanUp(job, rootSignal, connectTimeoutMs) {
     const { progress, log } = job;
     if (rootSignal.aborted) {
-        if (progress.lock !== undefined)
-            await releaseLockAfterCancel(job);
+        // Temporaries wait for the next run; the lock does not.
+        await releaseLeftLock(job);
         return;
     }
     const count = progress.temporaries.size + progress.stagingDirs.size + (progress.lock === undefined ? 0 : 1);
@@ -31691,6 +31751,7 @@ async function deployHost(job, rootSignal, attempt = job.settings.dryRun ? planA
         await withRetries(job, signal, attempt);
         if (settings.dryRun)
             return hostResult(job, started, 'planned');
+        await releaseLeftLock(job);
         log.info(`done: ${progress.uploaded} uploaded, ${progress.skipped} already up to date${settings.delete ? `, ${progress.deleted} deleted` : ''}, ${progress.attempts} attempt(s)`);
         return hostResult(job, started, 'success');
     }

@@ -4,9 +4,11 @@
 // to do.
 
 import { formatDuration } from '../config/duration.js'
+import { DeployError } from '../errors.js'
 import type { PlannedFile } from '../local/plan.js'
 import type { RemoteHasher } from '../remote/hasher-pool.js'
 import type { SshConnection } from '../ssh/types.js'
+import { removeStaging } from '../transfer/staged-publish.js'
 import { TAR_MIN_FILES } from '../transfer/tar-stream.js'
 import { checkBeforeSending } from './preflight.js'
 import { startSending } from './progress.js'
@@ -69,13 +71,41 @@ async function runSteps(
     prefetched,
     bytesToSend
   )
-  const { attempt } = target
-  await takeLock(attempt)
+  const taken = await takeLock(target.attempt)
+  const locked = taken.waited ? await readAgainAfterWaiting(target) : target
+  const { attempt } = locked
   try {
-    await stepsUnderLock(attempt, work, target)
-  } finally {
-    // Released on every way out while the connection is up; else by the cleanup or the retry.
-    await releaseLock(attempt, attempt.sftp, attempt.connection).catch(() => undefined)
+    await stepsUnderLock(attempt, work, locked, taken.readOnly)
+  } catch (error) {
+    // A failure a retry follows keeps the lock (the retry takes it over by its token): no other
+    // deploy gets in between the attempts. Else it goes now; where it cannot, the cleanup
+    // after the failure removes it.
+    const retried = error instanceof DeployError && error.retryable && !attempt.signal.aborted
+    if (!retried)
+      await releaseLock(attempt, attempt.sftp, attempt.connection).catch(() => undefined)
+    throw error
+  }
+  // Done: where this fails, deployHost removes the lock over a new connection.
+  await releaseLock(attempt, attempt.sftp, attempt.connection).catch(() => undefined)
+}
+
+/**
+ * Another deploy held the lock first: what was read of the target before (whether it was new,
+ * the host's digests, a stream into a target the shell made) may no longer hold, and is read
+ * again as the steps go.
+ */
+async function readAgainAfterWaiting(target: ResolvedTarget): Promise<ResolvedTarget> {
+  const { attempt, stream, prefetched } = target
+  prefetched?.abandon()
+  if (stream !== undefined) {
+    await stream.streamed.catch(() => undefined)
+    if (await removeStaging(attempt.connection, attempt.sftp, stream.stagingDir))
+      attempt.progress.stagingDirs.delete(stream.stagingDir)
+  }
+  return {
+    attempt: { ...attempt, targetIsNew: false, unchangedFound: false },
+    stream: undefined,
+    prefetched: undefined
   }
 }
 
@@ -83,7 +113,8 @@ async function runSteps(
 async function stepsUnderLock(
   attempt: Attempt,
   work: WorkList,
-  target: ResolvedTarget
+  target: ResolvedTarget,
+  readOnly: boolean
 ): Promise<void> {
   const { stream } = target
   const { progress } = attempt
@@ -94,6 +125,11 @@ async function stepsUnderLock(
   // With nothing to send there is nothing to check room or write access for.
   const checked = work.links.length === 0 ? files : [...files, ...work.links]
   await checkBeforeSending(attempt, checked, stream !== undefined)
+  if (readOnly && (checked.length > 0 || (deletion?.files.length ?? 0) > 0))
+    throw new DeployError(
+      'permission',
+      `cannot take the deploy lock in ${attempt.base}: the target is not writable (permission denied), and ${checked.length} file(s) are to be written; nothing was written`
+    )
   startSending(
     progress,
     files.reduce((sum, file) => sum + file.size, 0)

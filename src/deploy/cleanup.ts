@@ -26,7 +26,7 @@ export async function removeTemporaries(job: HostJob, signal: AbortSignal): Prom
   const connection = await job.connect(signal)
   try {
     const sftp = await connection.sftp()
-    await releaseLock(job, sftp, connection).catch(() => undefined)
+    await releaseLock(job, sftp, connection, true).catch(() => undefined)
     for (const path of [...progress.temporaries])
       await removeIfThere(sftp, path)
         .then(() => progress.temporaries.delete(path))
@@ -47,7 +47,7 @@ export async function removeTemporaries(job: HostJob, signal: AbortSignal): Prom
 export async function removeLockOnly(job: HostJob, signal: AbortSignal): Promise<void> {
   const connection = await job.connect(signal)
   try {
-    await releaseLock(job, await connection.sftp(), connection)
+    await releaseLock(job, await connection.sftp(), connection, true)
   } finally {
     await connection.close()
   }

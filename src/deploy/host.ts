@@ -37,17 +37,20 @@ function asDeployError(error: unknown): DeployError {
 
 // Removing leftovers after a failure gets its own short deadline: the host's may have passed.
 const CLEANUP_DEADLINE_MS = 15_000
-// After a cancellation only the lock is removed, within the runner's grace period.
-const CANCELLED_LOCK_DEADLINE_MS = 5000
+// A lock the last connection could not remove goes over a new one within this (after a
+// cancellation, within the runner's grace period).
+const LEFT_LOCK_DEADLINE_MS = 5000
 
-/** A cancelled run still removes its lock (temporaries wait for the next run). */
-async function releaseLockAfterCancel(job: HostJob): Promise<void> {
-  const deadline = deadlineSignal(CANCELLED_LOCK_DEADLINE_MS, job.host.label)
+/** Removes a lock this host still holds over a new connection; says so where it cannot. */
+async function releaseLeftLock(job: HostJob): Promise<void> {
+  const path = job.progress.lock
+  if (path === undefined) return
+  const deadline = deadlineSignal(LEFT_LOCK_DEADLINE_MS, job.host.label)
   try {
     await removeLockOnly(job, deadline.signal)
   } catch (error) {
     job.log.warning(
-      `could not remove this run's lock after the cancellation (${oneLine(errorMessage(error))}): remove ${job.progress.lock ?? 'it'} on the host`
+      `could not remove this run's deploy lock (${oneLine(errorMessage(error))}): the next deploy will find it; remove ${path} on the host`
     )
   } finally {
     deadline.clear()
@@ -61,7 +64,8 @@ async function cleanUp(
 ): Promise<void> {
   const { progress, log } = job
   if (rootSignal.aborted) {
-    if (progress.lock !== undefined) await releaseLockAfterCancel(job)
+    // Temporaries wait for the next run; the lock does not.
+    await releaseLeftLock(job)
     return
   }
   const count =
@@ -167,6 +171,7 @@ export async function deployHost(
   try {
     await withRetries(job, signal, attempt)
     if (settings.dryRun) return hostResult(job, started, 'planned')
+    await releaseLeftLock(job)
     log.info(
       `done: ${progress.uploaded} uploaded, ${progress.skipped} already up to date${settings.delete ? `, ${progress.deleted} deleted` : ''}, ${progress.attempts} attempt(s)`
     )

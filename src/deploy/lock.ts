@@ -1,8 +1,9 @@
-// One deploy at a time per host and target: `<target>/.deploy.lock`, made with an exclusive
-// create before anything is written and removed when the attempt ends (after a failure too, and
-// on cancellation while the connection is up; else by the cleanup after a failure, or by this
-// run's next attempt, which knows its own lock). A lock another run holds is waited for up to
-// `lock-wait`, then the host fails as `locked`, naming the holder, its age and how to clear it.
+// One deploy at a time per host and target: `<target>/.deploy.lock`, made whole or not at all
+// before anything is written and removed when the host is done: at the end of its last
+// attempt (an attempt that a retry follows keeps it, and the retry knows it by its token), by
+// the cleanup after a failure, and after a cancellation. A lock another run holds is waited for
+// up to `lock-wait`, then the host fails as `locked`, naming the holder, its age and how to
+// clear it.
 
 import { posix } from 'node:path'
 import { formatDuration } from '../config/duration.js'
@@ -71,41 +72,56 @@ async function readLock(sftp: SftpSession, path: string): Promise<LockRecord | u
   }
 }
 
+/** What an attempt to make the lock came to. */
+type Made = 'made' | 'held' | 'gone' | 'read-only'
+
 /**
- * Makes the lock file: 'made', 'held' where one is there already, or 'read-only' where the
- * target cannot be written at all (no lock is needed to write nothing).
+ * Makes the lock whole or not at all: written in full under a name of this host's own, then
+ * renamed to `.deploy.lock` by SFTP's plain rename, which OpenSSH refuses where the name is
+ * taken. 'held': another lock is there; 'gone': none is, yet the rename failed (the holder
+ * removed it meanwhile: try again); 'read-only': nothing can be written in the target.
  */
-async function createLock(
-  sftp: SftpSession,
-  path: string,
-  text: string
-): Promise<'made' | 'held' | 'read-only'> {
+async function makeLock(attempt: Attempt, path: string, text: string): Promise<Made> {
+  const { sftp, progress } = attempt
+  const own = `${path}.${attempt.hostToken}`
   let handle
   try {
-    handle = await sftp.open(path, 'wx', 0o644)
+    handle = await sftp.open(own, 'w', 0o644)
   } catch (error) {
-    // OpenSSH's SFTP server answers an exclusive create of an existing file with a plain
-    // failure: whether the file is there says which it was.
-    if ((await sftp.lstat(path).catch(() => undefined)) !== undefined) return 'held'
     if (error instanceof DeployError && error.kind === 'permission') return 'read-only'
     throw error
   }
+  progress.temporaries.add(own)
   try {
     const data = Buffer.from(text)
     await sftp.write(handle, data, data.length, 0)
   } finally {
     await sftp.close(handle)
   }
-  return 'made'
+  // From here the lock may be there even where the answer is lost: the retry knows it by its token.
+  progress.lock = path
+  try {
+    await sftp.rename(own, path)
+    progress.temporaries.delete(own)
+    return 'made'
+  } catch (error) {
+    progress.lock = undefined
+    await sftp.unlink(own).catch(() => undefined)
+    progress.temporaries.delete(own)
+    if (!(error instanceof DeployError) || error.kind === 'connection-lost') throw error
+    return (await sftp.lstat(path).catch(() => undefined)) === undefined ? 'gone' : 'held'
+  }
 }
 
 /** `locked` for a lock another run holds: who, since when, and how to clear it. */
 export function lockedError(
   path: string,
   held: LockRecord | undefined,
-  now = Date.now()
+  now = Date.now(),
+  modifiedMs?: number
 ): DeployError {
-  const since = held === undefined ? Number.NaN : Date.parse(held.since)
+  const parsed = held === undefined ? Number.NaN : Date.parse(held.since)
+  const since = Number.isNaN(parsed) ? (modifiedMs ?? Number.NaN) : parsed
   const age = Number.isNaN(since) ? '' : `, taken ${formatDuration(Math.max(0, now - since))} ago`
   const holder =
     held === undefined ? 'another deploy (the lock file does not say which)' : held.holder
@@ -129,56 +145,74 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
   })
 }
 
+/** How taking the lock went: whether another deploy had it first, or none could be made. */
+export interface TakenLock {
+  /** Another deploy held it first: what was read of the target before may have changed. */
+  readonly waited: boolean
+  /** The target cannot be written: no lock, and nothing may be written either. */
+  readonly readOnly: boolean
+}
+
 /**
- * Takes the target's lock before anything is written: made, or already this run's (an earlier
- * attempt's, whose connection was cut), or waited for up to `lock-wait`.
+ * Takes the target's lock before anything is written there: made, or already this run's (an
+ * earlier attempt's), or waited for: up to `lock-wait` where another run holds it, and for as
+ * long as it takes where another host entry of this run that reaches the same target does.
  */
-export async function takeLock(attempt: Attempt): Promise<void> {
-  const { sftp, base, settings, progress, log, signal } = attempt
-  if (!settings.lock) return
+export async function takeLock(attempt: Attempt): Promise<TakenLock> {
+  const { sftp, base, settings, log, signal } = attempt
+  if (!settings.lock) return { waited: false, readOnly: false }
   const path = posix.join(base, LOCK_NAME)
   const record = lockRecord(attempt)
   const waitUntil = Date.now() + settings.lockWaitMs
   let waited = false
   for (;;) {
-    const made = await createLock(sftp, path, lockText(record))
+    const made = await makeLock(attempt, path, lockText(record))
     if (made === 'made') break
-    if (made === 'read-only') {
-      // Nothing can be written there: the preflight says so if anything needs to be.
-      log.info(`target ${base} is not writable: no lock taken`)
-      return
-    }
+    if (made === 'read-only') return { waited, readOnly: true }
+    if (made === 'gone') continue
     const held = await readLock(sftp, path)
-    if (held?.token === record.token) break
-    if (held?.run === record.run) {
-      // Another entry of this run reaches the same target: its lock, its to remove.
-      log.info('the target is locked by another host entry of this run that reaches it too')
-      return
+    if (held?.token === record.token) {
+      attempt.progress.lock = path
+      break
     }
-    if (Date.now() >= waitUntil) throw lockedError(path, held)
+    const sameRun = held?.run === record.run
+    if (!sameRun && Date.now() >= waitUntil) {
+      const modified =
+        held === undefined ? (await sftp.lstat(path).catch(() => undefined))?.mtimeMs : undefined
+      throw lockedError(path, held, Date.now(), modified)
+    }
     if (!waited)
       log.info(
-        `waiting up to ${formatDuration(settings.lockWaitMs)} for the lock held by ${held?.holder ?? 'another deploy'}`
+        sameRun
+          ? 'waiting for another host entry of this run that reaches the same target'
+          : `waiting up to ${formatDuration(settings.lockWaitMs)} for the lock held by ${held?.holder ?? 'another deploy'}`
       )
     waited = true
-    await pause(Math.min(LOCK_POLL_MS, Math.max(1, waitUntil - Date.now())), signal)
+    const left = sameRun ? LOCK_POLL_MS : Math.max(1, waitUntil - Date.now())
+    await pause(Math.min(LOCK_POLL_MS, left), signal)
   }
-  progress.lock = path
   if (waited) log.info('took the lock')
+  return { waited, readOnly: false }
 }
 
 /**
- * Removes the lock this host holds: over SFTP, else (a server that bans remove) with `rm` in the
- * host's shell. No other run can have made it meanwhile: an exclusive create fails while this
- * one is there.
+ * Removes the lock this host holds (over SFTP, else with `rm` in the host's shell where the
+ * server bans remove). Over a new connection (`checkOwner`), only where it still is this
+ * host's: a lock another run made after this one's went is left alone.
  */
 export async function releaseLock(
   job: HostJob,
   sftp: SftpSession,
-  connection?: SshConnection
+  connection?: SshConnection,
+  checkOwner = false
 ): Promise<void> {
   const path = job.progress.lock
   if (path === undefined) return
+  const held = checkOwner ? await readLock(sftp, path) : undefined
+  if (held !== undefined && held.token !== job.hostToken) {
+    job.progress.lock = undefined
+    return
+  }
   try {
     await sftp.unlink(path)
   } catch (error) {

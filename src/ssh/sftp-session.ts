@@ -165,6 +165,8 @@ function wrapSftp(sftp: SFTPWrapper, request: SftpRequest): SftpSession {
       request<undefined>('rename', `${from} -> ${to}`, (cb) =>
         sftp.ext_openssh_rename(from, to, (e) => cb(e))
       ),
+    rename: (from, to) =>
+      request<undefined>('rename', `${from} -> ${to}`, (cb) => sftp.rename(from, to, (e) => cb(e))),
     unlink: (path) => request<undefined>('unlink', path, (cb) => sftp.unlink(path, (e) => cb(e))),
     rmdir: (path) => request<undefined>('rmdir', path, (cb) => sftp.rmdir(path, (e) => cb(e))),
     readdir: (path) =>
@@ -234,6 +236,7 @@ function toStat(stats: Stats): RemoteStat {
     mode: stats.mode,
     isFile: stats.isFile(),
     isDirectory: stats.isDirectory(),
-    isSymbolicLink: stats.isSymbolicLink()
+    isSymbolicLink: stats.isSymbolicLink(),
+    ...(typeof stats.mtime === 'number' ? { mtimeMs: stats.mtime * 1000 } : {})
   }
 }

@@ -43,6 +43,8 @@ export interface RemoteStat {
   readonly isDirectory: boolean
   /** Only from lstat: stat follows links. */
   readonly isSymbolicLink: boolean
+  /** Last modified, ms since the epoch, where the server says. */
+  readonly mtimeMs?: number
 }
 
 export interface DirectoryEntry {
@@ -86,6 +88,8 @@ export interface SftpSession {
   close(handle: RemoteHandle): Promise<void>
   /** Atomic replace: posix-rename@openssh.com. */
   posixRename(from: string, to: string): Promise<void>
+  /** SFTP's own rename: OpenSSH's fails where `to` exists (link, then unlink). */
+  rename(from: string, to: string): Promise<void>
   unlink(path: string): Promise<void>
   rmdir(path: string): Promise<void>
   /**

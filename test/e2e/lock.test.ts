@@ -114,6 +114,42 @@ describe('the deploy lock', () => {
     }
   })
 
+  test('a run that waited reads the target again: what the holder changed meanwhile is sent', async () => {
+    const h = host(1)
+    plant(h.path('lock/reread'), { 'y.txt': 'v1' })
+    const proxy = await startProxy(h, [{ bytesPerSecond: 1024 * 1024 }])
+    try {
+      // The holder changes y.txt while the other run waits for the lock.
+      const holder = runAction(
+        {
+          ...proxiedInputs(fleet, proxy, h, { target: 'lock/reread', retries: '0' }),
+          source: '**'
+        },
+        {
+          // y.txt is published last: while it is sent, the host's copy is still v1.
+          cwd: workspace({ 'y.txt': pseudoRandomBytes(4 * 1024 * 1024, 32) }),
+          env: { GITHUB_RUN_ID: '2001' }
+        }
+      )
+      for (let tries = 0; tries < 400 && !existsSync(h.path(`lock/reread/${LOCK}`)); tries++)
+        await new Promise((done) => setTimeout(done, 10))
+      const small: Record<string, string> = { 'y.txt': 'v1' }
+      for (let i = 0; i < 20; i += 1) small[`s/${i}.txt`] = `small ${i}`
+      const waiter = await runAction(
+        fleetInputs(fleet, [h], { target: 'lock/reread', 'lock-wait': '60s' }),
+        { cwd: workspace(small), env: { GITHUB_RUN_ID: '2002' } }
+      )
+      expect((await holder).code).toBe(0)
+      expect(waiter.code, logOf(waiter)).toBe(0)
+      expect(logOf(waiter)).toContain('took the lock')
+      // y.txt changed while the waiter waited: the waiter, whose y.txt is v1, sent it again.
+      expect(readFileSync(h.path('lock/reread/y.txt'), 'utf8')).toBe('v1')
+      expect(results(waiter)[0]).toMatchObject({ status: 'success', uploaded: 21 })
+    } finally {
+      await proxy.stop()
+    }
+  })
+
   test('a failed host removes its lock', async () => {
     const h = host(1)
     // A directory where a file is to go: the host fails, for good.

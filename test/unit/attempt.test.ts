@@ -65,7 +65,10 @@ function smallTree(count: number): Record<string, string> {
 
 /** The files written over SFTP (the preflight's probe apart). */
 const opened = (host: FakeHost): string[] =>
-  host.ops.filter((op) => op.startsWith('open w ') && !op.includes('/.sfd-preflight-'))
+  host.ops.filter(
+    (op) =>
+      op.startsWith('open w ') && !op.includes('/.sfd-preflight-') && !op.includes('/.deploy.lock')
+  )
 
 describe('an attempt over SFTP', () => {
   test('a new target: each file goes to a temporary name, verified by the host, renamed into place', async () => {
@@ -212,9 +215,12 @@ describe('an attempt with many small files', () => {
     expect(lines).toContainEqual(
       expect.stringMatching(/^20 file\(s\) already up to date, 0 to send/)
     )
-    expect(host.ops.filter((op) => op.startsWith('stream ') || op.startsWith('open w '))).toEqual(
-      []
-    )
+    expect(
+      host.ops.filter(
+        (op) =>
+          (op.startsWith('stream ') || op.startsWith('open w ')) && !op.includes('/.deploy.lock')
+      )
+    ).toEqual([])
   })
 })
 
@@ -278,13 +284,16 @@ describe('an attempt that fails', () => {
     expect(error.kind).toBe('verify-mismatch')
     expect(error.message).toMatch(/^'a\.bin' arrived corrupted: SHA-256 on the host /)
     expect(run.job.progress.temporaries.size).toBe(0)
-    expect(host.files()).toEqual([])
+    // The deploy lock stays for the retry, which takes it over: no other deploy in between.
+    expect(host.files()).toEqual(['/home/u/site/.deploy.lock'])
+    expect(run.job.progress.lock).toBe('/home/u/site/.deploy.lock')
     expect(host.maxWritesInFlight).toBeGreaterThan(1)
     host.onWrite = undefined
     host.maxWritesInFlight = 0
     await attempt(host, settings, plan, run)
     expect(host.maxWritesInFlight).toBe(1)
     expect(host.file('/home/u/site/a.bin')?.equals(content)).toBe(true)
+    expect(host.files()).toEqual(['/home/u/site/a.bin'])
   })
 
   test('a write that fails for lack of room says so', async () => {

@@ -363,7 +363,7 @@ function fakeSftp(parts: ConnectionParts, alive: () => void, cut: () => Error): 
       return request(`write ${handles.get(handle.toString()) ?? '?'} ${position}`, () => {
         const path = pathOf(handle)
         // Faults go to the deploy's files, not to its lock.
-        const fault = path.endsWith('/.deploy.lock')
+        const fault = path.includes('/.deploy.lock')
           ? undefined
           : parts.host.onWrite?.(path, position)
         if (fault === 'cut') throw cut()
@@ -399,6 +399,17 @@ function fakeSftp(parts: ConnectionParts, alive: () => void, cut: () => Error): 
           nodes.set(destination + inside.slice(source.length), nodes.get(inside) as FakeNode)
           nodes.delete(inside)
         }
+        nodes.delete(source)
+        nodes.set(destination, node)
+      }),
+    rename: (from, to) =>
+      request(`plain-rename ${from} ${to}`, () => {
+        // OpenSSH's: link, then unlink; refused where `to` exists.
+        const source = fs.canonical(from, false)
+        const destination = fs.canonical(to, false)
+        const node = nodes.get(source)
+        if (node === undefined) throw failure('no-such-path', `rename ${from}: No such file`)
+        if (nodes.has(destination)) throw failure('remote-failure', `rename ${from} ${to}: Failure`)
         nodes.delete(source)
         nodes.set(destination, node)
       }),
