@@ -10,7 +10,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import os, { homedir, userInfo } from 'node:os';
 import { resolve, join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { r as run } from './chunks/main.js';
+import { m as maskedParts, r as run } from './chunks/main.js';
 import { parseArgs } from 'node:util';
 import process$2 from 'node:process';
 import 'node:crypto';
@@ -3698,8 +3698,6 @@ function helpText(inputs, version) {
 // The action's IO for a terminal: the same messages as the action, secrets masked, the log on
 // stdout (stderr with --json), outputs kept for --json, progress through a Display.
 const MASK = '***';
-// PEM armour lines are public boilerplate; masking them would only hide our own messages.
-const ARMOUR = /^-----(BEGIN|END) [A-Z0-9 ]+-----$/;
 /** An input's error, as the action words it, with the option that sets the input. */
 function withOption(message, knownHostsSource) {
     return message.replace(/^Input '([a-z-]+)': /, (whole, name) => name === 'known-hosts' && knownHostsSource !== undefined
@@ -3719,10 +3717,7 @@ function createTerminalIO(options) {
         outputs,
         getInput: (name) => (options.inputs.get(name) ?? '').trim(),
         setSecret: (value) => {
-            const parts = value.includes('\n') ? value.split('\n').map((part) => part.trim()) : [value];
-            for (const part of [value, ...parts])
-                if (part.length >= (part === value ? 1 : 6) && !ARMOUR.test(part))
-                    secrets.push(part);
+            secrets.push(...maskedParts(value));
             // The longest first, so that a secret inside another is not left half-masked.
             secrets.sort((a, b) => b.length - a.length);
         },

@@ -44,11 +44,6 @@ export interface RunOptions {
   readonly workerUrl?: URL
 }
 
-/** The inputs as read, and how to read them again: what a fan-out thread is given. */
-interface ReadInputs {
-  readonly thread: ThreadRun
-}
-
 const DEFAULT_PROGRESS_INTERVAL_MS = 5000
 
 function progressInterval(io: ActionIO, env: NodeJS.ProcessEnv): number {
@@ -124,12 +119,12 @@ function fanOutOn(
   lanes: number[][],
   fanOut: FanOutOptions,
   options: RunOptions,
-  read: ReadInputs
+  thread: ThreadRun
 ): Promise<HostResult[]> {
   if (lanes.length === 1 || options.workerUrl === undefined) return fanOutHere(fanOut)
   return fanOutInThreads(fanOut, {
     workerUrl: options.workerUrl,
-    run: read.thread,
+    run: thread,
     lanes,
     shares: parallelShares(lanes, fanOut.settings.maxParallel),
     memoryBytes: Math.floor(MAX_BYTES_IN_MEMORY / lanes.length),
@@ -142,7 +137,7 @@ async function deploy(
   settings: Settings,
   plan: Plan,
   options: RunOptions,
-  read: ReadInputs
+  thread: ThreadRun
 ): Promise<RunOutcome> {
   const env = options.env ?? process.env
   const hosts = settings.hosts
@@ -179,7 +174,7 @@ async function deploy(
         }
       }
     }
-    results = await fanOutOn(lanes, fanOutOptions, options, read)
+    results = await fanOutOn(lanes, fanOutOptions, options, thread)
   } finally {
     root.dispose()
   }
@@ -251,7 +246,7 @@ export async function run(options: RunOptions = {}): Promise<RunOutcome> {
       writeOutputs(io, [], plan.files.length)
       return 'succeeded'
     }
-    return await deploy(io, settings, plan, options, { thread: { values, environment } })
+    return await deploy(io, settings, plan, options, { values, environment })
   } catch (error) {
     io.setFailed(
       error instanceof DeployError ? error.message : `unexpected error: ${errorMessage(error)}`

@@ -673,19 +673,24 @@ function endGroup() {
 // The one module that talks to @actions/core: inputs, masking, outputs, logs and the summary.
 // PEM armour lines are public boilerplate; masking them would only hide our own messages.
 const ARMOUR = /^-----(BEGIN|END) [A-Z0-9 ]+-----$/;
+/**
+ * What masking a secret masks: the value, and each line of a multi-line one (a key), but
+ * lines too short to be secret and PEM armour.
+ */
+function maskedParts(value) {
+    if (value === '')
+        return [];
+    if (!value.includes('\n'))
+        return [value];
+    const lines = value.split('\n').map((part) => part.trim());
+    return [value, ...lines.filter((line) => line.length >= 6 && !ARMOUR.test(line))];
+}
 function createActionIO() {
     return {
         getInput: (name) => getInput(name),
         setSecret: (value) => {
-            if (value === '')
-                return;
-            setSecret(value);
-            if (!value.includes('\n'))
-                return;
-            for (const line of value.split('\n').map((part) => part.trim())) {
-                if (line.length >= 6 && !ARMOUR.test(line))
-                    setSecret(line);
-            }
+            for (const part of maskedParts(value))
+                setSecret(part);
         },
         setOutput: (name, value) => setOutput(name, value),
         info: (line) => info(line),
@@ -2194,19 +2199,19 @@ function lanesFor(settings, options) {
     return assignHosts(settings.hosts, count);
 }
 /** The fan-out: on this thread, or spread over threads, a lane each. */
-function fanOutOn(lanes, fanOut$1, options, read) {
+function fanOutOn(lanes, fanOut$1, options, thread) {
     if (lanes.length === 1 || options.workerUrl === undefined)
         return fanOut(fanOut$1);
     return fanOutInThreads(fanOut$1, {
         workerUrl: options.workerUrl,
-        run: read.thread,
+        run: thread,
         lanes,
         shares: parallelShares(lanes, fanOut$1.settings.maxParallel),
         memoryBytes: Math.floor(MAX_BYTES_IN_MEMORY / lanes.length),
         runToken: newRunToken()
     });
 }
-async function deploy(io, settings, plan, options, read) {
+async function deploy(io, settings, plan, options, thread) {
     const env = options.env ?? process.env;
     const hosts = settings.hosts;
     const lanes = lanesFor(settings, options);
@@ -2234,7 +2239,7 @@ async function deploy(io, settings, plan, options, read) {
                 }
             }
         };
-        results = await fanOutOn(lanes, fanOutOptions, options, read);
+        results = await fanOutOn(lanes, fanOutOptions, options, thread);
     }
     finally {
         root.dispose();
@@ -2302,7 +2307,7 @@ async function run(options = {}) {
             writeOutputs(io, [], plan.files.length);
             return 'succeeded';
         }
-        return await deploy(io, settings, plan, options, { thread: { values, environment } });
+        return await deploy(io, settings, plan, options, { values, environment });
     }
     catch (error) {
         io.setFailed(error instanceof DeployError ? error.message : `unexpected error: ${errorMessage(error)}`);
@@ -2310,4 +2315,4 @@ async function run(options = {}) {
     }
 }
 
-export { run as r };
+export { maskedParts as m, run as r };

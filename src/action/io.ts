@@ -39,16 +39,22 @@ export interface ActionIO {
 // PEM armour lines are public boilerplate; masking them would only hide our own messages.
 const ARMOUR = /^-----(BEGIN|END) [A-Z0-9 ]+-----$/
 
+/**
+ * What masking a secret masks: the value, and each line of a multi-line one (a key), but
+ * lines too short to be secret and PEM armour.
+ */
+export function maskedParts(value: string): string[] {
+  if (value === '') return []
+  if (!value.includes('\n')) return [value]
+  const lines = value.split('\n').map((part) => part.trim())
+  return [value, ...lines.filter((line) => line.length >= 6 && !ARMOUR.test(line))]
+}
+
 export function createActionIO(): ActionIO {
   return {
     getInput: (name) => core.getInput(name),
     setSecret: (value) => {
-      if (value === '') return
-      core.setSecret(value)
-      if (!value.includes('\n')) return
-      for (const line of value.split('\n').map((part) => part.trim())) {
-        if (line.length >= 6 && !ARMOUR.test(line)) core.setSecret(line)
-      }
+      for (const part of maskedParts(value)) core.setSecret(part)
     },
     setOutput: (name, value) => core.setOutput(name, value),
     info: (line) => core.info(line),

@@ -1,7 +1,7 @@
 // The action's IO for a terminal: the same messages as the action, secrets masked, the log on
 // stdout (stderr with --json), outputs kept for --json, progress through a Display.
 
-import type { ActionIO, GroupLine } from '../action/io.js'
+import { maskedParts, type ActionIO, type GroupLine } from '../action/io.js'
 import type { InputName } from '../action/inputs.js'
 import type { Display } from './display.js'
 
@@ -22,8 +22,6 @@ export interface TerminalIO extends ActionIO {
 }
 
 const MASK = '***'
-// PEM armour lines are public boilerplate; masking them would only hide our own messages.
-const ARMOUR = /^-----(BEGIN|END) [A-Z0-9 ]+-----$/
 
 /** An input's error, as the action words it, with the option that sets the input. */
 export function withOption(message: string, knownHostsSource: string | undefined): string {
@@ -49,9 +47,7 @@ export function createTerminalIO(options: TerminalIOOptions): TerminalIO {
     outputs,
     getInput: (name) => (options.inputs.get(name as InputName) ?? '').trim(),
     setSecret: (value) => {
-      const parts = value.includes('\n') ? value.split('\n').map((part) => part.trim()) : [value]
-      for (const part of [value, ...parts])
-        if (part.length >= (part === value ? 1 : 6) && !ARMOUR.test(part)) secrets.push(part)
+      secrets.push(...maskedParts(value))
       // The longest first, so that a secret inside another is not left half-masked.
       secrets.sort((a, b) => b.length - a.length)
     },
