@@ -50,10 +50,21 @@ const hosts = init.hosts.map((index) => {
 });
 const numbers = new Map(hosts.map((host, local) => [host.label, init.hosts[local] ?? local]));
 const controller = new AbortController();
+const verdicts = new Map();
 port.on('message', (message) => {
-    controller.abort(new DeployError('aborted', message.reason));
+    if (message.type === 'verdict')
+        verdicts.get(message.phase)?.(message.ok);
+    else
+        controller.abort(new DeployError('aborted', message.reason));
 });
 const send = (message) => port.postMessage(message);
+/** `switch: together`: this thread's vote goes to the main thread, which answers for the run. */
+const barrier = {
+    vote: (phase, ok) => new Promise((resolve) => {
+        verdicts.set(phase, resolve);
+        send({ type: 'vote', phase, ok });
+    })
+};
 await fanOut({
     settings: { ...all, hosts, maxParallel: init.maxParallel },
     plan: init.plan,
@@ -64,6 +75,7 @@ await fanOut({
     runToken: init.runToken,
     hostNumbers: init.hosts,
     memoryBytes: init.memoryBytes,
+    barrier,
     reporter: {
         progress: (running) => send({ type: 'progress', hosts: running }),
         hostDone: (result, log) => send({ type: 'done', index: numbers.get(result.host) ?? -1, result, log })

@@ -17,6 +17,7 @@ export const ERROR_KINDS = [
   'local-file',
   'delete-limit',
   'locked',
+  'release',
   'aborted'
 ] as const
 export type ErrorKind = (typeof ERROR_KINDS)[number]

@@ -61,8 +61,17 @@ async function checkWorkingDirectory(settings: Settings): Promise<void> {
     )
 }
 
-function writeOutputs(io: ActionIO, results: readonly HostResult[], files: number): void {
-  for (const [name, value] of Object.entries(buildOutputs(results, files)))
+function writeOutputs(
+  io: ActionIO,
+  results: readonly HostResult[],
+  files: number,
+  settings?: Settings
+): void {
+  const release =
+    settings?.releases === undefined || settings.releases.rollback
+      ? undefined
+      : settings.releases.name
+  for (const [name, value] of Object.entries(buildOutputs(results, files, release)))
     io.setOutput(name, value)
 }
 
@@ -142,8 +151,11 @@ async function deploy(
   const env = options.env ?? process.env
   const hosts = settings.hosts
   const lanes = lanesFor(settings, options)
+  const { releases } = settings
   io.info(
-    `${settings.dryRun ? 'Dry run: planning' : 'Deploying'} ${plan.files.length} file(s), ${formatBytes(plan.totalBytes)}, to ${hosts.length} host(s) at ${describeTargets(settings)} (verify ${settings.verify}, ${settings.atomic ? 'atomic' : 'in place'}, auth ${settings.authDescription}, ${settings.maxParallel} host(s) at once, ${lanes.length} thread(s))`
+    releases?.rollback === true
+      ? `Rolling back ${hosts.length} host(s) at ${describeTargets(settings)} to the release before current (switch ${releases.switchMode}, auth ${settings.authDescription})`
+      : `${settings.dryRun ? 'Dry run: planning' : 'Deploying'} ${plan.files.length} file(s), ${formatBytes(plan.totalBytes)}, to ${hosts.length} host(s) at ${describeTargets(settings)} (${releases === undefined ? '' : `release ${releases.name}, switch ${releases.switchMode}, `}verify ${settings.verify}, ${settings.atomic ? 'atomic' : 'in place'}, auth ${settings.authDescription}, ${settings.maxParallel} host(s) at once, ${lanes.length} thread(s))`
   )
 
   io.start?.(hosts.map((host) => host.label))
@@ -179,7 +191,7 @@ async function deploy(
     root.dispose()
   }
 
-  writeOutputs(io, results, plan.files.length)
+  writeOutputs(io, results, plan.files.length, settings)
   await io.writeSummary(
     summaryMarkdown(results, {
       targets: new Map(settings.hosts.map((host) => [host.label, host.target])),
@@ -194,13 +206,27 @@ async function deploy(
   for (const result of failed)
     io.error(oneLine(result.error ?? 'failed'), `Deploy to ${result.host} failed`)
   const skipped = results.filter((result) => result.status === 'skipped')
-  const succeeded = results.length - failed.length - skipped.length
+  const held = results.filter((result) => result.status === 'held')
+  const succeeded = results.length - failed.length - skipped.length - held.length
   io.info(
-    `${succeeded} of ${results.length} host(s) ${settings.dryRun ? 'planned (dry run: nothing was written)' : 'deployed'}, ${failed.length} failed, ${skipped.length} not attempted`
+    `${succeeded} of ${results.length} host(s) ${settings.dryRun ? 'planned (dry run: nothing was written)' : settings.releases?.rollback === true ? 'rolled back' : settings.releases === undefined ? 'deployed' : 'switched'}, ${failed.length} failed,${held.length > 0 ? ` ${held.length} held (not switched),` : ''} ${skipped.length} not attempted`
   )
-  if (failed.length === 0 && skipped.length === 0) return 'succeeded'
+  if (failed.length === 0 && skipped.length === 0 && held.length === 0) return 'succeeded'
   io.markFailed()
   return 'failed'
+}
+
+async function planFiles(io: ActionIO, settings: Settings): Promise<Plan> {
+  await checkWorkingDirectory(settings)
+  const planning = Date.now()
+  const plan = await buildPlan({
+    patterns: settings.patterns,
+    workingDirectory: settings.workingDirectory,
+    stripComponents: settings.stripComponents,
+    followSymbolicLinks: settings.followSymbolicLinks
+  })
+  io.info(`found ${plan.files.length} file(s) in ${formatDuration(Date.now() - planning)}`)
+  return plan
 }
 
 /**
@@ -229,16 +255,9 @@ export async function run(options: RunOptions = {}): Promise<RunOutcome> {
     for (const warning of settings.warnings) io.warning(warning)
     for (const notice of settings.notices) io.notice(notice)
 
-    await checkWorkingDirectory(settings)
-    const planning = Date.now()
-    const plan = await buildPlan({
-      patterns: settings.patterns,
-      workingDirectory: settings.workingDirectory,
-      stripComponents: settings.stripComponents,
-      followSymbolicLinks: settings.followSymbolicLinks
-    })
-    io.info(`found ${plan.files.length} file(s) in ${formatDuration(Date.now() - planning)}`)
-    if (plan.files.length === 0) {
+    const rollback = settings.releases?.rollback === true
+    const plan = rollback ? { files: [], totalBytes: 0 } : await planFiles(io, settings)
+    if (plan.files.length === 0 && !rollback) {
       noFiles(io, settings)
       return 'succeeded'
     }
@@ -246,7 +265,13 @@ export async function run(options: RunOptions = {}): Promise<RunOutcome> {
       writeOutputs(io, [], plan.files.length)
       return 'succeeded'
     }
-    return await deploy(io, settings, plan, options, { values, environment })
+    // Every thread names the release as this one did (a name from the time would differ).
+    const release = settings.releases?.name
+    const thread: ThreadRun = {
+      values: release === undefined ? values : { ...values, 'release-name': release },
+      environment
+    }
+    return await deploy(io, settings, plan, options, thread)
   } catch (error) {
     io.setFailed(
       error instanceof DeployError ? error.message : `unexpected error: ${errorMessage(error)}`

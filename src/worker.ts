@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs'
 import { parentPort, workerData } from 'node:worker_threads'
 import { parseInputs, type InputEnvironment, type InputName } from './action/inputs.js'
 import { fanOut } from './deploy/fan-out.js'
-import type { AbortThread, FromThread, ThreadInit } from './deploy/fan-out-threads.js'
+import type { FromThread, ThreadInit, ToThread } from './deploy/fan-out-threads.js'
+import type { BarrierPhase, SwitchBarrier } from './deploy/releases/barrier.js'
 import { DeployError } from './errors.js'
 import { createLocalHasher } from './local/digests.js'
 
@@ -34,10 +35,20 @@ const hosts = init.hosts.map((index) => {
 const numbers = new Map(hosts.map((host, local) => [host.label, init.hosts[local] ?? local]))
 
 const controller = new AbortController()
-port.on('message', (message: AbortThread) => {
-  controller.abort(new DeployError('aborted', message.reason))
+const verdicts = new Map<BarrierPhase, (ok: boolean) => void>()
+port.on('message', (message: ToThread) => {
+  if (message.type === 'verdict') verdicts.get(message.phase)?.(message.ok)
+  else controller.abort(new DeployError('aborted', message.reason))
 })
 const send = (message: FromThread): void => port.postMessage(message)
+/** `switch: together`: this thread's vote goes to the main thread, which answers for the run. */
+const barrier: SwitchBarrier = {
+  vote: (phase, ok) =>
+    new Promise((resolve) => {
+      verdicts.set(phase, resolve)
+      send({ type: 'vote', phase, ok })
+    })
+}
 
 await fanOut({
   settings: { ...all, hosts, maxParallel: init.maxParallel },
@@ -49,6 +60,7 @@ await fanOut({
   runToken: init.runToken,
   hostNumbers: init.hosts,
   memoryBytes: init.memoryBytes,
+  barrier,
   reporter: {
     progress: (running) => send({ type: 'progress', hosts: running }),
     hostDone: (result, log) =>

@@ -1489,7 +1489,7 @@ function lockedError(path, held, now = Date.now(), modifiedMs) {
     const holder = held === undefined ? 'another deploy (the lock file does not say which)' : held.holder;
     return new DeployError('locked', `the target is locked by ${holder}${age} (${path}); if that deploy is no longer running, remove the lock on the host (rm ${quotePath(path)}) and deploy again`);
 }
-function pause(ms, signal) {
+function pause$1(ms, signal) {
     return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {
             signal.removeEventListener('abort', stop);
@@ -1539,7 +1539,7 @@ async function takeLock(attempt) {
                 : `waiting up to ${formatDuration(settings.lockWaitMs)} for the lock held by ${held?.holder ?? 'another deploy'}`);
         waited = true;
         const left = sameRun ? LOCK_POLL_MS : Math.max(1, waitUntil - Date.now());
-        await pause(Math.min(LOCK_POLL_MS, left), signal);
+        await pause$1(Math.min(LOCK_POLL_MS, left), signal);
     }
     if (waited)
         log.info('took the lock');
@@ -1572,6 +1572,246 @@ async function releaseLock(job, sftp, connection, checkOwner = false) {
     job.progress.lock = undefined;
 }
 
+// What is under a directory on the host, over SFTP (which every host has, shell or not): each
+// entry as lstat describes it, so a symbolic link is listed as a link and never followed.
+// Directories read at once: SFTP requests pipeline over the one session.
+const READS_IN_FLIGHT = 16;
+/** Every entry below `base` (not `base` itself), directories before what they hold. */
+async function listTree(sftp, base) {
+    const entries = [];
+    let level = [''];
+    while (level.length > 0) {
+        const next = [];
+        for (let start = 0; start < level.length; start += READS_IN_FLIGHT) {
+            const listed = await Promise.all(level
+                .slice(start, start + READS_IN_FLIGHT)
+                .map(async (dir) => ({ dir, items: await sftp.readdir(posix.join(base, dir)) })));
+            for (const { dir, items } of listed)
+                for (const item of items) {
+                    const path = dir === '' ? item.name : `${dir}/${item.name}`;
+                    const kind = item.stat.isSymbolicLink
+                        ? 'link'
+                        : item.stat.isDirectory
+                            ? 'directory'
+                            : item.stat.isFile
+                                ? 'file'
+                                : 'other';
+                    entries.push({ path, kind });
+                    if (kind === 'directory')
+                        next.push(path);
+                }
+        }
+        level = next;
+    }
+    return entries;
+}
+
+// Which releases a host has, in the order they were made: the record the host keeps
+// (`<target>/releases.log`, one release per line, oldest first), the release directories there,
+// and the one `current` points to. Pure: what to switch back to, and what to prune.
+/** The record's file, in the deploy root. */
+const HISTORY_FILE = 'releases.log';
+/** One line of the record: the name, then (tab-separated) when and by what it was made. */
+function historyLine(name, madeAt, by) {
+    return `${name}\t${madeAt.toISOString()}\t${by.replace(/[\t\r\n]+/g, ' ')}`;
+}
+/** The names the record holds, oldest first (a name recorded twice counts where it was last). */
+function parseHistory(text) {
+    const names = [];
+    for (const line of text.split('\n')) {
+        const name = line.split('\t')[0]?.trim() ?? '';
+        if (name === '')
+            continue;
+        const before = names.indexOf(name);
+        if (before !== -1)
+            names.splice(before, 1);
+        names.push(name);
+    }
+    return names;
+}
+/** The record's lines for `names`, keeping what the old lines said of each. */
+function historyText(lines, names) {
+    const byName = new Map(lines.map((line) => [line.split('\t')[0]?.trim() ?? '', line]));
+    return names.map((name) => byName.get(name) ?? name).join('\n') + (names.length > 0 ? '\n' : '');
+}
+/**
+ * The host's releases oldest first: those the record names that are still there, then the
+ * current one where the record lacks it (a run that stopped between the switch and the record).
+ */
+function orderedReleases(recorded, directories, current) {
+    const ordered = recorded.filter((name) => directories.has(name));
+    if (current !== undefined && !ordered.includes(current))
+        ordered.push(current);
+    return ordered;
+}
+/** The release made before `current`: where a rollback goes. */
+function releaseBefore(ordered, current) {
+    const at = ordered.indexOf(current);
+    return at > 0 ? ordered[at - 1] : undefined;
+}
+/**
+ * The releases `keep-releases` removes: all but the newest `keep`, never the current one or the
+ * one before it. `keep` 0 keeps all.
+ */
+function releasesToPrune(ordered, current, keep) {
+    if (keep === 0)
+        return [];
+    const kept = new Set(ordered.slice(-keep));
+    kept.add(current);
+    const before = releaseBefore(ordered, current);
+    if (before !== undefined)
+        kept.add(before);
+    return ordered.filter((name) => !kept.has(name));
+}
+
+// The releases on a host, as its deploy root holds them:
+//
+//   <target>/releases/<name>/   one directory per release, never changed once made
+//   <target>/current            a symbolic link to releases/<name>, switched by one rename
+//   <target>/shared/            what `shared-paths` links into every release
+//   <target>/releases.log       the order the releases were made in (see history.ts)
+//
+// Read and changed over SFTP, which every host has (a shell is used only to remove a tree).
+const RELEASES_DIR = 'releases';
+const CURRENT_LINK = 'current';
+const SHARED_DIR = 'shared';
+// The record is read whole; it grows by one short line per release.
+const HISTORY_MAX_BYTES = 1024 * 1024;
+function releaseDir(root, name) {
+    return posix.join(root, RELEASES_DIR, name);
+}
+async function readWhole(sftp, path, max) {
+    const handle = await sftp.open(path, 'r').catch((error) => {
+        if (error instanceof DeployError && error.kind === 'no-such-path')
+            return undefined;
+        throw error;
+    });
+    if (handle === undefined)
+        return '';
+    try {
+        const chunks = [];
+        for (let position = 0; position < max;) {
+            const buffer = Buffer.alloc(Math.min(sftp.maxReadLength, max - position));
+            const length = await sftp.read(handle, buffer, buffer.length, position);
+            if (length === 0)
+                break;
+            chunks.push(buffer.subarray(0, length));
+            position += length;
+        }
+        return Buffer.concat(chunks).toString('utf8');
+    }
+    finally {
+        await sftp.close(handle).catch(() => undefined);
+    }
+}
+/** Writes `text` at `path` whole or not at all: under a name of its own, then renamed over it. */
+async function writeWhole(sftp, path, text, token) {
+    const own = `${path}.${token}.tmp`;
+    const handle = await sftp.open(own, 'w', 0o644);
+    try {
+        const data = Buffer.from(text);
+        if (data.length > 0)
+            await sftp.write(handle, data, data.length, 0);
+    }
+    finally {
+        await sftp.close(handle);
+    }
+    await sftp.posixRename(own, path);
+}
+/**
+ * The release `current` points to: undefined where there is no `current`. A `current` that is
+ * not a link, or not to a directory under `releases/`, is refused: it is not ours to replace.
+ */
+async function readCurrent(sftp, root, directories) {
+    const path = posix.join(root, CURRENT_LINK);
+    const found = await sftp.lstat(path);
+    if (found === undefined)
+        return undefined;
+    if (!found.isSymbolicLink)
+        throw new DeployError('release', `${path} is there and is not a symbolic link: releases switch it as a link to releases/<name>; move it away (or deploy in place to another target)`);
+    const text = await sftp.readlink(path);
+    const name = posix.basename(text);
+    const under = posix.basename(posix.dirname(text));
+    if (under !== RELEASES_DIR || !directories.has(name))
+        throw new DeployError('release', `${path} points to '${text}', not to a release under ${posix.join(root, RELEASES_DIR)}: it is not this deploy's to switch`);
+    return name;
+}
+/** Reads what `root` holds of releases. */
+async function readHostReleases(sftp, root) {
+    const entries = await sftp.readdir(posix.join(root, RELEASES_DIR)).catch((error) => {
+        if (error instanceof DeployError && error.kind === 'no-such-path')
+            return [];
+        throw error;
+    });
+    const directories = new Set(entries.filter((entry) => entry.stat.isDirectory).map((entry) => entry.name));
+    const text = await readWhole(sftp, posix.join(root, HISTORY_FILE), HISTORY_MAX_BYTES);
+    const current = await readCurrent(sftp, root, directories);
+    return {
+        ordered: orderedReleases(parseHistory(text), directories, current),
+        current,
+        historyLines: text.split('\n').filter((line) => line.trim() !== ''),
+        directories
+    };
+}
+/**
+ * Points `current` at `releases/<name>` with one rename: a new link under a name of this
+ * host's own, renamed over `current` (posix-rename@openssh.com: rename(2), atomic). Readers see
+ * the old release or the new one. `name` undefined removes `current` (there was none before).
+ */
+async function pointCurrent(sftp, root, name, token) {
+    const path = posix.join(root, CURRENT_LINK);
+    if (name === undefined) {
+        await sftp.unlink(path).catch((error) => {
+            if (!(error instanceof DeployError && error.kind === 'no-such-path'))
+                throw error;
+        });
+        return;
+    }
+    if (!sftp.hasPosixRename)
+        throw new DeployError('release', `the SFTP server does not offer posix-rename@openssh.com, so ${path} cannot be switched in one step; releases need it`);
+    const own = posix.join(root, `.${CURRENT_LINK}.${token}.tmp`);
+    await sftp.unlink(own).catch(() => undefined);
+    const text = `${RELEASES_DIR}/${name}`;
+    await sftp.symlink(text, own);
+    try {
+        await sftp.posixRename(own, path);
+    }
+    catch (error) {
+        await sftp.unlink(own).catch(() => undefined);
+        throw error;
+    }
+}
+/**
+ * Removes a directory and all in it: `rm -rf` in the host's shell, else over SFTP (files and
+ * links unlinked, never followed; then the directories, deepest first).
+ */
+async function removeTree(connection, sftp, dir) {
+    const removed = await connection.exec(removeCommand(dir)).catch((error) => {
+        if (isConnectionEnded(error))
+            throw error;
+        return undefined;
+    });
+    if (removed?.code === 0 && (await sftp.lstat(dir)) === undefined)
+        return;
+    const entries = await listTree(sftp, dir).catch((error) => {
+        if (error instanceof DeployError && error.kind === 'no-such-path')
+            return undefined;
+        throw error;
+    });
+    if (entries === undefined)
+        return;
+    for (const entry of entries)
+        if (entry.kind !== 'directory')
+            await sftp.unlink(posix.join(dir, entry.path));
+    const directories = entries
+        .filter((entry) => entry.kind === 'directory')
+        .map((entry) => entry.path)
+        .sort((a, b) => b.split('/').length - a.split('/').length);
+    for (const path of directories)
+        await sftp.rmdir(posix.join(dir, path));
+    await sftp.rmdir(dir);
+}
+
 // After a host has failed for good: the temporary files and staging directories this run left
 // there, removed over a new short connection (the last one may be gone).
 /** Removes the file or link at `path`; nothing there is as good as removed. */
@@ -1584,13 +1824,29 @@ async function removeIfThere(sftp, path) {
 /** Removes what this run left on the host. Returns what could not be removed. */
 async function removeTemporaries(job, signal) {
     const { progress } = job;
+    const { release } = progress;
+    const releaseLeft = release?.made === true && !release.switched;
+    // The connection a release was made over is not used again after a failure.
+    if (release?.kept !== undefined) {
+        await release.kept.connection.close().catch(() => undefined);
+        release.kept = undefined;
+    }
     if (progress.temporaries.size === 0 &&
         progress.stagingDirs.size === 0 &&
-        progress.lock === undefined)
+        progress.lock === undefined &&
+        !releaseLeft)
         return [];
     const connection = await job.connect(signal);
     try {
         const sftp = await connection.sftp();
+        // The release first: the lock guards it until it is gone.
+        if (release !== undefined && releaseLeft)
+            await removeTree(connection, sftp, releaseDir(release.root, release.name))
+                .then(() => {
+                release.made = false;
+                job.log.info(`removed this run's unfinished release ${release.name}`);
+            })
+                .catch(() => undefined);
         await releaseLock(job, sftp, connection, true).catch(() => undefined);
         for (const path of [...progress.temporaries])
             await removeIfThere(sftp, path)
@@ -1606,7 +1862,8 @@ async function removeTemporaries(job, signal) {
     return [
         ...progress.temporaries,
         ...progress.stagingDirs,
-        ...(progress.lock === undefined ? [] : [progress.lock])
+        ...(progress.lock === undefined ? [] : [progress.lock]),
+        ...(release?.made === true ? [releaseDir(release.root, release.name)] : [])
     ];
 }
 /** Removes this host's lock alone, over a new connection (the run was cancelled). */
@@ -4518,40 +4775,6 @@ function removalScript(files, directories) {
     return lines.join('\n');
 }
 
-// What is under a directory on the host, over SFTP (which every host has, shell or not): each
-// entry as lstat describes it, so a symbolic link is listed as a link and never followed.
-// Directories read at once: SFTP requests pipeline over the one session.
-const READS_IN_FLIGHT = 16;
-/** Every entry below `base` (not `base` itself), directories before what they hold. */
-async function listTree(sftp, base) {
-    const entries = [];
-    let level = [''];
-    while (level.length > 0) {
-        const next = [];
-        for (let start = 0; start < level.length; start += READS_IN_FLIGHT) {
-            const listed = await Promise.all(level
-                .slice(start, start + READS_IN_FLIGHT)
-                .map(async (dir) => ({ dir, items: await sftp.readdir(posix.join(base, dir)) })));
-            for (const { dir, items } of listed)
-                for (const item of items) {
-                    const path = dir === '' ? item.name : `${dir}/${item.name}`;
-                    const kind = item.stat.isSymbolicLink
-                        ? 'link'
-                        : item.stat.isDirectory
-                            ? 'directory'
-                            : item.stat.isFile
-                                ? 'file'
-                                : 'other';
-                    entries.push({ path, kind });
-                    if (kind === 'directory')
-                        next.push(path);
-                }
-        }
-        level = next;
-    }
-    return entries;
-}
-
 // `delete`: the target kept in sync with the build. Before anything is sent, what is under the
 // target is listed (over SFTP, links as links) and what this run does not deploy is found:
 // files and links not in the plan, not matching `keep`, and the directories they leave empty;
@@ -4799,13 +5022,13 @@ function compareLater(pass, index) {
     }));
 }
 /**
- * One pass over all of `files` through the hashing shells: those the host has already are
- * recorded as skipped. Returns false when the host cannot hash.
+ * One pass over all of `files` through the hashing shells: the files the host has already at
+ * their paths under `attempt.base`, same size and SHA-256. Undefined when the host cannot hash.
  */
-async function compareAll(attempt, files, prefetched) {
+async function filesOnHost(attempt, files, prefetched) {
     const { hasher } = attempt;
     if (hasher === undefined)
-        return false;
+        return undefined;
     const verdicts = new Array(files.length);
     const pass = { attempt, hasher, files, prefetched, verdicts, waiting: [] };
     // The files whose prefetched answer is still to come are compared together once all have.
@@ -4828,12 +5051,8 @@ async function compareAll(attempt, files, prefetched) {
     }
     await Promise.all(pass.waiting);
     if (pass.verdicts.includes('unavailable'))
-        return false;
-    files.forEach((file, index) => {
-        if (pass.verdicts[index] === 'same')
-            recordDone(attempt.progress, file, 'skipped');
-    });
-    return true;
+        return undefined;
+    return files.filter((_, index) => pass.verdicts[index] === 'same');
 }
 /**
  * In a target that was there, with `verify: sha256`: the files of `todo` the host has already
@@ -4844,7 +5063,10 @@ async function skipUnchanged(attempt, todo, prefetched) {
     if (attempt.settings.verify !== 'sha256' || attempt.targetIsNew)
         return todo;
     const checking = Date.now();
-    attempt.unchangedFound = await compareAll(attempt, todo, prefetched);
+    const same = await filesOnHost(attempt, todo, prefetched);
+    for (const file of same ?? [])
+        recordDone(progress, file, 'skipped');
+    attempt.unchangedFound = same !== undefined;
     const left = todo.filter((file) => !progress.done.has(file.relativePath));
     if (attempt.unchangedFound)
         log.info(`${progress.skipped} file(s) already up to date, ${left.length} to send (checked in ${formatDuration(Date.now() - checking)})`);
@@ -7552,6 +7774,7 @@ function wrapSftp(sftp, request) {
         close: (handle) => request('close', 'handle', (cb) => sftp.close(handle, (e) => cb(e))),
         posixRename: (from, to) => request('rename', `${from} -> ${to}`, (cb) => sftp.ext_openssh_rename(from, to, (e) => cb(e))),
         rename: (from, to) => request('rename', `${from} -> ${to}`, (cb) => sftp.rename(from, to, (e) => cb(e))),
+        hardlink: (from, to) => request('hardlink', `${from} -> ${to}`, (cb) => sftp.ext_openssh_hardlink(from, to, (e) => cb(e))),
         unlink: (path) => request('unlink', path, (cb) => sftp.unlink(path, (e) => cb(e))),
         rmdir: (path) => request('rmdir', path, (cb) => sftp.rmdir(path, (e) => cb(e))),
         readdir: (path) => request('readdir', path, (cb) => sftp.readdir(path, (error, list) => cb(error, error
@@ -7569,7 +7792,8 @@ function limits(sftp) {
     return {
         maxWriteLength: positiveOr(internals._maxWriteLen, DEFAULT_MAX_LENGTH),
         maxReadLength: positiveOr(internals._maxReadLen, DEFAULT_MAX_LENGTH),
-        hasPosixRename: hasExtension(sftp, 'posix-rename@openssh.com')
+        hasPosixRename: hasExtension(sftp, 'posix-rename@openssh.com'),
+        hasHardlink: hasExtension(sftp, 'hardlink@openssh.com')
     };
 }
 function hasExtension(sftp, name) {
@@ -31510,6 +31734,223 @@ async function resolveTarget(connected, sftp, shellTarget, prefetchedDigests, by
     return { attempt: attemptAt(base, targetIsNew), stream: undefined, prefetched };
 }
 
+// The release inputs (`releases`, `release-name`, `keep-releases`, `shared-paths`, `switch`,
+// `rollback`), read into one ReleaseSettings, or undefined for an in-place deploy.
+const SWITCH_MODES = ['together', 'per-host'];
+const RELEASE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+/** A release name is one safe path segment: letters, digits, `.`, `_`, `-`, not hidden. */
+function checkReleaseName(name) {
+    if (!RELEASE_NAME.test(name))
+        throw new InputError('release-name', `'${name}' is not a release name: use 1-128 letters, digits, '.', '_' or '-', not starting with '.' or '-'`);
+    return name;
+}
+/** `<GITHUB_RUN_ID>-<GITHUB_RUN_ATTEMPT>`, else the time in UTC as `YYYYMMDDTHHMMSSZ`. */
+function defaultReleaseName(variables, now) {
+    const run = variables.GITHUB_RUN_ID;
+    if (run !== undefined && /^\d+$/.test(run))
+        return `${run}-${/^\d+$/.test(variables.GITHUB_RUN_ATTEMPT ?? '') ? variables.GITHUB_RUN_ATTEMPT : '1'}`;
+    return now
+        .toISOString()
+        .replace(/[-:]/g, '')
+        .replace(/\.\d+Z$/, 'Z');
+}
+/** One path per line; `#` comments and blank lines skipped; a trailing `/` marks a directory. */
+function parseSharedPaths(text) {
+    const seen = new Set();
+    const paths = [];
+    for (const line of text.split('\n')) {
+        const entry = line.trim();
+        if (entry === '' || entry.startsWith('#'))
+            continue;
+        const directory = entry.endsWith('/');
+        const path = entry.replace(/\/+$/, '').replace(/^\.\//, '');
+        const segments = path.split('/');
+        if (path === '' ||
+            entry.startsWith('/') ||
+            entry.includes('\\') ||
+            entry.includes('\0') ||
+            segments.some((segment) => segment === '' || segment === '.' || segment === '..'))
+            throw new InputError('shared-paths', `'${entry}' must be a path relative to a release, without '.', '..', '\\' or empty segments`);
+        if (seen.has(path))
+            throw new InputError('shared-paths', `'${path}' is given twice`);
+        for (const other of seen)
+            if (path.startsWith(`${other}/`) || other.startsWith(`${path}/`))
+                throw new InputError('shared-paths', `'${path}' and '${other}' overlap: give one of them`);
+        seen.add(path);
+        paths.push({ path, directory });
+    }
+    return paths;
+}
+/** Whether a file's path (relative to a release) is a shared path or inside one. */
+function isShared(sharedPaths, relativePath) {
+    return sharedPaths.some((shared) => relativePath === shared.path || relativePath.startsWith(`${shared.path}/`));
+}
+
+// A release made on one host, under its deploy lock: the new directory
+// `<target>/releases/<name>/`, the files unchanged since the current release hard-linked from it,
+// the others sent and verified there, the shared paths linked in. Nothing of the current release
+// is changed, and `current` is not touched: the switch comes after (see switch.ts).
+// Hard links asked for at once over SFTP.
+const LINKS_IN_FLIGHT = 64;
+/**
+ * The host's releases read, and this run's release begun: on the first attempt, a name the
+ * host has already is refused (a release is never overwritten); a retry continues the release
+ * it made.
+ */
+async function beginRelease(attempt, release) {
+    const { sftp, base, progress, log } = attempt;
+    const begun = progress.release;
+    if (begun !== undefined)
+        return begun;
+    const host = await readHostReleases(sftp, base);
+    const dir = releaseDir(base, release.name);
+    if (host.directories.has(release.name) || (await sftp.lstat(dir)) !== undefined)
+        throw new DeployError('release', `release ${release.name} is on the host already (${dir}): a release is never overwritten; give another release-name`);
+    await attempt.ensureDir(posix.join(base, RELEASES_DIR));
+    await sftp.mkdir(dir);
+    const state = {
+        root: base,
+        name: release.name,
+        previous: host.current,
+        made: true,
+        switched: false,
+        host,
+        rollback: false
+    };
+    progress.release = state;
+    log.info(`release ${release.name}: made ${dir}${host.current === undefined ? ' (the first release here)' : `; current is ${host.current}`}`);
+    return state;
+}
+/**
+ * Hard links `from/<file>` at `to/<file>` for each file: hardlink@openssh.com, else `ln` in the
+ * host's shell (which copies where it cannot link). Returns the files linked; the others are sent.
+ */
+async function linkFiles(attempt, files, from, to) {
+    if (files.length === 0)
+        return [];
+    for (const dir of new Set(files.map((file) => posix.dirname(file.relativePath))))
+        await attempt.ensureDir(posix.join(to, dir));
+    const { sftp } = attempt;
+    if (sftp.hasHardlink) {
+        await runPool(files, LINKS_IN_FLIGHT, async (file) => {
+            const path = posix.join(to, file.relativePath);
+            await sftp
+                .hardlink(posix.join(from, file.relativePath), path)
+                .catch(async (error) => {
+                // A retry finds the links an earlier attempt made.
+                if ((await sftp.lstat(path))?.isFile !== true)
+                    throw error;
+            });
+            return undefined;
+        }, { signal: attempt.signal });
+        return files;
+    }
+    return (await linkInShell(attempt, files, from, to)) ? files : [];
+}
+/** `ln` (else `cp -p`) for each file, in one script for the host's shell; false where it has none. */
+async function linkInShell(attempt, files, from, to) {
+    if (attempt.hasher === undefined || attempt.hasher.unavailable)
+        return false;
+    const lines = ['s=0'];
+    for (const file of files) {
+        const source = quotePath(posix.join(from, file.relativePath));
+        const path = quotePath(posix.join(to, file.relativePath));
+        lines.push(`ln -f ${source} ${path} 2>/dev/null || cp -p ${source} ${path} || s=1`);
+    }
+    lines.push('exit $s', '');
+    try {
+        const result = await attempt.connection.streamToCommand('sh -s', (async function* () {
+            await Promise.resolve();
+            yield Buffer.from(lines.join('\n'));
+        })());
+        return result.code === 0;
+    }
+    catch (error) {
+        if (isConnectionEnded(error))
+            throw error;
+        return false;
+    }
+}
+/**
+ * Files unchanged since the current release (same size and SHA-256 there), linked into the new
+ * one instead of sent: counted as skipped. Where the host cannot hash, every file is sent.
+ */
+async function linkUnchanged(inRelease, state, files) {
+    const { previous, root } = state;
+    if (previous === undefined || inRelease.settings.verify !== 'sha256' || files.length === 0)
+        return files;
+    const started = Date.now();
+    const from = releaseDir(root, previous);
+    const same = await filesOnHost({ ...inRelease, base: from, unchangedFound: false }, files);
+    if (same === undefined) {
+        inRelease.log.info(`the host cannot hash: every file is sent, none linked from ${previous}`);
+        return files;
+    }
+    const linked = await linkFiles(inRelease, same, from, inRelease.base);
+    for (const file of linked)
+        recordDone(inRelease.progress, file, 'skipped');
+    inRelease.log.info(`${linked.length} unchanged file(s) hard-linked from release ${previous} (checked and linked in ${formatDuration(Date.now() - started)})`);
+    const done = new Set(linked);
+    return files.filter((file) => !done.has(file));
+}
+/**
+ * The shared paths linked into the release: `<release>/<path>` → `<target>/shared/<path>`, by a
+ * relative link. A shared directory is made when missing; a missing shared file is an error.
+ */
+async function linkSharedPaths(inRelease, state, release) {
+    const { sftp, base } = inRelease;
+    for (const shared of release.sharedPaths) {
+        const target = posix.join(state.root, SHARED_DIR, shared.path);
+        const found = await sftp.stat(target);
+        if (shared.directory) {
+            if (found === undefined)
+                await inRelease.ensureDir(target);
+            else if (!found.isDirectory)
+                throw new DeployError('release', `shared path ${target} is not a directory`);
+        }
+        else if (found === undefined)
+            throw new DeployError('release', `shared file ${target} is missing: create it on the host (shared-paths links it into every release)`);
+        const path = posix.join(base, shared.path);
+        await inRelease.ensureDir(posix.dirname(path));
+        const text = posix.relative(posix.dirname(path), target);
+        const there = await sftp.lstat(path);
+        if (there?.isSymbolicLink === true && (await sftp.readlink(path)) === text)
+            continue;
+        if (there !== undefined)
+            throw new DeployError('release', `${path} is in the way of shared path ${shared.path}`);
+        await sftp.symlink(text, path);
+    }
+    if (release.sharedPaths.length > 0)
+        inRelease.log.info(`linked shared path(s) ${release.sharedPaths.map((shared) => shared.path).join(', ')} from ${posix.join(state.root, SHARED_DIR)}`);
+}
+/**
+ * Makes this run's release on the host (the attempt's base is the deploy root): begun, unchanged
+ * files linked, the rest sent and verified, shared paths linked. `current` stays as it is.
+ */
+async function prepareRelease(attempt, release, work) {
+    const retry = attempt.progress.release !== undefined;
+    const state = await beginRelease(attempt, release);
+    const inRelease = {
+        ...attempt,
+        base: releaseDir(state.root, state.name),
+        targetIsNew: !retry,
+        unchangedFound: true
+    };
+    const shared = work.files.filter((file) => isShared(release.sharedPaths, file.relativePath));
+    if (shared.length > 0 && !retry)
+        attempt.log.warning(`${shared.length} file(s) of this deploy are under shared-paths and are not sent: the release links the shared ones (${shared
+            .slice(0, 5)
+            .map((file) => file.relativePath)
+            .join(', ')}${shared.length > 5 ? ', …' : ''})`);
+    const files = await linkUnchanged(inRelease, state, work.files.filter((file) => !isShared(release.sharedPaths, file.relativePath)));
+    const links = work.links.filter((file) => !isShared(release.sharedPaths, file.relativePath));
+    await checkBeforeSending(inRelease, [...files, ...links], false);
+    startSending(attempt.progress, files.reduce((sum, file) => sum + file.size, 0));
+    await send(inRelease, { files, links });
+    await linkSharedPaths(inRelease, state, release);
+    attempt.log.info(`release ${state.name} is complete and verified in ${inRelease.base}: ${attempt.progress.uploaded} file(s) sent, ${attempt.progress.skipped} linked`);
+}
+
 // One attempt at one host, as its steps: connect and open the sessions, resolve the target,
 // find the files the host has already, check before sending (preflight), then send each file
 // and publish it (verified, renamed into place). A retry runs this again with the files still
@@ -31519,7 +31960,10 @@ function workList(job) {
     const links = todo.filter((file) => file.linkTarget !== undefined);
     const files = links.length > 0 ? todo.filter((file) => file.linkTarget === undefined) : todo;
     const small = smallFiles(job, files);
-    const shellFirst = job.settings.verify === 'sha256' && small.length >= TAR_MIN_FILES;
+    // A release goes into a directory of its own under the target: the shell does not make it.
+    const shellFirst = job.settings.releases === undefined &&
+        job.settings.verify === 'sha256' &&
+        small.length >= TAR_MIN_FILES;
     return { files, links, small, shellFirst };
 }
 /** The steps, once connected. */
@@ -31535,13 +31979,23 @@ async function runSteps(connected, work, firstSessionUp) {
     // the local ones computed meanwhile once the first answer shows there is something to compare
     // with; in a new target they come from the reads that send the files. A target the shell has
     // just made holds nothing to compare with.
-    const prefetched = hasher !== undefined && shellTarget.madeAt === undefined
+    const prefetched = hasher !== undefined &&
+        shellTarget.madeAt === undefined &&
+        connected.settings.releases === undefined
         ? prefetchDigests(hasher, connected.host.target, work.files, () => localHasher.warm(work.files))
         : undefined;
     const target = await resolveTarget(connected, await sftp.session, shellTarget, prefetched, bytesToSend);
     const taken = await takeLock(target.attempt);
     const locked = taken.waited ? await readAgainAfterWaiting(target) : target;
     const { attempt } = locked;
+    const { releases } = attempt.settings;
+    if (releases !== undefined) {
+        // The lock stays until the switch is over, or the release is removed after a failure.
+        if (taken.readOnly)
+            throw notWritable(attempt, work.files.length + work.links.length);
+        await prepareRelease(attempt, releases, work);
+        return;
+    }
     try {
         await stepsUnderLock(attempt, work, locked, taken.readOnly);
     }
@@ -31576,6 +32030,9 @@ async function readAgainAfterWaiting(target) {
         prefetched: undefined
     };
 }
+function notWritable(attempt, count) {
+    return new DeployError('permission', `cannot take the deploy lock in ${attempt.base}: the target is not writable (permission denied), and ${count} file(s) are to be written; nothing was written`);
+}
 /** The steps that write: with the target's lock held. */
 async function stepsUnderLock(attempt, work, target, readOnly) {
     const { stream } = target;
@@ -31587,7 +32044,7 @@ async function stepsUnderLock(attempt, work, target, readOnly) {
     const checked = work.links.length === 0 ? files : [...files, ...work.links];
     await checkBeforeSending(attempt, checked, stream !== undefined);
     if (readOnly && (checked.length > 0 || (deletion?.files.length ?? 0) > 0))
-        throw new DeployError('permission', `cannot take the deploy lock in ${attempt.base}: the target is not writable (permission denied), and ${checked.length} file(s) are to be written; nothing was written`);
+        throw notWritable(attempt, checked.length);
     startSending(progress, files.reduce((sum, file) => sum + file.size, 0));
     await send(attempt, {
         files,
@@ -31599,6 +32056,16 @@ async function stepsUnderLock(attempt, work, target, readOnly) {
         return;
     progress.phase = 'deleting';
     await deleteExtraneous(attempt, deletion);
+}
+/** A release made: its connection stays open for the switch (see releases/switch.ts). */
+async function keepForSwitch(job, connection) {
+    const { release } = job.progress;
+    if (release === undefined)
+        return;
+    // The SFTP session is up already: the attempt used it.
+    const sftp = await connection.sftp();
+    if (connection.failure === undefined)
+        release.kept = { connection, sftp };
 }
 /** One attempt. Throws a DeployError; `retryable` tells the caller whether to try again. */
 async function runAttempt(job, signal) {
@@ -31620,11 +32087,68 @@ async function runAttempt(job, signal) {
         const work = workList(job);
         hasher = createHasher(job.settings, connection, work.shellFirst);
         await runSteps({ ...job, signal, connection, hasher }, work, firstSessionUp);
+        await keepForSwitch(job, connection);
     }
     finally {
         firstSessionUp();
         hasher?.close();
-        await connection.close();
+        if (job.progress.release?.kept?.connection !== connection)
+            await connection.close();
+    }
+}
+
+// `rollback: true`: one attempt at a host sends nothing. Under the deploy lock it finds the
+// release `current` points to and the one made before it, which the switch then goes back to.
+async function rollbackAttempt(job, signal) {
+    const started = Date.now();
+    const connection = await job.connect(signal);
+    job.log.info(`connected in ${formatDuration(Date.now() - started)}`);
+    let kept = false;
+    try {
+        job.progress.phase = 'checking';
+        const sftp = await connection.sftp();
+        const { target } = job.host;
+        if ((await sftp.stat(target)) === undefined)
+            throw new DeployError('release', `nothing to roll back: ${target} is not on the host`);
+        const base = await sftp.realpath(target);
+        const attempt = {
+            ...job,
+            signal,
+            connection,
+            hasher: undefined,
+            sftp,
+            ensureDir: directoryMaker(sftp),
+            base,
+            targetIsNew: false,
+            unchangedFound: true,
+            following: 0
+        };
+        const taken = await takeLock(attempt);
+        if (taken.readOnly)
+            throw new DeployError('permission', `cannot roll back in ${base}: it is not writable`);
+        const host = await readHostReleases(sftp, base);
+        const { current } = host;
+        if (current === undefined)
+            throw new DeployError('release', `nothing to roll back: ${base}/current is not there`);
+        const before = releaseBefore(host.ordered, current);
+        if (before === undefined)
+            throw new DeployError('release', `no release before ${current} to roll back to (the host has ${host.ordered.join(', ')})`);
+        job.progress.release = {
+            root: base,
+            name: before,
+            previous: current,
+            made: false,
+            switched: false,
+            host,
+            rollback: true,
+            kept: { connection, sftp }
+        };
+        kept = true;
+        job.log.info(`rollback: current is ${current}; going back to ${before}`);
+    }
+    finally {
+        if (!kept)
+            await connection.close();
     }
 }
 
@@ -31666,14 +32190,23 @@ async function releaseLeftLock(job) {
         deadline.clear();
     }
 }
+/** The release directory this run made and did not switch to, while it is there. */
+function leftRelease(job) {
+    const release = job.progress.release;
+    return release?.made === true && !release.switched ? [releaseDir(release.root, release.name)] : [];
+}
 async function cleanUp(job, rootSignal, connectTimeoutMs) {
     const { progress, log } = job;
     if (rootSignal.aborted) {
-        // Temporaries wait for the next run; the lock does not.
+        // Temporaries (and an unswitched release) wait for the next run; the lock does not.
+        await job.progress.release?.kept?.connection.close().catch(() => undefined);
         await releaseLeftLock(job);
         return;
     }
-    const count = progress.temporaries.size + progress.stagingDirs.size + (progress.lock === undefined ? 0 : 1);
+    const count = progress.temporaries.size +
+        progress.stagingDirs.size +
+        (progress.lock === undefined ? 0 : 1) +
+        (progress.release?.made === true ? 1 : 0);
     if (count === 0)
         return;
     const deadline = deadlineSignal(Math.min(CLEANUP_DEADLINE_MS, connectTimeoutMs + 5000), job.host.label);
@@ -31685,7 +32218,7 @@ async function cleanUp(job, rootSignal, connectTimeoutMs) {
             log.warning(`could not remove ${left.length} temporary file(s) this run left: ${left.join(', ')}`);
     }
     catch (error) {
-        log.warning(`could not reconnect to remove ${count} temporary file(s) this run left (${oneLine(errorMessage(error))}): ${[...progress.temporaries, ...progress.stagingDirs].join(', ')}`);
+        log.warning(`could not reconnect to remove ${count} temporary file(s) this run left (${oneLine(errorMessage(error))}): ${[...progress.temporaries, ...progress.stagingDirs, ...leftRelease(job)].join(', ')}`);
     }
     finally {
         deadline.clear();
@@ -31742,7 +32275,11 @@ function hostResult(job, started, status, error) {
  * Deploys to one host: success, failed (what this run left there removed), or skipped where
  * the run was stopped before its first attempt.
  */
-async function deployHost(job, rootSignal, attempt = job.settings.dryRun ? planAttempt : runAttempt) {
+async function deployHost(job, rootSignal, attempt = job.settings.dryRun
+    ? planAttempt
+    : job.settings.releases?.rollback === true
+        ? rollbackAttempt
+        : runAttempt) {
     const { host, settings, progress, log } = job;
     const started = Date.now();
     const deadline = deadlineSignal(settings.timeoutMs, host.label);
@@ -31751,6 +32288,9 @@ async function deployHost(job, rootSignal, attempt = job.settings.dryRun ? planA
         await withRetries(job, signal, attempt);
         if (settings.dryRun)
             return hostResult(job, started, 'planned');
+        // A release keeps its lock until it is switched (see releases/switch.ts).
+        if (settings.releases !== undefined)
+            return hostResult(job, started, 'success');
         await releaseLeftLock(job);
         log.info(`done: ${progress.uploaded} uploaded, ${progress.skipped} already up to date${settings.delete ? `, ${progress.deleted} deleted` : ''}, ${progress.attempts} attempt(s)`);
         return hostResult(job, started, 'success');
@@ -32033,6 +32573,286 @@ function createSessionGate(maxWaitMs) {
     };
 }
 
+// `switch: together` across the run: each fan-out (this thread's, or each worker thread's) says
+// whether all its hosts are ready, and learns whether all the run's hosts are; then the same for
+// the switch itself. One fan-out decides alone (localBarrier); threads vote through the main
+// thread (RunBarrier).
+/** A run on one thread: its own hosts are all there is. */
+const localBarrier = {
+    vote: (_phase, ok) => Promise.resolve(ok)
+};
+/** The main thread's tally of the threads' votes, phase by phase. */
+class RunBarrier {
+    #parties;
+    #tallies = new Map();
+    constructor(parties) {
+        this.#parties = parties;
+    }
+    #tally(phase) {
+        let tally = this.#tallies.get(phase);
+        if (tally === undefined) {
+            let decide = () => undefined;
+            const decided = new Promise((resolve) => (decide = resolve));
+            tally = { votes: 0, ok: true, decided, decide };
+            this.#tallies.set(phase, tally);
+        }
+        return tally;
+    }
+    /** One party's vote; resolves once every party has voted: true where all said ok. */
+    vote(phase, ok) {
+        const tally = this.#tally(phase);
+        tally.votes += 1;
+        tally.ok &&= ok;
+        if (tally.votes >= this.#parties)
+            tally.decide(tally.ok);
+        return tally.decided;
+    }
+}
+
+// After a host's release is made (or, for a rollback, chosen): `current` switched to it, or
+// back; then the host finished (the release recorded, old ones pruned, the lock removed), or
+// its release abandoned (removed, the lock too). Over the connection the release was made on
+// where it is still up, else over a new one.
+function releaseOf(job) {
+    const { release } = job.progress;
+    if (release === undefined)
+        throw new Error(`${job.host.label}: no release was begun`);
+    return release;
+}
+/** The kept connection where it is still up, else a new one (kept in its place). */
+async function linkTo(job, signal) {
+    const release = releaseOf(job);
+    const kept = release.kept;
+    if (kept !== undefined && kept.connection.failure === undefined)
+        return kept;
+    release.kept = undefined;
+    if (kept !== undefined)
+        await kept.connection.close().catch(() => undefined);
+    const connection = await job.connect(signal);
+    try {
+        const link = { connection, sftp: await connection.sftp() };
+        release.kept = link;
+        return link;
+    }
+    catch (error) {
+        await connection.close();
+        throw error;
+    }
+}
+function pause(ms) {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+}
+/** Runs `step` over the host's link; where the connection fails, again over a new one (`retries`). */
+async function overLink(job, signal, step) {
+    for (let attempt = 0;; attempt += 1) {
+        try {
+            return await step(await linkTo(job, signal));
+        }
+        catch (error) {
+            const retry = error instanceof DeployError &&
+                error.retryable &&
+                attempt < job.settings.retries &&
+                !signal.aborted;
+            if (!retry)
+                throw error;
+            job.log.warning(`${oneLine(error.message)}: again over a new connection`);
+            await pause(job.settings.retryDelayMs * 2 ** attempt);
+        }
+    }
+}
+/** Points `current` at the host's release. */
+async function switchHost(job, signal) {
+    const release = releaseOf(job);
+    job.progress.phase = 'switching';
+    await overLink(job, signal, ({ sftp }) => pointCurrent(sftp, release.root, release.name, job.hostToken));
+    release.switched = true;
+    job.log.info(`switched ${posix.join(release.root, 'current')}: ${release.previous ?? '(none)'} → ${release.name}`);
+}
+/** Points `current` back at the release it pointed to before (removes it where there was none). */
+async function switchBack(job, signal) {
+    const release = releaseOf(job);
+    await overLink(job, signal, ({ sftp }) => pointCurrent(sftp, release.root, release.previous, job.hostToken));
+    release.switched = false;
+    job.log.info(`switched back: current is ${release.previous ?? 'removed (there was none before)'}`);
+}
+async function closeLink(job) {
+    const release = job.progress.release;
+    const kept = release?.kept;
+    if (release === undefined || kept === undefined)
+        return;
+    release.kept = undefined;
+    await kept.connection.close().catch(() => undefined);
+}
+/** The record and the releases kept, once `current` points to the release for good. */
+async function recordAndPrune(job, link, release) {
+    const { sftp, connection } = link;
+    const { root, host } = release;
+    let names = host.ordered.filter((name) => name !== release.name);
+    let removed;
+    if (release.rollback) {
+        // Capistrano's way: the release rolled back from goes, so the next rollback goes further.
+        removed = release.previous === undefined ? [] : [release.previous];
+        names = names.filter((name) => name !== release.previous);
+    }
+    else {
+        names.push(release.name);
+        removed = releasesToPrune(names, release.name, job.settings.releases?.keep ?? 0);
+    }
+    for (const name of removed)
+        await removeTree(connection, sftp, releaseDir(root, name));
+    const kept = names.filter((name) => !removed.includes(name));
+    const lines = [
+        ...host.historyLines,
+        historyLine(release.name, new Date(), job.settings.lockHolder)
+    ];
+    await writeWhole(sftp, posix.join(root, HISTORY_FILE), historyText(lines, kept), job.hostToken);
+    if (removed.length > 0)
+        job.log.info(`${release.rollback ? 'removed the release rolled back from' : `pruned (keep-releases ${job.settings.releases?.keep})`}: ${removed.join(', ')}`);
+    const unrecorded = [...host.directories].filter((name) => !kept.includes(name) && !removed.includes(name) && name !== release.name);
+    if (unrecorded.length > 0)
+        job.log.info(`left alone: ${unrecorded.join(', ')} under releases/ ${unrecorded.length === 1 ? 'is' : 'are'} not in ${HISTORY_FILE} (a run that stopped before its switch?); remove by hand if unwanted`);
+}
+/**
+ * The host is on its release for good: recorded, older releases pruned, the lock removed, the
+ * connection closed. What fails here is a warning: the switch has happened.
+ */
+async function finishHost(job, signal) {
+    const release = releaseOf(job);
+    try {
+        await overLink(job, signal, async (link) => {
+            await recordAndPrune(job, link, release);
+            await releaseLock(job, link.sftp, link.connection);
+        });
+    }
+    catch (error) {
+        job.log.warning(`switched, but could not finish (${oneLine(errorMessage(error))})${job.progress.lock === undefined ? '' : `: remove the lock ${job.progress.lock} by hand`}`);
+    }
+    finally {
+        await closeLink(job);
+    }
+}
+/**
+ * The host does not switch: the release this run made is removed (`current` never pointed to
+ * it), and the lock. Where that fails the error says what is left.
+ */
+async function abandonHost(job, signal) {
+    const release = releaseOf(job);
+    try {
+        await overLink(job, signal, async ({ connection, sftp }) => {
+            if (release.made) {
+                await removeTree(connection, sftp, releaseDir(release.root, release.name));
+                release.made = false;
+                job.log.info(`removed the unswitched release ${release.name}`);
+            }
+            await releaseLock(job, sftp, connection);
+        });
+    }
+    catch (error) {
+        job.log.warning(`could not remove what this run left (${oneLine(errorMessage(error))}): ${release.made ? releaseDir(release.root, release.name) : ''} ${job.progress.lock ?? ''}`.trim());
+    }
+    finally {
+        await closeLink(job);
+    }
+}
+
+// The switch of a fan-out's hosts, once their releases are made: each host as soon as it is
+// ready (`switch: per-host`), or all together in two phases (`switch: together`): no host
+// switches until every host of the run is ready, and a host that fails to switch has the others
+// switched back. A host whose release was ready but did not switch is `held`.
+/** The result with what the host's release came to. */
+function withRelease(job, result, change = {}) {
+    const release = job.progress.release;
+    const settings = job.settings.releases;
+    const name = release?.name ?? (settings?.rollback === false ? settings.name : null);
+    return {
+        ...result,
+        ...change,
+        release: name,
+        previousRelease: release?.previous ?? null,
+        switched: release?.switched ?? false
+    };
+}
+function failure(error) {
+    const kind = error instanceof DeployError ? error.kind : 'remote-failure';
+    return { status: 'failed', error: oneLine(errorMessage(error)), errorClass: kind };
+}
+/** `per-host`: switched as soon as its release is ready; a failed switch leaves `current` as it was. */
+async function switchOneHost(made, signal) {
+    const { job, result } = made;
+    if (result.status !== 'success')
+        return withRelease(job, result);
+    try {
+        await switchHost(job, signal);
+    }
+    catch (error) {
+        job.log.warning(`could not switch: ${oneLine(errorMessage(error))}`);
+        await abandonHost(job, signal);
+        return withRelease(job, result, failure(error));
+    }
+    await finishHost(job, signal);
+    return withRelease(job, result);
+}
+const HELD = 'held: its release was ready, but another host of the run failed, so no host switched; this release was removed';
+const HELD_BACK = 'held: switched, then switched back because another host of the run failed to switch; this release was removed';
+/** A host that was ready and is not switched (back where it was): its release removed. */
+async function hold(made, signal, why) {
+    made.job.log.warning(why);
+    await abandonHost(made.job, signal);
+    return withRelease(made.job, made.result, { status: 'held', error: why });
+}
+/**
+ * `together`: the run's hosts vote that they are ready; where all are, every ready host
+ * switches at once, and they vote again; where one failed to switch, the others switch back.
+ * Returns each host's final result, in the order given.
+ */
+async function switchTogether(hosts, barrier, signal) {
+    const ready = hosts.filter((made) => made.result.status === 'success');
+    const allReady = ready.length === hosts.length && !signal.aborted;
+    const go = await barrier.vote('ready', allReady);
+    const final = new Map();
+    if (!go) {
+        await Promise.all(ready.map(async (made) => final.set(made, await hold(made, signal, HELD))));
+    }
+    else {
+        const outcomes = await Promise.all(ready.map((made) => switchHost(made.job, signal).then(() => undefined, (error) => error)));
+        const allSwitched = outcomes.every((outcome) => outcome === undefined);
+        const commit = await barrier.vote('switched', allSwitched);
+        await Promise.all(ready.map(async (made, index) => {
+            const error = outcomes[index];
+            if (error !== undefined) {
+                made.job.log.warning(`could not switch: ${oneLine(errorMessage(error))}`);
+                await abandonHost(made.job, signal);
+                final.set(made, withRelease(made.job, made.result, failure(error)));
+            }
+            else if (commit) {
+                await finishHost(made.job, signal);
+                final.set(made, withRelease(made.job, made.result));
+            }
+            else {
+                final.set(made, await switchBackAndHold(made, signal));
+            }
+        }));
+    }
+    return hosts.map((made) => final.get(made) ?? withRelease(made.job, made.result));
+}
+/** Switched, but another host was not: back to the release before, then held. */
+async function switchBackAndHold(made, signal) {
+    try {
+        await switchBack(made.job, signal);
+    }
+    catch (error) {
+        const why = `switched, and could not switch back after another host failed to switch: ${oneLine(errorMessage(error))}`;
+        made.job.log.warning(why);
+        await finishHost(made.job, signal);
+        return withRelease(made.job, made.result, {
+            status: 'failed',
+            error: why,
+            errorClass: error instanceof DeployError ? error.kind : 'remote-failure'
+        });
+    }
+    return hold(made, signal, HELD_BACK);
+}
+
 // Deploys to every host, `max-parallel` at a time. Hosts are independent: one host's failure,
 // reset or stall touches no other. Each host's log is buffered and handed over when it ends;
 // while hosts run, a progress line per running host is printed every few seconds.
@@ -32070,25 +32890,27 @@ function hostJob(run, host, index, log) {
 }
 /** One host from start to result; a host not started before the run was stopped is skipped. */
 async function runHost(run, host, index) {
-    const { plan, signal, reporter } = run.options;
+    const { plan, signal } = run.options;
+    const log = [];
+    const job = hostJob(run, host, index, log);
     if (signal.aborted) {
         const reason = errorMessage(signal.reason);
         const result = notAttempted(host.label, plan.files.length, `not attempted: ${reason}`);
-        reporter.hostDone(result, []);
-        return result;
+        return { job, result, log };
     }
-    const log = [];
-    const job = hostJob(run, host, index, log);
     const entry = { label: host.label, progress: job.progress, meter: new RateMeter() };
     run.running.add(entry);
     const result = await (run.options.deployHost ?? deployHost)(job, signal);
     run.running.delete(entry);
-    log.push({
-        level: 'info',
-        text: `${result.status} in ${formatDuration(result.durationMs)}: ${formatBytes(result.bytes)} sent`
-    });
-    reporter.hostDone(result, log);
-    return result;
+    return { job, result, log };
+}
+function report(run, outcome, result) {
+    if (result.attempts > 0)
+        outcome.log.push({
+            level: 'info',
+            text: `${result.status} in ${formatDuration(result.durationMs)}: ${formatBytes(result.bytes)} sent`
+        });
+    run.options.reporter.hostDone(result, outcome.log);
 }
 async function fanOut(options) {
     const { settings, plan, reporter } = options;
@@ -32111,14 +32933,36 @@ async function fanOut(options) {
         if (snapshots.length > 0)
             reporter.progress(snapshots);
     }, options.progressIntervalMs);
+    const releases = settings.releases;
+    const together = releases !== undefined && releases.switchMode === 'together' && !settings.dryRun;
+    const waiting = new Array(settings.hosts.length);
     try {
         await runPool(settings.hosts, settings.maxParallel, async (host, index) => {
-            results[index] = await runHost(run, host, index);
+            const outcome = await runHost(run, host, index);
+            if (together) {
+                // Reported once the run's hosts have switched (or not).
+                waiting[index] = outcome;
+                return undefined;
+            }
+            const result = releases === undefined || settings.dryRun
+                ? outcome.result
+                : await switchOneHost(outcome, options.signal);
+            results[index] = result;
+            report(run, outcome, result);
             return undefined;
         });
     }
     finally {
         clearInterval(ticker);
+    }
+    if (together) {
+        const outcomes = waiting.filter((outcome) => outcome !== undefined);
+        const switched = await switchTogether(outcomes, options.barrier ?? localBarrier, options.signal);
+        outcomes.forEach((outcome, at) => {
+            const result = switched[at];
+            results[settings.hosts.indexOf(outcome.job.host)] = result;
+            report(run, outcome, result);
+        });
     }
     return results.map((result, index) => result ??
         notAttempted(settings.hosts[index]?.label ?? '?', plan.files.length, 'not attempted'));
@@ -41616,7 +42460,13 @@ const INPUT_NAMES = [
     'max-delete',
     'dry-run',
     'lock',
-    'lock-wait'
+    'lock-wait',
+    'releases',
+    'release-name',
+    'keep-releases',
+    'shared-paths',
+    'switch',
+    'rollback'
 ];
 /** Inputs whose values are secrets, masked before anything is logged. */
 const SECRET_INPUTS = ['key', 'passphrase', 'password'];
@@ -41815,7 +42665,10 @@ function readHostKeys(get, warnings) {
         return { policy: undefined, knownHosts };
     return { policy: { mode: 'verify', knownHosts, fingerprints }, knownHosts };
 }
-function readPatterns(get) {
+function readPatterns(get, rollback) {
+    // A rollback sends nothing: it needs no files.
+    if (rollback && get('source') === '')
+        return [];
     const patterns = get('source')
         .split('\n')
         .map((line) => line.trim())
@@ -41841,6 +42694,34 @@ function describeAuth(hosts) {
     const [only] = ways;
     return ways.size === 1 && only !== undefined ? only : 'per host';
 }
+/**
+ * The release inputs, where `releases` is true; elsewhere they are refused rather than ignored
+ * (a `rollback: true` that does nothing would look like one that worked).
+ */
+function readReleases(get, env) {
+    const rollback = boolean(get, 'rollback', false);
+    if (!boolean(get, 'releases', false)) {
+        for (const name of [
+            'rollback',
+            'release-name',
+            'keep-releases',
+            'shared-paths',
+            'switch'
+        ])
+            if (get(name) !== '' && !(name === 'rollback' && !rollback))
+                throw new InputError(name, 'applies to releases: set releases: true as well');
+        return undefined;
+    }
+    if (boolean(get, 'delete', false))
+        throw new InputError('delete', 'applies to in-place deploys: with releases each release holds only what this run deploys');
+    return {
+        name: checkReleaseName(get('release-name') || defaultReleaseName(env.variables, env.now ?? new Date())),
+        keep: integer(get, 'keep-releases', 5, 0, 10_000),
+        sharedPaths: parseSharedPaths(get('shared-paths')),
+        switchMode: oneOf(get, 'switch', SWITCH_MODES, 'together'),
+        rollback
+    };
+}
 function parseInputs(get, env) {
     const warnings = [];
     // Cheap structural checks first, so a typo is reported before a key is parsed.
@@ -41850,7 +42731,8 @@ function parseInputs(get, env) {
     const inventory = readInventory(get, env);
     const connectTimeoutMs = duration(get, 'connect-timeout', '30s');
     const timeoutMs = duration(get, 'timeout', '30m');
-    const patterns = readPatterns(get);
+    const releases = readReleases(get, env);
+    const patterns = readPatterns(get, releases?.rollback === true);
     const target = readTarget(get);
     const workingDirectory = (env.path ?? nodePath).resolve(env.workspace, get('working-directory') || '.');
     const stripComponents = integer(get, 'strip-components', 0, 0, 1000);
@@ -41918,6 +42800,7 @@ function parseInputs(get, env) {
         keep,
         maxDelete,
         dryRun,
+        releases,
         lock,
         lockWaitMs,
         lockHolder: lockHolder(env.variables),
@@ -41926,4 +42809,4 @@ function parseInputs(get, env) {
     };
 }
 
-export { DeployError as D, INPUT_NAMES as I, Minimatch as M, SECRET_INPUTS as S, InputError as a, progressText as b, formatRate as c, distExports as d, errorMessage as e, formatBytes as f, formatDuration as g, checkUnderTarget as h, isInventoryText as i, localFileError as j, parseInputs as k, loadPrivateKey as l, createLocalHasher as m, notAttempted as n, oneLine as o, parseKnownHosts as p, fanOut as q, newRunToken as r, MAX_BYTES_IN_MEMORY as s, toPosixSegments as t, shareGarbageBudget as u };
+export { DeployError as D, INPUT_NAMES as I, Minimatch as M, RunBarrier as R, SECRET_INPUTS as S, InputError as a, progressText as b, formatRate as c, distExports as d, errorMessage as e, formatBytes as f, formatDuration as g, checkUnderTarget as h, isInventoryText as i, localFileError as j, parseInputs as k, loadPrivateKey as l, createLocalHasher as m, notAttempted as n, oneLine as o, parseKnownHosts as p, fanOut as q, newRunToken as r, MAX_BYTES_IN_MEMORY as s, toPosixSegments as t, shareGarbageBudget as u };

@@ -18,7 +18,7 @@ import 'events';
 import 'child_process';
 import assert from 'assert';
 import 'timers';
-import { b as progressText, n as notAttempted, e as errorMessage, M as Minimatch, a as InputError, h as checkUnderTarget, j as localFileError, t as toPosixSegments, o as oneLine, f as formatBytes, g as formatDuration, S as SECRET_INPUTS, I as INPUT_NAMES, k as parseInputs, D as DeployError, m as createLocalHasher, q as fanOut, r as newRunToken, s as MAX_BYTES_IN_MEMORY } from './inputs.js';
+import { b as progressText, R as RunBarrier, n as notAttempted, e as errorMessage, M as Minimatch, a as InputError, h as checkUnderTarget, j as localFileError, t as toPosixSegments, o as oneLine, f as formatBytes, g as formatDuration, S as SECRET_INPUTS, I as INPUT_NAMES, k as parseInputs, D as DeployError, m as createLocalHasher, q as fanOut, r as newRunToken, s as MAX_BYTES_IN_MEMORY } from './inputs.js';
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import 'stream';
@@ -736,7 +736,7 @@ function lostHost(label, files, why) {
     };
 }
 /** One thread's hosts, from its start to its end; resolves once it has exited. */
-function runThread(options, threads, lane, results) {
+function runThread(options, threads, lane, results, barrier) {
     const { plan, reporter, signal } = options;
     const hosts = threads.lanes[lane] ?? [];
     const init = {
@@ -755,6 +755,7 @@ function runThread(options, threads, lane, results) {
         const message = { type: 'abort', reason: errorMessage(signal.reason) };
         worker.postMessage(message);
     };
+    const voted = new Set();
     signal.addEventListener('abort', abort, { once: true });
     if (signal.aborted)
         abort();
@@ -763,6 +764,14 @@ function runThread(options, threads, lane, results) {
     worker.on('message', (message) => {
         if (message.type === 'progress') {
             reporter.progress(message.hosts);
+            return;
+        }
+        if (message.type === 'vote') {
+            voted.add(message.phase);
+            void barrier.vote(message.phase, message.ok).then((ok) => {
+                const verdict = { type: 'verdict', phase: message.phase, ok };
+                worker.postMessage(verdict);
+            });
             return;
         }
         results[message.index] = message.result;
@@ -778,6 +787,11 @@ function runThread(options, threads, lane, results) {
     return new Promise((done) => {
         worker.on('exit', (code) => {
             signal.removeEventListener('abort', abort);
+            // A thread that ended before it voted holds the other threads' hosts.
+            if (!voted.has('ready'))
+                void barrier.vote('ready', false);
+            else if (!voted.has('switched'))
+                void barrier.vote('switched', false);
             for (const index of hosts) {
                 if (results[index] !== undefined)
                     continue;
@@ -792,7 +806,8 @@ function runThread(options, threads, lane, results) {
 }
 async function fanOutInThreads(options, threads) {
     const results = new Array(options.settings.hosts.length);
-    await Promise.all(threads.lanes.map((_, lane) => runThread(options, threads, lane, results)));
+    const barrier = new RunBarrier(threads.lanes.length);
+    await Promise.all(threads.lanes.map((_, lane) => runThread(options, threads, lane, results, barrier)));
     return results.map((result, index) => result ??
         notAttempted(options.settings.hosts[index]?.label ?? '?', options.plan.files.length, 'not attempted'));
 }
@@ -2049,9 +2064,12 @@ function readLink(localPath) {
 
 // The run's results as the contract publishes them: step outputs, the job summary table and
 // one error annotation per failed host. Pure formatting.
-function buildOutputs(results, fileCount) {
-    const succeeded = results.filter((result) => result.status === 'success').map((r) => r.host);
-    const failed = results.filter((result) => result.status === 'failed').map((r) => r.host);
+function buildOutputs(results, fileCount, 
+/** With `releases`: the new release's name (a rollback's: none). */
+release) {
+    const hostsWith = (status) => results.filter((result) => result.status === status).map((result) => result.host);
+    const succeeded = hostsWith('success');
+    const failed = hostsWith('failed');
     const ordered = results.map((result) => ({
         host: result.host,
         status: result.status,
@@ -2066,16 +2084,25 @@ function buildOutputs(results, fileCount) {
         ...(result.error === undefined ? {} : { error: oneLine(result.error) }),
         ...(result.errorClass === undefined ? {} : { errorClass: result.errorClass }),
         ...(result.jump === undefined ? {} : { jump: result.jump }),
-        ...(result.planned === undefined ? {} : { planned: result.planned })
+        ...(result.planned === undefined ? {} : { planned: result.planned }),
+        ...(result.switched === undefined
+            ? {}
+            : {
+                release: result.release ?? null,
+                previousRelease: result.previousRelease ?? null,
+                switched: result.switched
+            })
     }));
     return {
         results: JSON.stringify(ordered),
         'succeeded-hosts': JSON.stringify(succeeded),
         'failed-hosts': JSON.stringify(failed),
+        'held-hosts': JSON.stringify(hostsWith('held')),
         'succeeded-count': String(succeeded.length),
         'failed-count': String(failed.length),
         files: String(fileCount),
-        bytes: String(results.reduce((sum, result) => sum + result.bytes, 0))
+        bytes: String(results.reduce((sum, result) => sum + result.bytes, 0)),
+        ...(release === undefined ? {} : { release })
     };
 }
 function cell(text) {
@@ -2085,7 +2112,8 @@ const STATUS_LABEL = {
     success: '✅ success',
     failed: '❌ failed',
     skipped: '⏭️ skipped',
-    planned: '📋 planned'
+    planned: '📋 planned',
+    held: '⏸️ held'
 };
 /** The table's optional columns, each a header and a cell per result. */
 function optionalColumns(results, context) {
@@ -2098,6 +2126,13 @@ function optionalColumns(results, context) {
         });
     if (results.some((result) => result.jump !== undefined))
         columns.push({ header: 'Via', cell: (result) => cell(result.jump?.join(' → ') ?? '') });
+    if (results.some((result) => result.switched !== undefined))
+        columns.push({
+            header: 'Release',
+            cell: (result) => result.switched === undefined
+                ? ''
+                : cell(`${result.previousRelease ?? '(none)'} → ${result.release ?? '?'}${result.switched ? '' : ' (not switched)'}`)
+        });
     if (results.some((result) => result.planned !== undefined))
         columns.push({
             header: 'Plan',
@@ -2148,8 +2183,11 @@ async function checkWorkingDirectory(settings) {
     if (info?.isDirectory() !== true)
         throw new InputError('working-directory', `'${settings.workingDirectory}' is not a directory on the runner`);
 }
-function writeOutputs(io, results, files) {
-    for (const [name, value] of Object.entries(buildOutputs(results, files)))
+function writeOutputs(io, results, files, settings) {
+    const release = settings?.releases === undefined || settings.releases.rollback
+        ? undefined
+        : settings.releases.name;
+    for (const [name, value] of Object.entries(buildOutputs(results, files, release)))
         io.setOutput(name, value);
 }
 /** Cancellation by the runner: SIGINT, then SIGTERM, aborts the root signal. */
@@ -2215,7 +2253,10 @@ async function deploy(io, settings, plan, options, thread) {
     const env = options.env ?? process.env;
     const hosts = settings.hosts;
     const lanes = lanesFor(settings, options);
-    io.info(`${settings.dryRun ? 'Dry run: planning' : 'Deploying'} ${plan.files.length} file(s), ${formatBytes(plan.totalBytes)}, to ${hosts.length} host(s) at ${describeTargets(settings)} (verify ${settings.verify}, ${settings.atomic ? 'atomic' : 'in place'}, auth ${settings.authDescription}, ${settings.maxParallel} host(s) at once, ${lanes.length} thread(s))`);
+    const { releases } = settings;
+    io.info(releases?.rollback === true
+        ? `Rolling back ${hosts.length} host(s) at ${describeTargets(settings)} to the release before current (switch ${releases.switchMode}, auth ${settings.authDescription})`
+        : `${settings.dryRun ? 'Dry run: planning' : 'Deploying'} ${plan.files.length} file(s), ${formatBytes(plan.totalBytes)}, to ${hosts.length} host(s) at ${describeTargets(settings)} (${releases === undefined ? '' : `release ${releases.name}, switch ${releases.switchMode}, `}verify ${settings.verify}, ${settings.atomic ? 'atomic' : 'in place'}, auth ${settings.authDescription}, ${settings.maxParallel} host(s) at once, ${lanes.length} thread(s))`);
     io.start?.(hosts.map((host) => host.label));
     const root = rootSignal(options.signal);
     let results;
@@ -2244,7 +2285,7 @@ async function deploy(io, settings, plan, options, thread) {
     finally {
         root.dispose();
     }
-    writeOutputs(io, results, plan.files.length);
+    writeOutputs(io, results, plan.files.length, settings);
     await io.writeSummary(summaryMarkdown(results, {
         targets: new Map(settings.hosts.map((host) => [host.label, host.target])),
         deleting: settings.delete,
@@ -2256,12 +2297,25 @@ async function deploy(io, settings, plan, options, thread) {
     for (const result of failed)
         io.error(oneLine(result.error ?? 'failed'), `Deploy to ${result.host} failed`);
     const skipped = results.filter((result) => result.status === 'skipped');
-    const succeeded = results.length - failed.length - skipped.length;
-    io.info(`${succeeded} of ${results.length} host(s) ${settings.dryRun ? 'planned (dry run: nothing was written)' : 'deployed'}, ${failed.length} failed, ${skipped.length} not attempted`);
-    if (failed.length === 0 && skipped.length === 0)
+    const held = results.filter((result) => result.status === 'held');
+    const succeeded = results.length - failed.length - skipped.length - held.length;
+    io.info(`${succeeded} of ${results.length} host(s) ${settings.dryRun ? 'planned (dry run: nothing was written)' : settings.releases?.rollback === true ? 'rolled back' : settings.releases === undefined ? 'deployed' : 'switched'}, ${failed.length} failed,${held.length > 0 ? ` ${held.length} held (not switched),` : ''} ${skipped.length} not attempted`);
+    if (failed.length === 0 && skipped.length === 0 && held.length === 0)
         return 'succeeded';
     io.markFailed();
     return 'failed';
+}
+async function planFiles(io, settings) {
+    await checkWorkingDirectory(settings);
+    const planning = Date.now();
+    const plan = await buildPlan({
+        patterns: settings.patterns,
+        workingDirectory: settings.workingDirectory,
+        stripComponents: settings.stripComponents,
+        followSymbolicLinks: settings.followSymbolicLinks
+    });
+    io.info(`found ${plan.files.length} file(s) in ${formatDuration(Date.now() - planning)}`);
+    return plan;
 }
 /**
  * The whole run, from inputs to outputs. Its outcome is also the step's result: the io has
@@ -2290,16 +2344,9 @@ async function run(options = {}) {
             io.warning(warning);
         for (const notice of settings.notices)
             io.notice(notice);
-        await checkWorkingDirectory(settings);
-        const planning = Date.now();
-        const plan = await buildPlan({
-            patterns: settings.patterns,
-            workingDirectory: settings.workingDirectory,
-            stripComponents: settings.stripComponents,
-            followSymbolicLinks: settings.followSymbolicLinks
-        });
-        io.info(`found ${plan.files.length} file(s) in ${formatDuration(Date.now() - planning)}`);
-        if (plan.files.length === 0) {
+        const rollback = settings.releases?.rollback === true;
+        const plan = rollback ? { files: [], totalBytes: 0 } : await planFiles(io, settings);
+        if (plan.files.length === 0 && !rollback) {
             noFiles(io, settings);
             return 'succeeded';
         }
@@ -2307,7 +2354,13 @@ async function run(options = {}) {
             writeOutputs(io, [], plan.files.length);
             return 'succeeded';
         }
-        return await deploy(io, settings, plan, options, { values, environment });
+        // Every thread names the release as this one did (a name from the time would differ).
+        const release = settings.releases?.name;
+        const thread = {
+            values: release === undefined ? values : { ...values, 'release-name': release },
+            environment
+        };
+        return await deploy(io, settings, plan, options, thread);
     }
     catch (error) {
         io.setFailed(error instanceof DeployError ? error.message : `unexpected error: ${errorMessage(error)}`);

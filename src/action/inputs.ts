@@ -20,6 +20,13 @@ import { isInventoryText, parseInventory, type Inventory } from '../config/inven
 import { parseKnownHosts, type KnownHostEntry } from '../config/known-hosts.js'
 import { loadPrivateKey } from '../config/private-key.js'
 import { normalizeTarget } from '../config/target.js'
+import {
+  checkReleaseName,
+  defaultReleaseName,
+  parseSharedPaths,
+  SWITCH_MODES,
+  type ReleaseSettings
+} from '../config/releases.js'
 import type { PathFlavor } from '../local/plan.js'
 
 export const INPUT_NAMES = [
@@ -61,7 +68,13 @@ export const INPUT_NAMES = [
   'max-delete',
   'dry-run',
   'lock',
-  'lock-wait'
+  'lock-wait',
+  'releases',
+  'release-name',
+  'keep-releases',
+  'shared-paths',
+  'switch',
+  'rollback'
 ] as const
 export type InputName = (typeof INPUT_NAMES)[number]
 
@@ -81,6 +94,8 @@ export interface InputEnvironment {
   readonly agent?: string
   /** The runner's path rules: node:path's, unless a test gives path.win32. */
   readonly path?: PathFlavor
+  /** Now, for a release named by the time (tests give one). */
+  readonly now?: Date
 }
 
 /** `(name) => value`: trimmed text, '' when unset (as @actions/core's getInput). */
@@ -328,7 +343,9 @@ function readHostKeys(
   return { policy: { mode: 'verify', knownHosts, fingerprints }, knownHosts }
 }
 
-function readPatterns(get: InputReader): string[] {
+function readPatterns(get: InputReader, rollback: boolean): string[] {
+  // A rollback sends nothing: it needs no files.
+  if (rollback && get('source') === '') return []
   const patterns = get('source')
     .split('\n')
     .map((line) => line.trim())
@@ -359,6 +376,40 @@ function describeAuth(hosts: Settings['hosts']): string {
   return ways.size === 1 && only !== undefined ? only : 'per host'
 }
 
+/**
+ * The release inputs, where `releases` is true; elsewhere they are refused rather than ignored
+ * (a `rollback: true` that does nothing would look like one that worked).
+ */
+function readReleases(get: InputReader, env: InputEnvironment): ReleaseSettings | undefined {
+  const rollback = boolean(get, 'rollback', false)
+  if (!boolean(get, 'releases', false)) {
+    for (const name of [
+      'rollback',
+      'release-name',
+      'keep-releases',
+      'shared-paths',
+      'switch'
+    ] as const)
+      if (get(name) !== '' && !(name === 'rollback' && !rollback))
+        throw new InputError(name, 'applies to releases: set releases: true as well')
+    return undefined
+  }
+  if (boolean(get, 'delete', false))
+    throw new InputError(
+      'delete',
+      'applies to in-place deploys: with releases each release holds only what this run deploys'
+    )
+  return {
+    name: checkReleaseName(
+      get('release-name') || defaultReleaseName(env.variables, env.now ?? new Date())
+    ),
+    keep: integer(get, 'keep-releases', 5, 0, 10_000),
+    sharedPaths: parseSharedPaths(get('shared-paths')),
+    switchMode: oneOf(get, 'switch', SWITCH_MODES, 'together'),
+    rollback
+  }
+}
+
 export function parseInputs(get: InputReader, env: InputEnvironment): Settings {
   const warnings: string[] = []
   // Cheap structural checks first, so a typo is reported before a key is parsed.
@@ -367,7 +418,8 @@ export function parseInputs(get: InputReader, env: InputEnvironment): Settings {
   const inventory = readInventory(get, env)
   const connectTimeoutMs = duration(get, 'connect-timeout', '30s')
   const timeoutMs = duration(get, 'timeout', '30m')
-  const patterns = readPatterns(get)
+  const releases = readReleases(get, env)
+  const patterns = readPatterns(get, releases?.rollback === true)
   const target = readTarget(get)
   const workingDirectory = (env.path ?? nodePath).resolve(
     env.workspace,
@@ -440,6 +492,7 @@ export function parseInputs(get: InputReader, env: InputEnvironment): Settings {
     keep,
     maxDelete,
     dryRun,
+    releases,
     lock,
     lockWaitMs,
     lockHolder: lockHolder(env.variables),

@@ -8,10 +8,14 @@ import { oneLine } from '../errors.js'
 
 export function buildOutputs(
   results: readonly HostResult[],
-  fileCount: number
+  fileCount: number,
+  /** With `releases`: the new release's name (a rollback's: none). */
+  release?: string
 ): Record<string, string> {
-  const succeeded = results.filter((result) => result.status === 'success').map((r) => r.host)
-  const failed = results.filter((result) => result.status === 'failed').map((r) => r.host)
+  const hostsWith = (status: HostStatus): string[] =>
+    results.filter((result) => result.status === status).map((result) => result.host)
+  const succeeded = hostsWith('success')
+  const failed = hostsWith('failed')
   const ordered = results.map((result) => ({
     host: result.host,
     status: result.status,
@@ -26,16 +30,25 @@ export function buildOutputs(
     ...(result.error === undefined ? {} : { error: oneLine(result.error) }),
     ...(result.errorClass === undefined ? {} : { errorClass: result.errorClass }),
     ...(result.jump === undefined ? {} : { jump: result.jump }),
-    ...(result.planned === undefined ? {} : { planned: result.planned })
+    ...(result.planned === undefined ? {} : { planned: result.planned }),
+    ...(result.switched === undefined
+      ? {}
+      : {
+          release: result.release ?? null,
+          previousRelease: result.previousRelease ?? null,
+          switched: result.switched
+        })
   }))
   return {
     results: JSON.stringify(ordered),
     'succeeded-hosts': JSON.stringify(succeeded),
     'failed-hosts': JSON.stringify(failed),
+    'held-hosts': JSON.stringify(hostsWith('held')),
     'succeeded-count': String(succeeded.length),
     'failed-count': String(failed.length),
     files: String(fileCount),
-    bytes: String(results.reduce((sum, result) => sum + result.bytes, 0))
+    bytes: String(results.reduce((sum, result) => sum + result.bytes, 0)),
+    ...(release === undefined ? {} : { release })
   }
 }
 
@@ -47,7 +60,8 @@ const STATUS_LABEL: Readonly<Record<HostStatus, string>> = {
   success: '✅ success',
   failed: '❌ failed',
   skipped: '⏭️ skipped',
-  planned: '📋 planned'
+  planned: '📋 planned',
+  held: '⏸️ held'
 }
 
 export interface SummaryContext {
@@ -74,6 +88,16 @@ function optionalColumns(
     })
   if (results.some((result) => result.jump !== undefined))
     columns.push({ header: 'Via', cell: (result) => cell(result.jump?.join(' → ') ?? '') })
+  if (results.some((result) => result.switched !== undefined))
+    columns.push({
+      header: 'Release',
+      cell: (result) =>
+        result.switched === undefined
+          ? ''
+          : cell(
+              `${result.previousRelease ?? '(none)'} → ${result.release ?? '?'}${result.switched ? '' : ' (not switched)'}`
+            )
+    })
   if (results.some((result) => result.planned !== undefined))
     columns.push({
       header: 'Plan',

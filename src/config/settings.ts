@@ -3,6 +3,7 @@
 
 import type { HostKeyPolicy } from './host-key.js'
 import type { HostTarget } from './host-list.js'
+import type { ReleaseSettings } from './releases.js'
 
 export const VERIFY_MODES = ['sha256', 'size', 'none'] as const
 export type VerifyMode = (typeof VERIFY_MODES)[number]
@@ -82,6 +83,8 @@ export interface Settings {
   readonly maxDelete: number | undefined
   /** Connect, check, and report each host's plan; write nothing. */
   readonly dryRun: boolean
+  /** `releases: true`: each run fills a new release directory and switches `current` to it. */
+  readonly releases: ReleaseSettings | undefined
   /** Values derived from secrets that must be masked too (a converted key, say). */
   readonly derivedSecrets: readonly string[]
   readonly warnings: readonly string[]

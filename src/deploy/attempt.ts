@@ -18,6 +18,7 @@ import { releaseLock, takeLock } from './lock.js'
 import { makeTargetInShell, resolveTarget, type ResolvedTarget } from './target.js'
 import type { Attempt, Connected, HostJob } from './types.js'
 import { deleteExtraneous, planDeletion } from './sync.js'
+import { prepareRelease } from './releases/prepare.js'
 import { prefetchDigests, skipUnchanged } from './unchanged.js'
 
 /** What an attempt starts with: the files not done yet. */
@@ -37,7 +38,11 @@ function workList(job: HostJob): WorkList {
   const links = todo.filter((file) => file.linkTarget !== undefined)
   const files = links.length > 0 ? todo.filter((file) => file.linkTarget === undefined) : todo
   const small = smallFiles(job, files)
-  const shellFirst = job.settings.verify === 'sha256' && small.length >= TAR_MIN_FILES
+  // A release goes into a directory of its own under the target: the shell does not make it.
+  const shellFirst =
+    job.settings.releases === undefined &&
+    job.settings.verify === 'sha256' &&
+    small.length >= TAR_MIN_FILES
   return { files, links, small, shellFirst }
 }
 
@@ -59,7 +64,9 @@ async function runSteps(
   // with; in a new target they come from the reads that send the files. A target the shell has
   // just made holds nothing to compare with.
   const prefetched =
-    hasher !== undefined && shellTarget.madeAt === undefined
+    hasher !== undefined &&
+    shellTarget.madeAt === undefined &&
+    connected.settings.releases === undefined
       ? prefetchDigests(hasher, connected.host.target, work.files, () =>
           localHasher.warm(work.files)
         )
@@ -74,6 +81,13 @@ async function runSteps(
   const taken = await takeLock(target.attempt)
   const locked = taken.waited ? await readAgainAfterWaiting(target) : target
   const { attempt } = locked
+  const { releases } = attempt.settings
+  if (releases !== undefined) {
+    // The lock stays until the switch is over, or the release is removed after a failure.
+    if (taken.readOnly) throw notWritable(attempt, work.files.length + work.links.length)
+    await prepareRelease(attempt, releases, work)
+    return
+  }
   try {
     await stepsUnderLock(attempt, work, locked, taken.readOnly)
   } catch (error) {
@@ -109,6 +123,13 @@ async function readAgainAfterWaiting(target: ResolvedTarget): Promise<ResolvedTa
   }
 }
 
+function notWritable(attempt: Attempt, count: number): DeployError {
+  return new DeployError(
+    'permission',
+    `cannot take the deploy lock in ${attempt.base}: the target is not writable (permission denied), and ${count} file(s) are to be written; nothing was written`
+  )
+}
+
 /** The steps that write: with the target's lock held. */
 async function stepsUnderLock(
   attempt: Attempt,
@@ -126,10 +147,7 @@ async function stepsUnderLock(
   const checked = work.links.length === 0 ? files : [...files, ...work.links]
   await checkBeforeSending(attempt, checked, stream !== undefined)
   if (readOnly && (checked.length > 0 || (deletion?.files.length ?? 0) > 0))
-    throw new DeployError(
-      'permission',
-      `cannot take the deploy lock in ${attempt.base}: the target is not writable (permission denied), and ${checked.length} file(s) are to be written; nothing was written`
-    )
+    throw notWritable(attempt, checked.length)
   startSending(
     progress,
     files.reduce((sum, file) => sum + file.size, 0)
@@ -143,6 +161,15 @@ async function stepsUnderLock(
   if (deletion === undefined) return
   progress.phase = 'deleting'
   await deleteExtraneous(attempt, deletion)
+}
+
+/** A release made: its connection stays open for the switch (see releases/switch.ts). */
+async function keepForSwitch(job: HostJob, connection: SshConnection): Promise<void> {
+  const { release } = job.progress
+  if (release === undefined) return
+  // The SFTP session is up already: the attempt used it.
+  const sftp = await connection.sftp()
+  if (connection.failure === undefined) release.kept = { connection, sftp }
 }
 
 /** One attempt. Throws a DeployError; `retryable` tells the caller whether to try again. */
@@ -166,9 +193,10 @@ export async function runAttempt(job: HostJob, signal: AbortSignal): Promise<voi
     const work = workList(job)
     hasher = createHasher(job.settings, connection, work.shellFirst)
     await runSteps({ ...job, signal, connection, hasher }, work, firstSessionUp)
+    await keepForSwitch(job, connection)
   } finally {
     firstSessionUp()
     hasher?.close()
-    await connection.close()
+    if (job.progress.release?.kept?.connection !== connection) await connection.close()
   }
 }

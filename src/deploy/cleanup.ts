@@ -6,6 +6,7 @@ import type { SftpSession } from '../ssh/types.js'
 import { removeStaging } from '../transfer/staged-publish.js'
 import { releaseLock } from './lock.js'
 import type { HostJob } from './types.js'
+import { releaseDir, removeTree } from './releases/layout.js'
 
 /** Removes the file or link at `path`; nothing there is as good as removed. */
 export async function removeIfThere(sftp: SftpSession, path: string): Promise<void> {
@@ -17,15 +18,31 @@ export async function removeIfThere(sftp: SftpSession, path: string): Promise<vo
 /** Removes what this run left on the host. Returns what could not be removed. */
 export async function removeTemporaries(job: HostJob, signal: AbortSignal): Promise<string[]> {
   const { progress } = job
+  const { release } = progress
+  const releaseLeft = release?.made === true && !release.switched
+  // The connection a release was made over is not used again after a failure.
+  if (release?.kept !== undefined) {
+    await release.kept.connection.close().catch(() => undefined)
+    release.kept = undefined
+  }
   if (
     progress.temporaries.size === 0 &&
     progress.stagingDirs.size === 0 &&
-    progress.lock === undefined
+    progress.lock === undefined &&
+    !releaseLeft
   )
     return []
   const connection = await job.connect(signal)
   try {
     const sftp = await connection.sftp()
+    // The release first: the lock guards it until it is gone.
+    if (release !== undefined && releaseLeft)
+      await removeTree(connection, sftp, releaseDir(release.root, release.name))
+        .then(() => {
+          release.made = false
+          job.log.info(`removed this run's unfinished release ${release.name}`)
+        })
+        .catch(() => undefined)
     await releaseLock(job, sftp, connection, true).catch(() => undefined)
     for (const path of [...progress.temporaries])
       await removeIfThere(sftp, path)
@@ -39,7 +56,8 @@ export async function removeTemporaries(job: HostJob, signal: AbortSignal): Prom
   return [
     ...progress.temporaries,
     ...progress.stagingDirs,
-    ...(progress.lock === undefined ? [] : [progress.lock])
+    ...(progress.lock === undefined ? [] : [progress.lock]),
+    ...(release?.made === true ? [releaseDir(release.root, release.name)] : [])
   ]
 }
 

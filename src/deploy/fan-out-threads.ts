@@ -9,6 +9,7 @@ import type { Plan } from '../local/plan.js'
 import type { FanOutOptions, LogLine } from './fan-out.js'
 import { notAttempted, type HostResult } from './result.js'
 import type { HostSnapshot } from './status.js'
+import { RunBarrier, type BarrierPhase } from './releases/barrier.js'
 
 /** What a thread is started with. */
 export interface ThreadInit {
@@ -35,12 +36,13 @@ export type FromThread =
       readonly result: HostResult
       readonly log: readonly LogLine[]
     }
+  /** `switch: together`: whether all the thread's hosts are ready (or switched). */
+  | { readonly type: 'vote'; readonly phase: BarrierPhase; readonly ok: boolean }
 
-/** This thread's one message to them: stop, the run was cancelled. */
-export interface AbortThread {
-  readonly type: 'abort'
-  readonly reason: string
-}
+/** This thread's messages to them: stop, the run was cancelled; or the run's verdict. */
+export type ToThread =
+  | { readonly type: 'abort'; readonly reason: string }
+  | { readonly type: 'verdict'; readonly phase: BarrierPhase; readonly ok: boolean }
 
 export interface Threads {
   /** The module each thread runs (dist/worker.js). */
@@ -67,7 +69,8 @@ function runThread(
   options: FanOutOptions,
   threads: Threads,
   lane: number,
-  results: (HostResult | undefined)[]
+  results: (HostResult | undefined)[],
+  barrier: RunBarrier
 ): Promise<void> {
   const { plan, reporter, signal } = options
   const hosts = threads.lanes[lane] ?? []
@@ -84,9 +87,10 @@ function runThread(
   }
   const worker = new Worker(threads.workerUrl, { workerData: init })
   const abort = (): void => {
-    const message: AbortThread = { type: 'abort', reason: errorMessage(signal.reason) }
+    const message: ToThread = { type: 'abort', reason: errorMessage(signal.reason) }
     worker.postMessage(message)
   }
+  const voted = new Set<BarrierPhase>()
   signal.addEventListener('abort', abort, { once: true })
   if (signal.aborted) abort()
   let failure = 'it exited'
@@ -94,6 +98,14 @@ function runThread(
   worker.on('message', (message: FromThread) => {
     if (message.type === 'progress') {
       reporter.progress(message.hosts)
+      return
+    }
+    if (message.type === 'vote') {
+      voted.add(message.phase)
+      void barrier.vote(message.phase, message.ok).then((ok) => {
+        const verdict: ToThread = { type: 'verdict', phase: message.phase, ok }
+        worker.postMessage(verdict)
+      })
       return
     }
     results[message.index] = message.result
@@ -108,6 +120,9 @@ function runThread(
   return new Promise((done) => {
     worker.on('exit', (code) => {
       signal.removeEventListener('abort', abort)
+      // A thread that ended before it voted holds the other threads' hosts.
+      if (!voted.has('ready')) void barrier.vote('ready', false)
+      else if (!voted.has('switched')) void barrier.vote('switched', false)
       for (const index of hosts) {
         if (results[index] !== undefined) continue
         const label = options.settings.hosts[index]?.label ?? '?'
@@ -125,7 +140,10 @@ export async function fanOutInThreads(
   threads: Threads
 ): Promise<HostResult[]> {
   const results = new Array<HostResult | undefined>(options.settings.hosts.length)
-  await Promise.all(threads.lanes.map((_, lane) => runThread(options, threads, lane, results)))
+  const barrier = new RunBarrier(threads.lanes.length)
+  await Promise.all(
+    threads.lanes.map((_, lane) => runThread(options, threads, lane, results, barrier))
+  )
   return results.map(
     (result, index) =>
       result ??

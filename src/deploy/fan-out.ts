@@ -21,6 +21,8 @@ import { createSessionGate, type SessionGate } from './session-gate.js'
 import { RateMeter, sampleRate, snapshotOf, type HostSnapshot } from './status.js'
 import { openConnection } from './sessions.js'
 import type { HostJob } from './types.js'
+import { localBarrier, type SwitchBarrier } from './releases/barrier.js'
+import { switchOneHost, switchTogether, type MadeRelease } from './releases/fleet.js'
 
 // A host's second session waits at most this long for the other hosts' first ones.
 const SECOND_SESSION_MAX_WAIT_MS = 2000
@@ -67,6 +69,8 @@ export interface FanOutOptions {
   readonly hostNumbers?: readonly number[]
   /** Local data in memory at most (MAX_BYTES_IN_MEMORY, or a thread's share of it). */
   readonly memoryBytes?: number
+  /** `switch: together` across the run's threads (localBarrier where this fan-out is the run). */
+  readonly barrier?: SwitchBarrier
 }
 
 interface Running {
@@ -108,27 +112,35 @@ function hostJob(run: Run, host: Destination, index: number, log: LogLine[]): Ho
   }
 }
 
+/** A host's deploy over: its result, reported with its log. */
+interface HostOutcome extends MadeRelease {
+  readonly log: LogLine[]
+}
+
 /** One host from start to result; a host not started before the run was stopped is skipped. */
-async function runHost(run: Run, host: Destination, index: number): Promise<HostResult> {
-  const { plan, signal, reporter } = run.options
+async function runHost(run: Run, host: Destination, index: number): Promise<HostOutcome> {
+  const { plan, signal } = run.options
+  const log: LogLine[] = []
+  const job = hostJob(run, host, index, log)
   if (signal.aborted) {
     const reason = errorMessage(signal.reason)
     const result = notAttempted(host.label, plan.files.length, `not attempted: ${reason}`)
-    reporter.hostDone(result, [])
-    return result
+    return { job, result, log }
   }
-  const log: LogLine[] = []
-  const job = hostJob(run, host, index, log)
   const entry = { label: host.label, progress: job.progress, meter: new RateMeter() }
   run.running.add(entry)
   const result = await (run.options.deployHost ?? deployHost)(job, signal)
   run.running.delete(entry)
-  log.push({
-    level: 'info',
-    text: `${result.status} in ${formatDuration(result.durationMs)}: ${formatBytes(result.bytes)} sent`
-  })
-  reporter.hostDone(result, log)
-  return result
+  return { job, result, log }
+}
+
+function report(run: Run, outcome: HostOutcome, result: HostResult): void {
+  if (result.attempts > 0)
+    outcome.log.push({
+      level: 'info',
+      text: `${result.status} in ${formatDuration(result.durationMs)}: ${formatBytes(result.bytes)} sent`
+    })
+  run.options.reporter.hostDone(result, outcome.log)
 }
 
 export async function fanOut(options: FanOutOptions): Promise<HostResult[]> {
@@ -158,13 +170,36 @@ export async function fanOut(options: FanOutOptions): Promise<HostResult[]> {
     )
     if (snapshots.length > 0) reporter.progress(snapshots)
   }, options.progressIntervalMs)
+  const releases = settings.releases
+  const together = releases !== undefined && releases.switchMode === 'together' && !settings.dryRun
+  const waiting = new Array<HostOutcome | undefined>(settings.hosts.length)
   try {
     await runPool(settings.hosts, settings.maxParallel, async (host, index) => {
-      results[index] = await runHost(run, host, index)
+      const outcome = await runHost(run, host, index)
+      if (together) {
+        // Reported once the run's hosts have switched (or not).
+        waiting[index] = outcome
+        return undefined
+      }
+      const result =
+        releases === undefined || settings.dryRun
+          ? outcome.result
+          : await switchOneHost(outcome, options.signal)
+      results[index] = result
+      report(run, outcome, result)
       return undefined
     })
   } finally {
     clearInterval(ticker)
+  }
+  if (together) {
+    const outcomes = waiting.filter((outcome) => outcome !== undefined)
+    const switched = await switchTogether(outcomes, options.barrier ?? localBarrier, options.signal)
+    outcomes.forEach((outcome, at) => {
+      const result = switched[at] as HostResult
+      results[settings.hosts.indexOf(outcome.job.host)] = result
+      report(run, outcome, result)
+    })
   }
   return results.map(
     (result, index) =>

@@ -6,8 +6,10 @@ import pRetry from 'p-retry'
 import { formatDuration } from '../config/duration.js'
 import { DeployError, errorMessage, oneLine } from '../errors.js'
 import { runAttempt } from './attempt.js'
+import { rollbackAttempt } from './releases/rollback.js'
 import { removeLockOnly, removeTemporaries } from './cleanup.js'
 import type { HostJob } from './types.js'
+import { releaseDir } from './releases/layout.js'
 import type { HostResult } from './result.js'
 
 /** One attempt at the job's host (runAttempt; tests pass another). */
@@ -57,6 +59,12 @@ async function releaseLeftLock(job: HostJob): Promise<void> {
   }
 }
 
+/** The release directory this run made and did not switch to, while it is there. */
+function leftRelease(job: HostJob): string[] {
+  const release = job.progress.release
+  return release?.made === true && !release.switched ? [releaseDir(release.root, release.name)] : []
+}
+
 async function cleanUp(
   job: HostJob,
   rootSignal: AbortSignal,
@@ -64,12 +72,16 @@ async function cleanUp(
 ): Promise<void> {
   const { progress, log } = job
   if (rootSignal.aborted) {
-    // Temporaries wait for the next run; the lock does not.
+    // Temporaries (and an unswitched release) wait for the next run; the lock does not.
+    await job.progress.release?.kept?.connection.close().catch(() => undefined)
     await releaseLeftLock(job)
     return
   }
   const count =
-    progress.temporaries.size + progress.stagingDirs.size + (progress.lock === undefined ? 0 : 1)
+    progress.temporaries.size +
+    progress.stagingDirs.size +
+    (progress.lock === undefined ? 0 : 1) +
+    (progress.release?.made === true ? 1 : 0)
   if (count === 0) return
   const deadline = deadlineSignal(
     Math.min(CLEANUP_DEADLINE_MS, connectTimeoutMs + 5000),
@@ -84,7 +96,7 @@ async function cleanUp(
       )
   } catch (error) {
     log.warning(
-      `could not reconnect to remove ${count} temporary file(s) this run left (${oneLine(errorMessage(error))}): ${[...progress.temporaries, ...progress.stagingDirs].join(', ')}`
+      `could not reconnect to remove ${count} temporary file(s) this run left (${oneLine(errorMessage(error))}): ${[...progress.temporaries, ...progress.stagingDirs, ...leftRelease(job)].join(', ')}`
     )
   } finally {
     deadline.clear()
@@ -162,7 +174,11 @@ function hostResult(
 export async function deployHost(
   job: HostJob,
   rootSignal: AbortSignal,
-  attempt: AttemptRunner = job.settings.dryRun ? planAttempt : runAttempt
+  attempt: AttemptRunner = job.settings.dryRun
+    ? planAttempt
+    : job.settings.releases?.rollback === true
+      ? rollbackAttempt
+      : runAttempt
 ): Promise<HostResult> {
   const { host, settings, progress, log } = job
   const started = Date.now()
@@ -171,6 +187,8 @@ export async function deployHost(
   try {
     await withRetries(job, signal, attempt)
     if (settings.dryRun) return hostResult(job, started, 'planned')
+    // A release keeps its lock until it is switched (see releases/switch.ts).
+    if (settings.releases !== undefined) return hostResult(job, started, 'success')
     await releaseLeftLock(job)
     log.info(
       `done: ${progress.uploaded} uploaded, ${progress.skipped} already up to date${settings.delete ? `, ${progress.deleted} deleted` : ''}, ${progress.attempts} attempt(s)`

@@ -1,11 +1,14 @@
 // What one host has done so far, kept across its attempts, and the one place that counts a file
 // done or bytes sent.
 
+import type { ReleaseProgress } from './releases/state.js'
+
 /**
  * What a host is doing: `checking` covers the sessions, the target, the files already there and
  * the preflight; `sending` turns into `verifying` for display once every byte is sent.
  */
-export type Phase = 'connecting' | 'checking' | 'sending' | 'deleting' | 'retrying'
+export type Phase =
+  'connecting' | 'checking' | 'sending' | 'deleting' | 'retrying' | 'ready' | 'switching'
 
 export interface HostProgress {
   phase: Phase
@@ -37,6 +40,8 @@ export interface HostProgress {
   planned?: PlannedCounts
   /** The lock this host holds on the host (`<target>/.deploy.lock`), while it holds it. */
   lock: string | undefined
+  /** With `releases`: the release this host makes (or rolls back to), once begun. */
+  release?: ReleaseProgress
 }
 
 /** What a deploy would do on a host (`dry-run`). */

@@ -3,7 +3,7 @@
 import type { ErrorKind } from '../errors.js'
 import type { PlannedCounts } from './progress.js'
 
-export const HOST_STATUSES = ['success', 'failed', 'skipped', 'planned'] as const
+export const HOST_STATUSES = ['success', 'failed', 'skipped', 'planned', 'held'] as const
 export type HostStatus = (typeof HOST_STATUSES)[number]
 
 export interface HostResult {
@@ -32,6 +32,12 @@ export interface HostResult {
   readonly jump?: readonly string[]
   /** A dry run's plan for the host: files to upload, unchanged, to delete. */
   readonly planned?: PlannedCounts
+  /** With `releases`: the release `current` was to point to (a rollback's: the one gone back to). */
+  readonly release?: string | null
+  /** With `releases`: the release `current` pointed to before; null where there was none. */
+  readonly previousRelease?: string | null
+  /** With `releases`: whether `current` points to `release` now. */
+  readonly switched?: boolean
 }
 
 /** A host that was not contacted: the run was cancelled first, or there was nothing to send. */

@@ -16,7 +16,7 @@ import type { Attempt, Connected } from './types.js'
 import { prefetchedThatCount, type PrefetchedDigests } from './unchanged.js'
 
 /** Creates directories like `mkdir -p`, each at most once per connection. */
-function directoryMaker(sftp: SftpSession): (dir: string) => Promise<void> {
+export function directoryMaker(sftp: SftpSession): (dir: string) => Promise<void> {
   const made = new Map<string, Promise<void>>()
   const ensureOne = async (dir: string): Promise<void> => {
     const existing = await sftp.stat(dir)

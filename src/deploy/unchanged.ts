@@ -163,16 +163,16 @@ function compareLater(pass: Pass, index: number): void {
 }
 
 /**
- * One pass over all of `files` through the hashing shells: those the host has already are
- * recorded as skipped. Returns false when the host cannot hash.
+ * One pass over all of `files` through the hashing shells: the files the host has already at
+ * their paths under `attempt.base`, same size and SHA-256. Undefined when the host cannot hash.
  */
-async function compareAll(
+export async function filesOnHost(
   attempt: Attempt,
   files: readonly PlannedFile[],
-  prefetched: PrefetchedDigests | undefined
-): Promise<boolean> {
+  prefetched?: PrefetchedDigests
+): Promise<PlannedFile[] | undefined> {
   const { hasher } = attempt
-  if (hasher === undefined) return false
+  if (hasher === undefined) return undefined
   const verdicts = new Array<Verdict>(files.length)
   const pass: Pass = { attempt, hasher, files, prefetched, verdicts, waiting: [] }
   // The files whose prefetched answer is still to come are compared together once all have.
@@ -192,11 +192,8 @@ async function compareAll(
     for (const index of answerToCome) if (!compareNow(pass, index)) compareLater(pass, index)
   }
   await Promise.all(pass.waiting)
-  if (pass.verdicts.includes('unavailable')) return false
-  files.forEach((file, index) => {
-    if (pass.verdicts[index] === 'same') recordDone(attempt.progress, file, 'skipped')
-  })
-  return true
+  if (pass.verdicts.includes('unavailable')) return undefined
+  return files.filter((_, index) => pass.verdicts[index] === 'same')
 }
 
 /**
@@ -211,7 +208,9 @@ export async function skipUnchanged(
   const { progress, log } = attempt
   if (attempt.settings.verify !== 'sha256' || attempt.targetIsNew) return todo
   const checking = Date.now()
-  attempt.unchangedFound = await compareAll(attempt, todo, prefetched)
+  const same = await filesOnHost(attempt, todo, prefetched)
+  for (const file of same ?? []) recordDone(progress, file, 'skipped')
+  attempt.unchangedFound = same !== undefined
   const left = todo.filter((file) => !progress.done.has(file.relativePath))
   if (attempt.unchangedFound)
     log.info(

@@ -167,6 +167,10 @@ function wrapSftp(sftp: SFTPWrapper, request: SftpRequest): SftpSession {
       ),
     rename: (from, to) =>
       request<undefined>('rename', `${from} -> ${to}`, (cb) => sftp.rename(from, to, (e) => cb(e))),
+    hardlink: (from, to) =>
+      request<undefined>('hardlink', `${from} -> ${to}`, (cb) =>
+        sftp.ext_openssh_hardlink(from, to, (e) => cb(e))
+      ),
     unlink: (path) => request<undefined>('unlink', path, (cb) => sftp.unlink(path, (e) => cb(e))),
     rmdir: (path) => request<undefined>('rmdir', path, (cb) => sftp.rmdir(path, (e) => cb(e))),
     readdir: (path) =>
@@ -198,12 +202,13 @@ interface Ssh2SftpInternals {
 
 function limits(
   sftp: SFTPWrapper
-): Pick<SftpSession, 'maxWriteLength' | 'maxReadLength' | 'hasPosixRename'> {
+): Pick<SftpSession, 'maxWriteLength' | 'maxReadLength' | 'hasPosixRename' | 'hasHardlink'> {
   const internals = sftp as unknown as Ssh2SftpInternals
   return {
     maxWriteLength: positiveOr(internals._maxWriteLen, DEFAULT_MAX_LENGTH),
     maxReadLength: positiveOr(internals._maxReadLen, DEFAULT_MAX_LENGTH),
-    hasPosixRename: hasExtension(sftp, 'posix-rename@openssh.com')
+    hasPosixRename: hasExtension(sftp, 'posix-rename@openssh.com'),
+    hasHardlink: hasExtension(sftp, 'hardlink@openssh.com')
   }
 }
 

@@ -67,6 +67,8 @@ export interface SftpSession {
   readonly maxReadLength: number
   /** Whether the server offers posix-rename@openssh.com (atomic replace). */
   readonly hasPosixRename: boolean
+  /** Whether the server offers hardlink@openssh.com. */
+  readonly hasHardlink: boolean
   /** Undefined when nothing exists at `path`. */
   stat(path: string): Promise<RemoteStat | undefined>
   /** As stat, but a symbolic link is described itself, not what it points to. */
@@ -90,6 +92,8 @@ export interface SftpSession {
   posixRename(from: string, to: string): Promise<void>
   /** SFTP's own rename: OpenSSH's fails where `to` exists (link, then unlink). */
   rename(from: string, to: string): Promise<void>
+  /** A hard link at `to` of the file at `from` (hardlink@openssh.com; fails where `to` exists). */
+  hardlink(from: string, to: string): Promise<void>
   unlink(path: string): Promise<void>
   rmdir(path: string): Promise<void>
   /**

@@ -294,6 +294,7 @@ function fakeSftp(parts: ConnectionParts, alive: () => void, cut: () => Error): 
     maxWriteLength: 261_120,
     maxReadLength: 261_120,
     hasPosixRename: parts.options.posixRename ?? true,
+    hasHardlink: true,
     stat: (path) => request(`stat ${path}`, () => describe(nodes.get(fs.canonical(path, true)))),
     lstat: (path) => request(`lstat ${path}`, () => describe(nodes.get(fs.canonical(path, false)))),
     readdir: (path) =>
@@ -411,6 +412,14 @@ function fakeSftp(parts: ConnectionParts, alive: () => void, cut: () => Error): 
         if (node === undefined) throw failure('no-such-path', `rename ${from}: No such file`)
         if (nodes.has(destination)) throw failure('remote-failure', `rename ${from} ${to}: Failure`)
         nodes.delete(source)
+        nodes.set(destination, node)
+      }),
+    hardlink: (from, to) =>
+      request(`hardlink ${from} ${to}`, () => {
+        const node = nodes.get(fs.canonical(from, false))
+        const destination = fs.canonical(to, false)
+        if (node === undefined) throw failure('no-such-path', `hardlink ${from}: No such file`)
+        if (nodes.has(destination)) throw failure('remote-failure', `hardlink ${to}: Failure`)
         nodes.set(destination, node)
       }),
     unlink: (path) =>

@@ -1,0 +1,235 @@
+// A release made on one host, under its deploy lock: the new directory
+// `<target>/releases/<name>/`, the files unchanged since the current release hard-linked from it,
+// the others sent and verified there, the shared paths linked in. Nothing of the current release
+// is changed, and `current` is not touched: the switch comes after (see switch.ts).
+
+import { posix } from 'node:path'
+import { isShared, type ReleaseSettings } from '../../config/releases.js'
+import { DeployError, isConnectionEnded } from '../../errors.js'
+import { formatDuration } from '../../config/duration.js'
+import type { PlannedFile } from '../../local/plan.js'
+import { quotePath } from '../../remote/shell-quote.js'
+import { checkBeforeSending } from '../preflight.js'
+import { runPool } from '../pool.js'
+import { recordDone, startSending } from '../progress.js'
+import { send } from '../send.js'
+import type { Attempt } from '../types.js'
+import { filesOnHost } from '../unchanged.js'
+import { readHostReleases, releaseDir, RELEASES_DIR, SHARED_DIR } from './layout.js'
+import type { ReleaseProgress } from './state.js'
+
+// Hard links asked for at once over SFTP.
+const LINKS_IN_FLIGHT = 64
+
+/** What a release is made of: the files and links the plan has for it. */
+export interface ReleaseWork {
+  readonly files: readonly PlannedFile[]
+  readonly links: readonly PlannedFile[]
+}
+
+/**
+ * The host's releases read, and this run's release begun: on the first attempt, a name the
+ * host has already is refused (a release is never overwritten); a retry continues the release
+ * it made.
+ */
+async function beginRelease(attempt: Attempt, release: ReleaseSettings): Promise<ReleaseProgress> {
+  const { sftp, base, progress, log } = attempt
+  const begun = progress.release
+  if (begun !== undefined) return begun
+  const host = await readHostReleases(sftp, base)
+  const dir = releaseDir(base, release.name)
+  if (host.directories.has(release.name) || (await sftp.lstat(dir)) !== undefined)
+    throw new DeployError(
+      'release',
+      `release ${release.name} is on the host already (${dir}): a release is never overwritten; give another release-name`
+    )
+  await attempt.ensureDir(posix.join(base, RELEASES_DIR))
+  await sftp.mkdir(dir)
+  const state: ReleaseProgress = {
+    root: base,
+    name: release.name,
+    previous: host.current,
+    made: true,
+    switched: false,
+    host,
+    rollback: false
+  }
+  progress.release = state
+  log.info(
+    `release ${release.name}: made ${dir}${host.current === undefined ? ' (the first release here)' : `; current is ${host.current}`}`
+  )
+  return state
+}
+
+/**
+ * Hard links `from/<file>` at `to/<file>` for each file: hardlink@openssh.com, else `ln` in the
+ * host's shell (which copies where it cannot link). Returns the files linked; the others are sent.
+ */
+async function linkFiles(
+  attempt: Attempt,
+  files: readonly PlannedFile[],
+  from: string,
+  to: string
+): Promise<readonly PlannedFile[]> {
+  if (files.length === 0) return []
+  for (const dir of new Set(files.map((file) => posix.dirname(file.relativePath))))
+    await attempt.ensureDir(posix.join(to, dir))
+  const { sftp } = attempt
+  if (sftp.hasHardlink) {
+    await runPool(
+      files,
+      LINKS_IN_FLIGHT,
+      async (file) => {
+        const path = posix.join(to, file.relativePath)
+        await sftp
+          .hardlink(posix.join(from, file.relativePath), path)
+          .catch(async (error: unknown) => {
+            // A retry finds the links an earlier attempt made.
+            if ((await sftp.lstat(path))?.isFile !== true) throw error
+          })
+        return undefined
+      },
+      { signal: attempt.signal }
+    )
+    return files
+  }
+  return (await linkInShell(attempt, files, from, to)) ? files : []
+}
+
+/** `ln` (else `cp -p`) for each file, in one script for the host's shell; false where it has none. */
+async function linkInShell(
+  attempt: Attempt,
+  files: readonly PlannedFile[],
+  from: string,
+  to: string
+): Promise<boolean> {
+  if (attempt.hasher === undefined || attempt.hasher.unavailable) return false
+  const lines = ['s=0']
+  for (const file of files) {
+    const source = quotePath(posix.join(from, file.relativePath))
+    const path = quotePath(posix.join(to, file.relativePath))
+    lines.push(`ln -f ${source} ${path} 2>/dev/null || cp -p ${source} ${path} || s=1`)
+  }
+  lines.push('exit $s', '')
+  try {
+    const result = await attempt.connection.streamToCommand(
+      'sh -s',
+      (async function* () {
+        await Promise.resolve()
+        yield Buffer.from(lines.join('\n'))
+      })()
+    )
+    return result.code === 0
+  } catch (error) {
+    if (isConnectionEnded(error)) throw error
+    return false
+  }
+}
+
+/**
+ * Files unchanged since the current release (same size and SHA-256 there), linked into the new
+ * one instead of sent: counted as skipped. Where the host cannot hash, every file is sent.
+ */
+async function linkUnchanged(
+  inRelease: Attempt,
+  state: ReleaseProgress,
+  files: readonly PlannedFile[]
+): Promise<readonly PlannedFile[]> {
+  const { previous, root } = state
+  if (previous === undefined || inRelease.settings.verify !== 'sha256' || files.length === 0)
+    return files
+  const started = Date.now()
+  const from = releaseDir(root, previous)
+  const same = await filesOnHost({ ...inRelease, base: from, unchangedFound: false }, files)
+  if (same === undefined) {
+    inRelease.log.info(`the host cannot hash: every file is sent, none linked from ${previous}`)
+    return files
+  }
+  const linked = await linkFiles(inRelease, same, from, inRelease.base)
+  for (const file of linked) recordDone(inRelease.progress, file, 'skipped')
+  inRelease.log.info(
+    `${linked.length} unchanged file(s) hard-linked from release ${previous} (checked and linked in ${formatDuration(Date.now() - started)})`
+  )
+  const done = new Set(linked)
+  return files.filter((file) => !done.has(file))
+}
+
+/**
+ * The shared paths linked into the release: `<release>/<path>` → `<target>/shared/<path>`, by a
+ * relative link. A shared directory is made when missing; a missing shared file is an error.
+ */
+async function linkSharedPaths(
+  inRelease: Attempt,
+  state: ReleaseProgress,
+  release: ReleaseSettings
+): Promise<void> {
+  const { sftp, base } = inRelease
+  for (const shared of release.sharedPaths) {
+    const target = posix.join(state.root, SHARED_DIR, shared.path)
+    const found = await sftp.stat(target)
+    if (shared.directory) {
+      if (found === undefined) await inRelease.ensureDir(target)
+      else if (!found.isDirectory)
+        throw new DeployError('release', `shared path ${target} is not a directory`)
+    } else if (found === undefined)
+      throw new DeployError(
+        'release',
+        `shared file ${target} is missing: create it on the host (shared-paths links it into every release)`
+      )
+    const path = posix.join(base, shared.path)
+    await inRelease.ensureDir(posix.dirname(path))
+    const text = posix.relative(posix.dirname(path), target)
+    const there = await sftp.lstat(path)
+    if (there?.isSymbolicLink === true && (await sftp.readlink(path)) === text) continue
+    if (there !== undefined)
+      throw new DeployError('release', `${path} is in the way of shared path ${shared.path}`)
+    await sftp.symlink(text, path)
+  }
+  if (release.sharedPaths.length > 0)
+    inRelease.log.info(
+      `linked shared path(s) ${release.sharedPaths.map((shared) => shared.path).join(', ')} from ${posix.join(state.root, SHARED_DIR)}`
+    )
+}
+
+/**
+ * Makes this run's release on the host (the attempt's base is the deploy root): begun, unchanged
+ * files linked, the rest sent and verified, shared paths linked. `current` stays as it is.
+ */
+export async function prepareRelease(
+  attempt: Attempt,
+  release: ReleaseSettings,
+  work: ReleaseWork
+): Promise<void> {
+  const retry = attempt.progress.release !== undefined
+  const state = await beginRelease(attempt, release)
+  const inRelease: Attempt = {
+    ...attempt,
+    base: releaseDir(state.root, state.name),
+    targetIsNew: !retry,
+    unchangedFound: true
+  }
+  const shared = work.files.filter((file) => isShared(release.sharedPaths, file.relativePath))
+  if (shared.length > 0 && !retry)
+    attempt.log.warning(
+      `${shared.length} file(s) of this deploy are under shared-paths and are not sent: the release links the shared ones (${shared
+        .slice(0, 5)
+        .map((file) => file.relativePath)
+        .join(', ')}${shared.length > 5 ? ', …' : ''})`
+    )
+  const files = await linkUnchanged(
+    inRelease,
+    state,
+    work.files.filter((file) => !isShared(release.sharedPaths, file.relativePath))
+  )
+  const links = work.links.filter((file) => !isShared(release.sharedPaths, file.relativePath))
+  await checkBeforeSending(inRelease, [...files, ...links], false)
+  startSending(
+    attempt.progress,
+    files.reduce((sum, file) => sum + file.size, 0)
+  )
+  await send(inRelease, { files, links })
+  await linkSharedPaths(inRelease, state, release)
+  attempt.log.info(
+    `release ${state.name} is complete and verified in ${inRelease.base}: ${attempt.progress.uploaded} file(s) sent, ${attempt.progress.skipped} linked`
+  )
+}

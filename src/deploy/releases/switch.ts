@@ -1,0 +1,177 @@
+// After a host's release is made (or, for a rollback, chosen): `current` switched to it, or
+// back; then the host finished (the release recorded, old ones pruned, the lock removed), or
+// its release abandoned (removed, the lock too). Over the connection the release was made on
+// where it is still up, else over a new one.
+
+import { posix } from 'node:path'
+import { errorMessage, oneLine, DeployError } from '../../errors.js'
+import type { SftpSession, SshConnection } from '../../ssh/types.js'
+import { releaseLock } from '../lock.js'
+import type { HostJob } from '../types.js'
+import { historyLine, historyText, HISTORY_FILE, releasesToPrune } from './history.js'
+import { pointCurrent, releaseDir, removeTree, writeWhole } from './layout.js'
+import type { ReleaseProgress } from './state.js'
+
+interface Link {
+  readonly connection: SshConnection
+  readonly sftp: SftpSession
+}
+
+function releaseOf(job: HostJob): ReleaseProgress {
+  const { release } = job.progress
+  if (release === undefined) throw new Error(`${job.host.label}: no release was begun`)
+  return release
+}
+
+/** The kept connection where it is still up, else a new one (kept in its place). */
+async function linkTo(job: HostJob, signal: AbortSignal): Promise<Link> {
+  const release = releaseOf(job)
+  const kept = release.kept
+  if (kept !== undefined && kept.connection.failure === undefined) return kept
+  release.kept = undefined
+  if (kept !== undefined) await kept.connection.close().catch(() => undefined)
+  const connection = await job.connect(signal)
+  try {
+    const link = { connection, sftp: await connection.sftp() }
+    release.kept = link
+    return link
+  } catch (error) {
+    await connection.close()
+    throw error
+  }
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** Runs `step` over the host's link; where the connection fails, again over a new one (`retries`). */
+async function overLink<T>(
+  job: HostJob,
+  signal: AbortSignal,
+  step: (link: Link) => Promise<T>
+): Promise<T> {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await step(await linkTo(job, signal))
+    } catch (error) {
+      const retry =
+        error instanceof DeployError &&
+        error.retryable &&
+        attempt < job.settings.retries &&
+        !signal.aborted
+      if (!retry) throw error
+      job.log.warning(`${oneLine(error.message)}: again over a new connection`)
+      await pause(job.settings.retryDelayMs * 2 ** attempt)
+    }
+  }
+}
+
+/** Points `current` at the host's release. */
+export async function switchHost(job: HostJob, signal: AbortSignal): Promise<void> {
+  const release = releaseOf(job)
+  job.progress.phase = 'switching'
+  await overLink(job, signal, ({ sftp }) =>
+    pointCurrent(sftp, release.root, release.name, job.hostToken)
+  )
+  release.switched = true
+  job.log.info(
+    `switched ${posix.join(release.root, 'current')}: ${release.previous ?? '(none)'} → ${release.name}`
+  )
+}
+
+/** Points `current` back at the release it pointed to before (removes it where there was none). */
+export async function switchBack(job: HostJob, signal: AbortSignal): Promise<void> {
+  const release = releaseOf(job)
+  await overLink(job, signal, ({ sftp }) =>
+    pointCurrent(sftp, release.root, release.previous, job.hostToken)
+  )
+  release.switched = false
+  job.log.info(`switched back: current is ${release.previous ?? 'removed (there was none before)'}`)
+}
+
+async function closeLink(job: HostJob): Promise<void> {
+  const release = job.progress.release
+  const kept = release?.kept
+  if (release === undefined || kept === undefined) return
+  release.kept = undefined
+  await kept.connection.close().catch(() => undefined)
+}
+
+/** The record and the releases kept, once `current` points to the release for good. */
+async function recordAndPrune(job: HostJob, link: Link, release: ReleaseProgress): Promise<void> {
+  const { sftp, connection } = link
+  const { root, host } = release
+  let names = host.ordered.filter((name) => name !== release.name)
+  let removed: string[]
+  if (release.rollback) {
+    // Capistrano's way: the release rolled back from goes, so the next rollback goes further.
+    removed = release.previous === undefined ? [] : [release.previous]
+    names = names.filter((name) => name !== release.previous)
+  } else {
+    names.push(release.name)
+    removed = releasesToPrune(names, release.name, job.settings.releases?.keep ?? 0)
+  }
+  for (const name of removed) await removeTree(connection, sftp, releaseDir(root, name))
+  const kept = names.filter((name) => !removed.includes(name))
+  const lines = [
+    ...host.historyLines,
+    historyLine(release.name, new Date(), job.settings.lockHolder)
+  ]
+  await writeWhole(sftp, posix.join(root, HISTORY_FILE), historyText(lines, kept), job.hostToken)
+  if (removed.length > 0)
+    job.log.info(
+      `${release.rollback ? 'removed the release rolled back from' : `pruned (keep-releases ${job.settings.releases?.keep})`}: ${removed.join(', ')}`
+    )
+  const unrecorded = [...host.directories].filter(
+    (name) => !kept.includes(name) && !removed.includes(name) && name !== release.name
+  )
+  if (unrecorded.length > 0)
+    job.log.info(
+      `left alone: ${unrecorded.join(', ')} under releases/ ${unrecorded.length === 1 ? 'is' : 'are'} not in ${HISTORY_FILE} (a run that stopped before its switch?); remove by hand if unwanted`
+    )
+}
+
+/**
+ * The host is on its release for good: recorded, older releases pruned, the lock removed, the
+ * connection closed. What fails here is a warning: the switch has happened.
+ */
+export async function finishHost(job: HostJob, signal: AbortSignal): Promise<void> {
+  const release = releaseOf(job)
+  try {
+    await overLink(job, signal, async (link) => {
+      await recordAndPrune(job, link, release)
+      await releaseLock(job, link.sftp, link.connection)
+    })
+  } catch (error) {
+    job.log.warning(
+      `switched, but could not finish (${oneLine(errorMessage(error))})${job.progress.lock === undefined ? '' : `: remove the lock ${job.progress.lock} by hand`}`
+    )
+  } finally {
+    await closeLink(job)
+  }
+}
+
+/**
+ * The host does not switch: the release this run made is removed (`current` never pointed to
+ * it), and the lock. Where that fails the error says what is left.
+ */
+export async function abandonHost(job: HostJob, signal: AbortSignal): Promise<void> {
+  const release = releaseOf(job)
+  try {
+    await overLink(job, signal, async ({ connection, sftp }) => {
+      if (release.made) {
+        await removeTree(connection, sftp, releaseDir(release.root, release.name))
+        release.made = false
+        job.log.info(`removed the unswitched release ${release.name}`)
+      }
+      await releaseLock(job, sftp, connection)
+    })
+  } catch (error) {
+    job.log.warning(
+      `could not remove what this run left (${oneLine(errorMessage(error))}): ${release.made ? releaseDir(release.root, release.name) : ''} ${job.progress.lock ?? ''}`.trim()
+    )
+  } finally {
+    await closeLink(job)
+  }
+}

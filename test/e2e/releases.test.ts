@@ -1,0 +1,190 @@
+// Releases against real OpenSSH servers, as the runner runs the action: each run fills
+// `<target>/releases/<name>/`, links what is unchanged from the current release, switches
+// `current` with one rename; keep-releases prunes, rollback goes back, and with `switch:
+// together` a host that fails holds the others on their old release.
+
+import { lstatSync, readFileSync, readlinkSync, statSync, existsSync, readdirSync } from 'node:fs'
+import { describe, expect, test } from 'vitest'
+import { pseudoRandomBytes, workspace } from '../helpers/workspace.js'
+import {
+  fleetInputs,
+  logOf,
+  results,
+  runAction,
+  sha256,
+  treeDigest
+} from '../harness/run-action.js'
+import { useFleet, type TestHost } from '../harness/sshd.js'
+
+const fleet = useFleet({ count: 3 })
+const host = (index: number): TestHost => fleet.host(index)
+
+function deploy(
+  hosts: readonly TestHost[],
+  files: Record<string, string | Buffer>,
+  extra: Record<string, string>
+) {
+  return runAction(fleetInputs(fleet, hosts, { releases: 'true', ...extra }), {
+    cwd: workspace(files)
+  })
+}
+
+/** A rollback of `root` on one host. */
+function rollBack(h: TestHost, root: string) {
+  return runAction(
+    fleetInputs(fleet, [h], { releases: 'true', rollback: 'true', target: root, source: '' }),
+    { cwd: workspace({}) }
+  )
+}
+
+/** The release `current` points to on a host, by name. */
+function currentOf(h: TestHost, root: string): string {
+  return readlinkSync(h.path(`${root}/current`))
+}
+
+function releasesOn(h: TestHost, root: string): string[] {
+  return readdirSync(h.path(`${root}/releases`)).sort()
+}
+
+describe('releases', () => {
+  test('first and second release: unchanged files hard-linked, one changed file sent, current switched', async () => {
+    const h = host(0)
+    const big = pseudoRandomBytes(256 * 1024, 7)
+    const v1 = { 'index.html': 'v1', 'app.js': big, 'css/site.css': 'body{}' }
+    const first = await deploy([h], v1, { target: 'rel/basic', 'release-name': 'r1' })
+    expect(first.code, logOf(first)).toBe(0)
+    expect(currentOf(h, 'rel/basic')).toBe('releases/r1')
+    expect(treeDigest(h.path('rel/basic/current/'))).toEqual({
+      'index.html': sha256('v1'),
+      'app.js': sha256(big),
+      'css/site.css': sha256('body{}')
+    })
+    expect(results(first)[0]).toMatchObject({
+      status: 'success',
+      release: 'r1',
+      previousRelease: null,
+      switched: true,
+      uploaded: 3
+    })
+    expect(first.outputs.release).toBe('r1')
+
+    const second = await deploy(
+      [h],
+      { ...v1, 'index.html': 'v2' },
+      {
+        target: 'rel/basic',
+        'release-name': 'r2'
+      }
+    )
+    expect(second.code, logOf(second)).toBe(0)
+    expect(results(second)[0]).toMatchObject({
+      status: 'success',
+      release: 'r2',
+      previousRelease: 'r1',
+      switched: true,
+      uploaded: 1,
+      skipped: 2,
+      bytes: 2
+    })
+    expect(currentOf(h, 'rel/basic')).toBe('releases/r2')
+    const inode = (path: string): number => statSync(h.path(path)).ino
+    expect(inode('rel/basic/releases/r2/app.js')).toBe(inode('rel/basic/releases/r1/app.js'))
+    expect(inode('rel/basic/releases/r2/index.html')).not.toBe(
+      inode('rel/basic/releases/r1/index.html')
+    )
+    expect(readFileSync(h.path('rel/basic/releases/r1/index.html'), 'utf8')).toBe('v1')
+    expect(readFileSync(h.path('rel/basic/current/index.html'), 'utf8')).toBe('v2')
+    expect(second.summary).toContain('r1 → r2')
+    expect(lstatSync(h.path('rel/basic/current')).isSymbolicLink()).toBe(true)
+  })
+
+  test('keep-releases prunes the oldest; rollback goes back and removes the release rolled back from', async () => {
+    const h = host(1)
+    for (const name of ['a', 'b', 'c', 'd']) {
+      const run = await deploy(
+        [h],
+        { 'v.txt': name },
+        {
+          target: 'rel/keep',
+          'release-name': name,
+          'keep-releases': '2'
+        }
+      )
+      expect(run.code, logOf(run)).toBe(0)
+    }
+    expect(releasesOn(h, 'rel/keep')).toEqual(['c', 'd'])
+    const back = await rollBack(h, 'rel/keep')
+    expect(back.code, logOf(back)).toBe(0)
+    expect(results(back)[0]).toMatchObject({
+      status: 'success',
+      release: 'c',
+      previousRelease: 'd',
+      switched: true
+    })
+    expect(currentOf(h, 'rel/keep')).toBe('releases/c')
+    expect(readFileSync(h.path('rel/keep/current/v.txt'), 'utf8')).toBe('c')
+    expect(releasesOn(h, 'rel/keep')).toEqual(['c'])
+    // Nothing before c: the next rollback fails and moves nothing.
+    const none = await rollBack(h, 'rel/keep')
+    expect(none.code).toBe(1)
+    expect(results(none)[0]).toMatchObject({ status: 'failed', errorClass: 'release' })
+    expect(results(none)[0]?.error).toMatch(/no release before c/)
+    expect(currentOf(h, 'rel/keep')).toBe('releases/c')
+    expect(existsSync(h.path('rel/keep/.deploy.lock'))).toBe(false)
+  })
+
+  test('switch together: one host of three fails, no host switches, the others are held', async () => {
+    const hosts = [host(0), host(1), host(2)]
+    const v1 = await deploy(hosts, { 'v.txt': 'one' }, { target: 'rel/two', 'release-name': 'one' })
+    expect(v1.code, logOf(v1)).toBe(0)
+    host(2).setSftpServerFlags(['-R'])
+    let run
+    try {
+      run = await deploy(hosts, { 'v.txt': 'two' }, { target: 'rel/two', 'release-name': 'two' })
+    } finally {
+      host(2).setSftpServerFlags([])
+    }
+    expect(run.code, logOf(run)).toBe(1)
+    const [a, b, c] = results(run)
+    expect(a).toMatchObject({
+      status: 'held',
+      switched: false,
+      release: 'two',
+      previousRelease: 'one'
+    })
+    expect(b).toMatchObject({ status: 'held', switched: false })
+    expect(c).toMatchObject({ status: 'failed', errorClass: 'permission' })
+    expect(JSON.parse(run.outputs['held-hosts'] ?? '[]')).toEqual(
+      [hosts[0]?.entry, hosts[1]?.entry].map((entry) => `${fleet.user}@${entry}`)
+    )
+    for (const h of hosts) {
+      expect(currentOf(h, 'rel/two')).toBe('releases/one')
+      expect(releasesOn(h, 'rel/two')).toEqual(['one'])
+    }
+
+    host(2).setSftpServerFlags(['-R'])
+    let perHost
+    try {
+      perHost = await deploy(
+        hosts,
+        { 'v.txt': 'three' },
+        {
+          target: 'rel/two',
+          'release-name': 'three',
+          switch: 'per-host'
+        }
+      )
+    } finally {
+      host(2).setSftpServerFlags([])
+    }
+    expect(perHost.code).toBe(1)
+    expect(results(perHost).map((result) => result.status)).toEqual([
+      'success',
+      'success',
+      'failed'
+    ])
+    expect(currentOf(host(0), 'rel/two')).toBe('releases/three')
+    expect(currentOf(host(1), 'rel/two')).toBe('releases/three')
+    expect(currentOf(host(2), 'rel/two')).toBe('releases/one')
+  })
+})
