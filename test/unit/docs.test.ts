@@ -53,7 +53,7 @@ describe('documentation matches the code', () => {
     const listed = new Set<string>()
     let folder = ''
     for (const line of layout.split('\n')) {
-      const dir = /^ {2}([a-z-]+)\/ /.exec(line)
+      const dir = /^ {2}([a-z-]+(?:\/[a-z-]+)*)\/ /.exec(line)
       if (dir !== null) folder = `${dir[1] ?? ''}/`
       const file = /^ {2}( {2})?([a-z0-9-]+\.ts) /.exec(line)
       if (file !== null) listed.add(`${file[1] === undefined ? '' : folder}${file[2] ?? ''}`)
