@@ -5290,6 +5290,36 @@ function compareDigests(progress, file, size, local, remote) {
     }
 }
 
+// `dry-run` with `releases`: what a deploy would do to a host's releases, nothing written: the
+// release it would make (refused as a real run would refuse it), which release the files would
+// be compared with (the current one), and which releases a successful switch would prune; for a
+// rollback, which release `current` would go back to.
+/**
+ * Logs the host's release plan. Returns the directory the files would be compared with (the
+ * current release's), or undefined where there is none (every file would be sent).
+ */
+async function planRelease(job, sftp, root) {
+    const release = job.settings.releases;
+    if (release === undefined)
+        return root;
+    const host = await readHostReleases(sftp, root);
+    const { current } = host;
+    if (release.rollback) {
+        const before = current === undefined ? undefined : releaseBefore(host.ordered, current);
+        if (current === undefined || before === undefined)
+            throw new DeployError('release', current === undefined
+                ? `nothing to roll back: ${root}/current is not there`
+                : `no release before ${current} to roll back to`);
+        job.log.info(`plan: current would go back from ${current} to ${before}, and ${current} be removed`);
+        return undefined;
+    }
+    if (host.directories.has(release.name))
+        throw new DeployError('release', `release ${release.name} is on the host already (${releaseDir(root, release.name)}): a release is never overwritten; give another release-name`);
+    const pruned = releasesToPrune([...host.ordered, release.name], release.name, release.keep);
+    job.log.info(`plan: release ${release.name} would be made${current === undefined ? ' (the first here)' : `, unchanged files linked from ${current}`}; then current switched to it${pruned.length > 0 ? `, and ${pruned.join(', ')} pruned` : ''}`);
+    return current === undefined ? undefined : releaseDir(root, current);
+}
+
 // `dry-run`: each host connected to (host keys checked, authenticated) and looked at, nothing
 // written: which files a deploy would send, which it would find unchanged (compared as the real
 // run compares them: SHA-256 on the host, or read back where it cannot hash), and what `delete`
@@ -5332,8 +5362,16 @@ async function planHost(job, signal, connection, sftp, hasher) {
         job.log.info(`target ${job.host.target} is not there yet: it would be made`);
         return { upload: everything, unchanged: [], delete: [] };
     }
-    const base = await sftp.realpath(job.host.target);
-    job.log.info(`target ${job.host.target} is ${base} on the host`);
+    const root = await sftp.realpath(job.host.target);
+    job.log.info(`target ${job.host.target} is ${root} on the host`);
+    // With releases: the current release, if any, is what the files are compared with.
+    const base = await planRelease(job, sftp, root);
+    if (base === undefined)
+        return {
+            upload: job.settings.releases?.rollback === true ? [] : everything,
+            unchanged: [],
+            delete: []
+        };
     const attempt = {
         ...job,
         signal,

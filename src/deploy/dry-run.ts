@@ -17,6 +17,7 @@ import { planDeletion } from './sync.js'
 import type { Attempt, HostJob } from './types.js'
 import { skipUnchanged } from './unchanged.js'
 import { alreadyThere } from './verify.js'
+import { planRelease } from './releases/dry-run.js'
 
 // Names the log shows per list; all of them go to the debug log.
 const NAMES_SHOWN = 20
@@ -69,8 +70,16 @@ async function planHost(
     job.log.info(`target ${job.host.target} is not there yet: it would be made`)
     return { upload: everything, unchanged: [], delete: [] }
   }
-  const base = await sftp.realpath(job.host.target)
-  job.log.info(`target ${job.host.target} is ${base} on the host`)
+  const root = await sftp.realpath(job.host.target)
+  job.log.info(`target ${job.host.target} is ${root} on the host`)
+  // With releases: the current release, if any, is what the files are compared with.
+  const base = await planRelease(job, sftp, root)
+  if (base === undefined)
+    return {
+      upload: job.settings.releases?.rollback === true ? [] : everything,
+      unchanged: [],
+      delete: []
+    }
   const attempt: Attempt = {
     ...job,
     signal,

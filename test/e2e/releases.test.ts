@@ -187,4 +187,41 @@ describe('releases', () => {
     expect(currentOf(host(1), 'rel/two')).toBe('releases/three')
     expect(currentOf(host(2), 'rel/two')).toBe('releases/one')
   })
+
+  test('dry-run: the release it would make, what it would link and prune; nothing written', async () => {
+    const h = host(2)
+    for (const name of ['p1', 'p2']) {
+      const run = await deploy(
+        [h],
+        { 'a.txt': 'same', 'b.txt': name },
+        {
+          target: 'rel/plan',
+          'release-name': name,
+          'keep-releases': '2'
+        }
+      )
+      expect(run.code, logOf(run)).toBe(0)
+    }
+    const before = treeDigest(h.path('rel/plan'))
+    const plan = await deploy(
+      [h],
+      { 'a.txt': 'same', 'b.txt': 'p3' },
+      {
+        target: 'rel/plan',
+        'release-name': 'p3',
+        'keep-releases': '2',
+        'dry-run': 'true'
+      }
+    )
+    expect(plan.code, logOf(plan)).toBe(0)
+    expect(results(plan)[0]).toMatchObject({
+      status: 'planned',
+      planned: { upload: 1, unchanged: 1, delete: 0 }
+    })
+    expect(logOf(plan)).toContain(
+      'plan: release p3 would be made, unchanged files linked from p2; then current switched to it, and p1 pruned'
+    )
+    expect(treeDigest(h.path('rel/plan'))).toEqual(before)
+    expect(currentOf(h, 'rel/plan')).toBe('releases/p2')
+  })
 })
