@@ -1840,13 +1840,7 @@ async function removeTemporaries(job, signal) {
     try {
         const sftp = await connection.sftp();
         // The release first: the lock guards it until it is gone.
-        if (release !== undefined && releaseLeft)
-            await removeTree(connection, sftp, releaseDir(release.root, release.name))
-                .then(() => {
-                release.made = false;
-                job.log.info(`removed this run's unfinished release ${release.name}`);
-            })
-                .catch(() => undefined);
+        await removeLeftRelease(job, connection, sftp);
         await releaseLock(job, sftp, connection, true).catch(() => undefined);
         for (const path of [...progress.temporaries])
             await removeIfThere(sftp, path)
@@ -1866,15 +1860,33 @@ async function removeTemporaries(job, signal) {
         ...(release?.made === true ? [releaseDir(release.root, release.name)] : [])
     ];
 }
-/** Removes this host's lock alone, over a new connection (the run was cancelled). */
-async function removeLockOnly(job, signal) {
+/**
+ * After a cancellation: this host's lock removed over a new connection, and before it an
+ * unswitched release this run made (one `rm -rf`: quick, unlike temporaries, which wait for
+ * the next run).
+ */
+async function removeLockAndRelease(job, signal) {
     const connection = await job.connect(signal);
     try {
-        await releaseLock(job, await connection.sftp(), connection, true);
+        const sftp = await connection.sftp();
+        await removeLeftRelease(job, connection, sftp);
+        await releaseLock(job, sftp, connection, true);
     }
     finally {
         await connection.close();
     }
+}
+/** The release this run made and did not switch to, removed (where it can be). */
+async function removeLeftRelease(job, connection, sftp) {
+    const { release } = job.progress;
+    if (release?.made !== true || release.switched)
+        return;
+    await removeTree(connection, sftp, releaseDir(release.root, release.name))
+        .then(() => {
+        release.made = false;
+        job.log.info(`removed this run's unfinished release ${release.name}`);
+    })
+        .catch(() => undefined);
 }
 
 // What one host has done so far, kept across its attempts, and the one place that counts a file
@@ -32219,7 +32231,7 @@ async function releaseLeftLock(job) {
         return;
     const deadline = deadlineSignal(LEFT_LOCK_DEADLINE_MS, job.host.label);
     try {
-        await removeLockOnly(job, deadline.signal);
+        await removeLockAndRelease(job, deadline.signal);
     }
     catch (error) {
         job.log.warning(`could not remove this run's deploy lock (${oneLine(errorMessage(error))}): the next deploy will find it; remove ${path} on the host`);
@@ -32236,7 +32248,7 @@ function leftRelease(job) {
 async function cleanUp(job, rootSignal, connectTimeoutMs) {
     const { progress, log } = job;
     if (rootSignal.aborted) {
-        // Temporaries (and an unswitched release) wait for the next run; the lock does not.
+        // Temporaries wait for the next run; the lock and an unswitched release do not.
         await job.progress.release?.kept?.connection.close().catch(() => undefined);
         await releaseLeftLock(job);
         return;
@@ -32677,6 +32689,12 @@ async function linkTo(job, signal) {
         throw error;
     }
 }
+// What comes after a switch (or instead of one) must happen even where the run was cancelled:
+// a new connection for it gets this long, whatever the run's signal says.
+const AFTERWARDS_MS = 15_000;
+function afterwards(job) {
+    return AbortSignal.timeout(Math.min(AFTERWARDS_MS, job.settings.connectTimeoutMs + 5000));
+}
 function pause(ms) {
     return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -32707,9 +32725,9 @@ async function switchHost(job, signal) {
     job.log.info(`switched ${posix.join(release.root, 'current')}: ${release.previous ?? '(none)'} → ${release.name}`);
 }
 /** Points `current` back at the release it pointed to before (removes it where there was none). */
-async function switchBack(job, signal) {
+async function switchBack(job) {
     const release = releaseOf(job);
-    await overLink(job, signal, ({ sftp }) => pointCurrent(sftp, release.root, release.previous, job.hostToken));
+    await overLink(job, afterwards(job), ({ sftp }) => pointCurrent(sftp, release.root, release.previous, job.hostToken));
     release.switched = false;
     job.log.info(`switched back: current is ${release.previous ?? 'removed (there was none before)'}`);
 }
@@ -32754,10 +32772,10 @@ async function recordAndPrune(job, link, release) {
  * The host is on its release for good: recorded, older releases pruned, the lock removed, the
  * connection closed. What fails here is a warning: the switch has happened.
  */
-async function finishHost(job, signal) {
+async function finishHost(job) {
     const release = releaseOf(job);
     try {
-        await overLink(job, signal, async (link) => {
+        await overLink(job, afterwards(job), async (link) => {
             await recordAndPrune(job, link, release);
             await releaseLock(job, link.sftp, link.connection);
         });
@@ -32773,10 +32791,10 @@ async function finishHost(job, signal) {
  * The host does not switch: the release this run made is removed (`current` never pointed to
  * it), and the lock. Where that fails the error says what is left.
  */
-async function abandonHost(job, signal) {
+async function abandonHost(job) {
     const release = releaseOf(job);
     try {
-        await overLink(job, signal, async ({ connection, sftp }) => {
+        await overLink(job, afterwards(job), async ({ connection, sftp }) => {
             if (release.made) {
                 await removeTree(connection, sftp, releaseDir(release.root, release.name));
                 release.made = false;
@@ -32824,18 +32842,18 @@ async function switchOneHost(made, signal) {
     }
     catch (error) {
         job.log.warning(`could not switch: ${oneLine(errorMessage(error))}`);
-        await abandonHost(job, signal);
+        await abandonHost(job);
         return withRelease(job, result, failure(error));
     }
-    await finishHost(job, signal);
+    await finishHost(job);
     return withRelease(job, result);
 }
 const HELD = 'held: its release was ready, but another host of the run failed, so no host switched; this release was removed';
 const HELD_BACK = 'held: switched, then switched back because another host of the run failed to switch; this release was removed';
 /** A host that was ready and is not switched (back where it was): its release removed. */
-async function hold(made, signal, why) {
+async function hold(made, why) {
     made.job.log.warning(why);
-    await abandonHost(made.job, signal);
+    await abandonHost(made.job);
     return withRelease(made.job, made.result, { status: 'held', error: why });
 }
 /**
@@ -32849,7 +32867,7 @@ async function switchTogether(hosts, barrier, signal) {
     const go = await barrier.vote('ready', allReady);
     const final = new Map();
     if (!go) {
-        await Promise.all(ready.map(async (made) => final.set(made, await hold(made, signal, HELD))));
+        await Promise.all(ready.map(async (made) => final.set(made, await hold(made, HELD))));
     }
     else {
         const outcomes = await Promise.all(ready.map((made) => switchHost(made.job, signal).then(() => undefined, (error) => error)));
@@ -32859,36 +32877,36 @@ async function switchTogether(hosts, barrier, signal) {
             const error = outcomes[index];
             if (error !== undefined) {
                 made.job.log.warning(`could not switch: ${oneLine(errorMessage(error))}`);
-                await abandonHost(made.job, signal);
+                await abandonHost(made.job);
                 final.set(made, withRelease(made.job, made.result, failure(error)));
             }
             else if (commit) {
-                await finishHost(made.job, signal);
+                await finishHost(made.job);
                 final.set(made, withRelease(made.job, made.result));
             }
             else {
-                final.set(made, await switchBackAndHold(made, signal));
+                final.set(made, await switchBackAndHold(made));
             }
         }));
     }
     return hosts.map((made) => final.get(made) ?? withRelease(made.job, made.result));
 }
 /** Switched, but another host was not: back to the release before, then held. */
-async function switchBackAndHold(made, signal) {
+async function switchBackAndHold(made) {
     try {
-        await switchBack(made.job, signal);
+        await switchBack(made.job);
     }
     catch (error) {
         const why = `switched, and could not switch back after another host failed to switch: ${oneLine(errorMessage(error))}`;
         made.job.log.warning(why);
-        await finishHost(made.job, signal);
+        await finishHost(made.job);
         return withRelease(made.job, made.result, {
             status: 'failed',
             error: why,
             errorClass: error instanceof DeployError ? error.kind : 'remote-failure'
         });
     }
-    return hold(made, signal, HELD_BACK);
+    return hold(made, HELD_BACK);
 }
 
 // Deploys to every host, `max-parallel` at a time. Hosts are independent: one host's failure,

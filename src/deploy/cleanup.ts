@@ -2,7 +2,7 @@
 // there, removed over a new short connection (the last one may be gone).
 
 import { DeployError } from '../errors.js'
-import type { SftpSession } from '../ssh/types.js'
+import type { SftpSession, SshConnection } from '../ssh/types.js'
 import { removeStaging } from '../transfer/staged-publish.js'
 import { releaseLock } from './lock.js'
 import type { HostJob } from './types.js'
@@ -36,13 +36,7 @@ export async function removeTemporaries(job: HostJob, signal: AbortSignal): Prom
   try {
     const sftp = await connection.sftp()
     // The release first: the lock guards it until it is gone.
-    if (release !== undefined && releaseLeft)
-      await removeTree(connection, sftp, releaseDir(release.root, release.name))
-        .then(() => {
-          release.made = false
-          job.log.info(`removed this run's unfinished release ${release.name}`)
-        })
-        .catch(() => undefined)
+    await removeLeftRelease(job, connection, sftp)
     await releaseLock(job, sftp, connection, true).catch(() => undefined)
     for (const path of [...progress.temporaries])
       await removeIfThere(sftp, path)
@@ -61,12 +55,34 @@ export async function removeTemporaries(job: HostJob, signal: AbortSignal): Prom
   ]
 }
 
-/** Removes this host's lock alone, over a new connection (the run was cancelled). */
-export async function removeLockOnly(job: HostJob, signal: AbortSignal): Promise<void> {
+/**
+ * After a cancellation: this host's lock removed over a new connection, and before it an
+ * unswitched release this run made (one `rm -rf`: quick, unlike temporaries, which wait for
+ * the next run).
+ */
+export async function removeLockAndRelease(job: HostJob, signal: AbortSignal): Promise<void> {
   const connection = await job.connect(signal)
   try {
-    await releaseLock(job, await connection.sftp(), connection, true)
+    const sftp = await connection.sftp()
+    await removeLeftRelease(job, connection, sftp)
+    await releaseLock(job, sftp, connection, true)
   } finally {
     await connection.close()
   }
+}
+
+/** The release this run made and did not switch to, removed (where it can be). */
+async function removeLeftRelease(
+  job: HostJob,
+  connection: SshConnection,
+  sftp: SftpSession
+): Promise<void> {
+  const { release } = job.progress
+  if (release?.made !== true || release.switched) return
+  await removeTree(connection, sftp, releaseDir(release.root, release.name))
+    .then(() => {
+      release.made = false
+      job.log.info(`removed this run's unfinished release ${release.name}`)
+    })
+    .catch(() => undefined)
 }

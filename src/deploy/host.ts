@@ -7,7 +7,7 @@ import { formatDuration } from '../config/duration.js'
 import { DeployError, errorMessage, oneLine } from '../errors.js'
 import { runAttempt } from './attempt.js'
 import { rollbackAttempt } from './releases/rollback.js'
-import { removeLockOnly, removeTemporaries } from './cleanup.js'
+import { removeLockAndRelease, removeTemporaries } from './cleanup.js'
 import type { HostJob } from './types.js'
 import { releaseDir } from './releases/layout.js'
 import type { HostResult } from './result.js'
@@ -49,7 +49,7 @@ async function releaseLeftLock(job: HostJob): Promise<void> {
   if (path === undefined) return
   const deadline = deadlineSignal(LEFT_LOCK_DEADLINE_MS, job.host.label)
   try {
-    await removeLockOnly(job, deadline.signal)
+    await removeLockAndRelease(job, deadline.signal)
   } catch (error) {
     job.log.warning(
       `could not remove this run's deploy lock (${oneLine(errorMessage(error))}): the next deploy will find it; remove ${path} on the host`
@@ -72,7 +72,7 @@ async function cleanUp(
 ): Promise<void> {
   const { progress, log } = job
   if (rootSignal.aborted) {
-    // Temporaries (and an unswitched release) wait for the next run; the lock does not.
+    // Temporaries wait for the next run; the lock and an unswitched release do not.
     await job.progress.release?.kept?.connection.close().catch(() => undefined)
     await releaseLeftLock(job)
     return

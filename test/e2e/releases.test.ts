@@ -14,6 +14,7 @@ import {
   sha256,
   treeDigest
 } from '../harness/run-action.js'
+import { startSilentListener } from '../harness/ssh2-server.js'
 import { useFleet, type TestHost } from '../harness/sshd.js'
 
 const fleet = useFleet({ count: 3 })
@@ -223,5 +224,47 @@ describe('releases', () => {
     )
     expect(treeDigest(h.path('rel/plan'))).toEqual(before)
     expect(currentOf(h, 'rel/plan')).toBe('releases/p2')
+  })
+
+  test('cancelled (SIGTERM) while another host is not ready: no switch, the release and the lock removed', async () => {
+    const h = host(0)
+    const one = await deploy([h], { 'v.txt': 'one' }, { target: 'rel/term', 'release-name': 'one' })
+    expect(one.code, logOf(one)).toBe(0)
+    const silent = await startSilentListener('127.0.0.1')
+    try {
+      const run = await runAction(
+        fleetInputs(fleet, [h], {
+          releases: 'true',
+          'release-name': 'two',
+          target: 'rel/term',
+          host: `${h.entry}\n${silent.entry}`,
+          'known-hosts': `${fleet.knownHosts}\n${silent.knownHosts}`,
+          'connect-timeout': '60s'
+        }),
+        {
+          cwd: workspace({ 'v.txt': 'two' }),
+          timeoutMs: 30_000,
+          // Once the ready host's release is in (it then waits for the silent one).
+          onSpawn: (child) => {
+            const poll = setInterval(() => {
+              if (!existsSync(h.path('rel/term/releases/two/v.txt'))) return
+              clearInterval(poll)
+              setTimeout(() => child.kill('SIGTERM'), 300)
+            }, 50)
+            child.on('close', () => clearInterval(poll))
+          }
+        }
+      )
+      expect(run.signal).toBeNull()
+      expect(run.code).toBe(1)
+      const [ready, cancelled] = results(run)
+      expect(ready, logOf(run)).toMatchObject({ status: 'held', switched: false, release: 'two' })
+      expect(cancelled?.error).toMatch(/cancelled \(SIGTERM\)/)
+    } finally {
+      await silent.stop()
+    }
+    expect(currentOf(h, 'rel/term')).toBe('releases/one')
+    expect(releasesOn(h, 'rel/term')).toEqual(['one'])
+    expect(existsSync(h.path('rel/term/.deploy.lock'))).toBe(false)
   })
 })

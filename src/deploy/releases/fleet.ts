@@ -46,10 +46,10 @@ export async function switchOneHost(made: MadeRelease, signal: AbortSignal): Pro
     await switchHost(job, signal)
   } catch (error) {
     job.log.warning(`could not switch: ${oneLine(errorMessage(error))}`)
-    await abandonHost(job, signal)
+    await abandonHost(job)
     return withRelease(job, result, failure(error))
   }
-  await finishHost(job, signal)
+  await finishHost(job)
   return withRelease(job, result)
 }
 
@@ -59,9 +59,9 @@ const HELD_BACK =
   'held: switched, then switched back because another host of the run failed to switch; this release was removed'
 
 /** A host that was ready and is not switched (back where it was): its release removed. */
-async function hold(made: MadeRelease, signal: AbortSignal, why: string): Promise<HostResult> {
+async function hold(made: MadeRelease, why: string): Promise<HostResult> {
   made.job.log.warning(why)
-  await abandonHost(made.job, signal)
+  await abandonHost(made.job)
   return withRelease(made.job, made.result, { status: 'held', error: why })
 }
 
@@ -80,7 +80,7 @@ export async function switchTogether(
   const go = await barrier.vote('ready', allReady)
   const final = new Map<MadeRelease, HostResult>()
   if (!go) {
-    await Promise.all(ready.map(async (made) => final.set(made, await hold(made, signal, HELD))))
+    await Promise.all(ready.map(async (made) => final.set(made, await hold(made, HELD))))
   } else {
     const outcomes = await Promise.all(
       ready.map((made) =>
@@ -97,13 +97,13 @@ export async function switchTogether(
         const error = outcomes[index]
         if (error !== undefined) {
           made.job.log.warning(`could not switch: ${oneLine(errorMessage(error))}`)
-          await abandonHost(made.job, signal)
+          await abandonHost(made.job)
           final.set(made, withRelease(made.job, made.result, failure(error)))
         } else if (commit) {
-          await finishHost(made.job, signal)
+          await finishHost(made.job)
           final.set(made, withRelease(made.job, made.result))
         } else {
-          final.set(made, await switchBackAndHold(made, signal))
+          final.set(made, await switchBackAndHold(made))
         }
       })
     )
@@ -112,18 +112,18 @@ export async function switchTogether(
 }
 
 /** Switched, but another host was not: back to the release before, then held. */
-async function switchBackAndHold(made: MadeRelease, signal: AbortSignal): Promise<HostResult> {
+async function switchBackAndHold(made: MadeRelease): Promise<HostResult> {
   try {
-    await switchBack(made.job, signal)
+    await switchBack(made.job)
   } catch (error) {
     const why = `switched, and could not switch back after another host failed to switch: ${oneLine(errorMessage(error))}`
     made.job.log.warning(why)
-    await finishHost(made.job, signal)
+    await finishHost(made.job)
     return withRelease(made.job, made.result, {
       status: 'failed',
       error: why,
       errorClass: error instanceof DeployError ? error.kind : 'remote-failure'
     })
   }
-  return hold(made, signal, HELD_BACK)
+  return hold(made, HELD_BACK)
 }

@@ -41,6 +41,14 @@ async function linkTo(job: HostJob, signal: AbortSignal): Promise<Link> {
   }
 }
 
+// What comes after a switch (or instead of one) must happen even where the run was cancelled:
+// a new connection for it gets this long, whatever the run's signal says.
+const AFTERWARDS_MS = 15_000
+
+function afterwards(job: HostJob): AbortSignal {
+  return AbortSignal.timeout(Math.min(AFTERWARDS_MS, job.settings.connectTimeoutMs + 5000))
+}
+
 function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
@@ -81,9 +89,9 @@ export async function switchHost(job: HostJob, signal: AbortSignal): Promise<voi
 }
 
 /** Points `current` back at the release it pointed to before (removes it where there was none). */
-export async function switchBack(job: HostJob, signal: AbortSignal): Promise<void> {
+export async function switchBack(job: HostJob): Promise<void> {
   const release = releaseOf(job)
-  await overLink(job, signal, ({ sftp }) =>
+  await overLink(job, afterwards(job), ({ sftp }) =>
     pointCurrent(sftp, release.root, release.previous, job.hostToken)
   )
   release.switched = false
@@ -136,10 +144,10 @@ async function recordAndPrune(job: HostJob, link: Link, release: ReleaseProgress
  * The host is on its release for good: recorded, older releases pruned, the lock removed, the
  * connection closed. What fails here is a warning: the switch has happened.
  */
-export async function finishHost(job: HostJob, signal: AbortSignal): Promise<void> {
+export async function finishHost(job: HostJob): Promise<void> {
   const release = releaseOf(job)
   try {
-    await overLink(job, signal, async (link) => {
+    await overLink(job, afterwards(job), async (link) => {
       await recordAndPrune(job, link, release)
       await releaseLock(job, link.sftp, link.connection)
     })
@@ -156,10 +164,10 @@ export async function finishHost(job: HostJob, signal: AbortSignal): Promise<voi
  * The host does not switch: the release this run made is removed (`current` never pointed to
  * it), and the lock. Where that fails the error says what is left.
  */
-export async function abandonHost(job: HostJob, signal: AbortSignal): Promise<void> {
+export async function abandonHost(job: HostJob): Promise<void> {
   const release = releaseOf(job)
   try {
-    await overLink(job, signal, async ({ connection, sftp }) => {
+    await overLink(job, afterwards(job), async ({ connection, sftp }) => {
       if (release.made) {
         await removeTree(connection, sftp, releaseDir(release.root, release.name))
         release.made = false
