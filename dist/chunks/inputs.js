@@ -31998,6 +31998,7 @@ async function prepareRelease(attempt, release, work) {
     startSending(attempt.progress, files.reduce((sum, file) => sum + file.size, 0));
     await send(inRelease, { files, links });
     await linkSharedPaths(inRelease, state, release);
+    attempt.progress.phase = 'ready';
     attempt.log.info(`release ${state.name} is complete and verified in ${inRelease.base}: ${attempt.progress.uploaded} file(s) sent, ${attempt.progress.skipped} linked`);
 }
 
@@ -32194,6 +32195,7 @@ async function rollbackAttempt(job, signal) {
             kept: { connection, sftp }
         };
         kept = true;
+        job.progress.phase = 'ready';
         job.log.info(`rollback: current is ${current}; going back to ${before}`);
     }
     finally {
@@ -32957,10 +32959,11 @@ async function runHost(run, host, index) {
     const entry = { label: host.label, progress: job.progress, meter: new RateMeter() };
     run.running.add(entry);
     const result = await (run.options.deployHost ?? deployHost)(job, signal);
-    run.running.delete(entry);
-    return { job, result, log };
+    return { job, result, log, running: entry };
 }
 function report(run, outcome, result) {
+    if (outcome.running !== undefined)
+        run.running.delete(outcome.running);
     if (result.attempts > 0)
         outcome.log.push({
             level: 'info',

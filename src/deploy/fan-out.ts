@@ -115,6 +115,8 @@ function hostJob(run: Run, host: Destination, index: number, log: LogLine[]): Ho
 /** A host's deploy over: its result, reported with its log. */
 interface HostOutcome extends MadeRelease {
   readonly log: LogLine[]
+  /** In the progress lines until reported (a release waiting for its switch too). */
+  readonly running?: Running
 }
 
 /** One host from start to result; a host not started before the run was stopped is skipped. */
@@ -130,11 +132,11 @@ async function runHost(run: Run, host: Destination, index: number): Promise<Host
   const entry = { label: host.label, progress: job.progress, meter: new RateMeter() }
   run.running.add(entry)
   const result = await (run.options.deployHost ?? deployHost)(job, signal)
-  run.running.delete(entry)
-  return { job, result, log }
+  return { job, result, log, running: entry }
 }
 
 function report(run: Run, outcome: HostOutcome, result: HostResult): void {
+  if (outcome.running !== undefined) run.running.delete(outcome.running)
   if (result.attempts > 0)
     outcome.log.push({
       level: 'info',

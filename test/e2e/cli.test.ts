@@ -82,6 +82,39 @@ describe('deploys', () => {
     for (const h of [host(0), host(1)]) expect(treeDigest(h.path('cli/options'))).toEqual(DIGESTS)
   })
 
+  test('releases, then a rollback: --releases, --release-name, --rollback with no --source', async () => {
+    const h = host(1)
+    const env = { HOME: homeWith() }
+    for (const [name, text] of [
+      ['r1', 'one'],
+      ['r2', 'two']
+    ] as const) {
+      const run = await runCli(
+        [...deployArgs([h], 'cli/releases'), '--releases', '--release-name', name, '--json'],
+        { cwd: workspace({ 'v.txt': text }), env }
+      )
+      expect(run.code, explain(run)).toBe(0)
+      expect(JSON.parse(run.stdout) as HostResultOutput[]).toMatchObject([
+        { status: 'success', release: name, switched: true }
+      ])
+    }
+    const back = await runCli(
+      [
+        '--host',
+        h.entry,
+        ...credentialArgs(),
+        '--target',
+        'cli/releases',
+        '--releases',
+        '--rollback'
+      ],
+      { cwd: workspace({}), env }
+    )
+    expect(back.code, explain(back)).toBe(0)
+    expect(back.stdout).toMatch(/1 of 1 host\(s\) rolled back, 0 failed/)
+    expect(readFileSync(h.path('cli/releases/current/v.txt'), 'utf8')).toBe('one')
+  })
+
   test('from an inventory file outside the working directory', async () => {
     const cwd = workspace(FILES)
     const inventory = join(tempDir('inv'), 'fleet.yml')

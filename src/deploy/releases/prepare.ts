@@ -229,6 +229,7 @@ export async function prepareRelease(
   )
   await send(inRelease, { files, links })
   await linkSharedPaths(inRelease, state, release)
+  attempt.progress.phase = 'ready'
   attempt.log.info(
     `release ${state.name} is complete and verified in ${inRelease.base}: ${attempt.progress.uploaded} file(s) sent, ${attempt.progress.skipped} linked`
   )

@@ -57,6 +57,7 @@ export async function rollbackAttempt(job: HostJob, signal: AbortSignal): Promis
       kept: { connection, sftp }
     }
     kept = true
+    job.progress.phase = 'ready'
     job.log.info(`rollback: current is ${current}; going back to ${before}`)
   } finally {
     if (!kept) await connection.close()
