@@ -267,4 +267,34 @@ describe('releases', () => {
     expect(releasesOn(h, 'rel/term')).toEqual(['one'])
     expect(existsSync(h.path('rel/term/.deploy.lock'))).toBe(false)
   })
+
+  test('a server that refuses hardlink@openssh.com: unchanged files linked by ln in the shell', async () => {
+    const h = host(1)
+    const files = { 'a.txt': 'same', 'b/c.txt': 'same too', 'd.txt': 'v1' }
+    const first = await deploy([h], files, { target: 'rel/ln', 'release-name': 'r1' })
+    expect(first.code, logOf(first)).toBe(0)
+    h.setSftpServerFlags(['-P', 'hardlink'])
+    let second
+    try {
+      second = await deploy(
+        [h],
+        { ...files, 'd.txt': 'v2' },
+        {
+          target: 'rel/ln',
+          'release-name': 'r2'
+        }
+      )
+    } finally {
+      h.setSftpServerFlags([])
+    }
+    expect(second.code, logOf(second)).toBe(0)
+    expect(results(second)[0]).toMatchObject({ uploaded: 1, skipped: 2, bytes: 2 })
+    const inode = (path: string): number => statSync(h.path(path)).ino
+    expect(inode('rel/ln/releases/r2/b/c.txt')).toBe(inode('rel/ln/releases/r1/b/c.txt'))
+    expect(treeDigest(h.path('rel/ln/current/'))).toEqual({
+      'a.txt': sha256('same'),
+      'b/c.txt': sha256('same too'),
+      'd.txt': sha256('v2')
+    })
+  })
 })

@@ -62,8 +62,9 @@ async function beginRelease(attempt: Attempt, release: ReleaseSettings): Promise
 }
 
 /**
- * Hard links `from/<file>` at `to/<file>` for each file: hardlink@openssh.com, else `ln` in the
- * host's shell (which copies where it cannot link). Returns the files linked; the others are sent.
+ * Hard links `from/<file>` at `to/<file>` for each file: hardlink@openssh.com, and for the files
+ * it did not link (the server lacks it, or refuses it), `ln` in the host's shell (which copies
+ * where it cannot link). Returns the files linked; the others are sent.
  */
 async function linkFiles(
   attempt: Attempt,
@@ -74,26 +75,40 @@ async function linkFiles(
   if (files.length === 0) return []
   for (const dir of new Set(files.map((file) => posix.dirname(file.relativePath))))
     await attempt.ensureDir(posix.join(to, dir))
+  const refused = attempt.sftp.hasHardlink ? await linkOverSftp(attempt, files, from, to) : files
+  if (refused.length === 0) return files
+  const linked = new Set(files)
+  if (!(await linkInShell(attempt, refused, from, to)))
+    for (const file of refused) linked.delete(file)
+  return [...linked]
+}
+
+/** hardlink@openssh.com for each file, many at once. Returns the files it did not link. */
+async function linkOverSftp(
+  attempt: Attempt,
+  files: readonly PlannedFile[],
+  from: string,
+  to: string
+): Promise<PlannedFile[]> {
   const { sftp } = attempt
-  if (sftp.hasHardlink) {
-    await runPool(
-      files,
-      LINKS_IN_FLIGHT,
-      async (file) => {
-        const path = posix.join(to, file.relativePath)
-        await sftp
-          .hardlink(posix.join(from, file.relativePath), path)
-          .catch(async (error: unknown) => {
-            // A retry finds the links an earlier attempt made.
-            if ((await sftp.lstat(path))?.isFile !== true) throw error
-          })
-        return undefined
-      },
-      { signal: attempt.signal }
-    )
-    return files
-  }
-  return (await linkInShell(attempt, files, from, to)) ? files : []
+  const refused: PlannedFile[] = []
+  await runPool(
+    files,
+    LINKS_IN_FLIGHT,
+    async (file) => {
+      const path = posix.join(to, file.relativePath)
+      await sftp
+        .hardlink(posix.join(from, file.relativePath), path)
+        .catch(async (error: unknown) => {
+          if (isConnectionEnded(error)) throw error
+          // A retry finds the links an earlier attempt made.
+          if ((await sftp.lstat(path))?.isFile !== true) refused.push(file)
+        })
+      return undefined
+    },
+    { signal: attempt.signal }
+  )
+  return refused
 }
 
 /** `ln` (else `cp -p`) for each file, in one script for the host's shell; false where it has none. */
