@@ -1529,6 +1529,10 @@ async function takeLock(attempt) {
             break;
         }
         const sameRun = held?.run === record.run;
+        // A release holds its lock until the run's hosts switch together: another entry of the
+        // run would wait for it for ever, and make the same release besides.
+        if (sameRun && settings.releases !== undefined)
+            throw new DeployError('release', `another host entry of this run deploys a release to the same target (${base}): give each entry its own target`);
         if (!sameRun && Date.now() >= waitUntil) {
             const modified = held === undefined ? (await sftp.lstat(path).catch(() => undefined))?.mtimeMs : undefined;
             throw lockedError(path, held, Date.now(), modified);
@@ -32771,10 +32775,10 @@ async function recordAndPrune(job, link, release) {
     for (const name of removed)
         await removeTree(connection, sftp, releaseDir(root, name));
     const kept = names.filter((name) => !removed.includes(name));
-    const lines = [
-        ...host.historyLines,
-        historyLine(release.name, new Date(), job.settings.lockHolder)
-    ];
+    // A rollback records nothing new: the release gone back to keeps its place and its line.
+    const lines = release.rollback
+        ? host.historyLines
+        : [...host.historyLines, historyLine(release.name, new Date(), job.settings.lockHolder)];
     await writeWhole(sftp, posix.join(root, HISTORY_FILE), historyText(lines, kept), job.hostToken);
     if (removed.length > 0)
         job.log.info(`${release.rollback ? 'removed the release rolled back from' : `pruned (keep-releases ${job.settings.releases?.keep})`}: ${removed.join(', ')}`);

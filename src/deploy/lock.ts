@@ -176,6 +176,13 @@ export async function takeLock(attempt: Attempt): Promise<TakenLock> {
       break
     }
     const sameRun = held?.run === record.run
+    // A release holds its lock until the run's hosts switch together: another entry of the
+    // run would wait for it for ever, and make the same release besides.
+    if (sameRun && settings.releases !== undefined)
+      throw new DeployError(
+        'release',
+        `another host entry of this run deploys a release to the same target (${base}): give each entry its own target`
+      )
     if (!sameRun && Date.now() >= waitUntil) {
       const modified =
         held === undefined ? (await sftp.lstat(path).catch(() => undefined))?.mtimeMs : undefined

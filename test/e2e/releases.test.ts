@@ -297,4 +297,29 @@ describe('releases', () => {
       'd.txt': sha256('v2')
     })
   })
+
+  test('rollback together: a host with no earlier release fails, and no host moves', async () => {
+    const [a, b] = [host(0), host(1)]
+    for (const name of ['x1', 'x2']) {
+      const run = await deploy([a], { 'v.txt': name }, { target: 'rel/rb', 'release-name': name })
+      expect(run.code, logOf(run)).toBe(0)
+    }
+    const only = await deploy([b], { 'v.txt': 'x1' }, { target: 'rel/rb', 'release-name': 'x1' })
+    expect(only.code, logOf(only)).toBe(0)
+    const back = await runAction(
+      fleetInputs(fleet, [a, b], {
+        releases: 'true',
+        rollback: 'true',
+        target: 'rel/rb',
+        source: ''
+      }),
+      { cwd: workspace({}) }
+    )
+    expect(back.code, logOf(back)).toBe(1)
+    expect(results(back).map((result) => result.status)).toEqual(['held', 'failed'])
+    expect(results(back)[1]).toMatchObject({ errorClass: 'release' })
+    expect(currentOf(a, 'rel/rb')).toBe('releases/x2')
+    expect(releasesOn(a, 'rel/rb')).toEqual(['x1', 'x2'])
+    for (const h of [a, b]) expect(existsSync(h.path('rel/rb/.deploy.lock'))).toBe(false)
+  })
 })

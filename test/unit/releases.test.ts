@@ -214,3 +214,25 @@ describe('switch together, on fake hosts', () => {
     }
   })
 })
+
+describe('one target, two entries of one run', () => {
+  test('the second is refused at once, not left waiting for a lock held until the switch', async () => {
+    const host = fakeHost()
+    const { settings, plan } = await testPlan(
+      { 'v.txt': 'v' },
+      { releases: 'true', 'release-name': 'r1', host: 'a.example, b.example' }
+    )
+    const first = testJob(host, settings, plan, 0)
+    const second = testJob(host, settings, plan, 1)
+    const signal = new AbortController().signal
+    expect(await deployHost(first.job, signal)).toMatchObject({ status: 'success' })
+    const refused = await deployHost(second.job, signal)
+    expect(refused).toMatchObject({ status: 'failed', errorClass: 'release', attempts: 1 })
+    expect(refused.error).toMatch(
+      /another host entry of this run deploys a release to the same target/
+    )
+    // The first entry's release and lock are untouched.
+    expect(host.file('/home/u/site/releases/r1/v.txt')?.toString()).toBe('v')
+    expect(host.nodes.has('/home/u/site/.deploy.lock')).toBe(true)
+  })
+})

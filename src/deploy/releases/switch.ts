@@ -122,10 +122,10 @@ async function recordAndPrune(job: HostJob, link: Link, release: ReleaseProgress
   }
   for (const name of removed) await removeTree(connection, sftp, releaseDir(root, name))
   const kept = names.filter((name) => !removed.includes(name))
-  const lines = [
-    ...host.historyLines,
-    historyLine(release.name, new Date(), job.settings.lockHolder)
-  ]
+  // A rollback records nothing new: the release gone back to keeps its place and its line.
+  const lines = release.rollback
+    ? host.historyLines
+    : [...host.historyLines, historyLine(release.name, new Date(), job.settings.lockHolder)]
   await writeWhole(sftp, posix.join(root, HISTORY_FILE), historyText(lines, kept), job.hostToken)
   if (removed.length > 0)
     job.log.info(
