@@ -40,6 +40,10 @@ export interface HostResultOutput {
   resumedBytes: number
   /** The jump chain, `user@host:port` per hop in order; absent for a host reached directly. */
   jump?: string[]
+  /** With releases. */
+  release?: string | null
+  previousRelease?: string | null
+  switched?: boolean
 }
 
 /** Parses the GITHUB_OUTPUT file: `name<<DELIMITER` … `DELIMITER` blocks. */

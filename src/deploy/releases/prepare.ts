@@ -44,7 +44,6 @@ async function beginRelease(attempt: Attempt, release: ReleaseSettings): Promise
       `release ${release.name} is on the host already (${dir}): a release is never overwritten; give another release-name`
     )
   await attempt.ensureDir(posix.join(base, RELEASES_DIR))
-  await sftp.mkdir(dir)
   const state: ReleaseProgress = {
     root: base,
     name: release.name,
@@ -54,7 +53,18 @@ async function beginRelease(attempt: Attempt, release: ReleaseSettings): Promise
     host,
     rollback: false
   }
+  // Begun before the directory is asked for: where the answer is lost, the retry continues it
+  // (and a failure removes it) instead of taking it for another run's.
   progress.release = state
+  try {
+    await sftp.mkdir(dir)
+  } catch (error) {
+    if (!isConnectionEnded(error)) {
+      progress.release = undefined
+      state.made = false
+    }
+    throw error
+  }
   log.info(
     `release ${release.name}: made ${dir}${host.current === undefined ? ' (the first release here)' : `; current is ${host.current}`}`
   )
@@ -181,16 +191,6 @@ async function linkSharedPaths(
   const { sftp, base } = inRelease
   for (const shared of release.sharedPaths) {
     const target = posix.join(state.root, SHARED_DIR, shared.path)
-    const found = await sftp.stat(target)
-    if (shared.directory) {
-      if (found === undefined) await inRelease.ensureDir(target)
-      else if (!found.isDirectory)
-        throw new DeployError('release', `shared path ${target} is not a directory`)
-    } else if (found === undefined)
-      throw new DeployError(
-        'release',
-        `shared file ${target} is missing: create it on the host (shared-paths links it into every release)`
-      )
     const path = posix.join(base, shared.path)
     await inRelease.ensureDir(posix.dirname(path))
     const text = posix.relative(posix.dirname(path), target)
@@ -207,6 +207,30 @@ async function linkSharedPaths(
 }
 
 /**
+ * Before anything is sent: each shared path is in `<target>/shared/` (a directory made where
+ * missing); a missing shared file fails the host, naming it.
+ */
+async function checkSharedPaths(
+  attempt: Attempt,
+  root: string,
+  release: ReleaseSettings
+): Promise<void> {
+  for (const shared of release.sharedPaths) {
+    const target = posix.join(root, SHARED_DIR, shared.path)
+    const found = await attempt.sftp.stat(target)
+    if (shared.directory) {
+      if (found === undefined) await attempt.ensureDir(target)
+      else if (!found.isDirectory)
+        throw new DeployError('release', `shared path ${target} is not a directory`)
+    } else if (found === undefined)
+      throw new DeployError(
+        'release',
+        `shared file ${target} is missing: create it on the host (shared-paths links it into every release)`
+      )
+  }
+}
+
+/**
  * Makes this run's release on the host (the attempt's base is the deploy root): begun, unchanged
  * files linked, the rest sent and verified, shared paths linked. `current` stays as it is.
  */
@@ -216,6 +240,7 @@ export async function prepareRelease(
   work: ReleaseWork
 ): Promise<void> {
   const retry = attempt.progress.release !== undefined
+  if (!retry) await checkSharedPaths(attempt, attempt.base, release)
   const state = await beginRelease(attempt, release)
   const inRelease: Attempt = {
     ...attempt,
