@@ -6,12 +6,13 @@
 //   npm run bench                   all workloads, 3 rounds
 //   npm run bench -- --rounds 5
 //   npm run bench -- --quick        smaller data sets (a few seconds per workload)
-//   npm run bench -- --only big,small,redeploy,medium,fanout,rss
+//   npm run bench -- --only big,small,redeploy,releases,medium,fanout,rss
 //   npm run bench -- --client-cores 4   the clients on 4 cores, the hosts on the rest (taskset);
 //                                       the default on a machine of 8 cores or more
 
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import {
+  cpSync,
   existsSync,
   mkdirSync,
   readFileSync,
@@ -45,6 +46,10 @@ const rounds = Number(option('rounds') ?? (quick ? 2 : 3))
 const only = option('only')?.split(',')
 const wanted = (name: string): boolean => only === undefined || only.includes(name)
 
+/** The releases workload: files changed before each redeploy, releases each deploy root keeps. */
+const CHANGED_FILES = 10
+const KEEP_RELEASES = 3
+
 const MiB = 1024 * 1024
 const GiB = 1024 * MiB
 const sizes = quick
@@ -56,6 +61,7 @@ const label = {
   big: `1 file, ${sizes.big / MiB} MiB`,
   small: `${sizes.smallCount} files of 4 KiB`,
   redeploy: `redeploy of ${sizes.smallCount} unchanged files`,
+  releases: `redeploy of ${sizes.smallCount} files with ${CHANGED_FILES} changed`,
   medium: `${sizes.medium} files of 10 MiB`,
   fan: (count: number): string => `fan-out ${sizes.fan / MiB} MiB to ${count} host(s)`,
   rss: `peak RSS: ${sizes.rss / GiB} GiB to 8 hosts`
@@ -86,15 +92,25 @@ function randomFile(path: string, size: number): void {
   mkdirSync(join(path, '..'), { recursive: true })
   execFileSync('sh', ['-c', `head -c ${size} /dev/urandom > '${path}'`])
 }
+/** File `i` of a small tree: 100 files to a directory. */
+const smallFile = (dir: string, i: number): string =>
+  join(dir, `d${String(Math.floor(i / 100)).padStart(3, '0')}`, `f${i}.txt`)
 function smallTree(dir: string, count: number): void {
   if (existsSync(join(dir, '.complete'))) return
   rmSync(dir, { recursive: true, force: true })
   for (let i = 0; i < count; i += 1) {
-    const sub = join(dir, `d${String(Math.floor(i / 100)).padStart(3, '0')}`)
-    if (i % 100 === 0) mkdirSync(sub, { recursive: true })
-    writeFileSync(join(sub, `f${i}.txt`), Buffer.alloc(4096, i % 251))
+    if (i % 100 === 0) mkdirSync(join(smallFile(dir, i), '..'), { recursive: true })
+    writeFileSync(smallFile(dir, i), Buffer.alloc(4096, i % 251))
   }
   writeFileSync(join(dir, '.complete'), '')
+}
+/** New contents, the same size, for CHANGED_FILES files spread over a small tree. */
+function changeSmallFiles(dir: string, count: number, edit: number): void {
+  for (let k = 0; k < CHANGED_FILES; k += 1)
+    writeFileSync(
+      smallFile(dir, Math.floor((k * count) / CHANGED_FILES)),
+      Buffer.alloc(4096, `edit ${edit}\n`)
+    )
 }
 // The peak-RSS run lands a copy on each of 8 hosts, whose homes are all on the file system of
 // the temporary directory: check for the room before anything runs, not after the rest.
@@ -109,7 +125,7 @@ if (wanted('rss')) {
     console.error(
       `npm run bench: the peak-RSS workload (${label.rss}) needs ${gib(needed)} free in ` +
         `${tmpdir()}, which has ${gib(free)}. Free some space, or leave that workload out: ` +
-        '--only big,small,redeploy,medium,fanout'
+        '--only big,small,redeploy,releases,medium,fanout'
     )
     process.exit(1)
   }
@@ -121,6 +137,11 @@ for (let i = 0; i < sizes.medium; i += 1) randomFile(join(data, `medium/m${i}.bi
 randomFile(join(data, 'fan/fan.bin'), sizes.fan)
 if (wanted('rss')) randomFile(join(data, 'rss/rss.bin'), sizes.rss)
 rmSync(join(data, 'small/.complete'), { force: true })
+if (wanted('releases')) {
+  // A copy of the small tree, whose files the workload changes: afresh each run.
+  rmSync(join(data, 'releases'), { recursive: true, force: true })
+  cpSync(join(data, 'small'), join(data, 'releases'), { recursive: true })
+}
 execFileSync('sh', ['-c', `cat '${data}'/big/* '${data}'/fan/* > /dev/null`]) // warm the page cache
 
 /** The bench's own small files (known_hosts, the action's outputs, GNU time's reports). */
@@ -231,7 +252,13 @@ function ours(
   return () => timed(process.execPath, [DIST], env)
 }
 
-const remote = (host: TestHost, path: string): string => `${fleet.user}@${host.address}:${path}`
+const login = (host: TestHost): string => `${fleet.user}@${host.address}`
+const remote = (host: TestHost, path: string): string => `${login(host)}:${path}`
+/** OpenSSH's ssh to `host`, with the bench's options: rsync's remote shell, or a command's. */
+const ssh = (host: TestHost): string[] => ['ssh', '-p', String(host.port), ...sshOptions()]
+/** Words quoted for sh. */
+const shellWords = (words: string[]): string =>
+  words.map((word) => `'${word.replaceAll("'", `'\\''`)}'`).join(' ')
 const scp =
   (host: TestHost, source: string, target: string, recursive = false) =>
   () =>
@@ -243,25 +270,59 @@ const scp =
       source,
       remote(host, target)
     ])
+const rsyncArgs = (host: TestHost, source: string, target: string, extra: string[] = []) => [
+  '-a',
+  ...extra,
+  '-e',
+  ssh(host).join(' '),
+  source,
+  remote(host, target)
+]
 const rsync = (host: TestHost, source: string, target: string) => () =>
-  timed('rsync', [
-    '-a',
-    '-e',
-    `ssh -p ${host.port} ${sshOptions().join(' ')}`,
-    source,
-    remote(host, target)
-  ])
+  timed('rsync', rsyncArgs(host, source, target))
 const sftp = (host: TestHost, commands: string[]) => () => {
   writeFileSync(sftpBatchFile, `${commands.join('\n')}\n`)
-  return timed('sftp', [
-    ...sshOptions(),
-    '-P',
-    String(host.port),
-    '-b',
-    sftpBatchFile,
-    `${fleet.user}@${host.address}`
-  ])
+  return timed('sftp', [...sshOptions(), '-P', String(host.port), '-b', sftpBatchFile, login(host)])
 }
+
+/** Runs `run(n)` with n = 0, 1, 2, … on successive calls: each deploy a new release. */
+function numbered(run: (n: number) => () => Promise<Sample>): () => Promise<Sample> {
+  let n = -1
+  return () => run((n += 1))()
+}
+/** Release `n`'s directory in a deploy root. */
+const releaseDir = (n: number): string => `releases/bench-${n}`
+
+/** This action in releases mode, the deploy root `root`: release bench-0, bench-1, … */
+const oursReleases = (host: TestHost, workingDirectory: string, root: string) =>
+  numbered((n) =>
+    ours([host], workingDirectory, root, {
+      releases: 'true',
+      'release-name': `bench-${n}`,
+      'keep-releases': String(KEEP_RELEASES)
+    })
+  )
+
+/**
+ * A Capistrano-style rsync deploy into the deploy root `root`, as one timed command: `rsync -a
+ * --link-dest` from the previous release into a new one, then over ssh a new `current` link
+ * renamed over the old one and, as this action's `keep-releases` does, the removal of the
+ * release that falls out. `releases/` must be there.
+ */
+const rsyncReleases = (host: TestHost, source: string, root: string) =>
+  numbered((n) => () => {
+    const linkDest = n > 0 ? [`--link-dest=../bench-${n - 1}`] : []
+    const copy = rsyncArgs(host, source, `${root}/${releaseDir(n)}/`, linkDest)
+    const switchCurrent = [
+      `ln -s ${releaseDir(n)} ${root}/current.tmp`,
+      `mv -T ${root}/current.tmp ${root}/current`,
+      ...(n >= KEEP_RELEASES ? [`rm -rf ${root}/${releaseDir(n - KEEP_RELEASES)}`] : [])
+    ].join(' && ')
+    return timed('sh', [
+      '-c',
+      `${shellWords(['rsync', ...copy])} && ${shellWords([...ssh(host), login(host), switchCurrent])}`
+    ])
+  })
 
 interface Result {
   workload: string
@@ -390,6 +451,28 @@ try {
     )
   }
 
+  if (wanted('releases')) {
+    // Each tool starts from a first deploy of its own; before every run the same CHANGED_FILES
+    // files get new contents, so every run differs from that tool's previous one in those.
+    const roots = {
+      releases: out('out-releases'),
+      inPlace: out('out-releases-in-place'),
+      rsync: out('out-releases-rsync')
+    }
+    clear([one], ...Object.values(roots))()
+    mkdirSync(one.path(`${roots.rsync}/releases`), { recursive: true })
+    const tools = {
+      ours: oursReleases(one, 'releases', roots.releases),
+      'ours (releases: false)': ours([one], 'releases', roots.inPlace),
+      'rsync --link-dest': rsyncReleases(one, join(data, 'releases/'), roots.rsync)
+    }
+    for (const setup of Object.values(tools)) await setup()
+    let edit = 0
+    await workload(label.releases, tools, () =>
+      changeSmallFiles(join(data, 'releases'), sizes.smallCount, (edit += 1))
+    )
+  }
+
   if (wanted('medium')) {
     await workload(
       label.medium,
@@ -486,12 +569,24 @@ const ratio = (
   const other = measured(workloadName, theirs)
   return mine === undefined || other === undefined ? undefined : mine[key] / other[key]
 }
-const targets: [string, number | undefined, number][] = [
+/** A target: its name, this run's figure, the most it may be (none: the figure alone). */
+type Target = [string, number | undefined, number | undefined]
+const targets: Target[] = [
   [`${label.big}, verified: time ÷ unverified \`scp\``, ratio(label.big, 'scp'), 1],
   [`${label.small}: time ÷ \`scp -r\``, ratio(label.small, 'scp -r'), 1 / 6],
   [`${label.small}: time ÷ \`rsync\``, ratio(label.small, 'rsync'), 1],
   [`${label.redeploy}: time ÷ \`rsync\``, ratio(label.redeploy, 'rsync'), 1],
-  ...[4, 8].flatMap((count): [string, number | undefined, number][] => [
+  [
+    `${label.releases}, \`releases: true\`: time ÷ in place (\`releases: false\`)`,
+    ratio(label.releases, 'ours (releases: false)'),
+    undefined
+  ],
+  [
+    `${label.releases}, \`releases: true\`: time ÷ \`rsync --link-dest\` and switch`,
+    ratio(label.releases, 'rsync --link-dest'),
+    undefined
+  ],
+  ...[4, 8].flatMap((count): Target[] => [
     [
       `${label.fan(count)}: time ÷ ${count} × \`scp\``,
       ratio(label.fan(count), `${count} × scp`),
@@ -515,9 +610,10 @@ lines.push(
   '| --- | ---: | ---: | --- |',
   ...targets
     .filter(([, value]) => value !== undefined)
-    .map(
-      ([name, value = 0, limit]) =>
-        `| ${name} | ${value.toFixed(limit > 10 ? 0 : 2)} | ${limit.toFixed(limit > 10 ? 0 : limit < 1 ? 3 : 2)} | ${value <= limit ? 'yes' : 'no'} |`
+    .map(([name, value = 0, limit]) =>
+      limit === undefined
+        ? `| ${name} | ${value.toFixed(2)} | — | — |`
+        : `| ${name} | ${value.toFixed(limit > 10 ? 0 : 2)} | ${limit.toFixed(limit > 10 ? 0 : limit < 1 ? 3 : 2)} | ${value <= limit ? 'yes' : 'no'} |`
     )
 )
 const markdown = `${lines.join('\n')}\n`
