@@ -18,6 +18,8 @@ export const ERROR_KINDS = [
   'delete-limit',
   'locked',
   'release',
+  'script',
+  'health-check',
   'aborted'
 ] as const
 export type ErrorKind = (typeof ERROR_KINDS)[number]

@@ -23,7 +23,8 @@ import {
   type InputEnvironment,
   type InputName
 } from './action/inputs.js'
-import { type Settings } from './config/settings.js'
+import { type Destination, type Settings } from './config/settings.js'
+import { rollOut, type Rollout } from './deploy/rollout/batches.js'
 import { createLocalHasher } from './local/digests.js'
 import { buildPlan, type Plan } from './local/plan.js'
 import { formatBytes } from './format.js'
@@ -123,22 +124,33 @@ function lanesFor(settings: Settings, options: RunOptions): number[][] {
   return assignHosts(settings.hosts, count)
 }
 
-/** The fan-out: on this thread, or spread over threads, a lane each. */
-function fanOutOn(
-  lanes: number[][],
+/**
+ * One batch's fan-out (every host, where there is one batch): on this thread, or spread over
+ * threads, a lane each. Its results in the order of `indexes`.
+ */
+async function fanOutBatch(
+  indexes: readonly number[],
   fanOut: FanOutOptions,
   options: RunOptions,
-  thread: ThreadRun
+  thread: ThreadRun,
+  runToken: string
 ): Promise<HostResult[]> {
-  if (lanes.length === 1 || options.workerUrl === undefined) return fanOutHere(fanOut)
-  return fanOutInThreads(fanOut, {
+  const { settings } = fanOut
+  const batch = { ...settings, hosts: indexes.map((index) => settings.hosts[index] as Destination) }
+  const lanes = lanesFor(batch, options).map((lane) =>
+    lane.map((local) => indexes[local] as number)
+  )
+  if (lanes.length === 1 || options.workerUrl === undefined)
+    return fanOutHere({ ...fanOut, settings: batch, hostNumbers: indexes, runToken })
+  const all = await fanOutInThreads(fanOut, {
     workerUrl: options.workerUrl,
     run: thread,
     lanes,
-    shares: parallelShares(lanes, fanOut.settings.maxParallel),
+    shares: parallelShares(lanes, settings.maxParallel),
     memoryBytes: Math.floor(MAX_BYTES_IN_MEMORY / lanes.length),
-    runToken: newRunToken()
+    runToken
   })
+  return indexes.map((index) => all[index] as HostResult)
 }
 
 async function deploy(
@@ -161,6 +173,7 @@ async function deploy(
   io.start?.(hosts.map((host) => host.label))
   const root = rootSignal(options.signal)
   let results: HostResult[]
+  let rollout: Rollout
   try {
     const fanOutOptions: FanOutOptions = {
       settings,
@@ -186,7 +199,16 @@ async function deploy(
         }
       }
     }
-    results = await fanOutOn(lanes, fanOutOptions, options, thread)
+    const runToken = newRunToken()
+    rollout = await rollOut(
+      settings.rollout,
+      hosts.map((host) => host.label),
+      plan.files.length,
+      (indexes) => fanOutBatch(indexes, fanOutOptions, options, thread, runToken),
+      root.signal,
+      (line) => io.info(line)
+    )
+    results = rollout.results
   } finally {
     root.dispose()
   }
@@ -198,20 +220,30 @@ async function deploy(
       deleting: settings.delete,
       files: plan.files.length,
       totalBytes: plan.totalBytes,
-      verify: settings.verify
+      verify: settings.verify,
+      batches: rollout.batches,
+      ...(rollout.stopped === undefined ? {} : { stopped: rollout.stopped })
     })
   )
 
   const failed = results.filter((result) => result.status === 'failed')
-  for (const result of failed)
-    io.error(oneLine(result.error ?? 'failed'), `Deploy to ${result.host} failed`)
   const skipped = results.filter((result) => result.status === 'skipped')
   const held = results.filter((result) => result.status === 'held')
+  // Within max-failures a failed host is a warning, and the step succeeds.
+  const tolerated = rollout.stopped === undefined && failed.length <= rollout.tolerated
+  for (const result of failed)
+    if (tolerated)
+      io.warning(
+        `${oneLine(result.error ?? 'failed')} (within max-failures: ${rollout.tolerated})`,
+        `Deploy to ${result.host} failed`
+      )
+    else io.error(oneLine(result.error ?? 'failed'), `Deploy to ${result.host} failed`)
   const succeeded = results.length - failed.length - skipped.length - held.length
   io.info(
-    `${succeeded} of ${results.length} host(s) ${settings.dryRun ? 'planned (dry run: nothing was written)' : settings.releases?.rollback === true ? 'rolled back' : settings.releases === undefined ? 'deployed' : 'switched'}, ${failed.length} failed,${held.length > 0 ? ` ${held.length} held (not switched),` : ''} ${skipped.length} not attempted`
+    `${succeeded} of ${results.length} host(s) ${settings.dryRun ? 'planned (dry run: nothing was written)' : settings.releases?.rollback === true ? 'rolled back' : settings.releases === undefined ? 'deployed' : 'switched'}, ${failed.length} failed,${held.length > 0 ? ` ${held.length} held (not switched),` : ''} ${skipped.length} not attempted${rollout.stopped === undefined ? '' : `; the rollout stopped ${rollout.stopped}`}`
   )
-  if (failed.length === 0 && skipped.length === 0 && held.length === 0) return 'succeeded'
+  const failing = failed.length > 0 || held.length > 0
+  if (skipped.length === 0 && (!failing || tolerated)) return 'succeeded'
   io.markFailed()
   return 'failed'
 }

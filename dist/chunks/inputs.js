@@ -5,9 +5,9 @@ const __filename = __sfdFileURLToPath(import.meta.url);
 const __dirname = __sfdDirname(__filename);
 const require = __sfdCreateRequire(import.meta.url);
 import { createHash, createHmac, timingSafeEqual, randomBytes, createPrivateKey } from 'node:crypto';
-import { openSync, closeSync, readSync, fstatSync, statSync, readFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
-import { sep as sep$1, posix } from 'node:path';
+import { posix, sep as sep$1 } from 'node:path';
+import { openSync, closeSync, readSync, fstatSync, statSync, readFileSync } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
@@ -293,6 +293,1062 @@ function notAttempted(host, files, reason) {
     };
 }
 
+// The one function that puts a value into a remote shell command. Every argument of every remote
+// command goes through it: inside single quotes a POSIX shell expands nothing, so spaces, `$()`,
+// backticks, globs, newlines and non-ASCII arrive as they are. A single quote itself is closed,
+// escaped and reopened: ' becomes '\''.
+function shellQuote(value) {
+    if (value.includes('\0'))
+        throw new Error('a shell argument cannot contain a NUL byte');
+    return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+/**
+ * A remote path as an argument no program can read as an option: absolute as it is, else
+ * `./`-prefixed (a file named `-out` is `./-out`). Every path handed to a remote command goes
+ * through it, then through shellQuote.
+ */
+function commandPath(path) {
+    return path.startsWith('/') ? path : `./${path}`;
+}
+/** shellQuote(commandPath(path)). */
+function quotePath(path) {
+    return shellQuote(commandPath(path));
+}
+
+// One deploy at a time per host and target: `<target>/.deploy.lock`, made whole or not at all
+// before anything is written and removed when the host is done: at the end of its last
+// attempt (an attempt that a retry follows keeps it, and the retry knows it by its token), by
+// the cleanup after a failure, and after a cancellation. A lock another run holds is waited for
+// up to `lock-wait`, then the host fails as `locked`, naming the holder, its age and how to
+// clear it.
+const LOCK_NAME = '.deploy.lock';
+// A held lock is looked at again this often while it is waited for.
+const LOCK_POLL_MS = 500;
+// What a lock file holds at most (it is read whole).
+const LOCK_MAX_BYTES = 4096;
+function lockRecord(job, now = new Date()) {
+    return {
+        holder: job.settings.lockHolder,
+        token: job.hostToken,
+        run: job.hostToken.slice(0, job.hostToken.lastIndexOf('-')),
+        since: now.toISOString()
+    };
+}
+/** The lock file's text: one JSON line. */
+function lockText(record) {
+    return `${JSON.stringify(record)}\n`;
+}
+/** A lock file's text read back; undefined where it is not one of ours. */
+function parseLock(text) {
+    try {
+        const value = JSON.parse(text);
+        return typeof value.holder === 'string' &&
+            typeof value.token === 'string' &&
+            typeof value.run === 'string' &&
+            typeof value.since === 'string'
+            ? { holder: value.holder, token: value.token, run: value.run, since: value.since }
+            : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+async function readLock(sftp, path) {
+    const handle = await sftp.open(path, 'r').catch(() => undefined);
+    if (handle === undefined)
+        return undefined;
+    try {
+        const buffer = Buffer.alloc(LOCK_MAX_BYTES);
+        const length = await sftp.read(handle, buffer, LOCK_MAX_BYTES, 0);
+        return parseLock(buffer.subarray(0, length).toString('utf8'));
+    }
+    finally {
+        await sftp.close(handle).catch(() => undefined);
+    }
+}
+/**
+ * Makes the lock whole or not at all: written in full under a name of this host's own, then
+ * renamed to `.deploy.lock` by SFTP's plain rename, which OpenSSH refuses where the name is
+ * taken. 'held': another lock is there; 'gone': none is, yet the rename failed (the holder
+ * removed it meanwhile: try again); 'read-only': nothing can be written in the target.
+ */
+async function makeLock(attempt, path, text) {
+    const { sftp, progress } = attempt;
+    const own = `${path}.${attempt.hostToken}`;
+    let handle;
+    try {
+        handle = await sftp.open(own, 'w', 0o644);
+    }
+    catch (error) {
+        if (error instanceof DeployError && error.kind === 'permission')
+            return 'read-only';
+        throw error;
+    }
+    progress.temporaries.add(own);
+    try {
+        const data = Buffer.from(text);
+        await sftp.write(handle, data, data.length, 0);
+    }
+    finally {
+        await sftp.close(handle);
+    }
+    // From here the lock may be there even where the answer is lost: the retry knows it by its token.
+    progress.lock = path;
+    try {
+        await sftp.rename(own, path);
+        progress.temporaries.delete(own);
+        return 'made';
+    }
+    catch (error) {
+        progress.lock = undefined;
+        await sftp.unlink(own).catch(() => undefined);
+        progress.temporaries.delete(own);
+        if (!(error instanceof DeployError) || error.kind === 'connection-lost')
+            throw error;
+        return (await sftp.lstat(path).catch(() => undefined)) === undefined ? 'gone' : 'held';
+    }
+}
+/** `locked` for a lock another run holds: who, since when, and how to clear it. */
+function lockedError(path, held, now = Date.now(), modifiedMs) {
+    const parsed = held === undefined ? Number.NaN : Date.parse(held.since);
+    const since = Number.isNaN(parsed) ? (modifiedMs ?? Number.NaN) : parsed;
+    const age = Number.isNaN(since) ? '' : `, taken ${formatDuration(Math.max(0, now - since))} ago`;
+    const holder = held === undefined ? 'another deploy (the lock file does not say which)' : held.holder;
+    return new DeployError('locked', `the target is locked by ${holder}${age} (${path}); if that deploy is no longer running, remove the lock on the host (rm ${quotePath(path)}) and deploy again`);
+}
+function pause$1(ms, signal) {
+    return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+            signal.removeEventListener('abort', stop);
+            resolve();
+        }, ms);
+        const stop = () => {
+            clearTimeout(timer);
+            reject(signal.reason);
+        };
+        signal.addEventListener('abort', stop, { once: true });
+    });
+}
+/**
+ * Takes the target's lock before anything is written there: made, or already this run's (an
+ * earlier attempt's), or waited for: up to `lock-wait` where another run holds it, and for as
+ * long as it takes where another host entry of this run that reaches the same target does.
+ */
+async function takeLock(attempt) {
+    const { sftp, base, settings, log, signal } = attempt;
+    if (!settings.lock)
+        return { waited: false, readOnly: false };
+    const path = posix.join(base, LOCK_NAME);
+    const record = lockRecord(attempt);
+    const waitUntil = Date.now() + settings.lockWaitMs;
+    let waited = false;
+    for (;;) {
+        const made = await makeLock(attempt, path, lockText(record));
+        if (made === 'made')
+            break;
+        if (made === 'read-only')
+            return { waited, readOnly: true };
+        if (made === 'gone')
+            continue;
+        const held = await readLock(sftp, path);
+        if (held?.token === record.token) {
+            attempt.progress.lock = path;
+            break;
+        }
+        const sameRun = held?.run === record.run;
+        // A release holds its lock until the run's hosts switch together: another entry of the
+        // run would wait for it for ever, and make the same release besides.
+        if (sameRun && settings.releases !== undefined)
+            throw new DeployError('release', `another host entry of this run deploys a release to the same target (${base}): give each entry its own target`);
+        if (!sameRun && Date.now() >= waitUntil) {
+            const modified = held === undefined ? (await sftp.lstat(path).catch(() => undefined))?.mtimeMs : undefined;
+            throw lockedError(path, held, Date.now(), modified);
+        }
+        if (!waited)
+            log.info(sameRun
+                ? 'waiting for another host entry of this run that reaches the same target'
+                : `waiting up to ${formatDuration(settings.lockWaitMs)} for the lock held by ${held?.holder ?? 'another deploy'}`);
+        waited = true;
+        const left = sameRun ? LOCK_POLL_MS : Math.max(1, waitUntil - Date.now());
+        await pause$1(Math.min(LOCK_POLL_MS, left), signal);
+    }
+    if (waited)
+        log.info('took the lock');
+    return { waited, readOnly: false };
+}
+/**
+ * Removes the lock this host holds (over SFTP, else with `rm` in the host's shell where the
+ * server bans remove). Over a new connection (`checkOwner`), only where it still is this
+ * host's: a lock another run made after this one's went is left alone.
+ */
+async function releaseLock(job, sftp, connection, checkOwner = false) {
+    const path = job.progress.lock;
+    if (path === undefined)
+        return;
+    const held = checkOwner ? await readLock(sftp, path) : undefined;
+    if (held !== undefined && held.token !== job.hostToken) {
+        job.progress.lock = undefined;
+        return;
+    }
+    try {
+        await sftp.unlink(path);
+    }
+    catch (error) {
+        if (!(error instanceof DeployError && error.kind === 'no-such-path')) {
+            const removed = await connection?.exec(`rm -f ${quotePath(path)}`).catch(() => undefined);
+            if (removed?.code !== 0)
+                throw error;
+        }
+    }
+    job.progress.lock = undefined;
+}
+
+// Which releases a host has, in the order they were made: the record the host keeps
+// (`<target>/releases.log`, one release per line, oldest first), the release directories there,
+// and the one `current` points to. Pure: what to switch back to, and what to prune.
+/** The record's file, in the deploy root. */
+const HISTORY_FILE = 'releases.log';
+/** One line of the record: the name, then (tab-separated) when and by what it was made. */
+function historyLine(name, madeAt, by) {
+    return `${name}\t${madeAt.toISOString()}\t${by.replace(/[\t\r\n]+/g, ' ')}`;
+}
+/** The names the record holds, oldest first (a name recorded twice counts where it was last). */
+function parseHistory(text) {
+    const names = [];
+    for (const line of text.split('\n')) {
+        const name = line.split('\t')[0]?.trim() ?? '';
+        if (name === '')
+            continue;
+        const before = names.indexOf(name);
+        if (before !== -1)
+            names.splice(before, 1);
+        names.push(name);
+    }
+    return names;
+}
+/** The record's lines for `names`, keeping what the old lines said of each. */
+function historyText(lines, names) {
+    const byName = new Map(lines.map((line) => [line.split('\t')[0]?.trim() ?? '', line]));
+    return names.map((name) => byName.get(name) ?? name).join('\n') + (names.length > 0 ? '\n' : '');
+}
+/**
+ * The host's releases oldest first: those the record names that are still there, then the
+ * current one where the record lacks it (a run that stopped between the switch and the record).
+ */
+function orderedReleases(recorded, directories, current) {
+    const ordered = recorded.filter((name) => directories.has(name));
+    if (current !== undefined && !ordered.includes(current))
+        ordered.push(current);
+    return ordered;
+}
+/** The release made before `current`: where a rollback goes. */
+function releaseBefore(ordered, current) {
+    const at = ordered.indexOf(current);
+    return at > 0 ? ordered[at - 1] : undefined;
+}
+/**
+ * The releases `keep-releases` removes: all but the newest `keep`, never the current one or the
+ * one before it. `keep` 0 keeps all.
+ */
+function releasesToPrune(ordered, current, keep) {
+    if (keep === 0)
+        return [];
+    const kept = new Set(ordered.slice(-keep));
+    kept.add(current);
+    const before = releaseBefore(ordered, current);
+    if (before !== undefined)
+        kept.add(before);
+    return ordered.filter((name) => !kept.has(name));
+}
+
+// The protocol of our remote shells. OpenSSH's sftp-server has no checksum extension, so a
+// file's SHA-256 comes from a remote command: `openssl dgst -sha256` (SHA-NI), else
+// `sha256sum`, else `shasum -a 256`. Long-lived `sh -s` processes (one exec channel each) take
+// scripts on stdin and answer in lines that start with LINE_PREFIX, each answer ended by
+// END_LINE; anything else they print (a login banner, say) is ignored.
+/** Every line of ours starts with this, so login banners and other noise are ignored. */
+const LINE_PREFIX = 'sfd-';
+/** Ends every answer. */
+const END_LINE = 'sfd-end';
+const HASHERS = ['openssl', 'sha256sum', 'shasum'];
+/** The command each hasher runs as, reading a file on its stdin. */
+const HASHER_COMMAND = {
+    openssl: 'openssl dgst -sha256',
+    sha256sum: 'sha256sum',
+    shasum: 'shasum -a 256'
+};
+/** Sets `m` to the fastest hasher the host has (in HASHERS order), or `none`. */
+const DETECT_HASHER = [
+    'if command -v openssl >/dev/null 2>&1 && openssl dgst -sha256 </dev/null >/dev/null 2>&1; then m=openssl',
+    'elif command -v sha256sum >/dev/null 2>&1; then m=sha256sum',
+    'elif command -v shasum >/dev/null 2>&1; then m=shasum',
+    'else m=none; fi'
+];
+/**
+ * Picks the fastest hasher the host has, once per shell: answers `sfd-hasher NAME`. Defines
+ * sfd_prefix, which marks openssl's lines as ours: sed where the host has it (faster), else a
+ * shell loop.
+ */
+const HASHER_PRELUDE = [
+    'if command -v sed >/dev/null 2>&1; then',
+    "sfd_prefix() { sed 's/^/sfd-o /'; }",
+    'else',
+    `sfd_prefix() { while IFS= read -r l; do printf 'sfd-o %s\\n' "$l"; done; }`,
+    'fi',
+    ...DETECT_HASHER,
+    // Which boot of which machine this is: a host that is the runner itself shares its CPUs.
+    'echo "sfd-boot $(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"',
+    // The directory relative paths start from, to compare with the SFTP server's.
+    'echo "sfd-cwd $(pwd -P 2>/dev/null)"',
+    'echo "sfd-hasher $m"',
+    `echo ${END_LINE}`,
+    ''
+].join('\n');
+/** The host's boot id from the prelude's answer, where it has one. */
+function parseBootLine(lines) {
+    const id = lines
+        .find((line) => line.startsWith('sfd-boot '))
+        ?.slice('sfd-boot '.length)
+        .trim();
+    return id === undefined || id === '' ? undefined : id;
+}
+/** The shell's working directory (symbolic links resolved) from the prelude's answer. */
+function parseCwdLine(lines) {
+    const cwd = lines.find((line) => line.startsWith('sfd-cwd '))?.slice('sfd-cwd '.length);
+    return cwd === undefined || cwd === '' ? undefined : cwd;
+}
+function parseHasherLine(lines) {
+    const name = lines.find((line) => line.startsWith('sfd-hasher '))?.slice('sfd-hasher '.length);
+    return HASHERS.find((hasher) => hasher === name);
+}
+/**
+ * One batch, every path through quotePath (a file named `-out` is not an option to openssl).
+ * openssl takes the whole batch in one process and its output lines come back prefixed; the
+ * others run once per file. A path that is a symbolic link is never hashed as what it points to
+ * (a file of the build there is not the host's until it replaces the link): the shell names
+ * each such path by its 1-based place (`sfd-link N`), and it reads as unreadable.
+ */
+function hashBatchScript(hasher, paths) {
+    const quoted = paths.map(quotePath).join(' ');
+    if (hasher === 'openssl')
+        return [
+            `i=0; for f in ${quoted}; do i=$((i+1)); if [ -h "$f" ]; then echo "sfd-link $i"; fi; done`,
+            `${HASHER_COMMAND.openssl} ${quoted} 2>/dev/null | sfd_prefix`,
+            `echo ${END_LINE}`,
+            ''
+        ].join('\n');
+    return [
+        `for f in ${quoted}; do`,
+        `if [ ! -h "$f" ] && r=$(${HASHER_COMMAND[hasher]} < "$f" 2>/dev/null); then printf 'sfd-ok %s\\n' "$r"; else echo 'sfd-err'; fi`,
+        'done',
+        `echo ${END_LINE}`,
+        ''
+    ].join('\n');
+}
+// A remote hasher reads at least this fast; a request gets this long per byte it hashes before
+// the watchdog calls it stalled.
+const MIN_HASH_BYTES_PER_MS = 20 * 1024;
+/** How long a remote hasher may take over `bytes`, beyond the idle timeout. */
+function hashAllowanceMs(idleTimeoutMs, bytes) {
+    return idleTimeoutMs + bytes / MIN_HASH_BYTES_PER_MS;
+}
+/** Reads a batch's answer: one result per path, in order. */
+function parseHashAnswer(hasher, paths, lines) {
+    if (hasher !== 'openssl')
+        return paths.map((_, index) => {
+            const line = lines[index] ?? '';
+            const sha256 = line.startsWith('sfd-ok ')
+                ? /\b([0-9a-f]{64})\b/.exec(line.slice(7))?.[1]
+                : undefined;
+            return sha256 === undefined ? 'unreadable' : { sha256 };
+        });
+    // `SHA2-256(path)= hex` (OpenSSL 3) or `SHA256(path)= hex` (1.1), a line per file read, in
+    // order; a name with a line break spans lines, so the text is matched name by name.
+    const links = new Set(lines.filter((line) => line.startsWith('sfd-link ')).map((line) => Number(line.slice(9))));
+    const text = lines
+        .filter((line) => line.startsWith('sfd-o '))
+        .map((line) => line.slice('sfd-o '.length))
+        .join('\n');
+    let position = 0;
+    return paths.map((path, index) => {
+        const digest = nextDigest(text, position, path);
+        if (digest === undefined)
+            return 'unreadable';
+        position = digest.end;
+        return links.has(index + 1) ? 'unreadable' : { sha256: digest.hex };
+    });
+}
+/** The digest line of `path` at `position` in openssl's output, and where the next one starts. */
+function nextDigest(text, position, path) {
+    for (const label of ['SHA2-256', 'SHA256']) {
+        // The path as hashBatchScript handed it to openssl.
+        const head = `${label}(${commandPath(path)})= `;
+        if (!text.startsWith(head, position))
+            continue;
+        const hex = text.slice(position + head.length, position + head.length + 64);
+        if (!/^[0-9a-f]{64}$/.test(hex))
+            return undefined;
+        return { hex, end: position + head.length + 64 + 1 };
+    }
+    return undefined;
+}
+
+// The host's side of a tar stream: the commands that extract it into a staging directory (a
+// command of its own, or a hashing shell turned into one), and the answer the shell gives.
+/**
+ * Turns a hashing shell into a tar extraction reading the rest of the shell's stdin: the stream
+ * goes to a session that is already logged in instead of a new one. One brace group, which the
+ * shell parses whole before running any of it: once tar starts, the shell reads no more input,
+ * and it exits after tar, whatever tar left unread, so no archive byte is ever read as a command.
+ * Answers `sfd-go` when the staging directory is ready (`sfd-nogo` before it when it could not
+ * be made), then `sfd-tar STATUS` (with tar's messages when it failed), then with openssl the
+ * SHA-256 of every staged file (paths relative to `stage`, as `./path`), then END_LINE.
+ *
+ * `halves`: the staged tree's top-level entries in two groups, hashed side by side (two cores
+ * where the host has them); the second group's lines wait in a file beside the others
+ * (`.sfd-hashes-TAG` in the staging directory, which no top-level entry of ours is) until the
+ * first group is done. Without it, or with one group empty, one process hashes everything.
+ */
+function tarIntoShellScript(stage, hasher, halves, tag = 'x') {
+    const quoted = quotePath(stage);
+    const hash = (start) => `find ${start} -type f -exec ${HASHER_COMMAND.openssl} {} + 2>/dev/null | sfd_prefix`;
+    const starts = (names) => names.map((name) => shellQuote(`./${name}`)).join(' ');
+    const [first = [], second = []] = halves ?? [];
+    const hashing = hasher !== 'openssl'
+        ? []
+        : first.length === 0 || second.length === 0
+            ? [`else ${hash('.')}`]
+            : [
+                `else o=${shellQuote(`./.sfd-hashes-${tag}`)}`,
+                `${hash(starts(second))} > "$o" &`,
+                hash(starts(first)),
+                'wait',
+                'cat "$o"; rm -f "$o"'
+            ];
+    return [
+        '{',
+        `rm -rf ${quoted} && mkdir -p ${quoted} && cd ${quoted} || { echo sfd-nogo; echo sfd-go; exit 3; }`,
+        'echo sfd-go',
+        'e=$(tar -xomf - 2>&1); s=$?',
+        `echo "sfd-tar $s"`,
+        'if [ "$s" != 0 ]; then printf \'%s\\n\' "$e" | sfd_prefix',
+        ...hashing,
+        'fi',
+        `echo ${END_LINE}`,
+        'exit 0',
+        '}',
+        ''
+    ].join('\n');
+}
+// Top-level entries beyond this many are hashed by one process: the script stays small.
+const MAX_SPLIT_ENTRIES = 2000;
+/**
+ * The top-level entries of `paths` in two groups of about as many files each, for
+ * tarIntoShellScript; undefined where there is one entry, or very many.
+ */
+function splitTopLevel(paths) {
+    const counts = new Map();
+    for (const path of paths) {
+        const slash = path.indexOf('/');
+        const top = slash < 0 ? path : path.slice(0, slash);
+        counts.set(top, (counts.get(top) ?? 0) + 1);
+    }
+    if (counts.size < 2 || counts.size > MAX_SPLIT_ENTRIES)
+        return undefined;
+    const groups = [[], []];
+    const sizes = [0, 0];
+    // Largest first, each to the group with fewer files so far.
+    for (const [top, count] of [...counts].sort((a, b) => b[1] - a[1])) {
+        const into = (sizes[0] ?? 0) <= (sizes[1] ?? 0) ? 0 : 1;
+        groups[into].push(top);
+        sizes[into] = (sizes[into] ?? 0) + count;
+    }
+    return groups;
+}
+/**
+ * Reads the answer of tarIntoShellScript. A digest counts only where its path is named once:
+ * a name with a line break spans lines, and could make a line that names another file.
+ */
+function parseStagedAnswer(lines) {
+    const statusLine = lines.find((line) => line.startsWith('sfd-tar '));
+    const status = statusLine === undefined ? undefined : Number(statusLine.slice(8));
+    const output = lines.filter((line) => line.startsWith('sfd-o ')).map((line) => line.slice(6));
+    const digests = new Map();
+    const seen = new Set();
+    if (status === 0)
+        for (const line of output) {
+            const match = /^SHA2?-?256\(\.\/(.*)\)= ([0-9a-f]{64})$/s.exec(line);
+            if (match === null)
+                continue;
+            const [, path = '', hex = ''] = match;
+            if (seen.has(path))
+                digests.delete(path);
+            else
+                digests.set(path, hex);
+            seen.add(path);
+        }
+    return {
+        status: Number.isInteger(status) ? status : undefined,
+        message: status === 0 ? '' : (output[0] ?? ''),
+        digests
+    };
+}
+/**
+ * The command a tar stream goes to: it waits for the word to go, so a stream that never starts
+ * (a local file unreadable before the first byte) creates nothing on the host, then extracts into
+ * a fresh staging directory.
+ */
+function tarCommand(stage) {
+    const quoted = quotePath(stage);
+    return `IFS= read -r go && [ "$go" = go ] || exit 3; rm -rf ${quoted} && mkdir -p ${quoted} && cd ${quoted} && exec tar -xomf -`;
+}
+/** The command that removes a staging directory and everything in it. */
+function removeCommand(stage) {
+    return `rm -rf ${quotePath(stage)}`;
+}
+
+// What is under a directory on the host, over SFTP (which every host has, shell or not): each
+// entry as lstat describes it, so a symbolic link is listed as a link and never followed.
+// Directories read at once: SFTP requests pipeline over the one session.
+const READS_IN_FLIGHT = 16;
+/** Every entry below `base` (not `base` itself), directories before what they hold. */
+async function listTree(sftp, base) {
+    const entries = [];
+    let level = [''];
+    while (level.length > 0) {
+        const next = [];
+        for (let start = 0; start < level.length; start += READS_IN_FLIGHT) {
+            const listed = await Promise.all(level
+                .slice(start, start + READS_IN_FLIGHT)
+                .map(async (dir) => ({ dir, items: await sftp.readdir(posix.join(base, dir)) })));
+            for (const { dir, items } of listed)
+                for (const item of items) {
+                    const path = dir === '' ? item.name : `${dir}/${item.name}`;
+                    const kind = item.stat.isSymbolicLink
+                        ? 'link'
+                        : item.stat.isDirectory
+                            ? 'directory'
+                            : item.stat.isFile
+                                ? 'file'
+                                : 'other';
+                    entries.push({ path, kind });
+                    if (kind === 'directory')
+                        next.push(path);
+                }
+        }
+        level = next;
+    }
+    return entries;
+}
+
+// The releases on a host, as its deploy root holds them:
+//
+//   <target>/releases/<name>/   one directory per release, never changed once made
+//   <target>/current            a symbolic link to releases/<name>, switched by one rename
+//   <target>/shared/            what `shared-paths` links into every release
+//   <target>/releases.log       the order the releases were made in (see history.ts)
+//
+// Read and changed over SFTP, which every host has (a shell is used only to remove a tree).
+const RELEASES_DIR = 'releases';
+const CURRENT_LINK = 'current';
+const SHARED_DIR = 'shared';
+// The record is read whole; it grows by one short line per release.
+const HISTORY_MAX_BYTES = 1024 * 1024;
+function releaseDir(root, name) {
+    return posix.join(root, RELEASES_DIR, name);
+}
+async function readWhole(sftp, path, max) {
+    const handle = await sftp.open(path, 'r').catch((error) => {
+        if (error instanceof DeployError && error.kind === 'no-such-path')
+            return undefined;
+        throw error;
+    });
+    if (handle === undefined)
+        return '';
+    try {
+        const chunks = [];
+        for (let position = 0; position < max;) {
+            const buffer = Buffer.alloc(Math.min(sftp.maxReadLength, max - position));
+            const length = await sftp.read(handle, buffer, buffer.length, position);
+            if (length === 0)
+                break;
+            chunks.push(buffer.subarray(0, length));
+            position += length;
+        }
+        return Buffer.concat(chunks).toString('utf8');
+    }
+    finally {
+        await sftp.close(handle).catch(() => undefined);
+    }
+}
+/** Writes `text` at `path` whole or not at all: under a name of its own, then renamed over it. */
+async function writeWhole(sftp, path, text, token) {
+    const own = `${path}.${token}.tmp`;
+    const handle = await sftp.open(own, 'w', 0o644);
+    try {
+        const data = Buffer.from(text);
+        if (data.length > 0)
+            await sftp.write(handle, data, data.length, 0);
+    }
+    finally {
+        await sftp.close(handle);
+    }
+    await sftp.posixRename(own, path);
+}
+/**
+ * The release `current` points to: undefined where there is no `current`. A `current` that is
+ * not a link, or not to a directory under `releases/`, is refused: it is not ours to replace.
+ */
+async function readCurrent(sftp, root, directories) {
+    const path = posix.join(root, CURRENT_LINK);
+    const found = await sftp.lstat(path);
+    if (found === undefined)
+        return undefined;
+    if (!found.isSymbolicLink)
+        throw new DeployError('release', `${path} is there and is not a symbolic link: releases switch it as a link to releases/<name>; move it away (or deploy in place to another target)`);
+    const text = await sftp.readlink(path);
+    const name = posix.basename(text);
+    const under = posix.basename(posix.dirname(text));
+    if (under !== RELEASES_DIR || !directories.has(name))
+        throw new DeployError('release', `${path} points to '${text}', not to a release under ${posix.join(root, RELEASES_DIR)}: it is not this deploy's to switch`);
+    return name;
+}
+/** Reads what `root` holds of releases. */
+async function readHostReleases(sftp, root) {
+    const entries = await sftp.readdir(posix.join(root, RELEASES_DIR)).catch((error) => {
+        if (error instanceof DeployError && error.kind === 'no-such-path')
+            return [];
+        throw error;
+    });
+    const directories = new Set(entries.filter((entry) => entry.stat.isDirectory).map((entry) => entry.name));
+    const text = await readWhole(sftp, posix.join(root, HISTORY_FILE), HISTORY_MAX_BYTES);
+    const current = await readCurrent(sftp, root, directories);
+    return {
+        ordered: orderedReleases(parseHistory(text), directories, current),
+        current,
+        historyLines: text.split('\n').filter((line) => line.trim() !== ''),
+        directories
+    };
+}
+/**
+ * Points `current` at `releases/<name>` with one rename: a new link under a name of this
+ * host's own, renamed over `current` (posix-rename@openssh.com: rename(2), atomic). Readers see
+ * the old release or the new one. `name` undefined removes `current` (there was none before).
+ */
+async function pointCurrent(sftp, root, name, token) {
+    const path = posix.join(root, CURRENT_LINK);
+    if (name === undefined) {
+        await sftp.unlink(path).catch((error) => {
+            if (!(error instanceof DeployError && error.kind === 'no-such-path'))
+                throw error;
+        });
+        return;
+    }
+    if (!sftp.hasPosixRename)
+        throw new DeployError('release', `the SFTP server does not offer posix-rename@openssh.com, so ${path} cannot be switched in one step; releases need it`);
+    const own = posix.join(root, `.${CURRENT_LINK}.${token}.tmp`);
+    await sftp.unlink(own).catch(() => undefined);
+    const text = `${RELEASES_DIR}/${name}`;
+    await sftp.symlink(text, own);
+    try {
+        await sftp.posixRename(own, path);
+    }
+    catch (error) {
+        await sftp.unlink(own).catch(() => undefined);
+        throw error;
+    }
+}
+/**
+ * Removes a directory and all in it: `rm -rf` in the host's shell, else over SFTP (files and
+ * links unlinked, never followed; then the directories, deepest first).
+ */
+async function removeTree(connection, sftp, dir) {
+    const removed = await connection.exec(removeCommand(dir)).catch((error) => {
+        if (isConnectionEnded(error))
+            throw error;
+        return undefined;
+    });
+    if (removed?.code === 0 && (await sftp.lstat(dir)) === undefined)
+        return;
+    const entries = await listTree(sftp, dir).catch((error) => {
+        if (error instanceof DeployError && error.kind === 'no-such-path')
+            return undefined;
+        throw error;
+    });
+    if (entries === undefined)
+        return;
+    for (const entry of entries)
+        if (entry.kind !== 'directory')
+            await sftp.unlink(posix.join(dir, entry.path));
+    const directories = entries
+        .filter((entry) => entry.kind === 'directory')
+        .map((entry) => entry.path)
+        .sort((a, b) => b.split('/').length - a.split('/').length);
+    for (const path of directories)
+        await sftp.rmdir(posix.join(dir, path));
+    await sftp.rmdir(dir);
+}
+
+// After a host's release is made (or, for a rollback, chosen): `current` switched to it, or
+// back; then the host finished (the release recorded, old ones pruned, the lock removed), or
+// its release abandoned (removed, the lock too). Over the connection the release was made on
+// where it is still up, else over a new one.
+function releaseOf(job) {
+    const { release } = job.progress;
+    if (release === undefined)
+        throw new Error(`${job.host.label}: no release was begun`);
+    return release;
+}
+/** The kept connection where it is still up, else a new one (kept in its place). */
+async function linkTo(job, signal) {
+    const release = releaseOf(job);
+    const kept = release.kept;
+    if (kept !== undefined && kept.connection.failure === undefined)
+        return kept;
+    release.kept = undefined;
+    if (kept !== undefined)
+        await kept.connection.close().catch(() => undefined);
+    const connection = await job.connect(signal);
+    try {
+        const link = { connection, sftp: await connection.sftp() };
+        release.kept = link;
+        return link;
+    }
+    catch (error) {
+        await connection.close();
+        throw error;
+    }
+}
+// What comes after a switch (or instead of one) must happen even where the run was cancelled:
+// a new connection for it gets this long, whatever the run's signal says.
+const AFTERWARDS_MS = 15_000;
+function afterwards(job) {
+    return AbortSignal.timeout(Math.min(AFTERWARDS_MS, job.settings.connectTimeoutMs + 5000));
+}
+function pause(ms) {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+}
+/** Runs `step` over the host's link; where the connection fails, again over a new one (`retries`). */
+async function overLink(job, signal, step, 
+/** Whether `step` may run again over a new connection (false: only the connection is). */
+again = true) {
+    for (let attempt = 0;; attempt += 1) {
+        let link;
+        try {
+            link = await linkTo(job, signal);
+            return await step(link);
+        }
+        catch (error) {
+            const retry = (again || link === undefined) &&
+                error instanceof DeployError &&
+                error.retryable &&
+                attempt < job.settings.retries &&
+                !signal.aborted;
+            if (!retry)
+                throw error;
+            job.log.warning(`${oneLine(error.message)}: again over a new connection`);
+            await pause(job.settings.retryDelayMs * 2 ** attempt);
+        }
+    }
+}
+/** Points `current` at the host's release. */
+async function switchHost(job, signal) {
+    const release = releaseOf(job);
+    job.progress.phase = 'switching';
+    await overLink(job, signal, ({ sftp }) => pointCurrent(sftp, release.root, release.name, job.hostToken));
+    release.switched = true;
+    job.log.info(`switched ${posix.join(release.root, 'current')}: ${release.previous ?? '(none)'} → ${release.name}`);
+}
+/** Points `current` back at the release it pointed to before (removes it where there was none). */
+async function switchBack(job) {
+    const release = releaseOf(job);
+    await overLink(job, afterwards(job), ({ sftp }) => pointCurrent(sftp, release.root, release.previous, job.hostToken));
+    release.switched = false;
+    job.log.info(`switched back: current is ${release.previous ?? 'removed (there was none before)'}`);
+}
+async function closeLink(job) {
+    const release = job.progress.release;
+    const kept = release?.kept;
+    if (release === undefined || kept === undefined)
+        return;
+    release.kept = undefined;
+    await kept.connection.close().catch(() => undefined);
+}
+/** The record and the releases kept, once `current` points to the release for good. */
+async function recordAndPrune(job, link, release) {
+    const { sftp, connection } = link;
+    const { root, host } = release;
+    let names = host.ordered.filter((name) => name !== release.name);
+    let removed;
+    if (release.rollback) {
+        // Capistrano's way: the release rolled back from goes, so the next rollback goes further.
+        removed = release.previous === undefined ? [] : [release.previous];
+        names = names.filter((name) => name !== release.previous);
+    }
+    else {
+        names.push(release.name);
+        removed = releasesToPrune(names, release.name, job.settings.releases?.keep ?? 0);
+    }
+    for (const name of removed)
+        await removeTree(connection, sftp, releaseDir(root, name));
+    const kept = names.filter((name) => !removed.includes(name));
+    // A rollback records nothing new: the release gone back to keeps its place and its line.
+    const lines = release.rollback
+        ? host.historyLines
+        : [...host.historyLines, historyLine(release.name, new Date(), job.settings.lockHolder)];
+    await writeWhole(sftp, posix.join(root, HISTORY_FILE), historyText(lines, kept), job.hostToken);
+    if (removed.length > 0)
+        job.log.info(`${release.rollback ? 'removed the release rolled back from' : `pruned (keep-releases ${job.settings.releases?.keep})`}: ${removed.join(', ')}`);
+    const unrecorded = [...host.directories].filter((name) => !kept.includes(name) && !removed.includes(name) && name !== release.name);
+    if (unrecorded.length > 0)
+        job.log.info(`left alone: ${unrecorded.join(', ')} under releases/ ${unrecorded.length === 1 ? 'is' : 'are'} not in ${HISTORY_FILE} (a run that stopped before its switch?); remove by hand if unwanted`);
+}
+/**
+ * The host is on its release for good: recorded, older releases pruned, the lock removed, the
+ * connection closed. What fails here is a warning: the switch has happened.
+ */
+async function finishHost(job) {
+    const release = releaseOf(job);
+    try {
+        await overLink(job, afterwards(job), async (link) => {
+            await recordAndPrune(job, link, release);
+            await releaseLock(job, link.sftp, link.connection);
+        });
+    }
+    catch (error) {
+        job.log.warning(`switched, but could not finish (${oneLine(errorMessage(error))})${job.progress.lock === undefined ? '' : `: remove the lock ${job.progress.lock} by hand`}`);
+    }
+    finally {
+        await closeLink(job);
+    }
+}
+/**
+ * The host does not switch: the release this run made is removed (`current` never pointed to
+ * it), and the lock. Where that fails the error says what is left.
+ */
+async function abandonHost(job) {
+    const release = releaseOf(job);
+    try {
+        await overLink(job, afterwards(job), async ({ connection, sftp }) => {
+            if (release.made) {
+                await removeTree(connection, sftp, releaseDir(release.root, release.name));
+                release.made = false;
+                job.log.info(`removed the unswitched release ${release.name}`);
+            }
+            await releaseLock(job, sftp, connection);
+        });
+    }
+    catch (error) {
+        job.log.warning(`could not remove what this run left (${oneLine(errorMessage(error))}): ${release.made ? releaseDir(release.root, release.name) : ''} ${job.progress.lock ?? ''}`.trim());
+    }
+    finally {
+        await closeLink(job);
+    }
+}
+
+// `script-before` and `script-after`: run on a host through an exec channel by its login shell
+// (no pty), with `set -e`, the exported variables first (`script-env` and DEPLOY_*), each value
+// quoted by the one quoting function; stopped at `script-timeout`. Their output goes to the
+// host's log (masked as every log line is); a non-zero exit fails the host.
+// Output lines of a script put in the log after it, at most (the last ones).
+const LINES_LOGGED = 200;
+// The script's first line of stderr: its process group, to stop all of it at the timeout.
+const PID_LINE = 'sfd-script-pid ';
+/**
+ * The command the login shell runs: its process id said first (sshd makes it a session leader,
+ * so that is the group of everything the script starts), the exports, `set -e`, then the script
+ * as given.
+ */
+function scriptCommand(script, env) {
+    const exports = [...env].map(([name, value]) => `${name}=${shellQuote(value)}`);
+    return [
+        `echo "${PID_LINE}$$" >&2`,
+        ...(exports.length > 0 ? [`export ${exports.join(' ')}`] : []),
+        'set -e',
+        script
+    ].join('\n');
+}
+/** Runs a command built by scriptCommand; at the timeout its whole process group is killed. */
+async function execScript(connection, command, timeoutMs) {
+    const result = await connection.exec(command, { timeoutMs });
+    const lines = result.stderr.split('\n');
+    const pid = /^\d+$/.exec(lines.find((line) => line.startsWith(PID_LINE))?.slice(PID_LINE.length) ?? '')?.[0];
+    const stderr = lines.filter((line) => !line.startsWith(PID_LINE)).join('\n');
+    if (result.timedOut === true && pid !== undefined)
+        await connection.exec(`kill -s KILL -- -${pid}`).catch(() => undefined);
+    return { ...result, stderr };
+}
+function outputLines(result) {
+    return [...result.stdout.split('\n'), ...result.stderr.split('\n')]
+        .map((line) => line.trimEnd())
+        .filter((line) => line !== '');
+}
+/** What a failed command says of itself: its exit, and its first line of output. */
+function failureLine(result, timeoutMs) {
+    const first = result.stderr.split('\n').find((line) => line.trim() !== '') ??
+        result.stdout.split('\n').find((line) => line.trim() !== '');
+    const how = result.timedOut === true
+        ? `was stopped after ${formatDuration(timeoutMs)} (script-timeout)`
+        : result.code === null
+            ? `ended by signal ${result.signal ?? '?'}`
+            : `exited with ${result.code}`;
+    return `${how}${first === undefined ? '' : `: ${first.trim()}`}`;
+}
+/** Runs a script on the host; its output in the log. Throws a `script` error where it fails. */
+async function runScript(connection, log, name, script, env, timeoutMs) {
+    const started = Date.now();
+    const result = await execScript(connection, scriptCommand(script, env), timeoutMs);
+    const lines = outputLines(result);
+    if (lines.length > LINES_LOGGED)
+        log.info(`${name}: … ${lines.length - LINES_LOGGED} line(s) before these`);
+    for (const line of lines.slice(-LINES_LOGGED))
+        log.info(`${name}: ${line}`);
+    if (result.code === 0 && result.timedOut !== true) {
+        log.info(`${name} passed in ${formatDuration(Date.now() - started)}`);
+        return;
+    }
+    throw new DeployError('script', `${name} ${failureLine(result, timeoutMs)}`);
+}
+
+// Waiting a while, cut short when the run is stopped.
+/** Resolves after `ms`, or at once when `signal` aborts (never rejects). */
+function waitUnlessStopped(ms, signal) {
+    return new Promise((resolve) => {
+        const done = () => {
+            clearTimeout(timer);
+            signal.removeEventListener('abort', done);
+            resolve();
+        };
+        const timer = setTimeout(done, ms);
+        if (signal.aborted)
+            done();
+        else
+            signal.addEventListener('abort', done, { once: true });
+    });
+}
+
+// The health checks after a host is published: `health-check`, a command on the host (exit 0
+// passes), and `health-check-url`, an HTTP(S) GET from the runner (2xx passes), tried up to
+// `health-check-attempts` times in all, `health-check-interval` apart. Either or both.
+// One try of either check takes at most this long.
+const TRY_MS = 10_000;
+/** The URL for a host: `{host}` is its address (an IPv6 address in brackets). */
+function urlFor(template, address) {
+    return template.replaceAll('{host}', address.includes(':') ? `[${address}]` : address);
+}
+/** One GET: undefined where it answered 2xx, else what it answered (or why it did not). */
+async function tryUrl(url) {
+    try {
+        const response = await fetch(url, { signal: AbortSignal.timeout(TRY_MS), redirect: 'follow' });
+        await response.body?.cancel().catch(() => undefined);
+        return response.ok ? undefined : `HTTP ${response.status} ${response.statusText}`.trim();
+    }
+    catch (error) {
+        const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
+        return `${oneLine(errorMessage(error))}${cause}`;
+    }
+}
+/** One run of the command: undefined where it exited 0, else what it said. */
+async function tryCommand(connection, command, env) {
+    const result = await execScript(connection, scriptCommand(command, env), TRY_MS);
+    return result.code === 0 && result.timedOut !== true ? undefined : failureLine(result, TRY_MS);
+}
+/**
+ * The host's health checks, until both pass or the attempts are used up: throws a
+ * `health-check` error with the last answer. No check given: passes at once.
+ */
+async function checkHealth(connection, rollout, address, env, log, signal) {
+    const { healthCheck, healthCheckUrl } = rollout;
+    if (healthCheck === undefined && healthCheckUrl === undefined)
+        return;
+    const url = healthCheckUrl === undefined ? undefined : urlFor(healthCheckUrl, address);
+    const started = Date.now();
+    let last = '';
+    for (let attempt = 1; attempt <= rollout.healthCheckAttempts; attempt += 1) {
+        if (attempt > 1)
+            await waitUnlessStopped(rollout.healthCheckIntervalMs, signal);
+        if (signal.aborted)
+            break;
+        const failed = (healthCheck === undefined ? undefined : await tryCommand(connection, healthCheck, env)) ??
+            (url === undefined ? undefined : await tryUrl(url).then((why) => why && `${url}: ${why}`));
+        if (failed === undefined) {
+            log.info(`health check passed on attempt ${attempt} (${formatDuration(Date.now() - started)})`);
+            return;
+        }
+        last = failed;
+        log.info(`health check attempt ${attempt} of ${rollout.healthCheckAttempts} failed: ${failed}`);
+    }
+    throw new DeployError('health-check', `health check failed ${rollout.healthCheckAttempts} time(s) over ${formatDuration(Date.now() - started)}: ${last}`);
+}
+
+// What a host runs once it is published (in place) or switched (releases): `script-after`, then
+// the health checks; and `script-before`, before anything is sent. The variables the scripts
+// get: `script-env`, DEPLOY_TARGET and, with releases, DEPLOY_RELEASE, DEPLOY_RELEASE_DIR and
+// DEPLOY_PREVIOUS_RELEASE_DIR.
+/** The variables exported to the host's scripts and health check command. */
+function deployEnv(job, root, view) {
+    const env = new Map(job.settings.rollout.scriptEnv);
+    const release = job.progress.release;
+    const base = release?.root ?? root ?? job.progress.targetPath ?? job.host.target;
+    env.set('DEPLOY_TARGET', base);
+    const settings = job.settings.releases;
+    if (settings === undefined)
+        return env;
+    const name = view?.name ?? release?.name ?? settings.name;
+    const previous = view === undefined ? release?.previous : view.previous;
+    env.set('DEPLOY_RELEASE', name);
+    env.set('DEPLOY_RELEASE_DIR', releaseDir(base, name));
+    env.set('DEPLOY_PREVIOUS_RELEASE_DIR', previous === undefined ? '' : releaseDir(base, previous));
+    return env;
+}
+/** `script-before`, once per host (a retry does not run it again). */
+async function runScriptBefore(job, connection, root) {
+    const { rollout } = job.settings;
+    if (rollout.scriptBefore === undefined || job.progress.scriptBeforeRan)
+        return;
+    await runScript(connection, job.log, 'script-before', rollout.scriptBefore, deployEnv(job, root), rollout.scriptTimeoutMs);
+    job.progress.scriptBeforeRan = true;
+}
+/** Whether a host has anything to run once published. */
+function hasAfterSteps(job) {
+    const { rollout } = job.settings;
+    return (rollout.scriptAfter !== undefined ||
+        rollout.healthCheck !== undefined ||
+        rollout.healthCheckUrl !== undefined);
+}
+async function afterSteps(job, connection, signal, view) {
+    const { rollout } = job.settings;
+    const env = deployEnv(job, undefined, view);
+    if (rollout.scriptAfter !== undefined)
+        await runScript(connection, job.log, 'script-after', rollout.scriptAfter, env, rollout.scriptTimeoutMs);
+    if (view === undefined)
+        await checkHealth(connection, rollout, job.host.host, env, job.log, signal);
+}
+/** In place: `script-after` and the health checks over a new connection. Throws where one fails. */
+async function afterPublished(job, signal) {
+    if (!hasAfterSteps(job))
+        return;
+    job.progress.phase = 'checking';
+    const connection = await job.connect(signal);
+    try {
+        await afterSteps(job, connection, signal);
+    }
+    finally {
+        await connection.close();
+    }
+}
+/**
+ * With releases: `script-after` and the health checks over the host's release connection. With
+ * `view` (a switch back), `script-after` alone, for the release switched back to.
+ */
+async function afterSwitched(job, signal, view) {
+    if (!hasAfterSteps(job))
+        return;
+    job.progress.phase = 'checking';
+    // Not run again over a new connection where the first one fails: a script is not repeated.
+    await overLink(job, signal, ({ connection }) => afterSteps(job, connection, signal, view), false);
+}
+
 // Local file data for uploads, read once per run however many hosts receive it. Every upload
 // asks for a file chunk by chunk; a chunk another host holds, or held recently, is handed out
 // again instead of being read anew, so hosts that send the same file side by side share one
@@ -555,160 +1611,6 @@ async function send$1(sftp, options, state) {
     finally {
         local.close();
     }
-}
-
-// The one function that puts a value into a remote shell command. Every argument of every remote
-// command goes through it: inside single quotes a POSIX shell expands nothing, so spaces, `$()`,
-// backticks, globs, newlines and non-ASCII arrive as they are. A single quote itself is closed,
-// escaped and reopened: ' becomes '\''.
-function shellQuote(value) {
-    if (value.includes('\0'))
-        throw new Error('a shell argument cannot contain a NUL byte');
-    return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-/**
- * A remote path as an argument no program can read as an option: absolute as it is, else
- * `./`-prefixed (a file named `-out` is `./-out`). Every path handed to a remote command goes
- * through it, then through shellQuote.
- */
-function commandPath(path) {
-    return path.startsWith('/') ? path : `./${path}`;
-}
-/** shellQuote(commandPath(path)). */
-function quotePath(path) {
-    return shellQuote(commandPath(path));
-}
-
-// The protocol of our remote shells. OpenSSH's sftp-server has no checksum extension, so a
-// file's SHA-256 comes from a remote command: `openssl dgst -sha256` (SHA-NI), else
-// `sha256sum`, else `shasum -a 256`. Long-lived `sh -s` processes (one exec channel each) take
-// scripts on stdin and answer in lines that start with LINE_PREFIX, each answer ended by
-// END_LINE; anything else they print (a login banner, say) is ignored.
-/** Every line of ours starts with this, so login banners and other noise are ignored. */
-const LINE_PREFIX = 'sfd-';
-/** Ends every answer. */
-const END_LINE = 'sfd-end';
-const HASHERS = ['openssl', 'sha256sum', 'shasum'];
-/** The command each hasher runs as, reading a file on its stdin. */
-const HASHER_COMMAND = {
-    openssl: 'openssl dgst -sha256',
-    sha256sum: 'sha256sum',
-    shasum: 'shasum -a 256'
-};
-/** Sets `m` to the fastest hasher the host has (in HASHERS order), or `none`. */
-const DETECT_HASHER = [
-    'if command -v openssl >/dev/null 2>&1 && openssl dgst -sha256 </dev/null >/dev/null 2>&1; then m=openssl',
-    'elif command -v sha256sum >/dev/null 2>&1; then m=sha256sum',
-    'elif command -v shasum >/dev/null 2>&1; then m=shasum',
-    'else m=none; fi'
-];
-/**
- * Picks the fastest hasher the host has, once per shell: answers `sfd-hasher NAME`. Defines
- * sfd_prefix, which marks openssl's lines as ours: sed where the host has it (faster), else a
- * shell loop.
- */
-const HASHER_PRELUDE = [
-    'if command -v sed >/dev/null 2>&1; then',
-    "sfd_prefix() { sed 's/^/sfd-o /'; }",
-    'else',
-    `sfd_prefix() { while IFS= read -r l; do printf 'sfd-o %s\\n' "$l"; done; }`,
-    'fi',
-    ...DETECT_HASHER,
-    // Which boot of which machine this is: a host that is the runner itself shares its CPUs.
-    'echo "sfd-boot $(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"',
-    // The directory relative paths start from, to compare with the SFTP server's.
-    'echo "sfd-cwd $(pwd -P 2>/dev/null)"',
-    'echo "sfd-hasher $m"',
-    `echo ${END_LINE}`,
-    ''
-].join('\n');
-/** The host's boot id from the prelude's answer, where it has one. */
-function parseBootLine(lines) {
-    const id = lines
-        .find((line) => line.startsWith('sfd-boot '))
-        ?.slice('sfd-boot '.length)
-        .trim();
-    return id === undefined || id === '' ? undefined : id;
-}
-/** The shell's working directory (symbolic links resolved) from the prelude's answer. */
-function parseCwdLine(lines) {
-    const cwd = lines.find((line) => line.startsWith('sfd-cwd '))?.slice('sfd-cwd '.length);
-    return cwd === undefined || cwd === '' ? undefined : cwd;
-}
-function parseHasherLine(lines) {
-    const name = lines.find((line) => line.startsWith('sfd-hasher '))?.slice('sfd-hasher '.length);
-    return HASHERS.find((hasher) => hasher === name);
-}
-/**
- * One batch, every path through quotePath (a file named `-out` is not an option to openssl).
- * openssl takes the whole batch in one process and its output lines come back prefixed; the
- * others run once per file. A path that is a symbolic link is never hashed as what it points to
- * (a file of the build there is not the host's until it replaces the link): the shell names
- * each such path by its 1-based place (`sfd-link N`), and it reads as unreadable.
- */
-function hashBatchScript(hasher, paths) {
-    const quoted = paths.map(quotePath).join(' ');
-    if (hasher === 'openssl')
-        return [
-            `i=0; for f in ${quoted}; do i=$((i+1)); if [ -h "$f" ]; then echo "sfd-link $i"; fi; done`,
-            `${HASHER_COMMAND.openssl} ${quoted} 2>/dev/null | sfd_prefix`,
-            `echo ${END_LINE}`,
-            ''
-        ].join('\n');
-    return [
-        `for f in ${quoted}; do`,
-        `if [ ! -h "$f" ] && r=$(${HASHER_COMMAND[hasher]} < "$f" 2>/dev/null); then printf 'sfd-ok %s\\n' "$r"; else echo 'sfd-err'; fi`,
-        'done',
-        `echo ${END_LINE}`,
-        ''
-    ].join('\n');
-}
-// A remote hasher reads at least this fast; a request gets this long per byte it hashes before
-// the watchdog calls it stalled.
-const MIN_HASH_BYTES_PER_MS = 20 * 1024;
-/** How long a remote hasher may take over `bytes`, beyond the idle timeout. */
-function hashAllowanceMs(idleTimeoutMs, bytes) {
-    return idleTimeoutMs + bytes / MIN_HASH_BYTES_PER_MS;
-}
-/** Reads a batch's answer: one result per path, in order. */
-function parseHashAnswer(hasher, paths, lines) {
-    if (hasher !== 'openssl')
-        return paths.map((_, index) => {
-            const line = lines[index] ?? '';
-            const sha256 = line.startsWith('sfd-ok ')
-                ? /\b([0-9a-f]{64})\b/.exec(line.slice(7))?.[1]
-                : undefined;
-            return sha256 === undefined ? 'unreadable' : { sha256 };
-        });
-    // `SHA2-256(path)= hex` (OpenSSL 3) or `SHA256(path)= hex` (1.1), a line per file read, in
-    // order; a name with a line break spans lines, so the text is matched name by name.
-    const links = new Set(lines.filter((line) => line.startsWith('sfd-link ')).map((line) => Number(line.slice(9))));
-    const text = lines
-        .filter((line) => line.startsWith('sfd-o '))
-        .map((line) => line.slice('sfd-o '.length))
-        .join('\n');
-    let position = 0;
-    return paths.map((path, index) => {
-        const digest = nextDigest(text, position, path);
-        if (digest === undefined)
-            return 'unreadable';
-        position = digest.end;
-        return links.has(index + 1) ? 'unreadable' : { sha256: digest.hex };
-    });
-}
-/** The digest line of `path` at `position` in openssl's output, and where the next one starts. */
-function nextDigest(text, position, path) {
-    for (const label of ['SHA2-256', 'SHA256']) {
-        // The path as hashBatchScript handed it to openssl.
-        const head = `${label}(${commandPath(path)})= `;
-        if (!text.startsWith(head, position))
-            continue;
-        const hex = text.slice(position + head.length, position + head.length + 64);
-        if (!/^[0-9a-f]{64}$/.test(hex))
-            return undefined;
-        return { hex, end: position + head.length + 64 + 1 };
-    }
-    return undefined;
 }
 
 // One hashing shell: `sh -s` on an exec channel, its prelude run (the fastest hasher the host
@@ -1109,120 +2011,6 @@ function temporaryPath(finalPath, token) {
     return dir === '.' ? name : posix.join(dir, name);
 }
 
-// The host's side of a tar stream: the commands that extract it into a staging directory (a
-// command of its own, or a hashing shell turned into one), and the answer the shell gives.
-/**
- * Turns a hashing shell into a tar extraction reading the rest of the shell's stdin: the stream
- * goes to a session that is already logged in instead of a new one. One brace group, which the
- * shell parses whole before running any of it: once tar starts, the shell reads no more input,
- * and it exits after tar, whatever tar left unread, so no archive byte is ever read as a command.
- * Answers `sfd-go` when the staging directory is ready (`sfd-nogo` before it when it could not
- * be made), then `sfd-tar STATUS` (with tar's messages when it failed), then with openssl the
- * SHA-256 of every staged file (paths relative to `stage`, as `./path`), then END_LINE.
- *
- * `halves`: the staged tree's top-level entries in two groups, hashed side by side (two cores
- * where the host has them); the second group's lines wait in a file beside the others
- * (`.sfd-hashes-TAG` in the staging directory, which no top-level entry of ours is) until the
- * first group is done. Without it, or with one group empty, one process hashes everything.
- */
-function tarIntoShellScript(stage, hasher, halves, tag = 'x') {
-    const quoted = quotePath(stage);
-    const hash = (start) => `find ${start} -type f -exec ${HASHER_COMMAND.openssl} {} + 2>/dev/null | sfd_prefix`;
-    const starts = (names) => names.map((name) => shellQuote(`./${name}`)).join(' ');
-    const [first = [], second = []] = halves ?? [];
-    const hashing = hasher !== 'openssl'
-        ? []
-        : first.length === 0 || second.length === 0
-            ? [`else ${hash('.')}`]
-            : [
-                `else o=${shellQuote(`./.sfd-hashes-${tag}`)}`,
-                `${hash(starts(second))} > "$o" &`,
-                hash(starts(first)),
-                'wait',
-                'cat "$o"; rm -f "$o"'
-            ];
-    return [
-        '{',
-        `rm -rf ${quoted} && mkdir -p ${quoted} && cd ${quoted} || { echo sfd-nogo; echo sfd-go; exit 3; }`,
-        'echo sfd-go',
-        'e=$(tar -xomf - 2>&1); s=$?',
-        `echo "sfd-tar $s"`,
-        'if [ "$s" != 0 ]; then printf \'%s\\n\' "$e" | sfd_prefix',
-        ...hashing,
-        'fi',
-        `echo ${END_LINE}`,
-        'exit 0',
-        '}',
-        ''
-    ].join('\n');
-}
-// Top-level entries beyond this many are hashed by one process: the script stays small.
-const MAX_SPLIT_ENTRIES = 2000;
-/**
- * The top-level entries of `paths` in two groups of about as many files each, for
- * tarIntoShellScript; undefined where there is one entry, or very many.
- */
-function splitTopLevel(paths) {
-    const counts = new Map();
-    for (const path of paths) {
-        const slash = path.indexOf('/');
-        const top = slash < 0 ? path : path.slice(0, slash);
-        counts.set(top, (counts.get(top) ?? 0) + 1);
-    }
-    if (counts.size < 2 || counts.size > MAX_SPLIT_ENTRIES)
-        return undefined;
-    const groups = [[], []];
-    const sizes = [0, 0];
-    // Largest first, each to the group with fewer files so far.
-    for (const [top, count] of [...counts].sort((a, b) => b[1] - a[1])) {
-        const into = (sizes[0] ?? 0) <= (sizes[1] ?? 0) ? 0 : 1;
-        groups[into].push(top);
-        sizes[into] = (sizes[into] ?? 0) + count;
-    }
-    return groups;
-}
-/**
- * Reads the answer of tarIntoShellScript. A digest counts only where its path is named once:
- * a name with a line break spans lines, and could make a line that names another file.
- */
-function parseStagedAnswer(lines) {
-    const statusLine = lines.find((line) => line.startsWith('sfd-tar '));
-    const status = statusLine === undefined ? undefined : Number(statusLine.slice(8));
-    const output = lines.filter((line) => line.startsWith('sfd-o ')).map((line) => line.slice(6));
-    const digests = new Map();
-    const seen = new Set();
-    if (status === 0)
-        for (const line of output) {
-            const match = /^SHA2?-?256\(\.\/(.*)\)= ([0-9a-f]{64})$/s.exec(line);
-            if (match === null)
-                continue;
-            const [, path = '', hex = ''] = match;
-            if (seen.has(path))
-                digests.delete(path);
-            else
-                digests.set(path, hex);
-            seen.add(path);
-        }
-    return {
-        status: Number.isInteger(status) ? status : undefined,
-        message: status === 0 ? '' : (output[0] ?? ''),
-        digests
-    };
-}
-/**
- * The command a tar stream goes to: it waits for the word to go, so a stream that never starts
- * (a local file unreadable before the first byte) creates nothing on the host, then extracts into
- * a fresh staging directory.
- */
-function tarCommand(stage) {
-    const quoted = quotePath(stage);
-    return `IFS= read -r go && [ "$go" = go ] || exit 3; rm -rf ${quoted} && mkdir -p ${quoted} && cd ${quoted} && exec tar -xomf -`;
-}
-/** The command that removes a staging directory and everything in it. */
-function removeCommand(stage) {
-    return `rm -rf ${quotePath(stage)}`;
-}
-
 // Whether a connection is still up, for the work that needs no error to decide: clean-up worth
 // trying, leftovers to forget. Where an error is at hand, isConnectionEnded(error) says it.
 /** Whether `connection` has neither failed nor ended: requests over it may still succeed. */
@@ -1386,434 +2174,6 @@ async function removeStaging(connection, sftp, stage, files) {
     }
     const result = await connection.exec(removeCommand(stage)).catch(() => undefined);
     return result?.code === 0;
-}
-
-// One deploy at a time per host and target: `<target>/.deploy.lock`, made whole or not at all
-// before anything is written and removed when the host is done: at the end of its last
-// attempt (an attempt that a retry follows keeps it, and the retry knows it by its token), by
-// the cleanup after a failure, and after a cancellation. A lock another run holds is waited for
-// up to `lock-wait`, then the host fails as `locked`, naming the holder, its age and how to
-// clear it.
-const LOCK_NAME = '.deploy.lock';
-// A held lock is looked at again this often while it is waited for.
-const LOCK_POLL_MS = 500;
-// What a lock file holds at most (it is read whole).
-const LOCK_MAX_BYTES = 4096;
-function lockRecord(job, now = new Date()) {
-    return {
-        holder: job.settings.lockHolder,
-        token: job.hostToken,
-        run: job.hostToken.slice(0, job.hostToken.lastIndexOf('-')),
-        since: now.toISOString()
-    };
-}
-/** The lock file's text: one JSON line. */
-function lockText(record) {
-    return `${JSON.stringify(record)}\n`;
-}
-/** A lock file's text read back; undefined where it is not one of ours. */
-function parseLock(text) {
-    try {
-        const value = JSON.parse(text);
-        return typeof value.holder === 'string' &&
-            typeof value.token === 'string' &&
-            typeof value.run === 'string' &&
-            typeof value.since === 'string'
-            ? { holder: value.holder, token: value.token, run: value.run, since: value.since }
-            : undefined;
-    }
-    catch {
-        return undefined;
-    }
-}
-async function readLock(sftp, path) {
-    const handle = await sftp.open(path, 'r').catch(() => undefined);
-    if (handle === undefined)
-        return undefined;
-    try {
-        const buffer = Buffer.alloc(LOCK_MAX_BYTES);
-        const length = await sftp.read(handle, buffer, LOCK_MAX_BYTES, 0);
-        return parseLock(buffer.subarray(0, length).toString('utf8'));
-    }
-    finally {
-        await sftp.close(handle).catch(() => undefined);
-    }
-}
-/**
- * Makes the lock whole or not at all: written in full under a name of this host's own, then
- * renamed to `.deploy.lock` by SFTP's plain rename, which OpenSSH refuses where the name is
- * taken. 'held': another lock is there; 'gone': none is, yet the rename failed (the holder
- * removed it meanwhile: try again); 'read-only': nothing can be written in the target.
- */
-async function makeLock(attempt, path, text) {
-    const { sftp, progress } = attempt;
-    const own = `${path}.${attempt.hostToken}`;
-    let handle;
-    try {
-        handle = await sftp.open(own, 'w', 0o644);
-    }
-    catch (error) {
-        if (error instanceof DeployError && error.kind === 'permission')
-            return 'read-only';
-        throw error;
-    }
-    progress.temporaries.add(own);
-    try {
-        const data = Buffer.from(text);
-        await sftp.write(handle, data, data.length, 0);
-    }
-    finally {
-        await sftp.close(handle);
-    }
-    // From here the lock may be there even where the answer is lost: the retry knows it by its token.
-    progress.lock = path;
-    try {
-        await sftp.rename(own, path);
-        progress.temporaries.delete(own);
-        return 'made';
-    }
-    catch (error) {
-        progress.lock = undefined;
-        await sftp.unlink(own).catch(() => undefined);
-        progress.temporaries.delete(own);
-        if (!(error instanceof DeployError) || error.kind === 'connection-lost')
-            throw error;
-        return (await sftp.lstat(path).catch(() => undefined)) === undefined ? 'gone' : 'held';
-    }
-}
-/** `locked` for a lock another run holds: who, since when, and how to clear it. */
-function lockedError(path, held, now = Date.now(), modifiedMs) {
-    const parsed = held === undefined ? Number.NaN : Date.parse(held.since);
-    const since = Number.isNaN(parsed) ? (modifiedMs ?? Number.NaN) : parsed;
-    const age = Number.isNaN(since) ? '' : `, taken ${formatDuration(Math.max(0, now - since))} ago`;
-    const holder = held === undefined ? 'another deploy (the lock file does not say which)' : held.holder;
-    return new DeployError('locked', `the target is locked by ${holder}${age} (${path}); if that deploy is no longer running, remove the lock on the host (rm ${quotePath(path)}) and deploy again`);
-}
-function pause$1(ms, signal) {
-    return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-            signal.removeEventListener('abort', stop);
-            resolve();
-        }, ms);
-        const stop = () => {
-            clearTimeout(timer);
-            reject(signal.reason);
-        };
-        signal.addEventListener('abort', stop, { once: true });
-    });
-}
-/**
- * Takes the target's lock before anything is written there: made, or already this run's (an
- * earlier attempt's), or waited for: up to `lock-wait` where another run holds it, and for as
- * long as it takes where another host entry of this run that reaches the same target does.
- */
-async function takeLock(attempt) {
-    const { sftp, base, settings, log, signal } = attempt;
-    if (!settings.lock)
-        return { waited: false, readOnly: false };
-    const path = posix.join(base, LOCK_NAME);
-    const record = lockRecord(attempt);
-    const waitUntil = Date.now() + settings.lockWaitMs;
-    let waited = false;
-    for (;;) {
-        const made = await makeLock(attempt, path, lockText(record));
-        if (made === 'made')
-            break;
-        if (made === 'read-only')
-            return { waited, readOnly: true };
-        if (made === 'gone')
-            continue;
-        const held = await readLock(sftp, path);
-        if (held?.token === record.token) {
-            attempt.progress.lock = path;
-            break;
-        }
-        const sameRun = held?.run === record.run;
-        // A release holds its lock until the run's hosts switch together: another entry of the
-        // run would wait for it for ever, and make the same release besides.
-        if (sameRun && settings.releases !== undefined)
-            throw new DeployError('release', `another host entry of this run deploys a release to the same target (${base}): give each entry its own target`);
-        if (!sameRun && Date.now() >= waitUntil) {
-            const modified = held === undefined ? (await sftp.lstat(path).catch(() => undefined))?.mtimeMs : undefined;
-            throw lockedError(path, held, Date.now(), modified);
-        }
-        if (!waited)
-            log.info(sameRun
-                ? 'waiting for another host entry of this run that reaches the same target'
-                : `waiting up to ${formatDuration(settings.lockWaitMs)} for the lock held by ${held?.holder ?? 'another deploy'}`);
-        waited = true;
-        const left = sameRun ? LOCK_POLL_MS : Math.max(1, waitUntil - Date.now());
-        await pause$1(Math.min(LOCK_POLL_MS, left), signal);
-    }
-    if (waited)
-        log.info('took the lock');
-    return { waited, readOnly: false };
-}
-/**
- * Removes the lock this host holds (over SFTP, else with `rm` in the host's shell where the
- * server bans remove). Over a new connection (`checkOwner`), only where it still is this
- * host's: a lock another run made after this one's went is left alone.
- */
-async function releaseLock(job, sftp, connection, checkOwner = false) {
-    const path = job.progress.lock;
-    if (path === undefined)
-        return;
-    const held = checkOwner ? await readLock(sftp, path) : undefined;
-    if (held !== undefined && held.token !== job.hostToken) {
-        job.progress.lock = undefined;
-        return;
-    }
-    try {
-        await sftp.unlink(path);
-    }
-    catch (error) {
-        if (!(error instanceof DeployError && error.kind === 'no-such-path')) {
-            const removed = await connection?.exec(`rm -f ${quotePath(path)}`).catch(() => undefined);
-            if (removed?.code !== 0)
-                throw error;
-        }
-    }
-    job.progress.lock = undefined;
-}
-
-// What is under a directory on the host, over SFTP (which every host has, shell or not): each
-// entry as lstat describes it, so a symbolic link is listed as a link and never followed.
-// Directories read at once: SFTP requests pipeline over the one session.
-const READS_IN_FLIGHT = 16;
-/** Every entry below `base` (not `base` itself), directories before what they hold. */
-async function listTree(sftp, base) {
-    const entries = [];
-    let level = [''];
-    while (level.length > 0) {
-        const next = [];
-        for (let start = 0; start < level.length; start += READS_IN_FLIGHT) {
-            const listed = await Promise.all(level
-                .slice(start, start + READS_IN_FLIGHT)
-                .map(async (dir) => ({ dir, items: await sftp.readdir(posix.join(base, dir)) })));
-            for (const { dir, items } of listed)
-                for (const item of items) {
-                    const path = dir === '' ? item.name : `${dir}/${item.name}`;
-                    const kind = item.stat.isSymbolicLink
-                        ? 'link'
-                        : item.stat.isDirectory
-                            ? 'directory'
-                            : item.stat.isFile
-                                ? 'file'
-                                : 'other';
-                    entries.push({ path, kind });
-                    if (kind === 'directory')
-                        next.push(path);
-                }
-        }
-        level = next;
-    }
-    return entries;
-}
-
-// Which releases a host has, in the order they were made: the record the host keeps
-// (`<target>/releases.log`, one release per line, oldest first), the release directories there,
-// and the one `current` points to. Pure: what to switch back to, and what to prune.
-/** The record's file, in the deploy root. */
-const HISTORY_FILE = 'releases.log';
-/** One line of the record: the name, then (tab-separated) when and by what it was made. */
-function historyLine(name, madeAt, by) {
-    return `${name}\t${madeAt.toISOString()}\t${by.replace(/[\t\r\n]+/g, ' ')}`;
-}
-/** The names the record holds, oldest first (a name recorded twice counts where it was last). */
-function parseHistory(text) {
-    const names = [];
-    for (const line of text.split('\n')) {
-        const name = line.split('\t')[0]?.trim() ?? '';
-        if (name === '')
-            continue;
-        const before = names.indexOf(name);
-        if (before !== -1)
-            names.splice(before, 1);
-        names.push(name);
-    }
-    return names;
-}
-/** The record's lines for `names`, keeping what the old lines said of each. */
-function historyText(lines, names) {
-    const byName = new Map(lines.map((line) => [line.split('\t')[0]?.trim() ?? '', line]));
-    return names.map((name) => byName.get(name) ?? name).join('\n') + (names.length > 0 ? '\n' : '');
-}
-/**
- * The host's releases oldest first: those the record names that are still there, then the
- * current one where the record lacks it (a run that stopped between the switch and the record).
- */
-function orderedReleases(recorded, directories, current) {
-    const ordered = recorded.filter((name) => directories.has(name));
-    if (current !== undefined && !ordered.includes(current))
-        ordered.push(current);
-    return ordered;
-}
-/** The release made before `current`: where a rollback goes. */
-function releaseBefore(ordered, current) {
-    const at = ordered.indexOf(current);
-    return at > 0 ? ordered[at - 1] : undefined;
-}
-/**
- * The releases `keep-releases` removes: all but the newest `keep`, never the current one or the
- * one before it. `keep` 0 keeps all.
- */
-function releasesToPrune(ordered, current, keep) {
-    if (keep === 0)
-        return [];
-    const kept = new Set(ordered.slice(-keep));
-    kept.add(current);
-    const before = releaseBefore(ordered, current);
-    if (before !== undefined)
-        kept.add(before);
-    return ordered.filter((name) => !kept.has(name));
-}
-
-// The releases on a host, as its deploy root holds them:
-//
-//   <target>/releases/<name>/   one directory per release, never changed once made
-//   <target>/current            a symbolic link to releases/<name>, switched by one rename
-//   <target>/shared/            what `shared-paths` links into every release
-//   <target>/releases.log       the order the releases were made in (see history.ts)
-//
-// Read and changed over SFTP, which every host has (a shell is used only to remove a tree).
-const RELEASES_DIR = 'releases';
-const CURRENT_LINK = 'current';
-const SHARED_DIR = 'shared';
-// The record is read whole; it grows by one short line per release.
-const HISTORY_MAX_BYTES = 1024 * 1024;
-function releaseDir(root, name) {
-    return posix.join(root, RELEASES_DIR, name);
-}
-async function readWhole(sftp, path, max) {
-    const handle = await sftp.open(path, 'r').catch((error) => {
-        if (error instanceof DeployError && error.kind === 'no-such-path')
-            return undefined;
-        throw error;
-    });
-    if (handle === undefined)
-        return '';
-    try {
-        const chunks = [];
-        for (let position = 0; position < max;) {
-            const buffer = Buffer.alloc(Math.min(sftp.maxReadLength, max - position));
-            const length = await sftp.read(handle, buffer, buffer.length, position);
-            if (length === 0)
-                break;
-            chunks.push(buffer.subarray(0, length));
-            position += length;
-        }
-        return Buffer.concat(chunks).toString('utf8');
-    }
-    finally {
-        await sftp.close(handle).catch(() => undefined);
-    }
-}
-/** Writes `text` at `path` whole or not at all: under a name of its own, then renamed over it. */
-async function writeWhole(sftp, path, text, token) {
-    const own = `${path}.${token}.tmp`;
-    const handle = await sftp.open(own, 'w', 0o644);
-    try {
-        const data = Buffer.from(text);
-        if (data.length > 0)
-            await sftp.write(handle, data, data.length, 0);
-    }
-    finally {
-        await sftp.close(handle);
-    }
-    await sftp.posixRename(own, path);
-}
-/**
- * The release `current` points to: undefined where there is no `current`. A `current` that is
- * not a link, or not to a directory under `releases/`, is refused: it is not ours to replace.
- */
-async function readCurrent(sftp, root, directories) {
-    const path = posix.join(root, CURRENT_LINK);
-    const found = await sftp.lstat(path);
-    if (found === undefined)
-        return undefined;
-    if (!found.isSymbolicLink)
-        throw new DeployError('release', `${path} is there and is not a symbolic link: releases switch it as a link to releases/<name>; move it away (or deploy in place to another target)`);
-    const text = await sftp.readlink(path);
-    const name = posix.basename(text);
-    const under = posix.basename(posix.dirname(text));
-    if (under !== RELEASES_DIR || !directories.has(name))
-        throw new DeployError('release', `${path} points to '${text}', not to a release under ${posix.join(root, RELEASES_DIR)}: it is not this deploy's to switch`);
-    return name;
-}
-/** Reads what `root` holds of releases. */
-async function readHostReleases(sftp, root) {
-    const entries = await sftp.readdir(posix.join(root, RELEASES_DIR)).catch((error) => {
-        if (error instanceof DeployError && error.kind === 'no-such-path')
-            return [];
-        throw error;
-    });
-    const directories = new Set(entries.filter((entry) => entry.stat.isDirectory).map((entry) => entry.name));
-    const text = await readWhole(sftp, posix.join(root, HISTORY_FILE), HISTORY_MAX_BYTES);
-    const current = await readCurrent(sftp, root, directories);
-    return {
-        ordered: orderedReleases(parseHistory(text), directories, current),
-        current,
-        historyLines: text.split('\n').filter((line) => line.trim() !== ''),
-        directories
-    };
-}
-/**
- * Points `current` at `releases/<name>` with one rename: a new link under a name of this
- * host's own, renamed over `current` (posix-rename@openssh.com: rename(2), atomic). Readers see
- * the old release or the new one. `name` undefined removes `current` (there was none before).
- */
-async function pointCurrent(sftp, root, name, token) {
-    const path = posix.join(root, CURRENT_LINK);
-    if (name === undefined) {
-        await sftp.unlink(path).catch((error) => {
-            if (!(error instanceof DeployError && error.kind === 'no-such-path'))
-                throw error;
-        });
-        return;
-    }
-    if (!sftp.hasPosixRename)
-        throw new DeployError('release', `the SFTP server does not offer posix-rename@openssh.com, so ${path} cannot be switched in one step; releases need it`);
-    const own = posix.join(root, `.${CURRENT_LINK}.${token}.tmp`);
-    await sftp.unlink(own).catch(() => undefined);
-    const text = `${RELEASES_DIR}/${name}`;
-    await sftp.symlink(text, own);
-    try {
-        await sftp.posixRename(own, path);
-    }
-    catch (error) {
-        await sftp.unlink(own).catch(() => undefined);
-        throw error;
-    }
-}
-/**
- * Removes a directory and all in it: `rm -rf` in the host's shell, else over SFTP (files and
- * links unlinked, never followed; then the directories, deepest first).
- */
-async function removeTree(connection, sftp, dir) {
-    const removed = await connection.exec(removeCommand(dir)).catch((error) => {
-        if (isConnectionEnded(error))
-            throw error;
-        return undefined;
-    });
-    if (removed?.code === 0 && (await sftp.lstat(dir)) === undefined)
-        return;
-    const entries = await listTree(sftp, dir).catch((error) => {
-        if (error instanceof DeployError && error.kind === 'no-such-path')
-            return undefined;
-        throw error;
-    });
-    if (entries === undefined)
-        return;
-    for (const entry of entries)
-        if (entry.kind !== 'directory')
-            await sftp.unlink(posix.join(dir, entry.path));
-    const directories = entries
-        .filter((entry) => entry.kind === 'directory')
-        .map((entry) => entry.path)
-        .sort((a, b) => b.split('/').length - a.split('/').length);
-    for (const path of directories)
-        await sftp.rmdir(posix.join(dir, path));
-    await sftp.rmdir(dir);
 }
 
 // After a host has failed for good: the temporary files and staging directories this run left
@@ -7381,14 +7741,30 @@ function inputError(error) {
 // ended once stdout and stderr together pass MAX_COMMAND_OUTPUT.
 const MAX_KEPT_OUTPUT = 64 * 1024;
 const MAX_COMMAND_OUTPUT = 16 * 1024 * 1024;
-/** Runs `command` with stdin closed; resolves with its exit status and output. */
+/**
+ * Runs `command` with stdin closed; resolves with its exit status and output. With `timeoutMs`,
+ * a command still running then is given up: the result says `timedOut` (stopping what runs on
+ * the host is the caller's: see deploy/rollout/scripts.ts).
+ */
 function exec(context, command, options = {}) {
-    const allowanceMs = options.allowanceMs ?? context.idleTimeoutMs;
+    const { timeoutMs } = options;
+    const allowanceMs = options.allowanceMs ?? (timeoutMs === undefined ? context.idleTimeoutMs : timeoutMs + 5000);
     return context.requests.track('a remote command', allowanceMs, (resolve, reject) => {
         context.openExec(command, reject, (stream) => {
             const output = new OutputCollector(stream, context, reject);
+            // At the timeout the command is given up: its channel closed, the result as it stands
+            // (sshd keeps a channel open while anything the command started holds its output).
+            const timer = timeoutMs === undefined
+                ? undefined
+                : setTimeout(() => {
+                    resolve({ ...output.result(), timedOut: true });
+                    stream.close();
+                }, timeoutMs);
             stream.on('error', (streamError) => reject(new DeployError('connection-lost', `${context.label}: command channel error: ${streamError.message}`)));
-            stream.on('close', () => resolve(output.result()));
+            stream.on('close', () => {
+                clearTimeout(timer);
+                resolve(output.result());
+            });
             stream.end();
         });
     });
@@ -32074,10 +32450,13 @@ async function runSteps(connected, work, firstSessionUp) {
         ? prefetchDigests(hasher, connected.host.target, work.files, () => localHasher.warm(work.files))
         : undefined;
     const target = await resolveTarget(connected, await sftp.session, shellTarget, prefetched, bytesToSend);
+    connected.progress.targetPath = target.attempt.base;
     const taken = await takeLock(target.attempt);
     const locked = taken.waited ? await readAgainAfterWaiting(target) : target;
     const { attempt } = locked;
     const { releases } = attempt.settings;
+    // Under the lock, before anything is written; where it fails, nothing is.
+    await runScriptBefore(attempt, attempt.connection, attempt.base);
     if (releases !== undefined) {
         // The lock stays until the switch is over, or the release is removed after a failure.
         if (taken.readOnly)
@@ -32356,6 +32735,7 @@ function hostResult(job, started, status, error) {
         resumedBytes: progress.resumedBytes,
         attempts: progress.attempts,
         durationMs: Date.now() - started,
+        startedAt: new Date(started).toISOString(),
         ...(error === undefined ? {} : { error: oneLine(error.message), errorClass: error.kind }),
         ...(job.host.jump.length === 0 ? {} : { jump: job.host.jump.map((hop) => hop.label) }),
         ...(progress.planned === undefined ? {} : { planned: progress.planned })
@@ -32699,158 +33079,6 @@ class RunBarrier {
     }
 }
 
-// After a host's release is made (or, for a rollback, chosen): `current` switched to it, or
-// back; then the host finished (the release recorded, old ones pruned, the lock removed), or
-// its release abandoned (removed, the lock too). Over the connection the release was made on
-// where it is still up, else over a new one.
-function releaseOf(job) {
-    const { release } = job.progress;
-    if (release === undefined)
-        throw new Error(`${job.host.label}: no release was begun`);
-    return release;
-}
-/** The kept connection where it is still up, else a new one (kept in its place). */
-async function linkTo(job, signal) {
-    const release = releaseOf(job);
-    const kept = release.kept;
-    if (kept !== undefined && kept.connection.failure === undefined)
-        return kept;
-    release.kept = undefined;
-    if (kept !== undefined)
-        await kept.connection.close().catch(() => undefined);
-    const connection = await job.connect(signal);
-    try {
-        const link = { connection, sftp: await connection.sftp() };
-        release.kept = link;
-        return link;
-    }
-    catch (error) {
-        await connection.close();
-        throw error;
-    }
-}
-// What comes after a switch (or instead of one) must happen even where the run was cancelled:
-// a new connection for it gets this long, whatever the run's signal says.
-const AFTERWARDS_MS = 15_000;
-function afterwards(job) {
-    return AbortSignal.timeout(Math.min(AFTERWARDS_MS, job.settings.connectTimeoutMs + 5000));
-}
-function pause(ms) {
-    return new Promise((resolve) => setTimeout(resolve, ms));
-}
-/** Runs `step` over the host's link; where the connection fails, again over a new one (`retries`). */
-async function overLink(job, signal, step) {
-    for (let attempt = 0;; attempt += 1) {
-        try {
-            return await step(await linkTo(job, signal));
-        }
-        catch (error) {
-            const retry = error instanceof DeployError &&
-                error.retryable &&
-                attempt < job.settings.retries &&
-                !signal.aborted;
-            if (!retry)
-                throw error;
-            job.log.warning(`${oneLine(error.message)}: again over a new connection`);
-            await pause(job.settings.retryDelayMs * 2 ** attempt);
-        }
-    }
-}
-/** Points `current` at the host's release. */
-async function switchHost(job, signal) {
-    const release = releaseOf(job);
-    job.progress.phase = 'switching';
-    await overLink(job, signal, ({ sftp }) => pointCurrent(sftp, release.root, release.name, job.hostToken));
-    release.switched = true;
-    job.log.info(`switched ${posix.join(release.root, 'current')}: ${release.previous ?? '(none)'} → ${release.name}`);
-}
-/** Points `current` back at the release it pointed to before (removes it where there was none). */
-async function switchBack(job) {
-    const release = releaseOf(job);
-    await overLink(job, afterwards(job), ({ sftp }) => pointCurrent(sftp, release.root, release.previous, job.hostToken));
-    release.switched = false;
-    job.log.info(`switched back: current is ${release.previous ?? 'removed (there was none before)'}`);
-}
-async function closeLink(job) {
-    const release = job.progress.release;
-    const kept = release?.kept;
-    if (release === undefined || kept === undefined)
-        return;
-    release.kept = undefined;
-    await kept.connection.close().catch(() => undefined);
-}
-/** The record and the releases kept, once `current` points to the release for good. */
-async function recordAndPrune(job, link, release) {
-    const { sftp, connection } = link;
-    const { root, host } = release;
-    let names = host.ordered.filter((name) => name !== release.name);
-    let removed;
-    if (release.rollback) {
-        // Capistrano's way: the release rolled back from goes, so the next rollback goes further.
-        removed = release.previous === undefined ? [] : [release.previous];
-        names = names.filter((name) => name !== release.previous);
-    }
-    else {
-        names.push(release.name);
-        removed = releasesToPrune(names, release.name, job.settings.releases?.keep ?? 0);
-    }
-    for (const name of removed)
-        await removeTree(connection, sftp, releaseDir(root, name));
-    const kept = names.filter((name) => !removed.includes(name));
-    // A rollback records nothing new: the release gone back to keeps its place and its line.
-    const lines = release.rollback
-        ? host.historyLines
-        : [...host.historyLines, historyLine(release.name, new Date(), job.settings.lockHolder)];
-    await writeWhole(sftp, posix.join(root, HISTORY_FILE), historyText(lines, kept), job.hostToken);
-    if (removed.length > 0)
-        job.log.info(`${release.rollback ? 'removed the release rolled back from' : `pruned (keep-releases ${job.settings.releases?.keep})`}: ${removed.join(', ')}`);
-    const unrecorded = [...host.directories].filter((name) => !kept.includes(name) && !removed.includes(name) && name !== release.name);
-    if (unrecorded.length > 0)
-        job.log.info(`left alone: ${unrecorded.join(', ')} under releases/ ${unrecorded.length === 1 ? 'is' : 'are'} not in ${HISTORY_FILE} (a run that stopped before its switch?); remove by hand if unwanted`);
-}
-/**
- * The host is on its release for good: recorded, older releases pruned, the lock removed, the
- * connection closed. What fails here is a warning: the switch has happened.
- */
-async function finishHost(job) {
-    const release = releaseOf(job);
-    try {
-        await overLink(job, afterwards(job), async (link) => {
-            await recordAndPrune(job, link, release);
-            await releaseLock(job, link.sftp, link.connection);
-        });
-    }
-    catch (error) {
-        job.log.warning(`switched, but could not finish (${oneLine(errorMessage(error))})${job.progress.lock === undefined ? '' : `: remove the lock ${job.progress.lock} by hand`}`);
-    }
-    finally {
-        await closeLink(job);
-    }
-}
-/**
- * The host does not switch: the release this run made is removed (`current` never pointed to
- * it), and the lock. Where that fails the error says what is left.
- */
-async function abandonHost(job) {
-    const release = releaseOf(job);
-    try {
-        await overLink(job, afterwards(job), async ({ connection, sftp }) => {
-            if (release.made) {
-                await removeTree(connection, sftp, releaseDir(release.root, release.name));
-                release.made = false;
-                job.log.info(`removed the unswitched release ${release.name}`);
-            }
-            await releaseLock(job, sftp, connection);
-        });
-    }
-    catch (error) {
-        job.log.warning(`could not remove what this run left (${oneLine(errorMessage(error))}): ${release.made ? releaseDir(release.root, release.name) : ''} ${job.progress.lock ?? ''}`.trim());
-    }
-    finally {
-        await closeLink(job);
-    }
-}
-
 // The switch of a fan-out's hosts, once their releases are made: each host as soon as it is
 // ready (`switch: per-host`), or all together in two phases (`switch: together`): no host
 // switches until every host of the run is ready, and a host that fails to switch has the others
@@ -32884,6 +33112,38 @@ async function switchOneHost(made, signal) {
         job.log.warning(`could not switch: ${oneLine(errorMessage(error))}`);
         await abandonHost(job);
         return withRelease(job, result, failure(error));
+    }
+    return afterTheSwitch(made, signal);
+}
+/**
+ * A host on its new release: `script-after` and the health checks; where one fails (and
+ * `rollback-on-failure`), back to the release before, `script-after` run again there, and the
+ * new release removed. Then the host finished (recorded, pruned, unlocked).
+ */
+async function afterTheSwitch(made, signal) {
+    const { job, result } = made;
+    const release = job.progress.release;
+    try {
+        await afterSwitched(job, signal);
+    }
+    catch (error) {
+        job.log.warning(oneLine(errorMessage(error)));
+        const previous = release?.rollback === false ? release.previous : undefined;
+        if (!job.settings.rollout.rollbackOnFailure || previous === undefined) {
+            await finishHost(job);
+            return withRelease(job, result, failure(error));
+        }
+        try {
+            await switchBack(job);
+            await afterSwitched(job, signal, { name: previous, previous: undefined }).catch((again) => job.log.warning(`script-after on ${previous}: ${oneLine(errorMessage(again))}`));
+        }
+        catch (backError) {
+            job.log.warning(`could not switch back: ${oneLine(errorMessage(backError))}`);
+            await finishHost(job);
+            return withRelease(job, result, failure(error));
+        }
+        await abandonHost(job);
+        return { ...withRelease(job, result, failure(error)), rolledBack: true };
     }
     await finishHost(job);
     return withRelease(job, result);
@@ -32921,8 +33181,7 @@ async function switchTogether(hosts, barrier, signal) {
                 final.set(made, withRelease(made.job, made.result, failure(error)));
             }
             else if (commit) {
-                await finishHost(made.job);
-                final.set(made, withRelease(made.job, made.result));
+                final.set(made, await afterTheSwitch(made, signal));
             }
             else {
                 final.set(made, await switchBackAndHold(made));
@@ -32999,7 +33258,29 @@ async function runHost(run, host, index) {
     const result = await (run.options.deployHost ?? deployHost)(job, signal);
     return { job, result, log, running: entry };
 }
-function report(run, outcome, result) {
+/** In place: a published host's `script-after` and health checks; failed where one fails. */
+async function afterInPlace(outcome, signal) {
+    const { job, result } = outcome;
+    if (result.status !== 'success')
+        return result;
+    try {
+        await afterPublished(job, signal);
+        return result;
+    }
+    catch (error) {
+        const failure = error instanceof DeployError ? error : undefined;
+        job.log.warning(oneLine(errorMessage(error)));
+        return {
+            ...result,
+            status: 'failed',
+            error: oneLine(errorMessage(error)),
+            errorClass: failure?.kind ?? 'remote-failure'
+        };
+    }
+}
+/** Reports a host's result with its log; returns the result as reported. */
+function report(run, outcome, done) {
+    const result = { ...done, finishedAt: new Date().toISOString() };
     if (outcome.running !== undefined)
         run.running.delete(outcome.running);
     if (result.attempts > 0)
@@ -33008,6 +33289,7 @@ function report(run, outcome, result) {
             text: `${result.status} in ${formatDuration(result.durationMs)}: ${formatBytes(result.bytes)} sent`
         });
     run.options.reporter.hostDone(result, outcome.log);
+    return result;
 }
 async function fanOut(options) {
     const { settings, plan, reporter } = options;
@@ -33041,11 +33323,12 @@ async function fanOut(options) {
                 waiting[index] = outcome;
                 return undefined;
             }
-            const result = releases === undefined || settings.dryRun
+            const result = settings.dryRun
                 ? outcome.result
-                : await switchOneHost(outcome, options.signal);
-            results[index] = result;
-            report(run, outcome, result);
+                : releases === undefined
+                    ? await afterInPlace(outcome, options.signal)
+                    : await switchOneHost(outcome, options.signal);
+            results[index] = report(run, outcome, result);
             return undefined;
         });
     }
@@ -33057,8 +33340,7 @@ async function fanOut(options) {
         const switched = await switchTogether(outcomes, options.barrier ?? localBarrier, options.signal);
         outcomes.forEach((outcome, at) => {
             const result = switched[at];
-            results[settings.hosts.indexOf(outcome.job.host)] = result;
-            report(run, outcome, result);
+            results[settings.hosts.indexOf(outcome.job.host)] = report(run, outcome, result);
         });
     }
     return results.map((result, index) => result ??
@@ -42515,6 +42797,101 @@ function isInventoryText(value) {
     return /[\r\n]/.test(trimmed) || /^[{[]/.test(trimmed) || /^(hosts|defaults)\s*:/.test(trimmed);
 }
 
+// The rollout inputs: batches (`batch-size`, `batch-pause`, `max-failures`), the remote scripts
+// (`script-before`, `script-after`, `script-env`, `script-timeout`) and the health checks
+// (`health-check`, `health-check-url`, their attempts and interval), and `rollback-on-failure`.
+function sizeOf(input, text) {
+    const percent = /^(\d{1,3})%$/.exec(text);
+    if (percent !== null) {
+        const value = Number(percent[1]);
+        if (value < 1 || value > 100)
+            throw new InputError(input, `'${text}' is not a percentage from 1% to 100%`);
+        return { percent: value };
+    }
+    if (!/^\d+$/.test(text))
+        throw new InputError(input, `'${text}' is not a number of hosts or a percentage (25%)`);
+    return { hosts: Number(text) };
+}
+/** `batch-size`: `2`, `25%`, or a list `1, 25%, 100%` (commas and/or newlines). */
+function parseBatchSizes(text) {
+    const entries = text
+        .split(/[,\n]/)
+        .map((entry) => entry.trim())
+        .filter((entry) => entry !== '');
+    const sizes = entries.map((entry) => sizeOf('batch-size', entry));
+    if (sizes.some((size) => 'hosts' in size && size.hosts === 0))
+        throw new InputError('batch-size', 'a batch must have at least one host');
+    return sizes;
+}
+/** `max-failures`: a number of hosts (0 or more) or a percentage of all hosts. */
+function parseMaxFailures(text) {
+    if (text === '')
+        return { hosts: 0 };
+    if (/^0%$/.test(text))
+        return { hosts: 0 };
+    return sizeOf('max-failures', text);
+}
+/** A size in hosts, out of `total`: a percentage rounded down, at least one host. */
+function hostsOf(size, total) {
+    if ('hosts' in size)
+        return size.hosts;
+    return Math.max(1, Math.floor((total * size.percent) / 100));
+}
+/** Failed hosts tolerated, out of `total`: a percentage rounded down (it may be none). */
+function failuresTolerated(size, total) {
+    if ('hosts' in size)
+        return size.hosts;
+    return Math.floor((total * size.percent) / 100);
+}
+/**
+ * The batches, as the places of the hosts in input order: each size in turn, the last one
+ * repeated, until every host has its batch.
+ */
+function batchesOf(sizes, total) {
+    const batches = [];
+    let next = 0;
+    for (let index = 0; next < total; index += 1) {
+        const size = sizes[Math.min(index, sizes.length - 1)];
+        const count = size === undefined ? total : hostsOf(size, total);
+        const batch = [];
+        for (; batch.length < count && next < total; next += 1)
+            batch.push(next);
+        batches.push(batch);
+    }
+    return batches;
+}
+/** `script-env`: names separated by newlines and/or commas, each a runner variable that is set. */
+function readScriptEnv(text, variables) {
+    const exported = new Map();
+    for (const name of text
+        .split(/[,\n]/)
+        .map((entry) => entry.trim())
+        .filter((entry) => entry !== '')) {
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+            throw new InputError('script-env', `'${name}' is not a variable name`);
+        if (name.startsWith('DEPLOY_'))
+            throw new InputError('script-env', `'${name}': DEPLOY_* names are set by the action`);
+        const value = variables[name];
+        if (value === undefined)
+            throw new InputError('script-env', `'${name}' is not set on the runner (set it with env: on the step)`);
+        exported.set(name, value);
+    }
+    return exported;
+}
+/** `health-check-url`: http(s), `{host}` allowed in its host part. */
+function checkHealthUrl(text) {
+    let url;
+    try {
+        url = new URL(text.replaceAll('{host}', 'host.invalid'));
+    }
+    catch {
+        throw new InputError('health-check-url', `'${text}' is not a URL`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+        throw new InputError('health-check-url', `'${text}' is not an http or https URL`);
+    return text;
+}
+
 // Reads, normalises and validates every input into one typed Settings object, before anything
 // connects. Each problem is an InputError that names the input and says what is wrong.
 // Pure apart from `readFile` (for `key-path`), which the caller provides.
@@ -42563,7 +42940,19 @@ const INPUT_NAMES = [
     'keep-releases',
     'shared-paths',
     'switch',
-    'rollback'
+    'rollback',
+    'batch-size',
+    'batch-pause',
+    'max-failures',
+    'script-before',
+    'script-after',
+    'script-env',
+    'script-timeout',
+    'health-check',
+    'health-check-url',
+    'health-check-attempts',
+    'health-check-interval',
+    'rollback-on-failure'
 ];
 /** Inputs whose values are secrets, masked before anything is logged. */
 const SECRET_INPUTS = ['key', 'passphrase', 'password'];
@@ -42819,6 +43208,32 @@ function readReleases(get, env) {
         rollback
     };
 }
+// script-env values this long or longer are masked in the log.
+const MASKED_ENV_MIN_LENGTH = 4;
+/** A script input: undefined where blank. */
+function script(get, name) {
+    const text = get(name);
+    if (text.includes('\0'))
+        throw new InputError(name, 'must not contain NUL characters');
+    return text.trim() === '' ? undefined : text;
+}
+function readRollout(get, env) {
+    const healthCheckUrl = get('health-check-url');
+    return {
+        batchSizes: parseBatchSizes(get('batch-size')),
+        batchPauseMs: waitDuration(get, 'batch-pause', '0s'),
+        maxFailures: parseMaxFailures(get('max-failures')),
+        scriptBefore: script(get, 'script-before'),
+        scriptAfter: script(get, 'script-after'),
+        scriptEnv: readScriptEnv(get('script-env'), env.variables),
+        scriptTimeoutMs: duration(get, 'script-timeout', '10m'),
+        healthCheck: script(get, 'health-check'),
+        healthCheckUrl: healthCheckUrl === '' ? undefined : checkHealthUrl(healthCheckUrl),
+        healthCheckAttempts: integer(get, 'health-check-attempts', 10, 1, 1000),
+        healthCheckIntervalMs: waitDuration(get, 'health-check-interval', '3s'),
+        rollbackOnFailure: boolean(get, 'rollback-on-failure', true)
+    };
+}
 function parseInputs(get, env) {
     const warnings = [];
     // Cheap structural checks first, so a typo is reported before a key is parsed.
@@ -42829,6 +43244,7 @@ function parseInputs(get, env) {
     const connectTimeoutMs = duration(get, 'connect-timeout', '30s');
     const timeoutMs = duration(get, 'timeout', '30m');
     const releases = readReleases(get, env);
+    const rollout = readRollout(get, env);
     const patterns = readPatterns(get, releases?.rollback === true);
     const target = readTarget(get);
     const workingDirectory = (env.path ?? nodePath).resolve(env.workspace, get('working-directory') || '.');
@@ -42898,12 +43314,18 @@ function parseInputs(get, env) {
         maxDelete,
         dryRun,
         releases,
+        rollout,
         lock,
         lockWaitMs,
         lockHolder: lockHolder(env.variables),
-        derivedSecrets: [...derivedSecrets, ...resolved.secrets],
+        derivedSecrets: [
+            ...derivedSecrets,
+            ...resolved.secrets,
+            // Values exported to the scripts are masked like secrets (short ones would mask too much).
+            ...[...rollout.scriptEnv.values()].filter((value) => value.length >= MASKED_ENV_MIN_LENGTH)
+        ],
         warnings
     };
 }
 
-export { DeployError as D, INPUT_NAMES as I, Minimatch as M, RunBarrier as R, SECRET_INPUTS as S, InputError as a, progressText as b, formatRate as c, distExports as d, errorMessage as e, formatBytes as f, formatDuration as g, checkUnderTarget as h, isInventoryText as i, localFileError as j, parseInputs as k, loadPrivateKey as l, createLocalHasher as m, notAttempted as n, oneLine as o, parseKnownHosts as p, fanOut as q, newRunToken as r, MAX_BYTES_IN_MEMORY as s, toPosixSegments as t, shareGarbageBudget as u };
+export { DeployError as D, INPUT_NAMES as I, Minimatch as M, RunBarrier as R, SECRET_INPUTS as S, InputError as a, progressText as b, formatRate as c, distExports as d, errorMessage as e, formatBytes as f, formatDuration as g, batchesOf as h, isInventoryText as i, failuresTolerated as j, checkUnderTarget as k, loadPrivateKey as l, localFileError as m, notAttempted as n, oneLine as o, parseKnownHosts as p, parseInputs as q, createLocalHasher as r, newRunToken as s, toPosixSegments as t, fanOut as u, MAX_BYTES_IN_MEMORY as v, waitUnlessStopped as w, shareGarbageBudget as x };

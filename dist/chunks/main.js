@@ -18,7 +18,7 @@ import 'events';
 import 'child_process';
 import assert from 'assert';
 import 'timers';
-import { b as progressText, R as RunBarrier, n as notAttempted, e as errorMessage, M as Minimatch, a as InputError, h as checkUnderTarget, j as localFileError, t as toPosixSegments, o as oneLine, f as formatBytes, g as formatDuration, S as SECRET_INPUTS, I as INPUT_NAMES, k as parseInputs, D as DeployError, m as createLocalHasher, q as fanOut, r as newRunToken, s as MAX_BYTES_IN_MEMORY } from './inputs.js';
+import { b as progressText, R as RunBarrier, n as notAttempted, e as errorMessage, h as batchesOf, j as failuresTolerated, g as formatDuration, w as waitUnlessStopped, M as Minimatch, a as InputError, k as checkUnderTarget, m as localFileError, t as toPosixSegments, o as oneLine, f as formatBytes, S as SECRET_INPUTS, I as INPUT_NAMES, q as parseInputs, D as DeployError, r as createLocalHasher, s as newRunToken, u as fanOut, v as MAX_BYTES_IN_MEMORY } from './inputs.js';
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import 'stream';
@@ -874,6 +874,52 @@ function parallelShares(lanes, maxParallel) {
         }
     }
     return shares;
+}
+
+// A rolling deploy: the hosts in input order, a batch at a time (`batch-size`), each batch
+// finished (published, switched, script-after and health checks passed) before the next
+// starts, `batch-pause` between. Once more hosts have failed than `max-failures` allows, no
+// further batch starts: the hosts not started are skipped.
+async function rollOut(rollout, labels, files, runBatch, signal, say) {
+    const batches = batchesOf(rollout.batchSizes, labels.length);
+    const tolerated = failuresTolerated(rollout.maxFailures, labels.length);
+    const results = new Array(labels.length);
+    let failed = 0;
+    let stopped;
+    for (const [at, batch] of batches.entries()) {
+        const number = at + 1;
+        if (stopped !== undefined) {
+            for (const index of batch)
+                results[index] = {
+                    ...notAttempted(labels[index] ?? '?', files, `not started: the rollout stopped ${stopped}`),
+                    batch: number
+                };
+            continue;
+        }
+        if (at > 0 && rollout.batchPauseMs > 0) {
+            say(`waiting ${formatDuration(rollout.batchPauseMs)} before batch ${number}`);
+            await waitUnlessStopped(rollout.batchPauseMs, signal);
+        }
+        if (batches.length > 1)
+            say(`batch ${number} of ${batches.length}: ${batch.length} host(s)`);
+        const got = await runBatch(batch, number);
+        batch.forEach((index, place) => {
+            const result = got[place];
+            if (result !== undefined)
+                results[index] = { ...result, batch: number };
+        });
+        failed += got.filter((result) => result.status === 'failed').length;
+        if (failed > tolerated && number < batches.length)
+            stopped = `after batch ${number} of ${batches.length}: ${failed} host(s) failed, more than max-failures allows (${tolerated})`;
+    }
+    if (stopped !== undefined)
+        say(`rollout stopped ${stopped}; the hosts not started are skipped`);
+    return {
+        results: results.map((result, index) => result ?? notAttempted(labels[index] ?? '?', files, 'not attempted')),
+        stopped,
+        batches: batches.length,
+        tolerated
+    };
 }
 
 /**
@@ -2085,6 +2131,10 @@ release) {
         ...(result.errorClass === undefined ? {} : { errorClass: result.errorClass }),
         ...(result.jump === undefined ? {} : { jump: result.jump }),
         ...(result.planned === undefined ? {} : { planned: result.planned }),
+        ...(result.batch === undefined ? {} : { batch: result.batch }),
+        ...(result.startedAt === undefined ? {} : { startedAt: result.startedAt }),
+        ...(result.finishedAt === undefined ? {} : { finishedAt: result.finishedAt }),
+        rolledBack: result.rolledBack ?? false,
         ...(result.switched === undefined
             ? {}
             : {
@@ -2119,6 +2169,8 @@ const STATUS_LABEL = {
 function optionalColumns(results, context) {
     const targets = new Set(context.targets.values());
     const columns = [];
+    if ((context.batches ?? 1) > 1)
+        columns.push({ header: 'Batch', cell: (result) => String(result.batch ?? '') });
     if (targets.size > 1)
         columns.push({
             header: 'Target',
@@ -2161,11 +2213,17 @@ function summaryMarkdown(results, context) {
         '',
         `${targetLine}, verify \`${context.verify}\`.`,
         '',
+        ...(context.stopped === undefined
+            ? []
+            : [
+                `**The rollout stopped ${cell(context.stopped)}**: the hosts not started are skipped.`,
+                ''
+            ]),
         `| Host |${extra.map((column) => ` ${column.header} |`).join('')} Status | Files | Uploaded | Skipped |${deleted ? ' Deleted |' : ''} Bytes | Attempts | Time | Error |`,
         `| --- |${extra.map(() => ' --- |').join('')} --- | ---: | ---: | ---: |${deleted ? ' ---: |' : ''} ---: | ---: | ---: | --- |`
     ];
     for (const result of results)
-        lines.push(`| ${cell(result.host)} |${extra.map((column) => ` ${column.cell(result)} |`).join('')} ${STATUS_LABEL[result.status]} | ${result.files} | ${result.uploaded} | ${result.skipped} |${deleted ? ` ${result.deleted} |` : ''} ${formatBytes(result.bytes)} | ${result.attempts} | ${formatDuration(result.durationMs)} | ${cell(result.error ?? '')} |`);
+        lines.push(`| ${cell(result.host)} |${extra.map((column) => ` ${column.cell(result)} |`).join('')} ${STATUS_LABEL[result.status]} | ${result.files} | ${result.uploaded} | ${result.skipped} |${deleted ? ` ${result.deleted} |` : ''} ${formatBytes(result.bytes)} | ${result.attempts} | ${formatDuration(result.durationMs)} | ${cell(`${result.rolledBack === true ? 'rolled back: ' : ''}${result.error ?? ''}`)} |`);
     return `${lines.join('\n')}\n`;
 }
 
@@ -2236,18 +2294,25 @@ function lanesFor(settings, options) {
         return [settings.hosts.map((_, index) => index)];
     return assignHosts(settings.hosts, count);
 }
-/** The fan-out: on this thread, or spread over threads, a lane each. */
-function fanOutOn(lanes, fanOut$1, options, thread) {
+/**
+ * One batch's fan-out (every host, where there is one batch): on this thread, or spread over
+ * threads, a lane each. Its results in the order of `indexes`.
+ */
+async function fanOutBatch(indexes, fanOut$1, options, thread, runToken) {
+    const { settings } = fanOut$1;
+    const batch = { ...settings, hosts: indexes.map((index) => settings.hosts[index]) };
+    const lanes = lanesFor(batch, options).map((lane) => lane.map((local) => indexes[local]));
     if (lanes.length === 1 || options.workerUrl === undefined)
-        return fanOut(fanOut$1);
-    return fanOutInThreads(fanOut$1, {
+        return fanOut({ ...fanOut$1, settings: batch, hostNumbers: indexes, runToken });
+    const all = await fanOutInThreads(fanOut$1, {
         workerUrl: options.workerUrl,
         run: thread,
         lanes,
-        shares: parallelShares(lanes, fanOut$1.settings.maxParallel),
+        shares: parallelShares(lanes, settings.maxParallel),
         memoryBytes: Math.floor(MAX_BYTES_IN_MEMORY / lanes.length),
-        runToken: newRunToken()
+        runToken
     });
+    return indexes.map((index) => all[index]);
 }
 async function deploy(io, settings, plan, options, thread) {
     const env = options.env ?? process.env;
@@ -2260,6 +2325,7 @@ async function deploy(io, settings, plan, options, thread) {
     io.start?.(hosts.map((host) => host.label));
     const root = rootSignal(options.signal);
     let results;
+    let rollout;
     try {
         const fanOutOptions = {
             settings,
@@ -2280,7 +2346,9 @@ async function deploy(io, settings, plan, options, thread) {
                 }
             }
         };
-        results = await fanOutOn(lanes, fanOutOptions, options, thread);
+        const runToken = newRunToken();
+        rollout = await rollOut(settings.rollout, hosts.map((host) => host.label), plan.files.length, (indexes) => fanOutBatch(indexes, fanOutOptions, options, thread, runToken), root.signal, (line) => io.info(line));
+        results = rollout.results;
     }
     finally {
         root.dispose();
@@ -2291,16 +2359,24 @@ async function deploy(io, settings, plan, options, thread) {
         deleting: settings.delete,
         files: plan.files.length,
         totalBytes: plan.totalBytes,
-        verify: settings.verify
+        verify: settings.verify,
+        batches: rollout.batches,
+        ...(rollout.stopped === undefined ? {} : { stopped: rollout.stopped })
     }));
     const failed = results.filter((result) => result.status === 'failed');
-    for (const result of failed)
-        io.error(oneLine(result.error ?? 'failed'), `Deploy to ${result.host} failed`);
     const skipped = results.filter((result) => result.status === 'skipped');
     const held = results.filter((result) => result.status === 'held');
+    // Within max-failures a failed host is a warning, and the step succeeds.
+    const tolerated = rollout.stopped === undefined && failed.length <= rollout.tolerated;
+    for (const result of failed)
+        if (tolerated)
+            io.warning(`${oneLine(result.error ?? 'failed')} (within max-failures: ${rollout.tolerated})`, `Deploy to ${result.host} failed`);
+        else
+            io.error(oneLine(result.error ?? 'failed'), `Deploy to ${result.host} failed`);
     const succeeded = results.length - failed.length - skipped.length - held.length;
-    io.info(`${succeeded} of ${results.length} host(s) ${settings.dryRun ? 'planned (dry run: nothing was written)' : settings.releases?.rollback === true ? 'rolled back' : settings.releases === undefined ? 'deployed' : 'switched'}, ${failed.length} failed,${held.length > 0 ? ` ${held.length} held (not switched),` : ''} ${skipped.length} not attempted`);
-    if (failed.length === 0 && skipped.length === 0 && held.length === 0)
+    io.info(`${succeeded} of ${results.length} host(s) ${settings.dryRun ? 'planned (dry run: nothing was written)' : settings.releases?.rollback === true ? 'rolled back' : settings.releases === undefined ? 'deployed' : 'switched'}, ${failed.length} failed,${held.length > 0 ? ` ${held.length} held (not switched),` : ''} ${skipped.length} not attempted${rollout.stopped === undefined ? '' : `; the rollout stopped ${rollout.stopped}`}`);
+    const failing = failed.length > 0 || held.length > 0;
+    if (skipped.length === 0 && (!failing || tolerated))
         return 'succeeded';
     io.markFailed();
     return 'failed';

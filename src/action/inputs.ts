@@ -21,6 +21,13 @@ import { parseKnownHosts, type KnownHostEntry } from '../config/known-hosts.js'
 import { loadPrivateKey } from '../config/private-key.js'
 import { normalizeTarget } from '../config/target.js'
 import {
+  checkHealthUrl,
+  parseBatchSizes,
+  parseMaxFailures,
+  readScriptEnv,
+  type RolloutSettings
+} from '../config/rollout.js'
+import {
   checkReleaseName,
   defaultReleaseName,
   parseSharedPaths,
@@ -74,7 +81,19 @@ export const INPUT_NAMES = [
   'keep-releases',
   'shared-paths',
   'switch',
-  'rollback'
+  'rollback',
+  'batch-size',
+  'batch-pause',
+  'max-failures',
+  'script-before',
+  'script-after',
+  'script-env',
+  'script-timeout',
+  'health-check',
+  'health-check-url',
+  'health-check-attempts',
+  'health-check-interval',
+  'rollback-on-failure'
 ] as const
 export type InputName = (typeof INPUT_NAMES)[number]
 
@@ -410,6 +429,34 @@ function readReleases(get: InputReader, env: InputEnvironment): ReleaseSettings 
   }
 }
 
+// script-env values this long or longer are masked in the log.
+const MASKED_ENV_MIN_LENGTH = 4
+
+/** A script input: undefined where blank. */
+function script(get: InputReader, name: InputName): string | undefined {
+  const text = get(name)
+  if (text.includes('\0')) throw new InputError(name, 'must not contain NUL characters')
+  return text.trim() === '' ? undefined : text
+}
+
+function readRollout(get: InputReader, env: InputEnvironment): RolloutSettings {
+  const healthCheckUrl = get('health-check-url')
+  return {
+    batchSizes: parseBatchSizes(get('batch-size')),
+    batchPauseMs: waitDuration(get, 'batch-pause', '0s'),
+    maxFailures: parseMaxFailures(get('max-failures')),
+    scriptBefore: script(get, 'script-before'),
+    scriptAfter: script(get, 'script-after'),
+    scriptEnv: readScriptEnv(get('script-env'), env.variables),
+    scriptTimeoutMs: duration(get, 'script-timeout', '10m'),
+    healthCheck: script(get, 'health-check'),
+    healthCheckUrl: healthCheckUrl === '' ? undefined : checkHealthUrl(healthCheckUrl),
+    healthCheckAttempts: integer(get, 'health-check-attempts', 10, 1, 1000),
+    healthCheckIntervalMs: waitDuration(get, 'health-check-interval', '3s'),
+    rollbackOnFailure: boolean(get, 'rollback-on-failure', true)
+  }
+}
+
 export function parseInputs(get: InputReader, env: InputEnvironment): Settings {
   const warnings: string[] = []
   // Cheap structural checks first, so a typo is reported before a key is parsed.
@@ -419,6 +466,7 @@ export function parseInputs(get: InputReader, env: InputEnvironment): Settings {
   const connectTimeoutMs = duration(get, 'connect-timeout', '30s')
   const timeoutMs = duration(get, 'timeout', '30m')
   const releases = readReleases(get, env)
+  const rollout = readRollout(get, env)
   const patterns = readPatterns(get, releases?.rollback === true)
   const target = readTarget(get)
   const workingDirectory = (env.path ?? nodePath).resolve(
@@ -493,10 +541,16 @@ export function parseInputs(get: InputReader, env: InputEnvironment): Settings {
     maxDelete,
     dryRun,
     releases,
+    rollout,
     lock,
     lockWaitMs,
     lockHolder: lockHolder(env.variables),
-    derivedSecrets: [...derivedSecrets, ...resolved.secrets],
+    derivedSecrets: [
+      ...derivedSecrets,
+      ...resolved.secrets,
+      // Values exported to the scripts are masked like secrets (short ones would mask too much).
+      ...[...rollout.scriptEnv.values()].filter((value) => value.length >= MASKED_ENV_MIN_LENGTH)
+    ],
     warnings
   }
 }

@@ -31,6 +31,10 @@ export function buildOutputs(
     ...(result.errorClass === undefined ? {} : { errorClass: result.errorClass }),
     ...(result.jump === undefined ? {} : { jump: result.jump }),
     ...(result.planned === undefined ? {} : { planned: result.planned }),
+    ...(result.batch === undefined ? {} : { batch: result.batch }),
+    ...(result.startedAt === undefined ? {} : { startedAt: result.startedAt }),
+    ...(result.finishedAt === undefined ? {} : { finishedAt: result.finishedAt }),
+    rolledBack: result.rolledBack ?? false,
     ...(result.switched === undefined
       ? {}
       : {
@@ -72,6 +76,10 @@ export interface SummaryContext {
   readonly files: number
   readonly totalBytes: number
   readonly verify: string
+  /** A rolling deploy's batches: more than one adds a Batch column. */
+  readonly batches?: number
+  /** Why a rolling deploy stopped early. */
+  readonly stopped?: string
 }
 
 /** The table's optional columns, each a header and a cell per result. */
@@ -81,6 +89,8 @@ function optionalColumns(
 ): { header: string; cell: (result: HostResult) => string }[] {
   const targets = new Set(context.targets.values())
   const columns: { header: string; cell: (result: HostResult) => string }[] = []
+  if ((context.batches ?? 1) > 1)
+    columns.push({ header: 'Batch', cell: (result) => String(result.batch ?? '') })
   if (targets.size > 1)
     columns.push({
       header: 'Target',
@@ -130,12 +140,18 @@ export function summaryMarkdown(results: readonly HostResult[], context: Summary
     '',
     `${targetLine}, verify \`${context.verify}\`.`,
     '',
+    ...(context.stopped === undefined
+      ? []
+      : [
+          `**The rollout stopped ${cell(context.stopped)}**: the hosts not started are skipped.`,
+          ''
+        ]),
     `| Host |${extra.map((column) => ` ${column.header} |`).join('')} Status | Files | Uploaded | Skipped |${deleted ? ' Deleted |' : ''} Bytes | Attempts | Time | Error |`,
     `| --- |${extra.map(() => ' --- |').join('')} --- | ---: | ---: | ---: |${deleted ? ' ---: |' : ''} ---: | ---: | ---: | --- |`
   ]
   for (const result of results)
     lines.push(
-      `| ${cell(result.host)} |${extra.map((column) => ` ${column.cell(result)} |`).join('')} ${STATUS_LABEL[result.status]} | ${result.files} | ${result.uploaded} | ${result.skipped} |${deleted ? ` ${result.deleted} |` : ''} ${formatBytes(result.bytes)} | ${result.attempts} | ${formatDuration(result.durationMs)} | ${cell(result.error ?? '')} |`
+      `| ${cell(result.host)} |${extra.map((column) => ` ${column.cell(result)} |`).join('')} ${STATUS_LABEL[result.status]} | ${result.files} | ${result.uploaded} | ${result.skipped} |${deleted ? ` ${result.deleted} |` : ''} ${formatBytes(result.bytes)} | ${result.attempts} | ${formatDuration(result.durationMs)} | ${cell(`${result.rolledBack === true ? 'rolled back: ' : ''}${result.error ?? ''}`)} |`
     )
   return `${lines.join('\n')}\n`
 }

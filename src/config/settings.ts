@@ -4,6 +4,7 @@
 import type { HostKeyPolicy } from './host-key.js'
 import type { HostTarget } from './host-list.js'
 import type { ReleaseSettings } from './releases.js'
+import type { RolloutSettings } from './rollout.js'
 
 export const VERIFY_MODES = ['sha256', 'size', 'none'] as const
 export type VerifyMode = (typeof VERIFY_MODES)[number]
@@ -85,6 +86,8 @@ export interface Settings {
   readonly dryRun: boolean
   /** `releases: true`: each run fills a new release directory and switches `current` to it. */
   readonly releases: ReleaseSettings | undefined
+  /** Batches, scripts before and after, health checks. */
+  readonly rollout: RolloutSettings
   /** Values derived from secrets that must be masked too (a converted key, say). */
   readonly derivedSecrets: readonly string[]
   readonly warnings: readonly string[]

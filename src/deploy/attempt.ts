@@ -19,6 +19,7 @@ import { makeTargetInShell, resolveTarget, type ResolvedTarget } from './target.
 import type { Attempt, Connected, HostJob } from './types.js'
 import { deleteExtraneous, planDeletion } from './sync.js'
 import { prepareRelease } from './releases/prepare.js'
+import { runScriptBefore } from './rollout/after.js'
 import { prefetchDigests, skipUnchanged } from './unchanged.js'
 
 /** What an attempt starts with: the files not done yet. */
@@ -78,10 +79,13 @@ async function runSteps(
     prefetched,
     bytesToSend
   )
+  connected.progress.targetPath = target.attempt.base
   const taken = await takeLock(target.attempt)
   const locked = taken.waited ? await readAgainAfterWaiting(target) : target
   const { attempt } = locked
   const { releases } = attempt.settings
+  // Under the lock, before anything is written; where it fails, nothing is.
+  await runScriptBefore(attempt, attempt.connection, attempt.base)
   if (releases !== undefined) {
     // The lock stays until the switch is over, or the release is removed after a failure.
     if (taken.readOnly) throw notWritable(attempt, work.files.length + work.links.length)

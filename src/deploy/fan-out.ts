@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto'
 import type { Destination, Settings } from '../config/settings.js'
 import { notAttempted, type HostResult } from './result.js'
 import { formatDuration } from '../config/duration.js'
-import { errorMessage } from '../errors.js'
+import { DeployError, errorMessage, oneLine } from '../errors.js'
+import { afterPublished } from './rollout/after.js'
 import { formatBytes } from '../format.js'
 import { createChunkReader, type ChunkReader } from '../local/chunk-reader.js'
 import type { LocalHasher } from '../local/digests.js'
@@ -135,7 +136,28 @@ async function runHost(run: Run, host: Destination, index: number): Promise<Host
   return { job, result, log, running: entry }
 }
 
-function report(run: Run, outcome: HostOutcome, result: HostResult): void {
+/** In place: a published host's `script-after` and health checks; failed where one fails. */
+async function afterInPlace(outcome: HostOutcome, signal: AbortSignal): Promise<HostResult> {
+  const { job, result } = outcome
+  if (result.status !== 'success') return result
+  try {
+    await afterPublished(job, signal)
+    return result
+  } catch (error) {
+    const failure = error instanceof DeployError ? error : undefined
+    job.log.warning(oneLine(errorMessage(error)))
+    return {
+      ...result,
+      status: 'failed',
+      error: oneLine(errorMessage(error)),
+      errorClass: failure?.kind ?? 'remote-failure'
+    }
+  }
+}
+
+/** Reports a host's result with its log; returns the result as reported. */
+function report(run: Run, outcome: HostOutcome, done: HostResult): HostResult {
+  const result: HostResult = { ...done, finishedAt: new Date().toISOString() }
   if (outcome.running !== undefined) run.running.delete(outcome.running)
   if (result.attempts > 0)
     outcome.log.push({
@@ -143,6 +165,7 @@ function report(run: Run, outcome: HostOutcome, result: HostResult): void {
       text: `${result.status} in ${formatDuration(result.durationMs)}: ${formatBytes(result.bytes)} sent`
     })
   run.options.reporter.hostDone(result, outcome.log)
+  return result
 }
 
 export async function fanOut(options: FanOutOptions): Promise<HostResult[]> {
@@ -183,12 +206,12 @@ export async function fanOut(options: FanOutOptions): Promise<HostResult[]> {
         waiting[index] = outcome
         return undefined
       }
-      const result =
-        releases === undefined || settings.dryRun
-          ? outcome.result
+      const result = settings.dryRun
+        ? outcome.result
+        : releases === undefined
+          ? await afterInPlace(outcome, options.signal)
           : await switchOneHost(outcome, options.signal)
-      results[index] = result
-      report(run, outcome, result)
+      results[index] = report(run, outcome, result)
       return undefined
     })
   } finally {
@@ -199,8 +222,7 @@ export async function fanOut(options: FanOutOptions): Promise<HostResult[]> {
     const switched = await switchTogether(outcomes, options.barrier ?? localBarrier, options.signal)
     outcomes.forEach((outcome, at) => {
       const result = switched[at] as HostResult
-      results[settings.hosts.indexOf(outcome.job.host)] = result
-      report(run, outcome, result)
+      results[settings.hosts.indexOf(outcome.job.host)] = report(run, outcome, result)
     })
   }
   return results.map(

@@ -161,6 +161,7 @@ function hostResult(
     resumedBytes: progress.resumedBytes,
     attempts: progress.attempts,
     durationMs: Date.now() - started,
+    startedAt: new Date(started).toISOString(),
     ...(error === undefined ? {} : { error: oneLine(error.message), errorClass: error.kind }),
     ...(job.host.jump.length === 0 ? {} : { jump: job.host.jump.map((hop) => hop.label) }),
     ...(progress.planned === undefined ? {} : { planned: progress.planned })

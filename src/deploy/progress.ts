@@ -42,6 +42,10 @@ export interface HostProgress {
   lock: string | undefined
   /** With `releases`: the release this host makes (or rolls back to), once begun. */
   release?: ReleaseProgress
+  /** The target's absolute path on the host, once resolved. */
+  targetPath?: string
+  /** `script-before` has run on the host (a retry does not run it again). */
+  scriptBeforeRan?: boolean
 }
 
 /** What a deploy would do on a host (`dry-run`). */

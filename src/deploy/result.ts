@@ -38,6 +38,13 @@ export interface HostResult {
   readonly previousRelease?: string | null
   /** With `releases`: whether `current` points to `release` now. */
   readonly switched?: boolean
+  /** The host's batch, 1-based (one batch: 1). */
+  readonly batch?: number
+  /** When the host's deploy began and ended (ISO 8601). */
+  readonly startedAt?: string
+  readonly finishedAt?: string
+  /** Its `script-after` or health check failed, and it was switched back to its previous release. */
+  readonly rolledBack?: boolean
 }
 
 /** A host that was not contacted: the run was cancelled first, or there was nothing to send. */

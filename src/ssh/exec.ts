@@ -6,21 +6,36 @@
 import { DeployError } from '../errors.js'
 import { inputError, pipeInto, type ExecContext } from './exec-channel.js'
 import type { ClientChannel } from './ssh2.js'
-import type { ExecResult } from './types.js'
+import type { ExecOptions, ExecResult } from './types.js'
 
 const MAX_KEPT_OUTPUT = 64 * 1024
 const MAX_COMMAND_OUTPUT = 16 * 1024 * 1024
 
-/** Runs `command` with stdin closed; resolves with its exit status and output. */
+/**
+ * Runs `command` with stdin closed; resolves with its exit status and output. With `timeoutMs`,
+ * a command still running then is given up: the result says `timedOut` (stopping what runs on
+ * the host is the caller's: see deploy/rollout/scripts.ts).
+ */
 export function exec(
   context: ExecContext,
   command: string,
-  options: { allowanceMs?: number } = {}
+  options: ExecOptions = {}
 ): Promise<ExecResult> {
-  const allowanceMs = options.allowanceMs ?? context.idleTimeoutMs
+  const { timeoutMs } = options
+  const allowanceMs =
+    options.allowanceMs ?? (timeoutMs === undefined ? context.idleTimeoutMs : timeoutMs + 5000)
   return context.requests.track<ExecResult>('a remote command', allowanceMs, (resolve, reject) => {
     context.openExec(command, reject, (stream) => {
       const output = new OutputCollector(stream, context, reject)
+      // At the timeout the command is given up: its channel closed, the result as it stands
+      // (sshd keeps a channel open while anything the command started holds its output).
+      const timer =
+        timeoutMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              resolve({ ...output.result(), timedOut: true })
+              stream.close()
+            }, timeoutMs)
       stream.on('error', (streamError: Error) =>
         reject(
           new DeployError(
@@ -29,7 +44,10 @@ export function exec(
           )
         )
       )
-      stream.on('close', () => resolve(output.result()))
+      stream.on('close', () => {
+        clearTimeout(timer)
+        resolve(output.result())
+      })
       stream.end()
     })
   })

@@ -57,6 +57,15 @@ export interface ExecResult {
   readonly signal: string | undefined
   readonly stdout: string
   readonly stderr: string
+  /** Given up at `timeoutMs` (its channel closed; it may still run on the host). */
+  readonly timedOut?: boolean
+}
+
+export interface ExecOptions {
+  /** How long the command may go without a byte of output (default: the idle timeout). */
+  readonly allowanceMs?: number
+  /** Given up after this long, output or not (the result says `timedOut`). */
+  readonly timeoutMs?: number
 }
 
 export type RemoteHandle = Buffer
@@ -143,7 +152,7 @@ export interface SshConnection {
   /** The connection's one SFTP session (opened on first use). */
   sftp(): Promise<SftpSession>
   /** Runs a command; resolves with its exit status and output (stdin is closed at once). */
-  exec(command: string, options?: { allowanceMs?: number }): Promise<ExecResult>
+  exec(command: string, options?: ExecOptions): Promise<ExecResult>
   /**
    * Runs `command` with `input` streamed to its stdin (with backpressure), then closes stdin;
    * resolves with its exit status and output.

@@ -40,6 +40,10 @@ export interface HostResultOutput {
   resumedBytes: number
   /** The jump chain, `user@host:port` per hop in order; absent for a host reached directly. */
   jump?: string[]
+  batch?: number
+  startedAt?: string
+  finishedAt?: string
+  rolledBack?: boolean
   /** With releases. */
   release?: string | null
   previousRelease?: string | null

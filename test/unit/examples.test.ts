@@ -127,14 +127,14 @@ describe('the checks catch what they are for', () => {
           '          host: deploy@www.example.com',
           '          source: "**"',
           '          remote_path: /srv/www',
-          '          script-after: systemctl reload nginx',
+          '          post_script: systemctl reload nginx',
           ''
         ].join('\n')
       )
     )
     expect(unknownInputs(fake, inputs)).toEqual([
       "jobs.deploy.steps[1]: 'remote_path'",
-      "jobs.deploy.steps[1]: 'script-after'"
+      "jobs.deploy.steps[1]: 'post_script'"
     ])
   })
 

@@ -68,7 +68,8 @@ describe('report', () => {
       durationMs: 9000,
       resumedBytes: 4,
       error: 'connect ECONNREFUSED second | line <b>',
-      errorClass: 'network'
+      errorClass: 'network',
+      rolledBack: false
     })
     expect(parsed[0]).not.toHaveProperty('error')
   })

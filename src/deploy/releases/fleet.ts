@@ -8,6 +8,7 @@ import type { HostResult } from '../result.js'
 import type { HostJob } from '../types.js'
 import type { SwitchBarrier } from './barrier.js'
 import { abandonHost, finishHost, switchBack, switchHost } from './switch.js'
+import { afterSwitched } from '../rollout/after.js'
 
 /** A host whose release step is over: its job, and its result so far. */
 export interface MadeRelease {
@@ -48,6 +49,40 @@ export async function switchOneHost(made: MadeRelease, signal: AbortSignal): Pro
     job.log.warning(`could not switch: ${oneLine(errorMessage(error))}`)
     await abandonHost(job)
     return withRelease(job, result, failure(error))
+  }
+  return afterTheSwitch(made, signal)
+}
+
+/**
+ * A host on its new release: `script-after` and the health checks; where one fails (and
+ * `rollback-on-failure`), back to the release before, `script-after` run again there, and the
+ * new release removed. Then the host finished (recorded, pruned, unlocked).
+ */
+async function afterTheSwitch(made: MadeRelease, signal: AbortSignal): Promise<HostResult> {
+  const { job, result } = made
+  const release = job.progress.release
+  try {
+    await afterSwitched(job, signal)
+  } catch (error) {
+    job.log.warning(oneLine(errorMessage(error)))
+    const previous = release?.rollback === false ? release.previous : undefined
+    if (!job.settings.rollout.rollbackOnFailure || previous === undefined) {
+      await finishHost(job)
+      return withRelease(job, result, failure(error))
+    }
+    try {
+      await switchBack(job)
+      await afterSwitched(job, signal, { name: previous, previous: undefined }).catch(
+        (again: unknown) =>
+          job.log.warning(`script-after on ${previous}: ${oneLine(errorMessage(again))}`)
+      )
+    } catch (backError) {
+      job.log.warning(`could not switch back: ${oneLine(errorMessage(backError))}`)
+      await finishHost(job)
+      return withRelease(job, result, failure(error))
+    }
+    await abandonHost(job)
+    return { ...withRelease(job, result, failure(error)), rolledBack: true }
   }
   await finishHost(job)
   return withRelease(job, result)
@@ -100,8 +135,7 @@ export async function switchTogether(
           await abandonHost(made.job)
           final.set(made, withRelease(made.job, made.result, failure(error)))
         } else if (commit) {
-          await finishHost(made.job)
-          final.set(made, withRelease(made.job, made.result))
+          final.set(made, await afterTheSwitch(made, signal))
         } else {
           final.set(made, await switchBackAndHold(made))
         }

@@ -12,7 +12,7 @@ import { historyLine, historyText, HISTORY_FILE, releasesToPrune } from './histo
 import { pointCurrent, releaseDir, removeTree, writeWhole } from './layout.js'
 import type { ReleaseProgress } from './state.js'
 
-interface Link {
+export interface Link {
   readonly connection: SshConnection
   readonly sftp: SftpSession
 }
@@ -54,16 +54,21 @@ function pause(ms: number): Promise<void> {
 }
 
 /** Runs `step` over the host's link; where the connection fails, again over a new one (`retries`). */
-async function overLink<T>(
+export async function overLink<T>(
   job: HostJob,
   signal: AbortSignal,
-  step: (link: Link) => Promise<T>
+  step: (link: Link) => Promise<T>,
+  /** Whether `step` may run again over a new connection (false: only the connection is). */
+  again = true
 ): Promise<T> {
   for (let attempt = 0; ; attempt += 1) {
+    let link: Link | undefined
     try {
-      return await step(await linkTo(job, signal))
+      link = await linkTo(job, signal)
+      return await step(link)
     } catch (error) {
       const retry =
+        (again || link === undefined) &&
         error instanceof DeployError &&
         error.retryable &&
         attempt < job.settings.retries &&
