@@ -75,6 +75,29 @@ describe('batches', () => {
   })
 })
 
+describe('batches over threads', () => {
+  test('releases switched together per batch, two threads: every host on the new release', async () => {
+    const deploy = await run(all(), {
+      target: 'ro/threads',
+      releases: 'true',
+      'release-name': 'r1',
+      threads: '2',
+      'batch-size': '1, 2',
+      'script-after': 'echo "after $DEPLOY_RELEASE"'
+    })
+    expect(deploy.code, logOf(deploy)).toBe(0)
+    expect(logOf(deploy)).toContain('2 thread(s)')
+    expect(results(deploy).map((result) => [result.batch, result.status, result.switched])).toEqual(
+      [
+        [1, 'success', true],
+        [2, 'success', true],
+        [2, 'success', true]
+      ]
+    )
+    for (const h of all()) expect(readlinkSync(h.path('ro/threads/current'))).toBe('releases/r1')
+  })
+})
+
 describe('scripts', () => {
   test('script-before failing: nothing written to that host', async () => {
     const h = host(1)

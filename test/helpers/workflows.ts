@@ -139,6 +139,7 @@ const SAMPLES: readonly (readonly [RegExp, string])[] = [
   [/^secrets\.\w*HOST$/, 'www.example.com'],
   [/^secrets\.\w*USER(NAME)?$/, 'deploy'],
   [/^secrets\.\w*PORT$/, '22'],
+  [/^secrets\.\w*DSN$/, 'https://key@sentry.example.com/1'],
   [/^matrix\.shard$/, '1'],
   [/^inputs\.select \|\| 'web'$/, 'web'],
   [/^inputs\.dry_run == true$/, 'false']
