@@ -42797,6 +42797,60 @@ function isInventoryText(value) {
     return /[\r\n]/.test(trimmed) || /^[{[]/.test(trimmed) || /^(hosts|defaults)\s*:/.test(trimmed);
 }
 
+// One input's text read as a value of its kind (a number in range, a duration, a boolean, one
+// of a few words), or an InputError that names the input and says what is wrong.
+function integer(get, name, fallback, min, max) {
+    const text = get(name);
+    if (text === '')
+        return fallback;
+    if (!/^\d+$/.test(text))
+        throw new InputError(name, `'${text}' is not a whole number (expected ${min}-${max})`);
+    const value = Number(text);
+    if (value < min || value > max)
+        throw new InputError(name, `${value} is out of range (expected ${min}-${max})`);
+    return value;
+}
+function duration(get, name, fallback) {
+    const text = get(name) || fallback;
+    const ms = parseDuration(text);
+    if (ms === undefined)
+        throw new InputError(name, `'${text}' is not a duration (examples: 500ms, 30s, 5m, 1h, or a number of seconds)`);
+    if (ms <= 0)
+        throw new InputError(name, `must be longer than zero, got '${text}'`);
+    return ms;
+}
+/** A duration that may be zero: how long to wait for something, if at all. */
+function waitDuration(get, name, fallback) {
+    const text = get(name) || fallback;
+    const ms = parseDuration(text);
+    if (ms === undefined || ms < 0)
+        throw new InputError(name, `'${text}' is not a duration (examples: 0s, 30s, 5m, or a number of seconds)`);
+    return ms;
+}
+function boolean(get, name, fallback) {
+    const text = get(name);
+    if (text === '')
+        return fallback;
+    if (['true', 'True', 'TRUE'].includes(text))
+        return true;
+    if (['false', 'False', 'FALSE'].includes(text))
+        return false;
+    throw new InputError(name, `'${text}' is not a boolean (expected true or false)`);
+}
+function oneOf(get, name, allowed, fallback) {
+    const text = get(name);
+    if (text === '')
+        return fallback;
+    const value = allowed.find((option) => option === text.toLowerCase());
+    if (value === undefined)
+        throw new InputError(name, `'${text}' is not one of: ${allowed.join(', ')}`);
+    return value;
+}
+function optional(get, name) {
+    const text = get(name);
+    return text === '' ? undefined : text;
+}
+
 // The rollout inputs: batches (`batch-size`, `batch-pause`, `max-failures`), the remote scripts
 // (`script-before`, `script-after`, `script-env`, `script-timeout`) and the health checks
 // (`health-check`, `health-check-url`, their attempts and interval), and `rollback-on-failure`.
@@ -42892,98 +42946,66 @@ function checkHealthUrl(text) {
     return text;
 }
 
+// The inputs of releases and rollouts, read into their settings: refused where they do not
+// apply (a `rollback` without `releases`), never silently ignored.
+/**
+ * The release inputs, where `releases` is true; elsewhere they are refused rather than ignored
+ * (a `rollback: true` that does nothing would look like one that worked).
+ */
+function readReleases(get, env) {
+    const rollback = boolean(get, 'rollback', false);
+    if (!boolean(get, 'releases', false)) {
+        for (const name of [
+            'rollback',
+            'release-name',
+            'keep-releases',
+            'shared-paths',
+            'switch'
+        ])
+            if (get(name) !== '' && !(name === 'rollback' && !rollback))
+                throw new InputError(name, 'applies to releases: set releases: true as well');
+        return undefined;
+    }
+    if (boolean(get, 'delete', false))
+        throw new InputError('delete', 'applies to in-place deploys: with releases each release holds only what this run deploys');
+    return {
+        name: checkReleaseName(get('release-name') || defaultReleaseName(env.variables, env.now ?? new Date())),
+        keep: integer(get, 'keep-releases', 5, 0, 10_000),
+        sharedPaths: parseSharedPaths(get('shared-paths')),
+        switchMode: oneOf(get, 'switch', SWITCH_MODES, 'together'),
+        rollback
+    };
+}
+// script-env values this long or longer are masked in the log.
+const MASKED_ENV_MIN_LENGTH = 4;
+/** A script input: undefined where blank. */
+function script(get, name) {
+    const text = get(name);
+    if (text.includes('\0'))
+        throw new InputError(name, 'must not contain NUL characters');
+    return text.trim() === '' ? undefined : text;
+}
+function readRollout(get, env) {
+    const healthCheckUrl = get('health-check-url');
+    return {
+        batchSizes: parseBatchSizes(get('batch-size')),
+        batchPauseMs: waitDuration(get, 'batch-pause', '0s'),
+        maxFailures: parseMaxFailures(get('max-failures')),
+        scriptBefore: script(get, 'script-before'),
+        scriptAfter: script(get, 'script-after'),
+        scriptEnv: readScriptEnv(get('script-env'), env.variables),
+        scriptTimeoutMs: duration(get, 'script-timeout', '10m'),
+        healthCheck: script(get, 'health-check'),
+        healthCheckUrl: healthCheckUrl === '' ? undefined : checkHealthUrl(healthCheckUrl),
+        healthCheckAttempts: integer(get, 'health-check-attempts', 10, 1, 1000),
+        healthCheckIntervalMs: waitDuration(get, 'health-check-interval', '3s'),
+        rollbackOnFailure: boolean(get, 'rollback-on-failure', true)
+    };
+}
+
 // Reads, normalises and validates every input into one typed Settings object, before anything
 // connects. Each problem is an InputError that names the input and says what is wrong.
 // Pure apart from `readFile` (for `key-path`), which the caller provides.
-const INPUT_NAMES = [
-    'host',
-    'port',
-    'username',
-    'key',
-    'key-path',
-    'passphrase',
-    'password',
-    'known-hosts',
-    'fingerprint',
-    'insecure-ignore-host-key',
-    'connect-timeout',
-    'timeout',
-    'source',
-    'working-directory',
-    'target',
-    'strip-components',
-    'if-no-files-found',
-    'follow-symbolic-links',
-    'max-parallel',
-    'concurrency',
-    'threads',
-    'retries',
-    'retry-delay',
-    'verify',
-    'atomic',
-    'resume',
-    'idle-timeout',
-    'keepalive-interval',
-    'preflight',
-    'inventory',
-    'select',
-    'shard',
-    'jump',
-    'delete',
-    'keep',
-    'max-delete',
-    'dry-run',
-    'lock',
-    'lock-wait',
-    'releases',
-    'release-name',
-    'keep-releases',
-    'shared-paths',
-    'switch',
-    'rollback',
-    'batch-size',
-    'batch-pause',
-    'max-failures',
-    'script-before',
-    'script-after',
-    'script-env',
-    'script-timeout',
-    'health-check',
-    'health-check-url',
-    'health-check-attempts',
-    'health-check-interval',
-    'rollback-on-failure'
-];
-/** Inputs whose values are secrets, masked before anything is logged. */
-const SECRET_INPUTS = ['key', 'passphrase', 'password'];
-function integer(get, name, fallback, min, max) {
-    const text = get(name);
-    if (text === '')
-        return fallback;
-    if (!/^\d+$/.test(text))
-        throw new InputError(name, `'${text}' is not a whole number (expected ${min}-${max})`);
-    const value = Number(text);
-    if (value < min || value > max)
-        throw new InputError(name, `${value} is out of range (expected ${min}-${max})`);
-    return value;
-}
-function duration(get, name, fallback) {
-    const text = get(name) || fallback;
-    const ms = parseDuration(text);
-    if (ms === undefined)
-        throw new InputError(name, `'${text}' is not a duration (examples: 500ms, 30s, 5m, 1h, or a number of seconds)`);
-    if (ms <= 0)
-        throw new InputError(name, `must be longer than zero, got '${text}'`);
-    return ms;
-}
-/** A duration that may be zero: how long to wait for something, if at all. */
-function waitDuration(get, name, fallback) {
-    const text = get(name) || fallback;
-    const ms = parseDuration(text);
-    if (ms === undefined || ms < 0)
-        throw new InputError(name, `'${text}' is not a duration (examples: 0s, 30s, 5m, or a number of seconds)`);
-    return ms;
-}
 /**
  * This run, as its lock names it to another run: the workflow run where there is one
  * (repository, workflow, run and attempt, runner), else the machine and process.
@@ -42993,29 +43015,6 @@ function lockHolder(variables) {
     if (GITHUB_RUN_ID !== undefined && GITHUB_RUN_ID !== '')
         return `${GITHUB_REPOSITORY ?? 'a repository'} workflow '${GITHUB_WORKFLOW ?? '?'}' run ${GITHUB_RUN_ID} attempt ${GITHUB_RUN_ATTEMPT ?? '1'}${RUNNER_NAME === undefined ? '' : ` on runner ${RUNNER_NAME}`}`;
     return `ssh-fanout-deploy on ${hostname()} (pid ${process.pid})`;
-}
-function boolean(get, name, fallback) {
-    const text = get(name);
-    if (text === '')
-        return fallback;
-    if (['true', 'True', 'TRUE'].includes(text))
-        return true;
-    if (['false', 'False', 'FALSE'].includes(text))
-        return false;
-    throw new InputError(name, `'${text}' is not a boolean (expected true or false)`);
-}
-function oneOf(get, name, allowed, fallback) {
-    const text = get(name);
-    if (text === '')
-        return fallback;
-    const value = allowed.find((option) => option === text.toLowerCase());
-    if (value === undefined)
-        throw new InputError(name, `'${text}' is not one of: ${allowed.join(', ')}`);
-    return value;
-}
-function optional(get, name) {
-    const text = get(name);
-    return text === '' ? undefined : text;
 }
 function readPort(get) {
     const port = get('port') === '' ? 22 : parsePort(get('port'));
@@ -43180,60 +43179,6 @@ function describeAuth(hosts) {
     const [only] = ways;
     return ways.size === 1 && only !== undefined ? only : 'per host';
 }
-/**
- * The release inputs, where `releases` is true; elsewhere they are refused rather than ignored
- * (a `rollback: true` that does nothing would look like one that worked).
- */
-function readReleases(get, env) {
-    const rollback = boolean(get, 'rollback', false);
-    if (!boolean(get, 'releases', false)) {
-        for (const name of [
-            'rollback',
-            'release-name',
-            'keep-releases',
-            'shared-paths',
-            'switch'
-        ])
-            if (get(name) !== '' && !(name === 'rollback' && !rollback))
-                throw new InputError(name, 'applies to releases: set releases: true as well');
-        return undefined;
-    }
-    if (boolean(get, 'delete', false))
-        throw new InputError('delete', 'applies to in-place deploys: with releases each release holds only what this run deploys');
-    return {
-        name: checkReleaseName(get('release-name') || defaultReleaseName(env.variables, env.now ?? new Date())),
-        keep: integer(get, 'keep-releases', 5, 0, 10_000),
-        sharedPaths: parseSharedPaths(get('shared-paths')),
-        switchMode: oneOf(get, 'switch', SWITCH_MODES, 'together'),
-        rollback
-    };
-}
-// script-env values this long or longer are masked in the log.
-const MASKED_ENV_MIN_LENGTH = 4;
-/** A script input: undefined where blank. */
-function script(get, name) {
-    const text = get(name);
-    if (text.includes('\0'))
-        throw new InputError(name, 'must not contain NUL characters');
-    return text.trim() === '' ? undefined : text;
-}
-function readRollout(get, env) {
-    const healthCheckUrl = get('health-check-url');
-    return {
-        batchSizes: parseBatchSizes(get('batch-size')),
-        batchPauseMs: waitDuration(get, 'batch-pause', '0s'),
-        maxFailures: parseMaxFailures(get('max-failures')),
-        scriptBefore: script(get, 'script-before'),
-        scriptAfter: script(get, 'script-after'),
-        scriptEnv: readScriptEnv(get('script-env'), env.variables),
-        scriptTimeoutMs: duration(get, 'script-timeout', '10m'),
-        healthCheck: script(get, 'health-check'),
-        healthCheckUrl: healthCheckUrl === '' ? undefined : checkHealthUrl(healthCheckUrl),
-        healthCheckAttempts: integer(get, 'health-check-attempts', 10, 1, 1000),
-        healthCheckIntervalMs: waitDuration(get, 'health-check-interval', '3s'),
-        rollbackOnFailure: boolean(get, 'rollback-on-failure', true)
-    };
-}
 function parseInputs(get, env) {
     const warnings = [];
     // Cheap structural checks first, so a typo is reported before a key is parsed.
@@ -43328,4 +43273,4 @@ function parseInputs(get, env) {
     };
 }
 
-export { DeployError as D, INPUT_NAMES as I, Minimatch as M, RunBarrier as R, SECRET_INPUTS as S, InputError as a, progressText as b, formatRate as c, distExports as d, errorMessage as e, formatBytes as f, formatDuration as g, batchesOf as h, isInventoryText as i, failuresTolerated as j, checkUnderTarget as k, loadPrivateKey as l, localFileError as m, notAttempted as n, oneLine as o, parseKnownHosts as p, parseInputs as q, createLocalHasher as r, newRunToken as s, toPosixSegments as t, fanOut as u, MAX_BYTES_IN_MEMORY as v, waitUnlessStopped as w, shareGarbageBudget as x };
+export { DeployError as D, InputError as I, Minimatch as M, RunBarrier as R, progressText as a, formatRate as b, formatDuration as c, distExports as d, errorMessage as e, formatBytes as f, batchesOf as g, failuresTolerated as h, isInventoryText as i, checkUnderTarget as j, localFileError as k, loadPrivateKey as l, parseInputs as m, notAttempted as n, oneLine as o, parseKnownHosts as p, createLocalHasher as q, newRunToken as r, fanOut as s, toPosixSegments as t, MAX_BYTES_IN_MEMORY as u, shareGarbageBudget as v, waitUnlessStopped as w };

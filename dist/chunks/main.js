@@ -18,7 +18,7 @@ import 'events';
 import 'child_process';
 import assert from 'assert';
 import 'timers';
-import { b as progressText, R as RunBarrier, n as notAttempted, e as errorMessage, h as batchesOf, j as failuresTolerated, g as formatDuration, w as waitUnlessStopped, M as Minimatch, a as InputError, k as checkUnderTarget, m as localFileError, t as toPosixSegments, o as oneLine, f as formatBytes, S as SECRET_INPUTS, I as INPUT_NAMES, q as parseInputs, D as DeployError, r as createLocalHasher, s as newRunToken, u as fanOut, v as MAX_BYTES_IN_MEMORY } from './inputs.js';
+import { a as progressText, R as RunBarrier, n as notAttempted, e as errorMessage, g as batchesOf, h as failuresTolerated, c as formatDuration, w as waitUnlessStopped, M as Minimatch, I as InputError, j as checkUnderTarget, k as localFileError, t as toPosixSegments, o as oneLine, f as formatBytes, m as parseInputs, D as DeployError, q as createLocalHasher, r as newRunToken, s as fanOut, u as MAX_BYTES_IN_MEMORY } from './inputs.js';
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import 'stream';
@@ -875,6 +875,70 @@ function parallelShares(lanes, maxParallel) {
     }
     return shares;
 }
+
+// The action's inputs by name (action.yml declares the same), which of them are secrets, and
+// what reading them needs from the runner.
+const INPUT_NAMES = [
+    'host',
+    'port',
+    'username',
+    'key',
+    'key-path',
+    'passphrase',
+    'password',
+    'known-hosts',
+    'fingerprint',
+    'insecure-ignore-host-key',
+    'connect-timeout',
+    'timeout',
+    'source',
+    'working-directory',
+    'target',
+    'strip-components',
+    'if-no-files-found',
+    'follow-symbolic-links',
+    'max-parallel',
+    'concurrency',
+    'threads',
+    'retries',
+    'retry-delay',
+    'verify',
+    'atomic',
+    'resume',
+    'idle-timeout',
+    'keepalive-interval',
+    'preflight',
+    'inventory',
+    'select',
+    'shard',
+    'jump',
+    'delete',
+    'keep',
+    'max-delete',
+    'dry-run',
+    'lock',
+    'lock-wait',
+    'releases',
+    'release-name',
+    'keep-releases',
+    'shared-paths',
+    'switch',
+    'rollback',
+    'batch-size',
+    'batch-pause',
+    'max-failures',
+    'script-before',
+    'script-after',
+    'script-env',
+    'script-timeout',
+    'health-check',
+    'health-check-url',
+    'health-check-attempts',
+    'health-check-interval',
+    'rollback-on-failure'
+];
+/** Inputs whose values are secrets, masked before anything is logged. */
+const SECRET_INPUTS = ['key', 'passphrase', 'password'];
 
 // A rolling deploy: the hosts in input order, a batch at a time (`batch-size`), each batch
 // finished (published, switched, script-after and health checks passed) before the next
@@ -2444,4 +2508,4 @@ async function run(options = {}) {
     }
 }
 
-export { maskedParts as m, run as r };
+export { INPUT_NAMES as I, maskedParts as m, run as r };

@@ -10,7 +10,6 @@ import {
 } from '../config/settings.js'
 import { hostname } from 'node:os'
 import * as nodePath from 'node:path'
-import { parseDuration } from '../config/duration.js'
 import { errorMessage, InputError } from '../errors.js'
 import { parseFingerprint, type Fingerprint, type HostKeyPolicy } from '../config/host-key.js'
 import { resolveDestinations } from '../config/destinations.js'
@@ -21,145 +20,16 @@ import { parseKnownHosts, type KnownHostEntry } from '../config/known-hosts.js'
 import { loadPrivateKey } from '../config/private-key.js'
 import { normalizeTarget } from '../config/target.js'
 import {
-  checkHealthUrl,
-  parseBatchSizes,
-  parseMaxFailures,
-  readScriptEnv,
-  type RolloutSettings
-} from '../config/rollout.js'
-import {
-  checkReleaseName,
-  defaultReleaseName,
-  parseSharedPaths,
-  SWITCH_MODES,
-  type ReleaseSettings
-} from '../config/releases.js'
-import type { PathFlavor } from '../local/plan.js'
+  INPUT_NAMES,
+  SECRET_INPUTS,
+  type InputEnvironment,
+  type InputName,
+  type InputReader
+} from './input-names.js'
+import { boolean, duration, integer, oneOf, optional, waitDuration } from './input-values.js'
+import { MASKED_ENV_MIN_LENGTH, readReleases, readRollout } from './deploy-inputs.js'
 
-export const INPUT_NAMES = [
-  'host',
-  'port',
-  'username',
-  'key',
-  'key-path',
-  'passphrase',
-  'password',
-  'known-hosts',
-  'fingerprint',
-  'insecure-ignore-host-key',
-  'connect-timeout',
-  'timeout',
-  'source',
-  'working-directory',
-  'target',
-  'strip-components',
-  'if-no-files-found',
-  'follow-symbolic-links',
-  'max-parallel',
-  'concurrency',
-  'threads',
-  'retries',
-  'retry-delay',
-  'verify',
-  'atomic',
-  'resume',
-  'idle-timeout',
-  'keepalive-interval',
-  'preflight',
-  'inventory',
-  'select',
-  'shard',
-  'jump',
-  'delete',
-  'keep',
-  'max-delete',
-  'dry-run',
-  'lock',
-  'lock-wait',
-  'releases',
-  'release-name',
-  'keep-releases',
-  'shared-paths',
-  'switch',
-  'rollback',
-  'batch-size',
-  'batch-pause',
-  'max-failures',
-  'script-before',
-  'script-after',
-  'script-env',
-  'script-timeout',
-  'health-check',
-  'health-check-url',
-  'health-check-attempts',
-  'health-check-interval',
-  'rollback-on-failure'
-] as const
-export type InputName = (typeof INPUT_NAMES)[number]
-
-/** Inputs whose values are secrets, masked before anything is logged. */
-export const SECRET_INPUTS = ['key', 'passphrase', 'password'] as const
-
-export interface InputEnvironment {
-  /** Where relative paths (`working-directory`, `key-path`, `inventory`) start: the workspace. */
-  readonly workspace: string
-  readonly readFile: (path: string) => string
-  /** The runner's environment variables, for an inventory's `key-env` and `password-env`. */
-  readonly variables: Readonly<Record<string, string | undefined>>
-  /**
-   * An ssh-agent's socket, tried before the run's key (the command line passes SSH_AUTH_SOCK
-   * where no key or password is given; the action never does).
-   */
-  readonly agent?: string
-  /** The runner's path rules: node:path's, unless a test gives path.win32. */
-  readonly path?: PathFlavor
-  /** Now, for a release named by the time (tests give one). */
-  readonly now?: Date
-}
-
-/** `(name) => value`: trimmed text, '' when unset (as @actions/core's getInput). */
-export type InputReader = (name: InputName) => string
-
-function integer(
-  get: InputReader,
-  name: InputName,
-  fallback: number,
-  min: number,
-  max: number
-): number {
-  const text = get(name)
-  if (text === '') return fallback
-  if (!/^\d+$/.test(text))
-    throw new InputError(name, `'${text}' is not a whole number (expected ${min}-${max})`)
-  const value = Number(text)
-  if (value < min || value > max)
-    throw new InputError(name, `${value} is out of range (expected ${min}-${max})`)
-  return value
-}
-
-function duration(get: InputReader, name: InputName, fallback: string): number {
-  const text = get(name) || fallback
-  const ms = parseDuration(text)
-  if (ms === undefined)
-    throw new InputError(
-      name,
-      `'${text}' is not a duration (examples: 500ms, 30s, 5m, 1h, or a number of seconds)`
-    )
-  if (ms <= 0) throw new InputError(name, `must be longer than zero, got '${text}'`)
-  return ms
-}
-
-/** A duration that may be zero: how long to wait for something, if at all. */
-function waitDuration(get: InputReader, name: InputName, fallback: string): number {
-  const text = get(name) || fallback
-  const ms = parseDuration(text)
-  if (ms === undefined || ms < 0)
-    throw new InputError(
-      name,
-      `'${text}' is not a duration (examples: 0s, 30s, 5m, or a number of seconds)`
-    )
-  return ms
-}
+export { INPUT_NAMES, SECRET_INPUTS, type InputEnvironment, type InputName, type InputReader }
 
 /**
  * This run, as its lock names it to another run: the workflow run where there is one
@@ -171,33 +41,6 @@ function lockHolder(variables: Readonly<Record<string, string | undefined>>): st
   if (GITHUB_RUN_ID !== undefined && GITHUB_RUN_ID !== '')
     return `${GITHUB_REPOSITORY ?? 'a repository'} workflow '${GITHUB_WORKFLOW ?? '?'}' run ${GITHUB_RUN_ID} attempt ${GITHUB_RUN_ATTEMPT ?? '1'}${RUNNER_NAME === undefined ? '' : ` on runner ${RUNNER_NAME}`}`
   return `ssh-fanout-deploy on ${hostname()} (pid ${process.pid})`
-}
-
-function boolean(get: InputReader, name: InputName, fallback: boolean): boolean {
-  const text = get(name)
-  if (text === '') return fallback
-  if (['true', 'True', 'TRUE'].includes(text)) return true
-  if (['false', 'False', 'FALSE'].includes(text)) return false
-  throw new InputError(name, `'${text}' is not a boolean (expected true or false)`)
-}
-
-function oneOf<T extends string>(
-  get: InputReader,
-  name: InputName,
-  allowed: readonly T[],
-  fallback: T
-): T {
-  const text = get(name)
-  if (text === '') return fallback
-  const value = allowed.find((option) => option === text.toLowerCase())
-  if (value === undefined)
-    throw new InputError(name, `'${text}' is not one of: ${allowed.join(', ')}`)
-  return value
-}
-
-function optional(get: InputReader, name: InputName): string | undefined {
-  const text = get(name)
-  return text === '' ? undefined : text
 }
 
 function readPort(get: InputReader): number {
@@ -393,68 +236,6 @@ function describeAuth(hosts: Settings['hosts']): string {
   const ways = new Set(hosts.map((host) => host.credentials.description))
   const [only] = ways
   return ways.size === 1 && only !== undefined ? only : 'per host'
-}
-
-/**
- * The release inputs, where `releases` is true; elsewhere they are refused rather than ignored
- * (a `rollback: true` that does nothing would look like one that worked).
- */
-function readReleases(get: InputReader, env: InputEnvironment): ReleaseSettings | undefined {
-  const rollback = boolean(get, 'rollback', false)
-  if (!boolean(get, 'releases', false)) {
-    for (const name of [
-      'rollback',
-      'release-name',
-      'keep-releases',
-      'shared-paths',
-      'switch'
-    ] as const)
-      if (get(name) !== '' && !(name === 'rollback' && !rollback))
-        throw new InputError(name, 'applies to releases: set releases: true as well')
-    return undefined
-  }
-  if (boolean(get, 'delete', false))
-    throw new InputError(
-      'delete',
-      'applies to in-place deploys: with releases each release holds only what this run deploys'
-    )
-  return {
-    name: checkReleaseName(
-      get('release-name') || defaultReleaseName(env.variables, env.now ?? new Date())
-    ),
-    keep: integer(get, 'keep-releases', 5, 0, 10_000),
-    sharedPaths: parseSharedPaths(get('shared-paths')),
-    switchMode: oneOf(get, 'switch', SWITCH_MODES, 'together'),
-    rollback
-  }
-}
-
-// script-env values this long or longer are masked in the log.
-const MASKED_ENV_MIN_LENGTH = 4
-
-/** A script input: undefined where blank. */
-function script(get: InputReader, name: InputName): string | undefined {
-  const text = get(name)
-  if (text.includes('\0')) throw new InputError(name, 'must not contain NUL characters')
-  return text.trim() === '' ? undefined : text
-}
-
-function readRollout(get: InputReader, env: InputEnvironment): RolloutSettings {
-  const healthCheckUrl = get('health-check-url')
-  return {
-    batchSizes: parseBatchSizes(get('batch-size')),
-    batchPauseMs: waitDuration(get, 'batch-pause', '0s'),
-    maxFailures: parseMaxFailures(get('max-failures')),
-    scriptBefore: script(get, 'script-before'),
-    scriptAfter: script(get, 'script-after'),
-    scriptEnv: readScriptEnv(get('script-env'), env.variables),
-    scriptTimeoutMs: duration(get, 'script-timeout', '10m'),
-    healthCheck: script(get, 'health-check'),
-    healthCheckUrl: healthCheckUrl === '' ? undefined : checkHealthUrl(healthCheckUrl),
-    healthCheckAttempts: integer(get, 'health-check-attempts', 10, 1, 1000),
-    healthCheckIntervalMs: waitDuration(get, 'health-check-interval', '3s'),
-    rollbackOnFailure: boolean(get, 'rollback-on-failure', true)
-  }
 }
 
 export function parseInputs(get: InputReader, env: InputEnvironment): Settings {
