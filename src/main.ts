@@ -230,7 +230,8 @@ async function deploy(
   const skipped = results.filter((result) => result.status === 'skipped')
   const held = results.filter((result) => result.status === 'held')
   // Within max-failures a failed host is a warning, and the step succeeds.
-  const tolerated = rollout.stopped === undefined && failed.length <= rollout.tolerated
+  const tolerated =
+    rollout.stopped === undefined && failed.length + held.length <= rollout.tolerated
   for (const result of failed)
     if (tolerated)
       io.warning(

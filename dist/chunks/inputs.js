@@ -854,6 +854,10 @@ const CURRENT_LINK = 'current';
 const SHARED_DIR = 'shared';
 // The record is read whole; it grows by one short line per release.
 const HISTORY_MAX_BYTES = 1024 * 1024;
+/** The text of `current` when it points to release `name`. */
+function releaseLink(name) {
+    return `${RELEASES_DIR}/${name}`;
+}
 function releaseDir(root, name) {
     return posix.join(root, RELEASES_DIR, name);
 }
@@ -948,7 +952,7 @@ async function pointCurrent(sftp, root, name, token) {
         throw new DeployError('release', `the SFTP server does not offer posix-rename@openssh.com, so ${path} cannot be switched in one step; releases need it`);
     const own = posix.join(root, `.${CURRENT_LINK}.${token}.tmp`);
     await sftp.unlink(own).catch(() => undefined);
-    const text = `${RELEASES_DIR}/${name}`;
+    const text = releaseLink(name);
     await sftp.symlink(text, own);
     try {
         await sftp.posixRename(own, path);
@@ -1051,11 +1055,32 @@ again = true) {
         }
     }
 }
+/** `current`'s link text on the host; undefined where there is none. */
+async function currentTarget(sftp, root) {
+    return sftp.readlink(posix.join(root, CURRENT_LINK)).catch((error) => {
+        if (error instanceof DeployError && error.kind === 'no-such-path')
+            return undefined;
+        throw error;
+    });
+}
+/** Whether `current` points to `name` (over a new connection where needed); undefined: unknown. */
+async function pointsAt(job, name) {
+    const root = releaseOf(job).root;
+    return overLink(job, afterwards(job), async ({ sftp }) => (await currentTarget(sftp, root)) === releaseLink(name)).catch(() => undefined);
+}
 /** Points `current` at the host's release. */
 async function switchHost(job, signal) {
     const release = releaseOf(job);
     job.progress.phase = 'switching';
-    await overLink(job, signal, ({ sftp }) => pointCurrent(sftp, release.root, release.name, job.hostToken));
+    try {
+        await overLink(job, signal, ({ sftp }) => pointCurrent(sftp, release.root, release.name, job.hostToken));
+    }
+    catch (error) {
+        // The rename may have happened and its answer been lost: `current` says.
+        if ((await pointsAt(job, release.name)) !== true)
+            throw error;
+        job.log.warning(`${oneLine(errorMessage(error))}; current points to ${release.name} all the same`);
+    }
     release.switched = true;
     job.log.info(`switched ${posix.join(release.root, 'current')}: ${release.previous ?? '(none)'} → ${release.name}`);
 }
@@ -1078,7 +1103,7 @@ async function closeLink(job) {
 async function recordAndPrune(job, link, release) {
     const { sftp, connection } = link;
     const { root, host } = release;
-    let names = host.ordered.filter((name) => name !== release.name);
+    let names = [...host.ordered];
     let removed;
     if (release.rollback) {
         // Capistrano's way: the release rolled back from goes, so the next rollback goes further.
@@ -1086,7 +1111,7 @@ async function recordAndPrune(job, link, release) {
         names = names.filter((name) => name !== release.previous);
     }
     else {
-        names.push(release.name);
+        names = [...names.filter((name) => name !== release.name), release.name];
         removed = releasesToPrune(names, release.name, job.settings.releases?.keep ?? 0);
     }
     for (const name of removed)
@@ -1130,7 +1155,12 @@ async function abandonHost(job) {
     const release = releaseOf(job);
     try {
         await overLink(job, afterwards(job), async ({ connection, sftp }) => {
-            if (release.made) {
+            // Never the release `current` points to (a switch whose answer was lost, say).
+            if (release.made && (await currentTarget(sftp, release.root)) === releaseLink(release.name)) {
+                release.switched = true;
+                job.log.warning(`current points to ${release.name}: it is kept`);
+            }
+            else if (release.made) {
                 await removeTree(connection, sftp, releaseDir(release.root, release.name));
                 release.made = false;
                 job.log.info(`removed the unswitched release ${release.name}`);
@@ -1168,14 +1198,20 @@ function scriptCommand(script, env) {
         script
     ].join('\n');
 }
-/** Runs a command built by scriptCommand; at the timeout its whole process group is killed. */
-async function execScript(connection, command, timeoutMs) {
-    const result = await connection.exec(command, { timeoutMs });
+/**
+ * Runs a command built by scriptCommand, keeping the end of its output; at the timeout, or
+ * when the run is stopped, its whole process group is killed.
+ */
+async function execScript(connection, command, timeoutMs, signal) {
+    const result = await connection.exec(command, { timeoutMs, signal, keep: 'tail' });
     const lines = result.stderr.split('\n');
-    const pid = /^\d+$/.exec(lines.find((line) => line.startsWith(PID_LINE))?.slice(PID_LINE.length) ?? '')?.[0];
+    const said = lines.find((line) => line.startsWith(PID_LINE))?.slice(PID_LINE.length) ?? '';
+    const pid = /^\d+$/.exec(said)?.[0];
     const stderr = lines.filter((line) => !line.startsWith(PID_LINE)).join('\n');
-    if (result.timedOut === true && pid !== undefined)
+    if ((result.timedOut === true || result.aborted === true) && pid !== undefined)
         await connection.exec(`kill -s KILL -- -${pid}`).catch(() => undefined);
+    if (result.aborted === true)
+        throw new DeployError('aborted', `${errorMessage(signal.reason)}: the command on the host was stopped`);
     return { ...result, stderr };
 }
 function outputLines(result) {
@@ -1195,9 +1231,9 @@ function failureLine(result, timeoutMs) {
     return `${how}${first === undefined ? '' : `: ${first.trim()}`}`;
 }
 /** Runs a script on the host; its output in the log. Throws a `script` error where it fails. */
-async function runScript(connection, log, name, script, env, timeoutMs) {
+async function runScript(connection, log, name, script, env, timeoutMs, signal) {
     const started = Date.now();
-    const result = await execScript(connection, scriptCommand(script, env), timeoutMs);
+    const result = await execScript(connection, scriptCommand(script, env), timeoutMs, signal);
     const lines = outputLines(result);
     if (lines.length > LINES_LOGGED)
         log.info(`${name}: … ${lines.length - LINES_LOGGED} line(s) before these`);
@@ -1249,8 +1285,8 @@ async function tryUrl(url) {
     }
 }
 /** One run of the command: undefined where it exited 0, else what it said. */
-async function tryCommand(connection, command, env) {
-    const result = await execScript(connection, scriptCommand(command, env), TRY_MS);
+async function tryCommand(connection, command, env, signal) {
+    const result = await execScript(connection, scriptCommand(command, env), TRY_MS, signal);
     return result.code === 0 && result.timedOut !== true ? undefined : failureLine(result, TRY_MS);
 }
 /**
@@ -1268,8 +1304,10 @@ async function checkHealth(connection, rollout, address, env, log, signal) {
         if (attempt > 1)
             await waitUnlessStopped(rollout.healthCheckIntervalMs, signal);
         if (signal.aborted)
-            break;
-        const failed = (healthCheck === undefined ? undefined : await tryCommand(connection, healthCheck, env)) ??
+            throw new DeployError('aborted', `${errorMessage(signal.reason)} during the health checks`);
+        const failed = (healthCheck === undefined
+            ? undefined
+            : await tryCommand(connection, healthCheck, env, signal)) ??
             (url === undefined ? undefined : await tryUrl(url).then((why) => why && `${url}: ${why}`));
         if (failed === undefined) {
             log.info(`health check passed on attempt ${attempt} (${formatDuration(Date.now() - started)})`);
@@ -1302,11 +1340,11 @@ function deployEnv(job, root, view) {
     return env;
 }
 /** `script-before`, once per host (a retry does not run it again). */
-async function runScriptBefore(job, connection, root) {
+async function runScriptBefore(job, connection, root, signal) {
     const { rollout } = job.settings;
     if (rollout.scriptBefore === undefined || job.progress.scriptBeforeRan)
         return;
-    await runScript(connection, job.log, 'script-before', rollout.scriptBefore, deployEnv(job, root), rollout.scriptTimeoutMs);
+    await runScript(connection, job.log, 'script-before', rollout.scriptBefore, deployEnv(job, root), rollout.scriptTimeoutMs, signal);
     job.progress.scriptBeforeRan = true;
 }
 /** Whether a host has anything to run once published. */
@@ -1320,7 +1358,7 @@ async function afterSteps(job, connection, signal, view) {
     const { rollout } = job.settings;
     const env = deployEnv(job, undefined, view);
     if (rollout.scriptAfter !== undefined)
-        await runScript(connection, job.log, 'script-after', rollout.scriptAfter, env, rollout.scriptTimeoutMs);
+        await runScript(connection, job.log, 'script-after', rollout.scriptAfter, env, rollout.scriptTimeoutMs, signal);
     if (view === undefined)
         await checkHealth(connection, rollout, job.host.host, env, job.log, signal);
 }
@@ -7740,6 +7778,8 @@ function inputError(error) {
 // is kept up to MAX_KEPT_OUTPUT per stream (the rest is read and dropped), and the command is
 // ended once stdout and stderr together pass MAX_COMMAND_OUTPUT.
 const MAX_KEPT_OUTPUT = 64 * 1024;
+// With `keep: 'tail'`, the first bytes kept of each stream besides its tail.
+const HEAD_BYTES = 256;
 const MAX_COMMAND_OUTPUT = 16 * 1024 * 1024;
 /**
  * Runs `command` with stdin closed; resolves with its exit status and output. With `timeoutMs`,
@@ -7751,18 +7791,22 @@ function exec(context, command, options = {}) {
     const allowanceMs = options.allowanceMs ?? (timeoutMs === undefined ? context.idleTimeoutMs : timeoutMs + 5000);
     return context.requests.track('a remote command', allowanceMs, (resolve, reject) => {
         context.openExec(command, reject, (stream) => {
-            const output = new OutputCollector(stream, context, reject);
+            const output = new OutputCollector(stream, context, reject, options.keep);
             // At the timeout the command is given up: its channel closed, the result as it stands
             // (sshd keeps a channel open while anything the command started holds its output).
-            const timer = timeoutMs === undefined
-                ? undefined
-                : setTimeout(() => {
-                    resolve({ ...output.result(), timedOut: true });
-                    stream.close();
-                }, timeoutMs);
+            const giveUp = (why) => {
+                resolve({ ...output.result(), [why]: true });
+                stream.close();
+            };
+            const timer = timeoutMs === undefined ? undefined : setTimeout(() => giveUp('timedOut'), timeoutMs);
+            const stop = () => giveUp('aborted');
+            options.signal?.addEventListener('abort', stop, { once: true });
+            if (options.signal?.aborted === true)
+                stop();
             stream.on('error', (streamError) => reject(new DeployError('connection-lost', `${context.label}: command channel error: ${streamError.message}`)));
             stream.on('close', () => {
                 clearTimeout(timer);
+                options.signal?.removeEventListener('abort', stop);
                 resolve(output.result());
             });
             stream.end();
@@ -7798,16 +7842,21 @@ function streamToCommand(context, command, input) {
 class OutputCollector {
     #kept = { stdout: [], stderr: [] };
     #sizes = { stdout: 0, stderr: 0 };
+    /** With `keep: 'tail'`: each stream's first bytes, kept apart from its tail. */
+    #heads = { stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) };
+    #dropped = { stdout: false, stderr: false };
     #stream;
     #context;
     #reject;
+    #keep;
     #total = 0;
     #code = null;
     #signal;
-    constructor(stream, context, reject) {
+    constructor(stream, context, reject, keep = 'head') {
         this.#stream = stream;
         this.#context = context;
         this.#reject = reject;
+        this.#keep = keep;
         stream.on('data', (chunk) => this.#collect('stdout', chunk));
         stream.stderr.on('data', (chunk) => this.#collect('stderr', chunk));
         stream.stderr.on('error', () => undefined);
@@ -7820,23 +7869,46 @@ class OutputCollector {
         return {
             code: this.#code,
             signal: this.#signal,
-            stdout: Buffer.concat(this.#kept.stdout).toString('utf8'),
-            stderr: Buffer.concat(this.#kept.stderr).toString('utf8')
+            stdout: this.#text('stdout'),
+            stderr: this.#text('stderr')
         };
+    }
+    #text(from) {
+        const kept = Buffer.concat(this.#kept[from]).toString('utf8');
+        if (!this.#dropped[from])
+            return kept;
+        // The tail may start mid-line: that line goes.
+        return `${this.#heads[from].toString('utf8')}\n…\n${kept.slice(kept.indexOf('\n') + 1)}`;
     }
     #collect(into, chunk) {
         this.#context.requests.touch();
         this.#total += chunk.length;
-        const room = MAX_KEPT_OUTPUT - this.#sizes[into];
-        if (room > 0) {
-            const part = chunk.length <= room ? chunk : chunk.subarray(0, room);
-            this.#kept[into].push(part);
-            this.#sizes[into] += part.length;
+        if (this.#keep === 'tail')
+            this.#keepTail(into, chunk);
+        else {
+            const room = MAX_KEPT_OUTPUT - this.#sizes[into];
+            if (room > 0) {
+                const part = chunk.length <= room ? chunk : chunk.subarray(0, room);
+                this.#kept[into].push(part);
+                this.#sizes[into] += part.length;
+            }
         }
         if (this.#total > MAX_COMMAND_OUTPUT) {
             this.#total = -Infinity;
             this.#reject(floodError(this.#context.label));
             this.#stream.close();
+        }
+    }
+    /** The last MAX_KEPT_OUTPUT bytes, and the first HEAD_BYTES apart. */
+    #keepTail(into, chunk) {
+        if (this.#heads[into].length < HEAD_BYTES && !this.#dropped[into])
+            this.#heads[into] = Buffer.concat([this.#heads[into], chunk]).subarray(0, HEAD_BYTES);
+        this.#kept[into].push(Buffer.from(chunk));
+        this.#sizes[into] += chunk.length;
+        while (this.#sizes[into] > MAX_KEPT_OUTPUT && this.#kept[into].length > 1) {
+            const first = this.#kept[into].shift();
+            this.#sizes[into] -= first.length;
+            this.#dropped[into] = true;
         }
     }
 }
@@ -32222,6 +32294,10 @@ function isShared(sharedPaths, relativePath) {
 // is changed, and `current` is not touched: the switch comes after (see switch.ts).
 // Hard links asked for at once over SFTP.
 const LINKS_IN_FLIGHT = 64;
+// From this many unchanged files, they are linked by a few `cp -l` in the shell, if it can.
+const BULK_MIN_FILES = 64;
+// Paths per `cp` command line (the script is read from stdin: no command-line limit applies).
+const PATHS_PER_COMMAND = 200;
 /**
  * The host's releases read, and this run's release begun: on the first attempt, a name the
  * host has already is refused (a release is never overwritten); a retry continues the release
@@ -32263,23 +32339,60 @@ async function beginRelease(attempt, release) {
     return state;
 }
 /**
- * Hard links `from/<file>` at `to/<file>` for each file: hardlink@openssh.com, and for the files
- * it did not link (the server lacks it, or refuses it), `ln` in the host's shell (which copies
- * where it cannot link). Returns the files linked; the others are sent.
+ * Hard links `from/<file>` at `to/<file>` for each file: many at once by `cp -l` in the host's
+ * shell; else hardlink@openssh.com, and for the files it did not link (the server lacks it, or
+ * refuses it), `ln` in the shell (which copies where it cannot link). The others are sent.
  */
 async function linkFiles(attempt, files, from, to) {
     if (files.length === 0)
-        return [];
+        return { files, how: 'none to link' };
+    if (files.length >= BULK_MIN_FILES && (await linkInBulk(attempt, files, from, to)))
+        return { files, how: 'cp -l in the shell' };
     for (const dir of new Set(files.map((file) => posix.dirname(file.relativePath))))
         await attempt.ensureDir(posix.join(to, dir));
     const refused = attempt.sftp.hasHardlink ? await linkOverSftp(attempt, files, from, to) : files;
     if (refused.length === 0)
-        return files;
+        return { files, how: 'hardlink@openssh.com' };
     const linked = new Set(files);
-    if (!(await linkInShell(attempt, refused, from, to)))
+    const how = (await linkInShell(attempt, refused, from, to))
+        ? `${refused.length} by ln in the shell`
+        : `${refused.length} not linked: sent`;
+    if (how.endsWith('sent'))
         for (const file of refused)
             linked.delete(file);
-    return [...linked];
+    return { files: [...linked], how };
+}
+/**
+ * Many files at once: `cp -l --parents` (GNU) in the host's shell, a few hundred paths per
+ * command, so that thousands of links cost a few processes rather than a request each. False
+ * where the host has no shell or its `cp` cannot (the files then go one by one: what this made
+ * is found there).
+ */
+async function linkInBulk(attempt, files, from, to) {
+    const lines = [`cd ${quotePath(from)} || exit 2`];
+    for (let start = 0; start < files.length; start += PATHS_PER_COMMAND)
+        lines.push(`cp -l --parents -t ${quotePath(to)} -- ${files
+            .slice(start, start + PATHS_PER_COMMAND)
+            .map((file) => quotePath(file.relativePath))
+            .join(' ')} || exit 1`);
+    return runInShell(attempt, [...lines, 'exit 0', ''].join('\n'));
+}
+/** Runs `script` in the host's shell (`sh -s`): whether it exited 0 (false: no shell). */
+async function runInShell(attempt, script) {
+    if (attempt.hasher === undefined || attempt.hasher.unavailable)
+        return false;
+    try {
+        const result = await attempt.connection.streamToCommand('sh -s', (async function* () {
+            await Promise.resolve();
+            yield Buffer.from(script);
+        })());
+        return result.code === 0;
+    }
+    catch (error) {
+        if (isConnectionEnded(error))
+            throw error;
+        return false;
+    }
 }
 /** hardlink@openssh.com for each file, many at once. Returns the files it did not link. */
 async function linkOverSftp(attempt, files, from, to) {
@@ -32302,8 +32415,6 @@ async function linkOverSftp(attempt, files, from, to) {
 }
 /** `ln` (else `cp -p`) for each file, in one script for the host's shell; false where it has none. */
 async function linkInShell(attempt, files, from, to) {
-    if (attempt.hasher === undefined || attempt.hasher.unavailable)
-        return false;
     const lines = ['s=0'];
     for (const file of files) {
         const source = quotePath(posix.join(from, file.relativePath));
@@ -32311,18 +32422,7 @@ async function linkInShell(attempt, files, from, to) {
         lines.push(`ln -f ${source} ${path} 2>/dev/null || cp -p ${source} ${path} || s=1`);
     }
     lines.push('exit $s', '');
-    try {
-        const result = await attempt.connection.streamToCommand('sh -s', (async function* () {
-            await Promise.resolve();
-            yield Buffer.from(lines.join('\n'));
-        })());
-        return result.code === 0;
-    }
-    catch (error) {
-        if (isConnectionEnded(error))
-            throw error;
-        return false;
-    }
+    return runInShell(attempt, lines.join('\n'));
 }
 /**
  * Files unchanged since the current release (same size and SHA-256 there), linked into the new
@@ -32339,10 +32439,10 @@ async function linkUnchanged(inRelease, state, files) {
         inRelease.log.info(`the host cannot hash: every file is sent, none linked from ${previous}`);
         return files;
     }
-    const linked = await linkFiles(inRelease, same, from, inRelease.base);
+    const { files: linked, how } = await linkFiles(inRelease, same, from, inRelease.base);
     for (const file of linked)
         recordDone(inRelease.progress, file, 'skipped');
-    inRelease.log.info(`${linked.length} unchanged file(s) hard-linked from release ${previous} (checked and linked in ${formatDuration(Date.now() - started)})`);
+    inRelease.log.info(`${linked.length} unchanged file(s) hard-linked from release ${previous} (${how}; checked and linked in ${formatDuration(Date.now() - started)})`);
     const done = new Set(linked);
     return files.filter((file) => !done.has(file));
 }
@@ -32426,7 +32526,9 @@ function workList(job) {
     const files = links.length > 0 ? todo.filter((file) => file.linkTarget === undefined) : todo;
     const small = smallFiles(job, files);
     // A release goes into a directory of its own under the target: the shell does not make it.
+    // Nor where script-before must run before anything is written.
     const shellFirst = job.settings.releases === undefined &&
+        job.settings.rollout.scriptBefore === undefined &&
         job.settings.verify === 'sha256' &&
         small.length >= TAR_MIN_FILES;
     return { files, links, small, shellFirst };
@@ -32456,7 +32558,7 @@ async function runSteps(connected, work, firstSessionUp) {
     const { attempt } = locked;
     const { releases } = attempt.settings;
     // Under the lock, before anything is written; where it fails, nothing is.
-    await runScriptBefore(attempt, attempt.connection, attempt.base);
+    await runScriptBefore(attempt, attempt.connection, attempt.base, attempt.signal);
     if (releases !== undefined) {
         // The lock stays until the switch is over, or the release is removed after a failure.
         if (taken.readOnly)
@@ -32646,14 +32748,16 @@ const LEFT_LOCK_DEADLINE_MS = 5000;
 /** Removes a lock this host still holds over a new connection; says so where it cannot. */
 async function releaseLeftLock(job) {
     const path = job.progress.lock;
-    if (path === undefined)
+    const release = job.progress.release;
+    const releaseLeft = release?.made === true && !release.switched;
+    if (path === undefined && !releaseLeft)
         return;
     const deadline = deadlineSignal(LEFT_LOCK_DEADLINE_MS, job.host.label);
     try {
         await removeLockAndRelease(job, deadline.signal);
     }
     catch (error) {
-        job.log.warning(`could not remove this run's deploy lock (${oneLine(errorMessage(error))}): the next deploy will find it; remove ${path} on the host`);
+        job.log.warning(`could not remove what this run left (${oneLine(errorMessage(error))}): the next deploy will find it; remove ${[path, ...leftRelease(job)].filter((left) => left !== undefined).join(' and ')} on the host`);
     }
     finally {
         deadline.clear();
@@ -33105,6 +33209,11 @@ async function switchOneHost(made, signal) {
     const { job, result } = made;
     if (result.status !== 'success')
         return withRelease(job, result);
+    if (signal.aborted) {
+        // Cancelled while its release was made: it does not switch.
+        await abandonHost(job);
+        return withRelease(job, result, failure(signal.reason));
+    }
     try {
         await switchHost(job, signal);
     }
@@ -33129,7 +33238,9 @@ async function afterTheSwitch(made, signal) {
     catch (error) {
         job.log.warning(oneLine(errorMessage(error)));
         const previous = release?.rollback === false ? release.previous : undefined;
-        if (!job.settings.rollout.rollbackOnFailure || previous === undefined) {
+        // A cancel is not a failed check: the host stays where the switch put it.
+        const cancelled = error instanceof DeployError && error.kind === 'aborted';
+        if (!job.settings.rollout.rollbackOnFailure || previous === undefined || cancelled) {
             await finishHost(job);
             return withRelease(job, result, failure(error));
         }

@@ -972,7 +972,8 @@ async function rollOut(rollout, labels, files, runBatch, signal, say) {
             if (result !== undefined)
                 results[index] = { ...result, batch: number };
         });
-        failed += got.filter((result) => result.status === 'failed').length;
+        // A held host did not get the release either: it counts as the failure that held it does.
+        failed += got.filter((result) => result.status === 'failed' || result.status === 'held').length;
         if (failed > tolerated && number < batches.length)
             stopped = `after batch ${number} of ${batches.length}: ${failed} host(s) failed, more than max-failures allows (${tolerated})`;
     }
@@ -2431,7 +2432,7 @@ async function deploy(io, settings, plan, options, thread) {
     const skipped = results.filter((result) => result.status === 'skipped');
     const held = results.filter((result) => result.status === 'held');
     // Within max-failures a failed host is a warning, and the step succeeds.
-    const tolerated = rollout.stopped === undefined && failed.length <= rollout.tolerated;
+    const tolerated = rollout.stopped === undefined && failed.length + held.length <= rollout.tolerated;
     for (const result of failed)
         if (tolerated)
             io.warning(`${oneLine(result.error ?? 'failed')} (within max-failures: ${rollout.tolerated})`, `Deploy to ${result.host} failed`);

@@ -40,8 +40,10 @@ function workList(job: HostJob): WorkList {
   const files = links.length > 0 ? todo.filter((file) => file.linkTarget === undefined) : todo
   const small = smallFiles(job, files)
   // A release goes into a directory of its own under the target: the shell does not make it.
+  // Nor where script-before must run before anything is written.
   const shellFirst =
     job.settings.releases === undefined &&
+    job.settings.rollout.scriptBefore === undefined &&
     job.settings.verify === 'sha256' &&
     small.length >= TAR_MIN_FILES
   return { files, links, small, shellFirst }
@@ -85,7 +87,7 @@ async function runSteps(
   const { attempt } = locked
   const { releases } = attempt.settings
   // Under the lock, before anything is written; where it fails, nothing is.
-  await runScriptBefore(attempt, attempt.connection, attempt.base)
+  await runScriptBefore(attempt, attempt.connection, attempt.base, attempt.signal)
   if (releases !== undefined) {
     // The lock stays until the switch is over, or the release is removed after a failure.
     if (taken.readOnly) throw notWritable(attempt, work.files.length + work.links.length)

@@ -46,13 +46,15 @@ const LEFT_LOCK_DEADLINE_MS = 5000
 /** Removes a lock this host still holds over a new connection; says so where it cannot. */
 async function releaseLeftLock(job: HostJob): Promise<void> {
   const path = job.progress.lock
-  if (path === undefined) return
+  const release = job.progress.release
+  const releaseLeft = release?.made === true && !release.switched
+  if (path === undefined && !releaseLeft) return
   const deadline = deadlineSignal(LEFT_LOCK_DEADLINE_MS, job.host.label)
   try {
     await removeLockAndRelease(job, deadline.signal)
   } catch (error) {
     job.log.warning(
-      `could not remove this run's deploy lock (${oneLine(errorMessage(error))}): the next deploy will find it; remove ${path} on the host`
+      `could not remove what this run left (${oneLine(errorMessage(error))}): the next deploy will find it; remove ${[path, ...leftRelease(job)].filter((left) => left !== undefined).join(' and ')} on the host`
     )
   } finally {
     deadline.clear()

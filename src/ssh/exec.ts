@@ -9,6 +9,8 @@ import type { ClientChannel } from './ssh2.js'
 import type { ExecOptions, ExecResult } from './types.js'
 
 const MAX_KEPT_OUTPUT = 64 * 1024
+// With `keep: 'tail'`, the first bytes kept of each stream besides its tail.
+const HEAD_BYTES = 256
 const MAX_COMMAND_OUTPUT = 16 * 1024 * 1024
 
 /**
@@ -26,16 +28,18 @@ export function exec(
     options.allowanceMs ?? (timeoutMs === undefined ? context.idleTimeoutMs : timeoutMs + 5000)
   return context.requests.track<ExecResult>('a remote command', allowanceMs, (resolve, reject) => {
     context.openExec(command, reject, (stream) => {
-      const output = new OutputCollector(stream, context, reject)
+      const output = new OutputCollector(stream, context, reject, options.keep)
       // At the timeout the command is given up: its channel closed, the result as it stands
       // (sshd keeps a channel open while anything the command started holds its output).
+      const giveUp = (why: 'timedOut' | 'aborted'): void => {
+        resolve({ ...output.result(), [why]: true })
+        stream.close()
+      }
       const timer =
-        timeoutMs === undefined
-          ? undefined
-          : setTimeout(() => {
-              resolve({ ...output.result(), timedOut: true })
-              stream.close()
-            }, timeoutMs)
+        timeoutMs === undefined ? undefined : setTimeout(() => giveUp('timedOut'), timeoutMs)
+      const stop = (): void => giveUp('aborted')
+      options.signal?.addEventListener('abort', stop, { once: true })
+      if (options.signal?.aborted === true) stop()
       stream.on('error', (streamError: Error) =>
         reject(
           new DeployError(
@@ -46,6 +50,7 @@ export function exec(
       )
       stream.on('close', () => {
         clearTimeout(timer)
+        options.signal?.removeEventListener('abort', stop)
         resolve(output.result())
       })
       stream.end()
@@ -89,17 +94,27 @@ type OutputStream = 'stdout' | 'stderr'
 class OutputCollector {
   readonly #kept = { stdout: [] as Buffer[], stderr: [] as Buffer[] }
   readonly #sizes = { stdout: 0, stderr: 0 }
+  /** With `keep: 'tail'`: each stream's first bytes, kept apart from its tail. */
+  readonly #heads = { stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) }
+  readonly #dropped = { stdout: false, stderr: false }
   readonly #stream: ClientChannel
   readonly #context: ExecContext
   readonly #reject: (error: DeployError) => void
+  readonly #keep: 'head' | 'tail'
   #total = 0
   #code: number | null = null
   #signal: string | undefined
 
-  constructor(stream: ClientChannel, context: ExecContext, reject: (error: DeployError) => void) {
+  constructor(
+    stream: ClientChannel,
+    context: ExecContext,
+    reject: (error: DeployError) => void,
+    keep: 'head' | 'tail' = 'head'
+  ) {
     this.#stream = stream
     this.#context = context
     this.#reject = reject
+    this.#keep = keep
     stream.on('data', (chunk: Buffer) => this.#collect('stdout', chunk))
     stream.stderr.on('data', (chunk: Buffer) => this.#collect('stderr', chunk))
     stream.stderr.on('error', () => undefined)
@@ -113,24 +128,47 @@ class OutputCollector {
     return {
       code: this.#code,
       signal: this.#signal,
-      stdout: Buffer.concat(this.#kept.stdout).toString('utf8'),
-      stderr: Buffer.concat(this.#kept.stderr).toString('utf8')
+      stdout: this.#text('stdout'),
+      stderr: this.#text('stderr')
     }
+  }
+
+  #text(from: OutputStream): string {
+    const kept = Buffer.concat(this.#kept[from]).toString('utf8')
+    if (!this.#dropped[from]) return kept
+    // The tail may start mid-line: that line goes.
+    return `${this.#heads[from].toString('utf8')}\n…\n${kept.slice(kept.indexOf('\n') + 1)}`
   }
 
   #collect(into: OutputStream, chunk: Buffer): void {
     this.#context.requests.touch()
     this.#total += chunk.length
-    const room = MAX_KEPT_OUTPUT - this.#sizes[into]
-    if (room > 0) {
-      const part = chunk.length <= room ? chunk : chunk.subarray(0, room)
-      this.#kept[into].push(part)
-      this.#sizes[into] += part.length
+    if (this.#keep === 'tail') this.#keepTail(into, chunk)
+    else {
+      const room = MAX_KEPT_OUTPUT - this.#sizes[into]
+      if (room > 0) {
+        const part = chunk.length <= room ? chunk : chunk.subarray(0, room)
+        this.#kept[into].push(part)
+        this.#sizes[into] += part.length
+      }
     }
     if (this.#total > MAX_COMMAND_OUTPUT) {
       this.#total = -Infinity
       this.#reject(floodError(this.#context.label))
       this.#stream.close()
+    }
+  }
+
+  /** The last MAX_KEPT_OUTPUT bytes, and the first HEAD_BYTES apart. */
+  #keepTail(into: OutputStream, chunk: Buffer): void {
+    if (this.#heads[into].length < HEAD_BYTES && !this.#dropped[into])
+      this.#heads[into] = Buffer.concat([this.#heads[into], chunk]).subarray(0, HEAD_BYTES)
+    this.#kept[into].push(Buffer.from(chunk))
+    this.#sizes[into] += chunk.length
+    while (this.#sizes[into] > MAX_KEPT_OUTPUT && this.#kept[into].length > 1) {
+      const first = this.#kept[into].shift() as Buffer
+      this.#sizes[into] -= first.length
+      this.#dropped[into] = true
     }
   }
 }

@@ -59,6 +59,8 @@ export interface ExecResult {
   readonly stderr: string
   /** Given up at `timeoutMs` (its channel closed; it may still run on the host). */
   readonly timedOut?: boolean
+  /** Given up when `signal` aborted (likewise). */
+  readonly aborted?: boolean
 }
 
 export interface ExecOptions {
@@ -66,6 +68,10 @@ export interface ExecOptions {
   readonly allowanceMs?: number
   /** Given up after this long, output or not (the result says `timedOut`). */
   readonly timeoutMs?: number
+  /** Given up when this aborts (the result says `aborted`). */
+  readonly signal?: AbortSignal
+  /** Keep the end of a long output rather than its start (and its first 256 bytes). */
+  readonly keep?: 'head' | 'tail'
 }
 
 export type RemoteHandle = Buffer

@@ -125,6 +125,8 @@ describe('releases', () => {
     expect(currentOf(h, 'rel/keep')).toBe('releases/c')
     expect(readFileSync(h.path('rel/keep/current/v.txt'), 'utf8')).toBe('c')
     expect(releasesOn(h, 'rel/keep')).toEqual(['c'])
+    // The record keeps the line of the release gone back to.
+    expect(readFileSync(h.path('rel/keep/releases.log'), 'utf8')).toMatch(/^c\t\d{4}-/)
     // Nothing before c: the next rollback fails and moves nothing.
     const none = await rollBack(h, 'rel/keep')
     expect(none.code).toBe(1)
@@ -289,6 +291,7 @@ describe('releases', () => {
     }
     expect(second.code, logOf(second)).toBe(0)
     expect(results(second)[0]).toMatchObject({ uploaded: 1, skipped: 2, bytes: 2 })
+    expect(logOf(second)).toContain('2 by ln in the shell')
     const inode = (path: string): number => statSync(h.path(path)).ino
     expect(inode('rel/ln/releases/r2/b/c.txt')).toBe(inode('rel/ln/releases/r1/b/c.txt'))
     expect(treeDigest(h.path('rel/ln/current/'))).toEqual({
@@ -321,5 +324,32 @@ describe('releases', () => {
     expect(currentOf(a, 'rel/rb')).toBe('releases/x2')
     expect(releasesOn(a, 'rel/rb')).toEqual(['x1', 'x2'])
     for (const h of [a, b]) expect(existsSync(h.path('rel/rb/.deploy.lock'))).toBe(false)
+  })
+
+  test('many unchanged files: linked in bulk by the shell, every one sharing its inode', async () => {
+    const h = host(2)
+    const files: Record<string, string> = {}
+    for (let index = 0; index < 150; index += 1)
+      files[`d${index % 7}/sub ${index % 3}/f${index}.txt`] = `file ${index}`
+    const first = await deploy([h], files, { target: 'rel/bulk', 'release-name': 'b1' })
+    expect(first.code, logOf(first)).toBe(0)
+    const second = await deploy(
+      [h],
+      { ...files, 'd0/sub 0/f0.txt': 'changed' },
+      {
+        target: 'rel/bulk',
+        'release-name': 'b2'
+      }
+    )
+    expect(second.code, logOf(second)).toBe(0)
+    expect(results(second)[0]).toMatchObject({ uploaded: 1, skipped: 149 })
+    expect(logOf(second)).toMatch(
+      /149 unchanged file\(s\) hard-linked from release b1 \(cp -l in the shell;/
+    )
+    const inode = (path: string): number => statSync(h.path(path)).ino
+    for (const path of Object.keys(files).filter((path) => path !== 'd0/sub 0/f0.txt'))
+      expect(inode(`rel/bulk/releases/b2/${path}`)).toBe(inode(`rel/bulk/releases/b1/${path}`))
+    expect(readFileSync(h.path('rel/bulk/current/d0/sub 0/f0.txt'), 'utf8')).toBe('changed')
+    expect(readFileSync(h.path('rel/bulk/releases/b1/d0/sub 0/f0.txt'), 'utf8')).toBe('file 0')
   })
 })

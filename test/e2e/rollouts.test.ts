@@ -143,6 +143,19 @@ describe('scripts', () => {
     expect(deploy.stdout).toContain(`script-after: target is ${h.home}/ro/env`)
   })
 
+  test('a script with a long output: its last lines in the log, its last error line too', async () => {
+    const h = host(1)
+    const deploy = await run([h], {
+      target: 'ro/long',
+      'script-after': 'seq 1 30000; echo "the real problem" >&2; exit 4'
+    })
+    expect(deploy.code).toBe(1)
+    expect(results(deploy)[0]?.error).toMatch(/^script-after exited with 4: /)
+    expect(deploy.stdout).toContain('script-after: 30000')
+    expect(deploy.stdout).toContain('script-after: the real problem')
+    expect(deploy.stdout).not.toContain('script-after: 12\n')
+  })
+
   test('a script that hangs is stopped at script-timeout', async () => {
     const h = host(0)
     const started = Date.now()

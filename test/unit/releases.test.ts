@@ -17,7 +17,7 @@ import { switchTogether, type MadeRelease } from '../../src/deploy/releases/flee
 import { deployHost } from '../../src/deploy/host.js'
 import { defaultReleaseName, parseSharedPaths } from '../../src/config/releases.js'
 import { DeployError } from '../../src/errors.js'
-import type { SshConnection } from '../../src/ssh/types.js'
+import type { SftpSession, SshConnection } from '../../src/ssh/types.js'
 import { fakeHost, type FakeHost } from './fakes/fake-host.js'
 import { testJob, testPlan, testSettings } from './fakes/host-job.js'
 
@@ -137,10 +137,11 @@ describe("the run's votes", () => {
   })
 })
 
-/** A fake host whose `current` cannot be switched (its rename fails) once `failing` is set. */
-function hostWithFailingSwitch(): { host: FakeHost; failing: { on: boolean } } {
-  const host = fakeHost()
-  const failing = { on: false }
+/** Wraps the SFTP sessions of `host`'s connections: `posixRename` as `rename` says. */
+function withRename(
+  host: FakeHost,
+  rename: (sftp: SftpSession, from: string, to: string) => Promise<void>
+): void {
   const connect = host.connect.bind(host)
   host.connect = async (signal): Promise<SshConnection> => {
     const connection = await connect(signal)
@@ -148,16 +149,21 @@ function hostWithFailingSwitch(): { host: FakeHost; failing: { on: boolean } } {
       ...connection,
       sftp: async () => {
         const sftp = await connection.sftp()
-        return {
-          ...sftp,
-          posixRename: (from, to) =>
-            failing.on && to.endsWith('/current')
-              ? Promise.reject(new DeployError('permission', `rename ${from}: Permission denied`))
-              : sftp.posixRename(from, to)
-        }
+        return { ...sftp, posixRename: (from, to) => rename(sftp, from, to) }
       }
     }
   }
+}
+
+/** A fake host whose `current` cannot be switched (its rename fails) once `failing` is set. */
+function hostWithFailingSwitch(): { host: FakeHost; failing: { on: boolean } } {
+  const host = fakeHost()
+  const failing = { on: false }
+  withRename(host, (sftp, from, to) =>
+    failing.on && to.endsWith('/current')
+      ? Promise.reject(new DeployError('permission', `rename ${from}: Permission denied`))
+      : sftp.posixRename(from, to)
+  )
   return { host, failing }
 }
 
@@ -234,5 +240,47 @@ describe('one target, two entries of one run', () => {
     // The first entry's release and lock are untouched.
     expect(host.file('/home/u/site/releases/r1/v.txt')?.toString()).toBe('v')
     expect(host.nodes.has('/home/u/site/.deploy.lock')).toBe(true)
+  })
+})
+
+describe('a switch whose answer is lost', () => {
+  test('current points to the new release all the same: switched, the release kept', async () => {
+    const host = fakeHost()
+    const { settings, plan } = await testPlan(
+      { 'v.txt': 'v' },
+      { releases: 'true', 'release-name': 'r1', retries: '0' }
+    )
+    const { job, lines } = testJob(host, settings, plan)
+    // The rename over `current` happens, then the connection ends before its answer.
+    withRename(host, async (sftp, from, to) => {
+      await sftp.posixRename(from, to)
+      if (to.endsWith('/current')) throw new DeployError('connection-lost', 'the connection ended')
+    })
+    const signal = new AbortController().signal
+    const made: MadeRelease = { job, result: await deployHost(job, signal) }
+    const [result] = await switchTogether([made], localBarrier, signal)
+    expect(result).toMatchObject({ status: 'success', switched: true })
+    expect(lines).toContainEqual('warning: the connection ended; current points to r1 all the same')
+    expect(host.file('/home/u/site/releases/r1/v.txt')?.toString()).toBe('v')
+  })
+})
+
+describe('a cancel while a release is made, without a lock', () => {
+  test('the unswitched release is removed all the same', async () => {
+    const host = fakeHost()
+    const { settings, plan } = await testPlan(
+      { 'v.txt': 'v' },
+      { releases: 'true', 'release-name': 'r1', lock: 'false' }
+    )
+    const { job } = testJob(host, settings, plan)
+    const controller = new AbortController()
+    host.onWrite = (path) => {
+      if (path.includes('/releases/r1/'))
+        controller.abort(new DeployError('aborted', 'the run was cancelled (SIGTERM)'))
+      return undefined
+    }
+    const result = await deployHost(job, controller.signal)
+    expect(result.status).toBe('failed')
+    expect([...host.nodes.keys()].filter((path) => path.includes('/releases/r1'))).toEqual([])
   })
 })

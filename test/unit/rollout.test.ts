@@ -112,6 +112,24 @@ describe('a rollout, a batch at a time', () => {
     expect(rollout.tolerated).toBe(2)
   })
 
+  test('a held host counts as a failure: the rollout stops', async () => {
+    const settings = testSettings({ 'batch-size': '2' })
+    const started: number[][] = []
+    const rollout = await rollOut(
+      settings.rollout,
+      labels,
+      1,
+      (hosts) => {
+        started.push([...hosts])
+        return Promise.resolve(hosts.map((index) => result(labels[index] ?? '?', 'held')))
+      },
+      new AbortController().signal,
+      () => undefined
+    )
+    expect(started).toEqual([[0, 1]])
+    expect(rollout.stopped).toMatch(/after batch 1 of 3: 2 host\(s\) failed/)
+  })
+
   test('one batch by default: every host at once', async () => {
     const { started, rollout } = await roll({}, [])
     expect(started).toEqual([[0, 1, 2, 3, 4]])

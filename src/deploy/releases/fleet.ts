@@ -43,6 +43,11 @@ function failure(error: unknown): Pick<HostResult, 'status' | 'error' | 'errorCl
 export async function switchOneHost(made: MadeRelease, signal: AbortSignal): Promise<HostResult> {
   const { job, result } = made
   if (result.status !== 'success') return withRelease(job, result)
+  if (signal.aborted) {
+    // Cancelled while its release was made: it does not switch.
+    await abandonHost(job)
+    return withRelease(job, result, failure(signal.reason))
+  }
   try {
     await switchHost(job, signal)
   } catch (error) {
@@ -66,7 +71,9 @@ async function afterTheSwitch(made: MadeRelease, signal: AbortSignal): Promise<H
   } catch (error) {
     job.log.warning(oneLine(errorMessage(error)))
     const previous = release?.rollback === false ? release.previous : undefined
-    if (!job.settings.rollout.rollbackOnFailure || previous === undefined) {
+    // A cancel is not a failed check: the host stays where the switch put it.
+    const cancelled = error instanceof DeployError && error.kind === 'aborted'
+    if (!job.settings.rollout.rollbackOnFailure || previous === undefined || cancelled) {
       await finishHost(job)
       return withRelease(job, result, failure(error))
     }

@@ -21,6 +21,11 @@ export const SHARED_DIR = 'shared'
 // The record is read whole; it grows by one short line per release.
 const HISTORY_MAX_BYTES = 1024 * 1024
 
+/** The text of `current` when it points to release `name`. */
+export function releaseLink(name: string): string {
+  return `${RELEASES_DIR}/${name}`
+}
+
 export function releaseDir(root: string, name: string): string {
   return posix.join(root, RELEASES_DIR, name)
 }
@@ -147,7 +152,7 @@ export async function pointCurrent(
     )
   const own = posix.join(root, `.${CURRENT_LINK}.${token}.tmp`)
   await sftp.unlink(own).catch(() => undefined)
-  const text = `${RELEASES_DIR}/${name}`
+  const text = releaseLink(name)
   await sftp.symlink(text, own)
   try {
     await sftp.posixRename(own, path)

@@ -20,6 +20,10 @@ import type { ReleaseProgress } from './state.js'
 
 // Hard links asked for at once over SFTP.
 const LINKS_IN_FLIGHT = 64
+// From this many unchanged files, they are linked by a few `cp -l` in the shell, if it can.
+const BULK_MIN_FILES = 64
+// Paths per `cp` command line (the script is read from stdin: no command-line limit applies).
+const PATHS_PER_COMMAND = 200
 
 /** What a release is made of: the files and links the plan has for it. */
 export interface ReleaseWork {
@@ -71,26 +75,77 @@ async function beginRelease(attempt: Attempt, release: ReleaseSettings): Promise
   return state
 }
 
+/** The files linked, and how (for the log). */
+interface Linked {
+  readonly files: readonly PlannedFile[]
+  readonly how: string
+}
+
 /**
- * Hard links `from/<file>` at `to/<file>` for each file: hardlink@openssh.com, and for the files
- * it did not link (the server lacks it, or refuses it), `ln` in the host's shell (which copies
- * where it cannot link). Returns the files linked; the others are sent.
+ * Hard links `from/<file>` at `to/<file>` for each file: many at once by `cp -l` in the host's
+ * shell; else hardlink@openssh.com, and for the files it did not link (the server lacks it, or
+ * refuses it), `ln` in the shell (which copies where it cannot link). The others are sent.
  */
 async function linkFiles(
   attempt: Attempt,
   files: readonly PlannedFile[],
   from: string,
   to: string
-): Promise<readonly PlannedFile[]> {
-  if (files.length === 0) return []
+): Promise<Linked> {
+  if (files.length === 0) return { files, how: 'none to link' }
+  if (files.length >= BULK_MIN_FILES && (await linkInBulk(attempt, files, from, to)))
+    return { files, how: 'cp -l in the shell' }
   for (const dir of new Set(files.map((file) => posix.dirname(file.relativePath))))
     await attempt.ensureDir(posix.join(to, dir))
   const refused = attempt.sftp.hasHardlink ? await linkOverSftp(attempt, files, from, to) : files
-  if (refused.length === 0) return files
+  if (refused.length === 0) return { files, how: 'hardlink@openssh.com' }
   const linked = new Set(files)
-  if (!(await linkInShell(attempt, refused, from, to)))
-    for (const file of refused) linked.delete(file)
-  return [...linked]
+  const how = (await linkInShell(attempt, refused, from, to))
+    ? `${refused.length} by ln in the shell`
+    : `${refused.length} not linked: sent`
+  if (how.endsWith('sent')) for (const file of refused) linked.delete(file)
+  return { files: [...linked], how }
+}
+
+/**
+ * Many files at once: `cp -l --parents` (GNU) in the host's shell, a few hundred paths per
+ * command, so that thousands of links cost a few processes rather than a request each. False
+ * where the host has no shell or its `cp` cannot (the files then go one by one: what this made
+ * is found there).
+ */
+async function linkInBulk(
+  attempt: Attempt,
+  files: readonly PlannedFile[],
+  from: string,
+  to: string
+): Promise<boolean> {
+  const lines = [`cd ${quotePath(from)} || exit 2`]
+  for (let start = 0; start < files.length; start += PATHS_PER_COMMAND)
+    lines.push(
+      `cp -l --parents -t ${quotePath(to)} -- ${files
+        .slice(start, start + PATHS_PER_COMMAND)
+        .map((file) => quotePath(file.relativePath))
+        .join(' ')} || exit 1`
+    )
+  return runInShell(attempt, [...lines, 'exit 0', ''].join('\n'))
+}
+
+/** Runs `script` in the host's shell (`sh -s`): whether it exited 0 (false: no shell). */
+async function runInShell(attempt: Attempt, script: string): Promise<boolean> {
+  if (attempt.hasher === undefined || attempt.hasher.unavailable) return false
+  try {
+    const result = await attempt.connection.streamToCommand(
+      'sh -s',
+      (async function* () {
+        await Promise.resolve()
+        yield Buffer.from(script)
+      })()
+    )
+    return result.code === 0
+  } catch (error) {
+    if (isConnectionEnded(error)) throw error
+    return false
+  }
 }
 
 /** hardlink@openssh.com for each file, many at once. Returns the files it did not link. */
@@ -128,7 +183,6 @@ async function linkInShell(
   from: string,
   to: string
 ): Promise<boolean> {
-  if (attempt.hasher === undefined || attempt.hasher.unavailable) return false
   const lines = ['s=0']
   for (const file of files) {
     const source = quotePath(posix.join(from, file.relativePath))
@@ -136,19 +190,7 @@ async function linkInShell(
     lines.push(`ln -f ${source} ${path} 2>/dev/null || cp -p ${source} ${path} || s=1`)
   }
   lines.push('exit $s', '')
-  try {
-    const result = await attempt.connection.streamToCommand(
-      'sh -s',
-      (async function* () {
-        await Promise.resolve()
-        yield Buffer.from(lines.join('\n'))
-      })()
-    )
-    return result.code === 0
-  } catch (error) {
-    if (isConnectionEnded(error)) throw error
-    return false
-  }
+  return runInShell(attempt, lines.join('\n'))
 }
 
 /**
@@ -170,10 +212,10 @@ async function linkUnchanged(
     inRelease.log.info(`the host cannot hash: every file is sent, none linked from ${previous}`)
     return files
   }
-  const linked = await linkFiles(inRelease, same, from, inRelease.base)
+  const { files: linked, how } = await linkFiles(inRelease, same, from, inRelease.base)
   for (const file of linked) recordDone(inRelease.progress, file, 'skipped')
   inRelease.log.info(
-    `${linked.length} unchanged file(s) hard-linked from release ${previous} (checked and linked in ${formatDuration(Date.now() - started)})`
+    `${linked.length} unchanged file(s) hard-linked from release ${previous} (${how}; checked and linked in ${formatDuration(Date.now() - started)})`
   )
   const done = new Set(linked)
   return files.filter((file) => !done.has(file))

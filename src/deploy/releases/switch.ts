@@ -9,7 +9,14 @@ import type { SftpSession, SshConnection } from '../../ssh/types.js'
 import { releaseLock } from '../lock.js'
 import type { HostJob } from '../types.js'
 import { historyLine, historyText, HISTORY_FILE, releasesToPrune } from './history.js'
-import { pointCurrent, releaseDir, removeTree, writeWhole } from './layout.js'
+import {
+  CURRENT_LINK,
+  pointCurrent,
+  releaseDir,
+  releaseLink,
+  removeTree,
+  writeWhole
+} from './layout.js'
 import type { ReleaseProgress } from './state.js'
 
 export interface Link {
@@ -80,13 +87,39 @@ export async function overLink<T>(
   }
 }
 
+/** `current`'s link text on the host; undefined where there is none. */
+async function currentTarget(sftp: SftpSession, root: string): Promise<string | undefined> {
+  return sftp.readlink(posix.join(root, CURRENT_LINK)).catch((error: unknown) => {
+    if (error instanceof DeployError && error.kind === 'no-such-path') return undefined
+    throw error
+  })
+}
+
+/** Whether `current` points to `name` (over a new connection where needed); undefined: unknown. */
+async function pointsAt(job: HostJob, name: string): Promise<boolean | undefined> {
+  const root = releaseOf(job).root
+  return overLink(
+    job,
+    afterwards(job),
+    async ({ sftp }) => (await currentTarget(sftp, root)) === releaseLink(name)
+  ).catch(() => undefined)
+}
+
 /** Points `current` at the host's release. */
 export async function switchHost(job: HostJob, signal: AbortSignal): Promise<void> {
   const release = releaseOf(job)
   job.progress.phase = 'switching'
-  await overLink(job, signal, ({ sftp }) =>
-    pointCurrent(sftp, release.root, release.name, job.hostToken)
-  )
+  try {
+    await overLink(job, signal, ({ sftp }) =>
+      pointCurrent(sftp, release.root, release.name, job.hostToken)
+    )
+  } catch (error) {
+    // The rename may have happened and its answer been lost: `current` says.
+    if ((await pointsAt(job, release.name)) !== true) throw error
+    job.log.warning(
+      `${oneLine(errorMessage(error))}; current points to ${release.name} all the same`
+    )
+  }
   release.switched = true
   job.log.info(
     `switched ${posix.join(release.root, 'current')}: ${release.previous ?? '(none)'} → ${release.name}`
@@ -115,14 +148,14 @@ async function closeLink(job: HostJob): Promise<void> {
 async function recordAndPrune(job: HostJob, link: Link, release: ReleaseProgress): Promise<void> {
   const { sftp, connection } = link
   const { root, host } = release
-  let names = host.ordered.filter((name) => name !== release.name)
+  let names = [...host.ordered]
   let removed: string[]
   if (release.rollback) {
     // Capistrano's way: the release rolled back from goes, so the next rollback goes further.
     removed = release.previous === undefined ? [] : [release.previous]
     names = names.filter((name) => name !== release.previous)
   } else {
-    names.push(release.name)
+    names = [...names.filter((name) => name !== release.name), release.name]
     removed = releasesToPrune(names, release.name, job.settings.releases?.keep ?? 0)
   }
   for (const name of removed) await removeTree(connection, sftp, releaseDir(root, name))
@@ -173,7 +206,11 @@ export async function abandonHost(job: HostJob): Promise<void> {
   const release = releaseOf(job)
   try {
     await overLink(job, afterwards(job), async ({ connection, sftp }) => {
-      if (release.made) {
+      // Never the release `current` points to (a switch whose answer was lost, say).
+      if (release.made && (await currentTarget(sftp, release.root)) === releaseLink(release.name)) {
+        release.switched = true
+        job.log.warning(`current points to ${release.name}: it is kept`)
+      } else if (release.made) {
         await removeTree(connection, sftp, releaseDir(release.root, release.name))
         release.made = false
         job.log.info(`removed the unswitched release ${release.name}`)

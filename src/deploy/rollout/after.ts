@@ -36,7 +36,8 @@ export function deployEnv(job: HostJob, root?: string, view?: ReleaseView): Map<
 export async function runScriptBefore(
   job: HostJob,
   connection: SshConnection,
-  root: string
+  root: string,
+  signal: AbortSignal
 ): Promise<void> {
   const { rollout } = job.settings
   if (rollout.scriptBefore === undefined || job.progress.scriptBeforeRan) return
@@ -46,7 +47,8 @@ export async function runScriptBefore(
     'script-before',
     rollout.scriptBefore,
     deployEnv(job, root),
-    rollout.scriptTimeoutMs
+    rollout.scriptTimeoutMs,
+    signal
   )
   job.progress.scriptBeforeRan = true
 }
@@ -76,7 +78,8 @@ async function afterSteps(
       'script-after',
       rollout.scriptAfter,
       env,
-      rollout.scriptTimeoutMs
+      rollout.scriptTimeoutMs,
+      signal
     )
   if (view === undefined)
     await checkHealth(connection, rollout, job.host.host, env, job.log, signal)

@@ -57,7 +57,8 @@ export async function rollOut(
       const result = got[place]
       if (result !== undefined) results[index] = { ...result, batch: number }
     })
-    failed += got.filter((result) => result.status === 'failed').length
+    // A held host did not get the release either: it counts as the failure that held it does.
+    failed += got.filter((result) => result.status === 'failed' || result.status === 'held').length
     if (failed > tolerated && number < batches.length)
       stopped = `after batch ${number} of ${batches.length}: ${failed} host(s) failed, more than max-failures allows (${tolerated})`
   }

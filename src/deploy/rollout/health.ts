@@ -35,9 +35,10 @@ async function tryUrl(url: string): Promise<string | undefined> {
 async function tryCommand(
   connection: SshConnection,
   command: string,
-  env: ReadonlyMap<string, string>
+  env: ReadonlyMap<string, string>,
+  signal: AbortSignal
 ): Promise<string | undefined> {
-  const result = await execScript(connection, scriptCommand(command, env), TRY_MS)
+  const result = await execScript(connection, scriptCommand(command, env), TRY_MS, signal)
   return result.code === 0 && result.timedOut !== true ? undefined : failureLine(result, TRY_MS)
 }
 
@@ -60,9 +61,12 @@ export async function checkHealth(
   let last = ''
   for (let attempt = 1; attempt <= rollout.healthCheckAttempts; attempt += 1) {
     if (attempt > 1) await waitUnlessStopped(rollout.healthCheckIntervalMs, signal)
-    if (signal.aborted) break
+    if (signal.aborted)
+      throw new DeployError('aborted', `${errorMessage(signal.reason)} during the health checks`)
     const failed =
-      (healthCheck === undefined ? undefined : await tryCommand(connection, healthCheck, env)) ??
+      (healthCheck === undefined
+        ? undefined
+        : await tryCommand(connection, healthCheck, env, signal)) ??
       (url === undefined ? undefined : await tryUrl(url).then((why) => why && `${url}: ${why}`))
     if (failed === undefined) {
       log.info(

@@ -4,7 +4,7 @@
 // host's log (masked as every log line is); a non-zero exit fails the host.
 
 import { formatDuration } from '../../config/duration.js'
-import { DeployError } from '../../errors.js'
+import { DeployError, errorMessage } from '../../errors.js'
 import { shellQuote } from '../../remote/shell-quote.js'
 import type { ExecResult, SshConnection } from '../../ssh/types.js'
 import type { HostLog } from '../types.js'
@@ -30,20 +30,28 @@ export function scriptCommand(script: string, env: ReadonlyMap<string, string>):
   ].join('\n')
 }
 
-/** Runs a command built by scriptCommand; at the timeout its whole process group is killed. */
+/**
+ * Runs a command built by scriptCommand, keeping the end of its output; at the timeout, or
+ * when the run is stopped, its whole process group is killed.
+ */
 export async function execScript(
   connection: SshConnection,
   command: string,
-  timeoutMs: number
+  timeoutMs: number,
+  signal: AbortSignal
 ): Promise<ExecResult> {
-  const result = await connection.exec(command, { timeoutMs })
+  const result = await connection.exec(command, { timeoutMs, signal, keep: 'tail' })
   const lines = result.stderr.split('\n')
-  const pid = /^\d+$/.exec(
-    lines.find((line) => line.startsWith(PID_LINE))?.slice(PID_LINE.length) ?? ''
-  )?.[0]
+  const said = lines.find((line) => line.startsWith(PID_LINE))?.slice(PID_LINE.length) ?? ''
+  const pid = /^\d+$/.exec(said)?.[0]
   const stderr = lines.filter((line) => !line.startsWith(PID_LINE)).join('\n')
-  if (result.timedOut === true && pid !== undefined)
+  if ((result.timedOut === true || result.aborted === true) && pid !== undefined)
     await connection.exec(`kill -s KILL -- -${pid}`).catch(() => undefined)
+  if (result.aborted === true)
+    throw new DeployError(
+      'aborted',
+      `${errorMessage(signal.reason)}: the command on the host was stopped`
+    )
   return { ...result, stderr }
 }
 
@@ -74,10 +82,11 @@ export async function runScript(
   name: 'script-before' | 'script-after',
   script: string,
   env: ReadonlyMap<string, string>,
-  timeoutMs: number
+  timeoutMs: number,
+  signal: AbortSignal
 ): Promise<void> {
   const started = Date.now()
-  const result = await execScript(connection, scriptCommand(script, env), timeoutMs)
+  const result = await execScript(connection, scriptCommand(script, env), timeoutMs, signal)
   const lines = outputLines(result)
   if (lines.length > LINES_LOGGED)
     log.info(`${name}: … ${lines.length - LINES_LOGGED} line(s) before these`)
