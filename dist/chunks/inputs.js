@@ -33262,7 +33262,11 @@ async function afterTheSwitch(made, signal) {
 const HELD = 'held: its release was ready, but another host of the run failed, so no host switched; this release was removed';
 const HELD_BACK = 'held: switched, then switched back because another host of the run failed to switch; this release was removed';
 /** A host that was ready and is not switched (back where it was): its release removed. */
-async function hold(made, why) {
+async function hold(made, held) {
+    // A rollback made no release: none is removed.
+    const why = made.job.progress.release?.rollback === true
+        ? held.replace(/; this release was removed$/, '')
+        : held;
     made.job.log.warning(why);
     await abandonHost(made.job);
     return withRelease(made.job, made.result, { status: 'held', error: why });

@@ -101,7 +101,12 @@ const HELD_BACK =
   'held: switched, then switched back because another host of the run failed to switch; this release was removed'
 
 /** A host that was ready and is not switched (back where it was): its release removed. */
-async function hold(made: MadeRelease, why: string): Promise<HostResult> {
+async function hold(made: MadeRelease, held: string): Promise<HostResult> {
+  // A rollback made no release: none is removed.
+  const why =
+    made.job.progress.release?.rollback === true
+      ? held.replace(/; this release was removed$/, '')
+      : held
   made.job.log.warning(why)
   await abandonHost(made.job)
   return withRelease(made.job, made.result, { status: 'held', error: why })
