@@ -1198,18 +1198,51 @@ function scriptCommand(script, env) {
         script
     ].join('\n');
 }
+/** Kills a script's process group (sshd made its shell a session leader: the group is its pid). */
+function killCommand(pid) {
+    return `kill -s KILL -- -${pid}`;
+}
+/** Kills the process group over a new connection, closed at once; quietly where it cannot. */
+async function killOver(reconnect, pid) {
+    const connection = await reconnect().catch(() => undefined);
+    if (connection === undefined)
+        return;
+    await connection.exec(killCommand(pid)).catch(() => undefined);
+    await connection.close();
+}
 /**
  * Runs a command built by scriptCommand, keeping the end of its output; at the timeout, or
  * when the run is stopped, its whole process group is killed.
  */
-async function execScript(connection, command, timeoutMs, signal) {
-    const result = await connection.exec(command, { timeoutMs, signal, keep: 'tail' });
-    const lines = result.stderr.split('\n');
-    const said = lines.find((line) => line.startsWith(PID_LINE))?.slice(PID_LINE.length) ?? '';
-    const pid = /^\d+$/.exec(said)?.[0];
-    const stderr = lines.filter((line) => !line.startsWith(PID_LINE)).join('\n');
-    if ((result.timedOut === true || result.aborted === true) && pid !== undefined)
-        await connection.exec(`kill -s KILL -- -${pid}`).catch(() => undefined);
+async function execScript(connection, command, timeoutMs, signal, 
+/** A new connection to the host: a cancelled run's own is closing. */
+reconnect) {
+    // The pid, as soon as it is said: a cancel may close the connection before any result.
+    let said = '';
+    const onStderr = (chunk) => {
+        if (said.length < 256)
+            said += chunk.toString('utf8');
+    };
+    const pidOf = () => new RegExp(`^${PID_LINE}(\\d+)$`, 'm').exec(said)?.[1];
+    let result;
+    try {
+        result = await connection.exec(command, { timeoutMs, signal, keep: 'tail', onStderr });
+    }
+    catch (error) {
+        const pid = pidOf();
+        if (signal.aborted && pid !== undefined)
+            await killOver(reconnect, pid);
+        throw error;
+    }
+    const pid = pidOf();
+    const stderr = result.stderr
+        .split('\n')
+        .filter((line) => !line.startsWith(PID_LINE))
+        .join('\n');
+    if (pid !== undefined && result.timedOut === true)
+        await connection.exec(killCommand(pid)).catch(() => undefined);
+    if (pid !== undefined && result.aborted === true)
+        await killOver(reconnect, pid);
     if (result.aborted === true)
         throw new DeployError('aborted', `${errorMessage(signal.reason)}: the command on the host was stopped`);
     return { ...result, stderr };
@@ -1231,9 +1264,9 @@ function failureLine(result, timeoutMs) {
     return `${how}${first === undefined ? '' : `: ${first.trim()}`}`;
 }
 /** Runs a script on the host; its output in the log. Throws a `script` error where it fails. */
-async function runScript(connection, log, name, script, env, timeoutMs, signal) {
+async function runScript(connection, log, name, script, env, timeoutMs, signal, reconnect) {
     const started = Date.now();
-    const result = await execScript(connection, scriptCommand(script, env), timeoutMs, signal);
+    const result = await execScript(connection, scriptCommand(script, env), timeoutMs, signal, reconnect);
     const lines = outputLines(result);
     if (lines.length > LINES_LOGGED)
         log.info(`${name}: … ${lines.length - LINES_LOGGED} line(s) before these`);
@@ -1285,15 +1318,15 @@ async function tryUrl(url) {
     }
 }
 /** One run of the command: undefined where it exited 0, else what it said. */
-async function tryCommand(connection, command, env, signal) {
-    const result = await execScript(connection, scriptCommand(command, env), TRY_MS, signal);
+async function tryCommand(connection, command, env, signal, reconnect) {
+    const result = await execScript(connection, scriptCommand(command, env), TRY_MS, signal, reconnect);
     return result.code === 0 && result.timedOut !== true ? undefined : failureLine(result, TRY_MS);
 }
 /**
  * The host's health checks, until both pass or the attempts are used up: throws a
  * `health-check` error with the last answer. No check given: passes at once.
  */
-async function checkHealth(connection, rollout, address, env, log, signal) {
+async function checkHealth(connection, rollout, address, env, log, signal, reconnect) {
     const { healthCheck, healthCheckUrl } = rollout;
     if (healthCheck === undefined && healthCheckUrl === undefined)
         return;
@@ -1307,7 +1340,7 @@ async function checkHealth(connection, rollout, address, env, log, signal) {
             throw new DeployError('aborted', `${errorMessage(signal.reason)} during the health checks`);
         const failed = (healthCheck === undefined
             ? undefined
-            : await tryCommand(connection, healthCheck, env, signal)) ??
+            : await tryCommand(connection, healthCheck, env, signal, reconnect)) ??
             (url === undefined ? undefined : await tryUrl(url).then((why) => why && `${url}: ${why}`));
         if (failed === undefined) {
             log.info(`health check passed on attempt ${attempt} (${formatDuration(Date.now() - started)})`);
@@ -1339,12 +1372,18 @@ function deployEnv(job, root, view) {
     env.set('DEPLOY_PREVIOUS_RELEASE_DIR', previous === undefined ? '' : releaseDir(base, previous));
     return env;
 }
+// A new connection to stop a script after a cancel gets this long.
+const RECONNECT_MS = 5000;
+/** Opens a new connection to the host, whatever the run's signal says (see execScript). */
+function reconnect(job) {
+    return () => job.connect(AbortSignal.timeout(RECONNECT_MS));
+}
 /** `script-before`, once per host (a retry does not run it again). */
 async function runScriptBefore(job, connection, root, signal) {
     const { rollout } = job.settings;
     if (rollout.scriptBefore === undefined || job.progress.scriptBeforeRan)
         return;
-    await runScript(connection, job.log, 'script-before', rollout.scriptBefore, deployEnv(job, root), rollout.scriptTimeoutMs, signal);
+    await runScript(connection, job.log, 'script-before', rollout.scriptBefore, deployEnv(job, root), rollout.scriptTimeoutMs, signal, reconnect(job));
     job.progress.scriptBeforeRan = true;
 }
 /** Whether a host has anything to run once published. */
@@ -1358,9 +1397,9 @@ async function afterSteps(job, connection, signal, view) {
     const { rollout } = job.settings;
     const env = deployEnv(job, undefined, view);
     if (rollout.scriptAfter !== undefined)
-        await runScript(connection, job.log, 'script-after', rollout.scriptAfter, env, rollout.scriptTimeoutMs, signal);
+        await runScript(connection, job.log, 'script-after', rollout.scriptAfter, env, rollout.scriptTimeoutMs, signal, reconnect(job));
     if (view === undefined)
-        await checkHealth(connection, rollout, job.host.host, env, job.log, signal);
+        await checkHealth(connection, rollout, job.host.host, env, job.log, signal, reconnect(job));
 }
 /** In place: `script-after` and the health checks over a new connection. Throws where one fails. */
 async function afterPublished(job, signal) {
@@ -7792,6 +7831,8 @@ function exec(context, command, options = {}) {
     return context.requests.track('a remote command', allowanceMs, (resolve, reject) => {
         context.openExec(command, reject, (stream) => {
             const output = new OutputCollector(stream, context, reject, options.keep);
+            if (options.onStderr !== undefined)
+                stream.stderr.on('data', options.onStderr);
             // At the timeout the command is given up: its channel closed, the result as it stands
             // (sshd keeps a channel open while anything the command started holds its output).
             const giveUp = (why) => {

@@ -29,6 +29,7 @@ export function exec(
   return context.requests.track<ExecResult>('a remote command', allowanceMs, (resolve, reject) => {
     context.openExec(command, reject, (stream) => {
       const output = new OutputCollector(stream, context, reject, options.keep)
+      if (options.onStderr !== undefined) stream.stderr.on('data', options.onStderr)
       // At the timeout the command is given up: its channel closed, the result as it stands
       // (sshd keeps a channel open while anything the command started holds its output).
       const giveUp = (why: 'timedOut' | 'aborted'): void => {

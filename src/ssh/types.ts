@@ -72,6 +72,8 @@ export interface ExecOptions {
   readonly signal?: AbortSignal
   /** Keep the end of a long output rather than its start (and its first 256 bytes). */
   readonly keep?: 'head' | 'tail'
+  /** Called with each chunk of stderr as it comes (what is said before a failure is known). */
+  readonly onStderr?: (chunk: Buffer) => void
 }
 
 export type RemoteHandle = Buffer

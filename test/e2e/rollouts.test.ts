@@ -175,6 +175,34 @@ describe('scripts', () => {
   })
 })
 
+describe('a cancel', () => {
+  test('SIGTERM during script-before: the script is killed on the host, the lock removed', async () => {
+    const h = host(2)
+    const deploy = await runAction(
+      fleetInputs(fleet, [h], { target: 'ro/cancel', 'script-before': 'echo waiting; sleep 602' }),
+      {
+        cwd: workspace({ 'index.html': 'v' }),
+        timeoutMs: 30_000,
+        // Once the script runs on the host.
+        onSpawn: (child) => {
+          const poll = setInterval(() => {
+            if (spawnSync('pgrep', ['-f', 'sleep 602']).status !== 0) return
+            clearInterval(poll)
+            child.kill('SIGTERM')
+          }, 50)
+          child.on('close', () => clearInterval(poll))
+        }
+      }
+    )
+    expect(deploy.signal).toBeNull()
+    expect(deploy.code).toBe(1)
+    expect(results(deploy)[0]).toMatchObject({ status: 'failed', errorClass: 'aborted' })
+    expect(spawnSync('pgrep', ['-f', 'sleep 602']).status).toBe(1)
+    expect(existsSync(h.path('ro/cancel/.deploy.lock'))).toBe(false)
+    expect(existsSync(h.path('ro/cancel/index.html'))).toBe(false)
+  })
+})
+
 describe('health checks', () => {
   let server: Server
   let port = 0

@@ -32,6 +32,14 @@ export function deployEnv(job: HostJob, root?: string, view?: ReleaseView): Map<
   return env
 }
 
+// A new connection to stop a script after a cancel gets this long.
+const RECONNECT_MS = 5000
+
+/** Opens a new connection to the host, whatever the run's signal says (see execScript). */
+function reconnect(job: HostJob): () => Promise<SshConnection> {
+  return () => job.connect(AbortSignal.timeout(RECONNECT_MS))
+}
+
 /** `script-before`, once per host (a retry does not run it again). */
 export async function runScriptBefore(
   job: HostJob,
@@ -48,7 +56,8 @@ export async function runScriptBefore(
     rollout.scriptBefore,
     deployEnv(job, root),
     rollout.scriptTimeoutMs,
-    signal
+    signal,
+    reconnect(job)
   )
   job.progress.scriptBeforeRan = true
 }
@@ -79,10 +88,11 @@ async function afterSteps(
       rollout.scriptAfter,
       env,
       rollout.scriptTimeoutMs,
-      signal
+      signal,
+      reconnect(job)
     )
   if (view === undefined)
-    await checkHealth(connection, rollout, job.host.host, env, job.log, signal)
+    await checkHealth(connection, rollout, job.host.host, env, job.log, signal, reconnect(job))
 }
 
 /** In place: `script-after` and the health checks over a new connection. Throws where one fails. */

@@ -36,9 +36,16 @@ async function tryCommand(
   connection: SshConnection,
   command: string,
   env: ReadonlyMap<string, string>,
-  signal: AbortSignal
+  signal: AbortSignal,
+  reconnect: () => Promise<SshConnection>
 ): Promise<string | undefined> {
-  const result = await execScript(connection, scriptCommand(command, env), TRY_MS, signal)
+  const result = await execScript(
+    connection,
+    scriptCommand(command, env),
+    TRY_MS,
+    signal,
+    reconnect
+  )
   return result.code === 0 && result.timedOut !== true ? undefined : failureLine(result, TRY_MS)
 }
 
@@ -52,7 +59,8 @@ export async function checkHealth(
   address: string,
   env: ReadonlyMap<string, string>,
   log: HostLog,
-  signal: AbortSignal
+  signal: AbortSignal,
+  reconnect: () => Promise<SshConnection>
 ): Promise<void> {
   const { healthCheck, healthCheckUrl } = rollout
   if (healthCheck === undefined && healthCheckUrl === undefined) return
@@ -66,7 +74,7 @@ export async function checkHealth(
     const failed =
       (healthCheck === undefined
         ? undefined
-        : await tryCommand(connection, healthCheck, env, signal)) ??
+        : await tryCommand(connection, healthCheck, env, signal, reconnect)) ??
       (url === undefined ? undefined : await tryUrl(url).then((why) => why && `${url}: ${why}`))
     if (failed === undefined) {
       log.info(

@@ -30,6 +30,19 @@ export function scriptCommand(script: string, env: ReadonlyMap<string, string>):
   ].join('\n')
 }
 
+/** Kills a script's process group (sshd made its shell a session leader: the group is its pid). */
+function killCommand(pid: string): string {
+  return `kill -s KILL -- -${pid}`
+}
+
+/** Kills the process group over a new connection, closed at once; quietly where it cannot. */
+async function killOver(reconnect: () => Promise<SshConnection>, pid: string): Promise<void> {
+  const connection = await reconnect().catch(() => undefined)
+  if (connection === undefined) return
+  await connection.exec(killCommand(pid)).catch(() => undefined)
+  await connection.close()
+}
+
 /**
  * Runs a command built by scriptCommand, keeping the end of its output; at the timeout, or
  * when the run is stopped, its whole process group is killed.
@@ -38,15 +51,32 @@ export async function execScript(
   connection: SshConnection,
   command: string,
   timeoutMs: number,
-  signal: AbortSignal
+  signal: AbortSignal,
+  /** A new connection to the host: a cancelled run's own is closing. */
+  reconnect: () => Promise<SshConnection>
 ): Promise<ExecResult> {
-  const result = await connection.exec(command, { timeoutMs, signal, keep: 'tail' })
-  const lines = result.stderr.split('\n')
-  const said = lines.find((line) => line.startsWith(PID_LINE))?.slice(PID_LINE.length) ?? ''
-  const pid = /^\d+$/.exec(said)?.[0]
-  const stderr = lines.filter((line) => !line.startsWith(PID_LINE)).join('\n')
-  if ((result.timedOut === true || result.aborted === true) && pid !== undefined)
-    await connection.exec(`kill -s KILL -- -${pid}`).catch(() => undefined)
+  // The pid, as soon as it is said: a cancel may close the connection before any result.
+  let said = ''
+  const onStderr = (chunk: Buffer): void => {
+    if (said.length < 256) said += chunk.toString('utf8')
+  }
+  const pidOf = (): string | undefined => new RegExp(`^${PID_LINE}(\\d+)$`, 'm').exec(said)?.[1]
+  let result: ExecResult
+  try {
+    result = await connection.exec(command, { timeoutMs, signal, keep: 'tail', onStderr })
+  } catch (error) {
+    const pid = pidOf()
+    if (signal.aborted && pid !== undefined) await killOver(reconnect, pid)
+    throw error
+  }
+  const pid = pidOf()
+  const stderr = result.stderr
+    .split('\n')
+    .filter((line) => !line.startsWith(PID_LINE))
+    .join('\n')
+  if (pid !== undefined && result.timedOut === true)
+    await connection.exec(killCommand(pid)).catch(() => undefined)
+  if (pid !== undefined && result.aborted === true) await killOver(reconnect, pid)
   if (result.aborted === true)
     throw new DeployError(
       'aborted',
@@ -83,10 +113,17 @@ export async function runScript(
   script: string,
   env: ReadonlyMap<string, string>,
   timeoutMs: number,
-  signal: AbortSignal
+  signal: AbortSignal,
+  reconnect: () => Promise<SshConnection>
 ): Promise<void> {
   const started = Date.now()
-  const result = await execScript(connection, scriptCommand(script, env), timeoutMs, signal)
+  const result = await execScript(
+    connection,
+    scriptCommand(script, env),
+    timeoutMs,
+    signal,
+    reconnect
+  )
   const lines = outputLines(result)
   if (lines.length > LINES_LOGGED)
     log.info(`${name}: … ${lines.length - LINES_LOGGED} line(s) before these`)
