@@ -416,7 +416,7 @@ function lockedError(path, held, now = Date.now(), modifiedMs) {
     const holder = held === undefined ? 'another deploy (the lock file does not say which)' : held.holder;
     return new DeployError('locked', `the target is locked by ${holder}${age} (${path}); if that deploy is no longer running, remove the lock on the host (rm ${quotePath(path)}) and deploy again`);
 }
-function pause$1(ms, signal) {
+function pause(ms, signal) {
     return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {
             signal.removeEventListener('abort', stop);
@@ -470,7 +470,7 @@ async function takeLock(attempt) {
                 : `waiting up to ${formatDuration(settings.lockWaitMs)} for the lock held by ${held?.holder ?? 'another deploy'}`);
         waited = true;
         const left = sameRun ? LOCK_POLL_MS : Math.max(1, waitUntil - Date.now());
-        await pause$1(Math.min(LOCK_POLL_MS, left), signal);
+        await pause(Math.min(LOCK_POLL_MS, left), signal);
     }
     if (waited)
         log.info('took the lock');
@@ -501,6 +501,23 @@ async function releaseLock(job, sftp, connection, checkOwner = false) {
         }
     }
     job.progress.lock = undefined;
+}
+
+// Waiting a while, cut short when the run is stopped.
+/** Resolves after `ms`, or at once when `signal` aborts (never rejects). */
+function waitUnlessStopped(ms, signal) {
+    return new Promise((resolve) => {
+        const done = () => {
+            clearTimeout(timer);
+            signal.removeEventListener('abort', done);
+            resolve();
+        };
+        const timer = setTimeout(done, ms);
+        if (signal.aborted)
+            done();
+        else
+            signal.addEventListener('abort', done, { once: true });
+    });
 }
 
 // Which releases a host has, in the order they were made: the record the host keeps
@@ -839,1621 +856,6 @@ async function listTree(sftp, base) {
         level = next;
     }
     return entries;
-}
-
-// The releases on a host, as its deploy root holds them:
-//
-//   <target>/releases/<name>/   one directory per release, never changed once made
-//   <target>/current            a symbolic link to releases/<name>, switched by one rename
-//   <target>/shared/            what `shared-paths` links into every release
-//   <target>/releases.log       the order the releases were made in (see history.ts)
-//
-// Read and changed over SFTP, which every host has (a shell is used only to remove a tree).
-const RELEASES_DIR = 'releases';
-const CURRENT_LINK = 'current';
-const SHARED_DIR = 'shared';
-// The record is read whole; it grows by one short line per release.
-const HISTORY_MAX_BYTES = 1024 * 1024;
-/** The text of `current` when it points to release `name`. */
-function releaseLink(name) {
-    return `${RELEASES_DIR}/${name}`;
-}
-function releaseDir(root, name) {
-    return posix.join(root, RELEASES_DIR, name);
-}
-async function readWhole(sftp, path, max) {
-    const handle = await sftp.open(path, 'r').catch((error) => {
-        if (error instanceof DeployError && error.kind === 'no-such-path')
-            return undefined;
-        throw error;
-    });
-    if (handle === undefined)
-        return '';
-    try {
-        const chunks = [];
-        for (let position = 0; position < max;) {
-            const buffer = Buffer.alloc(Math.min(sftp.maxReadLength, max - position));
-            const length = await sftp.read(handle, buffer, buffer.length, position);
-            if (length === 0)
-                break;
-            chunks.push(buffer.subarray(0, length));
-            position += length;
-        }
-        return Buffer.concat(chunks).toString('utf8');
-    }
-    finally {
-        await sftp.close(handle).catch(() => undefined);
-    }
-}
-/** Writes `text` at `path` whole or not at all: under a name of its own, then renamed over it. */
-async function writeWhole(sftp, path, text, token) {
-    const own = `${path}.${token}.tmp`;
-    const handle = await sftp.open(own, 'w', 0o644);
-    try {
-        const data = Buffer.from(text);
-        if (data.length > 0)
-            await sftp.write(handle, data, data.length, 0);
-    }
-    finally {
-        await sftp.close(handle);
-    }
-    await sftp.posixRename(own, path);
-}
-/**
- * The release `current` points to: undefined where there is no `current`. A `current` that is
- * not a link, or not to a directory under `releases/`, is refused: it is not ours to replace.
- */
-async function readCurrent(sftp, root, directories) {
-    const path = posix.join(root, CURRENT_LINK);
-    const found = await sftp.lstat(path);
-    if (found === undefined)
-        return undefined;
-    if (!found.isSymbolicLink)
-        throw new DeployError('release', `${path} is there and is not a symbolic link: releases switch it as a link to releases/<name>; move it away (or deploy in place to another target)`);
-    const text = await sftp.readlink(path);
-    const name = posix.basename(text);
-    const under = posix.basename(posix.dirname(text));
-    if (under !== RELEASES_DIR || !directories.has(name))
-        throw new DeployError('release', `${path} points to '${text}', not to a release under ${posix.join(root, RELEASES_DIR)}: it is not this deploy's to switch`);
-    return name;
-}
-/** Reads what `root` holds of releases. */
-async function readHostReleases(sftp, root) {
-    const entries = await sftp.readdir(posix.join(root, RELEASES_DIR)).catch((error) => {
-        if (error instanceof DeployError && error.kind === 'no-such-path')
-            return [];
-        throw error;
-    });
-    const directories = new Set(entries.filter((entry) => entry.stat.isDirectory).map((entry) => entry.name));
-    const text = await readWhole(sftp, posix.join(root, HISTORY_FILE), HISTORY_MAX_BYTES);
-    const current = await readCurrent(sftp, root, directories);
-    return {
-        ordered: orderedReleases(parseHistory(text), directories, current),
-        current,
-        historyLines: text.split('\n').filter((line) => line.trim() !== ''),
-        directories
-    };
-}
-/**
- * Points `current` at `releases/<name>` with one rename: a new link under a name of this
- * host's own, renamed over `current` (posix-rename@openssh.com: rename(2), atomic). Readers see
- * the old release or the new one. `name` undefined removes `current` (there was none before).
- */
-async function pointCurrent(sftp, root, name, token) {
-    const path = posix.join(root, CURRENT_LINK);
-    if (name === undefined) {
-        await sftp.unlink(path).catch((error) => {
-            if (!(error instanceof DeployError && error.kind === 'no-such-path'))
-                throw error;
-        });
-        return;
-    }
-    if (!sftp.hasPosixRename)
-        throw new DeployError('release', `the SFTP server does not offer posix-rename@openssh.com, so ${path} cannot be switched in one step; releases need it`);
-    const own = posix.join(root, `.${CURRENT_LINK}.${token}.tmp`);
-    await sftp.unlink(own).catch(() => undefined);
-    const text = releaseLink(name);
-    await sftp.symlink(text, own);
-    try {
-        await sftp.posixRename(own, path);
-    }
-    catch (error) {
-        await sftp.unlink(own).catch(() => undefined);
-        throw error;
-    }
-}
-/**
- * Removes a directory and all in it: `rm -rf` in the host's shell, else over SFTP (files and
- * links unlinked, never followed; then the directories, deepest first).
- */
-async function removeTree(connection, sftp, dir) {
-    const removed = await connection.exec(removeCommand(dir)).catch((error) => {
-        if (isConnectionEnded(error))
-            throw error;
-        return undefined;
-    });
-    if (removed?.code === 0 && (await sftp.lstat(dir)) === undefined)
-        return;
-    const entries = await listTree(sftp, dir).catch((error) => {
-        if (error instanceof DeployError && error.kind === 'no-such-path')
-            return undefined;
-        throw error;
-    });
-    if (entries === undefined)
-        return;
-    for (const entry of entries)
-        if (entry.kind !== 'directory')
-            await sftp.unlink(posix.join(dir, entry.path));
-    const directories = entries
-        .filter((entry) => entry.kind === 'directory')
-        .map((entry) => entry.path)
-        .sort((a, b) => b.split('/').length - a.split('/').length);
-    for (const path of directories)
-        await sftp.rmdir(posix.join(dir, path));
-    await sftp.rmdir(dir);
-}
-
-// After a host's release is made (or, for a rollback, chosen): `current` switched to it, or
-// back; then the host finished (the release recorded, old ones pruned, the lock removed), or
-// its release abandoned (removed, the lock too). Over the connection the release was made on
-// where it is still up, else over a new one.
-function releaseOf(job) {
-    const { release } = job.progress;
-    if (release === undefined)
-        throw new Error(`${job.host.label}: no release was begun`);
-    return release;
-}
-/** The kept connection where it is still up, else a new one (kept in its place). */
-async function linkTo(job, signal) {
-    const release = releaseOf(job);
-    const kept = release.kept;
-    if (kept !== undefined && kept.connection.failure === undefined)
-        return kept;
-    release.kept = undefined;
-    if (kept !== undefined)
-        await kept.connection.close().catch(() => undefined);
-    const connection = await job.connect(signal);
-    try {
-        const link = { connection, sftp: await connection.sftp() };
-        release.kept = link;
-        return link;
-    }
-    catch (error) {
-        await connection.close();
-        throw error;
-    }
-}
-// What comes after a switch (or instead of one) must happen even where the run was cancelled:
-// a new connection for it gets this long, whatever the run's signal says.
-const AFTERWARDS_MS = 15_000;
-function afterwards(job) {
-    return AbortSignal.timeout(Math.min(AFTERWARDS_MS, job.settings.connectTimeoutMs + 5000));
-}
-function pause(ms) {
-    return new Promise((resolve) => setTimeout(resolve, ms));
-}
-/** Runs `step` over the host's link; where the connection fails, again over a new one (`retries`). */
-async function overLink(job, signal, step, 
-/** Whether `step` may run again over a new connection (false: only the connection is). */
-again = true) {
-    for (let attempt = 0;; attempt += 1) {
-        let link;
-        try {
-            link = await linkTo(job, signal);
-            return await step(link);
-        }
-        catch (error) {
-            const retry = (again || link === undefined) &&
-                error instanceof DeployError &&
-                error.retryable &&
-                attempt < job.settings.retries &&
-                !signal.aborted;
-            if (!retry)
-                throw error;
-            job.log.warning(`${oneLine(error.message)}: again over a new connection`);
-            await pause(job.settings.retryDelayMs * 2 ** attempt);
-        }
-    }
-}
-/** `current`'s link text on the host; undefined where there is none. */
-async function currentTarget(sftp, root) {
-    return sftp.readlink(posix.join(root, CURRENT_LINK)).catch((error) => {
-        if (error instanceof DeployError && error.kind === 'no-such-path')
-            return undefined;
-        throw error;
-    });
-}
-/** Whether `current` points to `name` (over a new connection where needed); undefined: unknown. */
-async function pointsAt(job, name) {
-    const root = releaseOf(job).root;
-    return overLink(job, afterwards(job), async ({ sftp }) => (await currentTarget(sftp, root)) === releaseLink(name)).catch(() => undefined);
-}
-/** Points `current` at the host's release. */
-async function switchHost(job, signal) {
-    const release = releaseOf(job);
-    job.progress.phase = 'switching';
-    try {
-        await overLink(job, signal, ({ sftp }) => pointCurrent(sftp, release.root, release.name, job.hostToken));
-    }
-    catch (error) {
-        // The rename may have happened and its answer been lost: `current` says.
-        if ((await pointsAt(job, release.name)) !== true)
-            throw error;
-        job.log.warning(`${oneLine(errorMessage(error))}; current points to ${release.name} all the same`);
-    }
-    release.switched = true;
-    job.log.info(`switched ${posix.join(release.root, 'current')}: ${release.previous ?? '(none)'} → ${release.name}`);
-}
-/** Points `current` back at the release it pointed to before (removes it where there was none). */
-async function switchBack(job) {
-    const release = releaseOf(job);
-    await overLink(job, afterwards(job), ({ sftp }) => pointCurrent(sftp, release.root, release.previous, job.hostToken));
-    release.switched = false;
-    job.log.info(`switched back: current is ${release.previous ?? 'removed (there was none before)'}`);
-}
-async function closeLink(job) {
-    const release = job.progress.release;
-    const kept = release?.kept;
-    if (release === undefined || kept === undefined)
-        return;
-    release.kept = undefined;
-    await kept.connection.close().catch(() => undefined);
-}
-/** The record and the releases kept, once `current` points to the release for good. */
-async function recordAndPrune(job, link, release) {
-    const { sftp, connection } = link;
-    const { root, host } = release;
-    let names = [...host.ordered];
-    let removed;
-    if (release.rollback) {
-        // Capistrano's way: the release rolled back from goes, so the next rollback goes further.
-        removed = release.previous === undefined ? [] : [release.previous];
-        names = names.filter((name) => name !== release.previous);
-    }
-    else {
-        names = [...names.filter((name) => name !== release.name), release.name];
-        removed = releasesToPrune(names, release.name, job.settings.releases?.keep ?? 0);
-    }
-    for (const name of removed)
-        await removeTree(connection, sftp, releaseDir(root, name));
-    const kept = names.filter((name) => !removed.includes(name));
-    // A rollback records nothing new: the release gone back to keeps its place and its line.
-    const lines = release.rollback
-        ? host.historyLines
-        : [...host.historyLines, historyLine(release.name, new Date(), job.settings.lockHolder)];
-    await writeWhole(sftp, posix.join(root, HISTORY_FILE), historyText(lines, kept), job.hostToken);
-    if (removed.length > 0)
-        job.log.info(`${release.rollback ? 'removed the release rolled back from' : `pruned (keep-releases ${job.settings.releases?.keep})`}: ${removed.join(', ')}`);
-    const unrecorded = [...host.directories].filter((name) => !kept.includes(name) && !removed.includes(name) && name !== release.name);
-    if (unrecorded.length > 0)
-        job.log.info(`left alone: ${unrecorded.join(', ')} under releases/ ${unrecorded.length === 1 ? 'is' : 'are'} not in ${HISTORY_FILE} (a run that stopped before its switch?); remove by hand if unwanted`);
-}
-/**
- * The host is on its release for good: recorded, older releases pruned, the lock removed, the
- * connection closed. What fails here is a warning: the switch has happened.
- */
-async function finishHost(job) {
-    const release = releaseOf(job);
-    try {
-        await overLink(job, afterwards(job), async (link) => {
-            await recordAndPrune(job, link, release);
-            await releaseLock(job, link.sftp, link.connection);
-        });
-    }
-    catch (error) {
-        job.log.warning(`switched, but could not finish (${oneLine(errorMessage(error))})${job.progress.lock === undefined ? '' : `: remove the lock ${job.progress.lock} by hand`}`);
-    }
-    finally {
-        await closeLink(job);
-    }
-}
-/**
- * The host does not switch: the release this run made is removed (`current` never pointed to
- * it), and the lock. Where that fails the error says what is left.
- */
-async function abandonHost(job) {
-    const release = releaseOf(job);
-    try {
-        await overLink(job, afterwards(job), async ({ connection, sftp }) => {
-            // Never the release `current` points to (a switch whose answer was lost, say).
-            if (release.made && (await currentTarget(sftp, release.root)) === releaseLink(release.name)) {
-                release.switched = true;
-                job.log.warning(`current points to ${release.name}: it is kept`);
-            }
-            else if (release.made) {
-                await removeTree(connection, sftp, releaseDir(release.root, release.name));
-                release.made = false;
-                job.log.info(`removed the unswitched release ${release.name}`);
-            }
-            await releaseLock(job, sftp, connection);
-        });
-    }
-    catch (error) {
-        job.log.warning(`could not remove what this run left (${oneLine(errorMessage(error))}): ${release.made ? releaseDir(release.root, release.name) : ''} ${job.progress.lock ?? ''}`.trim());
-    }
-    finally {
-        await closeLink(job);
-    }
-}
-
-// `script-before` and `script-after`: run on a host through an exec channel by its login shell
-// (no pty), with `set -e`, the exported variables first (`script-env` and DEPLOY_*), each value
-// quoted by the one quoting function; stopped at `script-timeout`. Their output goes to the
-// host's log (masked as every log line is); a non-zero exit fails the host.
-// Output lines of a script put in the log after it, at most (the last ones).
-const LINES_LOGGED = 200;
-// The script's first line of stderr: its process group, to stop all of it at the timeout.
-const PID_LINE = 'sfd-script-pid ';
-/**
- * The command the login shell runs: its process id said first (sshd makes it a session leader,
- * so that is the group of everything the script starts), the exports, `set -e`, then the script
- * as given.
- */
-function scriptCommand(script, env) {
-    const exports = [...env].map(([name, value]) => `${name}=${shellQuote(value)}`);
-    return [
-        `echo "${PID_LINE}$$" >&2`,
-        ...(exports.length > 0 ? [`export ${exports.join(' ')}`] : []),
-        'set -e',
-        script
-    ].join('\n');
-}
-/** Kills a script's process group (sshd made its shell a session leader: the group is its pid). */
-function killCommand(pid) {
-    return `kill -s KILL -- -${pid}`;
-}
-/** Kills the process group over a new connection, closed at once; quietly where it cannot. */
-async function killOver(reconnect, pid) {
-    const connection = await reconnect().catch(() => undefined);
-    if (connection === undefined)
-        return;
-    await connection.exec(killCommand(pid)).catch(() => undefined);
-    await connection.close();
-}
-/**
- * Runs a command built by scriptCommand, keeping the end of its output; at the timeout, or
- * when the run is stopped, its whole process group is killed.
- */
-async function execScript(connection, command, timeoutMs, signal, 
-/** A new connection to the host: a cancelled run's own is closing. */
-reconnect) {
-    // The pid, as soon as it is said: a cancel may close the connection before any result.
-    let said = '';
-    const onStderr = (chunk) => {
-        if (said.length < 256)
-            said += chunk.toString('utf8');
-    };
-    const pidOf = () => new RegExp(`^${PID_LINE}(\\d+)$`, 'm').exec(said)?.[1];
-    let result;
-    try {
-        result = await connection.exec(command, { timeoutMs, signal, keep: 'tail', onStderr });
-    }
-    catch (error) {
-        const pid = pidOf();
-        if (signal.aborted && pid !== undefined)
-            await killOver(reconnect, pid);
-        throw error;
-    }
-    const pid = pidOf();
-    const stderr = result.stderr
-        .split('\n')
-        .filter((line) => !line.startsWith(PID_LINE))
-        .join('\n');
-    if (pid !== undefined && result.timedOut === true)
-        await connection.exec(killCommand(pid)).catch(() => undefined);
-    if (pid !== undefined && result.aborted === true)
-        await killOver(reconnect, pid);
-    if (result.aborted === true)
-        throw new DeployError('aborted', `${errorMessage(signal.reason)}: the command on the host was stopped`);
-    return { ...result, stderr };
-}
-function outputLines(result) {
-    return [...result.stdout.split('\n'), ...result.stderr.split('\n')]
-        .map((line) => line.trimEnd())
-        .filter((line) => line !== '');
-}
-/** What a failed command says of itself: its exit, and its first line of output. */
-function failureLine(result, timeoutMs) {
-    const first = result.stderr.split('\n').find((line) => line.trim() !== '') ??
-        result.stdout.split('\n').find((line) => line.trim() !== '');
-    const how = result.timedOut === true
-        ? `was stopped after ${formatDuration(timeoutMs)} (script-timeout)`
-        : result.code === null
-            ? `ended by signal ${result.signal ?? '?'}`
-            : `exited with ${result.code}`;
-    return `${how}${first === undefined ? '' : `: ${first.trim()}`}`;
-}
-/** Runs a script on the host; its output in the log. Throws a `script` error where it fails. */
-async function runScript(connection, log, name, script, env, timeoutMs, signal, reconnect) {
-    const started = Date.now();
-    const result = await execScript(connection, scriptCommand(script, env), timeoutMs, signal, reconnect);
-    const lines = outputLines(result);
-    if (lines.length > LINES_LOGGED)
-        log.info(`${name}: … ${lines.length - LINES_LOGGED} line(s) before these`);
-    for (const line of lines.slice(-LINES_LOGGED))
-        log.info(`${name}: ${line}`);
-    if (result.code === 0 && result.timedOut !== true) {
-        log.info(`${name} passed in ${formatDuration(Date.now() - started)}`);
-        return;
-    }
-    throw new DeployError('script', `${name} ${failureLine(result, timeoutMs)}`);
-}
-
-// Waiting a while, cut short when the run is stopped.
-/** Resolves after `ms`, or at once when `signal` aborts (never rejects). */
-function waitUnlessStopped(ms, signal) {
-    return new Promise((resolve) => {
-        const done = () => {
-            clearTimeout(timer);
-            signal.removeEventListener('abort', done);
-            resolve();
-        };
-        const timer = setTimeout(done, ms);
-        if (signal.aborted)
-            done();
-        else
-            signal.addEventListener('abort', done, { once: true });
-    });
-}
-
-// The health checks after a host is published: `health-check`, a command on the host (exit 0
-// passes), and `health-check-url`, an HTTP(S) GET from the runner (2xx passes), tried up to
-// `health-check-attempts` times in all, `health-check-interval` apart. Either or both.
-// One try of either check takes at most this long.
-const TRY_MS = 10_000;
-/** The URL for a host: `{host}` is its address (an IPv6 address in brackets). */
-function urlFor(template, address) {
-    return template.replaceAll('{host}', address.includes(':') ? `[${address}]` : address);
-}
-/** One GET: undefined where it answered 2xx, else what it answered (or why it did not). */
-async function tryUrl(url) {
-    try {
-        const response = await fetch(url, { signal: AbortSignal.timeout(TRY_MS), redirect: 'follow' });
-        await response.body?.cancel().catch(() => undefined);
-        return response.ok ? undefined : `HTTP ${response.status} ${response.statusText}`.trim();
-    }
-    catch (error) {
-        const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
-        return `${oneLine(errorMessage(error))}${cause}`;
-    }
-}
-/** One run of the command: undefined where it exited 0, else what it said. */
-async function tryCommand(connection, command, env, signal, reconnect) {
-    const result = await execScript(connection, scriptCommand(command, env), TRY_MS, signal, reconnect);
-    return result.code === 0 && result.timedOut !== true ? undefined : failureLine(result, TRY_MS);
-}
-/**
- * The host's health checks, until both pass or the attempts are used up: throws a
- * `health-check` error with the last answer. No check given: passes at once.
- */
-async function checkHealth(connection, rollout, address, env, log, signal, reconnect) {
-    const { healthCheck, healthCheckUrl } = rollout;
-    if (healthCheck === undefined && healthCheckUrl === undefined)
-        return;
-    const url = healthCheckUrl === undefined ? undefined : urlFor(healthCheckUrl, address);
-    const started = Date.now();
-    let last = '';
-    for (let attempt = 1; attempt <= rollout.healthCheckAttempts; attempt += 1) {
-        if (attempt > 1)
-            await waitUnlessStopped(rollout.healthCheckIntervalMs, signal);
-        if (signal.aborted)
-            throw new DeployError('aborted', `${errorMessage(signal.reason)} during the health checks`);
-        const failed = (healthCheck === undefined
-            ? undefined
-            : await tryCommand(connection, healthCheck, env, signal, reconnect)) ??
-            (url === undefined ? undefined : await tryUrl(url).then((why) => why && `${url}: ${why}`));
-        if (failed === undefined) {
-            log.info(`health check passed on attempt ${attempt} (${formatDuration(Date.now() - started)})`);
-            return;
-        }
-        last = failed;
-        log.info(`health check attempt ${attempt} of ${rollout.healthCheckAttempts} failed: ${failed}`);
-    }
-    throw new DeployError('health-check', `health check failed ${rollout.healthCheckAttempts} time(s) over ${formatDuration(Date.now() - started)}: ${last}`);
-}
-
-// What a host runs once it is published (in place) or switched (releases): `script-after`, then
-// the health checks; and `script-before`, before anything is sent. The variables the scripts
-// get: `script-env`, DEPLOY_TARGET and, with releases, DEPLOY_RELEASE, DEPLOY_RELEASE_DIR and
-// DEPLOY_PREVIOUS_RELEASE_DIR.
-/** The variables exported to the host's scripts and health check command. */
-function deployEnv(job, root, view) {
-    const env = new Map(job.settings.rollout.scriptEnv);
-    const release = job.progress.release;
-    const base = release?.root ?? root ?? job.progress.targetPath ?? job.host.target;
-    env.set('DEPLOY_TARGET', base);
-    const settings = job.settings.releases;
-    if (settings === undefined)
-        return env;
-    const name = view?.name ?? release?.name ?? settings.name;
-    const previous = view === undefined ? release?.previous : view.previous;
-    env.set('DEPLOY_RELEASE', name);
-    env.set('DEPLOY_RELEASE_DIR', releaseDir(base, name));
-    env.set('DEPLOY_PREVIOUS_RELEASE_DIR', previous === undefined ? '' : releaseDir(base, previous));
-    return env;
-}
-// A new connection to stop a script after a cancel gets this long.
-const RECONNECT_MS = 5000;
-/** Opens a new connection to the host, whatever the run's signal says (see execScript). */
-function reconnect(job) {
-    return () => job.connect(AbortSignal.timeout(RECONNECT_MS));
-}
-/** `script-before`, once per host (a retry does not run it again). */
-async function runScriptBefore(job, connection, root, signal) {
-    const { rollout } = job.settings;
-    if (rollout.scriptBefore === undefined || job.progress.scriptBeforeRan)
-        return;
-    await runScript(connection, job.log, 'script-before', rollout.scriptBefore, deployEnv(job, root), rollout.scriptTimeoutMs, signal, reconnect(job));
-    job.progress.scriptBeforeRan = true;
-}
-/** Whether a host has anything to run once published. */
-function hasAfterSteps(job) {
-    const { rollout } = job.settings;
-    return (rollout.scriptAfter !== undefined ||
-        rollout.healthCheck !== undefined ||
-        rollout.healthCheckUrl !== undefined);
-}
-async function afterSteps(job, connection, signal, view) {
-    const { rollout } = job.settings;
-    const env = deployEnv(job, undefined, view);
-    if (rollout.scriptAfter !== undefined)
-        await runScript(connection, job.log, 'script-after', rollout.scriptAfter, env, rollout.scriptTimeoutMs, signal, reconnect(job));
-    if (view === undefined)
-        await checkHealth(connection, rollout, job.host.host, env, job.log, signal, reconnect(job));
-}
-/** In place: `script-after` and the health checks over a new connection. Throws where one fails. */
-async function afterPublished(job, signal) {
-    if (!hasAfterSteps(job))
-        return;
-    job.progress.phase = 'checking';
-    const connection = await job.connect(signal);
-    try {
-        await afterSteps(job, connection, signal);
-    }
-    finally {
-        await connection.close();
-    }
-}
-/**
- * With releases: `script-after` and the health checks over the host's release connection. With
- * `view` (a switch back), `script-after` alone, for the release switched back to.
- */
-async function afterSwitched(job, signal, view) {
-    if (!hasAfterSteps(job))
-        return;
-    job.progress.phase = 'checking';
-    // Not run again over a new connection where the first one fails: a script is not repeated.
-    await overLink(job, signal, ({ connection }) => afterSteps(job, connection, signal, view), false);
-}
-
-// Local file data for uploads, read once per run however many hosts receive it. Every upload
-// asks for a file chunk by chunk; a chunk another host holds, or held recently, is handed out
-// again instead of being read anew, so hosts that send the same file side by side share one
-// read. All chunks live in a fixed number of buffers, reused for the whole run: memory is
-// bounded by the chunks in flight, not by file sizes or the number of hosts, and the sending
-// path allocates nothing per chunk (ssh2 sends a chunk without copying it, so a buffer goes back
-// to the pool only when the server has acknowledged every write of it). Reads are synchronous:
-// from the page cache a chunk's read takes tens of microseconds, less than a trip through the
-// thread pool costs the main thread.
-/**
- * The chunks of the run: a fixed number of buffers, each holding one chunk of one file. A chunk
- * nobody holds stays readable (idle) until its buffer is needed for another.
- */
-class ChunkCache {
-    chunkSize;
-    buffers;
-    free = [];
-    allocated = 0;
-    /** Asked for a buffer while every buffer carried a write in flight. */
-    waiting = [];
-    entries = new Map();
-    /** Chunks nobody holds, oldest first: kept for a host that asks for them next. */
-    idle = new Map();
-    constructor(chunkSize, buffers) {
-        this.chunkSize = chunkSize;
-        this.buffers = buffers;
-    }
-    /** The chunk `key`, read into a buffer by `read` unless it is held or idle already. */
-    async take(key, read) {
-        let entry = this.entries.get(key);
-        if (entry === undefined) {
-            const buffer = await this.takeBuffer();
-            // Another upload may have read the same chunk while this one waited for a buffer.
-            entry = this.entries.get(key);
-            if (entry === undefined)
-                entry = this.fill(key, buffer, read);
-            else
-                this.recycle(buffer);
-        }
-        this.idle.delete(key);
-        entry.holders += 1;
-        return entry;
-    }
-    /** A holder is done with `entry`: when it was the last, the chunk falls idle. */
-    release(entry) {
-        entry.holders -= 1;
-        if (entry.holders === 0 && this.entries.get(entry.key) === entry)
-            this.giveBack(entry);
-    }
-    fill(key, buffer, read) {
-        let data;
-        try {
-            data = read(buffer);
-        }
-        catch (error) {
-            this.recycle(buffer);
-            throw error;
-        }
-        const entry = { key, buffer, data, holders: 0 };
-        this.entries.set(key, entry);
-        return entry;
-    }
-    takeBuffer() {
-        const reused = this.free.pop();
-        if (reused !== undefined)
-            return reused;
-        if (this.allocated < this.buffers) {
-            this.allocated += 1;
-            return Buffer.allocUnsafe(this.chunkSize);
-        }
-        const oldest = this.idle.values().next();
-        if (!oldest.done) {
-            this.idle.delete(oldest.value.key);
-            this.entries.delete(oldest.value.key);
-            return oldest.value.buffer;
-        }
-        // Every buffer carries a write in flight: the first one acknowledged comes here.
-        return new Promise((resolve) => this.waiting.push(resolve));
-    }
-    recycle(buffer) {
-        const next = this.waiting.shift();
-        if (next !== undefined)
-            next(buffer);
-        else
-            this.free.push(buffer);
-    }
-    giveBack(entry) {
-        const next = this.waiting.shift();
-        if (next !== undefined) {
-            this.entries.delete(entry.key);
-            next(entry.buffer);
-        }
-        else {
-            this.idle.set(entry.key, entry);
-        }
-    }
-}
-/** Open files, each opened once however many uploads read it at a time. */
-class OpenFiles {
-    files = new Map();
-    open(localPath) {
-        let file = this.files.get(localPath);
-        if (file === undefined) {
-            try {
-                file = { fd: openSync(localPath, 'r'), users: 0 };
-            }
-            catch (error) {
-                throw localFileError(localPath, error);
-            }
-            this.files.set(localPath, file);
-        }
-        file.users += 1;
-        return file;
-    }
-    close(localPath, file) {
-        file.users -= 1;
-        if (file.users > 0)
-            return;
-        if (this.files.get(localPath) === file)
-            this.files.delete(localPath);
-        closeSync(file.fd);
-    }
-}
-function createChunkReader(options) {
-    const { chunkSize } = options;
-    const cache = new ChunkCache(chunkSize, options.buffers);
-    const files = new OpenFiles();
-    return {
-        chunkSize,
-        open(localPath) {
-            const opened = files.open(localPath);
-            let closed = false;
-            const read = (position, length) => (buffer) => {
-                try {
-                    return buffer.subarray(0, readSync(opened.fd, buffer, 0, length, position));
-                }
-                catch (error) {
-                    throw localFileError(localPath, error);
-                }
-            };
-            return {
-                async chunk(position, length) {
-                    if (length > chunkSize)
-                        throw new RangeError(`a chunk holds at most ${chunkSize} bytes`);
-                    const entry = await cache.take(`${position}:${length}:${localPath}`, read(position, length));
-                    let released = false;
-                    return {
-                        data: entry.data,
-                        release() {
-                            if (released)
-                                return;
-                            released = true;
-                            cache.release(entry);
-                        }
-                    };
-                },
-                close() {
-                    if (closed)
-                        return;
-                    closed = true;
-                    files.close(localPath, opened);
-                }
-            };
-        }
-    };
-}
-
-// Sends one local file to one remote path over SFTP with several writes in flight. The bytes
-// come from the run's chunk reader: ssh2 sends them without copying, so each chunk is held
-// until the server has acknowledged its write, then handed back for reuse.
-/** OpenSSH's largest write; 262144 makes ssh2 split every request in two. */
-const MAX_CHUNK = 261_120;
-/** Resolves with the bytes written (from `offset` to the end of the local file). */
-async function uploadFile(sftp, options) {
-    const state = { hashed: false };
-    try {
-        return await send$1(sftp, options, state);
-    }
-    finally {
-        // Whoever waits for this file's digest must not wait for an upload that stopped early.
-        if (!state.hashed)
-            options.hash?.abandon();
-    }
-}
-/**
- * Counts the acknowledged prefix of a file from `offset`: writes are acknowledged in order in
- * practice, and the prefix is counted without assuming it. Returns what takes one write's
- * acknowledgement; `onPrefix` hears the prefix grow.
- */
-function prefixCounter(offset, onPrefix) {
-    let acknowledged = offset;
-    const ahead = new Map();
-    return (at, length) => {
-        ahead.set(at, length);
-        for (let next = ahead.get(acknowledged); next !== undefined; next = ahead.get(acknowledged)) {
-            ahead.delete(acknowledged);
-            acknowledged += next;
-        }
-        onPrefix?.(acknowledged);
-    };
-}
-/** Writes the file from `options.offset` to its end; resolves with the bytes written. */
-async function writeAll(sftp, handle, local, options, state) {
-    const chunkSize = Math.min(MAX_CHUNK, sftp.maxWriteLength, options.reader.chunkSize);
-    const inFlight = new Set();
-    let failure;
-    let position = options.offset;
-    let sent = 0;
-    const acknowledge = prefixCounter(options.offset, options.onAcknowledged);
-    for (;;) {
-        while (inFlight.size >= options.writesInFlight && failure === undefined)
-            await Promise.race(inFlight);
-        if (failure !== undefined)
-            break;
-        const chunk = await local.chunk(position, chunkSize);
-        const length = chunk.data.length;
-        if (length === 0) {
-            chunk.release();
-            options.hash?.finish();
-            state.hashed = true;
-            break;
-        }
-        options.hash?.update(chunk.data);
-        const at = position;
-        const write = sftp.write(handle, chunk.data, length, at).then(() => {
-            chunk.release();
-            inFlight.delete(write);
-            sent += length;
-            options.onBytes(length);
-            acknowledge(at, length);
-        }, (error) => {
-            chunk.release();
-            inFlight.delete(write);
-            failure ??= { error };
-        });
-        inFlight.add(write);
-        position += length;
-    }
-    await Promise.all(inFlight);
-    if (failure !== undefined)
-        throw failure.error;
-    return sent;
-}
-async function send$1(sftp, options, state) {
-    const local = options.reader.open(options.localPath);
-    try {
-        const handle = await sftp.open(options.remotePath, options.offset > 0 ? 'r+' : 'w', options.mode);
-        let sent;
-        try {
-            sent = await writeAll(sftp, handle, local, options, state);
-        }
-        catch (error) {
-            await sftp.close(handle).catch(() => undefined);
-            throw error;
-        }
-        // The server reports some write errors (a full disk on NFS, say) only when the file closes.
-        await sftp.close(handle);
-        return sent;
-    }
-    finally {
-        local.close();
-    }
-}
-
-// One hashing shell: `sh -s` on an exec channel, its prelude run (the fastest hasher the host
-// has picked, sfd_prefix defined), ready to take batches of files to hash.
-// A shell that has not said it is ready by then is not a shell (a forced sftp-server, say).
-const READY_TIMEOUT_MS = 10_000;
-/**
- * Starts a hashing shell. Undefined where the host refuses the channel, or what answers is not a
- * shell with a hasher; throws where the connection has ended.
- */
-async function startShell(connection, idleTimeoutMs) {
-    let channel;
-    try {
-        channel = await connection.openCommandChannel('sh -s', LINE_PREFIX);
-    }
-    catch (error) {
-        if (isConnectionEnded(error))
-            throw error;
-        return undefined; // exec refused
-    }
-    const started = await runPrelude(channel, idleTimeoutMs);
-    if (started === undefined)
-        channel.close();
-    return started;
-}
-/** The prelude's answer, within READY_TIMEOUT_MS; undefined where there is none. */
-async function runPrelude(channel, idleTimeoutMs) {
-    let timer;
-    const timedOut = new Promise((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), Math.min(READY_TIMEOUT_MS, idleTimeoutMs));
-    });
-    try {
-        const answer = await Promise.race([
-            channel.request(HASHER_PRELUDE, END_LINE, idleTimeoutMs),
-            timedOut
-        ]);
-        if (answer === 'timeout')
-            return undefined;
-        const hasher = parseHasherLine(answer);
-        if (hasher === undefined)
-            return undefined;
-        return { channel, hasher, bootId: parseBootLine(answer), cwd: parseCwdLine(answer) };
-    }
-    catch (error) {
-        if (isConnectionEnded(error))
-            throw error;
-        return undefined;
-    }
-    finally {
-        clearTimeout(timer);
-    }
-}
-
-// A few long-lived hashing shells per connection (each one exec channel, so the connection stays
-// within MaxSessions) take batches of files on stdin; the session start-up is paid once per
-// connection, and openssl hashes a whole batch in one process. Where the host refuses commands
-// or has no hasher, every request is answered 'unavailable' and files are read back instead.
-// A batch is a script fed to the shell's stdin, so no command-line limit applies; batches stay
-// moderate so that the work spreads over the shells.
-const MAX_BATCH_PATHS = 1000;
-const MAX_BATCH_CHARS = 256 * 1024;
-// A shell gets its next batch before it has answered the last, so it never waits for a round
-// trip between batches.
-const BATCHES_PER_SHELL = 2;
-/**
- * A second shell is a second login (the server's CPU, shared with everything else): it starts
- * only for a backlog that one shell would take longer than a login to hash.
- */
-const GROW_BACKLOG = { bytes: 256 * 1024 * 1024, files: 20_000 };
-/** A request's failure: its promise rejected, or 'unavailable' for hashInto's callback. */
-function fail$2(request, error) {
-    if (request.reject === undefined)
-        request.resolve('unavailable');
-    else
-        request.reject(error);
-}
-/** The requests not yet handed to a shell, in order, and their bytes. */
-class RequestQueue {
-    requests = [];
-    queuedBytes = 0;
-    get length() {
-        return this.requests.length;
-    }
-    get bytes() {
-        return this.queuedBytes;
-    }
-    push(request) {
-        this.requests.push(request);
-        this.queuedBytes += request.size;
-    }
-    /** The next batch: at most MAX_BATCH_PATHS paths and about MAX_BATCH_CHARS of them. */
-    takeBatch() {
-        let count = 0;
-        let chars = 0;
-        for (const next of this.requests) {
-            const cost = next.path.length + 8;
-            if (count === MAX_BATCH_PATHS || (count > 0 && chars + cost > MAX_BATCH_CHARS))
-                break;
-            chars += cost;
-            count += 1;
-        }
-        const batch = this.requests.splice(0, count);
-        for (const request of batch)
-            this.queuedBytes -= request.size;
-        return batch;
-    }
-    takeAll() {
-        this.queuedBytes = 0;
-        return this.requests.splice(0);
-    }
-}
-class HasherPool {
-    connection;
-    channels;
-    idleTimeoutMs;
-    growAt;
-    held;
-    queue = new RequestQueue();
-    shells = [];
-    starting = 0;
-    closed = false;
-    isUnavailable = false;
-    hostMachine;
-    /** Waiting in takeShell for an idle shell. */
-    taker;
-    firstReady = () => undefined;
-    constructor(connection, channels, idleTimeoutMs, growAt, held) {
-        this.connection = connection;
-        this.channels = channels;
-        this.idleTimeoutMs = idleTimeoutMs;
-        this.growAt = growAt;
-        this.held = held;
-    }
-    get unavailable() {
-        return this.isUnavailable;
-    }
-    get machine() {
-        return this.hostMachine;
-    }
-    hash(path, size) {
-        if (this.isUnavailable)
-            return Promise.resolve('unavailable');
-        if (this.closed)
-            return Promise.reject(new DeployError('remote-failure', 'the remote hasher is closed'));
-        return new Promise((resolve, reject) => this.enqueue({ path, size, resolve, reject }));
-    }
-    hashInto(path, size, done) {
-        if (this.isUnavailable || this.closed)
-            done('unavailable');
-        else
-            this.enqueue({ path, size, resolve: done });
-    }
-    warmUp() {
-        this.held = false;
-        if (this.shells.length + this.starting !== 0 || this.isUnavailable || this.closed)
-            return Promise.resolve();
-        const started = new Promise((resolve) => {
-            this.firstReady = resolve;
-        });
-        this.grow();
-        return started;
-    }
-    takeShell() {
-        if (this.closed || this.isUnavailable || this.taker !== undefined)
-            return Promise.resolve(undefined);
-        return new Promise((resolve) => {
-            this.taker = resolve;
-            this.pump();
-        });
-    }
-    giveBack(shell) {
-        if (this.closed || this.isUnavailable) {
-            shell.channel.close();
-            return;
-        }
-        this.shells.unshift({ channel: shell.channel, hasher: shell.hasher, batches: 0, bytes: 0 });
-        this.pump();
-    }
-    release() {
-        this.isUnavailable = true;
-        for (const shell of this.shells.splice(0))
-            shell.channel.close();
-        this.pump();
-    }
-    dropQueued() {
-        for (const request of this.queue.takeAll())
-            request.resolve('unavailable');
-    }
-    close() {
-        this.closed = true;
-        this.handOver(undefined);
-        for (const shell of this.shells)
-            shell.channel.close();
-    }
-    enqueue(request) {
-        this.queue.push(request);
-        // Files asked for in the same turn of the event loop go out together, in full batches; a
-        // full batch goes at once, so a shell starts on it while the rest are still asked for.
-        if (this.queue.length === 1)
-            queueMicrotask(() => this.pump());
-        else if (this.queue.length >= MAX_BATCH_PATHS)
-            this.pump();
-    }
-    /** Hands work and shells out: whatever can move now, moves. */
-    pump() {
-        if (this.isUnavailable) {
-            this.dropQueued();
-            this.handOver(undefined);
-            return;
-        }
-        if (this.taker !== undefined)
-            this.handOverIdleShell();
-        // While a shell is wanted, none gets more work, so that one falls idle.
-        if (this.taker === undefined)
-            this.feedShells();
-        if (this.worthAnotherShell())
-            this.grow();
-    }
-    handOverIdleShell() {
-        const idle = this.shells.findIndex((shell) => shell.batches === 0);
-        if (idle >= 0)
-            this.handOver(this.shells.splice(idle, 1)[0]);
-        else if (this.shells.length + this.starting === 0)
-            this.handOver(undefined);
-    }
-    handOver(shell) {
-        const waiting = this.taker;
-        this.taker = undefined;
-        waiting?.(shell);
-    }
-    feedShells() {
-        for (const shell of this.shells)
-            while (this.queue.length > 0 && shell.batches < BATCHES_PER_SHELL)
-                this.runBatch(shell, this.queue.takeBatch());
-    }
-    worthAnotherShell() {
-        if (this.queue.length === 0 || this.starting !== 0 || this.held)
-            return false;
-        if (this.shells.length >= this.channels)
-            return false;
-        return (this.shells.length === 0 ||
-            this.queue.length > this.growAt.files ||
-            this.queue.bytes > this.growAt.bytes);
-    }
-    runBatch(shell, batch) {
-        const bytes = batch.reduce((sum, request) => sum + request.size, 0);
-        shell.batches += 1;
-        shell.bytes += bytes;
-        const paths = batch.map((request) => request.path);
-        // The batch waits for those sent before it on the same shell: its allowance covers them.
-        shell.channel
-            .request(hashBatchScript(shell.hasher, paths), END_LINE, hashAllowanceMs(this.idleTimeoutMs, shell.bytes))
-            .then((lines) => {
-            const answers = parseHashAnswer(shell.hasher, paths, lines);
-            batch.forEach((request, index) => request.resolve(answers[index] ?? 'unreadable'));
-        }, (error) => {
-            if (isConnectionEnded(error)) {
-                for (const request of batch)
-                    fail$2(request, error);
-                return;
-            }
-            // The shell ended (killed, or it sent what is not ours): out of service, and its
-            // files are verified another way.
-            this.retire(shell);
-            for (const request of batch)
-                request.resolve('unavailable');
-        })
-            .finally(() => {
-            shell.batches -= 1;
-            shell.bytes -= bytes;
-            this.pump();
-        });
-    }
-    /** Takes a shell that has failed out of service. */
-    retire(shell) {
-        const index = this.shells.indexOf(shell);
-        if (index >= 0)
-            this.shells.splice(index, 1);
-        shell.channel.close();
-    }
-    grow() {
-        this.starting += 1;
-        startShell(this.connection, this.idleTimeoutMs)
-            .then((started) => this.adopt(started), (error) => {
-            for (const request of this.queue.takeAll())
-                fail$2(request, error);
-        })
-            .finally(() => {
-            this.starting -= 1;
-            this.firstReady();
-            this.pump();
-        });
-    }
-    /** A shell that has started joins the pool; one refused may leave the host unable to hash. */
-    adopt(started) {
-        if (started === undefined) {
-            // Refused (exec forbidden, no session left, no hasher): the host cannot hash unless
-            // another shell is up or still starting.
-            if (this.shells.length === 0 && this.starting === 1)
-                this.isUnavailable = true;
-            return;
-        }
-        if (this.closed) {
-            started.channel.close();
-            return;
-        }
-        this.hostMachine ??= { bootId: started.bootId, cwd: started.cwd };
-        this.shells.push({ channel: started.channel, hasher: started.hasher, batches: 0, bytes: 0 });
-    }
-}
-function createRemoteHasher(connection, channels, idleTimeoutMs, 
-/** The backlog worth a second shell. */
-growAt = GROW_BACKLOG, 
-/** No shell starts before warmUp (requests wait in the queue). */
-held = false) {
-    return new HasherPool(connection, channels, idleTimeoutMs, growAt, held);
-}
-
-// What a failed write or rename on the host was about, where the server's answer does not say:
-// SFTP's FAILURE status covers a full disk, a quota, a read-only file system, and a directory
-// where a file is to go alike.
-/**
- * The error to report where publishing `relativePath` at `finalPath` failed because a directory
- * is there; undefined where none is (or the host cannot be asked).
- */
-async function directoryInTheWay(sftp, finalPath, relativePath, error) {
-    if (!(error instanceof DeployError) || error.kind !== 'remote-failure')
-        return undefined;
-    const found = await sftp.lstat(finalPath).catch(() => undefined);
-    if (found?.isDirectory !== true)
-        return undefined;
-    return new DeployError('remote-failure', `'${relativePath}' cannot be published: a directory is in the way at '${finalPath}' on the host; remove it, or deploy the file under another name`, { cause: error });
-}
-
-// Remote paths are POSIX whatever the runner's OS. Pure helpers for the target directory, the
-// path each file lands at, and the temporary name it is written under before it is published.
-/**
- * Converts a runner-local relative path to POSIX segments, split on the runner's own separators
- * only: `/` on Linux and macOS, where `\\` is an ordinary character of a name; `\\` and `/` on
- * Windows.
- */
-function toPosixSegments(relative, separator = sep$1) {
-    const separators = separator === '\\' ? /[\\/]+/ : /\/+/;
-    return relative.split(separators).filter((segment) => segment !== '' && segment !== '.');
-}
-/**
- * The one check every remote path goes through, whatever produced it: a file's place under
- * `target` is relative, its segments neither empty nor `.` nor `..`, and without NUL, so it
- * cannot land outside `target`. Throws naming the file.
- */
-function checkUnderTarget(relativePath, localPath) {
-    const segments = relativePath.split('/');
-    const bad = relativePath === '' ||
-        relativePath.includes('\0') ||
-        segments.some((segment) => segment === '' || segment === '.' || segment === '..');
-    if (bad)
-        throw new InputError('source', `'${localPath}' would land at '${relativePath}', which is not a path below target: nothing is deployed outside target`);
-}
-/**
- * A function joining `base` with a relative path, as posix.join would: the relative path is
- * POSIX segments with none empty, `.` or `..` (a walked or matched file's place), so only `base`
- * needs normalizing, once for a whole plan (posix.join per file is measurable for tens of
- * thousands of files).
- */
-function remoteJoiner(base) {
-    // What comes before a plain name once joined.
-    const prefix = posix.join(base, 'x').slice(0, -1);
-    return (relative) => (relative === '' ? posix.join(base, relative) : prefix + relative);
-}
-// File names are limited to 255 bytes on the common file systems; the temporary name adds
-// a prefix and a suffix, so the original name is shortened in it when it is long.
-const MAX_NAME_BYTES = 255;
-const TEMP_SUFFIX = '.sfd-tmp';
-function truncateUtf8(text, maxBytes) {
-    let result = '';
-    let bytes = 0;
-    for (const ch of text) {
-        const size = Buffer.byteLength(ch);
-        if (bytes + size > maxBytes)
-            break;
-        result += ch;
-        bytes += size;
-    }
-    return result;
-}
-/**
- * The temporary name a file is written under, in the same directory as its final path (so the
- * rename that publishes it never crosses file systems). Deterministic for one token (a run's
- * host) and one file: a retry finds its own partial file, and another run's or another host's
- * never collides with it.
- */
-function temporaryPath(finalPath, token) {
-    const dir = posix.dirname(finalPath);
-    const base = posix.basename(finalPath);
-    const tag = createHash('sha256').update(`${token}\0${finalPath}`).digest('hex').slice(0, 12);
-    const room = MAX_NAME_BYTES - 1 - 1 - tag.length - TEMP_SUFFIX.length;
-    const name = `.${truncateUtf8(base, room)}.${tag}${TEMP_SUFFIX}`;
-    return dir === '.' ? name : posix.join(dir, name);
-}
-
-// Whether a connection is still up, for the work that needs no error to decide: clean-up worth
-// trying, leftovers to forget. Where an error is at hand, isConnectionEnded(error) says it.
-/** Whether `connection` has neither failed nor ended: requests over it may still succeed. */
-function connectionIsUp(connection) {
-    return connection.failure === undefined;
-}
-
-// The files a tar stream staged on the host (tar-stream.ts), published: each verified there and
-// renamed into its final place (in a new target, whole directories at once), then the staging
-// directory removed.
-/** The staging directory of a tar stream into `base`, named for the attempt (`token`). */
-function stagingPath(base, token) {
-    return posix.join(base, `.sfd-stage-${token}`);
-}
-function fail$1(publishing, error) {
-    publishing.failure ??= { error };
-}
-function stagedPath(publishing, file) {
-    return posix.join(publishing.job.stagingDir, file.relativePath);
-}
-async function renameOne(publishing, file) {
-    const { job } = publishing;
-    const finalPath = posix.join(job.base, file.relativePath);
-    await job.ensureDir(posix.dirname(finalPath));
-    try {
-        await job.sftp.posixRename(stagedPath(publishing, file), finalPath);
-    }
-    catch (error) {
-        if (isConnectionEnded(error))
-            throw error;
-        throw (await directoryInTheWay(job.sftp, finalPath, file.relativePath, error)) ?? error;
-    }
-    job.onPublished(file);
-}
-/** Verified at once where both digests are in (throws on a mismatch); else a promise. */
-function verify(publishing, file) {
-    const { job } = publishing;
-    const sha256 = publishing.digests.get(file.relativePath);
-    if (sha256 !== undefined && job.checkStaged?.(file, sha256) === true)
-        return undefined;
-    return job.verifyStaged(file, stagedPath(publishing, file), sha256);
-}
-async function publishFile(publishing, file) {
-    try {
-        await verify(publishing, file);
-        if (publishing.failure === undefined)
-            await renameOne(publishing, file);
-    }
-    catch (error) {
-        fail$1(publishing, error);
-    }
-}
-/**
- * A top-level directory of a new target, renamed into place whole once all its files are
- * verified. Where that rename fails (the directory is there already with something in it: a
- * file sent over SFTP meanwhile), its files go one by one.
- */
-async function publishDirectory(publishing, top, files) {
-    const { job } = publishing;
-    const waiting = [];
-    for (const file of files)
-        try {
-            const pending = verify(publishing, file);
-            if (pending !== undefined)
-                waiting.push(pending);
-        }
-        catch (error) {
-            fail$1(publishing, error);
-        }
-    const verified = await Promise.allSettled(waiting);
-    for (const outcome of verified)
-        if (outcome.status === 'rejected')
-            fail$1(publishing, outcome.reason);
-    if (publishing.failure !== undefined)
-        return;
-    try {
-        await job.sftp.posixRename(posix.join(job.stagingDir, top), posix.join(job.base, top));
-    }
-    catch (error) {
-        if (isConnectionEnded(error))
-            return fail$1(publishing, error);
-        await Promise.all(files.map((file) => renameOne(publishing, file).catch((failure) => fail$1(publishing, failure))));
-        return;
-    }
-    publishing.moved.add(top);
-    for (const file of files)
-        job.onPublished(file);
-}
-/** Files to publish one by one, and (in a new target) the others by top-level directory. */
-function groupByTopDirectory(job) {
-    const byDirectory = new Map();
-    const alone = [];
-    for (const file of job.files) {
-        const slash = file.relativePath.indexOf('/');
-        if (!job.targetIsNew || slash < 0) {
-            alone.push(file);
-            continue;
-        }
-        const top = file.relativePath.slice(0, slash);
-        const members = byDirectory.get(top);
-        if (members === undefined)
-            byDirectory.set(top, [file]);
-        else
-            members.push(file);
-    }
-    return { alone, byDirectory };
-}
-/**
- * Verifies the staged files (`digests`: the host's, where its shell answered them already) and
- * renames each into place; removes the staging directory. Every staged file is queued for
- * hashing at once, so the hashing shells take full batches; each is renamed into place as soon
- * as its hash is in. In a target this attempt created, a top-level directory goes whole once all
- * its files are verified: one rename instead of one per file.
- */
-async function publishSmallFiles(job, digests) {
-    const publishing = { job, digests, moved: new Set() };
-    const { alone, byDirectory } = groupByTopDirectory(job);
-    try {
-        await Promise.all([
-            ...alone.map((file) => publishFile(publishing, file)),
-            ...[...byDirectory].map(([top, files]) => publishDirectory(publishing, top, files))
-        ]);
-        if (publishing.failure !== undefined)
-            throw publishing.failure.error;
-        const { moved } = publishing;
-        if (moved.size > 0)
-            job.log(`published ${moved.size} whole director${moved.size === 1 ? 'y' : 'ies'} into the new target`);
-    }
-    finally {
-        if (connectionIsUp(job.connection)) {
-            const left = job.files.filter((file) => !publishing.moved.has(file.relativePath.split('/')[0] ?? ''));
-            await removeStaging(job.connection, job.sftp, job.stagingDir, left);
-        }
-    }
-}
-/** The staging directory's subdirectories for `files`, deepest first, then itself. */
-function stagingDirectories(stage, files) {
-    const dirs = new Set();
-    for (const file of files)
-        for (let dir = posix.dirname(file.relativePath); dir !== '.'; dir = posix.dirname(dir))
-            dirs.add(dir);
-    return [...dirs]
-        .sort((a, b) => b.split('/').length - a.split('/').length)
-        .map((dir) => posix.join(stage, dir))
-        .concat(stage);
-}
-/**
- * Removes a staging directory: emptied by the renames, it goes with a few SFTP rmdirs; anything
- * left in it (after a failure) goes with `rm -rf`. Says whether it is gone.
- */
-async function removeStaging(connection, sftp, stage, files) {
-    if (sftp !== undefined && files !== undefined) {
-        try {
-            for (const dir of stagingDirectories(stage, files))
-                await sftp.rmdir(dir);
-            return true;
-        }
-        catch {
-            // not empty: fall through
-        }
-    }
-    const result = await connection.exec(removeCommand(stage)).catch(() => undefined);
-    return result?.code === 0;
-}
-
-// After a host has failed for good: the temporary files and staging directories this run left
-// there, removed over a new short connection (the last one may be gone).
-/** Removes the file or link at `path`; nothing there is as good as removed. */
-async function removeIfThere(sftp, path) {
-    await sftp.unlink(path).catch((error) => {
-        if (!(error instanceof DeployError && error.kind === 'no-such-path'))
-            throw error;
-    });
-}
-/** Removes what this run left on the host. Returns what could not be removed. */
-async function removeTemporaries(job, signal) {
-    const { progress } = job;
-    const { release } = progress;
-    const releaseLeft = release?.made === true && !release.switched;
-    // The connection a release was made over is not used again after a failure.
-    if (release?.kept !== undefined) {
-        await release.kept.connection.close().catch(() => undefined);
-        release.kept = undefined;
-    }
-    if (progress.temporaries.size === 0 &&
-        progress.stagingDirs.size === 0 &&
-        progress.lock === undefined &&
-        !releaseLeft)
-        return [];
-    const connection = await job.connect(signal);
-    try {
-        const sftp = await connection.sftp();
-        // The release first: the lock guards it until it is gone.
-        await removeLeftRelease(job, connection, sftp);
-        await releaseLock(job, sftp, connection, true).catch(() => undefined);
-        for (const path of [...progress.temporaries])
-            await removeIfThere(sftp, path)
-                .then(() => progress.temporaries.delete(path))
-                .catch(() => undefined);
-        for (const dir of [...progress.stagingDirs])
-            if (await removeStaging(connection, sftp, dir))
-                progress.stagingDirs.delete(dir);
-    }
-    finally {
-        await connection.close();
-    }
-    return [
-        ...progress.temporaries,
-        ...progress.stagingDirs,
-        ...(progress.lock === undefined ? [] : [progress.lock]),
-        ...(release?.made === true ? [releaseDir(release.root, release.name)] : [])
-    ];
-}
-/**
- * After a cancellation: this host's lock removed over a new connection, and before it an
- * unswitched release this run made (one `rm -rf`: quick, unlike temporaries, which wait for
- * the next run).
- */
-async function removeLockAndRelease(job, signal) {
-    const connection = await job.connect(signal);
-    try {
-        const sftp = await connection.sftp();
-        await removeLeftRelease(job, connection, sftp);
-        await releaseLock(job, sftp, connection, true);
-    }
-    finally {
-        await connection.close();
-    }
-}
-/** The release this run made and did not switch to, removed (where it can be). */
-async function removeLeftRelease(job, connection, sftp) {
-    const { release } = job.progress;
-    if (release?.made !== true || release.switched)
-        return;
-    await removeTree(connection, sftp, releaseDir(release.root, release.name))
-        .then(() => {
-        release.made = false;
-        job.log.info(`removed this run's unfinished release ${release.name}`);
-    })
-        .catch(() => undefined);
-}
-
-// What one host has done so far, kept across its attempts, and the one place that counts a file
-// done or bytes sent.
-function createHostProgress() {
-    return {
-        phase: 'connecting',
-        sendGoal: 0,
-        sendStart: undefined,
-        lock: undefined,
-        attempts: 0,
-        bytes: 0,
-        resumedBytes: 0,
-        uploaded: 0,
-        skipped: 0,
-        deleted: 0,
-        done: new Set(),
-        temporaries: new Set(),
-        stagingDirs: new Set(),
-        parallelWritesUnsafe: false,
-        readBackLogged: false
-    };
-}
-/** A file is done on this host: sent and published (`uploaded`), or found identical (`skipped`). */
-function recordDone(progress, file, outcome) {
-    progress.done.add(file.relativePath);
-    progress[outcome] += 1;
-}
-/** Counts file bytes sent to this host (the server has acknowledged them). */
-function bytesCounter(progress) {
-    return (bytes) => {
-        progress.bytes += bytes;
-    };
-}
-/** The attempt is about to send `bytes` more: they count towards its goal. */
-function startSending(progress, bytes) {
-    progress.phase = 'sending';
-    progress.sendGoal = progress.bytes + bytes;
-    progress.sendStart = { at: Date.now(), bytes: progress.bytes };
-}
-
-// A symbolic link deployed as a link (`follow-symbolic-links: false`), over SFTP.
-/**
- * Skipped where the host has a link with the same target text at its path; else made under its
- * temporary name, its text read back, and renamed over the final path (replacing what is there,
- * a link included), or with `atomic: false` made in place of what is there.
- */
-async function sendLink(attempt, file) {
-    const { sftp, settings, progress } = attempt;
-    const target = file.linkTarget;
-    const finalPath = posix.join(attempt.base, file.relativePath);
-    await attempt.ensureDir(posix.dirname(finalPath));
-    const existing = await sftp.lstat(finalPath);
-    if (await isSameLink(attempt, file, existing)) {
-        recordDone(progress, file, 'skipped');
-        return undefined;
-    }
-    const writePath = settings.atomic ? temporaryPath(finalPath, attempt.hostToken) : finalPath;
-    if (settings.atomic)
-        progress.temporaries.add(writePath);
-    try {
-        if (settings.atomic || (existing !== undefined && !existing.isDirectory))
-            await removeIfThere(sftp, writePath);
-        await sftp.symlink(target, writePath);
-        const made = await sftp.readlink(writePath);
-        if (made !== target)
-            throw new DeployError('verify-mismatch', `'${file.relativePath}': the link made on the host points to '${made}', not '${target}'`);
-        if (settings.atomic) {
-            await sftp.posixRename(writePath, finalPath);
-            progress.temporaries.delete(writePath);
-        }
-    }
-    catch (error) {
-        throw (await directoryInTheWay(sftp, finalPath, file.relativePath, error)) ?? error;
-    }
-    recordDone(progress, file, 'uploaded');
-    return undefined;
-}
-/** Whether `existing`, what lstat found at the link's path, is a link with the same text. */
-async function isSameLink(attempt, file, existing) {
-    if (existing?.isSymbolicLink !== true)
-        return false;
-    return ((await attempt.sftp.readlink(posix.join(attempt.base, file.relativePath))) === file.linkTarget);
-}
-
-// One pool for work on many items a few at a time: the hosts of a run, the files of a host, the
-// directories looked at for links.
-/**
- * Runs `worker` over `items`, `limit` at a time. A worker may return a follow-up (the rest of
- * that item's work: verifying and publishing) that goes on while its lane takes the next item.
- * The first failure stops new work; the pool rejects with it once the work under way is over.
- */
-async function runPool(items, limit, worker, options = {}) {
-    const { signal, maxFollowUps = 1024 } = options;
-    let next = 0;
-    const state = {};
-    const followUps = new Set();
-    const fail = (error) => {
-        state.failure ??= { error };
-    };
-    const lane = async () => {
-        while (state.failure === undefined && signal?.aborted !== true && next < items.length) {
-            const index = next;
-            next += 1;
-            try {
-                const followUp = await worker(items[index], index);
-                if (followUp !== undefined) {
-                    const tracked = followUp.rest
-                        .catch(fail)
-                        .finally(() => followUps.delete(tracked));
-                    followUps.add(tracked);
-                }
-                while (followUps.size >= maxFollowUps)
-                    await Promise.race(followUps);
-            }
-            catch (error) {
-                fail(error);
-            }
-        }
-    };
-    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-    await Promise.all(followUps);
-    if (state.failure !== undefined)
-        throw state.failure.error;
-    if (signal?.aborted === true)
-        throw signal.reason;
 }
 
 const range = (a, b, str) => {
@@ -5228,6 +3630,49 @@ function removalScript(files, directories) {
     return lines.join('\n');
 }
 
+// One pool for work on many items a few at a time: the hosts of a run, the files of a host, the
+// directories looked at for links.
+/**
+ * Runs `worker` over `items`, `limit` at a time. A worker may return a follow-up (the rest of
+ * that item's work: verifying and publishing) that goes on while its lane takes the next item.
+ * The first failure stops new work; the pool rejects with it once the work under way is over.
+ */
+async function runPool(items, limit, worker, options = {}) {
+    const { signal, maxFollowUps = 1024 } = options;
+    let next = 0;
+    const state = {};
+    const followUps = new Set();
+    const fail = (error) => {
+        state.failure ??= { error };
+    };
+    const lane = async () => {
+        while (state.failure === undefined && signal?.aborted !== true && next < items.length) {
+            const index = next;
+            next += 1;
+            try {
+                const followUp = await worker(items[index], index);
+                if (followUp !== undefined) {
+                    const tracked = followUp.rest
+                        .catch(fail)
+                        .finally(() => followUps.delete(tracked));
+                    followUps.add(tracked);
+                }
+                while (followUps.size >= maxFollowUps)
+                    await Promise.race(followUps);
+            }
+            catch (error) {
+                fail(error);
+            }
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+    await Promise.all(followUps);
+    if (state.failure !== undefined)
+        throw state.failure.error;
+    if (signal?.aborted === true)
+        throw signal.reason;
+}
+
 // `delete`: the target kept in sync with the build. Before anything is sent, what is under the
 // target is listed (over SFTP, links as links) and what this run does not deploy is found:
 // files and links not in the plan, not matching `keep`, and the directories they leave empty;
@@ -5294,7 +3739,7 @@ async function deleteExtraneous(attempt, extraneous) {
     const files = extraneous.files.map((path) => posix.join(base, path));
     const directories = extraneous.directories.map((path) => posix.join(base, path));
     if (!(await removeInShell(attempt, files, directories)))
-        await removeOverSftp(attempt, files, directories);
+        await removeOverSftp(attempt.sftp, files, directories);
     progress.deleted += extraneous.files.length;
     log.info(`deleted ${extraneous.files.length} file(s) and ${extraneous.directories.length} director${extraneous.directories.length === 1 ? 'y' : 'ies'} that this deploy does not have${namesShown(extraneous.files)}`);
     for (const path of extraneous.files.slice(NAMES_SHOWN$1))
@@ -5342,8 +3787,12 @@ async function* oneChunk(text) {
     await Promise.resolve();
     yield Buffer.from(text);
 }
-async function removeOverSftp(attempt, files, directories) {
-    const { sftp } = attempt;
+/**
+ * Unlinks `files` (many at once; links removed, never followed; one already gone is as good as
+ * removed), then removes `directories` in the order given (deepest first): one that is not
+ * empty stays.
+ */
+async function removeOverSftp(sftp, files, directories) {
     await runPool(files, SFTP_REMOVALS_IN_FLIGHT, async (path) => {
         await sftp.unlink(path).catch((error) => {
             if (!(error instanceof DeployError && error.kind === 'no-such-path'))
@@ -5357,6 +3806,1553 @@ async function removeOverSftp(attempt, files, directories) {
             if (isConnectionEnded(error))
                 throw error;
         });
+}
+
+// The releases on a host, as its deploy root holds them:
+//
+//   <target>/releases/<name>/   one directory per release, never changed once made
+//   <target>/current            a symbolic link to releases/<name>, switched by one rename
+//   <target>/shared/            what `shared-paths` links into every release
+//   <target>/releases.log       the order the releases were made in (see history.ts)
+//
+// Read and changed over SFTP, which every host has (a shell is used only to remove a tree).
+const RELEASES_DIR = 'releases';
+const CURRENT_LINK = 'current';
+const SHARED_DIR = 'shared';
+// The record is read whole; it grows by one short line per release.
+const HISTORY_MAX_BYTES = 1024 * 1024;
+/** The text of `current` when it points to release `name`. */
+function releaseLink(name) {
+    return `${RELEASES_DIR}/${name}`;
+}
+function releaseDir(root, name) {
+    return posix.join(root, RELEASES_DIR, name);
+}
+async function readWhole(sftp, path, max) {
+    const handle = await sftp.open(path, 'r').catch((error) => {
+        if (error instanceof DeployError && error.kind === 'no-such-path')
+            return undefined;
+        throw error;
+    });
+    if (handle === undefined)
+        return '';
+    try {
+        const chunks = [];
+        for (let position = 0; position < max;) {
+            const buffer = Buffer.alloc(Math.min(sftp.maxReadLength, max - position));
+            const length = await sftp.read(handle, buffer, buffer.length, position);
+            if (length === 0)
+                break;
+            chunks.push(buffer.subarray(0, length));
+            position += length;
+        }
+        return Buffer.concat(chunks).toString('utf8');
+    }
+    finally {
+        await sftp.close(handle).catch(() => undefined);
+    }
+}
+/** Writes `text` at `path` whole or not at all: under a name of its own, then renamed over it. */
+async function writeWhole(sftp, path, text, token) {
+    const own = `${path}.${token}.tmp`;
+    const handle = await sftp.open(own, 'w', 0o644);
+    try {
+        const data = Buffer.from(text);
+        if (data.length > 0)
+            await sftp.write(handle, data, data.length, 0);
+    }
+    finally {
+        await sftp.close(handle);
+    }
+    await sftp.posixRename(own, path);
+}
+/**
+ * The release `current` points to: undefined where there is no `current`. A `current` that is
+ * not a link, or not to a directory under `releases/`, is refused: it is not ours to replace.
+ */
+async function readCurrent(sftp, root, directories) {
+    const path = posix.join(root, CURRENT_LINK);
+    const found = await sftp.lstat(path);
+    if (found === undefined)
+        return undefined;
+    if (!found.isSymbolicLink)
+        throw new DeployError('release', `${path} is there and is not a symbolic link: releases switch it as a link to releases/<name>; move it away (or deploy in place to another target)`);
+    const text = await sftp.readlink(path);
+    const name = posix.basename(text);
+    const under = posix.basename(posix.dirname(text));
+    if (under !== RELEASES_DIR || !directories.has(name))
+        throw new DeployError('release', `${path} points to '${text}', not to a release under ${posix.join(root, RELEASES_DIR)}: it is not this deploy's to switch`);
+    return name;
+}
+/** Reads what `root` holds of releases. */
+async function readHostReleases(sftp, root) {
+    const entries = await sftp.readdir(posix.join(root, RELEASES_DIR)).catch((error) => {
+        if (error instanceof DeployError && error.kind === 'no-such-path')
+            return [];
+        throw error;
+    });
+    const directories = new Set(entries.filter((entry) => entry.stat.isDirectory).map((entry) => entry.name));
+    const text = await readWhole(sftp, posix.join(root, HISTORY_FILE), HISTORY_MAX_BYTES);
+    const current = await readCurrent(sftp, root, directories);
+    return {
+        ordered: orderedReleases(parseHistory(text), directories, current),
+        current,
+        historyLines: text.split('\n').filter((line) => line.trim() !== ''),
+        directories
+    };
+}
+/**
+ * Points `current` at `releases/<name>` with one rename: a new link under a name of this
+ * host's own, renamed over `current` (posix-rename@openssh.com: rename(2), atomic). Readers see
+ * the old release or the new one. `name` undefined removes `current` (there was none before).
+ */
+async function pointCurrent(sftp, root, name, token) {
+    const path = posix.join(root, CURRENT_LINK);
+    if (name === undefined) {
+        await sftp.unlink(path).catch((error) => {
+            if (!(error instanceof DeployError && error.kind === 'no-such-path'))
+                throw error;
+        });
+        return;
+    }
+    if (!sftp.hasPosixRename)
+        throw new DeployError('release', `the SFTP server does not offer posix-rename@openssh.com, so ${path} cannot be switched in one step; releases need it`);
+    const own = posix.join(root, `.${CURRENT_LINK}.${token}.tmp`);
+    await sftp.unlink(own).catch(() => undefined);
+    const text = releaseLink(name);
+    await sftp.symlink(text, own);
+    try {
+        await sftp.posixRename(own, path);
+    }
+    catch (error) {
+        await sftp.unlink(own).catch(() => undefined);
+        throw error;
+    }
+}
+/**
+ * Removes a directory and all in it: `rm -rf` in the host's shell, else over SFTP (files and
+ * links unlinked, never followed; then the directories, deepest first).
+ */
+async function removeTree(connection, sftp, dir) {
+    const removed = await connection.exec(removeCommand(dir)).catch((error) => {
+        if (isConnectionEnded(error))
+            throw error;
+        return undefined;
+    });
+    if (removed?.code === 0 && (await sftp.lstat(dir)) === undefined)
+        return;
+    const entries = await listTree(sftp, dir).catch((error) => {
+        if (error instanceof DeployError && error.kind === 'no-such-path')
+            return undefined;
+        throw error;
+    });
+    if (entries === undefined)
+        return;
+    const inside = (kind) => entries
+        .filter((entry) => (entry.kind === 'directory') === (kind === 'directories'))
+        .map((entry) => posix.join(dir, entry.path));
+    await removeOverSftp(sftp, inside('others'), inside('directories').sort((a, b) => b.split('/').length - a.split('/').length));
+    await sftp.rmdir(dir);
+}
+
+// After a host's release is made (or, for a rollback, chosen): `current` switched to it, or
+// back; then the host finished (the release recorded, old ones pruned, the lock removed), or
+// its release abandoned (removed, the lock too). Over the connection the release was made on
+// where it is still up, else over a new one.
+function releaseOf(job) {
+    const { release } = job.progress;
+    if (release === undefined)
+        throw new Error(`${job.host.label}: no release was begun`);
+    return release;
+}
+/** The kept connection where it is still up, else a new one (kept in its place). */
+async function linkTo(job, signal) {
+    const release = releaseOf(job);
+    const kept = release.kept;
+    if (kept !== undefined && kept.connection.failure === undefined)
+        return kept;
+    release.kept = undefined;
+    if (kept !== undefined)
+        await kept.connection.close().catch(() => undefined);
+    const connection = await job.connect(signal);
+    try {
+        const link = { connection, sftp: await connection.sftp() };
+        release.kept = link;
+        return link;
+    }
+    catch (error) {
+        await connection.close();
+        throw error;
+    }
+}
+// What comes after a switch (or instead of one) must happen even where the run was cancelled:
+// a new connection for it gets this long, whatever the run's signal says.
+const AFTERWARDS_MS = 15_000;
+function afterwards(job) {
+    return AbortSignal.timeout(Math.min(AFTERWARDS_MS, job.settings.connectTimeoutMs + 5000));
+}
+/** Runs `step` over the host's link; where the connection fails, again over a new one (`retries`). */
+async function overLink(job, signal, step, 
+/** Whether `step` may run again over a new connection (false: only the connection is). */
+again = true) {
+    for (let attempt = 0;; attempt += 1) {
+        let link;
+        try {
+            link = await linkTo(job, signal);
+            return await step(link);
+        }
+        catch (error) {
+            const retry = (again || link === undefined) &&
+                error instanceof DeployError &&
+                error.retryable &&
+                attempt < job.settings.retries &&
+                !signal.aborted;
+            if (!retry)
+                throw error;
+            job.log.warning(`${oneLine(error.message)}: again over a new connection`);
+            await waitUnlessStopped(job.settings.retryDelayMs * 2 ** attempt, signal);
+        }
+    }
+}
+/** `current`'s link text on the host; undefined where there is none. */
+async function currentTarget(sftp, root) {
+    return sftp.readlink(posix.join(root, CURRENT_LINK)).catch((error) => {
+        if (error instanceof DeployError && error.kind === 'no-such-path')
+            return undefined;
+        throw error;
+    });
+}
+/** Whether `current` points to `name` (over a new connection where needed); undefined: unknown. */
+async function pointsAt(job, name) {
+    const root = releaseOf(job).root;
+    return overLink(job, afterwards(job), async ({ sftp }) => (await currentTarget(sftp, root)) === releaseLink(name)).catch(() => undefined);
+}
+/** Points `current` at the host's release. */
+async function switchHost(job, signal) {
+    const release = releaseOf(job);
+    job.progress.phase = 'switching';
+    try {
+        await overLink(job, signal, ({ sftp }) => pointCurrent(sftp, release.root, release.name, job.hostToken));
+    }
+    catch (error) {
+        // The rename may have happened and its answer been lost: `current` says.
+        if ((await pointsAt(job, release.name)) !== true)
+            throw error;
+        job.log.warning(`${oneLine(errorMessage(error))}; current points to ${release.name} all the same`);
+    }
+    release.switched = true;
+    job.log.info(`switched ${posix.join(release.root, 'current')}: ${release.previous ?? '(none)'} → ${release.name}`);
+}
+/** Points `current` back at the release it pointed to before (removes it where there was none). */
+async function switchBack(job) {
+    const release = releaseOf(job);
+    await overLink(job, afterwards(job), ({ sftp }) => pointCurrent(sftp, release.root, release.previous, job.hostToken));
+    release.switched = false;
+    job.log.info(`switched back: current is ${release.previous ?? 'removed (there was none before)'}`);
+}
+async function closeLink(job) {
+    const release = job.progress.release;
+    const kept = release?.kept;
+    if (release === undefined || kept === undefined)
+        return;
+    release.kept = undefined;
+    await kept.connection.close().catch(() => undefined);
+}
+/** The record and the releases kept, once `current` points to the release for good. */
+async function recordAndPrune(job, link, release) {
+    const { sftp, connection } = link;
+    const { root, host } = release;
+    let names = [...host.ordered];
+    let removed;
+    if (release.rollback) {
+        // Capistrano's way: the release rolled back from goes, so the next rollback goes further.
+        removed = release.previous === undefined ? [] : [release.previous];
+        names = names.filter((name) => name !== release.previous);
+    }
+    else {
+        names = [...names.filter((name) => name !== release.name), release.name];
+        removed = releasesToPrune(names, release.name, job.settings.releases?.keep ?? 0);
+    }
+    for (const name of removed)
+        await removeTree(connection, sftp, releaseDir(root, name));
+    const kept = names.filter((name) => !removed.includes(name));
+    // A rollback records nothing new: the release gone back to keeps its place and its line.
+    const lines = release.rollback
+        ? host.historyLines
+        : [...host.historyLines, historyLine(release.name, new Date(), job.settings.lockHolder)];
+    await writeWhole(sftp, posix.join(root, HISTORY_FILE), historyText(lines, kept), job.hostToken);
+    if (removed.length > 0)
+        job.log.info(`${release.rollback ? 'removed the release rolled back from' : `pruned (keep-releases ${job.settings.releases?.keep})`}: ${removed.join(', ')}`);
+    const unrecorded = [...host.directories].filter((name) => !kept.includes(name) && !removed.includes(name) && name !== release.name);
+    if (unrecorded.length > 0)
+        job.log.info(`left alone: ${unrecorded.join(', ')} under releases/ ${unrecorded.length === 1 ? 'is' : 'are'} not in ${HISTORY_FILE} (a run that stopped before its switch?); remove by hand if unwanted`);
+}
+/**
+ * The host is on its release for good: recorded, older releases pruned, the lock removed, the
+ * connection closed. What fails here is a warning: the switch has happened.
+ */
+async function finishHost(job) {
+    const release = releaseOf(job);
+    try {
+        await overLink(job, afterwards(job), async (link) => {
+            await recordAndPrune(job, link, release);
+            await releaseLock(job, link.sftp, link.connection);
+        });
+    }
+    catch (error) {
+        job.log.warning(`switched, but could not finish (${oneLine(errorMessage(error))})${job.progress.lock === undefined ? '' : `: remove the lock ${job.progress.lock} by hand`}`);
+    }
+    finally {
+        await closeLink(job);
+    }
+}
+/**
+ * The host does not switch: the release this run made is removed (`current` never pointed to
+ * it), and the lock. Where that fails the error says what is left.
+ */
+async function abandonHost(job) {
+    const release = releaseOf(job);
+    try {
+        await overLink(job, afterwards(job), async ({ connection, sftp }) => {
+            // Never the release `current` points to (a switch whose answer was lost, say).
+            if (release.made && (await currentTarget(sftp, release.root)) === releaseLink(release.name)) {
+                release.switched = true;
+                job.log.warning(`current points to ${release.name}: it is kept`);
+            }
+            else if (release.made) {
+                await removeTree(connection, sftp, releaseDir(release.root, release.name));
+                release.made = false;
+                job.log.info(`removed the unswitched release ${release.name}`);
+            }
+            await releaseLock(job, sftp, connection);
+        });
+    }
+    catch (error) {
+        job.log.warning(`could not remove what this run left (${oneLine(errorMessage(error))}): ${release.made ? releaseDir(release.root, release.name) : ''} ${job.progress.lock ?? ''}`.trim());
+    }
+    finally {
+        await closeLink(job);
+    }
+}
+
+// `script-before` and `script-after`: run on a host through an exec channel by its login shell
+// (no pty), with `set -e`, the exported variables first (`script-env` and DEPLOY_*), each value
+// quoted by the one quoting function; stopped at `script-timeout`. Their output goes to the
+// host's log (masked as every log line is); a non-zero exit fails the host.
+// Output lines of a script put in the log after it, at most (the last ones).
+const LINES_LOGGED = 200;
+// The script's first line of stderr: its process group, to stop all of it at the timeout.
+const PID_LINE = 'sfd-script-pid ';
+/**
+ * The command the login shell runs: its process id said first (sshd makes it a session leader,
+ * so that is the group of everything the script starts), the exports, `set -e`, then the script
+ * as given.
+ */
+function scriptCommand(script, env) {
+    const exports = [...env].map(([name, value]) => `${name}=${shellQuote(value)}`);
+    return [
+        `echo "${PID_LINE}$$" >&2`,
+        ...(exports.length > 0 ? [`export ${exports.join(' ')}`] : []),
+        'set -e',
+        script
+    ].join('\n');
+}
+/** Kills a script's process group (sshd made its shell a session leader: the group is its pid). */
+function killCommand(pid) {
+    return `kill -s KILL -- -${pid}`;
+}
+/** Kills the process group over a new connection, closed at once; quietly where it cannot. */
+async function killOver(reconnect, pid) {
+    const connection = await reconnect().catch(() => undefined);
+    if (connection === undefined)
+        return;
+    await connection.exec(killCommand(pid)).catch(() => undefined);
+    await connection.close();
+}
+/**
+ * Runs a command built by scriptCommand, keeping the end of its output; at the timeout, or
+ * when the run is stopped, its whole process group is killed.
+ */
+async function execScript(connection, command, timeoutMs, signal, 
+/** A new connection to the host: a cancelled run's own is closing. */
+reconnect) {
+    // The pid, as soon as it is said: a cancel may close the connection before any result.
+    let said = '';
+    const onStderr = (chunk) => {
+        if (said.length < 256)
+            said += chunk.toString('utf8');
+    };
+    const pidOf = () => new RegExp(`^${PID_LINE}(\\d+)$`, 'm').exec(said)?.[1];
+    let result;
+    try {
+        result = await connection.exec(command, { timeoutMs, signal, keep: 'tail', onStderr });
+    }
+    catch (error) {
+        const pid = pidOf();
+        if (signal.aborted && pid !== undefined)
+            await killOver(reconnect, pid);
+        throw error;
+    }
+    const pid = pidOf();
+    const stderr = result.stderr
+        .split('\n')
+        .filter((line) => !line.startsWith(PID_LINE))
+        .join('\n');
+    if (pid !== undefined && result.timedOut === true)
+        await connection.exec(killCommand(pid)).catch(() => undefined);
+    if (pid !== undefined && result.aborted === true)
+        await killOver(reconnect, pid);
+    if (result.aborted === true)
+        throw new DeployError('aborted', `${errorMessage(signal.reason)}: the command on the host was stopped`);
+    return { ...result, stderr };
+}
+function outputLines(result) {
+    return [...result.stdout.split('\n'), ...result.stderr.split('\n')]
+        .map((line) => line.trimEnd())
+        .filter((line) => line !== '');
+}
+/** What a failed command says of itself: its exit, and its first line of output. */
+function failureLine(result, timeoutMs) {
+    const first = result.stderr.split('\n').find((line) => line.trim() !== '') ??
+        result.stdout.split('\n').find((line) => line.trim() !== '');
+    const how = result.timedOut === true
+        ? `was stopped after ${formatDuration(timeoutMs)} (script-timeout)`
+        : result.code === null
+            ? `ended by signal ${result.signal ?? '?'}`
+            : `exited with ${result.code}`;
+    return `${how}${first === undefined ? '' : `: ${first.trim()}`}`;
+}
+/** Runs a script on the host; its output in the log. Throws a `script` error where it fails. */
+async function runScript(connection, log, name, script, env, timeoutMs, signal, reconnect) {
+    const started = Date.now();
+    const result = await execScript(connection, scriptCommand(script, env), timeoutMs, signal, reconnect);
+    const lines = outputLines(result);
+    if (lines.length > LINES_LOGGED)
+        log.info(`${name}: … ${lines.length - LINES_LOGGED} line(s) before these`);
+    for (const line of lines.slice(-LINES_LOGGED))
+        log.info(`${name}: ${line}`);
+    if (result.code === 0 && result.timedOut !== true) {
+        log.info(`${name} passed in ${formatDuration(Date.now() - started)}`);
+        return;
+    }
+    throw new DeployError('script', `${name} ${failureLine(result, timeoutMs)}`);
+}
+
+// The health checks after a host is published: `health-check`, a command on the host (exit 0
+// passes), and `health-check-url`, an HTTP(S) GET from the runner (2xx passes), tried up to
+// `health-check-attempts` times in all, `health-check-interval` apart. Either or both.
+// One try of either check takes at most this long.
+const TRY_MS = 10_000;
+/** The URL for a host: `{host}` is its address (an IPv6 address in brackets). */
+function urlFor(template, address) {
+    return template.replaceAll('{host}', address.includes(':') ? `[${address}]` : address);
+}
+/** One GET: undefined where it answered 2xx, else what it answered (or why it did not). */
+async function tryUrl(url) {
+    try {
+        const response = await fetch(url, { signal: AbortSignal.timeout(TRY_MS), redirect: 'follow' });
+        await response.body?.cancel().catch(() => undefined);
+        return response.ok ? undefined : `HTTP ${response.status} ${response.statusText}`.trim();
+    }
+    catch (error) {
+        const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
+        return `${oneLine(errorMessage(error))}${cause}`;
+    }
+}
+/** One run of the command: undefined where it exited 0, else what it said. */
+async function tryCommand(connection, command, env, signal, reconnect) {
+    const result = await execScript(connection, scriptCommand(command, env), TRY_MS, signal, reconnect);
+    return result.code === 0 && result.timedOut !== true ? undefined : failureLine(result, TRY_MS);
+}
+/**
+ * The host's health checks, until both pass or the attempts are used up: throws a
+ * `health-check` error with the last answer. No check given: passes at once.
+ */
+async function checkHealth(connection, rollout, address, env, log, signal, reconnect) {
+    const { healthCheck, healthCheckUrl } = rollout;
+    if (healthCheck === undefined && healthCheckUrl === undefined)
+        return;
+    const url = healthCheckUrl === undefined ? undefined : urlFor(healthCheckUrl, address);
+    const started = Date.now();
+    let last = '';
+    for (let attempt = 1; attempt <= rollout.healthCheckAttempts; attempt += 1) {
+        if (attempt > 1)
+            await waitUnlessStopped(rollout.healthCheckIntervalMs, signal);
+        if (signal.aborted)
+            throw new DeployError('aborted', `${errorMessage(signal.reason)} during the health checks`);
+        const failed = (healthCheck === undefined
+            ? undefined
+            : await tryCommand(connection, healthCheck, env, signal, reconnect)) ??
+            (url === undefined ? undefined : await tryUrl(url).then((why) => why && `${url}: ${why}`));
+        if (failed === undefined) {
+            log.info(`health check passed on attempt ${attempt} (${formatDuration(Date.now() - started)})`);
+            return;
+        }
+        last = failed;
+        log.info(`health check attempt ${attempt} of ${rollout.healthCheckAttempts} failed: ${failed}`);
+    }
+    throw new DeployError('health-check', `health check failed ${rollout.healthCheckAttempts} time(s) over ${formatDuration(Date.now() - started)}: ${last}`);
+}
+
+// What a host runs once it is published (in place) or switched (releases): `script-after`, then
+// the health checks; and `script-before`, before anything is sent. The variables the scripts
+// get: `script-env`, DEPLOY_TARGET and, with releases, DEPLOY_RELEASE, DEPLOY_RELEASE_DIR and
+// DEPLOY_PREVIOUS_RELEASE_DIR.
+/** The variables exported to the host's scripts and health check command. */
+function deployEnv(job, root, view) {
+    const env = new Map(job.settings.rollout.scriptEnv);
+    const release = job.progress.release;
+    const base = release?.root ?? root ?? job.progress.targetPath ?? job.host.target;
+    env.set('DEPLOY_TARGET', base);
+    const settings = job.settings.releases;
+    if (settings === undefined)
+        return env;
+    const name = view?.name ?? release?.name ?? settings.name;
+    const previous = view === undefined ? release?.previous : view.previous;
+    env.set('DEPLOY_RELEASE', name);
+    env.set('DEPLOY_RELEASE_DIR', releaseDir(base, name));
+    env.set('DEPLOY_PREVIOUS_RELEASE_DIR', previous === undefined ? '' : releaseDir(base, previous));
+    return env;
+}
+// A new connection to stop a script after a cancel gets this long.
+const RECONNECT_MS = 5000;
+/** Opens a new connection to the host, whatever the run's signal says (see execScript). */
+function reconnect(job) {
+    return () => job.connect(AbortSignal.timeout(RECONNECT_MS));
+}
+/** `script-before`, once per host (a retry does not run it again). */
+async function runScriptBefore(job, connection, root, signal) {
+    const { rollout } = job.settings;
+    if (rollout.scriptBefore === undefined || job.progress.scriptBeforeRan)
+        return;
+    await runScript(connection, job.log, 'script-before', rollout.scriptBefore, deployEnv(job, root), rollout.scriptTimeoutMs, signal, reconnect(job));
+    job.progress.scriptBeforeRan = true;
+}
+/** Whether a host has anything to run once published. */
+function hasAfterSteps(job) {
+    const { rollout } = job.settings;
+    return (rollout.scriptAfter !== undefined ||
+        rollout.healthCheck !== undefined ||
+        rollout.healthCheckUrl !== undefined);
+}
+async function afterSteps(job, connection, signal, view) {
+    const { rollout } = job.settings;
+    const env = deployEnv(job, undefined, view);
+    if (rollout.scriptAfter !== undefined)
+        await runScript(connection, job.log, 'script-after', rollout.scriptAfter, env, rollout.scriptTimeoutMs, signal, reconnect(job));
+    if (view === undefined)
+        await checkHealth(connection, rollout, job.host.host, env, job.log, signal, reconnect(job));
+}
+/** In place: `script-after` and the health checks over a new connection. Throws where one fails. */
+async function afterPublished(job, signal) {
+    if (!hasAfterSteps(job))
+        return;
+    job.progress.phase = 'checking';
+    const connection = await job.connect(signal);
+    try {
+        await afterSteps(job, connection, signal);
+    }
+    finally {
+        await connection.close();
+    }
+}
+/**
+ * With releases: `script-after` and the health checks over the host's release connection. With
+ * `view` (a switch back), `script-after` alone, for the release switched back to.
+ */
+async function afterSwitched(job, signal, view) {
+    if (!hasAfterSteps(job))
+        return;
+    job.progress.phase = 'checking';
+    // Not run again over a new connection where the first one fails: a script is not repeated.
+    await overLink(job, signal, ({ connection }) => afterSteps(job, connection, signal, view), false);
+}
+
+// Local file data for uploads, read once per run however many hosts receive it. Every upload
+// asks for a file chunk by chunk; a chunk another host holds, or held recently, is handed out
+// again instead of being read anew, so hosts that send the same file side by side share one
+// read. All chunks live in a fixed number of buffers, reused for the whole run: memory is
+// bounded by the chunks in flight, not by file sizes or the number of hosts, and the sending
+// path allocates nothing per chunk (ssh2 sends a chunk without copying it, so a buffer goes back
+// to the pool only when the server has acknowledged every write of it). Reads are synchronous:
+// from the page cache a chunk's read takes tens of microseconds, less than a trip through the
+// thread pool costs the main thread.
+/**
+ * The chunks of the run: a fixed number of buffers, each holding one chunk of one file. A chunk
+ * nobody holds stays readable (idle) until its buffer is needed for another.
+ */
+class ChunkCache {
+    chunkSize;
+    buffers;
+    free = [];
+    allocated = 0;
+    /** Asked for a buffer while every buffer carried a write in flight. */
+    waiting = [];
+    entries = new Map();
+    /** Chunks nobody holds, oldest first: kept for a host that asks for them next. */
+    idle = new Map();
+    constructor(chunkSize, buffers) {
+        this.chunkSize = chunkSize;
+        this.buffers = buffers;
+    }
+    /** The chunk `key`, read into a buffer by `read` unless it is held or idle already. */
+    async take(key, read) {
+        let entry = this.entries.get(key);
+        if (entry === undefined) {
+            const buffer = await this.takeBuffer();
+            // Another upload may have read the same chunk while this one waited for a buffer.
+            entry = this.entries.get(key);
+            if (entry === undefined)
+                entry = this.fill(key, buffer, read);
+            else
+                this.recycle(buffer);
+        }
+        this.idle.delete(key);
+        entry.holders += 1;
+        return entry;
+    }
+    /** A holder is done with `entry`: when it was the last, the chunk falls idle. */
+    release(entry) {
+        entry.holders -= 1;
+        if (entry.holders === 0 && this.entries.get(entry.key) === entry)
+            this.giveBack(entry);
+    }
+    fill(key, buffer, read) {
+        let data;
+        try {
+            data = read(buffer);
+        }
+        catch (error) {
+            this.recycle(buffer);
+            throw error;
+        }
+        const entry = { key, buffer, data, holders: 0 };
+        this.entries.set(key, entry);
+        return entry;
+    }
+    takeBuffer() {
+        const reused = this.free.pop();
+        if (reused !== undefined)
+            return reused;
+        if (this.allocated < this.buffers) {
+            this.allocated += 1;
+            return Buffer.allocUnsafe(this.chunkSize);
+        }
+        const oldest = this.idle.values().next();
+        if (!oldest.done) {
+            this.idle.delete(oldest.value.key);
+            this.entries.delete(oldest.value.key);
+            return oldest.value.buffer;
+        }
+        // Every buffer carries a write in flight: the first one acknowledged comes here.
+        return new Promise((resolve) => this.waiting.push(resolve));
+    }
+    recycle(buffer) {
+        const next = this.waiting.shift();
+        if (next !== undefined)
+            next(buffer);
+        else
+            this.free.push(buffer);
+    }
+    giveBack(entry) {
+        const next = this.waiting.shift();
+        if (next !== undefined) {
+            this.entries.delete(entry.key);
+            next(entry.buffer);
+        }
+        else {
+            this.idle.set(entry.key, entry);
+        }
+    }
+}
+/** Open files, each opened once however many uploads read it at a time. */
+class OpenFiles {
+    files = new Map();
+    open(localPath) {
+        let file = this.files.get(localPath);
+        if (file === undefined) {
+            try {
+                file = { fd: openSync(localPath, 'r'), users: 0 };
+            }
+            catch (error) {
+                throw localFileError(localPath, error);
+            }
+            this.files.set(localPath, file);
+        }
+        file.users += 1;
+        return file;
+    }
+    close(localPath, file) {
+        file.users -= 1;
+        if (file.users > 0)
+            return;
+        if (this.files.get(localPath) === file)
+            this.files.delete(localPath);
+        closeSync(file.fd);
+    }
+}
+function createChunkReader(options) {
+    const { chunkSize } = options;
+    const cache = new ChunkCache(chunkSize, options.buffers);
+    const files = new OpenFiles();
+    return {
+        chunkSize,
+        open(localPath) {
+            const opened = files.open(localPath);
+            let closed = false;
+            const read = (position, length) => (buffer) => {
+                try {
+                    return buffer.subarray(0, readSync(opened.fd, buffer, 0, length, position));
+                }
+                catch (error) {
+                    throw localFileError(localPath, error);
+                }
+            };
+            return {
+                async chunk(position, length) {
+                    if (length > chunkSize)
+                        throw new RangeError(`a chunk holds at most ${chunkSize} bytes`);
+                    const entry = await cache.take(`${position}:${length}:${localPath}`, read(position, length));
+                    let released = false;
+                    return {
+                        data: entry.data,
+                        release() {
+                            if (released)
+                                return;
+                            released = true;
+                            cache.release(entry);
+                        }
+                    };
+                },
+                close() {
+                    if (closed)
+                        return;
+                    closed = true;
+                    files.close(localPath, opened);
+                }
+            };
+        }
+    };
+}
+
+// Sends one local file to one remote path over SFTP with several writes in flight. The bytes
+// come from the run's chunk reader: ssh2 sends them without copying, so each chunk is held
+// until the server has acknowledged its write, then handed back for reuse.
+/** OpenSSH's largest write; 262144 makes ssh2 split every request in two. */
+const MAX_CHUNK = 261_120;
+/** Resolves with the bytes written (from `offset` to the end of the local file). */
+async function uploadFile(sftp, options) {
+    const state = { hashed: false };
+    try {
+        return await send$1(sftp, options, state);
+    }
+    finally {
+        // Whoever waits for this file's digest must not wait for an upload that stopped early.
+        if (!state.hashed)
+            options.hash?.abandon();
+    }
+}
+/**
+ * Counts the acknowledged prefix of a file from `offset`: writes are acknowledged in order in
+ * practice, and the prefix is counted without assuming it. Returns what takes one write's
+ * acknowledgement; `onPrefix` hears the prefix grow.
+ */
+function prefixCounter(offset, onPrefix) {
+    let acknowledged = offset;
+    const ahead = new Map();
+    return (at, length) => {
+        ahead.set(at, length);
+        for (let next = ahead.get(acknowledged); next !== undefined; next = ahead.get(acknowledged)) {
+            ahead.delete(acknowledged);
+            acknowledged += next;
+        }
+        onPrefix?.(acknowledged);
+    };
+}
+/** Writes the file from `options.offset` to its end; resolves with the bytes written. */
+async function writeAll(sftp, handle, local, options, state) {
+    const chunkSize = Math.min(MAX_CHUNK, sftp.maxWriteLength, options.reader.chunkSize);
+    const inFlight = new Set();
+    let failure;
+    let position = options.offset;
+    let sent = 0;
+    const acknowledge = prefixCounter(options.offset, options.onAcknowledged);
+    for (;;) {
+        while (inFlight.size >= options.writesInFlight && failure === undefined)
+            await Promise.race(inFlight);
+        if (failure !== undefined)
+            break;
+        const chunk = await local.chunk(position, chunkSize);
+        const length = chunk.data.length;
+        if (length === 0) {
+            chunk.release();
+            options.hash?.finish();
+            state.hashed = true;
+            break;
+        }
+        options.hash?.update(chunk.data);
+        const at = position;
+        const write = sftp.write(handle, chunk.data, length, at).then(() => {
+            chunk.release();
+            inFlight.delete(write);
+            sent += length;
+            options.onBytes(length);
+            acknowledge(at, length);
+        }, (error) => {
+            chunk.release();
+            inFlight.delete(write);
+            failure ??= { error };
+        });
+        inFlight.add(write);
+        position += length;
+    }
+    await Promise.all(inFlight);
+    if (failure !== undefined)
+        throw failure.error;
+    return sent;
+}
+async function send$1(sftp, options, state) {
+    const local = options.reader.open(options.localPath);
+    try {
+        const handle = await sftp.open(options.remotePath, options.offset > 0 ? 'r+' : 'w', options.mode);
+        let sent;
+        try {
+            sent = await writeAll(sftp, handle, local, options, state);
+        }
+        catch (error) {
+            await sftp.close(handle).catch(() => undefined);
+            throw error;
+        }
+        // The server reports some write errors (a full disk on NFS, say) only when the file closes.
+        await sftp.close(handle);
+        return sent;
+    }
+    finally {
+        local.close();
+    }
+}
+
+// One hashing shell: `sh -s` on an exec channel, its prelude run (the fastest hasher the host
+// has picked, sfd_prefix defined), ready to take batches of files to hash.
+// A shell that has not said it is ready by then is not a shell (a forced sftp-server, say).
+const READY_TIMEOUT_MS = 10_000;
+/**
+ * Starts a hashing shell. Undefined where the host refuses the channel, or what answers is not a
+ * shell with a hasher; throws where the connection has ended.
+ */
+async function startShell(connection, idleTimeoutMs) {
+    let channel;
+    try {
+        channel = await connection.openCommandChannel('sh -s', LINE_PREFIX);
+    }
+    catch (error) {
+        if (isConnectionEnded(error))
+            throw error;
+        return undefined; // exec refused
+    }
+    const started = await runPrelude(channel, idleTimeoutMs);
+    if (started === undefined)
+        channel.close();
+    return started;
+}
+/** The prelude's answer, within READY_TIMEOUT_MS; undefined where there is none. */
+async function runPrelude(channel, idleTimeoutMs) {
+    let timer;
+    const timedOut = new Promise((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), Math.min(READY_TIMEOUT_MS, idleTimeoutMs));
+    });
+    try {
+        const answer = await Promise.race([
+            channel.request(HASHER_PRELUDE, END_LINE, idleTimeoutMs),
+            timedOut
+        ]);
+        if (answer === 'timeout')
+            return undefined;
+        const hasher = parseHasherLine(answer);
+        if (hasher === undefined)
+            return undefined;
+        return { channel, hasher, bootId: parseBootLine(answer), cwd: parseCwdLine(answer) };
+    }
+    catch (error) {
+        if (isConnectionEnded(error))
+            throw error;
+        return undefined;
+    }
+    finally {
+        clearTimeout(timer);
+    }
+}
+
+// A few long-lived hashing shells per connection (each one exec channel, so the connection stays
+// within MaxSessions) take batches of files on stdin; the session start-up is paid once per
+// connection, and openssl hashes a whole batch in one process. Where the host refuses commands
+// or has no hasher, every request is answered 'unavailable' and files are read back instead.
+// A batch is a script fed to the shell's stdin, so no command-line limit applies; batches stay
+// moderate so that the work spreads over the shells.
+const MAX_BATCH_PATHS = 1000;
+const MAX_BATCH_CHARS = 256 * 1024;
+// A shell gets its next batch before it has answered the last, so it never waits for a round
+// trip between batches.
+const BATCHES_PER_SHELL = 2;
+/**
+ * A second shell is a second login (the server's CPU, shared with everything else): it starts
+ * only for a backlog that one shell would take longer than a login to hash.
+ */
+const GROW_BACKLOG = { bytes: 256 * 1024 * 1024, files: 20_000 };
+/** A request's failure: its promise rejected, or 'unavailable' for hashInto's callback. */
+function fail$2(request, error) {
+    if (request.reject === undefined)
+        request.resolve('unavailable');
+    else
+        request.reject(error);
+}
+/** The requests not yet handed to a shell, in order, and their bytes. */
+class RequestQueue {
+    requests = [];
+    queuedBytes = 0;
+    get length() {
+        return this.requests.length;
+    }
+    get bytes() {
+        return this.queuedBytes;
+    }
+    push(request) {
+        this.requests.push(request);
+        this.queuedBytes += request.size;
+    }
+    /** The next batch: at most MAX_BATCH_PATHS paths and about MAX_BATCH_CHARS of them. */
+    takeBatch() {
+        let count = 0;
+        let chars = 0;
+        for (const next of this.requests) {
+            const cost = next.path.length + 8;
+            if (count === MAX_BATCH_PATHS || (count > 0 && chars + cost > MAX_BATCH_CHARS))
+                break;
+            chars += cost;
+            count += 1;
+        }
+        const batch = this.requests.splice(0, count);
+        for (const request of batch)
+            this.queuedBytes -= request.size;
+        return batch;
+    }
+    takeAll() {
+        this.queuedBytes = 0;
+        return this.requests.splice(0);
+    }
+}
+class HasherPool {
+    connection;
+    channels;
+    idleTimeoutMs;
+    growAt;
+    held;
+    queue = new RequestQueue();
+    shells = [];
+    starting = 0;
+    closed = false;
+    isUnavailable = false;
+    hostMachine;
+    /** Waiting in takeShell for an idle shell. */
+    taker;
+    firstReady = () => undefined;
+    constructor(connection, channels, idleTimeoutMs, growAt, held) {
+        this.connection = connection;
+        this.channels = channels;
+        this.idleTimeoutMs = idleTimeoutMs;
+        this.growAt = growAt;
+        this.held = held;
+    }
+    get unavailable() {
+        return this.isUnavailable;
+    }
+    get machine() {
+        return this.hostMachine;
+    }
+    hash(path, size) {
+        if (this.isUnavailable)
+            return Promise.resolve('unavailable');
+        if (this.closed)
+            return Promise.reject(new DeployError('remote-failure', 'the remote hasher is closed'));
+        return new Promise((resolve, reject) => this.enqueue({ path, size, resolve, reject }));
+    }
+    hashInto(path, size, done) {
+        if (this.isUnavailable || this.closed)
+            done('unavailable');
+        else
+            this.enqueue({ path, size, resolve: done });
+    }
+    warmUp() {
+        this.held = false;
+        if (this.shells.length + this.starting !== 0 || this.isUnavailable || this.closed)
+            return Promise.resolve();
+        const started = new Promise((resolve) => {
+            this.firstReady = resolve;
+        });
+        this.grow();
+        return started;
+    }
+    takeShell() {
+        if (this.closed || this.isUnavailable || this.taker !== undefined)
+            return Promise.resolve(undefined);
+        return new Promise((resolve) => {
+            this.taker = resolve;
+            this.pump();
+        });
+    }
+    giveBack(shell) {
+        if (this.closed || this.isUnavailable) {
+            shell.channel.close();
+            return;
+        }
+        this.shells.unshift({ channel: shell.channel, hasher: shell.hasher, batches: 0, bytes: 0 });
+        this.pump();
+    }
+    release() {
+        this.isUnavailable = true;
+        for (const shell of this.shells.splice(0))
+            shell.channel.close();
+        this.pump();
+    }
+    dropQueued() {
+        for (const request of this.queue.takeAll())
+            request.resolve('unavailable');
+    }
+    close() {
+        this.closed = true;
+        this.handOver(undefined);
+        for (const shell of this.shells)
+            shell.channel.close();
+    }
+    enqueue(request) {
+        this.queue.push(request);
+        // Files asked for in the same turn of the event loop go out together, in full batches; a
+        // full batch goes at once, so a shell starts on it while the rest are still asked for.
+        if (this.queue.length === 1)
+            queueMicrotask(() => this.pump());
+        else if (this.queue.length >= MAX_BATCH_PATHS)
+            this.pump();
+    }
+    /** Hands work and shells out: whatever can move now, moves. */
+    pump() {
+        if (this.isUnavailable) {
+            this.dropQueued();
+            this.handOver(undefined);
+            return;
+        }
+        if (this.taker !== undefined)
+            this.handOverIdleShell();
+        // While a shell is wanted, none gets more work, so that one falls idle.
+        if (this.taker === undefined)
+            this.feedShells();
+        if (this.worthAnotherShell())
+            this.grow();
+    }
+    handOverIdleShell() {
+        const idle = this.shells.findIndex((shell) => shell.batches === 0);
+        if (idle >= 0)
+            this.handOver(this.shells.splice(idle, 1)[0]);
+        else if (this.shells.length + this.starting === 0)
+            this.handOver(undefined);
+    }
+    handOver(shell) {
+        const waiting = this.taker;
+        this.taker = undefined;
+        waiting?.(shell);
+    }
+    feedShells() {
+        for (const shell of this.shells)
+            while (this.queue.length > 0 && shell.batches < BATCHES_PER_SHELL)
+                this.runBatch(shell, this.queue.takeBatch());
+    }
+    worthAnotherShell() {
+        if (this.queue.length === 0 || this.starting !== 0 || this.held)
+            return false;
+        if (this.shells.length >= this.channels)
+            return false;
+        return (this.shells.length === 0 ||
+            this.queue.length > this.growAt.files ||
+            this.queue.bytes > this.growAt.bytes);
+    }
+    runBatch(shell, batch) {
+        const bytes = batch.reduce((sum, request) => sum + request.size, 0);
+        shell.batches += 1;
+        shell.bytes += bytes;
+        const paths = batch.map((request) => request.path);
+        // The batch waits for those sent before it on the same shell: its allowance covers them.
+        shell.channel
+            .request(hashBatchScript(shell.hasher, paths), END_LINE, hashAllowanceMs(this.idleTimeoutMs, shell.bytes))
+            .then((lines) => {
+            const answers = parseHashAnswer(shell.hasher, paths, lines);
+            batch.forEach((request, index) => request.resolve(answers[index] ?? 'unreadable'));
+        }, (error) => {
+            if (isConnectionEnded(error)) {
+                for (const request of batch)
+                    fail$2(request, error);
+                return;
+            }
+            // The shell ended (killed, or it sent what is not ours): out of service, and its
+            // files are verified another way.
+            this.retire(shell);
+            for (const request of batch)
+                request.resolve('unavailable');
+        })
+            .finally(() => {
+            shell.batches -= 1;
+            shell.bytes -= bytes;
+            this.pump();
+        });
+    }
+    /** Takes a shell that has failed out of service. */
+    retire(shell) {
+        const index = this.shells.indexOf(shell);
+        if (index >= 0)
+            this.shells.splice(index, 1);
+        shell.channel.close();
+    }
+    grow() {
+        this.starting += 1;
+        startShell(this.connection, this.idleTimeoutMs)
+            .then((started) => this.adopt(started), (error) => {
+            for (const request of this.queue.takeAll())
+                fail$2(request, error);
+        })
+            .finally(() => {
+            this.starting -= 1;
+            this.firstReady();
+            this.pump();
+        });
+    }
+    /** A shell that has started joins the pool; one refused may leave the host unable to hash. */
+    adopt(started) {
+        if (started === undefined) {
+            // Refused (exec forbidden, no session left, no hasher): the host cannot hash unless
+            // another shell is up or still starting.
+            if (this.shells.length === 0 && this.starting === 1)
+                this.isUnavailable = true;
+            return;
+        }
+        if (this.closed) {
+            started.channel.close();
+            return;
+        }
+        this.hostMachine ??= { bootId: started.bootId, cwd: started.cwd };
+        this.shells.push({ channel: started.channel, hasher: started.hasher, batches: 0, bytes: 0 });
+    }
+}
+function createRemoteHasher(connection, channels, idleTimeoutMs, 
+/** The backlog worth a second shell. */
+growAt = GROW_BACKLOG, 
+/** No shell starts before warmUp (requests wait in the queue). */
+held = false) {
+    return new HasherPool(connection, channels, idleTimeoutMs, growAt, held);
+}
+
+// What a failed write or rename on the host was about, where the server's answer does not say:
+// SFTP's FAILURE status covers a full disk, a quota, a read-only file system, and a directory
+// where a file is to go alike.
+/**
+ * The error to report where publishing `relativePath` at `finalPath` failed because a directory
+ * is there; undefined where none is (or the host cannot be asked).
+ */
+async function directoryInTheWay(sftp, finalPath, relativePath, error) {
+    if (!(error instanceof DeployError) || error.kind !== 'remote-failure')
+        return undefined;
+    const found = await sftp.lstat(finalPath).catch(() => undefined);
+    if (found?.isDirectory !== true)
+        return undefined;
+    return new DeployError('remote-failure', `'${relativePath}' cannot be published: a directory is in the way at '${finalPath}' on the host; remove it, or deploy the file under another name`, { cause: error });
+}
+
+// Remote paths are POSIX whatever the runner's OS. Pure helpers for the target directory, the
+// path each file lands at, and the temporary name it is written under before it is published.
+/**
+ * Converts a runner-local relative path to POSIX segments, split on the runner's own separators
+ * only: `/` on Linux and macOS, where `\\` is an ordinary character of a name; `\\` and `/` on
+ * Windows.
+ */
+function toPosixSegments(relative, separator = sep$1) {
+    const separators = separator === '\\' ? /[\\/]+/ : /\/+/;
+    return relative.split(separators).filter((segment) => segment !== '' && segment !== '.');
+}
+/**
+ * The one check every remote path goes through, whatever produced it: a file's place under
+ * `target` is relative, its segments neither empty nor `.` nor `..`, and without NUL, so it
+ * cannot land outside `target`. Throws naming the file.
+ */
+function checkUnderTarget(relativePath, localPath) {
+    const segments = relativePath.split('/');
+    const bad = relativePath === '' ||
+        relativePath.includes('\0') ||
+        segments.some((segment) => segment === '' || segment === '.' || segment === '..');
+    if (bad)
+        throw new InputError('source', `'${localPath}' would land at '${relativePath}', which is not a path below target: nothing is deployed outside target`);
+}
+/**
+ * A function joining `base` with a relative path, as posix.join would: the relative path is
+ * POSIX segments with none empty, `.` or `..` (a walked or matched file's place), so only `base`
+ * needs normalizing, once for a whole plan (posix.join per file is measurable for tens of
+ * thousands of files).
+ */
+function remoteJoiner(base) {
+    // What comes before a plain name once joined.
+    const prefix = posix.join(base, 'x').slice(0, -1);
+    return (relative) => (relative === '' ? posix.join(base, relative) : prefix + relative);
+}
+// File names are limited to 255 bytes on the common file systems; the temporary name adds
+// a prefix and a suffix, so the original name is shortened in it when it is long.
+const MAX_NAME_BYTES = 255;
+const TEMP_SUFFIX = '.sfd-tmp';
+function truncateUtf8(text, maxBytes) {
+    let result = '';
+    let bytes = 0;
+    for (const ch of text) {
+        const size = Buffer.byteLength(ch);
+        if (bytes + size > maxBytes)
+            break;
+        result += ch;
+        bytes += size;
+    }
+    return result;
+}
+/**
+ * The temporary name a file is written under, in the same directory as its final path (so the
+ * rename that publishes it never crosses file systems). Deterministic for one token (a run's
+ * host) and one file: a retry finds its own partial file, and another run's or another host's
+ * never collides with it.
+ */
+function temporaryPath(finalPath, token) {
+    const dir = posix.dirname(finalPath);
+    const base = posix.basename(finalPath);
+    const tag = createHash('sha256').update(`${token}\0${finalPath}`).digest('hex').slice(0, 12);
+    const room = MAX_NAME_BYTES - 1 - 1 - tag.length - TEMP_SUFFIX.length;
+    const name = `.${truncateUtf8(base, room)}.${tag}${TEMP_SUFFIX}`;
+    return dir === '.' ? name : posix.join(dir, name);
+}
+
+// Whether a connection is still up, for the work that needs no error to decide: clean-up worth
+// trying, leftovers to forget. Where an error is at hand, isConnectionEnded(error) says it.
+/** Whether `connection` has neither failed nor ended: requests over it may still succeed. */
+function connectionIsUp(connection) {
+    return connection.failure === undefined;
+}
+
+// The files a tar stream staged on the host (tar-stream.ts), published: each verified there and
+// renamed into its final place (in a new target, whole directories at once), then the staging
+// directory removed.
+/** The staging directory of a tar stream into `base`, named for the attempt (`token`). */
+function stagingPath(base, token) {
+    return posix.join(base, `.sfd-stage-${token}`);
+}
+function fail$1(publishing, error) {
+    publishing.failure ??= { error };
+}
+function stagedPath(publishing, file) {
+    return posix.join(publishing.job.stagingDir, file.relativePath);
+}
+async function renameOne(publishing, file) {
+    const { job } = publishing;
+    const finalPath = posix.join(job.base, file.relativePath);
+    await job.ensureDir(posix.dirname(finalPath));
+    try {
+        await job.sftp.posixRename(stagedPath(publishing, file), finalPath);
+    }
+    catch (error) {
+        if (isConnectionEnded(error))
+            throw error;
+        throw (await directoryInTheWay(job.sftp, finalPath, file.relativePath, error)) ?? error;
+    }
+    job.onPublished(file);
+}
+/** Verified at once where both digests are in (throws on a mismatch); else a promise. */
+function verify(publishing, file) {
+    const { job } = publishing;
+    const sha256 = publishing.digests.get(file.relativePath);
+    if (sha256 !== undefined && job.checkStaged?.(file, sha256) === true)
+        return undefined;
+    return job.verifyStaged(file, stagedPath(publishing, file), sha256);
+}
+async function publishFile(publishing, file) {
+    try {
+        await verify(publishing, file);
+        if (publishing.failure === undefined)
+            await renameOne(publishing, file);
+    }
+    catch (error) {
+        fail$1(publishing, error);
+    }
+}
+/**
+ * A top-level directory of a new target, renamed into place whole once all its files are
+ * verified. Where that rename fails (the directory is there already with something in it: a
+ * file sent over SFTP meanwhile), its files go one by one.
+ */
+async function publishDirectory(publishing, top, files) {
+    const { job } = publishing;
+    const waiting = [];
+    for (const file of files)
+        try {
+            const pending = verify(publishing, file);
+            if (pending !== undefined)
+                waiting.push(pending);
+        }
+        catch (error) {
+            fail$1(publishing, error);
+        }
+    const verified = await Promise.allSettled(waiting);
+    for (const outcome of verified)
+        if (outcome.status === 'rejected')
+            fail$1(publishing, outcome.reason);
+    if (publishing.failure !== undefined)
+        return;
+    try {
+        await job.sftp.posixRename(posix.join(job.stagingDir, top), posix.join(job.base, top));
+    }
+    catch (error) {
+        if (isConnectionEnded(error))
+            return fail$1(publishing, error);
+        await Promise.all(files.map((file) => renameOne(publishing, file).catch((failure) => fail$1(publishing, failure))));
+        return;
+    }
+    publishing.moved.add(top);
+    for (const file of files)
+        job.onPublished(file);
+}
+/** Files to publish one by one, and (in a new target) the others by top-level directory. */
+function groupByTopDirectory(job) {
+    const byDirectory = new Map();
+    const alone = [];
+    for (const file of job.files) {
+        const slash = file.relativePath.indexOf('/');
+        if (!job.targetIsNew || slash < 0) {
+            alone.push(file);
+            continue;
+        }
+        const top = file.relativePath.slice(0, slash);
+        const members = byDirectory.get(top);
+        if (members === undefined)
+            byDirectory.set(top, [file]);
+        else
+            members.push(file);
+    }
+    return { alone, byDirectory };
+}
+/**
+ * Verifies the staged files (`digests`: the host's, where its shell answered them already) and
+ * renames each into place; removes the staging directory. Every staged file is queued for
+ * hashing at once, so the hashing shells take full batches; each is renamed into place as soon
+ * as its hash is in. In a target this attempt created, a top-level directory goes whole once all
+ * its files are verified: one rename instead of one per file.
+ */
+async function publishSmallFiles(job, digests) {
+    const publishing = { job, digests, moved: new Set() };
+    const { alone, byDirectory } = groupByTopDirectory(job);
+    try {
+        await Promise.all([
+            ...alone.map((file) => publishFile(publishing, file)),
+            ...[...byDirectory].map(([top, files]) => publishDirectory(publishing, top, files))
+        ]);
+        if (publishing.failure !== undefined)
+            throw publishing.failure.error;
+        const { moved } = publishing;
+        if (moved.size > 0)
+            job.log(`published ${moved.size} whole director${moved.size === 1 ? 'y' : 'ies'} into the new target`);
+    }
+    finally {
+        if (connectionIsUp(job.connection)) {
+            const left = job.files.filter((file) => !publishing.moved.has(file.relativePath.split('/')[0] ?? ''));
+            await removeStaging(job.connection, job.sftp, job.stagingDir, left);
+        }
+    }
+}
+/** The staging directory's subdirectories for `files`, deepest first, then itself. */
+function stagingDirectories(stage, files) {
+    const dirs = new Set();
+    for (const file of files)
+        for (let dir = posix.dirname(file.relativePath); dir !== '.'; dir = posix.dirname(dir))
+            dirs.add(dir);
+    return [...dirs]
+        .sort((a, b) => b.split('/').length - a.split('/').length)
+        .map((dir) => posix.join(stage, dir))
+        .concat(stage);
+}
+/**
+ * Removes a staging directory: emptied by the renames, it goes with a few SFTP rmdirs; anything
+ * left in it (after a failure) goes with `rm -rf`. Says whether it is gone.
+ */
+async function removeStaging(connection, sftp, stage, files) {
+    if (sftp !== undefined && files !== undefined) {
+        try {
+            for (const dir of stagingDirectories(stage, files))
+                await sftp.rmdir(dir);
+            return true;
+        }
+        catch {
+            // not empty: fall through
+        }
+    }
+    const result = await connection.exec(removeCommand(stage)).catch(() => undefined);
+    return result?.code === 0;
+}
+
+// After a host has failed for good: the temporary files and staging directories this run left
+// there, removed over a new short connection (the last one may be gone).
+/** Removes the file or link at `path`; nothing there is as good as removed. */
+async function removeIfThere(sftp, path) {
+    await sftp.unlink(path).catch((error) => {
+        if (!(error instanceof DeployError && error.kind === 'no-such-path'))
+            throw error;
+    });
+}
+/** Removes what this run left on the host. Returns what could not be removed. */
+async function removeTemporaries(job, signal) {
+    const { progress } = job;
+    const { release } = progress;
+    const releaseLeft = release?.made === true && !release.switched;
+    // The connection a release was made over is not used again after a failure.
+    if (release?.kept !== undefined) {
+        await release.kept.connection.close().catch(() => undefined);
+        release.kept = undefined;
+    }
+    if (progress.temporaries.size === 0 &&
+        progress.stagingDirs.size === 0 &&
+        progress.lock === undefined &&
+        !releaseLeft)
+        return [];
+    const connection = await job.connect(signal);
+    try {
+        const sftp = await connection.sftp();
+        // The release first: the lock guards it until it is gone.
+        await removeLeftRelease(job, connection, sftp);
+        await releaseLock(job, sftp, connection, true).catch(() => undefined);
+        for (const path of [...progress.temporaries])
+            await removeIfThere(sftp, path)
+                .then(() => progress.temporaries.delete(path))
+                .catch(() => undefined);
+        for (const dir of [...progress.stagingDirs])
+            if (await removeStaging(connection, sftp, dir))
+                progress.stagingDirs.delete(dir);
+    }
+    finally {
+        await connection.close();
+    }
+    return [
+        ...progress.temporaries,
+        ...progress.stagingDirs,
+        ...(progress.lock === undefined ? [] : [progress.lock]),
+        ...(release?.made === true && !release.switched ? [releaseDir(release.root, release.name)] : [])
+    ];
+}
+/**
+ * After a cancellation: this host's lock removed over a new connection, and before it an
+ * unswitched release this run made (one `rm -rf`: quick, unlike temporaries, which wait for
+ * the next run).
+ */
+async function removeLockAndRelease(job, signal) {
+    const connection = await job.connect(signal);
+    try {
+        const sftp = await connection.sftp();
+        await removeLeftRelease(job, connection, sftp);
+        await releaseLock(job, sftp, connection, true);
+    }
+    finally {
+        await connection.close();
+    }
+}
+/** The release this run made and did not switch to, removed (where it can be). */
+async function removeLeftRelease(job, connection, sftp) {
+    const { release } = job.progress;
+    if (release?.made !== true || release.switched)
+        return;
+    await removeTree(connection, sftp, releaseDir(release.root, release.name))
+        .then(() => {
+        release.made = false;
+        job.log.info(`removed this run's unfinished release ${release.name}`);
+    })
+        .catch(() => undefined);
+}
+
+// What one host has done so far, kept across its attempts, and the one place that counts a file
+// done or bytes sent.
+function createHostProgress() {
+    return {
+        phase: 'connecting',
+        sendGoal: 0,
+        sendStart: undefined,
+        lock: undefined,
+        attempts: 0,
+        bytes: 0,
+        resumedBytes: 0,
+        uploaded: 0,
+        skipped: 0,
+        deleted: 0,
+        done: new Set(),
+        temporaries: new Set(),
+        stagingDirs: new Set(),
+        parallelWritesUnsafe: false,
+        readBackLogged: false
+    };
+}
+/** A file is done on this host: sent and published (`uploaded`), or found identical (`skipped`). */
+function recordDone(progress, file, outcome) {
+    progress.done.add(file.relativePath);
+    progress[outcome] += 1;
+}
+/** Counts file bytes sent to this host (the server has acknowledged them). */
+function bytesCounter(progress) {
+    return (bytes) => {
+        progress.bytes += bytes;
+    };
+}
+/** The attempt is about to send `bytes` more: they count towards its goal. */
+function startSending(progress, bytes) {
+    progress.phase = 'sending';
+    progress.sendGoal = progress.bytes + bytes;
+    progress.sendStart = { at: Date.now(), bytes: progress.bytes };
+}
+
+// A symbolic link deployed as a link (`follow-symbolic-links: false`), over SFTP.
+/**
+ * Skipped where the host has a link with the same target text at its path; else made under its
+ * temporary name, its text read back, and renamed over the final path (replacing what is there,
+ * a link included), or with `atomic: false` made in place of what is there.
+ */
+async function sendLink(attempt, file) {
+    const { sftp, settings, progress } = attempt;
+    const target = file.linkTarget;
+    const finalPath = posix.join(attempt.base, file.relativePath);
+    await attempt.ensureDir(posix.dirname(finalPath));
+    const existing = await sftp.lstat(finalPath);
+    if (await isSameLink(attempt, file, existing)) {
+        recordDone(progress, file, 'skipped');
+        return undefined;
+    }
+    const writePath = settings.atomic ? temporaryPath(finalPath, attempt.hostToken) : finalPath;
+    if (settings.atomic)
+        progress.temporaries.add(writePath);
+    try {
+        if (settings.atomic || (existing !== undefined && !existing.isDirectory))
+            await removeIfThere(sftp, writePath);
+        await sftp.symlink(target, writePath);
+        const made = await sftp.readlink(writePath);
+        if (made !== target)
+            throw new DeployError('verify-mismatch', `'${file.relativePath}': the link made on the host points to '${made}', not '${target}'`);
+        if (settings.atomic) {
+            await sftp.posixRename(writePath, finalPath);
+            progress.temporaries.delete(writePath);
+        }
+    }
+    catch (error) {
+        throw (await directoryInTheWay(sftp, finalPath, file.relativePath, error)) ?? error;
+    }
+    recordDone(progress, file, 'uploaded');
+    return undefined;
+}
+/** Whether `existing`, what lstat found at the link's path, is a link with the same text. */
+async function isSameLink(attempt, file, existing) {
+    if (existing?.isSymbolicLink !== true)
+        return false;
+    return ((await attempt.sftp.readlink(posix.join(attempt.base, file.relativePath))) === file.linkTarget);
 }
 
 // Files whose copy on the host already has the same SHA-256 are not sent again. The host's

@@ -51,7 +51,7 @@ export async function removeTemporaries(job: HostJob, signal: AbortSignal): Prom
     ...progress.temporaries,
     ...progress.stagingDirs,
     ...(progress.lock === undefined ? [] : [progress.lock]),
-    ...(release?.made === true ? [releaseDir(release.root, release.name)] : [])
+    ...(release?.made === true && !release.switched ? [releaseDir(release.root, release.name)] : [])
   ]
 }
 

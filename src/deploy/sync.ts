@@ -14,6 +14,7 @@ import { removalScript } from '../remote/removal.js'
 import { listTree, type TreeEntry } from '../remote/tree.js'
 import { runPool } from './pool.js'
 import { LOCK_NAME } from './lock.js'
+import type { SftpSession } from '../ssh/types.js'
 import type { Attempt } from './types.js'
 
 /** What `delete` removes from a host, relative to its target. */
@@ -98,7 +99,7 @@ export async function deleteExtraneous(attempt: Attempt, extraneous: Extraneous)
   const files = extraneous.files.map((path) => posix.join(base, path))
   const directories = extraneous.directories.map((path) => posix.join(base, path))
   if (!(await removeInShell(attempt, files, directories)))
-    await removeOverSftp(attempt, files, directories)
+    await removeOverSftp(attempt.sftp, files, directories)
   progress.deleted += extraneous.files.length
   log.info(
     `deleted ${extraneous.files.length} file(s) and ${extraneous.directories.length} director${extraneous.directories.length === 1 ? 'y' : 'ies'} that this deploy does not have${namesShown(extraneous.files)}`
@@ -152,12 +153,16 @@ async function* oneChunk(text: string): AsyncGenerator<Buffer> {
   yield Buffer.from(text)
 }
 
-async function removeOverSftp(
-  attempt: Attempt,
+/**
+ * Unlinks `files` (many at once; links removed, never followed; one already gone is as good as
+ * removed), then removes `directories` in the order given (deepest first): one that is not
+ * empty stays.
+ */
+export async function removeOverSftp(
+  sftp: SftpSession,
   files: readonly string[],
   directories: readonly string[]
 ): Promise<void> {
-  const { sftp } = attempt
   await runPool(files, SFTP_REMOVALS_IN_FLIGHT, async (path) => {
     await sftp.unlink(path).catch((error: unknown) => {
       if (!(error instanceof DeployError && error.kind === 'no-such-path')) throw error

@@ -11,6 +11,7 @@ import { posix } from 'node:path'
 import { DeployError, isConnectionEnded } from '../../errors.js'
 import { removeCommand } from '../../remote/tar-extract.js'
 import { listTree } from '../../remote/tree.js'
+import { removeOverSftp } from '../sync.js'
 import type { SftpSession, SshConnection } from '../../ssh/types.js'
 import { HISTORY_FILE, orderedReleases, parseHistory } from './history.js'
 
@@ -181,12 +182,14 @@ export async function removeTree(
     throw error
   })
   if (entries === undefined) return
-  for (const entry of entries)
-    if (entry.kind !== 'directory') await sftp.unlink(posix.join(dir, entry.path))
-  const directories = entries
-    .filter((entry) => entry.kind === 'directory')
-    .map((entry) => entry.path)
-    .sort((a, b) => b.split('/').length - a.split('/').length)
-  for (const path of directories) await sftp.rmdir(posix.join(dir, path))
+  const inside = (kind: 'directories' | 'others'): string[] =>
+    entries
+      .filter((entry) => (entry.kind === 'directory') === (kind === 'directories'))
+      .map((entry) => posix.join(dir, entry.path))
+  await removeOverSftp(
+    sftp,
+    inside('others'),
+    inside('directories').sort((a, b) => b.split('/').length - a.split('/').length)
+  )
   await sftp.rmdir(dir)
 }

@@ -8,6 +8,7 @@ import { errorMessage, oneLine, DeployError } from '../../errors.js'
 import type { SftpSession, SshConnection } from '../../ssh/types.js'
 import { releaseLock } from '../lock.js'
 import type { HostJob } from '../types.js'
+import { waitUnlessStopped } from '../wait.js'
 import { historyLine, historyText, HISTORY_FILE, releasesToPrune } from './history.js'
 import {
   CURRENT_LINK,
@@ -56,10 +57,6 @@ function afterwards(job: HostJob): AbortSignal {
   return AbortSignal.timeout(Math.min(AFTERWARDS_MS, job.settings.connectTimeoutMs + 5000))
 }
 
-function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
-
 /** Runs `step` over the host's link; where the connection fails, again over a new one (`retries`). */
 export async function overLink<T>(
   job: HostJob,
@@ -82,7 +79,7 @@ export async function overLink<T>(
         !signal.aborted
       if (!retry) throw error
       job.log.warning(`${oneLine(error.message)}: again over a new connection`)
-      await pause(job.settings.retryDelayMs * 2 ** attempt)
+      await waitUnlessStopped(job.settings.retryDelayMs * 2 ** attempt, signal)
     }
   }
 }
