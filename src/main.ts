@@ -206,7 +206,8 @@ async function deploy(
       plan.files.length,
       (indexes) => fanOutBatch(indexes, fanOutOptions, options, thread, runToken),
       root.signal,
-      (line) => io.info(line)
+      (line) => io.info(line),
+      (result) => fanOutOptions.reporter.hostDone(result, [])
     )
     results = rollout.results
   } finally {

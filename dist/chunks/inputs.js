@@ -33443,6 +33443,16 @@ function report(run, outcome, done) {
     run.options.reporter.hostDone(result, outcome.log);
     return result;
 }
+/** `switch: together`: the hosts whose releases are made switch (or not) as one, then report. */
+async function switchWaiting(run, waiting, results) {
+    const { options } = run;
+    const places = [...waiting.keys()].filter((index) => waiting[index] !== undefined);
+    const outcomes = places.map((index) => waiting[index]);
+    const switched = await switchTogether(outcomes, options.barrier ?? localBarrier, options.signal);
+    outcomes.forEach((outcome, at) => {
+        results[places[at]] = report(run, outcome, switched[at]);
+    });
+}
 async function fanOut(options) {
     const { settings, plan, reporter } = options;
     const jumps = new JumpConnections(settings, options.signal, openConnection);
@@ -33466,7 +33476,7 @@ async function fanOut(options) {
     }, options.progressIntervalMs);
     const releases = settings.releases;
     const together = releases !== undefined && releases.switchMode === 'together' && !settings.dryRun;
-    const waiting = new Array(settings.hosts.length);
+    const waiting = [];
     try {
         await runPool(settings.hosts, settings.maxParallel, async (host, index) => {
             const outcome = await runHost(run, host, index);
@@ -33483,17 +33493,11 @@ async function fanOut(options) {
             results[index] = report(run, outcome, result);
             return undefined;
         });
+        if (together)
+            await switchWaiting(run, waiting, results);
     }
     finally {
         clearInterval(ticker);
-    }
-    if (together) {
-        const outcomes = waiting.filter((outcome) => outcome !== undefined);
-        const switched = await switchTogether(outcomes, options.barrier ?? localBarrier, options.signal);
-        outcomes.forEach((outcome, at) => {
-            const result = switched[at];
-            results[settings.hosts.indexOf(outcome.job.host)] = report(run, outcome, result);
-        });
     }
     return results.map((result, index) => result ??
         notAttempted(settings.hosts[index]?.label ?? '?', plan.files.length, 'not attempted'));

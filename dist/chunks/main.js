@@ -944,7 +944,9 @@ const SECRET_INPUTS = ['key', 'passphrase', 'password'];
 // finished (published, switched, script-after and health checks passed) before the next
 // starts, `batch-pause` between. Once more hosts have failed than `max-failures` allows, no
 // further batch starts: the hosts not started are skipped.
-async function rollOut(rollout, labels, files, runBatch, signal, say) {
+async function rollOut(rollout, labels, files, runBatch, signal, say, 
+/** A host not started because the rollout stopped (reported as the others are). */
+skipped = () => undefined) {
     const batches = batchesOf(rollout.batchSizes, labels.length);
     const tolerated = failuresTolerated(rollout.maxFailures, labels.length);
     const results = new Array(labels.length);
@@ -953,11 +955,14 @@ async function rollOut(rollout, labels, files, runBatch, signal, say) {
     for (const [at, batch] of batches.entries()) {
         const number = at + 1;
         if (stopped !== undefined) {
-            for (const index of batch)
-                results[index] = {
+            for (const index of batch) {
+                const result = {
                     ...notAttempted(labels[index] ?? '?', files, `not started: the rollout stopped ${stopped}`),
                     batch: number
                 };
+                results[index] = result;
+                skipped(result);
+            }
             continue;
         }
         if (at > 0 && rollout.batchPauseMs > 0) {
@@ -2412,7 +2417,7 @@ async function deploy(io, settings, plan, options, thread) {
             }
         };
         const runToken = newRunToken();
-        rollout = await rollOut(settings.rollout, hosts.map((host) => host.label), plan.files.length, (indexes) => fanOutBatch(indexes, fanOutOptions, options, thread, runToken), root.signal, (line) => io.info(line));
+        rollout = await rollOut(settings.rollout, hosts.map((host) => host.label), plan.files.length, (indexes) => fanOutBatch(indexes, fanOutOptions, options, thread, runToken), root.signal, (line) => io.info(line), (result) => fanOutOptions.reporter.hostDone(result, []));
         results = rollout.results;
     }
     finally {

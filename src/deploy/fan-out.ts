@@ -168,6 +168,21 @@ function report(run: Run, outcome: HostOutcome, done: HostResult): HostResult {
   return result
 }
 
+/** `switch: together`: the hosts whose releases are made switch (or not) as one, then report. */
+async function switchWaiting(
+  run: Run,
+  waiting: readonly (HostOutcome | undefined)[],
+  results: (HostResult | undefined)[]
+): Promise<void> {
+  const { options } = run
+  const places = [...waiting.keys()].filter((index) => waiting[index] !== undefined)
+  const outcomes = places.map((index) => waiting[index] as HostOutcome)
+  const switched = await switchTogether(outcomes, options.barrier ?? localBarrier, options.signal)
+  outcomes.forEach((outcome, at) => {
+    results[places[at] as number] = report(run, outcome, switched[at] as HostResult)
+  })
+}
+
 export async function fanOut(options: FanOutOptions): Promise<HostResult[]> {
   const { settings, plan, reporter } = options
   const jumps = new JumpConnections(settings, options.signal, openConnection)
@@ -197,7 +212,7 @@ export async function fanOut(options: FanOutOptions): Promise<HostResult[]> {
   }, options.progressIntervalMs)
   const releases = settings.releases
   const together = releases !== undefined && releases.switchMode === 'together' && !settings.dryRun
-  const waiting = new Array<HostOutcome | undefined>(settings.hosts.length)
+  const waiting: HostOutcome[] = []
   try {
     await runPool(settings.hosts, settings.maxParallel, async (host, index) => {
       const outcome = await runHost(run, host, index)
@@ -214,16 +229,9 @@ export async function fanOut(options: FanOutOptions): Promise<HostResult[]> {
       results[index] = report(run, outcome, result)
       return undefined
     })
+    if (together) await switchWaiting(run, waiting, results)
   } finally {
     clearInterval(ticker)
-  }
-  if (together) {
-    const outcomes = waiting.filter((outcome) => outcome !== undefined)
-    const switched = await switchTogether(outcomes, options.barrier ?? localBarrier, options.signal)
-    outcomes.forEach((outcome, at) => {
-      const result = switched[at] as HostResult
-      results[settings.hosts.indexOf(outcome.job.host)] = report(run, outcome, result)
-    })
   }
   return results.map(
     (result, index) =>

@@ -62,6 +62,8 @@ describe('batches', () => {
       /rollout stopped after batch 1 of 3: 1 host\(s\) failed/
     )
     expect(stopped.summary).toContain('The rollout stopped after batch 1 of 3')
+    // Every host is reported, those not started too.
+    expect(stopped.stdout.match(/^::group::.*: skipped \(/gm)?.length).toBe(2)
     expect(existsSync(host(1).path('ro/canary/index.html'))).toBe(false)
 
     const tolerated = await run(all(), { ...inputs, 'max-failures': '1' })

@@ -26,7 +26,9 @@ export async function rollOut(
   files: number,
   runBatch: BatchRunner,
   signal: AbortSignal,
-  say: (line: string) => void
+  say: (line: string) => void,
+  /** A host not started because the rollout stopped (reported as the others are). */
+  skipped: (result: HostResult) => void = () => undefined
 ): Promise<Rollout> {
   const batches = batchesOf(rollout.batchSizes, labels.length)
   const tolerated = failuresTolerated(rollout.maxFailures, labels.length)
@@ -36,8 +38,8 @@ export async function rollOut(
   for (const [at, batch] of batches.entries()) {
     const number = at + 1
     if (stopped !== undefined) {
-      for (const index of batch)
-        results[index] = {
+      for (const index of batch) {
+        const result = {
           ...notAttempted(
             labels[index] ?? '?',
             files,
@@ -45,6 +47,9 @@ export async function rollOut(
           ),
           batch: number
         }
+        results[index] = result
+        skipped(result)
+      }
       continue
     }
     if (at > 0 && rollout.batchPauseMs > 0) {
