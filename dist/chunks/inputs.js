@@ -5785,6 +5785,16 @@ async function planAttempt(job, signal) {
     const started = Date.now();
     const connection = await job.connect(signal);
     job.log.info(`connected in ${formatDuration(Date.now() - started)} (dry run: nothing is written)`);
+    const { rollout } = job.settings;
+    const steps = [
+        rollout.scriptBefore === undefined ? undefined : 'script-before',
+        rollout.scriptAfter === undefined ? undefined : 'script-after',
+        rollout.healthCheck === undefined && rollout.healthCheckUrl === undefined
+            ? undefined
+            : 'the health checks'
+    ].filter((step) => step !== undefined);
+    if (steps.length > 0)
+        job.log.info(`a dry run does not run ${steps.join(', ')}`);
     let hasher;
     try {
         const sftp = await connection.sftp();

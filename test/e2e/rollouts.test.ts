@@ -101,6 +101,24 @@ describe('batches over threads', () => {
 })
 
 describe('scripts', () => {
+  test('a dry run runs no script and no health check', async () => {
+    const h = host(0)
+    const plan = await run([h], {
+      target: 'ro/dry',
+      'dry-run': 'true',
+      'script-before': 'touch "$HOME/before-ran"',
+      'script-after': 'touch "$HOME/after-ran"',
+      'health-check': 'exit 1'
+    })
+    expect(plan.code, logOf(plan)).toBe(0)
+    expect(results(plan)[0]?.status).toBe('planned')
+    expect(logOf(plan)).toContain(
+      'a dry run does not run script-before, script-after, the health checks'
+    )
+    expect(existsSync(h.path('before-ran'))).toBe(false)
+    expect(existsSync(h.path('after-ran'))).toBe(false)
+  })
+
   test('script-before failing: nothing written to that host', async () => {
     const h = host(1)
     const deploy = await run([h], { target: 'ro/before', 'script-before': 'echo checking; false' })
