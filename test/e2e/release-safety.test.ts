@@ -28,6 +28,7 @@ import {
   treeDigest,
   type ActionRun
 } from '../harness/run-action.js'
+import { currentOf, deployRelease, releasesOn } from '../harness/releases.js'
 import { useFleet, type TestHost } from '../harness/sshd.js'
 import { startProxy } from '../harness/tcp-proxy.js'
 
@@ -37,23 +38,11 @@ const host = (index: number): TestHost => fleet.host(index)
 const label = (h: TestHost): string => `${fleet.user}@${h.entry}`
 const LOCK = '.deploy.lock'
 
-function deploy(
+const deploy = (
   hosts: readonly TestHost[],
   files: Record<string, string | Buffer>,
   extra: Record<string, string>
-): Promise<ActionRun> {
-  return runAction(fleetInputs(fleet, hosts, { releases: 'true', ...extra }), {
-    cwd: workspace(files)
-  })
-}
-
-function currentOf(h: TestHost, root: string): string {
-  return readlinkSync(h.path(`${root}/current`))
-}
-
-function releasesOn(h: TestHost, root: string): string[] {
-  return readdirSync(h.path(`${root}/releases`)).sort()
-}
+): Promise<ActionRun> => deployRelease(fleet, hosts, files, extra)
 
 function digestOf(files: Record<string, string | Buffer>): Record<string, string> {
   return Object.fromEntries(Object.entries(files).map(([path, content]) => [path, sha256(content)]))

@@ -3,7 +3,7 @@
 // `current` with one rename; keep-releases prunes, rollback goes back, and with `switch:
 // together` a host that fails holds the others on their old release.
 
-import { lstatSync, readFileSync, readlinkSync, statSync, existsSync, readdirSync } from 'node:fs'
+import { existsSync, lstatSync, readFileSync, statSync } from 'node:fs'
 import { describe, expect, test } from 'vitest'
 import { pseudoRandomBytes, workspace } from '../helpers/workspace.js'
 import {
@@ -12,23 +12,21 @@ import {
   results,
   runAction,
   sha256,
-  treeDigest
+  treeDigest,
+  type ActionRun
 } from '../harness/run-action.js'
 import { startSilentListener } from '../harness/ssh2-server.js'
+import { currentOf, deployRelease, releasesOn } from '../harness/releases.js'
 import { useFleet, type TestHost } from '../harness/sshd.js'
 
 const fleet = useFleet({ count: 3 })
 const host = (index: number): TestHost => fleet.host(index)
 
-function deploy(
+const deploy = (
   hosts: readonly TestHost[],
   files: Record<string, string | Buffer>,
   extra: Record<string, string>
-) {
-  return runAction(fleetInputs(fleet, hosts, { releases: 'true', ...extra }), {
-    cwd: workspace(files)
-  })
-}
+): Promise<ActionRun> => deployRelease(fleet, hosts, files, extra)
 
 /** A rollback of `root` on one host. */
 function rollBack(h: TestHost, root: string) {
@@ -36,15 +34,6 @@ function rollBack(h: TestHost, root: string) {
     fleetInputs(fleet, [h], { releases: 'true', rollback: 'true', target: root, source: '' }),
     { cwd: workspace({}) }
   )
-}
-
-/** The release `current` points to on a host, by name. */
-function currentOf(h: TestHost, root: string): string {
-  return readlinkSync(h.path(`${root}/current`))
-}
-
-function releasesOn(h: TestHost, root: string): string[] {
-  return readdirSync(h.path(`${root}/releases`)).sort()
 }
 
 describe('releases', () => {
