@@ -32604,9 +32604,9 @@ async function runSteps(connected, work, firstSessionUp) {
     const locked = taken.waited ? await readAgainAfterWaiting(target) : target;
     const { attempt } = locked;
     const { releases } = attempt.settings;
-    // Under the lock, before anything is written; where it fails, nothing is.
-    await runScriptBefore(attempt, attempt.connection, attempt.base, attempt.signal);
     if (releases !== undefined) {
+        // Under the lock, before anything is written; where it fails, nothing is.
+        await runScriptBefore(attempt, attempt.connection, attempt.base, attempt.signal);
         // The lock stays until the switch is over, or the release is removed after a failure.
         if (taken.readOnly)
             throw notWritable(attempt, work.files.length + work.links.length);
@@ -32614,7 +32614,11 @@ async function runSteps(connected, work, firstSessionUp) {
         return;
     }
     try {
-        await stepsUnderLock(attempt, work, locked, taken.readOnly);
+        // What `delete` will remove is known (and max-delete enforced) before anything is written
+        // and before the user's script runs: a host refused for it is left as it was.
+        const deletion = attempt.settings.delete && !attempt.targetIsNew ? await planDeletion(attempt) : undefined;
+        await runScriptBefore(attempt, attempt.connection, attempt.base, attempt.signal);
+        await stepsUnderLock(attempt, work, locked, { readOnly: taken.readOnly, deletion });
     }
     catch (error) {
         // A failure a retry follows keeps the lock (the retry takes it over by its token): no other
@@ -32651,12 +32655,10 @@ function notWritable(attempt, count) {
     return new DeployError('permission', `cannot take the deploy lock in ${attempt.base}: the target is not writable (permission denied), and ${count} file(s) are to be written; nothing was written`);
 }
 /** The steps that write: with the target's lock held. */
-async function stepsUnderLock(attempt, work, target, readOnly) {
+async function stepsUnderLock(attempt, work, target, { readOnly, deletion }) {
     const { stream } = target;
     const { progress } = attempt;
     const files = await skipUnchanged(attempt, work.files, target.prefetched);
-    // What `delete` will remove is known (and max-delete enforced) before anything is written.
-    const deletion = attempt.settings.delete && !attempt.targetIsNew ? await planDeletion(attempt) : undefined;
     // With nothing to send there is nothing to check room or write access for.
     const checked = work.links.length === 0 ? files : [...files, ...work.links];
     await checkBeforeSending(attempt, checked, stream !== undefined);

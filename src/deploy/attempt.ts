@@ -17,7 +17,7 @@ import { createHasher, openSessions } from './sessions.js'
 import { releaseLock, takeLock } from './lock.js'
 import { makeTargetInShell, resolveTarget, type ResolvedTarget } from './target.js'
 import type { Attempt, Connected, HostJob } from './types.js'
-import { deleteExtraneous, planDeletion } from './sync.js'
+import { deleteExtraneous, planDeletion, type Extraneous } from './sync.js'
 import { prepareRelease } from './releases/prepare.js'
 import { runScriptBefore } from './rollout/after.js'
 import { prefetchDigests, skipUnchanged } from './unchanged.js'
@@ -86,16 +86,21 @@ async function runSteps(
   const locked = taken.waited ? await readAgainAfterWaiting(target) : target
   const { attempt } = locked
   const { releases } = attempt.settings
-  // Under the lock, before anything is written; where it fails, nothing is.
-  await runScriptBefore(attempt, attempt.connection, attempt.base, attempt.signal)
   if (releases !== undefined) {
+    // Under the lock, before anything is written; where it fails, nothing is.
+    await runScriptBefore(attempt, attempt.connection, attempt.base, attempt.signal)
     // The lock stays until the switch is over, or the release is removed after a failure.
     if (taken.readOnly) throw notWritable(attempt, work.files.length + work.links.length)
     await prepareRelease(attempt, releases, work)
     return
   }
   try {
-    await stepsUnderLock(attempt, work, locked, taken.readOnly)
+    // What `delete` will remove is known (and max-delete enforced) before anything is written
+    // and before the user's script runs: a host refused for it is left as it was.
+    const deletion =
+      attempt.settings.delete && !attempt.targetIsNew ? await planDeletion(attempt) : undefined
+    await runScriptBefore(attempt, attempt.connection, attempt.base, attempt.signal)
+    await stepsUnderLock(attempt, work, locked, { readOnly: taken.readOnly, deletion })
   } catch (error) {
     // A failure a retry follows keeps the lock (the retry takes it over by its token): no other
     // deploy gets in between the attempts. Else it goes now; where it cannot, the cleanup
@@ -141,14 +146,11 @@ async function stepsUnderLock(
   attempt: Attempt,
   work: WorkList,
   target: ResolvedTarget,
-  readOnly: boolean
+  { readOnly, deletion }: { readOnly: boolean; deletion: Extraneous | undefined }
 ): Promise<void> {
   const { stream } = target
   const { progress } = attempt
   const files = await skipUnchanged(attempt, work.files, target.prefetched)
-  // What `delete` will remove is known (and max-delete enforced) before anything is written.
-  const deletion =
-    attempt.settings.delete && !attempt.targetIsNew ? await planDeletion(attempt) : undefined
   // With nothing to send there is nothing to check room or write access for.
   const checked = work.links.length === 0 ? files : [...files, ...work.links]
   await checkBeforeSending(attempt, checked, stream !== undefined)

@@ -408,6 +408,41 @@ describe('max-delete', () => {
     expect(none.code, logOf(none)).toBe(0)
     expect(results(none)[0]).toMatchObject({ status: 'success', deleted: 0, uploaded: 0 })
   })
+
+  test('refused by max-delete with lock: false and a script-before: the script never runs, and the target, its own mtime included, is exactly as it was', async () => {
+    const h = host(1)
+    const target = 'limit-unlocked'
+    plant(h.path(target), {
+      'index.html': 'old index',
+      'stale1.txt': '1',
+      'stale2.txt': '2',
+      'old/stale3.txt': '3'
+    })
+    const marker = h.path('limit-unlocked-script-ran')
+    const before = snapshotWithRoot(h.path(target))
+    const refused = await deploy(
+      [h],
+      target,
+      { 'index.html': 'new index' },
+      {
+        'max-delete': '2',
+        lock: 'false',
+        'script-before': `touch ${JSON.stringify(marker)}`
+      }
+    )
+    expect(refused.code, logOf(refused)).toBe(1)
+    const [result] = results(refused)
+    expect(result, logOf(refused)).toMatchObject({
+      status: 'failed',
+      errorClass: 'delete-limit',
+      uploaded: 0,
+      deleted: 0
+    })
+    expect(result?.error).toMatch(/\b3 file\(s\)/)
+    expect(snapshotWithRoot(h.path(target))).toEqual(before)
+    expect(existsSync(marker)).toBe(false)
+    expect(workingNames(h.home)).toEqual([])
+  })
 })
 
 describe('where the deletion runs', () => {
