@@ -5743,14 +5743,8 @@ function compareDigests(progress, file, size, local, remote) {
 // release it would make (refused as a real run would refuse it), which release the files would
 // be compared with (the current one), and which releases a successful switch would prune; for a
 // rollback, which release `current` would go back to.
-/**
- * Logs the host's release plan. Returns the directory the files would be compared with (the
- * current release's), or undefined where there is none (every file would be sent).
- */
-async function planRelease(job, sftp, root) {
-    const release = job.settings.releases;
-    if (release === undefined)
-        return root;
+/** Logs and returns the host's release plan; `root` is the target, there already. */
+async function planRelease(job, release, sftp, root) {
     const host = await readHostReleases(sftp, root);
     const { current } = host;
     if (release.rollback) {
@@ -5760,13 +5754,17 @@ async function planRelease(job, sftp, root) {
                 ? `nothing to roll back: ${root}/current is not there`
                 : `no release before ${current} to roll back to`);
         job.log.info(`plan: current would go back from ${current} to ${before}, and ${current} be removed`);
-        return undefined;
+        return { base: undefined, release: before, prune: [current] };
     }
     if (host.directories.has(release.name))
         throw new DeployError('release', `release ${release.name} is on the host already (${releaseDir(root, release.name)}): a release is never overwritten; give another release-name`);
     const pruned = releasesToPrune([...host.ordered, release.name], release.name, release.keep);
     job.log.info(`plan: release ${release.name} would be made${current === undefined ? ' (the first here)' : `, unchanged files linked from ${current}`}; then current switched to it${pruned.length > 0 ? `, and ${pruned.join(', ')} pruned` : ''}`);
-    return current === undefined ? undefined : releaseDir(root, current);
+    return {
+        base: current === undefined ? undefined : releaseDir(root, current),
+        release: release.name,
+        prune: pruned
+    };
 }
 
 // `dry-run`: each host connected to (host keys checked, authenticated) and looked at, nothing
@@ -5806,7 +5804,10 @@ async function planAttempt(job, signal) {
         job.progress.planned = {
             upload: plan.upload.length,
             unchanged: plan.unchanged.length,
-            delete: plan.delete.length
+            delete: plan.delete.length,
+            ...(plan.releases === undefined
+                ? {}
+                : { release: plan.releases.release, prune: plan.releases.prune })
         };
         logPlan(job, plan);
     }
@@ -5817,19 +5818,29 @@ async function planAttempt(job, signal) {
 }
 async function planHost(job, signal, connection, sftp, hasher) {
     const everything = job.plan.files.map((file) => file.relativePath);
+    const { releases } = job.settings;
     if ((await sftp.stat(job.host.target)) === undefined) {
+        if (releases?.rollback === true)
+            throw new DeployError('release', `nothing to roll back: ${job.host.target} is not there`);
         job.log.info(`target ${job.host.target} is not there yet: it would be made`);
-        return { upload: everything, unchanged: [], delete: [] };
+        return {
+            upload: everything,
+            unchanged: [],
+            delete: [],
+            ...(releases === undefined ? {} : { releases: { release: releases.name, prune: [] } })
+        };
     }
     const root = await sftp.realpath(job.host.target);
     job.log.info(`target ${job.host.target} is ${root} on the host`);
     // With releases: the current release, if any, is what the files are compared with.
-    const base = await planRelease(job, sftp, root);
+    const released = releases === undefined ? undefined : await planRelease(job, releases, sftp, root);
+    const base = released === undefined ? root : released.base;
     if (base === undefined)
         return {
-            upload: job.settings.releases?.rollback === true ? [] : everything,
+            upload: releases?.rollback === true ? [] : everything,
             unchanged: [],
-            delete: []
+            delete: [],
+            ...(released === undefined ? {} : { releases: released })
         };
     const attempt = {
         ...job,
@@ -5848,7 +5859,8 @@ async function planHost(job, signal, connection, sftp, hasher) {
     return {
         upload: everything.filter((path) => !unchanged.has(path)),
         unchanged: everything.filter((path) => unchanged.has(path)),
-        delete: deleting
+        delete: deleting,
+        ...(released === undefined ? {} : { releases: released })
     };
 }
 /** The files (and links) a deploy would find already there, compared as a deploy compares them. */

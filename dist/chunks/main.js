@@ -2260,9 +2260,19 @@ function optionalColumns(results, context) {
             header: 'Plan',
             cell: (result) => result.planned === undefined
                 ? ''
-                : `${result.planned.upload} to send, ${result.planned.unchanged} unchanged${context.deleting === true ? `, ${result.planned.delete} to delete` : ''}`
+                : cell(planText(result.planned, context.deleting === true))
         });
     return columns;
+}
+/** A host's plan in a few words: what is sent, kept, deleted; the release made and pruned. */
+function planText(planned, deleting) {
+    const counts = `${planned.upload} to send, ${planned.unchanged} unchanged${deleting ? `, ${planned.delete} to delete` : ''}`;
+    if (planned.release === undefined)
+        return counts;
+    const pruned = planned.prune === undefined || planned.prune.length === 0
+        ? ''
+        : `, then ${planned.prune.join(', ')} removed`;
+    return `${counts}; current → ${planned.release}${pruned}`;
 }
 function summaryMarkdown(results, context) {
     const failed = results.filter((result) => result.status === 'failed').length;

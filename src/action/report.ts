@@ -2,6 +2,7 @@
 // one error annotation per failed host. Pure formatting.
 
 import type { HostResult, HostStatus } from '../deploy/result.js'
+import type { PlannedCounts } from '../deploy/progress.js'
 import { formatBytes } from '../format.js'
 import { formatDuration } from '../config/duration.js'
 import { oneLine } from '../errors.js'
@@ -114,9 +115,20 @@ function optionalColumns(
       cell: (result) =>
         result.planned === undefined
           ? ''
-          : `${result.planned.upload} to send, ${result.planned.unchanged} unchanged${context.deleting === true ? `, ${result.planned.delete} to delete` : ''}`
+          : cell(planText(result.planned, context.deleting === true))
     })
   return columns
+}
+
+/** A host's plan in a few words: what is sent, kept, deleted; the release made and pruned. */
+function planText(planned: PlannedCounts, deleting: boolean): string {
+  const counts = `${planned.upload} to send, ${planned.unchanged} unchanged${deleting ? `, ${planned.delete} to delete` : ''}`
+  if (planned.release === undefined) return counts
+  const pruned =
+    planned.prune === undefined || planned.prune.length === 0
+      ? ''
+      : `, then ${planned.prune.join(', ')} removed`
+  return `${counts}; current → ${planned.release}${pruned}`
 }
 
 export function summaryMarkdown(results: readonly HostResult[], context: SummaryContext): string {

@@ -17,7 +17,7 @@ import { planDeletion } from './sync.js'
 import type { Attempt, HostJob } from './types.js'
 import { skipUnchanged } from './unchanged.js'
 import { alreadyThere } from './verify.js'
-import { planRelease } from './releases/dry-run.js'
+import { planRelease, type ReleasePlan } from './releases/dry-run.js'
 
 // Names the log shows per list; all of them go to the debug log.
 const NAMES_SHOWN = 20
@@ -31,6 +31,8 @@ interface HostPlan {
   readonly upload: readonly string[]
   readonly unchanged: readonly string[]
   readonly delete: readonly string[]
+  /** With `releases`: the release made (or gone back to) and those removed. */
+  readonly releases?: Pick<ReleasePlan, 'release' | 'prune'>
 }
 
 /** One dry-run attempt at a host: its plan in `job.progress.planned`. Writes nothing. */
@@ -58,7 +60,10 @@ export async function planAttempt(job: HostJob, signal: AbortSignal): Promise<vo
     job.progress.planned = {
       upload: plan.upload.length,
       unchanged: plan.unchanged.length,
-      delete: plan.delete.length
+      delete: plan.delete.length,
+      ...(plan.releases === undefined
+        ? {}
+        : { release: plan.releases.release, prune: plan.releases.prune })
     }
     logPlan(job, plan)
   } finally {
@@ -75,19 +80,29 @@ async function planHost(
   hasher: RemoteHasher | undefined
 ): Promise<HostPlan> {
   const everything = job.plan.files.map((file) => file.relativePath)
+  const { releases } = job.settings
   if ((await sftp.stat(job.host.target)) === undefined) {
+    if (releases?.rollback === true)
+      throw new DeployError('release', `nothing to roll back: ${job.host.target} is not there`)
     job.log.info(`target ${job.host.target} is not there yet: it would be made`)
-    return { upload: everything, unchanged: [], delete: [] }
+    return {
+      upload: everything,
+      unchanged: [],
+      delete: [],
+      ...(releases === undefined ? {} : { releases: { release: releases.name, prune: [] } })
+    }
   }
   const root = await sftp.realpath(job.host.target)
   job.log.info(`target ${job.host.target} is ${root} on the host`)
   // With releases: the current release, if any, is what the files are compared with.
-  const base = await planRelease(job, sftp, root)
+  const released = releases === undefined ? undefined : await planRelease(job, releases, sftp, root)
+  const base = released === undefined ? root : released.base
   if (base === undefined)
     return {
-      upload: job.settings.releases?.rollback === true ? [] : everything,
+      upload: releases?.rollback === true ? [] : everything,
       unchanged: [],
-      delete: []
+      delete: [],
+      ...(released === undefined ? {} : { releases: released })
     }
   const attempt: Attempt = {
     ...job,
@@ -107,7 +122,8 @@ async function planHost(
   return {
     upload: everything.filter((path) => !unchanged.has(path)),
     unchanged: everything.filter((path) => unchanged.has(path)),
-    delete: deleting
+    delete: deleting,
+    ...(released === undefined ? {} : { releases: released })
   }
 }
 

@@ -53,6 +53,10 @@ export interface PlannedCounts {
   readonly upload: number
   readonly unchanged: number
   readonly delete: number
+  /** With `releases`: the release a deploy would make (a rollback: the one it goes back to). */
+  readonly release?: string
+  /** With `releases`: the releases it would remove (pruned, or the one rolled back from). */
+  readonly prune?: readonly string[]
 }
 
 export function createHostProgress(): HostProgress {

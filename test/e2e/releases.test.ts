@@ -17,6 +17,7 @@ import {
 } from '../harness/run-action.js'
 import { startSilentListener } from '../harness/ssh2-server.js'
 import { currentOf, deployRelease, releasesOn } from '../harness/releases.js'
+import { snapshotWithRoot } from '../harness/host-tree.js'
 import { useFleet, type TestHost } from '../harness/sshd.js'
 
 const fleet = useFleet({ count: 3 })
@@ -29,9 +30,15 @@ const deploy = (
 ): Promise<ActionRun> => deployRelease(fleet, hosts, files, extra)
 
 /** A rollback of `root` on one host. */
-function rollBack(h: TestHost, root: string) {
+function rollBack(h: TestHost, root: string, extra: Record<string, string> = {}) {
   return runAction(
-    fleetInputs(fleet, [h], { releases: 'true', rollback: 'true', target: root, source: '' }),
+    fleetInputs(fleet, [h], {
+      releases: 'true',
+      rollback: 'true',
+      target: root,
+      source: '',
+      ...extra
+    }),
     { cwd: workspace({}) }
   )
 }
@@ -103,6 +110,15 @@ describe('releases', () => {
       expect(run.code, logOf(run)).toBe(0)
     }
     expect(releasesOn(h, 'rel/keep')).toEqual(['c', 'd'])
+    // Planned first: where current would go, and what would be removed; nothing moves.
+    const planned = await rollBack(h, 'rel/keep', { 'dry-run': 'true' })
+    expect(planned.code, logOf(planned)).toBe(0)
+    expect(results(planned)[0]).toMatchObject({
+      status: 'planned',
+      planned: { upload: 0, release: 'c', prune: ['d'] }
+    })
+    expect(planned.summary).toContain('current → c, then d removed')
+    expect(currentOf(h, 'rel/keep')).toBe('releases/d')
     const back = await rollBack(h, 'rel/keep')
     expect(back.code, logOf(back)).toBe(0)
     expect(results(back)[0]).toMatchObject({
@@ -194,7 +210,7 @@ describe('releases', () => {
       )
       expect(run.code, logOf(run)).toBe(0)
     }
-    const before = treeDigest(h.path('rel/plan'))
+    const before = snapshotWithRoot(h.path('rel/plan'))
     const plan = await deploy(
       [h],
       { 'a.txt': 'same', 'b.txt': 'p3' },
@@ -208,12 +224,14 @@ describe('releases', () => {
     expect(plan.code, logOf(plan)).toBe(0)
     expect(results(plan)[0]).toMatchObject({
       status: 'planned',
-      planned: { upload: 1, unchanged: 1, delete: 0 }
+      planned: { upload: 1, unchanged: 1, delete: 0, release: 'p3', prune: ['p1'] }
     })
     expect(logOf(plan)).toContain(
       'plan: release p3 would be made, unchanged files linked from p2; then current switched to it, and p1 pruned'
     )
-    expect(treeDigest(h.path('rel/plan'))).toEqual(before)
+    expect(plan.summary).toContain('1 to send, 1 unchanged; current → p3, then p1 removed')
+    // Byte for byte and mtime for mtime, the target's own included: no lock, no temporary.
+    expect(snapshotWithRoot(h.path('rel/plan'))).toEqual(before)
     expect(currentOf(h, 'rel/plan')).toBe('releases/p2')
   })
 

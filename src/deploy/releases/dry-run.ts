@@ -4,22 +4,29 @@
 // rollback, which release `current` would go back to.
 
 import { DeployError } from '../../errors.js'
+import type { ReleaseSettings } from '../../config/releases.js'
 import type { SftpSession } from '../../ssh/types.js'
 import type { HostJob } from '../types.js'
 import { releaseBefore, releasesToPrune } from './history.js'
 import { readHostReleases, releaseDir } from './layout.js'
 
-/**
- * Logs the host's release plan. Returns the directory the files would be compared with (the
- * current release's), or undefined where there is none (every file would be sent).
- */
+/** A host's release plan. */
+export interface ReleasePlan {
+  /** The directory the files would be compared with (the current release's), if any. */
+  readonly base: string | undefined
+  /** The release made (a rollback: the one gone back to). */
+  readonly release: string
+  /** The releases removed: pruned after the switch, or the one rolled back from. */
+  readonly prune: readonly string[]
+}
+
+/** Logs and returns the host's release plan; `root` is the target, there already. */
 export async function planRelease(
   job: HostJob,
+  release: ReleaseSettings,
   sftp: SftpSession,
   root: string
-): Promise<string | undefined> {
-  const release = job.settings.releases
-  if (release === undefined) return root
+): Promise<ReleasePlan> {
   const host = await readHostReleases(sftp, root)
   const { current } = host
   if (release.rollback) {
@@ -34,7 +41,7 @@ export async function planRelease(
     job.log.info(
       `plan: current would go back from ${current} to ${before}, and ${current} be removed`
     )
-    return undefined
+    return { base: undefined, release: before, prune: [current] }
   }
   if (host.directories.has(release.name))
     throw new DeployError(
@@ -45,5 +52,9 @@ export async function planRelease(
   job.log.info(
     `plan: release ${release.name} would be made${current === undefined ? ' (the first here)' : `, unchanged files linked from ${current}`}; then current switched to it${pruned.length > 0 ? `, and ${pruned.join(', ')} pruned` : ''}`
   )
-  return current === undefined ? undefined : releaseDir(root, current)
+  return {
+    base: current === undefined ? undefined : releaseDir(root, current),
+    release: release.name,
+    prune: pruned
+  }
 }
