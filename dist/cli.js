@@ -3677,8 +3677,8 @@ function helpText(inputs, version) {
         'given twice is the input with one value per line. Keys come from ssh-agent (SSH_AUTH_SOCK)',
         'and ~/.ssh/id_ed25519, id_ecdsa, id_rsa where no --key or --key-path is given; host keys',
         'are checked against ~/.ssh/known_hosts where no --known-hosts, --known-hosts-file or',
-        '--fingerprint is given. Exit status: 0 every host deployed, 1 a host failed, 2 bad usage',
-        'or input.',
+        '--fingerprint is given. Exit status: 0 every host deployed (or planned, or failed within',
+        '--max-failures), 1 a host failed, 2 bad usage or input.',
         '',
         'Inputs:'
     ];
@@ -3747,8 +3747,8 @@ function createTerminalIO(options) {
 }
 
 // `ssh-fanout-deploy`: the action's run() at a terminal. Arguments → inputs with a person's
-// defaults → run() → exit status 0 (every host deployed), 1 (a host failed), 2 (bad usage or
-// input).
+// defaults → run() → exit status 0 (every host deployed, or failed within max-failures), 1 (a
+// host failed), 2 (bad usage or input).
 // The live display redraws this often.
 const LIVE_INTERVAL_MS = 200;
 const EXIT_STATUS = { succeeded: 0, failed: 1, invalid: 2 };

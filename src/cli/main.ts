@@ -1,6 +1,6 @@
 // `ssh-fanout-deploy`: the action's run() at a terminal. Arguments → inputs with a person's
-// defaults → run() → exit status 0 (every host deployed), 1 (a host failed), 2 (bad usage or
-// input).
+// defaults → run() → exit status 0 (every host deployed, or failed within max-failures), 1 (a
+// host failed), 2 (bad usage or input).
 
 import { existsSync, readFileSync } from 'node:fs'
 import { homedir, userInfo } from 'node:os'

@@ -191,7 +191,7 @@ describe('exit status', () => {
     expect(existsSync(host(0).path('cli/bad'))).toBe(false)
   })
 
-  test('1 when a host fails; the other is deployed', async () => {
+  test('1 when a host fails; the other is deployed; 0 when the failure is within --max-failures', async () => {
     const cwd = workspace(FILES)
     const stranger = makeKeyPair('not-this-fleet')
     // host 1 is pinned to another key: it fails closed
@@ -207,6 +207,20 @@ describe('exit status', () => {
     expect(run.code, explain(run)).toBe(1)
     expect(run.stdout).toMatch(/1 of 2 host\(s\) deployed, 1 failed/)
     expect(treeDigest(host(0).path('cli/one-fails'))).toEqual(DIGESTS)
+    expect(existsSync(host(1).path('cli/one-fails'))).toBe(false)
+    // The same failure within --max-failures: a warning, exit 0.
+    const tolerated = await runCli(
+      [
+        ...deployArgs([host(0), host(1)], 'cli/one-fails', ['--known-hosts', pinned]),
+        '--retries',
+        '0',
+        '--max-failures',
+        '1'
+      ],
+      { cwd, env: { HOME: homeWith() } }
+    )
+    expect(tolerated.code, explain(tolerated)).toBe(0)
+    expect(tolerated.stdout + tolerated.stderr).toContain('within max-failures: 1')
     expect(existsSync(host(1).path('cli/one-fails'))).toBe(false)
   })
 })
