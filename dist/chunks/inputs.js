@@ -7633,6 +7633,8 @@ function classifyConnectError(error, where) {
             : `${where}: ${message}`);
     if (level === 'client-dns' || code === 'ENOTFOUND')
         return make('network', `cannot resolve ${where}: ${message}`);
+    if (code === 'ECONNREFUSED')
+        return make('network', `${where}: connection refused: nothing listens at that address and port (${message})`);
     if (typeof code === 'string' && TRANSIENT_SOCKET_CODES.has(code))
         return make('network', `${where}: ${message}`);
     if (level === 'handshake' || level === 'protocol') {

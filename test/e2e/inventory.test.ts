@@ -23,6 +23,7 @@ import {
   type KeyPair,
   type TestHost
 } from '../harness/sshd.js'
+import { startPasswordServer } from '../harness/ssh2-server.js'
 
 // Hosts 0-3 each accept only their own key; hosts 4-9 share the fleet's.
 const KEYED = 4
@@ -206,6 +207,60 @@ describe('an inventory of hosts that differ', () => {
     expect(readFileSync(h0.path('inv-wrong-key/f.txt'), 'utf8')).toBe('per-host key')
     expect(readFileSync(host(4).path('inv-wrong-key/f.txt'), 'utf8')).toBe('per-host key')
     expect(existsSync(h1.path('inv-wrong-key'))).toBe(false)
+  })
+
+  test('password-env: a host logs in with the password from the variable it names, masked; a wrong one fails that host alone with auth', async () => {
+    const password = 'inv pa55 w0rd'
+    const server = await startPasswordServer({ address: '127.0.0.1', user: 'pwuser', password })
+    try {
+      const inventory = (variable: string): string =>
+        JSON.stringify({
+          hosts: [
+            {
+              host: server.entry,
+              user: 'pwuser',
+              'password-env': variable,
+              fingerprint: server.fingerprint
+            },
+            { host: host(4).entry }
+          ]
+        })
+      const files = { 'p.txt': 'by password-env' }
+      const run = await runAction(inventoryInputs(inventory('SFD_PW'), { target: 'inv-pw' }), {
+        cwd: workspace(files),
+        env: { SFD_PW: password, SFD_PW_WRONG: 'not it at all' }
+      })
+      expect(run.code, logOf(run)).toBe(0)
+      expect(server.methodsTried).toContain('password')
+      expect(treeDigest(`${server.home}/inv-pw`)).toEqual(digestsOf(files))
+      expect(treeDigest(host(4).path('inv-pw'))).toEqual(digestsOf(files))
+      // Masked like `password`, and never printed otherwise.
+      expect(run.stdout.split('\n')).toContain(`::add-mask::${password}`)
+      const printed = run.stdout
+        .split('\n')
+        .filter((line) => !line.startsWith('::add-mask::'))
+        .join('\n')
+      for (const text of [printed, run.stderr, run.summary, JSON.stringify(run.outputs)])
+        expect(text).not.toContain(password)
+
+      const wrong = await runAction(
+        inventoryInputs(inventory('SFD_PW_WRONG'), { target: 'inv-pw-wrong' }),
+        { cwd: workspace(files), env: { SFD_PW: password, SFD_PW_WRONG: 'not it at all' } }
+      )
+      expect(wrong.code, logOf(wrong)).toBe(1)
+      const [refused, other] = results(wrong)
+      expect(refused, logOf(wrong)).toMatchObject({ status: 'failed', errorClass: 'auth' })
+      expect(other).toMatchObject({ host: label(host(4)), status: 'success' })
+      expect(existsSync(`${server.home}/inv-pw-wrong`)).toBe(false)
+      expect(
+        wrong.stdout
+          .split('\n')
+          .filter((line) => !line.startsWith('::add-mask::'))
+          .join('\n')
+      ).not.toContain('not it at all')
+    } finally {
+      await server.stop()
+    }
   })
 })
 

@@ -1,9 +1,11 @@
 // Jump hosts: deploys through one and two bastion sshds, proven by the bastions' own logs (each
 // forwarded connection), and the ways a chain fails: a wrong bastion host key, a bastion that
-// refuses to forward, a dead second hop, a cut on the bastion link mid-transfer. A failing
-// chain fails its host alone, names the hop, and writes nothing there.
+// refuses to forward, a dead second hop, a first hop that refuses the login or the connection,
+// a cut on the bastion link mid-transfer. A failing chain fails its host alone, names the hop,
+// and writes nothing there.
 
 import { existsSync, readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { describe, expect, test } from 'vitest'
 import { pseudoRandomBytes, workspace } from '../helpers/workspace.js'
 import {
@@ -12,7 +14,8 @@ import {
   results,
   runAction,
   sha256,
-  treeDigest
+  treeDigest,
+  type ActionRun
 } from '../harness/run-action.js'
 import {
   BASTION_CONFIG,
@@ -21,6 +24,7 @@ import {
   forwardedConnections,
   loginsIn,
   logMark,
+  makeKeyPair,
   openSsh,
   useFleet,
   type TestHost
@@ -69,6 +73,29 @@ function temporaries(dir: string): string[] {
 }
 
 const MiB = 1024 * 1024
+
+/** A loopback port that nothing listens on: taken by a listener, which then closes. */
+async function closedPort(address: string): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, address, () => resolve()))
+  const { port } = server.address() as { port: number }
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+/** Deploys `files` to the hosts of `inventory` (alone: no `host` input), into `target`. */
+function deployInventory(
+  inventory: string,
+  target: string,
+  files: Record<string, string>,
+  extra: Record<string, string> = {},
+  env: Record<string, string> = {}
+): Promise<ActionRun> {
+  return runAction(
+    { ...fleetInputs(fleet, []), host: '', inventory, target, ...extra },
+    { cwd: workspace(files), env }
+  )
+}
 
 describe('the fixture', () => {
   test("OpenSSH's ssh -J reaches a host through the bastion, whose log shows the forwarded connection; the other bastion refuses to forward", () => {
@@ -263,10 +290,9 @@ describe('a jump chain that fails fails its host alone, names the hop, writes no
       hosts: [{ host: behind.entry, jump: [label(bastion)] }, direct.entry]
     })
     const [bastionLog, behindLog] = [logMark(bastion), logMark(behind)]
-    const run = await runAction(
-      { ...fleetInputs(fleet, []), host: '', inventory, target: 'jump-no-forwarding' },
-      { cwd: workspace({ 'n.txt': 'no forwarding' }) }
-    )
+    const run = await deployInventory(inventory, 'jump-no-forwarding', {
+      'n.txt': 'no forwarding'
+    })
     expect(run.code, logOf(run)).toBe(1)
     const [failed, deployed] = results(run)
     expect(failed, logOf(run)).toMatchObject({
@@ -300,16 +326,11 @@ describe('a jump chain that fails fails its host alone, names the hop, writes no
     await dying.kill()
     try {
       const firstLog = logMark(first)
-      const run = await runAction(
-        {
-          ...fleetInputs(fleet, []),
-          host: '',
-          inventory,
-          target: 'jump-dead-hop',
-          retries: '1',
-          'retry-delay': '100ms'
-        },
-        { cwd: workspace({ 'd.txt': 'dead hop' }) }
+      const run = await deployInventory(
+        inventory,
+        'jump-dead-hop',
+        { 'd.txt': 'dead hop' },
+        { retries: '1', 'retry-delay': '100ms' }
       )
       expect(run.code, logOf(run)).toBe(1)
       const [failed, deployed] = results(run)
@@ -339,6 +360,82 @@ describe('a jump chain that fails fails its host alone, names the hop, writes no
     } finally {
       await dying.restart()
     }
+  })
+})
+
+describe('the first hop itself fails', () => {
+  test('a key the bastion does not accept (key-env on the hop): auth, once, naming hop 1; nothing reaches the host behind; a direct host deploys', async () => {
+    const bastion = host(BASTION)
+    const [behind, direct] = [target(0), host(DIRECT)]
+    const stranger = makeKeyPair('not-the-bastions')
+    const inventory = JSON.stringify({
+      hosts: [
+        {
+          host: behind.entry,
+          jump: [{ host: bastion.entry, user: fleet.user, 'key-env': 'SFD_HOP_KEY' }]
+        },
+        direct.entry
+      ]
+    })
+    const [bastionLog, behindLog] = [logMark(bastion), logMark(behind)]
+    const run = await deployInventory(
+      inventory,
+      'jump-hop-auth',
+      { 'a.txt': 'hop auth' },
+      {},
+      { SFD_HOP_KEY: stranger.privateKey }
+    )
+    expect(run.code, logOf(run)).toBe(1)
+    const [failed, deployed] = results(run)
+    expect(failed, logOf(run)).toMatchObject({
+      host: label(behind),
+      status: 'failed',
+      errorClass: 'auth',
+      attempts: 1
+    })
+    const error = failed?.error ?? ''
+    expect(error).toContain('jump host')
+    expect(error).toContain(label(bastion))
+    expect(error).toContain('hop 1 of 1')
+    expect(error).toMatch(/authentication failed/)
+    expect(deployed).toMatchObject({ host: label(direct), status: 'success' })
+    // The bastion saw the failed login and forwarded nothing.
+    expect(loginsIn(bastionLog())).toBe(0)
+    expect(forwardedTo(bastionLog())).toEqual([])
+    expect(connectionsIn(behindLog())).toBe(0)
+    expect(existsSync(behind.path('jump-hop-auth'))).toBe(false)
+  })
+
+  test('nothing listening at the first hop: network, retried, naming hop 1 and the refusal; a direct host deploys', async () => {
+    const port = await closedPort('127.0.0.1')
+    const behind = target(1)
+    const direct = host(DIRECT)
+    const hop = `${fleet.user}@127.0.0.1:${port}`
+    const inventory = JSON.stringify({ hosts: [{ host: behind.entry, jump: hop }, direct.entry] })
+    const behindLog = logMark(behind)
+    const run = await deployInventory(
+      inventory,
+      'jump-hop-refused',
+      { 'r.txt': 'refused hop' },
+      { retries: '1', 'retry-delay': '100ms' }
+    )
+    expect(run.code, logOf(run)).toBe(1)
+    const [failed, deployed] = results(run)
+    expect(failed, logOf(run)).toMatchObject({
+      host: label(behind),
+      status: 'failed',
+      errorClass: 'network',
+      attempts: 2,
+      jump: [hop]
+    })
+    const error = failed?.error ?? ''
+    expect(error).toContain('jump host')
+    expect(error).toContain(hop)
+    expect(error).toContain('hop 1 of 1')
+    expect(error).toMatch(/refused the connection|connection refused/i)
+    expect(deployed).toMatchObject({ host: label(direct), status: 'success' })
+    expect(connectionsIn(behindLog())).toBe(0)
+    expect(existsSync(behind.path('jump-hop-refused'))).toBe(false)
   })
 })
 

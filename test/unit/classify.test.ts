@@ -5,6 +5,21 @@ function withFields(message: string, fields: Record<string, unknown>): Error {
   return Object.assign(new Error(message), fields)
 }
 
+describe('what the message says', () => {
+  test('a refused connection says so in words, keeping the code', () => {
+    const error = classifyConnectError(
+      withFields('connect ECONNREFUSED 127.0.0.1:2222', {
+        level: 'client-socket',
+        code: 'ECONNREFUSED'
+      }),
+      'deploy@127.0.0.1:2222'
+    )
+    expect(error.message).toBe(
+      'deploy@127.0.0.1:2222: connection refused: nothing listens at that address and port (connect ECONNREFUSED 127.0.0.1:2222)'
+    )
+  })
+})
+
 describe('what is worth a retry', () => {
   test.each([
     [
