@@ -4,7 +4,7 @@ import { dirname as __sfdDirname } from 'node:path';
 const __filename = __sfdFileURLToPath(import.meta.url);
 const __dirname = __sfdDirname(__filename);
 const require = __sfdCreateRequire(import.meta.url);
-import { v as shareGarbageBudget, m as parseInputs, D as DeployError, s as fanOut, q as createLocalHasher } from './chunks/inputs.js';
+import { x as shareGarbageBudget, m as parseInputs, D as DeployError, u as fanOut, q as createLocalHasher } from './chunks/inputs.js';
 import { readFileSync } from 'node:fs';
 import { workerData, parentPort } from 'node:worker_threads';
 import 'node:crypto';

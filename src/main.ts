@@ -29,7 +29,7 @@ import { createLocalHasher } from './local/digests.js'
 import { buildPlan, type Plan } from './local/plan.js'
 import { formatBytes } from './format.js'
 import { buildOutputs, summaryMarkdown } from './action/report.js'
-import { notAttempted, type HostResult } from './deploy/result.js'
+import { notAttempted, withJump, type HostResult } from './deploy/result.js'
 
 /** How a run ended: every host deployed, a host failed, or the inputs were refused. */
 export type RunOutcome = 'succeeded' | 'failed' | 'invalid'
@@ -209,7 +209,7 @@ async function deploy(
       (line) => io.info(line),
       (result) => fanOutOptions.reporter.hostDone(result, [])
     )
-    results = rollout.results
+    results = rollout.results.map((result, index) => withJump(result, hosts[index] as Destination))
   } finally {
     root.dispose()
   }

@@ -276,6 +276,17 @@ function oneLine(text) {
 }
 
 // What one host's deploy came to, as the outputs and the summary report it.
+/** The jump hosts a host is reached through, as results name them; none for a direct host. */
+function jumpOf(host) {
+    return host.jump.length === 0 ? {} : { jump: host.jump.map((hop) => hop.label) };
+}
+/**
+ * `result` with its host's jump chain, where it has none yet: a host that was not attempted
+ * (cancelled, or a rollout that stopped) is named with its route too.
+ */
+function withJump(result, host) {
+    return result.jump === undefined ? { ...result, ...jumpOf(host) } : result;
+}
 /** A host that was not contacted: the run was cancelled first, or there was nothing to send. */
 function notAttempted(host, files, reason) {
     return {
@@ -32904,7 +32915,7 @@ function hostResult(job, started, status, error) {
         durationMs: Date.now() - started,
         startedAt: new Date(started).toISOString(),
         ...(error === undefined ? {} : { error: oneLine(error.message), errorClass: error.kind }),
-        ...(job.host.jump.length === 0 ? {} : { jump: job.host.jump.map((hop) => hop.label) }),
+        ...jumpOf(job.host),
         ...(progress.planned === undefined ? {} : { planned: progress.planned })
     };
 }
@@ -43455,4 +43466,4 @@ function parseInputs(get, env) {
     };
 }
 
-export { DeployError as D, InputError as I, Minimatch as M, RunBarrier as R, progressText as a, formatRate as b, formatDuration as c, distExports as d, errorMessage as e, formatBytes as f, batchesOf as g, failuresTolerated as h, isInventoryText as i, checkUnderTarget as j, localFileError as k, loadPrivateKey as l, parseInputs as m, notAttempted as n, oneLine as o, parseKnownHosts as p, createLocalHasher as q, newRunToken as r, fanOut as s, toPosixSegments as t, MAX_BYTES_IN_MEMORY as u, shareGarbageBudget as v, waitUnlessStopped as w };
+export { DeployError as D, InputError as I, Minimatch as M, RunBarrier as R, progressText as a, formatRate as b, formatDuration as c, distExports as d, errorMessage as e, formatBytes as f, batchesOf as g, failuresTolerated as h, isInventoryText as i, checkUnderTarget as j, localFileError as k, loadPrivateKey as l, parseInputs as m, notAttempted as n, oneLine as o, parseKnownHosts as p, createLocalHasher as q, newRunToken as r, withJump as s, toPosixSegments as t, fanOut as u, MAX_BYTES_IN_MEMORY as v, waitUnlessStopped as w, shareGarbageBudget as x };

@@ -18,7 +18,7 @@ import 'events';
 import 'child_process';
 import assert from 'assert';
 import 'timers';
-import { a as progressText, R as RunBarrier, n as notAttempted, e as errorMessage, g as batchesOf, h as failuresTolerated, c as formatDuration, w as waitUnlessStopped, M as Minimatch, I as InputError, j as checkUnderTarget, k as localFileError, t as toPosixSegments, o as oneLine, f as formatBytes, m as parseInputs, D as DeployError, q as createLocalHasher, r as newRunToken, s as fanOut, u as MAX_BYTES_IN_MEMORY } from './inputs.js';
+import { a as progressText, R as RunBarrier, n as notAttempted, e as errorMessage, g as batchesOf, h as failuresTolerated, c as formatDuration, w as waitUnlessStopped, M as Minimatch, I as InputError, j as checkUnderTarget, k as localFileError, t as toPosixSegments, o as oneLine, f as formatBytes, m as parseInputs, D as DeployError, q as createLocalHasher, r as newRunToken, s as withJump, u as fanOut, v as MAX_BYTES_IN_MEMORY } from './inputs.js';
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import 'stream';
@@ -2428,7 +2428,7 @@ async function deploy(io, settings, plan, options, thread) {
         };
         const runToken = newRunToken();
         rollout = await rollOut(settings.rollout, hosts.map((host) => host.label), plan.files.length, (indexes) => fanOutBatch(indexes, fanOutOptions, options, thread, runToken), root.signal, (line) => io.info(line), (result) => fanOutOptions.reporter.hostDone(result, []));
-        results = rollout.results;
+        results = rollout.results.map((result, index) => withJump(result, hosts[index]));
     }
     finally {
         root.dispose();

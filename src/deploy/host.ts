@@ -10,7 +10,7 @@ import { rollbackAttempt } from './releases/rollback.js'
 import { removeLockAndRelease, removeTemporaries } from './cleanup.js'
 import type { HostJob } from './types.js'
 import { releaseDir } from './releases/layout.js'
-import type { HostResult } from './result.js'
+import { jumpOf, type HostResult } from './result.js'
 
 /** One attempt at the job's host (runAttempt; tests pass another). */
 export type AttemptRunner = (job: HostJob, signal: AbortSignal) => Promise<void>
@@ -165,7 +165,7 @@ function hostResult(
     durationMs: Date.now() - started,
     startedAt: new Date(started).toISOString(),
     ...(error === undefined ? {} : { error: oneLine(error.message), errorClass: error.kind }),
-    ...(job.host.jump.length === 0 ? {} : { jump: job.host.jump.map((hop) => hop.label) }),
+    ...jumpOf(job.host),
     ...(progress.planned === undefined ? {} : { planned: progress.planned })
   }
 }

@@ -1,6 +1,7 @@
 // What one host's deploy came to, as the outputs and the summary report it.
 
 import type { ErrorKind } from '../errors.js'
+import type { Destination } from '../config/settings.js'
 import type { PlannedCounts } from './progress.js'
 
 export const HOST_STATUSES = ['success', 'failed', 'skipped', 'planned', 'held'] as const
@@ -45,6 +46,19 @@ export interface HostResult {
   readonly finishedAt?: string
   /** Its `script-after` or health check failed, and it was switched back to its previous release. */
   readonly rolledBack?: boolean
+}
+
+/** The jump hosts a host is reached through, as results name them; none for a direct host. */
+export function jumpOf(host: Destination): Pick<HostResult, 'jump'> {
+  return host.jump.length === 0 ? {} : { jump: host.jump.map((hop) => hop.label) }
+}
+
+/**
+ * `result` with its host's jump chain, where it has none yet: a host that was not attempted
+ * (cancelled, or a rollout that stopped) is named with its route too.
+ */
+export function withJump(result: HostResult, host: Destination): HostResult {
+  return result.jump === undefined ? { ...result, ...jumpOf(host) } : result
 }
 
 /** A host that was not contacted: the run was cancelled first, or there was nothing to send. */

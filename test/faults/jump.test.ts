@@ -439,6 +439,38 @@ describe('the first hop itself fails', () => {
   })
 })
 
+describe('hosts not attempted', () => {
+  test('a rollout stopped before a host behind a bastion: skipped, and still named with its jump chain', async () => {
+    const port = await closedPort('127.0.0.1')
+    const [first, second] = [target(1), target(2)]
+    const bastion = host(BASTION)
+    const deadHop = `${fleet.user}@127.0.0.1:${port}`
+    const inventory = JSON.stringify({
+      hosts: [
+        { host: first.entry, jump: deadHop },
+        { host: second.entry, jump: label(bastion) }
+      ]
+    })
+    const run = await deployInventory(
+      inventory,
+      'jump-not-attempted',
+      { 's.txt': 'second batch' },
+      { 'batch-size': '1', retries: '0' }
+    )
+    expect(run.code, logOf(run)).toBe(1)
+    const [failed, skipped] = results(run)
+    expect(failed).toMatchObject({ status: 'failed', jump: [deadHop] })
+    expect(skipped, logOf(run)).toMatchObject({
+      host: label(second),
+      status: 'skipped',
+      attempts: 0,
+      jump: [label(bastion)]
+    })
+    expect(run.summary).toContain(`${label(bastion)}`)
+    expect(existsSync(second.path('jump-not-attempted'))).toBe(false)
+  })
+})
+
 describe('a cut on the bastion link', () => {
   test('mid-transfer: retried through the chain, resumed, verified', async () => {
     const bastion = host(BASTION)
