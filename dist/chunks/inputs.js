@@ -42960,9 +42960,34 @@ function hostEntry(value, index) {
 function load(source) {
     const document = distExports.parseDocument(source, { prettyErrors: false, uniqueKeys: true });
     const [error] = document.errors;
-    if (error !== undefined)
-        throw new InputError('inventory', `is not valid YAML or JSON: ${error.message.split('\n')[0]}`);
-    return document.toJS();
+    if (error === undefined)
+        return document.toJS();
+    if (error.code === 'DUPLICATE_KEY')
+        throw duplicateField(source, error);
+    const line = source.slice(0, error.pos[0]).split('\n').length;
+    throw new InputError('inventory', `is not valid YAML or JSON (line ${line}): ${error.message.split('\n')[0]}`);
+}
+/** A field given twice: named with its entry (`hosts[i] (host)`, or `defaults`) and line. */
+function duplicateField(source, error) {
+    const [start, end] = error.pos;
+    const line = source.slice(0, start).split('\n').length;
+    // The error points into the repeated key: its whole text runs to the quote or colon.
+    const field = /^(["']?)([^"':,\n]+)\1/.exec(source.slice(start))?.[2]?.trim() ?? source.slice(start, end);
+    const document = distExports.parseDocument(source, { uniqueKeys: false });
+    const holds = (node) => {
+        const range = node?.range;
+        return range !== undefined && (range[0] ?? 0) <= start && start < (range[2] ?? 0);
+    };
+    const hosts = document.get('hosts', true);
+    const index = (distExports.isSeq(hosts) ? hosts.items : []).findIndex(holds);
+    const entry = document.toJS()?.hosts?.[index];
+    const name = isMap(entry) && typeof entry.host === 'string' ? ` (${entry.host})` : '';
+    const where = index >= 0
+        ? `hosts[${index + 1}]${name}`
+        : holds(document.get('defaults', true))
+            ? 'defaults'
+            : 'the top level';
+    return fail(where, `'${field}' is given twice (line ${line}); give each field once`);
 }
 function parseInventory(source) {
     const document = load(source);

@@ -3,7 +3,7 @@
 // and an unknown field is an error: a typo must not deploy somewhere else. Pure: what the fields
 // mean for a run (precedence, credentials, host keys) is action/inputs.ts's.
 
-import { parseDocument } from 'yaml'
+import { isSeq, parseDocument, type YAMLError } from 'yaml'
 import { InputError } from '../errors.js'
 import { parsePort } from './host-list.js'
 
@@ -204,9 +204,38 @@ function hostEntry(value: unknown, index: number): InventoryHost {
 function load(source: string): unknown {
   const document = parseDocument(source, { prettyErrors: false, uniqueKeys: true })
   const [error] = document.errors
-  if (error !== undefined)
-    throw new InputError('inventory', `is not valid YAML or JSON: ${error.message.split('\n')[0]}`)
-  return document.toJS() as unknown
+  if (error === undefined) return document.toJS() as unknown
+  if (error.code === 'DUPLICATE_KEY') throw duplicateField(source, error)
+  const line = source.slice(0, error.pos[0]).split('\n').length
+  throw new InputError(
+    'inventory',
+    `is not valid YAML or JSON (line ${line}): ${error.message.split('\n')[0]}`
+  )
+}
+
+/** A field given twice: named with its entry (`hosts[i] (host)`, or `defaults`) and line. */
+function duplicateField(source: string, error: YAMLError): InputError {
+  const [start, end] = error.pos
+  const line = source.slice(0, start).split('\n').length
+  // The error points into the repeated key: its whole text runs to the quote or colon.
+  const field =
+    /^(["']?)([^"':,\n]+)\1/.exec(source.slice(start))?.[2]?.trim() ?? source.slice(start, end)
+  const document = parseDocument(source, { uniqueKeys: false })
+  const holds = (node: unknown): boolean => {
+    const range = (node as { range?: readonly number[] } | null)?.range
+    return range !== undefined && (range[0] ?? 0) <= start && start < (range[2] ?? 0)
+  }
+  const hosts = document.get('hosts', true)
+  const index = (isSeq(hosts) ? hosts.items : []).findIndex(holds)
+  const entry = (document.toJS() as { hosts?: unknown[] } | null)?.hosts?.[index]
+  const name = isMap(entry) && typeof entry.host === 'string' ? ` (${entry.host})` : ''
+  const where =
+    index >= 0
+      ? `hosts[${index + 1}]${name}`
+      : holds(document.get('defaults', true))
+        ? 'defaults'
+        : 'the top level'
+  return fail(where, `'${field}' is given twice (line ${line}); give each field once`)
 }
 
 export function parseInventory(source: string): Inventory {

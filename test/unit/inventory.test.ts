@@ -117,7 +117,17 @@ describe('the inventory', () => {
     ['hosts: [a]\nextra: 1', /the top level: unknown field 'extra'/],
     ['hosts: [a', /is not valid YAML or JSON/],
     ['[1, 2]', /must be a map with 'hosts:'/],
-    ['hosts: [a, a]\nhosts: [b]', /is not valid YAML or JSON/],
+    ['hosts: [a, a]\nhosts: [b]', /the top level: 'hosts' is given twice \(line 2\)/],
+    [
+      'hosts:\n  - host: a\n    port: 22\n    port: 23',
+      /hosts\[1\] \(a\): 'port' is given twice \(line 4\)/
+    ],
+    [
+      '{"hosts": [{"host": "x", "user": "a", "user": "b"}]}',
+      /hosts\[1\] \(x\): 'user' is given twice/
+    ],
+    ['defaults:\n  user: a\n  user: b\nhosts: [x]', /defaults: 'user' is given twice \(line 3\)/],
+    ['hosts: [a]\nfoo: [b\n', /is not valid YAML or JSON \(line \d\)/],
     [
       'hosts: [{ host: a, fingerprint: nope }]',
       /hosts\[1\] \(a\): 'fingerprint': 'nope' is not a host key fingerprint/
