@@ -466,7 +466,7 @@ describe('hosts not attempted', () => {
       attempts: 0,
       jump: [label(bastion)]
     })
-    expect(run.summary).toContain(`${label(bastion)}`)
+    expect(run.summary).toContain(label(bastion))
     expect(existsSync(second.path('jump-not-attempted'))).toBe(false)
   })
 })
