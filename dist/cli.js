@@ -5,7 +5,7 @@ import { dirname as __sfdDirname } from 'node:path';
 const __filename = __sfdFileURLToPath(import.meta.url);
 const __dirname = __sfdDirname(__filename);
 const require = __sfdCreateRequire(import.meta.url);
-import { d as distExports, i as isInventoryText, l as loadPrivateKey, I as InputError, e as errorMessage, p as parseKnownHosts, a as progressText, f as formatBytes, b as formatRate, c as formatDuration } from './chunks/inputs.js';
+import { d as distExports, e as errorMessage, i as isInventoryText, l as loadPrivateKey, I as InputError, p as parseKnownHosts, a as progressText, f as formatBytes, b as formatRate, c as formatDuration } from './chunks/inputs.js';
 import { readFileSync, existsSync } from 'node:fs';
 import os, { homedir, userInfo } from 'node:os';
 import { resolve, join, dirname } from 'node:path';
@@ -122,7 +122,7 @@ function optionsFor(inputs) {
 /** Node's parseArgs error, told as a user would want it. */
 function usageProblem(error) {
     const code = error.code;
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     const option = /'(-[^' ]+)/.exec(message)?.[1];
     if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION')
         return new UsageError(`unknown option '${option ?? message}'`);

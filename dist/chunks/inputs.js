@@ -3966,6 +3966,13 @@ async function removeTree(connection, sftp, dir) {
     await sftp.rmdir(dir);
 }
 
+// Whether a connection is still up, for the work that needs no error to decide: clean-up worth
+// trying, leftovers to forget. Where an error is at hand, isConnectionEnded(error) says it.
+/** Whether `connection` has neither failed nor ended: requests over it may still succeed. */
+function connectionIsUp(connection) {
+    return connection.failure === undefined;
+}
+
 // After a host's release is made (or, for a rollback, chosen): `current` switched to it, or
 // back; then the host finished (the release recorded, old ones pruned, the lock removed), or
 // its release abandoned (removed, the lock too). Over the connection the release was made on
@@ -3980,7 +3987,7 @@ function releaseOf(job) {
 async function linkTo(job, signal) {
     const release = releaseOf(job);
     const kept = release.kept;
-    if (kept !== undefined && kept.connection.failure === undefined)
+    if (kept !== undefined && connectionIsUp(kept.connection))
         return kept;
     release.kept = undefined;
     if (kept !== undefined)
@@ -5039,13 +5046,6 @@ function temporaryPath(finalPath, token) {
     const room = MAX_NAME_BYTES - 1 - 1 - tag.length - TEMP_SUFFIX.length;
     const name = `.${truncateUtf8(base, room)}.${tag}${TEMP_SUFFIX}`;
     return dir === '.' ? name : posix.join(dir, name);
-}
-
-// Whether a connection is still up, for the work that needs no error to decide: clean-up worth
-// trying, leftovers to forget. Where an error is at hand, isConnectionEnded(error) says it.
-/** Whether `connection` has neither failed nor ended: requests over it may still succeed. */
-function connectionIsUp(connection) {
-    return connection.failure === undefined;
 }
 
 // The files a tar stream staged on the host (tar-stream.ts), published: each verified there and
@@ -31976,11 +31976,12 @@ function watchClient(client, options, requests, hostKeyFailure, release) {
         // ssh2 goes on with the next way to authenticate, as OpenSSH does.
         if (error.level === 'agent')
             return;
-        requests.fail(hostKeyFailure() ?? classifyConnectError(error, label));
+        requests.fail(hostKeyFailure() ?? options.carrierFailure?.() ?? classifyConnectError(error, label));
     });
     client.on('close', () => {
         release();
-        requests.fail(new DeployError('connection-lost', `${label}: the connection closed`));
+        requests.fail(options.carrierFailure?.() ??
+            new DeployError('connection-lost', `${label}: the connection closed`));
     });
     client.on('keyboard-interactive', (_name, _instructions, _lang, prompts, finish) => {
         finish(promptAnswers(options, prompts));
@@ -32063,7 +32064,7 @@ const SFTP_AFTER_SHELL_MS = 1000;
  * A new connection to `endpoint` with its credentials and host keys, the settings' timeouts and
  * keepalive; over `sock` (a jump host's forward) where given, else over TCP.
  */
-function openConnection(endpoint, settings, signal, sock) {
+function openConnection(endpoint, settings, signal, sock, carrierFailure) {
     const { credentials, hostKeys } = endpoint;
     return connect({
         host: endpoint.host,
@@ -32081,7 +32082,8 @@ function openConnection(endpoint, settings, signal, sock) {
         keepaliveIntervalMs: settings.keepaliveIntervalMs,
         keepaliveCountMax: KEEPALIVE_COUNT_MAX,
         signal,
-        ...(sock === undefined ? {} : { sock })
+        ...(sock === undefined ? {} : { sock }),
+        ...(carrierFailure === undefined ? {} : { carrierFailure })
     });
 }
 /**
@@ -32708,7 +32710,7 @@ async function keepForSwitch(job, connection) {
         return;
     // The SFTP session is up already: the attempt used it.
     const sftp = await connection.sftp();
-    if (connection.failure === undefined)
+    if (connectionIsUp(connection))
         release.kept = { connection, sftp };
 }
 /** One attempt. Throws a DeployError; `retryable` tells the caller whether to try again. */
@@ -33043,16 +33045,16 @@ class JumpConnections {
             return this.open(host, this.settings, signal);
         const held = [];
         try {
-            let via;
+            const hops = [];
             for (let index = 0; index < host.jump.length; index += 1)
-                via = await this.#through(host, index, via, held, signal);
+                hops.push(await this.#through(host, index, hops.at(-1), held, signal));
             const last = host.jump.length - 1;
-            const sock = await via
+            const sock = await hops[last]
                 .forward(host.host, host.port)
                 .catch((error) => {
                 throw forwardFailure(host, last, error);
             });
-            const connection = await openOver(this.open, host, this.settings, signal, sock);
+            const connection = await openOver(this.open, host, this.settings, signal, sock, () => firstFailedHop(host, hops));
             return releasing(connection, () => this.#release(held));
         }
         catch (error) {
@@ -33081,7 +33083,7 @@ class JumpConnections {
                     ? forwardFailure(host, index - 1, error.error)
                     : atHop(host, index, error.error);
             }
-            if (connection.failure === undefined)
+            if (connectionIsUp(connection))
                 return connection;
             // Failed since it was opened: handed out no more.
             if (this.#hops.get(key) === entry)
@@ -33138,10 +33140,18 @@ class JumpConnections {
         return id;
     }
 }
+/**
+ * Why a connection through `hops` ended where one of them failed: the first hop that did, named
+ * (a hop's keepalive timeout, say, rather than "the connection closed" of the host behind it).
+ */
+function firstFailedHop(host, hops) {
+    const index = hops.findIndex((hop) => hop.failure !== undefined);
+    return index < 0 ? undefined : atHop(host, index, hops[index]?.failure);
+}
 /** A connection over `sock`; a stream the connection never took is closed. */
-async function openOver(open, endpoint, settings, signal, sock) {
+async function openOver(open, endpoint, settings, signal, sock, carrierFailure) {
     try {
-        return await open(endpoint, settings, signal, sock);
+        return await open(endpoint, settings, signal, sock, carrierFailure);
     }
     catch (error) {
         sock?.destroy();

@@ -4,6 +4,7 @@
 
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util'
 import type { InputName } from '../action/inputs.js'
+import { errorMessage } from '../errors.js'
 import type { ActionInput } from './action-inputs.js'
 
 /** Bad usage: exit status 2, with the message and a pointer to --help. */
@@ -63,7 +64,7 @@ function optionsFor(inputs: readonly ActionInput[]): ParseArgsOptionsConfig {
 /** Node's parseArgs error, told as a user would want it. */
 function usageProblem(error: unknown): UsageError {
   const code = (error as { code?: string }).code
-  const message = error instanceof Error ? error.message : String(error)
+  const message = errorMessage(error)
   const option = /'(-[^' ]+)/.exec(message)?.[1]
   if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION')
     return new UsageError(`unknown option '${option ?? message}'`)

@@ -21,6 +21,7 @@ import { deleteExtraneous, planDeletion, type Extraneous } from './sync.js'
 import { prepareRelease } from './releases/prepare.js'
 import { runScriptBefore } from './rollout/after.js'
 import { prefetchDigests, skipUnchanged } from './unchanged.js'
+import { connectionIsUp } from '../transfer/connection-state.js'
 
 /** What an attempt starts with: the files not done yet. */
 interface WorkList {
@@ -177,7 +178,7 @@ async function keepForSwitch(job: HostJob, connection: SshConnection): Promise<v
   if (release === undefined) return
   // The SFTP session is up already: the attempt used it.
   const sftp = await connection.sftp()
-  if (connection.failure === undefined) release.kept = { connection, sftp }
+  if (connectionIsUp(connection)) release.kept = { connection, sftp }
 }
 
 /** One attempt. Throws a DeployError; `retryable` tells the caller whether to try again. */

@@ -9,13 +9,15 @@ import type { Duplex } from 'node:stream'
 import type { Destination, Endpoint, Settings } from '../config/settings.js'
 import { ConnectionEndedError, DeployError, errorMessage, HostKeyError } from '../errors.js'
 import type { SshConnection } from '../ssh/types.js'
+import { connectionIsUp } from '../transfer/connection-state.js'
 
 /** Opens a connection to `endpoint`, over `sock` where given (openConnection). */
 export type OpenEndpoint = (
   endpoint: Endpoint,
   settings: Settings,
   signal: AbortSignal,
-  sock?: Duplex
+  sock?: Duplex,
+  carrierFailure?: () => DeployError | undefined
 ) => Promise<SshConnection>
 
 interface SharedHop {
@@ -116,16 +118,18 @@ export class JumpConnections {
     if (host.jump.length === 0) return this.open(host, this.settings, signal)
     const held: SharedHop[] = []
     try {
-      let via: SshConnection | undefined
+      const hops: SshConnection[] = []
       for (let index = 0; index < host.jump.length; index += 1)
-        via = await this.#through(host, index, via, held, signal)
+        hops.push(await this.#through(host, index, hops.at(-1), held, signal))
       const last = host.jump.length - 1
-      const sock = await (via as SshConnection)
+      const sock = await (hops[last] as SshConnection)
         .forward(host.host, host.port)
         .catch((error: unknown) => {
           throw forwardFailure(host, last, error)
         })
-      const connection = await openOver(this.open, host, this.settings, signal, sock)
+      const connection = await openOver(this.open, host, this.settings, signal, sock, () =>
+        firstFailedHop(host, hops)
+      )
       return releasing(connection, () => this.#release(held))
     } catch (error) {
       this.#release(held)
@@ -158,7 +162,7 @@ export class JumpConnections {
           ? forwardFailure(host, index - 1, error.error)
           : atHop(host, index, error.error)
       }
-      if (connection.failure === undefined) return connection
+      if (connectionIsUp(connection)) return connection
       // Failed since it was opened: handed out no more.
       if (this.#hops.get(key) === entry) this.#hops.delete(key)
       held.pop()
@@ -221,16 +225,29 @@ export class JumpConnections {
   }
 }
 
+/**
+ * Why a connection through `hops` ended where one of them failed: the first hop that did, named
+ * (a hop's keepalive timeout, say, rather than "the connection closed" of the host behind it).
+ */
+function firstFailedHop(
+  host: Destination,
+  hops: readonly SshConnection[]
+): DeployError | undefined {
+  const index = hops.findIndex((hop) => hop.failure !== undefined)
+  return index < 0 ? undefined : atHop(host, index, hops[index]?.failure)
+}
+
 /** A connection over `sock`; a stream the connection never took is closed. */
 async function openOver(
   open: OpenEndpoint,
   endpoint: Endpoint,
   settings: Settings,
   signal: AbortSignal,
-  sock: Duplex | undefined
+  sock: Duplex | undefined,
+  carrierFailure?: () => DeployError | undefined
 ): Promise<SshConnection> {
   try {
-    return await open(endpoint, settings, signal, sock)
+    return await open(endpoint, settings, signal, sock, carrierFailure)
   } catch (error) {
     sock?.destroy()
     throw error

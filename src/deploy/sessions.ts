@@ -4,7 +4,7 @@
 import type { Duplex } from 'node:stream'
 import { hostKeyAlgorithms, hostKeyChecker } from '../config/host-key.js'
 import type { Endpoint, Settings } from '../config/settings.js'
-import { ChannelRefusedError, isConnectionEnded } from '../errors.js'
+import { ChannelRefusedError, isConnectionEnded, type DeployError } from '../errors.js'
 import { createRemoteHasher, GROW_BACKLOG, type RemoteHasher } from '../remote/hasher-pool.js'
 import { connect } from '../ssh/connect.js'
 import type { SftpSession, SshConnection } from '../ssh/types.js'
@@ -25,7 +25,8 @@ export function openConnection(
   endpoint: Endpoint,
   settings: Settings,
   signal: AbortSignal,
-  sock?: Duplex
+  sock?: Duplex,
+  carrierFailure?: () => DeployError | undefined
 ): Promise<SshConnection> {
   const { credentials, hostKeys } = endpoint
   return connect({
@@ -44,7 +45,8 @@ export function openConnection(
     keepaliveIntervalMs: settings.keepaliveIntervalMs,
     keepaliveCountMax: KEEPALIVE_COUNT_MAX,
     signal,
-    ...(sock === undefined ? {} : { sock })
+    ...(sock === undefined ? {} : { sock }),
+    ...(carrierFailure === undefined ? {} : { carrierFailure })
   })
 }
 

@@ -92,11 +92,16 @@ function watchClient(
     // An agent that cannot be reached (SSH_AUTH_SOCK left from an old session) is passed over:
     // ssh2 goes on with the next way to authenticate, as OpenSSH does.
     if (error.level === 'agent') return
-    requests.fail(hostKeyFailure() ?? classifyConnectError(error, label))
+    requests.fail(
+      hostKeyFailure() ?? options.carrierFailure?.() ?? classifyConnectError(error, label)
+    )
   })
   client.on('close', () => {
     release()
-    requests.fail(new DeployError('connection-lost', `${label}: the connection closed`))
+    requests.fail(
+      options.carrierFailure?.() ??
+        new DeployError('connection-lost', `${label}: the connection closed`)
+    )
   })
   client.on('keyboard-interactive', (_name, _instructions, _lang, prompts, finish) => {
     finish(promptAnswers(options, prompts))

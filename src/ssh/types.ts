@@ -34,6 +34,11 @@ export interface ConnectOptions {
    * see SshConnection.forward) instead of a new TCP connection of its own.
    */
   readonly sock?: Duplex
+  /**
+   * Over `sock`: why the connection that carries it (a jump host's) failed, once it has. Where
+   * it gives a reason, that is why this connection ended, rather than "the connection closed".
+   */
+  readonly carrierFailure?: () => DeployError | undefined
 }
 
 export interface RemoteStat {

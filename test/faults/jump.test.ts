@@ -1,8 +1,8 @@
 // Jump hosts: deploys through one and two bastion sshds, proven by the bastions' own logs (each
 // forwarded connection), and the ways a chain fails: a wrong bastion host key, a bastion that
-// refuses to forward, a dead second hop, a first hop that refuses the login or the connection,
-// a cut on the bastion link mid-transfer. A failing chain fails its host alone, names the hop,
-// and writes nothing there.
+// refuses to forward, a dead second hop, a first hop that refuses the login or the connection
+// or never speaks SSH, a cut or a stall on the bastion link mid-transfer. A failing chain fails
+// its host alone, names the hop, and writes nothing there.
 
 import { existsSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -29,6 +29,7 @@ import {
   useFleet,
   type TestHost
 } from '../harness/sshd.js'
+import { startSilentListener } from '../harness/ssh2-server.js'
 import { startProxy } from '../harness/tcp-proxy.js'
 
 const BASTION = 0
@@ -436,6 +437,76 @@ describe('the first hop itself fails', () => {
     expect(deployed).toMatchObject({ host: label(direct), status: 'success' })
     expect(connectionsIn(behindLog())).toBe(0)
     expect(existsSync(behind.path('jump-hop-refused'))).toBe(false)
+  })
+})
+
+describe('a hop that stops answering', () => {
+  test('a first hop that accepts the connection and never speaks SSH: timeout at connect-timeout, naming hop 1', async () => {
+    const silent = await startSilentListener('127.0.0.1')
+    try {
+      const behind = target(0)
+      const hop = `${fleet.user}@${silent.entry}`
+      const run = await deployInventory(
+        JSON.stringify({ hosts: [{ host: behind.entry, jump: hop }] }),
+        'jump-silent-hop',
+        { 's.txt': 'silent hop' },
+        {
+          'known-hosts': `${fleet.knownHosts}\n${silent.knownHosts}`,
+          'connect-timeout': '2s',
+          retries: '0'
+        }
+      )
+      expect(run.code, logOf(run)).toBe(1)
+      const [failed] = results(run)
+      expect(failed, logOf(run)).toMatchObject({
+        status: 'failed',
+        errorClass: 'timeout',
+        attempts: 1,
+        jump: [hop]
+      })
+      expect(failed?.error).toContain('hop 1 of 1')
+      expect(failed?.error).toContain(hop)
+      expect(existsSync(behind.path('jump-silent-hop'))).toBe(false)
+    } finally {
+      await silent.stop()
+    }
+  })
+
+  test('the bastion link stalls mid-transfer: keepalive ends it (idle-timeout 5m), the retry opens a new bastion connection, resumes and verifies', async () => {
+    const bastion = host(BASTION)
+    const behind = target(2)
+    const big = pseudoRandomBytes(4 * MiB, 2202)
+    // The first connection to the bastion stops forwarding, both ways, after 1 MiB.
+    const proxy = await startProxy(bastion, [{ stallAfter: 1 * MiB }])
+    try {
+      const run = await runAction(
+        fleetInputs(fleet, [behind], {
+          jump: label(proxy),
+          'known-hosts': `${fleet.knownHosts}\n${proxy.knownHostsFrom(bastion.knownHosts)}`,
+          source: 'big.bin',
+          target: 'jump-stall',
+          retries: '2',
+          'retry-delay': '50ms',
+          'idle-timeout': '5m',
+          'keepalive-interval': '1s'
+        }),
+        { cwd: workspace({ 'big.bin': big }), timeoutMs: 60_000 }
+      )
+      expect(run.code, logOf(run)).toBe(0)
+      expect(proxy.connections[0]?.tripped).toBe(true)
+      // The stalled bastion connection was not handed to the retry: a second one was opened.
+      expect(proxy.connections.length).toBeGreaterThanOrEqual(2)
+      const [result] = results(run)
+      expect(result, logOf(run)).toMatchObject({ status: 'success', attempts: 2 })
+      // The host's error names the hop whose keepalives went unanswered, not "connection closed".
+      expect(logOf(run)).toMatch(
+        /\(timeout\): .*: jump host .* \(hop 1 of 1\): the server stopped answering SSH keepalives/
+      )
+      expect(treeDigest(behind.path('jump-stall'))).toEqual({ 'big.bin': sha256(big) })
+      expect(temporaries(behind.home)).toEqual([])
+    } finally {
+      await proxy.stop()
+    }
   })
 })
 

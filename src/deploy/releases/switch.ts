@@ -19,6 +19,7 @@ import {
   writeWhole
 } from './layout.js'
 import type { ReleaseProgress } from './state.js'
+import { connectionIsUp } from '../../transfer/connection-state.js'
 
 export interface Link {
   readonly connection: SshConnection
@@ -35,7 +36,7 @@ function releaseOf(job: HostJob): ReleaseProgress {
 async function linkTo(job: HostJob, signal: AbortSignal): Promise<Link> {
   const release = releaseOf(job)
   const kept = release.kept
-  if (kept !== undefined && kept.connection.failure === undefined) return kept
+  if (kept !== undefined && connectionIsUp(kept.connection)) return kept
   release.kept = undefined
   if (kept !== undefined) await kept.connection.close().catch(() => undefined)
   const connection = await job.connect(signal)
