@@ -286,6 +286,9 @@ describe('hosts that are not what they seem', () => {
         const [result] = results(run)
         expect(result?.error).toContain('prints output for non-interactive sessions')
         expect(result?.attempts).toBe(1)
+        // Known from the banner itself: the idle watchdog (20s) never had to end a wait.
+        expect(result?.error).not.toMatch(/no data from the server/)
+        expect(result?.durationMs).toBeLessThan(20_000)
       } finally {
         h.setLoginBanner(undefined)
       }
