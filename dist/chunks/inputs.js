@@ -7850,6 +7850,8 @@ function inputError(error) {
 const MAX_KEPT_OUTPUT = 64 * 1024;
 // With `keep: 'tail'`, the first bytes kept of each stream besides its tail.
 const HEAD_BYTES = 256;
+// Our own commands answer in far less: more is not theirs. A user's script (`keep: 'tail'`)
+// may print any amount; only its tail is kept.
 const MAX_COMMAND_OUTPUT = 16 * 1024 * 1024;
 /**
  * Runs `command` with stdin closed; resolves with its exit status and output. With `timeoutMs`,
@@ -7965,7 +7967,7 @@ class OutputCollector {
                 this.#sizes[into] += part.length;
             }
         }
-        if (this.#total > MAX_COMMAND_OUTPUT) {
+        if (this.#keep !== 'tail' && this.#total > MAX_COMMAND_OUTPUT) {
             this.#total = -Infinity;
             this.#reject(floodError(this.#context.label));
             this.#stream.close();

@@ -75,7 +75,10 @@ export interface ExecOptions {
   readonly timeoutMs?: number
   /** Given up when this aborts (the result says `aborted`). */
   readonly signal?: AbortSignal
-  /** Keep the end of a long output rather than its start (and its first 256 bytes). */
+  /**
+   * Keep the end of a long output rather than its start (and its first 256 bytes); such a
+   * command (a user's script) may print any amount. Otherwise more than 16 MiB ends it.
+   */
   readonly keep?: 'head' | 'tail'
   /** Called with each chunk of stderr as it comes (what is said before a failure is known). */
   readonly onStderr?: (chunk: Buffer) => void

@@ -119,6 +119,18 @@ describe('scripts', () => {
     expect(existsSync(h.path('after-ran'))).toBe(false)
   })
 
+  test('a script may print more than our own commands may (20 MB): the host succeeds, the log keeps its end', async () => {
+    const h = host(2)
+    const deploy = await run([h], {
+      target: 'ro/verbose',
+      'script-after':
+        "yes 'a verbose line of a long migration' | head -n 500000; echo the last line"
+    })
+    expect(deploy.code, logOf(deploy)).toBe(0)
+    expect(results(deploy)[0]).toMatchObject({ status: 'success' })
+    expect(logOf(deploy)).toContain('the last line')
+  })
+
   test('script-before failing: nothing written to that host', async () => {
     const h = host(1)
     const deploy = await run([h], { target: 'ro/before', 'script-before': 'echo checking; false' })
