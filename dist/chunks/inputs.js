@@ -3618,6 +3618,91 @@ function keepRules(patterns) {
     };
 }
 
+// Remote paths are POSIX whatever the runner's OS. Pure helpers for the target directory, the
+// path each file lands at, and the temporary name it is written under before it is published.
+/**
+ * Converts a runner-local relative path to POSIX segments, split on the runner's own separators
+ * only: `/` on Linux and macOS, where `\\` is an ordinary character of a name; `\\` and `/` on
+ * Windows.
+ */
+function toPosixSegments(relative, separator = sep$1) {
+    const separators = separator === '\\' ? /[\\/]+/ : /\/+/;
+    return relative.split(separators).filter((segment) => segment !== '' && segment !== '.');
+}
+/**
+ * The one check every remote path goes through, whatever produced it: a file's place under
+ * `target` is relative, its segments neither empty nor `.` nor `..`, and without NUL, so it
+ * cannot land outside `target`. Throws naming the file.
+ */
+function checkUnderTarget(relativePath, localPath) {
+    const segments = relativePath.split('/');
+    const bad = relativePath === '' ||
+        relativePath.includes('\0') ||
+        segments.some((segment) => segment === '' || segment === '.' || segment === '..');
+    if (bad)
+        throw new InputError('source', `'${localPath}' would land at '${relativePath}', which is not a path below target: nothing is deployed outside target`);
+}
+/**
+ * A function joining `base` with a relative path, as posix.join would: the relative path is
+ * POSIX segments with none empty, `.` or `..` (a walked or matched file's place), so only `base`
+ * needs normalizing, once for a whole plan (posix.join per file is measurable for tens of
+ * thousands of files).
+ */
+function remoteJoiner(base) {
+    // What comes before a plain name once joined.
+    const prefix = posix.join(base, 'x').slice(0, -1);
+    return (relative) => (relative === '' ? posix.join(base, relative) : prefix + relative);
+}
+// File names are limited to 255 bytes on the common file systems; the temporary name adds
+// a prefix and a suffix, so the original name is shortened in it when it is long.
+const MAX_NAME_BYTES = 255;
+const TEMP_SUFFIX = '.sfd-tmp';
+function truncateUtf8(text, maxBytes) {
+    let result = '';
+    let bytes = 0;
+    for (const ch of text) {
+        const size = Buffer.byteLength(ch);
+        if (bytes + size > maxBytes)
+            break;
+        result += ch;
+        bytes += size;
+    }
+    return result;
+}
+/**
+ * The temporary name a file is written under, in the same directory as its final path (so the
+ * rename that publishes it never crosses file systems). Deterministic for one token (a run's
+ * host) and one file: a retry finds its own partial file, and another run's or another host's
+ * never collides with it.
+ */
+function temporaryPath(finalPath, token) {
+    const dir = posix.dirname(finalPath);
+    const base = posix.basename(finalPath);
+    const tag = createHash('sha256').update(`${token}\0${finalPath}`).digest('hex').slice(0, 12);
+    const room = MAX_NAME_BYTES - 1 - 1 - tag.length - TEMP_SUFFIX.length;
+    const name = `.${truncateUtf8(base, room)}.${tag}${TEMP_SUFFIX}`;
+    return dir === '.' ? name : posix.join(dir, name);
+}
+/** The start of a tar stream's staging directory's name (see stagingPath). */
+const STAGING_PREFIX = '.sfd-stage-';
+/** The start of the preflight's probe file's name. */
+const PREFLIGHT_PREFIX = '.sfd-preflight-';
+// What temporaryPath puts before TEMP_SUFFIX: a dot, the (shortened) name, a dot, the tag.
+const TEMPORARY_STEM = /^\..*\.[0-9a-f]{12}$/;
+/** Whether one path segment is a name temporaryPath, stagingPath or the preflight makes. */
+function isWorkingSegment(segment) {
+    if (segment.startsWith(STAGING_PREFIX) || segment.startsWith(PREFLIGHT_PREFIX))
+        return true;
+    return segment.endsWith(TEMP_SUFFIX) && TEMPORARY_STEM.test(segment.slice(0, -TEMP_SUFFIX.length));
+}
+/**
+ * Whether a path (relative to the target) is or is inside a name this action writes while it
+ * works: a temporary file, a staging directory, a preflight probe, this run's or another's.
+ */
+function isWorkingName(relativePath) {
+    return relativePath.split('/').some(isWorkingSegment);
+}
+
 // The commands that delete what a sync removes, in one script for a shell on the host: files and
 // links in batches (`rm -f`, never following a link), then directories deepest first (`rmdir`,
 // which leaves any that are not empty). Every path is absolute and goes through quotePath.
@@ -3691,9 +3776,6 @@ async function runPool(items, limit, worker, options = {}) {
 // removed: in one script for the host's shell where it has one (batched `rm -f`, then `rmdir`),
 // else over SFTP. Nothing outside the target, nothing followed through a link, nothing of another
 // run's (its temporary names and staging directories are left alone).
-// Names this action writes while it works (temporary files, staging directories, the preflight
-// probe), this run's or a concurrent one's: never deleted by a sync.
-const OWN_WORKING_NAME = /(^|\/)\.(?:[^/]*\.[0-9a-f]{12}\.sfd-tmp|sfd-stage-[^/]*|sfd-preflight-[^/]*)(\/|$)/;
 // Names the log shows of what was deleted; the rest go to the debug log.
 const NAMES_SHOWN$1 = 20;
 // Unlinks in flight where the host has no shell.
@@ -3710,7 +3792,8 @@ function findExtraneous(entries, planned, keep) {
     const directories = [];
     const linksInTheWay = [];
     for (const entry of entries) {
-        if (OWN_WORKING_NAME.test(entry.path) || entry.path === LOCK_NAME)
+        // This run's or a concurrent one's working names are never deleted by a sync.
+        if (isWorkingName(entry.path) || entry.path === LOCK_NAME)
             continue;
         if (entry.kind === 'link' && wantedDirectories.has(entry.path)) {
             linksInTheWay.push(entry.path);
@@ -4982,78 +5065,12 @@ async function directoryInTheWay(sftp, finalPath, relativePath, error) {
     return new DeployError('remote-failure', `'${relativePath}' cannot be published: a directory is in the way at '${finalPath}' on the host; remove it, or deploy the file under another name`, { cause: error });
 }
 
-// Remote paths are POSIX whatever the runner's OS. Pure helpers for the target directory, the
-// path each file lands at, and the temporary name it is written under before it is published.
-/**
- * Converts a runner-local relative path to POSIX segments, split on the runner's own separators
- * only: `/` on Linux and macOS, where `\\` is an ordinary character of a name; `\\` and `/` on
- * Windows.
- */
-function toPosixSegments(relative, separator = sep$1) {
-    const separators = separator === '\\' ? /[\\/]+/ : /\/+/;
-    return relative.split(separators).filter((segment) => segment !== '' && segment !== '.');
-}
-/**
- * The one check every remote path goes through, whatever produced it: a file's place under
- * `target` is relative, its segments neither empty nor `.` nor `..`, and without NUL, so it
- * cannot land outside `target`. Throws naming the file.
- */
-function checkUnderTarget(relativePath, localPath) {
-    const segments = relativePath.split('/');
-    const bad = relativePath === '' ||
-        relativePath.includes('\0') ||
-        segments.some((segment) => segment === '' || segment === '.' || segment === '..');
-    if (bad)
-        throw new InputError('source', `'${localPath}' would land at '${relativePath}', which is not a path below target: nothing is deployed outside target`);
-}
-/**
- * A function joining `base` with a relative path, as posix.join would: the relative path is
- * POSIX segments with none empty, `.` or `..` (a walked or matched file's place), so only `base`
- * needs normalizing, once for a whole plan (posix.join per file is measurable for tens of
- * thousands of files).
- */
-function remoteJoiner(base) {
-    // What comes before a plain name once joined.
-    const prefix = posix.join(base, 'x').slice(0, -1);
-    return (relative) => (relative === '' ? posix.join(base, relative) : prefix + relative);
-}
-// File names are limited to 255 bytes on the common file systems; the temporary name adds
-// a prefix and a suffix, so the original name is shortened in it when it is long.
-const MAX_NAME_BYTES = 255;
-const TEMP_SUFFIX = '.sfd-tmp';
-function truncateUtf8(text, maxBytes) {
-    let result = '';
-    let bytes = 0;
-    for (const ch of text) {
-        const size = Buffer.byteLength(ch);
-        if (bytes + size > maxBytes)
-            break;
-        result += ch;
-        bytes += size;
-    }
-    return result;
-}
-/**
- * The temporary name a file is written under, in the same directory as its final path (so the
- * rename that publishes it never crosses file systems). Deterministic for one token (a run's
- * host) and one file: a retry finds its own partial file, and another run's or another host's
- * never collides with it.
- */
-function temporaryPath(finalPath, token) {
-    const dir = posix.dirname(finalPath);
-    const base = posix.basename(finalPath);
-    const tag = createHash('sha256').update(`${token}\0${finalPath}`).digest('hex').slice(0, 12);
-    const room = MAX_NAME_BYTES - 1 - 1 - tag.length - TEMP_SUFFIX.length;
-    const name = `.${truncateUtf8(base, room)}.${tag}${TEMP_SUFFIX}`;
-    return dir === '.' ? name : posix.join(dir, name);
-}
-
 // The files a tar stream staged on the host (tar-stream.ts), published: each verified there and
 // renamed into its final place (in a new target, whole directories at once), then the staging
 // directory removed.
 /** The staging directory of a tar stream into `base`, named for the attempt (`token`). */
 function stagingPath(base, token) {
-    return posix.join(base, `.sfd-stage-${token}`);
+    return posix.join(base, `${STAGING_PREFIX}${token}`);
 }
 function fail$1(publishing, error) {
     publishing.failure ??= { error };
@@ -6878,7 +6895,7 @@ async function refuseLinksInTarget(attempt, files) {
 /** Creates and removes a probe file in the target: the surest test that writing works there. */
 async function checkWritable(attempt) {
     const { sftp, base } = attempt;
-    const probe = posix.join(base, `.sfd-preflight-${attemptToken(attempt)}`);
+    const probe = posix.join(base, `${PREFLIGHT_PREFIX}${attemptToken(attempt)}`);
     try {
         await sftp.close(await sftp.open(probe, 'w', 0o600));
         await sftp.unlink(probe);

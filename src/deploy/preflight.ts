@@ -6,6 +6,7 @@ import { DeployError, errorMessage, isConnectionEnded } from '../errors.js'
 import { formatBytes } from '../format.js'
 import type { PlannedFile } from '../local/plan.js'
 import { directoryInTheWay } from '../remote/failures.js'
+import { PREFLIGHT_PREFIX } from '../remote/paths.js'
 import { freeSpaceCommand, parseFreeSpace } from '../remote/target-probe.js'
 import { runPool } from './pool.js'
 import { attemptToken, type Attempt } from './types.js'
@@ -113,7 +114,7 @@ async function refuseLinksInTarget(attempt: Attempt, files: readonly PlannedFile
 /** Creates and removes a probe file in the target: the surest test that writing works there. */
 async function checkWritable(attempt: Attempt): Promise<void> {
   const { sftp, base } = attempt
-  const probe = posix.join(base, `.sfd-preflight-${attemptToken(attempt)}`)
+  const probe = posix.join(base, `${PREFLIGHT_PREFIX}${attemptToken(attempt)}`)
   try {
     await sftp.close(await sftp.open(probe, 'w', 0o600))
     await sftp.unlink(probe)

@@ -10,6 +10,7 @@ import { posix } from 'node:path'
 import { keepRules } from '../config/keep.js'
 import { DeployError, isConnectionEnded } from '../errors.js'
 import type { PlannedFile } from '../local/plan.js'
+import { isWorkingName } from '../remote/paths.js'
 import { removalScript } from '../remote/removal.js'
 import { listTree, type TreeEntry } from '../remote/tree.js'
 import { runPool } from './pool.js'
@@ -29,11 +30,6 @@ export interface Extraneous {
    */
   readonly linksInTheWay: readonly string[]
 }
-
-// Names this action writes while it works (temporary files, staging directories, the preflight
-// probe), this run's or a concurrent one's: never deleted by a sync.
-const OWN_WORKING_NAME =
-  /(^|\/)\.(?:[^/]*\.[0-9a-f]{12}\.sfd-tmp|sfd-stage-[^/]*|sfd-preflight-[^/]*)(\/|$)/
 
 // Names the log shows of what was deleted; the rest go to the debug log.
 const NAMES_SHOWN = 20
@@ -56,7 +52,8 @@ export function findExtraneous(
   const directories: string[] = []
   const linksInTheWay: string[] = []
   for (const entry of entries) {
-    if (OWN_WORKING_NAME.test(entry.path) || entry.path === LOCK_NAME) continue
+    // This run's or a concurrent one's working names are never deleted by a sync.
+    if (isWorkingName(entry.path) || entry.path === LOCK_NAME) continue
     if (entry.kind === 'link' && wantedDirectories.has(entry.path)) {
       linksInTheWay.push(entry.path)
       continue

@@ -81,3 +81,25 @@ export function temporaryPath(finalPath: string, token: string): string {
   const name = `.${truncateUtf8(base, room)}.${tag}${TEMP_SUFFIX}`
   return dir === '.' ? name : posix.join(dir, name)
 }
+
+/** The start of a tar stream's staging directory's name (see stagingPath). */
+export const STAGING_PREFIX = '.sfd-stage-'
+/** The start of the preflight's probe file's name. */
+export const PREFLIGHT_PREFIX = '.sfd-preflight-'
+
+// What temporaryPath puts before TEMP_SUFFIX: a dot, the (shortened) name, a dot, the tag.
+const TEMPORARY_STEM = /^\..*\.[0-9a-f]{12}$/
+
+/** Whether one path segment is a name temporaryPath, stagingPath or the preflight makes. */
+function isWorkingSegment(segment: string): boolean {
+  if (segment.startsWith(STAGING_PREFIX) || segment.startsWith(PREFLIGHT_PREFIX)) return true
+  return segment.endsWith(TEMP_SUFFIX) && TEMPORARY_STEM.test(segment.slice(0, -TEMP_SUFFIX.length))
+}
+
+/**
+ * Whether a path (relative to the target) is or is inside a name this action writes while it
+ * works: a temporary file, a staging directory, a preflight probe, this run's or another's.
+ */
+export function isWorkingName(relativePath: string): boolean {
+  return relativePath.split('/').some(isWorkingSegment)
+}

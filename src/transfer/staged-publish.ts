@@ -6,13 +6,14 @@ import { posix } from 'node:path'
 import { isConnectionEnded } from '../errors.js'
 import type { PlannedFile } from '../local/plan.js'
 import { directoryInTheWay } from '../remote/failures.js'
+import { STAGING_PREFIX } from '../remote/paths.js'
 import { removeCommand } from '../remote/tar-extract.js'
 import type { SftpSession, SshConnection } from '../ssh/types.js'
 import { connectionIsUp } from './connection-state.js'
 
 /** The staging directory of a tar stream into `base`, named for the attempt (`token`). */
 export function stagingPath(base: string, token: string): string {
-  return posix.join(base, `.sfd-stage-${token}`)
+  return posix.join(base, `${STAGING_PREFIX}${token}`)
 }
 
 /** What publishing the staged files needs: see publishSmallFiles. */

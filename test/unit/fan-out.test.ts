@@ -80,6 +80,63 @@ describe('fan-out', () => {
     expect(done[0]?.log.at(-1)).toEqual({ level: 'info', text: 'success in 0ms: 1 B sent' })
   })
 
+  test('progress: each tick names the hosts still running, in their phase, and none once done', async () => {
+    const ticks: { label: string; phase: string; bytes: number }[][] = []
+    let release: () => void = () => undefined
+    const slowDone = new Promise<void>((resolve) => (release = resolve))
+    const { options: run } = await options(
+      'fast, slow',
+      {},
+      {
+        progressIntervalMs: 5,
+        reporter: {
+          progress: (running) =>
+            ticks.push(running.map(({ label, phase, bytes }) => ({ label, phase, bytes }))),
+          hostDone: () => undefined
+        },
+        deployHost: async (job) => {
+          if (job.host.host === 'slow') {
+            job.progress.phase = 'sending'
+            job.progress.bytes = 7
+            job.progress.sendGoal = 10
+            await slowDone
+          }
+          return succeeds(job)
+        }
+      }
+    )
+    const finished = fanOut(run)
+    // Let a few ticks pass while the slow host is sending.
+    await new Promise((resolve) => setTimeout(resolve, 40))
+    const during = ticks.length
+    release()
+    await finished
+    const afterEnd = ticks.length
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(during).toBeGreaterThan(0)
+    expect(ticks.at(-1)).toEqual([{ label: 'u@slow:22', phase: 'sending', bytes: 7 }])
+    // The fast host was done before the first tick; nothing ticks once the run is over.
+    expect(ticks.flat().some((host) => host.label === 'u@fast:22')).toBe(false)
+    expect(ticks.length).toBe(afterEnd)
+  })
+
+  test("each host's token is the run's and its number: temporary names never collide between hosts", async () => {
+    const tokens: string[] = []
+    const { options: run } = await options(
+      'h1, h2, h3',
+      {},
+      {
+        runToken: 'run42',
+        deployHost: (job) => {
+          tokens.push(job.hostToken)
+          return Promise.resolve(succeeds(job))
+        }
+      }
+    )
+    await fanOut(run)
+    expect(tokens.sort()).toEqual(['run42-0', 'run42-1', 'run42-2'])
+  })
+
   test('a run stopped midway: the hosts not started are skipped, and say why', async () => {
     const root = new AbortController()
     const { options: run, done } = await options(

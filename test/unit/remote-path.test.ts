@@ -1,8 +1,10 @@
 import { describe, expect, test } from 'vitest'
 import { normalizeTarget } from '../../src/config/target.js'
 import { posix } from 'node:path'
+import { stagingPath } from '../../src/transfer/staged-publish.js'
 import {
   checkUnderTarget,
+  isWorkingName,
   joinRemote,
   temporaryPath,
   toPosixSegments
@@ -78,5 +80,30 @@ describe('remote paths', () => {
     expect(Buffer.byteLength(name)).toBeLessThanOrEqual(255)
     expect(name.includes('\uFFFD')).toBe(false)
     expect(name).toMatch(/^\..*\.[0-9a-f]{12}\.sfd-tmp$/)
+  })
+})
+
+describe('the working names a sync leaves alone', () => {
+  test('the names the action makes, and what is inside them, are working names', () => {
+    const temporary = temporaryPath('docs/index.html', 'run1')
+    expect(isWorkingName(temporary)).toBe(true)
+    expect(isWorkingName(posix.basename(temporaryPath('a.txt', 'other-run')))).toBe(true)
+    const staging = posix.basename(stagingPath('/srv/www', 'abc123'))
+    expect(isWorkingName(staging)).toBe(true)
+    expect(isWorkingName(`${staging}/css/site.css`)).toBe(true)
+    expect(isWorkingName('sub/.sfd-preflight-abc123')).toBe(true)
+  })
+
+  test('files of a site that only look alike are not', () => {
+    for (const path of [
+      'index.html',
+      'notes.sfd-tmp',
+      '.index.html.sfd-tmp',
+      '.index.html.0123456789ab.sfd-tmp.bak',
+      'sfd-stage-1/x',
+      'docs/.sfd-stagex',
+      '.sfd-preflight'
+    ])
+      expect(isWorkingName(path), path).toBe(false)
   })
 })
