@@ -33164,7 +33164,7 @@ class JumpConnections {
  * (a hop's keepalive timeout, say, rather than "the connection closed" of the host behind it).
  */
 function firstFailedHop(host, hops) {
-    const index = hops.findIndex((hop) => hop.failure !== undefined);
+    const index = hops.findIndex((hop) => !connectionIsUp(hop));
     return index < 0 ? undefined : atHop(host, index, hops[index]?.failure);
 }
 /** A connection over `sock`; a stream the connection never took is closed. */

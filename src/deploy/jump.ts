@@ -233,7 +233,7 @@ function firstFailedHop(
   host: Destination,
   hops: readonly SshConnection[]
 ): DeployError | undefined {
-  const index = hops.findIndex((hop) => hop.failure !== undefined)
+  const index = hops.findIndex((hop) => !connectionIsUp(hop))
   return index < 0 ? undefined : atHop(host, index, hops[index]?.failure)
 }
 
