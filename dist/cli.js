@@ -216,17 +216,18 @@ function readText(path, option) {
     }
 }
 /**
- * The first default key that loads without a passphrase (or with the one given); why each one
- * before it was passed over goes to `notes` (the agent may hold those).
+ * The default keys that load without a passphrase (or with the one given), in OpenSSH's order;
+ * why any other was passed over goes to `notes` (the agent may hold it).
  */
-function defaultKeyFile(home, passphrase, notes) {
+function defaultKeyFiles(home, passphrase, notes) {
+    const usable = [];
     for (const name of DEFAULT_KEY_FILES) {
         const path = join(home, '.ssh', name);
         if (!existsSync(path))
             continue;
         try {
             loadPrivateKey(readFileSync(path, 'utf8'), passphrase);
-            return path;
+            usable.push(path);
         }
         catch (error) {
             const why = error instanceof InputError && error.input === 'passphrase'
@@ -237,7 +238,7 @@ function defaultKeyFile(home, passphrase, notes) {
             notes.push(`${path} not used: ${why}`);
         }
     }
-    return undefined;
+    return usable;
 }
 /**
  * ~/.ssh/known_hosts as OpenSSH reads a personal file: a line it cannot read is passed over
@@ -260,18 +261,13 @@ function readableKnownHosts(text, path, notes) {
 }
 function fillCredentials(inputs, env, notes) {
     if ((inputs.get('key') ?? '') !== '' || (inputs.get('key-path') ?? '') !== '')
-        return undefined;
+        return { agent: undefined, keyFiles: [] };
     const agent = env.agentSocket === '' ? undefined : env.agentSocket;
-    const keyFile = defaultKeyFile(env.home, inputs.get('passphrase'), notes);
-    if (keyFile !== undefined)
-        inputs.set('key-path', keyFile);
-    const used = [
-        ...(agent === undefined ? [] : ['ssh-agent']),
-        ...(keyFile === undefined ? [] : [keyFile])
-    ];
+    const keyFiles = defaultKeyFiles(env.home, inputs.get('passphrase'), notes);
+    const used = [...(agent === undefined ? [] : ['ssh-agent']), ...keyFiles];
     if (used.length > 0)
         notes.push(`keys: ${used.join(', then ')}`);
-    return agent;
+    return { agent, keyFiles };
 }
 /** `--known-hosts-file` files, else ~/.ssh/known_hosts where no host key option is given. */
 function fillKnownHosts(inputs, files, env, notes) {
@@ -300,7 +296,7 @@ function fillInventory(inputs, env) {
 function applyTerminalDefaults(given, knownHostsFiles, env) {
     const inputs = new Map(given);
     const notes = [];
-    const agent = fillCredentials(inputs, env, notes);
+    const { agent, keyFiles } = fillCredentials(inputs, env, notes);
     const knownHostsSource = fillKnownHosts(inputs, knownHostsFiles, env, notes);
     fillInventory(inputs, env);
     if ((inputs.get('username') ?? '') === '') {
@@ -309,7 +305,7 @@ function applyTerminalDefaults(given, knownHostsFiles, env) {
             throw new UsageError('the system has no name for this user: give --username');
         inputs.set('username', user);
     }
-    return { inputs, agent, knownHostsSource, notes };
+    return { inputs, agent, keyFiles, knownHostsSource, notes };
 }
 
 /* globals WorkerGlobalScope, DedicatedWorkerGlobalScope, SharedWorkerGlobalScope, ServiceWorkerGlobalScope */
@@ -3675,10 +3671,10 @@ function helpText(inputs, version) {
         '',
         'Each option is the GitHub Action input of the same name (see README). A repeatable option',
         'given twice is the input with one value per line. Keys come from ssh-agent (SSH_AUTH_SOCK)',
-        'and ~/.ssh/id_ed25519, id_ecdsa, id_rsa where no --key or --key-path is given; host keys',
-        'are checked against ~/.ssh/known_hosts where no --known-hosts, --known-hosts-file or',
-        '--fingerprint is given. Exit status: 0 every host deployed (or planned, or failed within',
-        '--max-failures), 1 a host failed, 2 bad usage or input.',
+        'and then each of ~/.ssh/id_ed25519, id_ecdsa, id_rsa in turn where no --key or --key-path',
+        'is given; host keys are checked against ~/.ssh/known_hosts where no --known-hosts,',
+        '--known-hosts-file or --fingerprint is given. Exit status: 0 every host deployed (or',
+        'planned, or failed within --max-failures), 1 a host failed, 2 bad usage or input.',
         '',
         'Inputs:'
     ];
@@ -3840,6 +3836,7 @@ async function runCommandLine(argv, streams = { stdout: process.stdout, stderr: 
             io,
             env: { ...env, GITHUB_WORKSPACE: process.cwd() },
             ...(defaults.agent === undefined ? {} : { agent: defaults.agent }),
+            ...(defaults.keyFiles.length === 0 ? {} : { keyFiles: defaults.keyFiles }),
             ...(workerUrl === undefined ? {} : { workerUrl })
         });
         restore();

@@ -41,6 +41,8 @@ export interface RunOptions {
   readonly signal?: AbortSignal
   /** An ssh-agent socket tried before the run's key (the command line's; see InputEnvironment). */
   readonly agent?: string
+  /** Key files tried in turn where no key input is given (the command line's; see InputEnvironment). */
+  readonly keyFiles?: readonly string[]
   /** The fan-out's thread module (dist/worker.js); without it every host runs on this thread. */
   readonly workerUrl?: URL
 }
@@ -279,7 +281,8 @@ export async function run(options: RunOptions = {}): Promise<RunOutcome> {
     const environment: Omit<InputEnvironment, 'readFile' | 'path'> = {
       workspace: env.GITHUB_WORKSPACE ?? process.cwd(),
       variables: env,
-      ...(options.agent === undefined ? {} : { agent: options.agent })
+      ...(options.agent === undefined ? {} : { agent: options.agent }),
+      ...(options.keyFiles === undefined ? {} : { keyFiles: options.keyFiles })
     }
     const settings = parseInputs((name: InputName) => values[name], {
       ...environment,

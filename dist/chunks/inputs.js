@@ -7772,6 +7772,13 @@ function authMethods(options) {
         methods.push('agent');
     if (options.privateKey !== undefined)
         methods.push('publickey');
+    for (const { key, passphrase } of options.moreKeys ?? [])
+        methods.push({
+            type: 'publickey',
+            username: options.username,
+            key,
+            ...(passphrase === undefined ? {} : { passphrase })
+        });
     if (options.password !== undefined)
         methods.push('password', 'keyboard-interactive');
     return methods;
@@ -32092,6 +32099,7 @@ function openConnection(endpoint, settings, signal, sock, carrierFailure) {
         label: endpoint.label,
         privateKey: credentials.privateKey,
         passphrase: credentials.passphrase,
+        ...(credentials.moreKeys === undefined ? {} : { moreKeys: credentials.moreKeys }),
         password: credentials.password,
         ...(credentials.agent === undefined ? {} : { agent: credentials.agent }),
         checkHostKey: hostKeyChecker(hostKeys, endpoint),
@@ -43301,6 +43309,7 @@ function readCredentials(get, env) {
         credentials: {
             privateKey: credentials?.privateKey,
             passphrase: credentials?.passphrase,
+            ...(credentials?.moreKeys === undefined ? {} : { moreKeys: credentials.moreKeys }),
             password: credentials?.password,
             agent: env.agent,
             description: credentials === undefined ? 'ssh-agent' : `ssh-agent, then ${credentials.description}`
@@ -43316,6 +43325,8 @@ function readKeyAndPassword(get, env) {
     const password = optional(get, 'password');
     if (keyText !== undefined && keyPath !== undefined)
         throw new InputError('key-path', "set either 'key' or 'key-path', not both");
+    if (keyText === undefined && keyPath === undefined && (env.keyFiles ?? []).length > 0)
+        return readKeyFiles(env.keyFiles ?? [], env, passphrase, password);
     let source = keyText;
     if (keyPath !== undefined) {
         const rules = env.path ?? nodePath;
@@ -43362,6 +43373,40 @@ function readKeyAndPassword(get, env) {
             description: `${loaded.type} key${password === undefined ? '' : ', then password'}`
         },
         derivedSecrets: [...loaded.derivedSecrets]
+    };
+}
+/**
+ * The command line's default key files (see InputEnvironment.keyFiles), each tried in turn: the
+ * first is the run's key, the others its `moreKeys`. A file that does not load is a `key-path`
+ * error, as it would be given by name.
+ */
+function readKeyFiles(paths, env, passphrase, password) {
+    const loaded = paths.map((path) => {
+        try {
+            return { path, ...loadPrivateKey(env.readFile(path), passphrase) };
+        }
+        catch (error) {
+            const why = errorMessage(error).replace(/^Input '[^']+': /, '');
+            throw new InputError('key-path', `cannot use '${path}': ${why}`, {
+                cause: error
+            });
+        }
+    });
+    const [first, ...rest] = loaded;
+    if (first === undefined)
+        throw new Error('readKeyFiles needs a file');
+    const keys = loaded.map((key) => `${key.type} key ${key.path}`).join(', then ');
+    return {
+        credentials: {
+            privateKey: first.key,
+            passphrase: first.passphrase,
+            ...(rest.length === 0
+                ? {}
+                : { moreKeys: rest.map(({ key, passphrase: opens }) => ({ key, passphrase: opens })) }),
+            password,
+            description: `${keys}${password === undefined ? '' : ', then password'}`
+        },
+        derivedSecrets: loaded.flatMap((key) => key.derivedSecrets)
     };
 }
 /**

@@ -2488,7 +2488,8 @@ async function run(options = {}) {
         const environment = {
             workspace: env.GITHUB_WORKSPACE ?? process.cwd(),
             variables: env,
-            ...(options.agent === undefined ? {} : { agent: options.agent })
+            ...(options.agent === undefined ? {} : { agent: options.agent }),
+            ...(options.keyFiles === undefined ? {} : { keyFiles: options.keyFiles })
         };
         const settings = parseInputs((name) => values[name], {
             ...environment,

@@ -78,6 +78,11 @@ export interface InputEnvironment {
    * where no key or password is given; the action never does).
    */
   readonly agent?: string
+  /**
+   * Key files tried in turn where neither `key` nor `key-path` is given, as OpenSSH tries each
+   * identity: the command line's `~/.ssh/id_*` (the action never passes any).
+   */
+  readonly keyFiles?: readonly string[]
   /** The runner's path rules: node:path's, unless a test gives path.win32. */
   readonly path?: PathFlavor
   /** Now, for a release named by the time (tests give one). */

@@ -89,6 +89,7 @@ function readCredentials(
     credentials: {
       privateKey: credentials?.privateKey,
       passphrase: credentials?.passphrase,
+      ...(credentials?.moreKeys === undefined ? {} : { moreKeys: credentials.moreKeys }),
       password: credentials?.password,
       agent: env.agent,
       description:
@@ -109,6 +110,8 @@ function readKeyAndPassword(
   const password = optional(get, 'password')
   if (keyText !== undefined && keyPath !== undefined)
     throw new InputError('key-path', "set either 'key' or 'key-path', not both")
+  if (keyText === undefined && keyPath === undefined && (env.keyFiles ?? []).length > 0)
+    return readKeyFiles(env.keyFiles ?? [], env, passphrase, password)
 
   let source = keyText
   if (keyPath !== undefined) {
@@ -155,6 +158,44 @@ function readKeyAndPassword(
       description: `${loaded.type} key${password === undefined ? '' : ', then password'}`
     },
     derivedSecrets: [...loaded.derivedSecrets]
+  }
+}
+
+/**
+ * The command line's default key files (see InputEnvironment.keyFiles), each tried in turn: the
+ * first is the run's key, the others its `moreKeys`. A file that does not load is a `key-path`
+ * error, as it would be given by name.
+ */
+function readKeyFiles(
+  paths: readonly string[],
+  env: InputEnvironment,
+  passphrase: string | undefined,
+  password: string | undefined
+): { credentials: Credentials; derivedSecrets: string[] } {
+  const loaded = paths.map((path) => {
+    try {
+      return { path, ...loadPrivateKey(env.readFile(path), passphrase) }
+    } catch (error) {
+      const why = errorMessage(error).replace(/^Input '[^']+': /, '')
+      throw new InputError('key-path', `cannot use '${path}': ${why}`, {
+        cause: error
+      })
+    }
+  })
+  const [first, ...rest] = loaded
+  if (first === undefined) throw new Error('readKeyFiles needs a file')
+  const keys = loaded.map((key) => `${key.type} key ${key.path}`).join(', then ')
+  return {
+    credentials: {
+      privateKey: first.key,
+      passphrase: first.passphrase,
+      ...(rest.length === 0
+        ? {}
+        : { moreKeys: rest.map(({ key, passphrase: opens }) => ({ key, passphrase: opens })) }),
+      password,
+      description: `${keys}${password === undefined ? '' : ', then password'}`
+    },
+    derivedSecrets: loaded.flatMap((key) => key.derivedSecrets)
   }
 }
 

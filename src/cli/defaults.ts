@@ -28,6 +28,8 @@ export interface TerminalRun {
   readonly inputs: Map<InputName, string>
   /** The ssh-agent to try first, where no key was given. */
   readonly agent: string | undefined
+  /** Then ~/.ssh's default keys that load, each tried in turn (none where a key was given). */
+  readonly keyFiles: readonly string[]
   /** Where the run's host keys came from, for messages about the known-hosts input. */
   readonly knownHostsSource: string | undefined
   /** Lines worth telling the user: which defaults were taken. */
@@ -43,20 +45,17 @@ function readText(path: string, option: string): string {
 }
 
 /**
- * The first default key that loads without a passphrase (or with the one given); why each one
- * before it was passed over goes to `notes` (the agent may hold those).
+ * The default keys that load without a passphrase (or with the one given), in OpenSSH's order;
+ * why any other was passed over goes to `notes` (the agent may hold it).
  */
-function defaultKeyFile(
-  home: string,
-  passphrase: string | undefined,
-  notes: string[]
-): string | undefined {
+function defaultKeyFiles(home: string, passphrase: string | undefined, notes: string[]): string[] {
+  const usable: string[] = []
   for (const name of DEFAULT_KEY_FILES) {
     const path = join(home, '.ssh', name)
     if (!existsSync(path)) continue
     try {
       loadPrivateKey(readFileSync(path, 'utf8'), passphrase)
-      return path
+      usable.push(path)
     } catch (error) {
       const why =
         error instanceof InputError && error.input === 'passphrase'
@@ -67,7 +66,7 @@ function defaultKeyFile(
       notes.push(`${path} not used: ${why}`)
     }
   }
-  return undefined
+  return usable
 }
 
 /**
@@ -95,17 +94,14 @@ function fillCredentials(
   inputs: Map<InputName, string>,
   env: TerminalEnvironment,
   notes: string[]
-): string | undefined {
-  if ((inputs.get('key') ?? '') !== '' || (inputs.get('key-path') ?? '') !== '') return undefined
+): Pick<TerminalRun, 'agent' | 'keyFiles'> {
+  if ((inputs.get('key') ?? '') !== '' || (inputs.get('key-path') ?? '') !== '')
+    return { agent: undefined, keyFiles: [] }
   const agent = env.agentSocket === '' ? undefined : env.agentSocket
-  const keyFile = defaultKeyFile(env.home, inputs.get('passphrase'), notes)
-  if (keyFile !== undefined) inputs.set('key-path', keyFile)
-  const used = [
-    ...(agent === undefined ? [] : ['ssh-agent']),
-    ...(keyFile === undefined ? [] : [keyFile])
-  ]
+  const keyFiles = defaultKeyFiles(env.home, inputs.get('passphrase'), notes)
+  const used = [...(agent === undefined ? [] : ['ssh-agent']), ...keyFiles]
   if (used.length > 0) notes.push(`keys: ${used.join(', then ')}`)
-  return agent
+  return { agent, keyFiles }
 }
 
 /** `--known-hosts-file` files, else ~/.ssh/known_hosts where no host key option is given. */
@@ -145,7 +141,7 @@ export function applyTerminalDefaults(
 ): TerminalRun {
   const inputs = new Map(given)
   const notes: string[] = []
-  const agent = fillCredentials(inputs, env, notes)
+  const { agent, keyFiles } = fillCredentials(inputs, env, notes)
   const knownHostsSource = fillKnownHosts(inputs, knownHostsFiles, env, notes)
   fillInventory(inputs, env)
   if ((inputs.get('username') ?? '') === '') {
@@ -154,5 +150,5 @@ export function applyTerminalDefaults(
       throw new UsageError('the system has no name for this user: give --username')
     inputs.set('username', user)
   }
-  return { inputs, agent, knownHostsSource, notes }
+  return { inputs, agent, keyFiles, knownHostsSource, notes }
 }

@@ -40,10 +40,10 @@ export function helpText(inputs: readonly ActionInput[], version: string): strin
     '',
     'Each option is the GitHub Action input of the same name (see README). A repeatable option',
     'given twice is the input with one value per line. Keys come from ssh-agent (SSH_AUTH_SOCK)',
-    'and ~/.ssh/id_ed25519, id_ecdsa, id_rsa where no --key or --key-path is given; host keys',
-    'are checked against ~/.ssh/known_hosts where no --known-hosts, --known-hosts-file or',
-    '--fingerprint is given. Exit status: 0 every host deployed (or planned, or failed within',
-    '--max-failures), 1 a host failed, 2 bad usage or input.',
+    'and then each of ~/.ssh/id_ed25519, id_ecdsa, id_rsa in turn where no --key or --key-path',
+    'is given; host keys are checked against ~/.ssh/known_hosts where no --known-hosts,',
+    '--known-hosts-file or --fingerprint is given. Exit status: 0 every host deployed (or',
+    'planned, or failed within --max-failures), 1 a host failed, 2 bad usage or input.',
     '',
     'Inputs:'
   ]

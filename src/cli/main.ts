@@ -121,6 +121,7 @@ export async function runCommandLine(
       io,
       env: { ...env, GITHUB_WORKSPACE: process.cwd() },
       ...(defaults.agent === undefined ? {} : { agent: defaults.agent }),
+      ...(defaults.keyFiles.length === 0 ? {} : { keyFiles: defaults.keyFiles }),
       ...(workerUrl === undefined ? {} : { workerUrl })
     })
     restore()

@@ -15,9 +15,17 @@ export type NoFilesMode = (typeof NO_FILES_MODES)[number]
 /** The `threads` input: `auto`, or at most this many. */
 export type ThreadsSetting = 'auto' | number
 
+/** A private key (OpenSSH or PEM text) and the passphrase that opens it, if any. */
+export interface KeyToTry {
+  readonly key: string
+  readonly passphrase: string | undefined
+}
+
 export interface Credentials {
   readonly privateKey: string | undefined
   readonly passphrase: string | undefined
+  /** Keys tried in turn after `privateKey`, as OpenSSH tries each identity file. */
+  readonly moreKeys?: readonly KeyToTry[]
   readonly password: string | undefined
   /** An ssh-agent's socket (the command line's SSH_AUTH_SOCK), tried before the key. */
   readonly agent?: string

@@ -36,6 +36,7 @@ export function openConnection(
     label: endpoint.label,
     privateKey: credentials.privateKey,
     passphrase: credentials.passphrase,
+    ...(credentials.moreKeys === undefined ? {} : { moreKeys: credentials.moreKeys }),
     password: credentials.password,
     ...(credentials.agent === undefined ? {} : { agent: credentials.agent }),
     checkHostKey: hostKeyChecker(hostKeys, endpoint),

@@ -43,11 +43,26 @@ export function clientConfig(
   return config
 }
 
+/** A further key to try, in the form ssh2's authHandler takes it. */
+export interface PublicKeyAttempt {
+  readonly type: 'publickey'
+  readonly username: string
+  readonly key: string
+  readonly passphrase?: string
+}
+
 /** The authentication methods to try, in order, for the credentials given. */
-export function authMethods(options: ConnectOptions): string[] {
-  const methods: string[] = []
+export function authMethods(options: ConnectOptions): (string | PublicKeyAttempt)[] {
+  const methods: (string | PublicKeyAttempt)[] = []
   if (options.agent !== undefined) methods.push('agent')
   if (options.privateKey !== undefined) methods.push('publickey')
+  for (const { key, passphrase } of options.moreKeys ?? [])
+    methods.push({
+      type: 'publickey',
+      username: options.username,
+      key,
+      ...(passphrase === undefined ? {} : { passphrase })
+    })
   if (options.password !== undefined) methods.push('password', 'keyboard-interactive')
   return methods
 }

@@ -15,6 +15,8 @@ export interface ConnectOptions {
   readonly username: string
   readonly privateKey: string | undefined
   readonly passphrase: string | undefined
+  /** Keys tried in turn after `privateKey`, each with its passphrase. */
+  readonly moreKeys?: readonly { readonly key: string; readonly passphrase: string | undefined }[]
   readonly password: string | undefined
   /** An ssh-agent's socket path, tried first. */
   readonly agent?: string

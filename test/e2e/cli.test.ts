@@ -276,6 +276,37 @@ describe('terminal defaults', () => {
     expect(treeDigest(host(0).path('cli/home-key'))).toEqual(DIGESTS)
   })
 
+  test('each default key is tried in turn, as OpenSSH does: an id_ed25519 the host refuses, then the id_rsa it accepts', async () => {
+    const home = homeWith({
+      known_hosts: fleet.knownHosts,
+      id_ed25519: makeKeyPair('not-authorized').privateKey,
+      id_rsa: fleet.keys.rsaPemEncrypted
+    })
+    const run = await runCli(
+      [
+        ...bareArgs('cli/second-key'),
+        // A second host on a thread of its own: the thread reads the same key files.
+        '--host',
+        host(1).entry,
+        '--threads',
+        '2',
+        '--passphrase',
+        fleet.keys.passphrase,
+        '--retries',
+        '0'
+      ],
+      { cwd: workspace(FILES), env: { HOME: home } }
+    )
+    expect(run.code, explain(run)).toBe(0)
+    expect(run.stdout).toContain(
+      `keys: ${join(home, '.ssh', 'id_ed25519')}, then ${join(home, '.ssh', 'id_rsa')}`
+    )
+    expect(run.stdout).toMatch(/2 of 2 host\(s\) deployed, 0 failed/)
+    expect(run.stdout).toContain('2 thread(s)')
+    for (const h of [host(0), host(1)])
+      expect(treeDigest(h.path('cli/second-key'))).toEqual(DIGESTS)
+  })
+
   test('an agent socket that is gone is passed over: the key file still logs in', async () => {
     const home = homeWith({ known_hosts: fleet.knownHosts })
     copyFileSync(fleet.keys.ed25519Path, join(home, '.ssh', 'id_ed25519'))

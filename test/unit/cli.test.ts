@@ -142,17 +142,24 @@ describe("a person's defaults", () => {
     return home
   }
 
-  test('the agent, then the first default key that loads; known_hosts; the user', () => {
+  test('the agent, then every default key that loads, in OpenSSH order; known_hosts; the user', () => {
     const encrypted = sshKeygen('ed25519', [], 'secret')
     const plain = sshKeygen('ecdsa')
+    const rsa = sshKeygen('rsa')
     const home = homeWith({
+      id_rsa: rsa.privateKey,
       id_ed25519: encrypted.privateKey,
       id_ecdsa: plain.privateKey,
       known_hosts: 'example.com ' + plain.publicKey
     })
     const run = applyTerminalDefaults(new Map(), [], env(home, '/run/agent.sock'))
     expect(run.agent).toBe('/run/agent.sock')
-    expect(run.inputs.get('key-path')).toBe(join(home, '.ssh', 'id_ecdsa'))
+    expect(run.keyFiles).toEqual([join(home, '.ssh', 'id_ecdsa'), join(home, '.ssh', 'id_rsa')])
+    // Given as the command line's own keys, not as --key-path: the action's input stays unset.
+    expect(run.inputs.has('key-path')).toBe(false)
+    expect(run.notes).toContain(
+      `keys: ssh-agent, then ${join(home, '.ssh', 'id_ecdsa')}, then ${join(home, '.ssh', 'id_rsa')}`
+    )
     expect(run.inputs.get('known-hosts')).toContain('example.com ecdsa-sha2-nistp256')
     expect(run.inputs.get('username')).toBe('alice')
     expect(run.knownHostsSource).toBe(join(home, '.ssh', 'known_hosts'))
@@ -162,7 +169,7 @@ describe("a person's defaults", () => {
     const encrypted = sshKeygen('ed25519', [], 'secret')
     const home = homeWith({ id_ed25519: encrypted.privateKey })
     const run = applyTerminalDefaults(new Map(), [], env(home))
-    expect(run.inputs.has('key-path')).toBe(false)
+    expect(run.keyFiles).toEqual([])
     expect(run.notes).toContain(
       `${join(home, '.ssh', 'id_ed25519')} not used: it is encrypted: give --passphrase, or add it to ssh-agent`
     )
@@ -192,7 +199,7 @@ describe("a person's defaults", () => {
     const encrypted = sshKeygen('ed25519', [], 'secret')
     const home = homeWith({ id_ed25519: encrypted.privateKey })
     const run = applyTerminalDefaults(new Map([['passphrase', 'secret']]), [], env(home))
-    expect(run.inputs.get('key-path')).toBe(join(home, '.ssh', 'id_ed25519'))
+    expect(run.keyFiles).toEqual([join(home, '.ssh', 'id_ed25519')])
   })
 
   test('nothing is taken where the options give it', () => {
@@ -204,6 +211,7 @@ describe("a person's defaults", () => {
     ] as const)
     const run = applyTerminalDefaults(given, [], env(home, '/run/agent.sock'))
     expect(run.agent).toBeUndefined()
+    expect(run.keyFiles).toEqual([])
     expect(run.inputs.has('key-path')).toBe(false)
     expect(run.inputs.has('known-hosts')).toBe(false)
     expect(run.inputs.get('username')).toBe('bob')
@@ -212,7 +220,7 @@ describe("a person's defaults", () => {
   test('no ~/.ssh: no key, no host keys (the run then fails closed)', () => {
     const run = applyTerminalDefaults(new Map(), [], env(tempDir('empty-home')))
     expect(run.agent).toBeUndefined()
-    expect(run.inputs.has('key-path')).toBe(false)
+    expect(run.keyFiles).toEqual([])
     expect(run.inputs.has('known-hosts')).toBe(false)
   })
 

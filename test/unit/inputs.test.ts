@@ -128,6 +128,39 @@ describe('inputs', () => {
     })
   })
 
+  test("the command line's key files: each tried in turn where no key input is given", () => {
+    const rsa = sshKeygen('rsa')
+    const files: Record<string, string> = { '/home/a/.ssh/id_ed25519': key.privateKey }
+    files['/home/a/.ssh/id_rsa'] = rsa.privateKey
+    const withFiles = (overrides: Partial<Record<InputName, string>>, keyFiles: string[]) => {
+      const values = { ...base, ...overrides }
+      return parseInputs((name) => (values[name] ?? '').trim(), {
+        workspace,
+        readFile: (path) => {
+          const text = files[path]
+          if (text === undefined) throw new Error(`ENOENT: ${path}`)
+          return text
+        },
+        variables: {},
+        keyFiles
+      })
+    }
+    const paths = ['/home/a/.ssh/id_ed25519', '/home/a/.ssh/id_rsa']
+    const { credentials } = withFiles({ key: '' }, paths).hosts[0] ?? {}
+    expect(credentials?.privateKey).toContain('OPENSSH')
+    expect(credentials?.moreKeys).toHaveLength(1)
+    expect(credentials?.moreKeys?.[0]?.key).toContain('PRIVATE KEY')
+    expect(credentials?.description).toBe(
+      'ssh-ed25519 key /home/a/.ssh/id_ed25519, then ssh-rsa key /home/a/.ssh/id_rsa'
+    )
+    // A key input wins: the files are not read.
+    expect(withFiles({}, ['/nowhere/id_rsa']).hosts[0]?.credentials.moreKeys).toBeUndefined()
+    // A file gone since the command line looked: named under key-path.
+    expect(() => withFiles({ key: '' }, ['/nowhere/id_rsa'])).toThrow(
+      /Input 'key-path': cannot use '\/nowhere\/id_rsa': ENOENT/
+    )
+  })
+
   const refused: [string, Partial<Record<InputName, string>>, InputName, RegExp][] = [
     ['empty host', { host: '' }, 'host', /names no host/],
     ['a duplicate host', { host: '127.0.1.2:2200\ndeploy@127.0.1.2:2200' }, 'host', /duplicates/],

@@ -38,6 +38,29 @@ describe("ssh2's config", () => {
     expect(authMethods(options())).toEqual([])
   })
 
+  test('further keys are tried in turn after the first, each with its passphrase, before the password', () => {
+    expect(
+      authMethods(
+        options({
+          agent: '/run/agent.sock',
+          privateKey: 'KEY1',
+          moreKeys: [
+            { key: 'KEY2', passphrase: undefined },
+            { key: 'KEY3', passphrase: 'pp3' }
+          ],
+          password: 'pw'
+        })
+      )
+    ).toEqual([
+      'agent',
+      'publickey',
+      { type: 'publickey', username: 'deploy', key: 'KEY2' },
+      { type: 'publickey', username: 'deploy', key: 'KEY3', passphrase: 'pp3' },
+      'password',
+      'keyboard-interactive'
+    ])
+  })
+
   test('carries the credentials given and no others', () => {
     const socket = new PassThrough()
     const withKey = clientConfig(options({ privateKey: 'KEY', passphrase: 'pp' }), socket, () => {})
