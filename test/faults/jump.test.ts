@@ -15,7 +15,8 @@ import {
   runAction,
   sha256,
   treeDigest,
-  type ActionRun
+  type ActionRun,
+  type HostResultOutput
 } from '../harness/run-action.js'
 import {
   BASTION_CONFIG,
@@ -96,6 +97,36 @@ function deployInventory(
     { ...fleetInputs(fleet, []), host: '', inventory, target, ...extra },
     { cwd: workspace(files), env }
   )
+}
+
+/**
+ * A run in which `behind`, its first host, failed at a hop of its chain: of `errorClass`, after
+ * `attempts`, its error naming the hop (`jump host <hop> (hop i of n)`) and saying `how`.
+ * Returns the error and the other hosts' results.
+ */
+function expectHopFailure(
+  run: ActionRun,
+  failure: {
+    readonly behind: TestHost
+    readonly hop: string
+    readonly at: string
+    readonly errorClass: string
+    readonly attempts: number
+    readonly how: RegExp
+  }
+): { error: string; others: HostResultOutput[] } {
+  expect(run.code, logOf(run)).toBe(1)
+  const [failed, ...others] = results(run)
+  expect(failed, logOf(run)).toMatchObject({
+    host: label(failure.behind),
+    status: 'failed',
+    errorClass: failure.errorClass,
+    attempts: failure.attempts
+  })
+  const error = failed?.error ?? ''
+  expect(error).toContain(`jump host ${failure.hop} (${failure.at})`)
+  expect(error).toMatch(failure.how)
+  return { error, others }
 }
 
 describe('the fixture', () => {
@@ -219,19 +250,15 @@ describe('a jump chain that fails fails its host alone, names the hop, writes no
       },
       { cwd: workspace({ 'k.txt': 'never through a wrong bastion' }) }
     )
-    expect(run.code, logOf(run)).toBe(1)
-    const [failed, deployed] = results(run)
-    expect(failed, logOf(run)).toMatchObject({
-      host: label(behind),
-      status: 'failed',
+    const { error, others } = expectHopFailure(run, {
+      behind,
+      hop: label(bastion),
+      at: 'hop 1 of 1',
       errorClass: 'host-key',
-      attempts: 1
+      attempts: 1,
+      how: /host key/
     })
-    const error = failed?.error ?? ''
-    expect(error).toContain('jump host')
-    expect(error).toContain(label(bastion))
-    expect(error).toContain('hop 1 of 1')
-    expect(error).toContain('host key')
+    const [deployed] = others
     expect(error).toContain(bastion.fingerprints[0])
     expect(deployed).toMatchObject({ host: label(direct), status: 'success' })
     expect(readFileSync(direct.path('jump-wrong-key/k.txt'), 'utf8')).toBe(
@@ -294,19 +321,14 @@ describe('a jump chain that fails fails its host alone, names the hop, writes no
     const run = await deployInventory(inventory, 'jump-no-forwarding', {
       'n.txt': 'no forwarding'
     })
-    expect(run.code, logOf(run)).toBe(1)
-    const [failed, deployed] = results(run)
-    expect(failed, logOf(run)).toMatchObject({
-      host: label(behind),
-      status: 'failed',
+    const [deployed] = expectHopFailure(run, {
+      behind,
+      hop: label(bastion),
+      at: 'hop 1 of 1',
       errorClass: 'permission',
-      attempts: 1
-    })
-    const error = failed?.error ?? ''
-    expect(error).toContain('jump host')
-    expect(error).toContain(label(bastion))
-    expect(error).toContain('hop 1 of 1')
-    expect(error).toMatch(/refused to forward/)
+      attempts: 1,
+      how: /refused to forward/
+    }).others
     expect(deployed).toMatchObject({ host: label(direct), status: 'success' })
     expect(readFileSync(direct.path('jump-no-forwarding/n.txt'), 'utf8')).toBe('no forwarding')
     // It was the bastion's refusal: it logged the request and refused it.
@@ -333,19 +355,15 @@ describe('a jump chain that fails fails its host alone, names the hop, writes no
         { 'd.txt': 'dead hop' },
         { retries: '1', 'retry-delay': '100ms' }
       )
-      expect(run.code, logOf(run)).toBe(1)
-      const [failed, deployed] = results(run)
-      expect(failed, logOf(run)).toMatchObject({
-        host: label(behind),
-        status: 'failed',
+      const { error, others } = expectHopFailure(run, {
+        behind,
+        hop: label(dying),
+        at: 'hop 2 of 2',
         errorClass: 'network',
-        attempts: 2
+        attempts: 2,
+        how: /refused the connection|connection refused/i
       })
-      const error = failed?.error ?? ''
-      expect(error).toContain('jump host')
-      expect(error).toContain(label(dying))
-      expect(error).toContain('hop 2 of 2')
-      expect(error).toMatch(/refused the connection|connection refused/i)
+      const [deployed] = others
       expect(error).not.toMatch(/refused to forward/)
       expect(deployed).toMatchObject({
         host: label(beside),
@@ -386,19 +404,14 @@ describe('the first hop itself fails', () => {
       {},
       { SFD_HOP_KEY: stranger.privateKey }
     )
-    expect(run.code, logOf(run)).toBe(1)
-    const [failed, deployed] = results(run)
-    expect(failed, logOf(run)).toMatchObject({
-      host: label(behind),
-      status: 'failed',
+    const [deployed] = expectHopFailure(run, {
+      behind,
+      hop: label(bastion),
+      at: 'hop 1 of 1',
       errorClass: 'auth',
-      attempts: 1
-    })
-    const error = failed?.error ?? ''
-    expect(error).toContain('jump host')
-    expect(error).toContain(label(bastion))
-    expect(error).toContain('hop 1 of 1')
-    expect(error).toMatch(/authentication failed/)
+      attempts: 1,
+      how: /authentication failed/
+    }).others
     expect(deployed).toMatchObject({ host: label(direct), status: 'success' })
     // The bastion saw the failed login and forwarded nothing.
     expect(loginsIn(bastionLog())).toBe(0)
@@ -420,20 +433,15 @@ describe('the first hop itself fails', () => {
       { 'r.txt': 'refused hop' },
       { retries: '1', 'retry-delay': '100ms' }
     )
-    expect(run.code, logOf(run)).toBe(1)
-    const [failed, deployed] = results(run)
-    expect(failed, logOf(run)).toMatchObject({
-      host: label(behind),
-      status: 'failed',
+    const [deployed] = expectHopFailure(run, {
+      behind,
+      hop,
+      at: 'hop 1 of 1',
       errorClass: 'network',
       attempts: 2,
-      jump: [hop]
-    })
-    const error = failed?.error ?? ''
-    expect(error).toContain('jump host')
-    expect(error).toContain(hop)
-    expect(error).toContain('hop 1 of 1')
-    expect(error).toMatch(/refused the connection|connection refused/i)
+      how: /connection refused: nothing listens at that address and port/
+    }).others
+    expect(results(run)[0]?.jump).toEqual([hop])
     expect(deployed).toMatchObject({ host: label(direct), status: 'success' })
     expect(connectionsIn(behindLog())).toBe(0)
     expect(existsSync(behind.path('jump-hop-refused'))).toBe(false)
@@ -456,16 +464,15 @@ describe('a hop that stops answering', () => {
           retries: '0'
         }
       )
-      expect(run.code, logOf(run)).toBe(1)
-      const [failed] = results(run)
-      expect(failed, logOf(run)).toMatchObject({
-        status: 'failed',
+      expectHopFailure(run, {
+        behind,
+        hop,
+        at: 'hop 1 of 1',
         errorClass: 'timeout',
         attempts: 1,
-        jump: [hop]
+        how: /no SSH session within 2s/
       })
-      expect(failed?.error).toContain('hop 1 of 1')
-      expect(failed?.error).toContain(hop)
+      expect(results(run)[0]?.jump).toEqual([hop])
       expect(existsSync(behind.path('jump-silent-hop'))).toBe(false)
     } finally {
       await silent.stop()
