@@ -5855,7 +5855,9 @@ async function planHost(job, signal, connection, sftp, hasher) {
             upload: everything,
             unchanged: [],
             delete: [],
-            ...(releases === undefined ? {} : { releases: { release: releases.name, prune: [] } })
+            ...(releases === undefined
+                ? {}
+                : { releases: { base: undefined, release: releases.name, prune: [] } })
         };
     }
     const root = await sftp.realpath(job.host.target);

@@ -32,7 +32,7 @@ interface HostPlan {
   readonly unchanged: readonly string[]
   readonly delete: readonly string[]
   /** With `releases`: the release made (or gone back to) and those removed. */
-  readonly releases?: Pick<ReleasePlan, 'release' | 'prune'>
+  readonly releases?: ReleasePlan
 }
 
 /** One dry-run attempt at a host: its plan in `job.progress.planned`. Writes nothing. */
@@ -89,7 +89,9 @@ async function planHost(
       upload: everything,
       unchanged: [],
       delete: [],
-      ...(releases === undefined ? {} : { releases: { release: releases.name, prune: [] } })
+      ...(releases === undefined
+        ? {}
+        : { releases: { base: undefined, release: releases.name, prune: [] } })
     }
   }
   const root = await sftp.realpath(job.host.target)
